@@ -1,0 +1,98 @@
+"""Shared pieces of the kitchen.yaml schema: strict base model, YAML loading, errors."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from prai.errors import ConfigError
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class StrictModel(BaseModel):
+    """Base for every config section: unknown keys are errors, values are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+def _expand_env(value: Any, env: Mapping[str, str], path: str) -> Any:
+    if isinstance(value, str):
+
+        def sub(m: re.Match[str]) -> str:
+            name = m.group(1)
+            if name not in env:
+                raise ConfigError(
+                    f"{path}: environment variable ${{{name}}} is not set",
+                    hint=f"export {name}=... before running, or remove the reference",
+                )
+            return env[name]
+
+        return _ENV_REF.sub(sub, value)
+    if isinstance(value, dict):
+        return {k: _expand_env(v, env, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand_env(v, env, f"{path}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    """One line per invalid field: ``source: a.b[0].c: message`` (never ``str(exc)``)."""
+    lines = []
+    for err in exc.errors():
+        loc = ""
+        for part in err["loc"]:
+            loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling against examples/kitchen.yaml)"
+        lines.append(f"{source}: {loc or '(top level)'}: {msg}")
+    return "\n".join(lines)
+
+
+def load_yaml_model(
+    path: str | Path, model: type[M], *, env: Mapping[str, str] | None = None
+) -> M:
+    """Read a YAML file into ``model``.
+
+    Raises:
+        ConfigError: file missing or unreadable, YAML syntax error, unset ``${ENV}``
+            reference, or invalid fields (every one listed with its dotted path).
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such file", hint="pass the path of your kitchen.yaml") from None
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{p}: invalid YAML{where}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: the top level must be a mapping of sections")
+    data = _expand_env(data, os.environ if env is None else env, "")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, str(p))) from None
+
+
+def load_kitchen(path: str | Path, *, env: Mapping[str, str] | None = None) -> Any:
+    """Read kitchen.yaml into :class:`prai.config.KitchenConfig` (see load_yaml_model)."""
+    from prai.config.kitchen import KitchenConfig
+
+    return load_yaml_model(path, KitchenConfig, env=env)

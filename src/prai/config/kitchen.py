@@ -1,0 +1,14 @@
+"""The top level of kitchen.yaml: one optional section per capability.
+
+Each section's schema lives in its own module, owned by that capability.
+"""
+
+from __future__ import annotations
+
+from prai.config._base import StrictModel
+
+
+class KitchenConfig(StrictModel):
+    """kitchen.yaml. Sections are added by the capabilities that read them."""
+
+    version: int = 1

@@ -1,0 +1,76 @@
+"""The one place that reads ``os.environ``.
+
+Every environment variable PrAI understands is a field here with its meaning. Code
+elsewhere calls :func:`get_settings` (cached) or builds :class:`Settings` from a mapping
+of its own (tests). Variables meant for child processes (vLLM's, Hugging Face's) are
+composed in :mod:`prai.engine.environment`, which takes this mapping as input too.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+
+def _default_cache_dir(env: Mapping[str, str]) -> Path:
+    if env.get("PRAI_CACHE_DIR"):
+        return Path(env["PRAI_CACHE_DIR"]).expanduser()
+    if env.get("XDG_CACHE_HOME"):
+        return Path(env["XDG_CACHE_HOME"]).expanduser() / "prai"
+    home = env.get("HOME") or str(Path.home())
+    return Path(home).expanduser() / ".cache" / "prai"
+
+
+class Settings(BaseModel):
+    """PrAI's environment, read once.
+
+    Attributes:
+        debug: PRAI_DEBUG=1 shows tracebacks and full engine logs.
+        cache_dir: PRAI_CACHE_DIR (default ``$XDG_CACHE_HOME/prai`` or ``~/.cache/prai``):
+            the demo model, engine HOME/HF_HOME when unset.
+        ci: CI=true (tests that need PostgreSQL/Redis must run, never skip).
+        engine_ready_timeout_s: PRAI_ENGINE_READY_TIMEOUT_S, seconds to wait for vLLM's
+            /health after launch (default 600).
+        cpu_kvcache_gib: PRAI_CPU_KVCACHE_GIB, overrides the KV-cache size chosen from
+            free memory on CPU (GiB).
+        environ: the mapping these were read from, for composing child environments.
+    """
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    debug: bool = False
+    cache_dir: Path
+    ci: bool = False
+    engine_ready_timeout_s: float = 600.0
+    cpu_kvcache_gib: float | None = None
+    environ: dict[str, str]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Build settings from an environment mapping (``os.environ`` in production)."""
+
+        def flag(name: str) -> bool:
+            return env.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+        kv = env.get("PRAI_CPU_KVCACHE_GIB")
+        return cls(
+            debug=flag("PRAI_DEBUG"),
+            cache_dir=_default_cache_dir(env),
+            ci=flag("CI"),
+            engine_ready_timeout_s=float(env.get("PRAI_ENGINE_READY_TIMEOUT_S", "600")),
+            cpu_kvcache_gib=float(kv) if kv else None,
+            environ=dict(env),
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings from the process environment, read on first use."""
+    return Settings.from_env(os.environ)
+
+
+__all__ = ["Settings", "get_settings"]

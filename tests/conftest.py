@@ -1,0 +1,86 @@
+"""Shared fixtures: free ports, and the services CI must provide (PostgreSQL, Redis).
+
+Tests that need PostgreSQL or Redis skip with a reason when the service is absent,
+except under CI (CI=true), where they fail instead: CI must exercise them.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DIR = REPO_ROOT.parent / "shared"
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+POSTGRES_URL = os.environ.get("PRAI_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("PRAI_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def free_port() -> int:
+    """An unused TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _tcp_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Skip (or, under CI, fail) when a service is not listening."""
+    if _tcp_open(host, port):
+        return
+    msg = f"{name} is not listening on {host}:{port}"
+    if IN_CI:
+        pytest.fail(f"{msg}; CI must run it (.ci/run starts it)")
+    pytest.skip(msg)
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def redis_url() -> str:
+    require_service("Redis", "127.0.0.1", 6379)
+    return REDIS_URL
+
+
+@pytest.fixture
+def port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    """../shared (schemas, tools); present on developer machines and in CI."""
+    if not SHARED_DIR.is_dir():
+        if IN_CI:
+            pytest.fail(f"{SHARED_DIR} is missing")
+        pytest.skip(f"{SHARED_DIR} is missing")
+    return SHARED_DIR
+
+
+@pytest.fixture
+def no_network_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """An environment in which any attempt to reach the internet fails fast."""
+    env = dict(os.environ)
+    dead = "http://127.0.0.1:9"  # discard port: nothing listens, connections are refused
+    env.update(
+        HTTP_PROXY=dead, HTTPS_PROXY=dead, http_proxy=dead, https_proxy=dead,
+        NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost",
+        HF_ENDPOINT=dead, HF_HOME=str(tmp_path / "hf-home"),
+    )
+    yield env
