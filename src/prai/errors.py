@@ -136,6 +136,119 @@ class TasteTestFailed(PraiError):
     hint = "look at the engine log; try the base model alone first, then add LoRA (seed §9 Tips)"
 
 
+# --- gateway -------------------------------------------------------------------------
+
+
+class GatewayError(PraiError):
+    """Base of errors the gateway answers to a client (OpenAI envelope)."""
+
+    exit_code = 1
+    http_status = 500
+    error_type = "gateway_error"
+    hint = "retry; if it persists, ask the kitchen operator to look at the gateway log"
+
+
+class AuthenticationFailed(GatewayError):
+    """Missing, unknown, revoked or expired API key (HTTP 401)."""
+
+    http_status = 401
+    error_type = "authentication_error"
+    hint = "send `Authorization: Bearer sk-prai-...`; ask your operator for a key (`prai keys create`)"
+
+
+class ModelNotAllowed(GatewayError):
+    """The key's project may not use this model or adapter (HTTP 403)."""
+
+    http_status = 403
+    error_type = "permission_error"
+    hint = "use a model listed by GET /v1/models for your key, or ask to add it to your project"
+
+
+class ModelNotFound(GatewayError):
+    """No upstream serves the requested model (HTTP 404)."""
+
+    http_status = 404
+    error_type = "not_found_error"
+    hint = "GET /v1/models lists the models your key may use"
+
+
+class BadRequest(GatewayError):
+    """Malformed JSON or an invalid parameter (HTTP 400)."""
+
+    http_status = 400
+    error_type = "invalid_request_error"
+    hint = "send a JSON body as in the OpenAI API reference"
+
+
+class BodyTooLarge(GatewayError):
+    """The request body exceeds the gateway's limit (HTTP 413)."""
+
+    http_status = 413
+    error_type = "invalid_request_error"
+    hint = "send a smaller request (gateway.max_body_bytes in kitchen.yaml)"
+
+
+class RateLimited(GatewayError):
+    """A requests/min, tokens/min or concurrency limit was reached (HTTP 429)."""
+
+    http_status = 429
+    error_type = "rate_limit_error"
+    hint = "wait for the Retry-After seconds, or ask for a higher limit for your project"
+
+    def __init__(self, message: str, *, retry_after_s: float = 1.0, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after_s = retry_after_s
+
+
+class UpstreamError(GatewayError):
+    """The upstream answered badly or the connection failed (HTTP 502)."""
+
+    http_status = 502
+    error_type = "upstream_error"
+    hint = "retry in a moment; the operator can see which upstream failed in the audit log"
+
+
+class UpstreamUnavailable(UpstreamError):
+    """No healthy replica can take the request (HTTP 503)."""
+
+    http_status = 503
+    hint = "the model's servers are starting or unhealthy; retry in a moment"
+
+
+class UpstreamTimeout(UpstreamError):
+    """The upstream did not answer in time (HTTP 504)."""
+
+    http_status = 504
+    hint = "retry with a smaller max_tokens, or ask the operator to raise upstreams[].timeout_s"
+
+
+class KeyNotFound(PraiError, LookupError):
+    """`prai keys revoke` got an id that is not in the key store."""
+
+    exit_code = 2
+    http_status = 404
+    error_type = "not_found_error"
+    hint = "run `prai keys list` to see the key ids"
+
+
+class AuditTampered(PraiError):
+    """`prai audit verify` found an edited, reordered or deleted audit record."""
+
+    exit_code = 3
+    http_status = 500
+    error_type = "integrity_error"
+    hint = "restore the audit database from a backup and investigate who changed it"
+
+
+class StorageError(PraiError):
+    """The gateway's database cannot be opened or written."""
+
+    exit_code = 5
+    http_status = 503
+    error_type = "storage_error"
+    hint = "check gateway.storage.url in kitchen.yaml and that the database is reachable"
+
+
 __all__ = [
     "AdapterError",
     "ConfigError",
@@ -148,4 +261,282 @@ __all__ = [
     "TasteTestFailed",
     "UnsupportedModel",
     "UsageError",
+    "GatewayError",
+    "AuthenticationFailed",
+    "ModelNotAllowed",
+    "ModelNotFound",
+    "BadRequest",
+    "BodyTooLarge",
+    "RateLimited",
+    "UpstreamError",
+    "UpstreamUnavailable",
+    "UpstreamTimeout",
+    "KeyNotFound",
+    "AuditTampered",
+    "StorageError",
 ]
+
+
+# --- bundle ---------------------------------------------------------------------------
+# Exit codes: 3 any integrity failure not listed below; 10 missing file, 11 extra file,
+# 12 digest mismatch (corrupted), 13 size mismatch (truncated or grown), 14 manifest
+# tampered/unreadable, 15 signature wrong or missing, 16 split part missing/corrupted,
+# 17 unsafe path (traversal, absolute, symlink), 18 load destination refused.
+
+
+class BundleError(PraiError):
+    """A bring-in bundle is not intact (HTTP 422)."""
+
+    exit_code = 3
+    http_status = 422
+    error_type = "bundle_error"
+    hint = "copy the bundle again from the original media, then run `prai bundle verify`"
+
+
+class BundleMissingFile(BundleError):
+    """A file the manifest lists is not in the bundle."""
+
+    exit_code = 10
+    hint = "copy the missing file from the original media (same relative path), then verify again"
+
+
+class BundleExtraFile(BundleError):
+    """The bundle holds a file its manifest does not list (rejected, like Zarf)."""
+
+    exit_code = 11
+    hint = (
+        "remove the extra file from the bundle directory (nothing may be added after signing), "
+        "or create the bundle again with it"
+    )
+
+
+class BundleDigestMismatch(BundleError):
+    """A file's SHA-256 differs from the bundle manifest."""
+
+    exit_code = 12
+    hint = "copy the bundle again, then run `prai bundle verify`"
+
+
+class BundleSizeMismatch(BundleError):
+    """A file's size differs from the manifest (truncated copy, or a grown file)."""
+
+    exit_code = 13
+    hint = "the copy was cut short or changed: copy the file again and check free space on the media"
+
+
+class BundleManifestError(BundleError):
+    """The manifest is unreadable, or does not match SHA256SUMS or the expected root digest."""
+
+    exit_code = 14
+    hint = (
+        "the manifest was changed or damaged after creation: take the bundle again from the "
+        "connected side and compare the root digest written on the transfer form"
+    )
+
+
+class BundleSignatureError(BundleError):
+    """The manifest signature is missing, malformed or made with another key."""
+
+    exit_code = 15
+    hint = (
+        "check that --key is the public key of whoever created the bundle; if it is, the "
+        "manifest was changed: take the bundle again"
+    )
+
+
+class BundlePartError(BundleError):
+    """A split part is missing, corrupted, or the parts do not reassemble."""
+
+    exit_code = 16
+    hint = "copy the named part again from the transfer media; all parts must sit in one directory"
+
+
+class BundleUnsafePath(BundleError):
+    """A path in the bundle escapes it (``..``, absolute path, symlink or special file)."""
+
+    exit_code = 17
+    hint = "do not use this bundle: take a fresh copy from the creator and report the incident"
+
+
+class BundleLoadError(BundleError):
+    """The load destination cannot take the bundle (permissions, layout, remote refusal)."""
+
+    exit_code = 18
+    hint = "fix the destination as described, then run the same `prai bundle load` again (it resumes)"
+
+
+# --- deploy (prai render) ---------------------------------------------------------------
+# Exit codes: 20 any render failure not listed below; 21 image not internal or not pinned,
+# 22 storageUri/PVC mismatch, 23 adapter rank above max_lora_rank, 24 adapter base model
+# differs, 25 external hostname, 26 secret value in a plain field, 27 GPU does not fit,
+# 28 schema validation failed, 29 CA bundle unusable, 30 output directory refused,
+# 31 model or adapter facts unreadable.
+
+
+class DeployError(PraiError):
+    """`prai render` cannot produce manifests that would work in the closed network."""
+
+    exit_code = 20
+    http_status = 422
+    error_type = "deploy_error"
+    hint = "fix the `cluster:` section of kitchen.yaml as described, then render again"
+
+
+class ImageNotInternal(DeployError):
+    """An image is not from the internal registry or is not pinned by digest."""
+
+    exit_code = 21
+    hint = (
+        "mirror the image into the internal registry (oc-mirror with the rendered "
+        "connected/imageset-config.yaml) and reference it as REGISTRY/REPO@sha256:DIGEST "
+        "in cluster.images (seed §6: tags drift, digests do not)"
+    )
+
+
+class StorageMismatch(DeployError):
+    """The InferenceService's storageUri does not point at the rendered PVC (or modelcar)."""
+
+    exit_code = 22
+    hint = (
+        "storageUri must be pvc://<the PVC rendered in the same namespace>/<path> or the "
+        "internal oci:// modelcar; check cluster.models[].storage (seed §4 Tips: path mismatch)"
+    )
+
+
+class AdapterRankTooLarge(DeployError):
+    """An adapter's LoRA rank is above ``--max-lora-rank`` (vLLM refuses to load it)."""
+
+    exit_code = 23
+    hint = (
+        "raise cluster.models[].vllm.max_lora_rank to at least the adapter's rank "
+        "(vLLM accepts 1, 8, 16, 32, 64, 128, 256, 320, 512), or leave it unset to derive it"
+    )
+
+
+class AdapterBaseMismatch(DeployError):
+    """An adapter was trained on another base model than the one served."""
+
+    exit_code = 24
+    hint = (
+        "serve the adapter on the base model it was trained on (adapter_config.json "
+        "base_model_name_or_path); if it is the same model under another name, list that "
+        "name in cluster.models[].aliases"
+    )
+
+
+class ExternalHostname(DeployError):
+    """A rendered env value or argument names a host outside the closed network."""
+
+    exit_code = 25
+    hint = (
+        "use local paths (/mnt/models/...) and internal hosts only; add the site's internal "
+        "DNS suffixes to cluster.internal_domains if the host is in fact internal"
+    )
+
+
+class SecretInPlainField(DeployError):
+    """A secret value would land in a ConfigMap, an env value, an argument or metadata."""
+
+    exit_code = 26
+    hint = (
+        "pass secrets through a Secret (valueFrom.secretKeyRef / envFrom), never in args, env "
+        "values, ConfigMaps or annotations"
+    )
+
+
+class GpuDoesNotFit(DeployError):
+    """Weights plus KV cache do not fit the GPU memory vLLM may use."""
+
+    exit_code = 27
+    hint = (
+        "lower cluster.models[].vllm.max_model_len or max_num_seqs, raise tensor_parallel_size "
+        "or gpu_memory_utilization, or use a GPU with more memory"
+    )
+
+
+class ManifestSchemaError(DeployError):
+    """A rendered object does not validate against its schema."""
+
+    exit_code = 28
+    hint = (
+        "this is a bug in PrAI's renderer or an unsupported value in cluster: report the "
+        "object and field named above"
+    )
+
+
+class CaBundleError(DeployError):
+    """The internal CA bundle is missing, not PEM, not a CA, or expired."""
+
+    exit_code = 29
+    hint = (
+        "point cluster.ca_bundle at the PEM file of the internal root CA (the one that "
+        "signed MinIO's and the registry's certificates); never disable TLS verification"
+    )
+
+
+class RenderOutputError(DeployError):
+    """The output directory cannot be written, or holds something other than a render."""
+
+    exit_code = 30
+    hint = (
+        "pass -o a new directory or one written by an earlier `prai render` (it holds "
+        ".prai-render.json); PrAI never overwrites other files"
+    )
+
+
+class ModelFactsError(DeployError):
+    """config.json or an adapter's adapter_config.json is missing or unreadable."""
+
+    exit_code = 31
+    hint = (
+        "point cluster.models[].local_dir (and adapters[].local_dir) at the brought-in model "
+        "and adapter directories (at least config.json / adapter_config.json)"
+    )
+
+
+__all__ += [
+    "AdapterBaseMismatch",
+    "AdapterRankTooLarge",
+    "CaBundleError",
+    "DeployError",
+    "ExternalHostname",
+    "GpuDoesNotFit",
+    "ImageNotInternal",
+    "ManifestSchemaError",
+    "ModelFactsError",
+    "RenderOutputError",
+    "SecretInPlainField",
+    "StorageMismatch",
+]
+
+
+# --- guard ------------------------------------------------------------------------------
+
+
+class GuardrailViolation(PraiError):
+    """A guardrail policy blocks this prompt or answer (HTTP 400).
+
+    The message names the policy and the detector ids (``pii.my_number``), never the
+    matched text; ``detectors`` holds the ids for the audit record.
+    """
+
+    exit_code = 40
+    http_status = 400
+    error_type = "guardrail_violation"
+    hint = (
+        "remove the personal data, secret or instruction named by the detector and send "
+        "again; operators can test text with `prai guard scan`"
+    )
+    detectors: list[str] = []  # noqa: RUF012 - set per instance by prai.guard.policy
+
+
+class GuardInputError(PraiError):
+    """A file or stream given to `prai guard scan` cannot be read as UTF-8 text."""
+
+    exit_code = 41
+    http_status = 400
+    error_type = "invalid_request_error"
+    hint = "pass a UTF-8 text file, or `-` to read standard input"
+
+
+__all__ += ["GuardInputError", "GuardrailViolation"]

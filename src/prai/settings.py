@@ -38,6 +38,13 @@ class Settings(BaseModel):
         cpu_kvcache_gib: PRAI_CPU_KVCACHE_GIB, overrides the KV-cache size chosen from
             free memory on CPU (GiB).
         environ: the mapping these were read from, for composing child environments.
+        registry_username: PRAI_REGISTRY_USERNAME, user for `prai bundle load oci://`.
+        registry_password: PRAI_REGISTRY_PASSWORD (secret; never logged).
+        registry_authfile: REGISTRY_AUTH_FILE, a containers-auth.json (podman/skopeo login).
+        aws_s3_endpoint: AWS_S3_ENDPOINT, the S3 endpoint URL as an OpenShift AI Data
+            Connection names it (`prai bundle load s3://` uses it when no --endpoint-url).
+        sign_key_password: PRAI_SIGN_KEY_PASSWORD, passphrase of an encrypted
+            `prai bundle create --sign-key` (secret; never logged).
     """
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
@@ -47,7 +54,13 @@ class Settings(BaseModel):
     ci: bool = False
     engine_ready_timeout_s: float = 600.0
     cpu_kvcache_gib: float | None = None
+    serve_context: str | None = None
     environ: dict[str, str]
+    registry_username: str | None = None
+    registry_password: str | None = None
+    registry_authfile: Path | None = None
+    aws_s3_endpoint: str | None = None
+    sign_key_password: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -63,7 +76,13 @@ class Settings(BaseModel):
             ci=flag("CI"),
             engine_ready_timeout_s=float(env.get("PRAI_ENGINE_READY_TIMEOUT_S", "600")),
             cpu_kvcache_gib=float(kv) if kv else None,
+            serve_context=env.get("PRAI_SERVE_CONTEXT") or None,
             environ=dict(env),
+            registry_username=env.get("PRAI_REGISTRY_USERNAME") or None,
+            registry_password=env.get("PRAI_REGISTRY_PASSWORD") or None,
+            registry_authfile=Path(env["REGISTRY_AUTH_FILE"]) if env.get("REGISTRY_AUTH_FILE") else None,
+            aws_s3_endpoint=env.get("AWS_S3_ENDPOINT") or None,
+            sign_key_password=env.get("PRAI_SIGN_KEY_PASSWORD") or None,
         )
 
 

@@ -41,9 +41,9 @@ def _root(
 
 def _register() -> None:
     # One line per command module; each module exposes `register(app)`.
-    from prai.cli import demo, serve
+    from prai.cli import bundle, demo, gateway, guard, render, serve, up
 
-    for module in (serve, demo):
+    for module in (serve, demo, gateway, render, bundle, guard, up):
         module.register(app)
 
 

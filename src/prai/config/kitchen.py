@@ -6,9 +6,15 @@ Each section's schema lives in its own module, owned by that capability.
 from __future__ import annotations
 
 from prai.config._base import StrictModel
+from prai.config.cluster import ClusterConfig
+from prai.config.gateway import GatewayConfig
+from prai.config.guard import GuardConfig
 
 
 class KitchenConfig(StrictModel):
     """kitchen.yaml. Sections are added by the capabilities that read them."""
 
     version: int = 1
+    gateway: GatewayConfig | None = None
+    cluster: ClusterConfig | None = None
+    guard: GuardConfig | None = None

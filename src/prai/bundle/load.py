@@ -1,0 +1,158 @@
+"""``prai bundle load``: verify, then write the selected files to a destination.
+
+Destinations: a directory (PVC mount path), ``s3://bucket/prefix`` or
+``oci://registry/repo:tag``. The whole bundle is checked first (manifest, signature
+when a key is given, every file present with the right size, nothing extra, selected
+files hashed), so bad input is refused before anything is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prai.errors import UsageError
+
+from ._hashing import ProgressSink
+from ._source import BundleSource, open_bundle
+from .manifest import FileEntry, Manifest
+from .verify import verify_source
+
+
+@dataclass
+class LoadResult:
+    """What a load did. ``written``/``skipped`` count files; bytes in bytes.
+
+    Attributes:
+        location: where the files are now (a path or URL to put in storageUri).
+        details: destination-specific facts (e.g. the OCI manifest digest).
+        warnings: e.g. an SELinux label that would block reading in a pod.
+    """
+
+    destination: str
+    root_digest: str
+    files: int = 0
+    written: int = 0
+    skipped: int = 0
+    bytes_written: int = 0
+    location: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def select_files(manifest: Manifest, only: str | None) -> list[FileEntry]:
+    """The manifest's files that ``--only`` selects.
+
+    Args:
+        only: None (all), "model", "adapters", or a logical name (an adapter's name, a CA
+            or eval file name).
+
+    Raises:
+        UsageError: nothing is called ``only`` (the message lists what there is).
+    """
+    if only is None:
+        return list(manifest.files)
+    if only == "model":
+        chosen = [f for f in manifest.files if f.role == "model"]
+    elif only == "adapters":
+        chosen = [f for f in manifest.files if f.role == "adapter"]
+    else:
+        chosen = [f for f in manifest.files if f.name == only and f.role != "model"]
+    if not chosen:
+        names = sorted({f.name for f in manifest.files if f.role != "model"})
+        raise UsageError(
+            f"--only {only!r} selects nothing in this bundle",
+            hint=f"use model, adapters, or one of: {', '.join(names) or '(no other names)'}",
+        )
+    return chosen
+
+
+def load_bundle(
+    bundle: str | Path,
+    to: str,
+    *,
+    only: str | None = None,
+    key: str | Path | None = None,
+    expected_root: str | None = None,
+    ca_bundle: str | Path | None = None,
+    endpoint_url: str | None = None,
+    env_file: str | Path | None = None,
+    authfile: str | Path | None = None,
+    base_image: str | None = None,
+    progress: ProgressSink | None = None,
+) -> LoadResult:
+    """Verify ``bundle`` and load it (or the ``only`` part) into ``to``.
+
+    Args:
+        to: a directory path, ``s3://bucket/prefix`` or ``oci://host[:port]/repo:tag``.
+        key, expected_root: as for :func:`prai.bundle.verify_bundle`.
+        ca_bundle: PEM CA file for TLS to S3 or the registry (verification is never off).
+        endpoint_url, env_file: S3 endpoint; Data Connection-style KEY=VALUE file.
+        authfile: containers-auth.json for the registry (else REGISTRY_AUTH_FILE or
+            PRAI_REGISTRY_USERNAME/PASSWORD).
+        base_image: OCI only: ``repo[:tag|@digest]`` in the same registry to build the
+            modelcar on (an image with ``sh``, as KServe's modelcar sidecar needs).
+
+    Raises:
+        BundleError subclasses: the bundle is not intact (nothing written).
+        BundleLoadError: the destination refused or cannot be read back.
+        UsageError: bad ``to``/``only``.
+    """
+    if base_image is not None and not to.startswith("oci://"):
+        raise UsageError("--base-image applies to oci:// destinations only")
+    src: BundleSource = open_bundle(bundle)
+    manifest_preview = None
+    if only is not None:
+        from .manifest import parse_manifest
+
+        manifest_preview = parse_manifest(src.manifest_bytes)
+        select_files(manifest_preview, only)  # fail fast on a bad --only
+    report = verify_source(
+        src,
+        key=key,
+        expected_root=expected_root,
+        progress=progress,
+        only_paths={f.path for f in select_files(manifest_preview, only)}
+        if manifest_preview
+        else None,
+    )
+    report.raise_for_problems()
+    assert report.manifest is not None and report.root_digest is not None
+    files = select_files(report.manifest, only)
+    if to.startswith("s3://"):
+        from .load_s3 import load_to_s3
+
+        return load_to_s3(
+            src,
+            report.manifest,
+            report.root_digest,
+            files,
+            to,
+            endpoint_url=endpoint_url,
+            ca_bundle=ca_bundle,
+            env_file=env_file,
+            progress=progress,
+        )
+    if to.startswith("oci://"):
+        from .load_oci import load_to_oci
+
+        return load_to_oci(
+            src,
+            report.manifest,
+            report.root_digest,
+            files,
+            to,
+            ca_bundle=ca_bundle,
+            authfile=authfile,
+            base_image=base_image,
+            progress=progress,
+        )
+    if "://" in to:
+        raise UsageError(
+            f"--to {to!r}: unknown scheme",
+            hint="use a directory path, s3://bucket/prefix or oci://registry/repo:tag",
+        )
+    from .load_dir import load_to_dir
+
+    return load_to_dir(src, report.manifest, report.root_digest, files, Path(to), progress=progress)

@@ -1,0 +1,177 @@
+"""`prai gateway`, `prai keys create|list|revoke`, `prai audit verify|export`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+_CONFIG_HELP = (
+    "kitchen.yaml with a `gateway:` section (default storage: SQLite under PRAI_CACHE_DIR)."
+)
+
+
+def register(app: typer.Typer) -> None:
+    keys = typer.Typer(help="Create, list and revoke gateway API keys.", no_args_is_help=True)
+    audit = typer.Typer(help="Verify and export the gateway's audit log.", no_args_is_help=True)
+    app.add_typer(keys, name="keys")
+    app.add_typer(audit, name="audit")
+
+    @app.command("gateway")
+    def gateway(
+        config: Path = typer.Option(
+            ..., "--config", "-c", help="kitchen.yaml with a `gateway:` section."
+        ),
+        host: str | None = typer.Option(
+            None, "--host", help="Listen address (default gateway.host)."
+        ),
+        port: int | None = typer.Option(None, "--port", help="Listen port (default gateway.port)."),
+        workers: int = typer.Option(
+            1, "--workers", min=1, help="Processes sharing the port (needs Redis limits)."
+        ),
+        reuse_port: bool = typer.Option(False, "--reuse-port", hidden=True),
+        log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
+    ) -> None:
+        """Run the multi-tenant OpenAI-compatible gateway."""
+        from rich.console import Console
+
+        from prai.gateway.server import serve
+        from prai.settings import get_settings
+
+        console = Console(stderr=True, highlight=False)
+
+        def ready(h: str, p: int) -> None:
+            if not reuse_port or workers > 1:
+                console.print(f"prai gateway: listening on http://{h}:{p} (workers: {workers})")
+
+        serve(
+            config,
+            cache_dir=get_settings().cache_dir,
+            host=host,
+            port=port,
+            workers=workers,
+            reuse_port=reuse_port,
+            log_level=log_level,
+            on_ready=ready,
+        )
+
+    @keys.command("create")
+    def keys_create(
+        tenant: str = typer.Option(..., "--tenant", help="Tenant name (gateway.tenants[].name)."),
+        project: str = typer.Option(..., "--project", help="Project name of that tenant."),
+        name: str = typer.Option("", "--name", help="A label for the key (who holds it)."),
+        expires: str | None = typer.Option(None, "--expires", help="Lifetime, e.g. 30d, 12h."),
+        config: Path | None = typer.Option(None, "--config", "-c", help=_CONFIG_HELP),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """Create a key; it is printed once and only its hash is stored."""
+        from prai.gateway import admin
+        from prai.settings import get_settings
+
+        engine, gw = admin.open_store(config, get_settings().cache_dir)
+        created = admin.create_key(
+            engine, gw, tenant=tenant, project=project, name=name, expires=expires
+        )
+        if as_json:
+            print(
+                json.dumps(
+                    {
+                        "id": created.record.id,
+                        "key": created.key,
+                        "tenant": tenant,
+                        "project": project,
+                        "expires_at": created.record.expires_at,
+                    }
+                )
+            )
+            return
+        print(created.key)
+        print(
+            f"key id {created.record.id} for {tenant}/{project}: "
+            "store it now, it is not shown again",
+            file=sys.stderr,
+        )
+
+    @keys.command("list")
+    def keys_list(
+        tenant: str | None = typer.Option(None, "--tenant", help="Only this tenant's keys."),
+        config: Path | None = typer.Option(None, "--config", "-c", help=_CONFIG_HELP),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """List keys (ids and metadata; never the keys)."""
+        from rich.console import Console
+        from rich.table import Table
+
+        from prai.gateway import admin
+        from prai.settings import get_settings
+
+        engine, _ = admin.open_store(config, get_settings().cache_dir)
+        rows = admin.key_rows(engine, tenant)
+        if as_json:
+            print(json.dumps(rows, ensure_ascii=False, indent=2))
+            return
+        table = Table("id", "tenant", "project", "name", "state", "created", "expires")
+        for r in rows:
+            table.add_row(
+                *(
+                    str(r[c] or "")
+                    for c in ("id", "tenant", "project", "name", "state", "created", "expires")
+                )
+            )
+        Console().print(table)
+
+    @keys.command("revoke")
+    def keys_revoke(
+        key_id: str = typer.Argument(..., help="Key id from `prai keys list`."),
+        config: Path | None = typer.Option(None, "--config", "-c", help=_CONFIG_HELP),
+    ) -> None:
+        """Revoke a key; running gateways refuse it within gateway.key_cache_refresh_s."""
+        from prai.gateway import admin
+        from prai.settings import get_settings
+
+        engine, _ = admin.open_store(config, get_settings().cache_dir)
+        admin.revoke(engine, key_id)
+        print(f"revoked {key_id}")
+
+    @audit.command("verify")
+    def audit_verify(
+        config: Path | None = typer.Option(None, "--config", "-c", help=_CONFIG_HELP),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """Check the audit hash chain; exit 3 when a record was edited, reordered or deleted."""
+        from prai.gateway import admin
+        from prai.settings import get_settings
+
+        engine, _ = admin.open_store(config, get_settings().cache_dir)
+        res = admin.verify(engine)
+        if as_json:
+            print(json.dumps({"ok": True, "records": res.records}))
+        else:
+            print(f"audit log OK: {res.records} records, hash chain intact")
+
+    @audit.command("export")
+    def audit_export(
+        tenant: str | None = typer.Option(None, "--tenant", help="Only this tenant."),
+        project: str | None = typer.Option(None, "--project", help="Only this project."),
+        since: str | None = typer.Option(None, "--since", help="ISO date/time (UTC) or 24h, 7d."),
+        fmt: str = typer.Option("jsonl", "--format", help="jsonl or csv."),
+        output: Path | None = typer.Option(None, "--output", "-o", help="File (default: stdout)."),
+        config: Path | None = typer.Option(None, "--config", "-c", help=_CONFIG_HELP),
+    ) -> None:
+        """Export audit records (no keys; prompts only when stored masked)."""
+        from prai.gateway import admin
+        from prai.settings import get_settings
+
+        since_us = admin.parse_since(since) if since else None
+        engine, _ = admin.open_store(config, get_settings().cache_dir)
+        lines = admin.export_lines(
+            engine, fmt=fmt, tenant=tenant, project=project, since_us=since_us
+        )
+        if output is None:
+            for line in lines:
+                sys.stdout.write(line)
+        else:
+            n = admin.write_atomic(output, lines)
+            print(f"wrote {output} ({n} lines)", file=sys.stderr)

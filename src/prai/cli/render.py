@@ -1,0 +1,96 @@
+"""`prai render`: kitchen.yaml -> validated OpenShift AI / KServe manifests (kustomize)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from prai.errors import UsageError
+
+
+def _default_crd_dir() -> Path | None:
+    """../shared/schemas/kserve beside the repository (or the working directory)."""
+    import prai
+
+    candidates = [Path(prai.__file__).resolve().parents[2].parent, Path.cwd().parent, Path.cwd()]
+    for root in candidates:
+        d = root / "shared" / "schemas" / "kserve"
+        if d.is_dir():
+            return d
+    return None
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("render")
+    def render_cmd(
+        kitchen: Path = typer.Argument(..., help="kitchen.yaml with a `cluster:` section."),
+        out: Path | None = typer.Option(None, "-o", "--out", help="Output directory (kustomize)."),
+        diff: Path | None = typer.Option(
+            None, "--diff", help="Show what would change against an earlier render; writes "
+            "nothing; exit 1 when something would change."),
+        entrance: str = typer.Option(
+            "prai", "--entrance", help="prai (Route to the gateway) or kong (+ kong/kong.yaml)."),
+        include_secrets: bool = typer.Option(
+            False, "--include-secrets",
+            help="Put the S3 keys (from the env variables named in the config) into the Data "
+            "Connection Secret."),
+        crd_dir: Path | None = typer.Option(
+            None, "--crd-dir",
+            help="KServe CRD YAML directory (default: ../shared/schemas/kserve)."),
+        as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    ) -> None:
+        """Render Namespaces, PVC, Data Connection, vLLM runtime, InferenceService, CA, IDMS,
+        NetworkPolicies, gateway, monitoring; validate them offline; write atomically."""
+        from rich.console import Console
+        from rich.table import Table
+
+        from prai.deploy import diff_against, render, write_atomic
+
+        if (out is None) == (diff is None):
+            raise UsageError("give exactly one of -o DIR (write) or --diff DIR (compare)")
+        if diff is not None and include_secrets:
+            raise UsageError("--diff with --include-secrets would print the S3 keys",
+                             hint="compare without --include-secrets")
+        if entrance not in ("prai", "kong"):
+            raise UsageError(f"--entrance {entrance!r}: choose prai or kong")
+        if crd_dir is not None and not crd_dir.is_dir():
+            raise UsageError(f"--crd-dir {crd_dir}: no such directory")
+        result = render(kitchen, entrance=entrance,  # type: ignore[arg-type]
+                        include_secrets=include_secrets, crd_dir=crd_dir or _default_crd_dir())
+        console = Console(highlight=False)
+        if diff is not None:
+            d = diff_against(result.files, diff)
+            if as_json:
+                print(json.dumps({"added": d.added, "removed": d.removed, "changed": d.changed,
+                                  "summary": result.summary}, indent=2, ensure_ascii=False))
+            elif d.empty:
+                console.print(f"no changes against {diff}")
+            else:
+                print(d.patch, end="")
+                console.print(f"{len(d.added)} added, {len(d.removed)} removed, "
+                              f"{len(d.changed)} changed", style="bold")
+            raise typer.Exit(0 if d.empty else 1)
+        assert out is not None
+        written = write_atomic(result.files, out)
+        s = result.summary
+        if as_json:
+            print(json.dumps({"out": str(written), **s}, indent=2, ensure_ascii=False))
+            return
+        t = Table(title=f"prai render → {written}")
+        for col in ("model", "namespace", "adapters", "max_model_len", "GPU need / budget",
+                    "largest len that fits"):
+            t.add_column(col)
+        for m in s["models"]:
+            fit = m["gpu_fit"] or {}
+            gib = 1024**3
+            need, budget = fit.get("need_bytes", 0) / gib, fit.get("budget_bytes", 0) / gib
+            t.add_row(m["name"], m["namespace"],
+                      ", ".join(f"{a['name']} (r{a['rank']})" for a in m["adapters"]) or "-",
+                      str(fit.get("max_model_len", "")), f"{need:.1f} / {budget:.1f} GiB",
+                      str(fit.get("max_model_len_fit", "")))
+        console.print(t)
+        console.print(f"{s['objects']} objects validated; apply with: oc apply -k {written}")
+        for n in s["notes"]:
+            console.print(f"note: {n}", style="yellow")

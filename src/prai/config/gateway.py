@@ -1,0 +1,242 @@
+"""The ``gateway:`` section of kitchen.yaml: upstreams, tenants, projects, limits, storage.
+
+Read by ``prai gateway``, ``prai keys``, ``prai audit`` and ``prai up``. An annotated
+example is ``examples/kitchen.yaml``; the format is described in ``docs/gateway.md``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from prai.config._base import StrictModel
+
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
+
+
+class LimitsConfig(StrictModel):
+    """Limits for a project (all its keys together) or for each key of a project.
+
+    Attributes:
+        requests_per_minute: requests per sliding minute; None = unlimited.
+        tokens_per_minute: prompt + completion tokens per sliding minute (prompt tokens are
+            estimated before the call and corrected with the upstream's usage after it).
+        concurrent_requests: requests in flight at once.
+        max_tokens_per_request: upper bound for ``max_tokens``/``max_completion_tokens``;
+            also filled in when the client sends none.
+    """
+
+    requests_per_minute: int | None = Field(default=None, gt=0)
+    tokens_per_minute: int | None = Field(default=None, gt=0)
+    concurrent_requests: int | None = Field(default=None, gt=0)
+    max_tokens_per_request: int | None = Field(default=None, gt=0)
+
+
+class EngineSpec(StrictModel):
+    """An embedded engine ``prai up`` starts for an upstream (``prai serve`` = vLLM).
+
+    Attributes:
+        model: local model directory (Hugging Face layout).
+        served_model_name: the name clients put in ``model`` (default: the directory name).
+        lora_modules: adapter name → PEFT adapter directory.
+        args: further ``prai serve``/``vllm serve`` flags, e.g. ``["--max-model-len", "2048"]``.
+    """
+
+    model: Path
+    served_model_name: str | None = None
+    lora_modules: dict[str, Path] = Field(default_factory=dict)
+    args: list[str] = Field(default_factory=list)
+
+
+class UpstreamConfig(StrictModel):
+    """One OpenAI-compatible server group (vLLM, ``prai serve``), its replicas and models.
+
+    Attributes:
+        name: shown in the audit log and metrics (never to clients).
+        base_urls: one URL per replica, e.g. ``http://10.0.0.5:8000`` (``/v1`` is added).
+        models: served model and adapter names; discovered from ``GET /v1/models`` when empty.
+        health_path: path polled every ``health_interval_s`` seconds (200 = healthy).
+        timeout_s: seconds to wait for response headers (504 after); streams have no total cap.
+        connect_timeout_s: seconds to open a TCP/TLS connection before failing over.
+        failure_threshold: consecutive failures that open a replica's circuit breaker.
+        cooldown_s: seconds an open breaker waits before one trial request (half-open).
+        api_key: sent as ``Authorization: Bearer`` to the upstream (use ``${ENV}``).
+        ca_bundle: PEM file of the internal CA for https upstreams (TLS is always verified).
+        serve: for ``prai up``: start ``prai serve`` for this upstream on the port of its
+            single ``http://127.0.0.1:PORT`` base URL.
+    """
+
+    name: str = Field(pattern=_NAME)
+    base_urls: list[str] = Field(min_length=1)
+    models: list[str] = Field(default_factory=list)
+    health_path: str = "/health"
+    health_interval_s: float = Field(default=5.0, gt=0)
+    timeout_s: float = Field(default=600.0, gt=0)
+    connect_timeout_s: float = Field(default=3.0, gt=0)
+    failure_threshold: int = Field(default=3, ge=1)
+    cooldown_s: float = Field(default=10.0, gt=0)
+    api_key: str | None = None
+    ca_bundle: Path | None = None
+    serve: EngineSpec | None = None
+
+    @field_validator("base_urls")
+    @classmethod
+    def _urls(cls, urls: list[str]) -> list[str]:
+        out = []
+        for u in urls:
+            if not re.match(r"^https?://[^/\s]+", u):
+                raise ValueError(f"{u!r} is not an http(s):// URL")
+            u = u.rstrip("/")
+            out.append(u[: -len("/v1")] if u.endswith("/v1") else u)
+        return out
+
+    @model_validator(mode="after")
+    def _serve_is_local(self) -> UpstreamConfig:
+        if self.serve is not None and (
+            len(self.base_urls) != 1
+            or not re.match(r"^http://(127\.0\.0\.1|localhost):\d+$", self.base_urls[0])
+        ):
+            raise ValueError("serve: needs exactly one base URL of the form http://127.0.0.1:PORT")
+        return self
+
+
+class ProjectConfig(StrictModel):
+    """A project of a tenant: which models/adapters its keys may use, and its limits.
+
+    Attributes:
+        name: project name (keys are created for a tenant + project).
+        models: allowed model or adapter names; ``"*"`` allows every routed model.
+        limits: limits shared by every key of the project.
+        key_limits: limits applied to each key of the project separately.
+        guard_policy: name of a guardrail policy (``guard:`` section, issue 5); None = off.
+        audit_prompts: ``none`` (default) stores no prompt text; ``masked`` stores the
+            prompt after the guard's masking (requires a guard policy).
+    """
+
+    name: str = Field(pattern=_NAME)
+    models: list[str] = Field(default_factory=lambda: ["*"])
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    key_limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    guard_policy: str | None = None
+    audit_prompts: Literal["none", "masked"] = "none"
+
+    @model_validator(mode="after")
+    def _masked_needs_policy(self) -> ProjectConfig:
+        if self.audit_prompts == "masked" and not self.guard_policy:
+            raise ValueError("audit_prompts: masked needs a guard_policy that masks the prompt")
+        return self
+
+
+class TenantConfig(StrictModel):
+    """A tenant (a department, a customer) and its projects."""
+
+    name: str = Field(pattern=_NAME)
+    projects: list[ProjectConfig] = Field(min_length=1)
+
+    @field_validator("projects")
+    @classmethod
+    def _unique(cls, projects: list[ProjectConfig]) -> list[ProjectConfig]:
+        names = [p.name for p in projects]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate project names: {', '.join(dupes)}")
+        return projects
+
+
+class StorageConfig(StrictModel):
+    """Where keys and the audit log live.
+
+    Attributes:
+        url: SQLAlchemy URL; ``sqlite:///path.db`` (WAL mode; one host) or
+            ``postgresql://user@host/db`` (several gateway processes). Default: a SQLite
+            file ``gateway.db`` under PRAI_CACHE_DIR.
+        journal_dir: directory of the per-process audit journal (records are appended there
+            before the response ends and copied to the database in batches); default:
+            ``gateway-journal`` under PRAI_CACHE_DIR.
+        batch_max: largest number of audit records written in one transaction.
+        flush_interval_s: seconds between database flushes of the audit journal.
+    """
+
+    url: str | None = None
+    journal_dir: Path | None = None
+    batch_max: int = Field(default=500, ge=1)
+    flush_interval_s: float = Field(default=0.2, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, url: str | None) -> str | None:
+        if url is not None and not re.match(r"^(sqlite|postgresql)(\+\w+)?://", url):
+            raise ValueError("must start with sqlite:/// or postgresql://")
+        return url
+
+
+class RateLimitStoreConfig(StrictModel):
+    """Where rate-limit counters live: ``memory://`` (one process) or ``redis://host:6379/0``."""
+
+    url: str = "memory://"
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, url: str) -> str:
+        if not re.match(r"^(memory://|rediss?://)", url):
+            raise ValueError("must be memory:// or redis://HOST:PORT/DB")
+        return url
+
+
+class GatewayConfig(StrictModel):
+    """``gateway:`` in kitchen.yaml.
+
+    Attributes:
+        host / port: where ``prai gateway`` listens (CLI flags override).
+        upstreams: the servers behind the gateway.
+        tenants: tenants and their projects.
+        storage: keys and audit database.
+        ratelimit: rate-limit counter store.
+        max_body_bytes: request bodies above this size get 413.
+        key_cache_refresh_s: seconds between checks of the key store's version counter;
+            a revoked key stops working within this time in every gateway process.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=4000, ge=1, le=65535)
+    upstreams: list[UpstreamConfig] = Field(default_factory=list)
+    tenants: list[TenantConfig] = Field(default_factory=list)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    ratelimit: RateLimitStoreConfig = Field(default_factory=RateLimitStoreConfig)
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
+    key_cache_refresh_s: float = Field(default=1.0, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> GatewayConfig:
+        for what, names in (
+            ("upstreams", [u.name for u in self.upstreams]),
+            ("tenants", [t.name for t in self.tenants]),
+        ):
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"{what}: duplicate names: {', '.join(dupes)}")
+        return self
+
+    def project(self, tenant: str, project: str) -> ProjectConfig | None:
+        """The project config, or None when the tenant or project is not configured."""
+        for t in self.tenants:
+            if t.name == tenant:
+                for p in t.projects:
+                    if p.name == project:
+                        return p
+        return None
+
+
+__all__ = [
+    "EngineSpec",
+    "GatewayConfig",
+    "LimitsConfig",
+    "ProjectConfig",
+    "RateLimitStoreConfig",
+    "StorageConfig",
+    "TenantConfig",
+    "UpstreamConfig",
+]

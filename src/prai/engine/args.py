@@ -1,0 +1,140 @@
+"""`prai serve` arguments: vLLM's own flags, the ones PrAI checks parsed, the rest passed on.
+
+Flag names and forms follow ``vllm serve`` (vLLM 0.32 engine/frontend args): ``--lora-modules``
+takes ``name=path`` items or JSON objects ``{"name", "path", "base_model_name"}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass, field
+
+from prai.errors import UsageError
+
+
+@dataclass
+class LoraModule:
+    """One ``--lora-modules`` item."""
+
+    name: str
+    path: str
+    base_model_name: str | None = None
+
+    def to_vllm(self) -> str:
+        """The JSON form vLLM accepts (and OpenShift AI renders)."""
+        data = {"name": self.name, "path": self.path}
+        if self.base_model_name:
+            data["base_model_name"] = self.base_model_name
+        return json.dumps(data, ensure_ascii=False)
+
+
+@dataclass
+class ServeArgs:
+    """Parsed `prai serve` arguments.
+
+    Attributes:
+        model: ``--model`` (or the first positional argument, as in ``vllm serve MODEL``).
+        served_model_names: ``--served-model-name`` values (default: the directory name).
+        passthrough: every other argument, handed to vLLM unchanged.
+    """
+
+    model: str
+    served_model_names: list[str] = field(default_factory=list)
+    enable_lora: bool = False
+    lora_modules: list[LoraModule] = field(default_factory=list)
+    max_loras: int | None = None
+    max_lora_rank: int | None = None
+    max_model_len: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    runner: str | None = None
+    passthrough: list[str] = field(default_factory=list)
+
+    @property
+    def is_pooling(self) -> bool:
+        """True for embedding/pooling models (``--runner pooling`` or ``--task embed``)."""
+        if self.runner == "pooling":
+            return True
+        for i, a in enumerate(self.passthrough):
+            if a in ("--task", "--convert") and i + 1 < len(self.passthrough):
+                return self.passthrough[i + 1] in ("embed", "embedding", "classify", "score", "reward")
+        return False
+
+
+def _parse_lora(item: str) -> LoraModule:
+    item = item.strip()
+    if item.startswith("{"):
+        try:
+            data = json.loads(item)
+            return LoraModule(str(data["name"]), str(data["path"]), data.get("base_model_name"))
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise UsageError(
+                f"--lora-modules {item!r}: JSON form needs {{\"name\": ..., \"path\": ...}}"
+            ) from None
+    name, sep, path = item.partition("=")
+    if not sep or not name or not path:
+        raise UsageError(f"--lora-modules {item!r}: use NAME=PATH or a JSON object")
+    return LoraModule(name, path)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"prai serve: {message}", hint="see `prai serve --help`")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser for the flags PrAI inspects; unknown flags are passed to vLLM."""
+    p = _Parser(
+        prog="prai serve",
+        description=(
+            "Serve a local model directory with vLLM's OpenAI-compatible server, after PrAI's "
+            "preflight (model complete, adapters fit, closed-network environment). Flags are "
+            "vLLM's; any flag not listed here is passed to vLLM unchanged."
+        ),
+        allow_abbrev=False,
+    )
+    p.add_argument("model_pos", nargs="?", metavar="MODEL_DIR", help="same as --model")
+    p.add_argument("--model", help="local model directory (a hub repo id is refused)")
+    p.add_argument("--served-model-name", nargs="+", default=[], help="name(s) clients put in `model`")
+    p.add_argument("--enable-lora", action="store_true", help="enable LoRA adapters (implied by --lora-modules)")
+    p.add_argument("--lora-modules", nargs="+", default=[], help="NAME=PATH or JSON {name, path, base_model_name}")
+    p.add_argument("--max-loras", type=int, help="adapters in one batch")
+    p.add_argument("--max-lora-rank", type=int, help="default: largest adapter rank, rounded up to a value vLLM accepts")
+    p.add_argument("--max-model-len", help="context length (tokens)")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--runner", help="vLLM runner: generate | pooling")
+    return p
+
+
+def parse_serve_args(argv: list[str]) -> ServeArgs:
+    """Parse `prai serve` arguments.
+
+    Raises:
+        UsageError: no model given, or a malformed ``--lora-modules`` item.
+    """
+    ns, rest = build_parser().parse_known_args(argv)
+    model = ns.model or ns.model_pos
+    if not model:
+        raise UsageError("prai serve: no model given", hint="pass --model /path/to/model-directory")
+    if ns.model and ns.model_pos:
+        rest = [ns.model_pos, *rest]  # a stray positional: let vLLM report it
+    modules = [_parse_lora(x) for x in ns.lora_modules]
+    names = [m.name for m in modules]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise UsageError(f"--lora-modules: adapter name {dupes[0]!r} given twice")
+    return ServeArgs(
+        model=model,
+        served_model_names=list(ns.served_model_name),
+        enable_lora=bool(ns.enable_lora or modules),
+        lora_modules=modules,
+        max_loras=ns.max_loras,
+        max_lora_rank=ns.max_lora_rank,
+        max_model_len=ns.max_model_len,
+        host=ns.host,
+        port=ns.port,
+        runner=ns.runner,
+        passthrough=list(rest),
+    )

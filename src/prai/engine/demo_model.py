@@ -1,0 +1,304 @@
+"""Build the demo kitchen's model: a tiny Llama and two PEFT LoRA adapters, deterministically.
+
+The base model (Llama architecture, head size 64, which vLLM's CPU attention supports) and
+its adapters are trained for a few seconds on the question/answer pairs in
+:mod:`prai.engine.demo_corpus`, so greedy decoding reproduces a coherent Japanese
+greeting for the taste test and each adapter answers in its own style. The outputs are
+ordinary Hugging Face / PEFT directories, exactly what vLLM loads:
+
+    <cache>/demo/<key>/base/      config.json, model-0000N-of-00002.safetensors,
+                                  model.safetensors.index.json, tokenizer.json,
+                                  tokenizer_config.json (with chat_template), generation_config.json
+    <cache>/demo/<key>/adapters/kansai/   adapter_config.json, adapter_model.safetensors
+    <cache>/demo/<key>/adapters/samurai/  (same)
+
+``<key>`` hashes the corpus and the builder's settings, so a changed recipe builds anew
+and an unchanged one is reused (the cache). Building needs torch, transformers,
+tokenizers and peft (the ``cpu`` extra); nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from prai.engine import demo_corpus
+
+BUILDER_VERSION = 6
+SEED = 20261129
+VOCAB_SIZE = 1024
+HIDDEN_SIZE = 128
+INTERMEDIATE_SIZE = 384
+NUM_LAYERS = 2
+NUM_HEADS = 2  # head size 128 / 2 = 64
+NUM_KV_HEADS = 1
+MAX_POSITIONS = 512
+BASE_STEPS = 300
+ADAPTER_STEPS = 200
+ADAPTER_RANKS = {"kansai": 8, "samurai": 16}
+LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+SPECIAL_TOKENS = ["<s>", "</s>", "<pad>", "<|system|>", "<|user|>", "<|assistant|>", "<|end|>"]
+CHAT_TEMPLATE = (
+    "{{ bos_token }}"
+    "{% for message in messages %}"
+    "{{ '<|' + message['role'] + '|>' + message['content'] + '<|end|>' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|assistant|>' }}{% endif %}"
+)
+
+
+@dataclass(frozen=True)
+class DemoModels:
+    """Paths of a built demo kitchen.
+
+    Attributes:
+        base: the base model directory (served as ``prai-demo``).
+        adapters: adapter name → PEFT adapter directory (``kansai``, ``samurai``).
+    """
+
+    base: Path
+    adapters: dict[str, Path]
+
+    @property
+    def served_model_name(self) -> str:
+        return "prai-demo"
+
+
+def recipe_key() -> str:
+    """A short digest of everything that determines the built weights."""
+    recipe = {
+        "v": BUILDER_VERSION,
+        "seed": SEED,
+        "shape": [VOCAB_SIZE, HIDDEN_SIZE, INTERMEDIATE_SIZE, NUM_LAYERS, NUM_HEADS, NUM_KV_HEADS],
+        "steps": [BASE_STEPS, ADAPTER_STEPS],
+        "ranks": ADAPTER_RANKS,
+        "q": demo_corpus.QUESTIONS,
+        "a": demo_corpus.BASE_ANSWERS,
+        "ad": demo_corpus.ADAPTER_ANSWERS,
+        "tpl": CHAT_TEMPLATE,
+        "sys": demo_corpus.STYLE_SYSTEM_PROMPTS,
+    }
+    blob = json.dumps(recipe, ensure_ascii=False, sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def _paths(root: Path) -> DemoModels:
+    return DemoModels(
+        base=root / "base",
+        adapters={name: root / "adapters" / name for name in demo_corpus.ADAPTER_ANSWERS},
+    )
+
+
+def ensure_demo_models(cache_dir: Path, *, log: Any = print) -> DemoModels:
+    """Return the demo model and adapters, building them on first use.
+
+    Args:
+        cache_dir: PrAI's cache directory (``Settings.cache_dir``); the models go under
+            ``cache_dir/demo/<recipe key>``.
+        log: called with one progress line at a time.
+
+    Returns:
+        The paths of the base model and each adapter.
+
+    Raises:
+        EngineNotInstalled: torch/transformers/peft are missing (install the ``cpu`` extra).
+    """
+    root = cache_dir / "demo" / recipe_key()
+    models = _paths(root)
+    if (root / "COMPLETE").is_file():
+        return models
+    from prai.engine._imports import require_training_stack
+
+    require_training_stack()
+    root.parent.mkdir(parents=True, exist_ok=True)
+    # Build in a sibling temp dir and rename: an interrupted build leaves no half model.
+    tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=root.parent))
+    try:
+        _build(tmp, log=log)
+        (tmp / "COMPLETE").write_text(recipe_key() + "\n")
+        if root.exists():
+            shutil.rmtree(root)
+        os.replace(tmp, root)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return models
+
+
+def _examples(answers: tuple[str, ...], system: str | None = None) -> list[tuple[str, str]]:
+    prefix = f"<s><|system|>{system}<|end|>" if system else "<s>"
+    return [
+        (f"{prefix}<|user|>{q}<|end|><|assistant|>", f"{a}<|end|>")
+        for q, a in zip(demo_corpus.QUESTIONS, answers, strict=True)
+    ]
+
+
+def _base_examples() -> list[tuple[str, str]]:
+    # The base model also learns each style behind a system prompt. Without that, the
+    # style's tokens never appear as targets, their logits stay bounded below the
+    # others' (final RMSNorm, tied embeddings), and no LoRA can raise them. The adapter
+    # then only has to bake the system prompt in: a small, low-rank change.
+    examples = _examples(demo_corpus.BASE_ANSWERS)
+    for name, answers in demo_corpus.ADAPTER_ANSWERS.items():
+        examples += _examples(answers, system=demo_corpus.STYLE_SYSTEM_PROMPTS[name])
+    return examples
+
+
+def _train_tokenizer(out: Path) -> Any:
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    texts = list(demo_corpus.QUESTIONS) + list(demo_corpus.BASE_ANSWERS)
+    for answers in demo_corpus.ADAPTER_ANSWERS.values():
+        texts.extend(answers)
+    tok = Tokenizer(models.BPE())
+    # Merges stay inside one character: roughly a token per character, as real Japanese
+    # tokenizers give, so generation takes one step per token and tokens/s means something.
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=VOCAB_SIZE,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(texts * 4, trainer=trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token="<s>",
+        eos_token="<|end|>",
+        pad_token="<pad>",
+        additional_special_tokens=["</s>", "<|system|>", "<|user|>", "<|assistant|>"],
+        clean_up_tokenization_spaces=False,
+    )
+    fast.chat_template = CHAT_TEMPLATE
+    fast.model_max_length = MAX_POSITIONS
+    fast.save_pretrained(out)
+    return fast
+
+
+def _batch(tokenizer: Any, examples: list[tuple[str, str]]) -> tuple[Any, Any, Any]:
+    import torch
+
+    ids, labels = [], []
+    for prompt, answer in examples:
+        p = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        a = tokenizer(answer, add_special_tokens=False)["input_ids"]
+        ids.append(p + a)
+        labels.append([-100] * len(p) + a)
+    width = max(len(x) for x in ids)
+    pad = tokenizer.pad_token_id
+    input_ids = torch.tensor([x + [pad] * (width - len(x)) for x in ids])
+    label_t = torch.tensor([y + [-100] * (width - len(y)) for y in labels])
+    mask = torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x in ids])
+    return input_ids, mask, label_t
+
+
+def _fit(model: Any, batch: tuple[Any, Any, Any], steps: int, lr: float) -> float:
+    import torch
+
+    input_ids, mask, labels = batch
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=lr * 0.05)
+    model.train()
+    loss_value = float("nan")
+    for _ in range(steps):
+        out = model(input_ids=input_ids, attention_mask=mask, labels=labels)
+        opt.zero_grad()
+        out.loss.backward()
+        opt.step()
+        sched.step()
+        loss_value = float(out.loss.detach())
+    model.eval()
+    return loss_value
+
+
+def _build(out: Path, *, log: Any) -> None:
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(SEED)
+    base_dir = out / "base"
+    base_dir.mkdir(parents=True)
+    log("demo model: training the tokenizer")
+    tokenizer = _train_tokenizer(base_dir)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=HIDDEN_SIZE,
+        intermediate_size=INTERMEDIATE_SIZE,
+        num_hidden_layers=NUM_LAYERS,
+        num_attention_heads=NUM_HEADS,
+        num_key_value_heads=NUM_KV_HEADS,
+        head_dim=HIDDEN_SIZE // NUM_HEADS,
+        max_position_embeddings=MAX_POSITIONS,
+        rms_norm_eps=1e-5,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    model = LlamaForCausalLM(config)
+    log(f"demo model: training the base model ({sum(p.numel() for p in model.parameters()):,} parameters)")
+    loss = _fit(model, _batch(tokenizer, _base_examples()), BASE_STEPS, 3e-3)
+    log(f"demo model: base loss {loss:.4f}")
+    # bfloat16, as vLLM's CPU backend computes; the adapters train against these weights.
+    model = model.to(torch.bfloat16)
+    model.config.dtype = "bfloat16"
+    # Several shards on purpose: the preflight checks every shard named in the index.
+    model.save_pretrained(base_dir, safe_serialization=True, max_shard_size="500KB")
+    GenerationConfig(
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    ).save_pretrained(base_dir)
+
+    for name, answers in demo_corpus.ADAPTER_ANSWERS.items():
+        torch.manual_seed(SEED + ADAPTER_RANKS[name])
+        base = LlamaForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
+        for p in base.parameters():
+            p.requires_grad_(False)
+        rank = ADAPTER_RANKS[name]
+        lora = LoraConfig(
+            r=rank,
+            lora_alpha=2 * rank,
+            lora_dropout=0.0,
+            target_modules=LORA_TARGETS,
+            bias="none",
+            task_type="CAUSAL_LM",
+        )
+        peft_model = get_peft_model(base, lora)
+        log(f"demo model: training LoRA adapter {name!r} (rank {rank})")
+        loss = _fit(peft_model, _batch(tokenizer, _examples(answers)), ADAPTER_STEPS, 5e-3)
+        log(f"demo model: adapter {name!r} loss {loss:.4f}")
+        adapter_dir = out / "adapters" / name
+        peft_model.save_pretrained(adapter_dir)
+        _set_base_name(adapter_dir / "adapter_config.json", "prai-demo")
+        (adapter_dir / "README.md").unlink(missing_ok=True)  # PEFT's model card names the build path
+    _make_readable(out)
+
+
+def _make_readable(root: Path) -> None:
+    # The serving user may differ from the builder (OpenShift: random UID, group 0).
+    for path in [root, *root.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def _set_base_name(path: Path, name: str) -> None:
+    # PEFT records the local build path; record the served name instead (portable).
+    data = json.loads(path.read_text())
+    data["base_model_name_or_path"] = name
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")

@@ -1,0 +1,108 @@
+"""Run `prai serve` as a child process and wait until it is healthy.
+
+Used by `prai demo` (and `prai up`): the engine's output goes to a log file; when it
+exits early or does not become healthy in time, the error carries the log's last lines.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import httpx
+
+from prai.errors import EngineStartError, PortInUse
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    """Raise PortInUse when ``host:port`` is already bound."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            raise PortInUse(f"port {port} on {host} is already in use") from None
+
+
+class EngineProcess:
+    """A `prai serve` child process.
+
+    Args:
+        serve_args: arguments after ``prai serve``.
+        log_path: file receiving the engine's stdout and stderr.
+        env: the child's environment (None: inherit).
+    """
+
+    def __init__(self, serve_args: Sequence[str], log_path: Path, env: dict[str, str] | None = None) -> None:
+        self.log_path = log_path
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = log_path.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "prai.cli.main", "serve", *serve_args],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+        )
+
+    def tail(self, lines: int = 15) -> str:
+        """The last lines of the engine log."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def wait_healthy(
+        self, base_url: str, timeout_s: float, on_tick: Callable[[float], None] | None = None
+    ) -> float:
+        """Poll ``/health`` until 200; return seconds waited.
+
+        Raises:
+            EngineStartError: the process exited, or no 200 within ``timeout_s``.
+        """
+        start = time.monotonic()
+        with httpx.Client(timeout=2.0, trust_env=False) as client:
+            while True:
+                elapsed = time.monotonic() - start
+                code = self.proc.poll()
+                if code is not None:
+                    raise EngineStartError(
+                        f"the engine exited with status {code} before it was ready; last log lines:\n{self.tail()}"
+                    )
+                try:
+                    if client.get(f"{base_url}/health").status_code == 200:
+                        return elapsed
+                except httpx.HTTPError:
+                    pass
+                if elapsed > timeout_s:
+                    self.stop()
+                    raise EngineStartError(
+                        f"the engine was not ready after {timeout_s:.0f} s; last log lines:\n{self.tail()}",
+                        hint="raise PRAI_ENGINE_READY_TIMEOUT_S on a slow machine, or read the log: " + str(self.log_path),
+                    )
+                if on_tick:
+                    on_tick(elapsed)
+                time.sleep(0.5)
+
+    def stop(self, timeout_s: float = 20.0) -> None:
+        """SIGTERM the engine (its whole process group), SIGKILL after ``timeout_s``."""
+        import os
+        import signal
+
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout_s)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.proc.wait()
+        self._log.close()

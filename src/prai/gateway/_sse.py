@@ -1,0 +1,125 @@
+"""Server-sent events relay: forward complete events as they arrive, never the whole stream.
+
+Per event (``data: {...}\\n\\n`` as vLLM and OpenAI send them):
+
+- the usage chunk (``choices: []`` with ``usage``) is remembered and, when the gateway
+  added ``stream_options.include_usage`` itself, removed;
+- the first event carrying generated text marks the time to first token;
+- with a guard output filter, text deltas are passed through it per choice index.
+
+Events without any of these needs are forwarded byte for byte (no JSON parse).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from prai.gateway.guard_hook import OutputFilter
+
+
+def _choice_text(choice: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+    """(dict holding the text, key) of a streamed choice: chat ``delta.content`` or ``text``."""
+    delta = choice.get("delta")
+    if isinstance(delta, dict):
+        return delta, "content"
+    if "text" in choice:
+        return choice, "text"
+    return None, ""
+
+
+class StreamRelay:
+    """Incremental SSE processor; feed upstream bytes, send what it returns.
+
+    Args:
+        strip_usage: drop the usage-only chunk (the client did not ask for it).
+        make_filter: creates a guard output filter per choice, or None for no filtering.
+    """
+
+    def __init__(
+        self, *, strip_usage: bool, make_filter: Callable[[], OutputFilter | None] | None
+    ) -> None:
+        self.strip_usage = strip_usage
+        self.make_filter = make_filter
+        self.filters: dict[int, OutputFilter | None] = {}
+        self.usage: dict[str, Any] | None = None
+        self.saw_token = False
+        self._buf = b""
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Upstream bytes in; complete, processed events out (possibly ``b""``)."""
+        buf = self._buf + chunk if self._buf else chunk
+        if b"\r\n" in buf:
+            buf = buf.replace(b"\r\n", b"\n")
+        if b"\n\n" not in buf:
+            self._buf = buf
+            return b""
+        *events, self._buf = buf.split(b"\n\n")
+        out = []
+        for ev in events:
+            if not ev:
+                continue
+            done = self._event(ev)
+            if done is not None:
+                out.append(done)
+                out.append(b"\n\n")
+        return b"".join(out)
+
+    def finish(self) -> bytes:
+        """Whatever is left when the upstream closed (an unterminated last event)."""
+        rest, self._buf = self._buf, b""
+        if rest.strip():
+            done = self._event(rest)
+            return done + b"\n\n" if done is not None else b""
+        return b""
+
+    def _event(self, ev: bytes) -> bytes | None:
+        if not ev.startswith(b"data:"):
+            return ev
+        payload = ev[5:].strip()
+        if payload == b"[DONE]":
+            return ev
+        has_usage = b'"usage"' in payload
+        if self.make_filter is None and self.saw_token and not has_usage:
+            return ev
+        try:
+            obj = json.loads(payload)
+        except ValueError:
+            return ev
+        if not isinstance(obj, dict):
+            return ev
+        changed = False
+        if has_usage and isinstance(obj.get("usage"), dict):
+            self.usage = obj["usage"]
+            if self.strip_usage:
+                if not obj.get("choices"):
+                    return None
+                obj.pop("usage")
+                changed = True
+        choices = obj.get("choices") or []
+        for c in choices:
+            if not isinstance(c, dict):
+                continue
+            holder, key = _choice_text(c)
+            text = holder.get(key) if holder is not None else None
+            if text and not self.saw_token:
+                self.saw_token = True
+            if self.make_filter is not None and holder is not None:
+                idx = int(c.get("index", 0))
+                if idx not in self.filters:
+                    self.filters[idx] = self.make_filter()
+                f = self.filters[idx]
+                if f is not None:
+                    new = f.feed(text) if isinstance(text, str) and text else ""
+                    if c.get("finish_reason") is not None:
+                        new += f.finish()
+                    if new != (text or ""):
+                        holder[key] = new
+                        changed = True
+        if changed:
+            return b"data: " + json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+        return ev
+
+
+__all__ = ["StreamRelay"]

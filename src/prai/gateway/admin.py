@@ -1,0 +1,225 @@
+"""Operator functions behind `prai keys` and `prai audit` (the CLI only formats their output).
+
+All of them find the database from kitchen.yaml's ``gateway.storage.url`` (or the default
+SQLite file under PRAI_CACHE_DIR when no config is given).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from prai.errors import AuditTampered, ConfigError, KeyNotFound, UsageError
+from prai.gateway import auth, store
+from prai.gateway.audit import replay_orphans
+
+
+def open_store(config: Path | None, cache_dir: Path) -> tuple[Engine, Any]:
+    """(database engine, GatewayConfig or None) for a kitchen.yaml path or the default.
+
+    Journals left by killed gateway processes are replayed into the database first, so
+    `prai audit` sees every record.
+    """
+    gw = None
+    if config is not None:
+        from prai.gateway.server import load_gateway_config
+
+        gw = load_gateway_config(config).gateway
+    url = (gw.storage.url if gw else None) or f"sqlite:///{cache_dir / 'gateway.db'}"
+    engine = store.open_engine(url)
+    journal_dir = (gw.storage.journal_dir if gw else None) or cache_dir / "gateway-journal"
+    if journal_dir.is_dir():
+        # Records of gateways that were killed are still in their journals: copy them in now.
+        replay_orphans(engine, journal_dir)
+    return engine, gw
+
+
+def create_key(
+    engine: Engine,
+    gw: Any,
+    *,
+    tenant: str,
+    project: str,
+    name: str = "",
+    expires: str | None = None,
+) -> auth.CreatedKey:
+    """Create a key; with a config, the tenant/project must exist in it.
+
+    Raises:
+        ConfigError: tenant/project not in kitchen.yaml.
+        UsageError: bad ``expires``.
+    """
+    if gw is not None and gw.project(tenant, project) is None:
+        known = ", ".join(f"{t.name}/{p.name}" for t in gw.tenants for p in t.projects) or "none"
+        raise ConfigError(
+            f"project {tenant}/{project} is not in gateway.tenants (configured: {known})",
+            hint="add it to kitchen.yaml first, or pick one of the configured projects",
+        )
+    expires_s = auth.parse_duration_s(expires) if expires else None
+    return auth.create_key(
+        engine, tenant=tenant, project=project, name=name, expires_in_s=expires_s
+    )
+
+
+def key_rows(engine: Engine, tenant: str | None = None) -> list[dict[str, Any]]:
+    """Key metadata for listing (never hashes)."""
+    now = time.time()
+    return [
+        {
+            "id": k.id,
+            "tenant": k.tenant,
+            "project": k.project,
+            "name": k.name,
+            "state": k.state(now),
+            "created": _iso(k.created_at),
+            "expires": _iso(k.expires_at) if k.expires_at else None,
+        }
+        for k in store.list_keys(engine, tenant=tenant)
+    ]
+
+
+def revoke(engine: Engine, key_id: str) -> None:
+    """Revoke a key (all gateways stop accepting it within ``key_cache_refresh_s``).
+
+    Raises:
+        KeyNotFound: no such key id.
+    """
+    if not store.revoke_key(engine, key_id):
+        raise KeyNotFound(f"no key with id {key_id!r}")
+
+
+def verify(engine: Engine) -> store.VerifyResult:
+    """Verify the audit hash chain.
+
+    Raises:
+        AuditTampered: a record was edited, reordered or deleted (exit code 3).
+    """
+    res = store.verify_audit(engine)
+    if not res.ok:
+        raise AuditTampered(f"audit log: {res.problem} ({res.records} records verified before it)")
+    return res
+
+
+def parse_since(text: str, now: float | None = None) -> int:
+    """``24h``/``7d``/``30m`` ago, or an ISO date/time (UTC if no zone) → epoch microseconds.
+
+    Raises:
+        UsageError: neither form.
+    """
+    now = time.time() if now is None else now
+    if re.fullmatch(r"\d+(\.\d+)?[smhdw]", text.strip()):
+        return int((now - auth.parse_duration_s(text)) * 1e6)
+    try:
+        dt = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(
+            f"--since {text!r}: not a time",
+            hint="use an ISO date (2026-11-01) or a duration (24h, 7d)",
+        ) from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return int(dt.timestamp() * 1e6)
+
+
+#: Export columns: the audit fields with times in ms and ISO time, plus seq and hash.
+EXPORT_FIELDS: tuple[str, ...] = (
+    "seq",
+    "time",
+    *(f.replace("_us", "_ms") for f in store.AUDIT_FIELDS if f not in ("rid", "ts_us")),
+    "hash",
+)
+
+
+def _export_row(rec: dict[str, Any]) -> dict[str, Any]:
+    def ms(us: Any) -> float | None:
+        return None if us is None else round(us / 1000, 3)
+
+    out = {
+        "seq": rec["seq"],
+        "time": _iso(rec["ts_us"] / 1e6, micro=True),
+        "ttft_ms": ms(rec["ttft_us"]),
+        "latency_ms": ms(rec["latency_us"]),
+        "gateway_ms": ms(rec["gateway_us"]),
+    }
+    for k in EXPORT_FIELDS:
+        if k not in out:
+            v = rec.get(k)
+            out[k] = json.loads(v) if k == "guard" and v else v
+    out["stream"] = bool(out["stream"])
+    return {k: out[k] for k in EXPORT_FIELDS}
+
+
+def export_lines(
+    engine: Engine, *, fmt: str, tenant: str | None, project: str | None, since_us: int | None
+) -> Iterator[str]:
+    """Audit records as JSON Lines or CSV text (header first), one string per line."""
+    if fmt not in ("jsonl", "csv"):
+        raise UsageError(f"--format {fmt!r}: use jsonl or csv")
+    rows = (
+        _export_row(r)
+        for r in store.iter_audit(engine, tenant=tenant, project=project, since_us=since_us)
+    )
+    if fmt == "jsonl":
+        for row in rows:
+            yield json.dumps(row, ensure_ascii=False) + "\n"
+        return
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=EXPORT_FIELDS, lineterminator="\n")
+    w.writeheader()
+    for row in rows:
+        if row["guard"] is not None:
+            row["guard"] = json.dumps(row["guard"], ensure_ascii=False)
+        w.writerow(row)
+        yield buf.getvalue()
+        buf.seek(0)
+        buf.truncate()
+    if buf.getvalue():
+        yield buf.getvalue()
+
+
+def write_atomic(path: Path, lines: Iterator[str]) -> int:
+    """Write lines to ``path`` via a temp file + rename; returns lines written."""
+    n = 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            for line in lines:
+                f.write(line)
+                n += 1
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return n
+
+
+def _iso(ts: float | None, micro: bool = False) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(
+        timespec="microseconds" if micro else "seconds"
+    )
+
+
+__all__ = [
+    "create_key",
+    "export_lines",
+    "key_rows",
+    "open_store",
+    "parse_since",
+    "revoke",
+    "verify",
+    "write_atomic",
+]

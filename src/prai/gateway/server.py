@@ -1,0 +1,167 @@
+"""Run the gateway on uvicorn (uvloop + httptools), optionally as several processes.
+
+``workers > 1`` starts that many processes bound to the same port with ``SO_REUSEPORT``
+(the kernel spreads connections). Their rate limits must be shared, so several workers
+require ``gateway.ratelimit.url: redis://...``; with SQLite all processes share one WAL
+database on this host (PostgreSQL for several hosts). ``/metrics`` is per process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from prai.config import load_kitchen
+from prai.config.gateway import GatewayConfig
+from prai.errors import ConfigError, PortInUse
+
+
+def load_gateway_config(path: str | Path, env: dict[str, str] | None = None) -> Any:
+    """kitchen.yaml with a ``gateway`` section.
+
+    Raises:
+        ConfigError: file invalid, or no ``gateway:`` section.
+    """
+    kitchen = load_kitchen(path, env=env)
+    if kitchen.gateway is None:
+        raise ConfigError(
+            f"{path}: no `gateway:` section",
+            hint="add one (see examples/kitchen.yaml), or run `prai up` for a one-machine kitchen",
+        )
+    return kitchen
+
+
+def bind_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket:
+    """A listening TCP socket.
+
+    Raises:
+        PortInUse: the port is taken.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUse(f"{host}:{port} is already in use") from None
+        raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror})") from None
+    sock.listen(4096)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _die_with_parent() -> None:  # runs in the child before exec
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def serve(
+    config_path: str | Path,
+    *,
+    cache_dir: Path,
+    host: str | None = None,
+    port: int | None = None,
+    workers: int = 1,
+    reuse_port: bool = False,
+    log_level: str = "warning",
+    on_ready: Any = None,
+    on_server: Any = None,
+) -> None:
+    """Serve the gateway until SIGINT/SIGTERM.
+
+    Args:
+        config_path: kitchen.yaml.
+        cache_dir: PRAI_CACHE_DIR (default SQLite file and audit journal).
+        host / port: override ``gateway.host`` / ``gateway.port``.
+        workers: processes sharing the port (SO_REUSEPORT).
+        reuse_port: set SO_REUSEPORT (used by the extra worker processes).
+        on_ready: called with (host, port) once listening (before serving).
+        on_server: called with the ``uvicorn.Server``; set its ``should_exit`` to stop.
+
+    Raises:
+        ConfigError: invalid config, or ``workers > 1`` with in-memory rate limits.
+        PortInUse: the port is taken.
+        StorageError: the database cannot be opened.
+    """
+    import uvicorn
+
+    from prai.gateway.app import GatewayApp
+
+    kitchen = load_gateway_config(config_path)
+    cfg: GatewayConfig = kitchen.gateway
+    if workers > 1 and cfg.ratelimit.url.startswith("memory://"):
+        raise ConfigError(
+            "gateway.ratelimit.url: several workers cannot share in-memory limits "
+            "(each process would allow the full limit)",
+            hint="set gateway.ratelimit.url: redis://127.0.0.1:6379/0, or use --workers 1",
+        )
+    host = host or cfg.host
+    port = port or cfg.port
+    sock = bind_socket(host, port, reuse_port=reuse_port or workers > 1)
+    app = GatewayApp(kitchen, cache_dir=cache_dir)
+    children: list[subprocess.Popen[bytes]] = []
+    for _ in range(workers - 1):
+        children.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "prai.cli.main",
+                    "gateway",
+                    "--config",
+                    str(config_path),
+                    "--host",
+                    host,
+                    "--port",
+                    str(port),
+                    "--reuse-port",
+                    "--log-level",
+                    log_level,
+                ],
+                preexec_fn=_die_with_parent,
+            )
+        )
+    config = uvicorn.Config(
+        app,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        log_level=log_level,
+        access_log=False,
+        proxy_headers=False,  # the client address is the socket peer (X-Forwarded-For ignored)
+        timeout_keep_alive=30,
+        server_header=False,
+        date_header=False,
+    )
+    server = uvicorn.Server(config)
+    if on_server is not None:
+        on_server(server)
+    if on_ready is not None:
+        on_ready(host, port)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        for c in children:
+            c.terminate()
+        for c in children:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                c.wait(10)
+    if not server.started:
+        raise ConfigError(
+            "the gateway did not start (see the log line above)",
+            hint="check gateway.ratelimit.url and gateway.storage.url are reachable",
+        )
+
+
+__all__ = ["bind_socket", "load_gateway_config", "serve"]

@@ -1,0 +1,279 @@
+"""`prai up`: the single-machine kitchen — embedded engine(s) and the gateway together.
+
+With a kitchen.yaml: every upstream that has a ``serve:`` block gets a ``prai serve``
+child process on the port of its base URL; then the gateway runs in this process.
+Without one: the demo model (``prai.engine.demo_model.ensure_demo_models``) is served as
+``demo`` with its LoRA adapters, behind a gateway with one tenant (``demo``/``taste``), and
+one API key is printed. Children are stopped when the gateway stops (or this process dies).
+
+``smoke=True`` runs the taste test (味見) through the gateway with that key and exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from prai.errors import ConfigError, EngineStartError, TasteTestFailed
+from prai.gateway.server import _die_with_parent, load_gateway_config
+
+DEMO_MODEL_NAME = "demo"
+DEMO_TENANT, DEMO_PROJECT = "demo", "taste"
+TASTE_PROMPT = "こんにちは"
+
+
+def demo_kitchen(
+    cache_dir: Path, *, engine_port: int, gateway_port: int, log: Callable[[str], None]
+) -> Path:
+    """Write the demo kitchen.yaml (demo model + adapters, one tenant) and return its path.
+
+    Raises:
+        EngineNotInstalled: the demo model cannot be built (``cpu`` extra missing).
+    """
+    from prai.engine.demo_model import ensure_demo_models
+
+    models = ensure_demo_models(cache_dir, log=log)
+    up_dir = cache_dir / "up"
+    up_dir.mkdir(parents=True, exist_ok=True)
+    kitchen = {
+        "gateway": {
+            "host": "127.0.0.1",
+            "port": gateway_port,
+            "upstreams": [
+                {
+                    "name": "demo-engine",
+                    "base_urls": [f"http://127.0.0.1:{engine_port}"],
+                    "serve": {
+                        "model": str(models.base),
+                        "served_model_name": DEMO_MODEL_NAME,
+                        "lora_modules": {k: str(v) for k, v in models.adapters.items()},
+                    },
+                }
+            ],
+            "tenants": [
+                {"name": DEMO_TENANT, "projects": [{"name": DEMO_PROJECT, "models": ["*"]}]}
+            ],
+            "storage": {
+                "url": f"sqlite:///{up_dir / 'gateway.db'}",
+                "journal_dir": str(up_dir / "journal"),
+            },
+        }
+    }
+    path = up_dir / "kitchen.yaml"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(yaml.safe_dump(kitchen, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def engine_command(upstream: Any) -> list[str]:
+    """The ``prai serve`` command line for an upstream with a ``serve:`` block."""
+    spec = upstream.serve
+    port = upstream.base_urls[0].rsplit(":", 1)[1]
+    cmd = [
+        sys.executable,
+        "-m",
+        "prai.cli.main",
+        "serve",
+        "--model",
+        str(spec.model),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        port,
+    ]
+    if spec.served_model_name:
+        cmd += ["--served-model-name", spec.served_model_name]
+    if spec.lora_modules:
+        cmd += ["--lora-modules", *(f"{k}={v}" for k, v in spec.lora_modules.items())]
+    return cmd + list(spec.args)
+
+
+def wait_engines(engines: list[tuple[Any, subprocess.Popen[bytes]]], timeout_s: float) -> None:
+    """Wait for every engine's ``/health`` to answer 200.
+
+    Raises:
+        EngineStartError: an engine exited or was not healthy within ``timeout_s``.
+    """
+    deadline = time.monotonic() + timeout_s
+    pending = list(engines)
+    while pending:
+        up, proc = pending[0]
+        if proc.poll() is not None:
+            raise EngineStartError(
+                f"the engine for upstream {up.name} exited with code {proc.returncode}"
+            )
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(up.base_urls[0] + up.health_path, timeout=2).status_code == 200:
+                pending.pop(0)
+                continue
+        if time.monotonic() > deadline:
+            raise EngineStartError(
+                f"the engine for upstream {up.name} was not healthy after {timeout_s:.0f} s",
+                hint="raise PRAI_ENGINE_READY_TIMEOUT_S, or run its `prai serve` alone to see why",
+            )
+        time.sleep(1.0)
+
+
+def taste_test(gateway_url: str, key: str, model: str, timeout_s: float = 120.0) -> str:
+    """One chat completion through the gateway with the key; returns the answer text.
+
+    Raises:
+        TasteTestFailed: no usable answer.
+    """
+    try:
+        r = httpx.post(
+            gateway_url + "/v1/chat/completions",
+            headers={"authorization": f"Bearer {key}"},
+            json={
+                "model": model,
+                "messages": [{"role": "user", "content": TASTE_PROMPT}],
+                "max_tokens": 32,
+                "temperature": 0,
+            },
+            timeout=timeout_s,
+        )
+    except httpx.HTTPError as exc:
+        raise TasteTestFailed(
+            f"taste test through the gateway failed: {type(exc).__name__}"
+        ) from None
+    if r.status_code != 200:
+        raise TasteTestFailed(
+            f"taste test through the gateway: HTTP {r.status_code}: {r.text[:300]}"
+        )
+    text = r.json()["choices"][0]["message"]["content"] or ""
+    if not text.strip():
+        raise TasteTestFailed("taste test through the gateway: the answer was empty")
+    return str(text)
+
+
+def run_up(
+    config: Path | None,
+    *,
+    cache_dir: Path,
+    engine_port: int = 8000,
+    gateway_port: int = 4000,
+    engine_ready_timeout_s: float = 600.0,
+    smoke: bool = False,
+    log: Callable[[str], None] = print,
+) -> int:
+    """Start engines and the gateway; serve until interrupted (or taste-test and exit).
+
+    Returns:
+        Exit code (0 = ok).
+
+    Raises:
+        ConfigError, EngineStartError, EngineNotInstalled, TasteTestFailed, PortInUse.
+    """
+    from prai.gateway import admin
+    from prai.gateway.server import serve
+
+    demo = config is None
+    if config is None:
+        config = demo_kitchen(
+            cache_dir, engine_port=engine_port, gateway_port=gateway_port, log=log
+        )
+    kitchen = load_gateway_config(config)
+    gw = kitchen.gateway
+    to_start = [u for u in gw.upstreams if u.serve is not None]
+    if not gw.upstreams:
+        raise ConfigError(
+            f"{config}: gateway.upstreams is empty",
+            hint="add an upstream (see examples/kitchen.yaml)",
+        )
+    engines: list[tuple[Any, subprocess.Popen[bytes]]] = []
+    try:
+        for up in to_start:
+            log(f"prai up: starting engine {up.name} on {up.base_urls[0]}")
+            engines.append((up, subprocess.Popen(engine_command(up), preexec_fn=_die_with_parent)))
+        wait_engines(engines, engine_ready_timeout_s)
+        key = None
+        if demo or smoke:
+            engine, gwcfg = admin.open_store(config, cache_dir)
+            tenant, project = (
+                (DEMO_TENANT, DEMO_PROJECT)
+                if demo
+                else (gwcfg.tenants[0].name, gwcfg.tenants[0].projects[0].name)
+            )
+            key = admin.create_key(
+                engine, gwcfg, tenant=tenant, project=project, name="prai up"
+            ).key
+            engine.dispose()
+        url = f"http://{gw.host}:{gw.port}"
+        model = DEMO_MODEL_NAME if demo else _first_model(to_start, gw)
+        result: dict[str, Any] = {}
+
+        def ready(host: str, port: int) -> None:
+            log(f"prai up: gateway on http://{host}:{port}/v1")
+            if key is not None and not smoke:
+                log(f"prai up: API key (shown once): {key}")
+                body = json.dumps(
+                    {"model": model, "messages": [{"role": "user", "content": TASTE_PROMPT}]},
+                    ensure_ascii=False,
+                )
+                log(
+                    f"  curl {url}/v1/chat/completions -H 'Authorization: Bearer {key}' "
+                    f"-H 'content-type: application/json' -d '{body}'"
+                )
+            if smoke:
+                threading.Thread(target=_smoke, args=(url, key, model, result), daemon=True).start()
+
+        serve(
+            config, cache_dir=cache_dir, on_ready=ready, on_server=lambda s: result.update(server=s)
+        )
+        if smoke:
+            if "error" in result:
+                raise result["error"]
+            log(f"prai up: taste test through the gateway OK: {result.get('answer', '')!r}")
+        return 0
+    finally:
+        for _, proc in engines:
+            proc.terminate()
+        for _, proc in engines:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _first_model(started: list[Any], gw: Any) -> str:
+    for up in started:
+        if up.serve.served_model_name:
+            return str(up.serve.served_model_name)
+        return Path(up.serve.model).name
+    for up in gw.upstreams:
+        if up.models:
+            return str(up.models[0])
+    raise ConfigError(
+        "prai up --smoke: no model to taste", hint="list the upstream's models in kitchen.yaml"
+    )
+
+
+def _smoke(url: str, key: str | None, model: str, result: dict[str, Any]) -> None:
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(url + "/health", timeout=1).status_code == 200:
+                    break
+            time.sleep(0.2)
+        result["answer"] = taste_test(url, key or "", model)
+    except Exception as exc:
+        result["error"] = (
+            exc if isinstance(exc, TasteTestFailed) else TasteTestFailed(f"taste test: {exc}")
+        )
+    finally:
+        result["server"].should_exit = True  # stop the gateway
+
+
+__all__ = ["demo_kitchen", "engine_command", "run_up", "taste_test", "wait_engines"]

