@@ -84,3 +84,21 @@ def no_network_env(tmp_path: Path) -> Iterator[dict[str, str]]:
         HF_ENDPOINT=dead, HF_HOME=str(tmp_path / "hf-home"),
     )
     yield env
+
+
+@pytest.fixture(scope="session")
+def demo_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """PrAI cache dir holding the demo model: PRAI_TEST_CACHE_DIR to reuse a build across
+    runs, else a fresh one per session (the build takes about a minute on 2 idle cores)."""
+    preset = os.environ.get("PRAI_TEST_CACHE_DIR")
+    return Path(preset) if preset else tmp_path_factory.mktemp("prai-cache")
+
+
+@pytest.fixture(scope="session")
+def demo_models(demo_cache_dir: Path):  # type: ignore[no-untyped-def]
+    """The trained demo model and its two adapters (prai.engine.demo_model.DemoModels)."""
+    pytest.importorskip("torch", reason="the demo model is built with torch (the `cpu` extra)")
+    pytest.importorskip("peft", reason="the demo adapters are built with peft (the `cpu` extra)")
+    from prai.engine.demo_model import ensure_demo_models
+
+    return ensure_demo_models(demo_cache_dir, log=lambda line: None)

@@ -251,29 +251,29 @@ class StorageError(PraiError):
 
 __all__ = [
     "AdapterError",
+    "AuditTampered",
+    "AuthenticationFailed",
+    "BadRequest",
+    "BodyTooLarge",
     "ConfigError",
     "EngineNotInstalled",
     "EngineStartError",
+    "GatewayError",
+    "KeyNotFound",
     "ModelError",
+    "ModelNotAllowed",
+    "ModelNotFound",
     "ModelNotLocal",
     "PortInUse",
     "PraiError",
+    "RateLimited",
+    "StorageError",
     "TasteTestFailed",
     "UnsupportedModel",
-    "UsageError",
-    "GatewayError",
-    "AuthenticationFailed",
-    "ModelNotAllowed",
-    "ModelNotFound",
-    "BadRequest",
-    "BodyTooLarge",
-    "RateLimited",
     "UpstreamError",
-    "UpstreamUnavailable",
     "UpstreamTimeout",
-    "KeyNotFound",
-    "AuditTampered",
-    "StorageError",
+    "UpstreamUnavailable",
+    "UsageError",
 ]
 
 
@@ -540,3 +540,78 @@ class GuardInputError(PraiError):
 
 
 __all__ += ["GuardInputError", "GuardrailViolation"]
+
+
+# --- bench and evals ---------------------------------------------------------------------
+
+
+class BenchError(PraiError):
+    """`prai bench` cannot run or read a benchmark."""
+
+    exit_code = 50
+    http_status = 400
+    error_type = "bench_error"
+    hint = "check the options with `prai bench --help` and run again"
+
+
+class BenchTokenizerMissing(BenchError):
+    """No local tokenizer: GuideLLM would try to download one from the hub."""
+
+    hint = (
+        "pass --tokenizer DIR (a local model directory with tokenizer.json or "
+        "tokenizer_config.json, e.g. the directory `prai serve --model` uses) or --bundle DIR "
+        "(a brought-in bundle); hub ids are never used in a closed network (seed §8)"
+    )
+
+
+class BenchEngineMissing(BenchError):
+    """GuideLLM is not installed in this environment."""
+
+    exit_code = 5
+    hint = "install the bench extra: `bash scripts/install.sh cpu,bench` (GuideLLM, pinned)"
+
+
+class BenchRunFailed(BenchError):
+    """GuideLLM exited with an error or wrote no results."""
+
+    exit_code = 51
+    hint = (
+        "read the GuideLLM log named above; check that --target answers "
+        "(`curl TARGET/v1/models`), that --model is a served model name, and the API key"
+    )
+
+
+class BenchResultError(BenchError):
+    """A results file is missing, not JSON, or not a PrAI/GuideLLM benchmark result."""
+
+    hint = "pass the output directory of `prai bench` (or its summary.json / benchmarks.json)"
+
+
+class BenchRegression(BenchError):
+    """`prai bench compare` or `prai eval --baseline` found a regression beyond the thresholds."""
+
+    exit_code = 52
+    hint = (
+        "look at the rows marked REGRESSION; fix the change (model, adapter, runtime, node) "
+        "or, if the new numbers are accepted, make the new run the baseline"
+    )
+
+
+class EvalSuiteError(PraiError, ValueError):
+    """An eval suite file is invalid (exit 2)."""
+
+    exit_code = 2
+    http_status = 400
+    error_type = "invalid_request_error"
+    hint = "fix the named item/field of the suite (see docs/bench.md, `prai eval`) and run again"
+
+
+__all__ += [
+    "BenchEngineMissing",
+    "BenchError",
+    "BenchRegression",
+    "BenchResultError",
+    "BenchRunFailed",
+    "BenchTokenizerMissing",
+    "EvalSuiteError",
+]

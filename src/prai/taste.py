@@ -79,29 +79,31 @@ def taste_test(
     first = last = None
     start = time.perf_counter()
     try:
-        with httpx.Client(timeout=timeout_s, verify=verify, trust_env=False) as client:
-            with client.stream("POST", f"{url}/chat/completions", json=body, headers=headers) as resp:
-                if resp.status_code != 200:
-                    resp.read()
-                    raise TasteTestFailed(f"{model}: HTTP {resp.status_code}: {_error_message(resp.text)}")
-                for line in resp.iter_lines():
-                    if not line.startswith("data:"):
-                        continue
-                    data = line[5:].strip()
-                    if data == "[DONE]":
-                        break
-                    event = json.loads(data)
-                    if "error" in event:
-                        raise TasteTestFailed(f"{model}: {_error_message(data)}")
-                    for choice in event.get("choices") or []:
-                        delta = (choice.get("delta") or {}).get("content")
-                        if delta:
-                            now = time.perf_counter()
-                            first = first or now
-                            last = now
-                            parts.append(delta)
-                    if event.get("usage"):
-                        usage_tokens = int(event["usage"].get("completion_tokens") or 0)
+        with (
+            httpx.Client(timeout=timeout_s, verify=verify, trust_env=False) as client,
+            client.stream("POST", f"{url}/chat/completions", json=body, headers=headers) as resp,
+        ):
+            if resp.status_code != 200:
+                resp.read()
+                raise TasteTestFailed(f"{model}: HTTP {resp.status_code}: {_error_message(resp.text)}")
+            for line in resp.iter_lines():
+                if not line.startswith("data:"):
+                    continue
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    break
+                event = json.loads(data)
+                if "error" in event:
+                    raise TasteTestFailed(f"{model}: {_error_message(data)}")
+                for choice in event.get("choices") or []:
+                    delta = (choice.get("delta") or {}).get("content")
+                    if delta:
+                        now = time.perf_counter()
+                        first = first or now
+                        last = now
+                        parts.append(delta)
+                if event.get("usage"):
+                    usage_tokens = int(event["usage"].get("completion_tokens") or 0)
     except httpx.HTTPError as exc:
         raise TasteTestFailed(f"{model}: {type(exc).__name__}: {exc}") from None
     except json.JSONDecodeError:

@@ -11,9 +11,3 @@ from bundle_fixtures import (  # noqa: F401
     tiny_llama,
 )
 
-
-def pytest_collection_modifyitems(items: list) -> None:  # type: ignore[type-arg]
-    """Run the demo-model bundle test last, after the engine tests have built (and cached)
-    the demo model, instead of building it first."""
-    last = [i for i in items if "test_bundle_demo_model" in i.nodeid]
-    items[:] = [i for i in items if i not in last] + last

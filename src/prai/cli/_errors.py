@@ -22,7 +22,9 @@ def report_and_exit(exc: PraiError) -> NoReturn:
     if get_settings().debug:
         traceback.print_exception(exc)
     for i, line in enumerate(str(exc).splitlines() or [type(exc).__name__]):
-        err_console.print(("error: " if i == 0 else "       ") + line, markup=False, style="bold red" if i == 0 else "red")
+        err_console.print(
+            ("error: " if i == 0 else "       ") + line, markup=False, style="bold red" if i == 0 else "red"
+        )
     if exc.hint:
         err_console.print(f"hint: {exc.hint}", markup=False, style="yellow")
     sys.exit(exc.exit_code)

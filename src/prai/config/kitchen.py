@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from prai.config._base import StrictModel
 from prai.config.cluster import ClusterConfig
+from prai.config.doctor import DoctorConfig
 from prai.config.gateway import GatewayConfig
 from prai.config.guard import GuardConfig
 
@@ -18,3 +19,4 @@ class KitchenConfig(StrictModel):
     gateway: GatewayConfig | None = None
     cluster: ClusterConfig | None = None
     guard: GuardConfig | None = None
+    doctor: DoctorConfig | None = None

@@ -69,9 +69,7 @@ def _parse_lora(item: str) -> LoraModule:
             data = json.loads(item)
             return LoraModule(str(data["name"]), str(data["path"]), data.get("base_model_name"))
         except (json.JSONDecodeError, KeyError, TypeError):
-            raise UsageError(
-                f"--lora-modules {item!r}: JSON form needs {{\"name\": ..., \"path\": ...}}"
-            ) from None
+            raise UsageError(f'--lora-modules {item!r}: JSON form needs {{"name": ..., "path": ...}}') from None
     name, sep, path = item.partition("=")
     if not sep or not name or not path:
         raise UsageError(f"--lora-modules {item!r}: use NAME=PATH or a JSON object")
@@ -100,7 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--enable-lora", action="store_true", help="enable LoRA adapters (implied by --lora-modules)")
     p.add_argument("--lora-modules", nargs="+", default=[], help="NAME=PATH or JSON {name, path, base_model_name}")
     p.add_argument("--max-loras", type=int, help="adapters in one batch")
-    p.add_argument("--max-lora-rank", type=int, help="default: largest adapter rank, rounded up to a value vLLM accepts")
+    p.add_argument(
+        "--max-lora-rank", type=int, help="default: largest adapter rank, rounded up to a value vLLM accepts"
+    )
     p.add_argument("--max-model-len", help="context length (tokens)")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")

@@ -1,9 +1,11 @@
 """`prai demo`: the seed's flow on one machine with no GPU and no network.
 
 1. Build (or reuse from the cache) the demo model and two LoRA adapters.
-2. Start `prai serve` on 127.0.0.1 with both adapters (vLLM's CPU build).
-3. Taste test (味見, seed §11) for the base model and each adapter: answer, TTFT, tokens/s.
-4. ``--smoke``: exit 0 only if all three answered, differently. Otherwise keep serving
+2. Bring-in (持ち込み): pack them into a bundle, verify it, load it into a local store
+   (:func:`prai.bundle.demo_roundtrip`), as a closed site receives them.
+3. Start `prai serve` on 127.0.0.1 from the store, with both adapters (vLLM's CPU build).
+4. Taste test (味見, seed §11) for the base model and each adapter: answer, TTFT, tokens/s.
+5. ``--smoke``: exit 0 only if all three answered, differently. Otherwise keep serving
    and print how to call it, until Ctrl-C.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -56,7 +59,7 @@ def check_answers(results: list[TasteResult]) -> list[str]:
 def _table(results: list[TasteResult]) -> Table:
     t = Table(title=f"taste test (味見): 「{TASTE_PROMPT}」", show_lines=False)
     t.add_column("model")
-    t.add_column("answer")
+    t.add_column("answer", overflow="fold")
     t.add_column("TTFT", justify="right")
     t.add_column("tokens/s", justify="right")
     for r in results:
@@ -80,6 +83,7 @@ def run_demo(*, smoke: bool = False, port: int = 8000, settings: Settings | None
     with console.status("building the demo model and adapters (first run only)...") as status:
         models = ensure_demo_models(settings.cache_dir, log=lambda line: status.update(line))
     console.print(f"[green]✓[/] demo model {models.base} ({time.monotonic() - t0:.0f} s)")
+    models = _bring_in(console, models, settings)
     log_path = settings.cache_dir / "demo" / "logs" / f"serve-{port}.log"
     engine = EngineProcess(serve_args(models, port), log_path)
     base_url = f"http://{HOST}:{port}"
@@ -112,12 +116,26 @@ def run_demo(*, smoke: bool = False, port: int = 8000, settings: Settings | None
         engine.stop()
 
 
+def _bring_in(console: Console, models: DemoModels, settings: Settings) -> DemoModels:
+    """Pack, verify and load the demo kitchen; return the paths in the loaded store."""
+    from prai.bundle import demo_roundtrip
+
+    with console.status("bring-in: packing, verifying and loading the bundle..."):
+        adapters: dict[str, str | Path] = dict(models.adapters)
+        rt = demo_roundtrip(models.base, adapters, settings.cache_dir / "demo" / "kitchen")
+    console.print(
+        f"[green]✓[/] bring-in (持ち込み): bundle {rt.bundle} verified, root digest {rt.root_digest}, "
+        f"loaded into {rt.store} ({sum(rt.seconds.values()):.1f} s)"
+    )
+    return DemoModels(base=rt.model_dir, adapters=dict(rt.adapter_dirs))
+
+
 def _print_usage(console: Console, base_url: str, models: DemoModels) -> None:
     adapter = next(iter(models.adapters))
     console.print(
         "\nThe kitchen is open. Try it (Ctrl-C to stop):\n\n"
         f"  curl -s {base_url}/v1/chat/completions -H 'Content-Type: application/json' \\\n"
-        f"    -d '{{\"model\": \"{adapter}\", \"messages\": [{{\"role\": \"user\", \"content\": \"こんにちは\"}}]}}'\n\n"
+        f'    -d \'{{"model": "{adapter}", "messages": [{{"role": "user", "content": "こんにちは"}}]}}\'\n\n'
         "  python -c \"from openai import OpenAI; c = OpenAI(base_url='" + base_url + "/v1', api_key='none'); "
         f"print(c.chat.completions.create(model='{models.served_model_name}', "
         "messages=[{'role': 'user', 'content': 'こんにちは'}]).choices[0].message.content)\"\n",

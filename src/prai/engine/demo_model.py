@@ -256,7 +256,7 @@ def _build(out: Path, *, log: Any) -> None:
     loss = _fit(model, _batch(tokenizer, _base_examples()), BASE_STEPS, 3e-3)
     log(f"demo model: base loss {loss:.4f}")
     # bfloat16, as vLLM's CPU backend computes; the adapters train against these weights.
-    model = model.to(torch.bfloat16)
+    model = model.to(torch.bfloat16)  # type: ignore[arg-type]
     model.config.dtype = "bfloat16"
     # Several shards on purpose: the preflight checks every shard named in the index.
     model.save_pretrained(base_dir, safe_serialization=True, max_shard_size="500KB")
@@ -285,7 +285,7 @@ def _build(out: Path, *, log: Any) -> None:
         loss = _fit(peft_model, _batch(tokenizer, _examples(answers)), ADAPTER_STEPS, 5e-3)
         log(f"demo model: adapter {name!r} loss {loss:.4f}")
         adapter_dir = out / "adapters" / name
-        peft_model.save_pretrained(adapter_dir)
+        peft_model.save_pretrained(str(adapter_dir))
         _set_base_name(adapter_dir / "adapter_config.json", "prai-demo")
         (adapter_dir / "README.md").unlink(missing_ok=True)  # PEFT's model card names the build path
     _make_readable(out)

@@ -63,7 +63,9 @@ def _architectures(source: Path) -> tuple[frozenset[str], frozenset[str]]:
     if tree is None:
         return frozenset(), frozenset()
     for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        targets = (
+            node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        )
         value = getattr(node, "value", None)
         for t in targets:
             if isinstance(t, ast.Name) and t.id.endswith("_MODELS") and isinstance(value, ast.Dict):
@@ -102,7 +104,10 @@ def check_engine_support(model: ModelFacts, engine: EngineBuild | None = None) -
     supported, dropped = _architectures(engine.source)
     for arch in model.architectures:
         if arch in dropped:
-            raise UnsupportedModel(f"{model.path.name}: architecture {arch} is no longer supported by {engine.distribution} {engine.version}")
+            raise UnsupportedModel(
+                f"{model.path.name}: architecture {arch} is no longer supported by "
+                f"{engine.distribution} {engine.version}"
+            )
         if supported and arch not in supported:
             warnings.append(
                 f"{model.path.name}: architecture {arch} is not in {engine.distribution} {engine.version}'s model "

@@ -42,9 +42,8 @@ def force_offline_in_process() -> None:
 def _writable(path: Path) -> bool:
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=path, delete=True)
-        probe.close()
-        return True
+        with tempfile.NamedTemporaryFile(dir=path):
+            return True
     except OSError:
         return False
 

@@ -171,7 +171,8 @@ def inspect_model_dir(ref: str, *, need_chat_template: bool = True) -> ModelFact
             f"{path}: no tokenizer files (tokenizer.json, tokenizer.model, vocab.json+merges.txt or vocab.txt)",
             hint="copy the tokenizer files with the weights; vLLM would otherwise try to download them (seed §8)",
         )
-    text = config.get("text_config") if isinstance(config.get("text_config"), dict) else config
+    nested = config.get("text_config")
+    text: dict[str, Any] = nested if isinstance(nested, dict) else config
     heads = text.get("num_attention_heads")
     hidden = text.get("hidden_size")
     head_dim = text.get("head_dim") or (hidden // heads if heads and hidden else None)
@@ -192,5 +193,7 @@ def inspect_model_dir(ref: str, *, need_chat_template: bool = True) -> ModelFact
         )
     auto_map = config.get("auto_map")
     if isinstance(auto_map, dict) and any("--" in str(v) for v in auto_map.values()):
-        facts.warnings.append(f"{config_path}: auto_map points at code in another hub repo; it cannot be fetched offline")
+        facts.warnings.append(
+            f"{config_path}: auto_map points at code in another hub repo; it cannot be fetched offline"
+        )
     return facts

@@ -6,6 +6,7 @@ exits early or does not become healthy in time, the error carries the log's last
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import sys
@@ -58,9 +59,7 @@ class EngineProcess:
             return ""
         return "\n".join(text.splitlines()[-lines:])
 
-    def wait_healthy(
-        self, base_url: str, timeout_s: float, on_tick: Callable[[float], None] | None = None
-    ) -> float:
+    def wait_healthy(self, base_url: str, timeout_s: float, on_tick: Callable[[float], None] | None = None) -> float:
         """Poll ``/health`` until 200; return seconds waited.
 
         Raises:
@@ -84,7 +83,8 @@ class EngineProcess:
                     self.stop()
                     raise EngineStartError(
                         f"the engine was not ready after {timeout_s:.0f} s; last log lines:\n{self.tail()}",
-                        hint="raise PRAI_ENGINE_READY_TIMEOUT_S on a slow machine, or read the log: " + str(self.log_path),
+                        hint="raise PRAI_ENGINE_READY_TIMEOUT_S on a slow machine, or read the log: "
+                        + str(self.log_path),
                     )
                 if on_tick:
                     on_tick(elapsed)
@@ -100,9 +100,7 @@ class EngineProcess:
                 os.killpg(self.proc.pid, signal.SIGTERM)
                 self.proc.wait(timeout_s)
             except (ProcessLookupError, subprocess.TimeoutExpired):
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
                 self.proc.wait()
         self._log.close()

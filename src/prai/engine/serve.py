@@ -96,7 +96,11 @@ def vllm_command(pre: Preflight, python: str = sys.executable) -> list[str]:
             for facts, mod in zip(pre.adapters, a.lora_modules, strict=True):
                 modules.append(
                     json.dumps(
-                        {"name": facts.name, "path": str(facts.path), "base_model_name": mod.base_model_name or pre.served_model_name},
+                        {
+                            "name": facts.name,
+                            "path": str(facts.path),
+                            "base_model_name": mod.base_model_name or pre.served_model_name,
+                        },
                         ensure_ascii=False,
                     )
                 )
