@@ -118,12 +118,39 @@ async def load(url: str, models: list[str], concurrency: int, requests: int, max
         return tokens / (time.perf_counter() - start)
 
 
+def middleware_cost_us(calls: int = 200_000) -> tuple[float, float]:
+    """CPU microseconds per request for a trivial ASGI app, direct and behind PrAI's
+    middleware (process CPU time, so other jobs on a shared machine barely affect it)."""
+    from prai.engine.middleware import LoraPreflightMiddleware
+
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        return None
+
+    wrapped = LoraPreflightMiddleware(app)
+    scope = {"type": "http", "method": "POST", "path": "/v1/chat/completions"}
+
+    async def run(target) -> float:  # type: ignore[no-untyped-def]
+        start = time.process_time()
+        for _ in range(calls):
+            await target(scope, None, None)
+        return (time.process_time() - start) / calls * 1e6
+
+    direct = statistics.median(asyncio.run(run(app)) for _ in range(5))
+    behind = statistics.median(asyncio.run(run(wrapped)) for _ in range(5))
+    return direct, behind
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--requests", type=int, default=32)
     ap.add_argument("--max-tokens", type=int, default=64)
+    ap.add_argument("--middleware-only", action="store_true", help="only the in-process middleware cost")
     args = ap.parse_args()
+    if args.middleware_only:
+        direct, behind = middleware_cost_us()
+        print(f"middleware: {behind - direct:.2f} µs CPU per request ({direct:.2f} direct, {behind:.2f} behind it)")
+        return
 
     settings = get_settings()
     models = ensure_demo_models(settings.cache_dir)
@@ -172,6 +199,8 @@ def main() -> None:
                 f"round {rnd + 1} {variant}: " + ", ".join(f"{k} {v[-1]:.1f}" for k, v in results[variant].items()),
                 file=sys.stderr,
             )
+    direct, behind = middleware_cost_us()
+    print(f"\nmiddleware: {behind - direct:.2f} µs CPU per request ({direct:.2f} µs direct, {behind:.2f} µs behind it)")
     print(f"\nmedians of {args.rounds} rounds (demo model, {args.max_tokens} output tokens/request, ignore_eos)")
     print("| measure | bare vLLM | prai serve | prai / bare |\n|---|---|---|---|")
     for key in results["bare"]:

@@ -615,3 +615,16 @@ __all__ += [
     "BenchTokenizerMissing",
     "EvalSuiteError",
 ]
+
+
+class EvalFailed(BenchError):
+    """`prai eval` without a baseline: at least one item failed its assertions."""
+
+    exit_code = 53
+    hint = (
+        "read the failing items in the report; to gate only on new failures, pass the last "
+        "accepted result with --baseline PREV.json"
+    )
+
+
+__all__ += ["EvalFailed"]

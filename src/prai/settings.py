@@ -45,6 +45,8 @@ class Settings(BaseModel):
             Connection names it (`prai bundle load s3://` uses it when no --endpoint-url).
         sign_key_password: PRAI_SIGN_KEY_PASSWORD, passphrase of an encrypted
             `prai bundle create --sign-key` (secret; never logged).
+        api_key: PRAI_API_KEY, the API key `prai bench` / `prai eval` send when no
+            --api-key is given (secret; never logged or written).
     """
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
@@ -61,6 +63,7 @@ class Settings(BaseModel):
     registry_authfile: Path | None = None
     aws_s3_endpoint: str | None = None
     sign_key_password: str | None = None
+    api_key: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -83,6 +86,7 @@ class Settings(BaseModel):
             registry_authfile=Path(env["REGISTRY_AUTH_FILE"]) if env.get("REGISTRY_AUTH_FILE") else None,
             aws_s3_endpoint=env.get("AWS_S3_ENDPOINT") or None,
             sign_key_password=env.get("PRAI_SIGN_KEY_PASSWORD") or None,
+            api_key=env.get("PRAI_API_KEY") or None,
         )
 
 

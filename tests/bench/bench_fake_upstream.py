@@ -13,6 +13,7 @@ import asyncio
 import json
 import threading
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -35,6 +36,7 @@ class FakeUpstream:
 
     personas: dict[str, Persona] = field(default_factory=dict)
     api_key: str | None = None
+    block_words: tuple[str, ...] = ("1234 5678 9012",)
     models_seen: Counter[str] = field(default_factory=Counter)
     url: str = ""
     _runner: web.AppRunner | None = None
@@ -71,6 +73,10 @@ class FakeUpstream:
         model = str(body.get("model", ""))
         self.models_seen[model] += 1
         p = self.persona(model)
+        if any(w in json.dumps(body, ensure_ascii=False) for w in self.block_words):
+            return web.json_response({"error": {
+                "message": "blocked by policy default: pii.my_number", "type": "guardrail_violation",
+                "param": None, "code": 400}}, status=400)
         if p.fail:
             return web.json_response({"error": {"message": "boom", "type": "server_error", "code": 500}}, status=500)
         want = body.get("max_tokens") or body.get("max_completion_tokens")
@@ -83,12 +89,13 @@ class FakeUpstream:
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(pieces),
                  "total_tokens": prompt_tokens + len(pieces)}
         created = int(time.time())
+        rid = f"cmpl-{uuid.uuid4().hex}"
         if not body.get("stream"):
             await asyncio.sleep(p.ttft_s + p.token_delay_s * len(pieces))
             text = "".join(pieces)
             choice = ({"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
                       if chat else {"index": 0, "text": text, "finish_reason": "stop"})
-            return web.json_response({"id": "cmpl-fake", "object": "chat.completion" if chat else "text_completion",
+            return web.json_response({"id": rid, "object": "chat.completion" if chat else "text_completion",
                                       "created": created, "model": model, "choices": [choice], "usage": usage})
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await resp.prepare(request)
@@ -99,9 +106,9 @@ class FakeUpstream:
                 await asyncio.sleep(p.token_delay_s)
             choice = ({"index": 0, "delta": {"content": piece}, "finish_reason": None} if chat
                       else {"index": 0, "text": piece, "finish_reason": None})
-            chunk = {"id": "c", "object": obj, "created": created, "model": model, "choices": [choice]}
+            chunk = {"id": rid, "object": obj, "created": created, "model": model, "choices": [choice]}
             await resp.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
-        last = {"id": "c", "object": obj, "created": created, "model": model, "choices": [], "usage": usage}
+        last = {"id": rid, "object": obj, "created": created, "model": model, "choices": [], "usage": usage}
         await resp.write(b"data: " + json.dumps(last).encode() + b"\n\n")
         await resp.write(b"data: [DONE]\n\n")
         await resp.write_eof()

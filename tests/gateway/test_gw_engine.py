@@ -93,9 +93,7 @@ def _client(gw: Gateway, key: str) -> openai.OpenAI:
 
 def _audit(gw: Gateway) -> list[dict[str, Any]]:
     time.sleep(0.3)
-    return [
-        json.loads(x) for x in gw.cli("audit", "export", "-c", str(gw.config)).stdout.splitlines()
-    ]
+    return [json.loads(x) for x in gw.cli("audit", "export", "-c", str(gw.config)).stdout.splitlines()]
 
 
 def test_models_discovered_with_adapters(engine_gateway: tuple[Gateway, str]) -> None:
@@ -129,28 +127,42 @@ def test_chat_stream_and_adapter_through_gateway(engine_gateway: tuple[Gateway, 
     assert streamed == resp.choices[0].message.content  # greedy: same text, relayed chunk by chunk
     assert all(ch.usage is None for ch in chunks)
     adapter = next(m.id for m in c.models.list().data if (m.model_extra or {}).get("parent"))
-    c.chat.completions.create(
-        model=adapter, messages=[{"role": "user", "content": "こんにちは"}], max_tokens=16
-    )
+    c.chat.completions.create(model=adapter, messages=[{"role": "user", "content": "こんにちは"}], max_tokens=16)
     rows = _audit(gw)
     streamed_rec = next(r for r in rows if r["stream"])
-    assert (
-        streamed_rec["completion_tokens"] == resp.usage.completion_tokens
-        and streamed_rec["ttft_ms"] > 0
-    )
-    assert (
-        rows[-1]["model"] == "demo" and rows[-1]["adapter"] == adapter and rows[-1]["status"] == 200
-    )
+    assert streamed_rec["completion_tokens"] == resp.usage.completion_tokens and streamed_rec["ttft_ms"] > 0
+    assert rows[-1]["model"] == "demo" and rows[-1]["adapter"] == adapter and rows[-1]["status"] == 200
     other = _client(gw, gw.key("acme", "base-only"))
     with pytest.raises(openai.PermissionDeniedError):
-        other.chat.completions.create(
-            model=adapter, messages=[{"role": "user", "content": "x"}], max_tokens=4
-        )
+        other.chat.completions.create(model=adapter, messages=[{"role": "user", "content": "x"}], max_tokens=4)
 
 
 def test_completions_through_gateway(engine_gateway: tuple[Gateway, str]) -> None:
     gw, key = engine_gateway
-    out = _client(gw, key).completions.create(
-        model="demo", prompt="こんにちは", max_tokens=8, temperature=0
-    )
+    out = _client(gw, key).completions.create(model="demo", prompt="こんにちは", max_tokens=8, temperature=0)
     assert out.usage and out.usage.completion_tokens > 0
+
+
+def test_prai_up_demo_smoke(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """`prai up --smoke` with no file: demo engine + gateway + key + taste test through it."""
+    import subprocess
+
+    from _gwutil import REPO_ROOT
+
+    reason = _engine_missing()
+    if reason:
+        pytest.skip(reason)
+    from prai.settings import get_settings
+
+    env = dict(os.environ)
+    env["PRAI_CACHE_DIR"] = str(get_settings().cache_dir)  # reuse the built demo model
+    res = subprocess.run(
+        [*PRAI, "up", "--smoke", "--engine-port", str(free_port()), "--port", str(free_port())],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "taste test through the gateway OK" in res.stderr

@@ -91,3 +91,15 @@ def test_circuit_breaker_and_503(
     st, _, body = http_json(gw.v1("/chat/completions"), {"model": "fake", "messages": []}, key=key)
     assert st == 503 and body["error"]["type"] == "upstream_error"
     assert "127.0.0.1" not in body["error"]["message"]
+
+
+def test_model_unknown_while_discovery_pending_is_503(make_gateway: Callable[..., Gateway]) -> None:
+    from _gwutil import free_port
+
+    dead = f"http://127.0.0.1:{free_port()}"
+    gw = make_gateway({"upstreams": [{"name": "later", "base_urls": [dead]}], "tenants": tenants()})
+    gw.start()
+    key = gw.key("acme", "chat")
+    body = {"model": "fake", "messages": [{"role": "user", "content": "x"}]}
+    st, _, err = http_json(gw.v1("/chat/completions"), body, key=key)
+    assert st == 503 and "starting" in err["error"]["message"]  # not 404: the list is unknown

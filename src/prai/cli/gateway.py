@@ -33,6 +33,8 @@ def register(app: typer.Typer) -> None:
         ),
         reuse_port: bool = typer.Option(False, "--reuse-port", hidden=True),
         log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
+        tls_cert: Path | None = typer.Option(None, "--tls-cert", help="PEM certificate (chain): serve HTTPS."),
+        tls_key: Path | None = typer.Option(None, "--tls-key", help="PEM private key for --tls-cert."),
     ) -> None:
         """Run the multi-tenant OpenAI-compatible gateway."""
         from rich.console import Console
@@ -44,7 +46,8 @@ def register(app: typer.Typer) -> None:
 
         def ready(h: str, p: int) -> None:
             if not reuse_port or workers > 1:
-                console.print(f"prai gateway: listening on http://{h}:{p} (workers: {workers})")
+                scheme = "https" if tls_cert else "http"
+                console.print(f"prai gateway: listening on {scheme}://{h}:{p} (workers: {workers})")
 
         serve(
             config,
@@ -55,6 +58,8 @@ def register(app: typer.Typer) -> None:
             reuse_port=reuse_port,
             log_level=log_level,
             on_ready=ready,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
         )
 
     @keys.command("create")

@@ -84,7 +84,7 @@ def tls_handshake(host: str, port: int, ca_file: Path | None, timeout_s: float =
             with ctx.wrap_socket(sock, server_hostname=host) as tls:
                 cert = tls.getpeercert() or {}
                 subject = ", ".join(
-                    f"{k}={v}" for rdn in cert.get("subject", ()) for k, v in rdn
+                    f"{pair[0]}={pair[1]}" for rdn in cert.get("subject", ()) for pair in rdn
                 )
                 return TlsOutcome("ok", f"{tls.version()}, server certificate {subject}")
         except ssl.SSLCertVerificationError as exc:

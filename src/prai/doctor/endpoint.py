@@ -34,9 +34,11 @@ def check_endpoint(plan: DoctorPlan, report: DoctorReport) -> None:
         return
     url = url.rstrip("/").removesuffix("/v1")
     if not probe(report, AREA, "route", url, plan.endpoint_ca):
-        report.checks[-1].remediation = (
-            f"疎通: nothing answers at {url}: is the engine running? (oc -n NS get pods; oc logs "
-            "POD -c kserve-container); from inside the pod try http://localhost:8000 (seed §11)")
+        if report.checks[-1].name == "route tcp":
+            report.checks[-1].remediation = (
+                f"疎通: nothing answers at {url}: is the engine running? (oc -n NS get pods; "
+                "oc logs POD -c kserve-container); inside the pod try http://localhost:8000 "
+                "(seed §11)")
         return
     verify: Any = str(plan.endpoint_ca) if plan.endpoint_ca else True
     headers = {"Authorization": f"Bearer {plan.api_key}"} if plan.api_key else {}

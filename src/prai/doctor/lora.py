@@ -35,18 +35,25 @@ def check_lora(plan: DoctorPlan, report: DoctorReport) -> None:
             report.add(AREA, f"{m.name} base", "FAIL",
                        f"cannot read the base model: {exc.message}", exc.hint)
             continue
+        fitted = []
         for name, path in m.adapters.items():
-            label = f"{m.name}/{name}"
             try:
-                a = inspect_adapter(name, str(path), facts, max_lora_rank=m.max_lora_rank,
-                                    served_model_name=m.name)
-                limit = m.max_lora_rank or round_up_lora_rank(a.rank)
+                fitted.append(inspect_adapter(name, str(path), facts, max_lora_rank=m.max_lora_rank,
+                                              served_model_name=m.name))
             except PraiError as exc:
-                report.add(AREA, label, "FAIL", exc.message, exc.hint)
-                continue
+                report.add(AREA, f"{m.name}/{name}", "FAIL", exc.message, exc.hint)
+        if not fitted:
+            continue
+        try:
+            limit = m.max_lora_rank or round_up_lora_rank(max(a.rank for a in fitted))
+        except PraiError as exc:
+            report.add(AREA, f"{m.name} max_lora_rank", "FAIL", exc.message, exc.hint)
+            continue
+        how = "" if m.max_lora_rank else " (derived from the largest adapter)"
+        for a in fitted:
+            label = f"{m.name}/{a.name}"
             report.add(AREA, label, "PASS",
-                       f"rank {a.rank} <= max_lora_rank {limit}"
-                       f"{'' if m.max_lora_rank else ' (derived)'}; targets "
+                       f"rank {a.rank} <= max_lora_rank {limit}{how}; targets "
                        f"{', '.join(a.target_modules)} exist with matching shapes",
                        rank=a.rank, max_lora_rank=limit)
             recorded = a.base_model_name

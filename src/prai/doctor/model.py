@@ -160,7 +160,7 @@ def _gpu_fit(m: ModelTarget, weight_bytes: int | None, report: DoctorReport) -> 
     try:
         config = json.loads((m.dir / "config.json").read_text(encoding="utf-8"))
         v = m.vllm
-        ranks = [m.max_lora_rank or 0]
+        rank = m.max_lora_rank or _derived_rank(m)
         fit = check_gpu_fit(
             config, max_model_len=v.get("max_model_len", 4096),
             max_num_seqs=v.get("max_num_seqs", 16),
@@ -170,7 +170,7 @@ def _gpu_fit(m: ModelTarget, weight_bytes: int | None, report: DoctorReport) -> 
             kv_cache_dtype=v.get("kv_cache_dtype", "auto"),
             weight_bytes=_weight_bytes(m.dir) if weight_bytes else None,
             max_loras=(v.get("max_loras") or len(m.adapters)) if m.adapters else 0,
-            max_lora_rank=max(ranks) if m.adapters else 0,
+            max_lora_rank=rank if m.adapters else 0,
         )
     except (OSError, ValueError, PraiError) as exc:
         report.add(AREA, f"{m.name} gpu fit", "WARN", f"cannot estimate: {exc}",
@@ -183,6 +183,24 @@ def _gpu_fit(m: ModelTarget, weight_bytes: int | None, report: DoctorReport) -> 
                 "(tensor_parallel_size)") if fit.max_model_len_fit else \
             "the weights alone do not fit: more GPUs (tensor_parallel_size) or a quantized model"
         report.add(AREA, f"{m.name} gpu fit", "FAIL", fit.explain(), hint, **fit.to_dict())
+
+
+def _derived_rank(m: ModelTarget) -> int:
+    """The --max-lora-rank vLLM gets when none is set: the largest adapter rank, rounded up
+    to a value vLLM accepts (unreadable adapters count 0; the lora area reports them)."""
+    from prai.engine.adapter_check import round_up_lora_rank
+    from prai.errors import PraiError
+
+    ranks = [0]
+    for path in m.adapters.values():
+        try:
+            ranks.append(int(json.loads((path / "adapter_config.json").read_text())["r"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    try:
+        return round_up_lora_rank(max(ranks)) if max(ranks) else 0
+    except PraiError:
+        return max(ranks)
 
 
 def _weight_bytes(d: Path) -> int:

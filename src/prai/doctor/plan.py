@@ -96,7 +96,8 @@ def _rel(base: Path, p: Path) -> Path:
 def _parse_adapter(text: str) -> tuple[str, Path]:
     name, sep, path = text.partition("=")
     if not sep or not name or not path:
-        raise UsageError(f"--adapter {text!r}: expected NAME=DIR", hint="e.g. --adapter legal=/mnt/models/adapters/legal")
+        raise UsageError(f"--adapter {text!r}: expected NAME=DIR",
+                         hint="e.g. --adapter legal=/mnt/models/adapters/legal")
     return name, Path(path)
 
 

@@ -98,7 +98,7 @@ def render_report(report: DoctorReport, console: Any) -> None:
         )
         if c.remediation and c.status != "PASS":
             console.print(f"       → {escape(c.remediation)}", style="cyan")
-    s = {k: report.count(k) for k in ("PASS", "WARN", "FAIL", "SKIP")}  # type: ignore[arg-type]
+    s = {k: sum(1 for c in report.checks if c.status == k) for k in ("PASS", "WARN", "FAIL", "SKIP")}
     verdict = "[green]ready[/]" if report.ok else "[bold red]not ready[/]"
     console.print(
         f"\n{verdict}: {s['PASS']} passed, {s['WARN']} warnings, {s['FAIL']} failed, "

@@ -152,7 +152,7 @@ def _check_objects(plan: DoctorPlan, s3: S3Target, client: Any, report: DoctorRe
         if plan.deep:
             h = hashlib.sha256()
             body = client.get_object(Bucket=s3.bucket, Key=key)["Body"]
-            for chunk in iter(lambda: body.read(1 << 20), b""):
+            while chunk := body.read(1 << 20):
                 h.update(chunk)
             if h.hexdigest() != f.sha256:
                 wrong.append(f"{f.path} is corrupted: SHA-256 {h.hexdigest()[:12]}… but the "

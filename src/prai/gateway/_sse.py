@@ -37,9 +37,7 @@ class StreamRelay:
         make_filter: creates a guard output filter per choice, or None for no filtering.
     """
 
-    def __init__(
-        self, *, strip_usage: bool, make_filter: Callable[[], OutputFilter | None] | None
-    ) -> None:
+    def __init__(self, *, strip_usage: bool, make_filter: Callable[[], OutputFilter | None] | None) -> None:
         self.strip_usage = strip_usage
         self.make_filter = make_filter
         self.filters: dict[int, OutputFilter | None] = {}

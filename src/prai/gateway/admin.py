@@ -67,9 +67,7 @@ def create_key(
             hint="add it to kitchen.yaml first, or pick one of the configured projects",
         )
     expires_s = auth.parse_duration_s(expires) if expires else None
-    return auth.create_key(
-        engine, tenant=tenant, project=project, name=name, expires_in_s=expires_s
-    )
+    return auth.create_key(engine, tenant=tenant, project=project, name=name, expires_in_s=expires_s)
 
 
 def key_rows(engine: Engine, tenant: str | None = None) -> list[dict[str, Any]]:
@@ -166,10 +164,7 @@ def export_lines(
     """Audit records as JSON Lines or CSV text (header first), one string per line."""
     if fmt not in ("jsonl", "csv"):
         raise UsageError(f"--format {fmt!r}: use jsonl or csv")
-    rows = (
-        _export_row(r)
-        for r in store.iter_audit(engine, tenant=tenant, project=project, since_us=since_us)
-    )
+    rows = (_export_row(r) for r in store.iter_audit(engine, tenant=tenant, project=project, since_us=since_us))
     if fmt == "jsonl":
         for row in rows:
             yield json.dumps(row, ensure_ascii=False) + "\n"
@@ -208,9 +203,7 @@ def write_atomic(path: Path, lines: Iterator[str]) -> int:
 def _iso(ts: float | None, micro: bool = False) -> str | None:
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, UTC).isoformat(
-        timespec="microseconds" if micro else "seconds"
-    )
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="microseconds" if micro else "seconds")
 
 
 __all__ = [

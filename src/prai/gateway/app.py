@@ -330,6 +330,10 @@ class GatewayApp:
             if proj is None:
                 raise AuthenticationFailed(f"API key {key.id}: its project is no longer configured")
             if not self.router.knows(model):
+                if self.router.discovery_pending():
+                    raise UpstreamUnavailable(
+                        f"the model `{model}` is not known yet: the model servers are starting"
+                    )
                 raise ModelNotFound(f"the model `{model}` does not exist")
             allowed = self.allowed[(key.tenant, key.project)]
             if allowed is not None and model not in allowed:
@@ -399,11 +403,13 @@ class GatewayApp:
             if r.watcher is not None:
                 r.watcher.cancel()
             if adm is not None and self.limiter is not None:
-                with contextlib.suppress(Exception):
-                    if adm.token_scopes and r.prompt_tokens is not None:
+                # A Redis hiccup must not fail an answered request nor keep a slot taken.
+                if adm.token_scopes and r.prompt_tokens is not None:
+                    with contextlib.suppress(Exception):
                         await self.limiter.correct_tokens(
                             adm, r.prompt_tokens + (r.completion_tokens or 0)
                         )
+                with contextlib.suppress(Exception):
                     await self.limiter.release(adm)
             self.metrics.in_flight.dec()
             self._finish(r)

@@ -157,8 +157,7 @@ class AuditWriter:
         old_path, old_fd = self._path, self._fd
         self._path, self._fd = _open_journal(self.journal_dir)
         data = b"".join(
-            (json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
-            for r in self._pending
+            (json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n").encode() for r in self._pending
         )
         os.write(self._fd, data)
         os.fsync(self._fd)

@@ -144,9 +144,7 @@ class Limiter:
             return self._local.hit(item, scope, cost)
         return await self.strategy.hit(item, scope, cost=cost)
 
-    async def _wait_s(
-        self, item: RateLimitItem, scope: str, kind: str, cost: int
-    ) -> tuple[float, int]:
+    async def _wait_s(self, item: RateLimitItem, scope: str, kind: str, cost: int) -> tuple[float, int]:
         if self._local is not None:
             wait_s, remaining = self._local.stats(item, scope, cost)
             return max(wait_s, 0.001), remaining
@@ -158,9 +156,7 @@ class Limiter:
             wait_s = max(wait_s, 60.0 * missing / item.amount)
         return wait_s, stats.remaining
 
-    async def _reject(
-        self, item: RateLimitItem, scope: str, what: str, kind: str, cost: int
-    ) -> RateLimited:
+    async def _reject(self, item: RateLimitItem, scope: str, what: str, kind: str, cost: int) -> RateLimited:
         wait_s, remaining = await self._wait_s(item, scope, kind, cost)
         exc = RateLimited(
             f"rate limit reached: {item.amount} {kind} per minute for {what}",
@@ -209,8 +205,7 @@ class Limiter:
                     slot = await self._take_slot(scope, lim.concurrent_requests)
                     if slot is None:
                         exc = RateLimited(
-                            f"too many concurrent requests: "
-                            f"{lim.concurrent_requests} allowed for {what}",
+                            f"too many concurrent requests: {lim.concurrent_requests} allowed for {what}",
                             retry_after_s=1.0,
                             hint="wait for your running requests to finish, or send fewer at once",
                         )
@@ -262,9 +257,7 @@ class Limiter:
                 continue
             # Charged even past the limit (the tokens were used): the storage call with an
             # unbounded limit, since the strategy's hit() refuses to go over.
-            await self.storage.acquire_sliding_window_entry(
-                item.key_for(scope), 2**62, item.get_expiry(), delta
-            )
+            await self.storage.acquire_sliding_window_entry(item.key_for(scope), 2**62, item.get_expiry(), delta)
 
     async def close(self) -> None:
         if self._redis is not None:

@@ -77,6 +77,8 @@ def serve(
     log_level: str = "warning",
     on_ready: Any = None,
     on_server: Any = None,
+    tls_cert: Path | None = None,
+    tls_key: Path | None = None,
 ) -> None:
     """Serve the gateway until SIGINT/SIGTERM.
 
@@ -88,6 +90,8 @@ def serve(
         reuse_port: set SO_REUSEPORT (used by the extra worker processes).
         on_ready: called with (host, port) once listening (before serving).
         on_server: called with the ``uvicorn.Server``; set its ``should_exit`` to stop.
+        tls_cert / tls_key: PEM certificate chain and key: serve HTTPS (an OpenShift Route
+            with ``reencrypt`` termination talks TLS to the pod).
 
     Raises:
         ConfigError: invalid config, or ``workers > 1`` with in-memory rate limits.
@@ -108,6 +112,12 @@ def serve(
         )
     host = host or cfg.host
     port = port or cfg.port
+    if (tls_cert is None) != (tls_key is None):
+        raise ConfigError("--tls-cert and --tls-key go together", hint="pass both, or neither for plain HTTP")
+    for flag, path in (("--tls-cert", tls_cert), ("--tls-key", tls_key)):
+        if path is not None and not Path(path).is_file():
+            raise ConfigError(f"{flag} {path}: no such file", hint="mount the serving certificate secret there")
+    tls_args = ["--tls-cert", str(tls_cert), "--tls-key", str(tls_key)] if tls_cert and tls_key else []
     sock = bind_socket(host, port, reuse_port=reuse_port or workers > 1)
     app = GatewayApp(kitchen, cache_dir=cache_dir)
     children: list[subprocess.Popen[bytes]] = []
@@ -128,6 +138,7 @@ def serve(
                     "--reuse-port",
                     "--log-level",
                     log_level,
+                    *tls_args,
                 ],
                 preexec_fn=_die_with_parent,
             )
@@ -143,6 +154,8 @@ def serve(
         timeout_keep_alive=30,
         server_header=False,
         date_header=False,
+        ssl_certfile=str(tls_cert) if tls_cert else None,
+        ssl_keyfile=str(tls_key) if tls_key else None,
     )
     server = uvicorn.Server(config)
     if on_server is not None:

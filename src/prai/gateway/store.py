@@ -174,12 +174,7 @@ def open_engine(url: str) -> Engine:
         metadata.create_all(engine)
         with engine.begin() as conn:
             for name in ("keys_version",):
-                if (
-                    conn.execute(
-                        select(meta_table.c.value).where(meta_table.c.name == name)
-                    ).first()
-                    is None
-                ):
+                if conn.execute(select(meta_table.c.value).where(meta_table.c.name == name)).first() is None:
                     try:
                         with conn.begin_nested():
                             conn.execute(insert(meta_table).values(name=name, value=0))
@@ -225,11 +220,7 @@ class KeyRecord:
 
 
 def _bump_keys_version(conn: Any) -> None:
-    conn.execute(
-        update(meta_table)
-        .where(meta_table.c.name == "keys_version")
-        .values(value=meta_table.c.value + 1)
-    )
+    conn.execute(update(meta_table).where(meta_table.c.name == "keys_version").values(value=meta_table.c.value + 1))
 
 
 def insert_key(engine: Engine, rec: KeyRecord) -> None:
@@ -243,9 +234,7 @@ def revoke_key(engine: Engine, key_id: str, *, now: float | None = None) -> bool
     """Mark a key revoked; False when no such id. Bumps ``keys_version``."""
     with engine.begin() as conn:
         res = conn.execute(
-            update(keys_table)
-            .where(keys_table.c.id == key_id)
-            .values(revoked_at=time.time() if now is None else now)
+            update(keys_table).where(keys_table.c.id == key_id).values(revoked_at=time.time() if now is None else now)
         )
         if res.rowcount == 0:
             return False
@@ -256,9 +245,7 @@ def revoke_key(engine: Engine, key_id: str, *, now: float | None = None) -> bool
 def keys_version(engine: Engine) -> int:
     """The key store's change counter."""
     with engine.connect() as conn:
-        v = conn.execute(
-            select(meta_table.c.value).where(meta_table.c.name == "keys_version")
-        ).scalar()
+        v = conn.execute(select(meta_table.c.value).where(meta_table.c.name == "keys_version")).scalar()
     return int(v or 0)
 
 
@@ -298,18 +285,11 @@ def append_audit(engine: Engine, records: Sequence[dict[str, Any]], *, dedupe: b
     written = 0
     with engine.begin() as conn:
         conn.execute(update(head_table).where(head_table.c.id == 1).values(seq=head_table.c.seq))
-        head = conn.execute(
-            select(head_table.c.seq, head_table.c.hash).where(head_table.c.id == 1)
-        ).one()
+        head = conn.execute(select(head_table.c.seq, head_table.c.hash).where(head_table.c.id == 1)).one()
         seq, prev = int(head.seq), str(head.hash)
         rids = [r["rid"] for r in records]
         existing = (
-            {
-                row[0]
-                for row in conn.execute(
-                    select(audit_table.c.rid).where(audit_table.c.rid.in_(rids))
-                )
-            }
+            {row[0] for row in conn.execute(select(audit_table.c.rid).where(audit_table.c.rid.in_(rids)))}
             if dedupe
             else set()
         )
@@ -320,17 +300,14 @@ def append_audit(engine: Engine, records: Sequence[dict[str, Any]], *, dedupe: b
             existing.add(r["rid"])
             seq += 1
             h = record_hash(prev, seq, r)
-            rows.append(
-                {**{k: r.get(k) for k in AUDIT_FIELDS}, "seq": seq, "prev_hash": prev, "hash": h}
-            )
+            rows.append({**{k: r.get(k) for k in AUDIT_FIELDS}, "seq": seq, "prev_hash": prev, "hash": h})
             prev = h
         if rows:
             # Plain DBAPI executemany: SQLAlchemy's per-row parameter processing cost ~25 µs
             # per record here, on the audit thread that shares the GIL with the event loop.
             ph = "?" if engine.dialect.paramstyle == "qmark" else "%s"
             conn.exec_driver_sql(
-                f"INSERT INTO prai_audit ({', '.join(_INSERT_COLS)}) "
-                f"VALUES ({', '.join([ph] * len(_INSERT_COLS))})",
+                f"INSERT INTO prai_audit ({', '.join(_INSERT_COLS)}) VALUES ({', '.join([ph] * len(_INSERT_COLS))})",
                 [tuple(row[c] for c in _INSERT_COLS) for row in rows],
             )
             conn.execute(update(head_table).where(head_table.c.id == 1).values(seq=seq, hash=prev))
@@ -361,19 +338,13 @@ def verify_audit(engine: Engine) -> VerifyResult:
             m = dict(row._mapping)
             seq = int(m["seq"])
             if seq != expected:
-                return VerifyResult(
-                    False, n, f"record {expected} is missing (next is {seq})", expected
-                )
+                return VerifyResult(False, n, f"record {expected} is missing (next is {seq})", expected)
             if m["prev_hash"] != prev:
-                return VerifyResult(
-                    False, n, f"record {seq} does not link to record {seq - 1}", seq
-                )
+                return VerifyResult(False, n, f"record {seq} does not link to record {seq - 1}", seq)
             if record_hash(prev, seq, m) != m["hash"]:
                 return VerifyResult(False, n, f"record {seq} was modified (hash mismatch)", seq)
             prev, expected, n = m["hash"], expected + 1, n + 1
-        head = conn.execute(
-            select(head_table.c.seq, head_table.c.hash).where(head_table.c.id == 1)
-        ).first()
+        head = conn.execute(select(head_table.c.seq, head_table.c.hash).where(head_table.c.id == 1)).first()
     if head is not None and (int(head.seq) != n or head.hash != prev):
         return VerifyResult(
             False,

@@ -32,9 +32,12 @@ DEMO_TENANT, DEMO_PROJECT = "demo", "taste"
 TASTE_PROMPT = "こんにちは"
 
 
-def demo_kitchen(
-    cache_dir: Path, *, engine_port: int, gateway_port: int, log: Callable[[str], None]
-) -> Path:
+def demo_model_name(models: Any) -> str:
+    """The served name of the demo base model (the engine's choice, else ``demo``)."""
+    return str(getattr(models, "served_model_name", None) or DEMO_MODEL_NAME)
+
+
+def demo_kitchen(cache_dir: Path, *, engine_port: int, gateway_port: int, log: Callable[[str], None]) -> Path:
     """Write the demo kitchen.yaml (demo model + adapters, one tenant) and return its path.
 
     Raises:
@@ -55,14 +58,12 @@ def demo_kitchen(
                     "base_urls": [f"http://127.0.0.1:{engine_port}"],
                     "serve": {
                         "model": str(models.base),
-                        "served_model_name": DEMO_MODEL_NAME,
+                        "served_model_name": demo_model_name(models),
                         "lora_modules": {k: str(v) for k, v in models.adapters.items()},
                     },
                 }
             ],
-            "tenants": [
-                {"name": DEMO_TENANT, "projects": [{"name": DEMO_PROJECT, "models": ["*"]}]}
-            ],
+            "tenants": [{"name": DEMO_TENANT, "projects": [{"name": DEMO_PROJECT, "models": ["*"]}]}],
             "storage": {
                 "url": f"sqlite:///{up_dir / 'gateway.db'}",
                 "journal_dir": str(up_dir / "journal"),
@@ -110,11 +111,9 @@ def wait_engines(engines: list[tuple[Any, subprocess.Popen[bytes]]], timeout_s: 
     while pending:
         up, proc = pending[0]
         if proc.poll() is not None:
-            raise EngineStartError(
-                f"the engine for upstream {up.name} exited with code {proc.returncode}"
-            )
+            raise EngineStartError(f"the engine for upstream {up.name} exited with code {proc.returncode}")
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(up.base_urls[0] + up.health_path, timeout=2).status_code == 200:
+            if httpx.get(up.base_urls[0] + up.health_path, timeout=2, trust_env=False).status_code == 200:
                 pending.pop(0)
                 continue
         if time.monotonic() > deadline:
@@ -142,15 +141,12 @@ def taste_test(gateway_url: str, key: str, model: str, timeout_s: float = 120.0)
                 "temperature": 0,
             },
             timeout=timeout_s,
+            trust_env=False,  # loopback: never through a proxy
         )
     except httpx.HTTPError as exc:
-        raise TasteTestFailed(
-            f"taste test through the gateway failed: {type(exc).__name__}"
-        ) from None
+        raise TasteTestFailed(f"taste test through the gateway failed: {type(exc).__name__}") from None
     if r.status_code != 200:
-        raise TasteTestFailed(
-            f"taste test through the gateway: HTTP {r.status_code}: {r.text[:300]}"
-        )
+        raise TasteTestFailed(f"taste test through the gateway: HTTP {r.status_code}: {r.text[:300]}")
     text = r.json()["choices"][0]["message"]["content"] or ""
     if not text.strip():
         raise TasteTestFailed("taste test through the gateway: the answer was empty")
@@ -180,9 +176,7 @@ def run_up(
 
     demo = config is None
     if config is None:
-        config = demo_kitchen(
-            cache_dir, engine_port=engine_port, gateway_port=gateway_port, log=log
-        )
+        config = demo_kitchen(cache_dir, engine_port=engine_port, gateway_port=gateway_port, log=log)
     kitchen = load_gateway_config(config)
     gw = kitchen.gateway
     to_start = [u for u in gw.upstreams if u.serve is not None]
@@ -201,16 +195,12 @@ def run_up(
         if demo or smoke:
             engine, gwcfg = admin.open_store(config, cache_dir)
             tenant, project = (
-                (DEMO_TENANT, DEMO_PROJECT)
-                if demo
-                else (gwcfg.tenants[0].name, gwcfg.tenants[0].projects[0].name)
+                (DEMO_TENANT, DEMO_PROJECT) if demo else (gwcfg.tenants[0].name, gwcfg.tenants[0].projects[0].name)
             )
-            key = admin.create_key(
-                engine, gwcfg, tenant=tenant, project=project, name="prai up"
-            ).key
+            key = admin.create_key(engine, gwcfg, tenant=tenant, project=project, name="prai up").key
             engine.dispose()
         url = f"http://{gw.host}:{gw.port}"
-        model = DEMO_MODEL_NAME if demo else _first_model(to_start, gw)
+        model = _first_model(to_start, gw)
         result: dict[str, Any] = {}
 
         def ready(host: str, port: int) -> None:
@@ -228,9 +218,7 @@ def run_up(
             if smoke:
                 threading.Thread(target=_smoke, args=(url, key, model, result), daemon=True).start()
 
-        serve(
-            config, cache_dir=cache_dir, on_ready=ready, on_server=lambda s: result.update(server=s)
-        )
+        serve(config, cache_dir=cache_dir, on_ready=ready, on_server=lambda s: result.update(server=s))
         if smoke:
             if "error" in result:
                 raise result["error"]
@@ -254,9 +242,18 @@ def _first_model(started: list[Any], gw: Any) -> str:
     for up in gw.upstreams:
         if up.models:
             return str(up.models[0])
-    raise ConfigError(
-        "prai up --smoke: no model to taste", hint="list the upstream's models in kitchen.yaml"
-    )
+    raise ConfigError("prai up --smoke: no model to taste", hint="list the upstream's models in kitchen.yaml")
+
+
+def _wait_model(url: str, key: str, model: str, deadline_s: float) -> None:
+    """Wait until the gateway lists ``model`` for the key (model discovery done)."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError, ValueError):
+            r = httpx.get(url + "/v1/models", headers={"authorization": f"Bearer {key}"}, timeout=5, trust_env=False)
+            if any(m.get("id") == model for m in r.json().get("data", [])):
+                return
+        time.sleep(0.5)
 
 
 def _smoke(url: str, key: str | None, model: str, result: dict[str, Any]) -> None:
@@ -264,14 +261,13 @@ def _smoke(url: str, key: str | None, model: str, result: dict[str, Any]) -> Non
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
+                if httpx.get(url + "/health", timeout=1, trust_env=False).status_code == 200:
                     break
             time.sleep(0.2)
+        _wait_model(url, key or "", model, deadline_s=60)
         result["answer"] = taste_test(url, key or "", model)
     except Exception as exc:
-        result["error"] = (
-            exc if isinstance(exc, TasteTestFailed) else TasteTestFailed(f"taste test: {exc}")
-        )
+        result["error"] = exc if isinstance(exc, TasteTestFailed) else TasteTestFailed(f"taste test: {exc}")
     finally:
         result["server"].should_exit = True  # stop the gateway
 

@@ -79,9 +79,7 @@ def _ssl_context(cfg: UpstreamConfig) -> ssl.SSLContext | bool:
 class Router:
     """Routes a model name to replicas; runs the health/discovery loop."""
 
-    def __init__(
-        self, configs: list[UpstreamConfig], metrics: GatewayMetrics | None = None
-    ) -> None:
+    def __init__(self, configs: list[UpstreamConfig], metrics: GatewayMetrics | None = None) -> None:
         self.metrics = metrics
         self.upstreams: list[Upstream] = []
         for cfg in configs:
@@ -89,9 +87,7 @@ class Router:
                 cfg=cfg,
                 models=dict.fromkeys(cfg.models),
                 ssl_ctx=_ssl_context(cfg),
-                timeout=aiohttp.ClientTimeout(
-                    total=None, connect=cfg.connect_timeout_s, sock_read=cfg.timeout_s
-                ),
+                timeout=aiohttp.ClientTimeout(total=None, connect=cfg.connect_timeout_s, sock_read=cfg.timeout_s),
                 headers={"content-type": "application/json"}
                 | ({"authorization": f"Bearer {cfg.api_key}"} if cfg.api_key else {}),
             )
@@ -115,6 +111,10 @@ class Router:
             for m, parent in up.models.items():
                 out.setdefault(m, parent)
         return out
+
+    def discovery_pending(self) -> bool:
+        """True while an upstream that lists no models has not answered ``/v1/models`` yet."""
+        return any(not up.cfg.models and not up.models for up in self.upstreams)
 
     def knows(self, model: str) -> bool:
         return model in self._by_model
@@ -142,7 +142,7 @@ class Router:
     async def check_replica(self, session: aiohttp.ClientSession, rep: Replica) -> None:
         """One health check (and model discovery when the upstream lists no models)."""
         up = rep.upstream
-        timeout = aiohttp.ClientTimeout(total=max(2.0, up.cfg.connect_timeout_s))
+        timeout = aiohttp.ClientTimeout(total=max(5.0, up.cfg.connect_timeout_s))
         ok = False
         with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError, OSError):
             async with session.get(
@@ -155,7 +155,10 @@ class Router:
                 await resp.read()
             if ok and not up.cfg.models:
                 async with session.get(
-                    rep.base_url + "/v1/models", ssl=up.ssl_ctx, timeout=timeout, headers=up.headers
+                    rep.base_url + "/v1/models",
+                    ssl=up.ssl_ctx,
+                    timeout=aiohttp.ClientTimeout(total=max(10.0, up.cfg.connect_timeout_s)),
+                    headers=up.headers,
                 ) as resp:
                     if resp.status == 200:
                         data: Any = await resp.json(content_type=None)

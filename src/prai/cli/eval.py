@@ -1,0 +1,76 @@
+"""`prai eval SUITE --target URL [--model a,b] [--baseline PREV.json] -o OUT`: question-set regression.
+
+Thin: parse, call :func:`prai.evals.run_eval`, print. Exit codes: 0 all pass (or, with
+--baseline, nothing newly failing); 52 newly failing items against the baseline; 53 failures
+without a baseline; 2 bad suite or options.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from prai.errors import BenchRegression, EvalFailed
+
+console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("eval")
+    def eval_cmd(
+        suite: Path = typer.Argument(..., help="Suite file (.yaml or .jsonl) carried in with the bundle."),
+        target: str = typer.Option(..., "--target", help="Server base URL, e.g. http://127.0.0.1:8000"),
+        model: str | None = typer.Option(None, "--model", help="Models/adapters, comma list "
+                                         "(default: the suite's `models:`)."),
+        api_key: str | None = typer.Option(None, "--api-key", help="API key (default: $PRAI_API_KEY)."),
+        baseline: Path | None = typer.Option(None, "--baseline", help="result.json of an accepted run: "
+                                             "fail only on newly failing items."),
+        out: Path = typer.Option(..., "-o", "--out", help="Output directory (result.json, report.html)."),
+        ca_bundle: Path | None = typer.Option(None, "--ca-bundle", help="PEM CAs for an https target."),
+        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
+        """Ask every item of SUITE to every model, check its assertions, write JSON + HTML."""
+        from prai.errors import UsageError
+        from prai.evals import run_eval
+        from prai.settings import get_settings
+
+        if ca_bundle is not None and not ca_bundle.is_file():
+            raise UsageError(f"--ca-bundle {ca_bundle}: no such file")
+        models = [m.strip() for m in model.split(",") if m.strip()] if model else None
+
+        def on_item(m: str, item: str, passed: bool) -> None:
+            if not as_json:
+                console.print(f"{'[green]PASS[/]' if passed else '[bold red]FAIL[/]'} {m} {item}")
+
+        run = run_eval(suite, target, out, models=models, api_key=api_key or get_settings().api_key,
+                       baseline=baseline, ca_bundle=ca_bundle, on_item=on_item)
+        if as_json:
+            print(json.dumps(run.result, indent=2, ensure_ascii=False))
+        else:
+            t = Table(title=f"prai eval {run.result['suite']}", title_justify="left")
+            for h in ("model", "items", "passed", "failed", "score"):
+                t.add_column(h, justify="left" if h == "model" else "right")
+            for m, tot in run.result["totals"].items():
+                score = "–" if tot["score"] is None else f"{tot['score'] * 100:.1f}%"
+                t.add_row(m, str(tot["items"]), str(tot["passed"]), str(tot["failed"]), score)
+            console.print(t)
+            diff = run.result.get("baseline_diff")
+            if diff is not None:
+                for e in diff["newly_failing"]:
+                    console.print(f"[bold red]newly failing:[/] {e['model']} {e['id']} ({e['detail']})")
+                for e in diff["fixed"]:
+                    console.print(f"[green]fixed:[/] {e['model']} {e['id']}")
+            for f in run.files:
+                console.print(f"wrote {f}")
+        if baseline is not None:
+            if run.newly_failing:
+                raise BenchRegression(
+                    f"{len(run.newly_failing)} item(s) newly failing against {baseline}: "
+                    + ", ".join(f"{e['model']}/{e['id']}" for e in run.newly_failing[:10]))
+        elif run.failed:
+            raise EvalFailed(f"{run.failed} item(s) failed; see {out / 'report.html'}")

@@ -1,0 +1,95 @@
+"""Run the checklist: the areas in the seed's order (§14), then the taste test (§11)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from prai.doctor.certs import check_certs
+from prai.doctor.endpoint import check_endpoint
+from prai.doctor.images import check_images
+from prai.doctor.lora import check_lora
+from prai.doctor.model import check_models
+from prai.doctor.offline import check_offline
+from prai.doctor.plan import DoctorPlan, ModelTarget
+from prai.doctor.report import AREAS, DoctorReport
+from prai.doctor.storage import check_storage
+from prai.errors import PraiError, UsageError
+
+CHECKS: dict[str, Callable[[DoctorPlan, DoctorReport], None]] = {
+    "storage": check_storage,
+    "images": check_images,
+    "model": check_models,
+    "offline": check_offline,
+    "certs": check_certs,
+    "lora": check_lora,
+    "endpoint": check_endpoint,
+}
+
+
+def parse_only(text: str | None) -> list[str]:
+    """``storage,model`` -> the areas in checklist order.
+
+    Raises:
+        UsageError: an unknown area name.
+    """
+    if not text:
+        return list(AREAS)
+    asked = [a.strip() for a in text.split(",") if a.strip()]
+    unknown = [a for a in asked if a not in AREAS]
+    if unknown:
+        raise UsageError(f"--only: unknown area(s) {', '.join(unknown)}",
+                         hint=f"choose from {','.join(AREAS)}")
+    return [a for a in AREAS if a in asked]
+
+
+def run_doctor(
+    plan: DoctorPlan,
+    areas: Iterable[str] = AREAS,
+    on_area: Callable[[str], None] | None = None,
+) -> DoctorReport:
+    """Run the checks of ``areas`` (checklist order) and return the report.
+
+    A check never raises for what it finds: every finding is a PASS/WARN/FAIL entry.
+    """
+    report = DoctorReport()
+    for area in AREAS:
+        if area in areas:
+            if on_area:
+                on_area(area)
+            try:
+                CHECKS[area](plan, report)
+            except PraiError as exc:  # a library refused its input: report it, keep going
+                report.add(area, "error", "FAIL", exc.message, exc.hint)
+    return report
+
+
+def doctor_demo(
+    base_url: str,
+    model_dir: Path,
+    adapters: dict[str, Path],
+    served_model_name: str = "prai-demo",
+    env: dict[str, str] | None = None,
+) -> DoctorReport:
+    """The doctor run ``prai demo`` shows: model, offline, lora and endpoint against the
+    demo kitchen (storage, images and certs have nothing to check on one machine).
+
+    Args:
+        base_url: the demo engine, e.g. ``http://127.0.0.1:8000``.
+        model_dir / adapters / served_model_name: what the demo serves.
+        env: environment for the checks (default: PrAI's settings).
+    """
+    if env is None:
+        from prai.settings import get_settings
+
+        env = get_settings().environ
+    plan = DoctorPlan(
+        models=[ModelTarget(name=served_model_name, dir=model_dir, adapters=dict(adapters),
+                            source="serve")],
+        endpoint=base_url, env=env, kitchen=None,
+    )
+    plan.expected_models = [served_model_name, *adapters]
+    return run_doctor(plan, ("model", "offline", "lora", "endpoint"))
+
+
+__all__ = ["CHECKS", "doctor_demo", "parse_only", "run_doctor"]

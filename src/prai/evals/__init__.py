@@ -1,0 +1,41 @@
+"""`prai eval`: question suites carried in as files, assertions, scores and a baseline diff.
+
+Public surface (lazy imports):
+
+* :func:`load_suite` (path) -> :class:`Suite`
+* :func:`run_suite` (suite, base_url, models=..., api_key=...) -> result dict
+* :func:`diff_baseline`, :func:`load_result`, :func:`render_eval_report`
+* :func:`run_eval` — the whole `prai eval` (run, diff, write result.json + report.html)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "load_suite": "suite",
+    "parse_suite": "suite",
+    "Suite": "suite",
+    "run_suite": "runner",
+    "diff_baseline": "runner",
+    "load_result": "runner",
+    "run_eval": "api",
+    "EvalRun": "api",
+    "render_eval_report": "report",
+}
+
+if TYPE_CHECKING:
+    from .api import EvalRun, run_eval
+    from .report import render_eval_report
+    from .runner import diff_baseline, load_result, run_suite
+    from .suite import Suite, load_suite, parse_suite
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"prai.evals.{_EXPORTS[name]}"), name)
+    raise AttributeError(name)
+
+
+__all__ = sorted(_EXPORTS)
