@@ -1,9 +1,10 @@
 """The taste test (味見, seed §11): one chat completion against a fresh endpoint.
 
 Streams ``POST /v1/chat/completions`` with ``stream_options.include_usage`` and measures:
-TTFT (seconds from sending the request to the first content token) and decode rate
-(completion tokens after the first, divided by the seconds between the first and last
-token; GuideLLM's output-tokens-per-second definition for a single request).
+TTFT (seconds from sending the request to the first content token) and output tokens/s
+(server-reported completion tokens divided by the request's end-to-end seconds). The
+per-request decode rate after the first token is not used: on a busy machine the client
+often reads the rest of a short answer in one burst, which makes it meaningless.
 Used by `prai demo` and `prai doctor`.
 """
 
@@ -29,7 +30,7 @@ class TasteResult:
         content: the answer text.
         ttft_s: time to first token (seconds).
         completion_tokens: tokens generated (server-reported usage).
-        tokens_per_s: decode rate after the first token (tokens/second); 0 when only one token.
+        tokens_per_s: completion tokens / end-to-end seconds.
         e2e_s: end-to-end latency (seconds).
     """
 
@@ -76,7 +77,7 @@ def taste_test(
     }
     parts: list[str] = []
     usage_tokens = 0
-    first = last = None
+    first: float | None = None
     start = time.perf_counter()
     try:
         with (
@@ -98,9 +99,7 @@ def taste_test(
                 for choice in event.get("choices") or []:
                     delta = (choice.get("delta") or {}).get("content")
                     if delta:
-                        now = time.perf_counter()
-                        first = first or now
-                        last = now
+                        first = first or time.perf_counter()
                         parts.append(delta)
                 if event.get("usage"):
                     usage_tokens = int(event["usage"].get("completion_tokens") or 0)
@@ -110,11 +109,11 @@ def taste_test(
         raise TasteTestFailed(f"{model}: the stream carried malformed JSON") from None
     end = time.perf_counter()
     content = "".join(parts).strip()
-    if not content or first is None or last is None:
+    if not content or first is None:
         raise TasteTestFailed(f"{model}: the answer was empty")
-    decode_s = last - first
-    rate = (usage_tokens - 1) / decode_s if usage_tokens > 1 and decode_s > 0 else 0.0
-    return TasteResult(model, content, first - start, usage_tokens, rate, end - start)
+    e2e = end - start
+    rate = usage_tokens / e2e if e2e > 0 else 0.0
+    return TasteResult(model, content, first - start, usage_tokens, rate, e2e)
 
 
 def _error_message(text: str) -> str:

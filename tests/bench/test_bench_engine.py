@@ -113,3 +113,15 @@ def test_example_eval_suite_passes_on_the_demo_model(server, dead_env, tmp_path:
         assert again.returncode == 0, again.stdout + again.stderr
         diff = json.loads((tmp_path / "again" / "result.json").read_text())["baseline_diff"]
         assert diff["newly_failing"] == []
+
+
+def test_demo_quality_check_writes_both_reports(server, demo_models, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from prai.bench.demo import demo_quality_check
+
+    lines: list[str] = []
+    q = demo_quality_check(server, demo_models.base, tmp_path, max_requests=2, log=lines.append)
+    assert q.bench_report.is_file() and q.eval_report.is_file()
+    assert [r["run"] for r in q.rows] == ["base", "kansai", "samurai"]
+    assert all(r["requests_successful"] == 2 for r in q.rows)
+    assert q.eval_failed == 0 and set(q.eval_totals) == {"prai-demo", "kansai", "samurai"}
+    assert len(lines) == 2

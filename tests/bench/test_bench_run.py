@@ -33,7 +33,7 @@ def result(fake, tiny_tokenizer, hub_trap, tmp_path_factory: pytest.TempPathFact
                HF_HUB_OFFLINE="0", TRANSFORMERS_OFFLINE="0", HF_DATASETS_OFFLINE="0")
     opts = BenchOptions(
         target=fake.url + "/v1", model="prai-demo", tokenizer_dir=tiny_tokenizer, out_dir=out,
-        api_key=API_KEY, adapters=["kansai"], mix={"kansai": 0.5, "samurai": 0.5},
+        api_key=API_KEY, adapters=["kansai", "broken"], mix={"kansai": 0.5, "samurai": 0.5},
         max_requests=N, data={"kind": "synthetic_text", "prompt_tokens": 24, "output_tokens": 12},
         slo={"ttft_ms": 20.0},
     )
@@ -60,9 +60,10 @@ def test_outputs_written_and_guidellm_json_kept(result) -> None:  # type: ignore
         metrics = report["benchmarks"][0]["metrics"]
         row = _row(res.summary, run)
         # PrAI's figures are GuideLLM's, read from its JSON (not recomputed).
-        assert row["ttft_p95_ms"] == pytest.approx(metrics["time_to_first_token_ms"]["successful"]["percentiles"]["p95"])
+        ttft = metrics["time_to_first_token_ms"]["successful"]["percentiles"]
+        assert row["ttft_p95_ms"] == pytest.approx(ttft["p95"])
         assert row["e2e_p50_ms"] == pytest.approx(metrics["request_latency"]["successful"]["percentiles"]["p50"] * 1000)
-    assert {r["name"] for r in res.summary["runs"]} == {"base", "kansai", "mix"}
+    assert [r["name"] for r in res.summary["runs"]] == ["base", "kansai", "broken", "mix"]
 
 
 def test_every_request_succeeded_and_latencies_are_measured(result) -> None:  # type: ignore[no-untyped-def]
@@ -76,6 +77,13 @@ def test_every_request_succeeded_and_latencies_are_measured(result) -> None:  # 
     # kansai's first token is 30 ms late in the fake: the per-adapter runs show it.
     assert _row(res.summary, "kansai")["ttft_p50_ms"] > _row(res.summary, "base")["ttft_p50_ms"] + 15
     assert any(status == "completed" for _, f in updates for status in [f["status"]])
+
+
+def test_errors_are_counted_not_fatal(result) -> None:  # type: ignore[no-untyped-def]
+    res, _ = result
+    row = _row(res.summary, "broken")  # the fake answers HTTP 500 for this model
+    assert row["requests_errored"] >= 1 and row["requests_successful"] == 0
+    assert row["ttft_p50_ms"] is None
 
 
 def test_slo_goodput(result) -> None:  # type: ignore[no-untyped-def]
@@ -98,7 +106,7 @@ def test_adapter_mix_routes_by_weight_and_splits_per_adapter(result, fake) -> No
     assert per["kansai"]["ttft_p50_ms"] > per["samurai"]["ttft_p50_ms"]
     rows = list(csv.DictReader((res.out_dir / "summary.csv").open()))
     assert [r["adapter"] for r in rows if r["run"] == "mix"] == ["", "kansai", "samurai"]
-    assert all(r["ttft_p95_ms"] for r in rows)
+    assert all(r["ttft_p95_ms"] for r in rows if r["run"] != "broken")
 
 
 def test_closed_network_nothing_reached_and_key_not_written(result, hub_trap) -> None:  # type: ignore[no-untyped-def]

@@ -37,6 +37,11 @@ def test_demo_smoke_prints_three_different_answers(demo_models, demo_cache_dir) 
     assert "こんにちは！プライベートAIキッチンへようこそ" in out
     assert "まいど" in out and "ござる" in out
     assert "three different answers" in out
+    assert "bring-in (持ち込み): bundle" in out and "verified, root digest sha256:" in out
+    assert "ready:" in out and "0 failed" in out  # prai doctor on the demo kitchen
+    assert "taste test through the gateway, with an API key" in out
+    assert "［電話番号］" in out and "090-1234-5678です。折り返し" in out  # masked before the model
+    assert "HTTP 400 guardrail_violation" in out  # prompt injection blocked
 
 
 def test_demo_refuses_a_busy_port() -> None:

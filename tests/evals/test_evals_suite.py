@@ -93,7 +93,7 @@ def test_items_run_only_for_their_models_and_weights_count(evaluated) -> None:  
 
 
 def test_outputs_json_and_self_contained_html(evaluated) -> None:  # type: ignore[no-untyped-def]
-    d, run = evaluated
+    d, _ = evaluated
     data = json.loads((d / "out" / "result.json").read_text())
     assert data["format"] == "prai-eval-result" and data["results"][0]["content"]
     html = (d / "out" / "report.html").read_text()

@@ -42,4 +42,16 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "BenchOptions",
+    "BenchResult",
+    "Comparison",
+    "Progress",
+    "RunSpec",
+    "compare",
+    "load_summary",
+    "plan_runs",
+    "render_report",
+    "resolve_tokenizer",
+    "run_bench",
+]

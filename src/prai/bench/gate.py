@@ -112,7 +112,8 @@ def compare(base: Mapping[str, Any], new: Mapping[str, Any],
             worse = None if change is None else (change if direction == "lower" else -change)
             limit = limits.get(metric)
             regression = worse is not None and limit is not None and worse > limit
-            if metric in ("requests_errored", "requests_incomplete") and not bv and isinstance(nv, int | float) and nv > 0:
+            appeared = not bv and isinstance(nv, int | float) and nv > 0
+            if metric in ("requests_errored", "requests_incomplete") and appeared:
                 regression = metric == "requests_errored" or limit is not None
             result.changes.append(Change(key, metric, bv, nv, change, worse, limit, regression))
     return result

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777")
 
@@ -106,7 +106,7 @@ def _legend(names: Sequence[str], x: int, y: int) -> list[str]:
     return out
 
 
-def bar_chart(title: str, categories: Sequence[str], series: dict[str, Sequence[float | None]],
+def bar_chart(title: str, categories: Sequence[str], series: Mapping[str, Sequence[float | None]],
               ylabel: str, width: int = 560, height: int = 260) -> str:
     """Grouped bars: one group per category, one bar per series (None = no bar)."""
     pad = (54, 110, 24, 46)
@@ -135,7 +135,7 @@ def bar_chart(title: str, categories: Sequence[str], series: dict[str, Sequence[
     return _svg(width, height, out, title)
 
 
-def line_chart(title: str, series: dict[str, Sequence[tuple[float, float]]], xlabel: str, ylabel: str,
+def line_chart(title: str, series: Mapping[str, Sequence[tuple[float, float]]], xlabel: str, ylabel: str,
                width: int = 560, height: int = 260, ymax: float | None = None) -> str:
     """Lines with point markers; x and y linear, from 0."""
     pad = (54, 110, 24, 46)
@@ -153,7 +153,7 @@ def line_chart(title: str, series: dict[str, Sequence[tuple[float, float]]], xla
                    f"font-size=\"10\">{fmt(v)}</text>")
     out.append(f"<text x=\"{pad[0] + plot_w / 2:.0f}\" y=\"{height - 8}\" text-anchor=\"middle\" "
                f"font-size=\"11\">{esc(xlabel)}</text>")
-    for si, (name, pts) in enumerate(series.items()):
+    for si, pts in enumerate(series.values()):
         color = PALETTE[si % len(PALETTE)]
         coords = [(pad[0] + plot_w * x / xmax, height - pad[3] - plot_h * min(y, ytop) / ytop) for x, y in pts]
         if len(coords) > 1:

@@ -31,6 +31,14 @@ def _cell(key: str, v: Any) -> str:
     return esc(fmt(v))
 
 
+def _label(run: str, row: Mapping[str, Any], multi: bool) -> str:
+    """``run`` alone, or ``run strategy@rate`` when the run has several benchmarks."""
+    if not multi:
+        return run
+    rate = row.get("rate")
+    return f"{run} {row.get('strategy') or ''}" + (f"@{fmt(rate)}" if rate else "")
+
+
 def _cdf(values: list[float], points: int = 60) -> list[tuple[float, float]]:
     s = sorted(values)
     if not s:
@@ -82,8 +90,10 @@ def render_report(summary: Mapping[str, Any], out_dir: Path | None = None) -> st
         report = _load_run_json(out_dir, run)
         if not report or not report.get("benchmarks"):
             continue
+        rows_of_run = run.get("benchmarks", [])
         for b_index, bench in enumerate(report["benchmarks"]):
-            label = run["name"] if len(report["benchmarks"]) == 1 else f"{run['name']}#{b_index + 1}"
+            row = rows_of_run[b_index] if b_index < len(rows_of_run) else {}
+            label = _label(run["name"], row, len(report["benchmarks"]) > 1)
             for key in dists:
                 pts = _cdf(request_latencies(bench, key))
                 if pts:
@@ -101,27 +111,33 @@ def render_report(summary: Mapping[str, Any], out_dir: Path | None = None) -> st
     # Percentile bars per run.
     base_rows = [r for r in rows if not r.get("adapter")]
     if base_rows:
-        labels = [r["run"] if sum(1 for x in base_rows if x["run"] == r["run"]) == 1 else
-                  f"{r['run']}@{fmt(r.get('rate'))}" for r in base_rows]
+        labels = [_label(r["run"], r, sum(1 for x in base_rows if x["run"] == r["run"]) > 1) for r in base_rows]
         parts.append("<h2>Latency percentiles per run</h2><div class=\"charts\">")
         for key, title in (("ttft", "TTFT"), ("itl", "ITL"), ("e2e", "E2E latency")):
-            series = {q: [r.get(f"{key}_{q}_ms") for r in base_rows] for q in ("p50", "p90", "p95", "p99")}
-            parts.append(bar_chart(f"{title} percentiles", labels, series, "ms"))
+            bars = {q: [r.get(f"{key}_{q}_ms") for r in base_rows] for q in ("p50", "p90", "p95", "p99")}
+            parts.append(bar_chart(f"{title} percentiles", labels, bars, "ms"))
         parts.append("</div>")
 
     # Sweeps / several rates: TTFT and throughput against rate.
     multi = [run for run in runs if len(run.get("benchmarks", [])) > 1]
     if multi:
         parts.append("<h2>Against rate</h2><div class=\"charts\">")
-        x_of = lambda b: b.get("rate") or b.get("requests_per_s") or 0.0  # noqa: E731
+        streams = summary.get("profile") == "concurrent"
+        xlabel = "concurrent streams" if streams else "achieved requests/s"
+
+        def x_of(b: Mapping[str, Any]) -> float:
+            return float((b.get("rate") if streams else b.get("requests_per_s")) or 0.0)
+
         ttft = {f"{run['name']} p50": [(x_of(b), b["ttft_p50_ms"]) for b in run["benchmarks"]
                                        if b.get("ttft_p50_ms") is not None] for run in multi}
         ttft |= {f"{run['name']} p95": [(x_of(b), b["ttft_p95_ms"]) for b in run["benchmarks"]
                                         if b.get("ttft_p95_ms") is not None] for run in multi}
         tput = {run["name"]: [(x_of(b), b["output_tokens_per_s"]) for b in run["benchmarks"]
                               if b.get("output_tokens_per_s") is not None] for run in multi}
-        parts.append(line_chart("TTFT against rate", ttft, "rate (req/s or streams)", "TTFT (ms)"))
-        parts.append(line_chart("Output throughput against rate", tput, "rate (req/s or streams)", "tokens/s"))
+        ttft = {k: sorted(v) for k, v in ttft.items()}
+        tput = {k: sorted(v) for k, v in tput.items()}
+        parts.append(line_chart("TTFT against rate", ttft, xlabel, "TTFT (ms)"))
+        parts.append(line_chart("Output throughput against rate", tput, xlabel, "tokens/s"))
         parts.append("</div>")
 
     # Per-adapter comparison: adapter runs side by side, and the mix split per adapter.

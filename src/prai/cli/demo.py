@@ -10,8 +10,9 @@ def register(app: typer.Typer) -> None:
     def demo(
         smoke: bool = typer.Option(False, "--smoke", help="Exit after the checks (0 only if all passed)."),
         port: int = typer.Option(8000, "--port", help="Port for the engine (127.0.0.1)."),
+        gateway_port: int = typer.Option(4000, "--gateway-port", help="Port for the gateway (127.0.0.1)."),
     ) -> None:
         """Build the demo model and adapters, serve them with vLLM, run the taste test (味見)."""
         from prai.engine.demo import run_demo
 
-        raise typer.Exit(run_demo(smoke=smoke, port=port))
+        raise typer.Exit(run_demo(smoke=smoke, port=port, gateway_port=gateway_port))

@@ -4,13 +4,16 @@
 2. Bring-in (持ち込み): pack them into a bundle, verify it, load it into a local store
    (:func:`prai.bundle.demo_roundtrip`), as a closed site receives them.
 3. Start `prai serve` on 127.0.0.1 from the store, with both adapters (vLLM's CPU build).
-4. Taste test (味見, seed §11) for the base model and each adapter: answer, TTFT, tokens/s.
+4. Taste test (味見, seed §11) for the base model and each adapter (answer, TTFT, tokens/s),
+   `prai doctor` against the kitchen, then the same taste test through `prai gateway` with an
+   API key, and one masked and one blocked request (guardrails).
 5. ``--smoke``: exit 0 only if all three answered, differently. Otherwise keep serving
    and print how to call it, until Ctrl-C.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from prai.engine.demo_corpus import STYLE_MARKERS
+from prai.engine.demo_gateway import BLOCK_PROMPT, MASK_PROMPT, DemoGateway, GuardShow
 from prai.engine.demo_model import DemoModels, ensure_demo_models
 from prai.engine.process import EngineProcess, ensure_port_free
 from prai.errors import TasteTestFailed
@@ -56,8 +60,8 @@ def check_answers(results: list[TasteResult]) -> list[str]:
     return problems
 
 
-def _table(results: list[TasteResult]) -> Table:
-    t = Table(title=f"taste test (味見): 「{TASTE_PROMPT}」", show_lines=False)
+def _table(results: list[TasteResult], title: str = "taste test (味見)") -> Table:
+    t = Table(title=f"{title}: 「{TASTE_PROMPT}」", show_lines=False)
     t.add_column("model")
     t.add_column("answer", overflow="fold")
     t.add_column("TTFT", justify="right")
@@ -67,7 +71,9 @@ def _table(results: list[TasteResult]) -> Table:
     return t
 
 
-def run_demo(*, smoke: bool = False, port: int = 8000, settings: Settings | None = None) -> int:
+def run_demo(
+    *, smoke: bool = False, port: int = 8000, gateway_port: int = 4000, settings: Settings | None = None
+) -> int:
     """Run the demo kitchen; return the exit status (0 = every check passed).
 
     Raises:
@@ -79,6 +85,7 @@ def run_demo(*, smoke: bool = False, port: int = 8000, settings: Settings | None
     settings = settings or get_settings()
     console = Console(highlight=False)
     ensure_port_free(HOST, port)
+    ensure_port_free(HOST, gateway_port)
     t0 = time.monotonic()
     with console.status("building the demo model and adapters (first run only)...") as status:
         models = ensure_demo_models(settings.cache_dir, log=lambda line: status.update(line))
@@ -101,19 +108,74 @@ def run_demo(*, smoke: bool = False, port: int = 8000, settings: Settings | None
         if problems:
             raise TasteTestFailed("; ".join(problems))
         console.print("[green]✓[/] three different answers: base model and both LoRA adapters work")
-        if smoke:
-            return 0
-        _print_usage(console, base_url, models)
+        _doctor(console, base_url, models)
+        names = [models.served_model_name, *models.adapters]
+        gateway = DemoGateway(base_url, names, settings.cache_dir / "demo" / "gateway", gateway_port)
         try:
-            while engine.proc.poll() is None:
-                time.sleep(1)
-        except KeyboardInterrupt:
-            console.print("stopping")
-            return 0
-        console.print(f"the engine exited; last log lines:\n{engine.tail()}")
-        return 1
+            _through_gateway(console, gateway, models)
+            if smoke:
+                return 0
+            _print_usage(console, gateway, models)
+            try:
+                while engine.proc.poll() is None and gateway.proc.poll() is None:
+                    time.sleep(1)
+            except KeyboardInterrupt:
+                console.print("stopping")
+                return 0
+            console.print(f"the engine or the gateway exited; engine log:\n{engine.tail()}")
+            return 1
+        finally:
+            gateway.stop()
     finally:
         engine.stop()
+
+
+def _doctor(console: Console, base_url: str, models: DemoModels) -> None:
+    """`prai doctor` against the demo kitchen (model, offline, lora, endpoint checks).
+
+    Raises:
+        TasteTestFailed: a check failed (the report above says which and how to fix it).
+    """
+    from prai.doctor import doctor_demo, render_report
+
+    with console.status("prai doctor: model, offline, lora, endpoint..."):
+        report = doctor_demo(base_url, models.base, dict(models.adapters), models.served_model_name)
+    render_report(report, console)
+    if not report.ok:
+        raise TasteTestFailed(f"prai doctor: {report.count('FAIL')} check(s) failed on the demo kitchen")
+
+
+def _through_gateway(console: Console, gateway: DemoGateway, models: DemoModels) -> None:
+    """Taste test through the gateway with a key; then one masked and one blocked request.
+
+    Raises:
+        TasteTestFailed: an answer differs from the engine's, or a guardrail did not act.
+    """
+    with console.status("starting prai gateway (tenant demo, project taste, guard policy standard)..."):
+        gateway.wait_ready(models.served_model_name)
+    console.print(f"[green]✓[/] gateway at {gateway.url}/v1 with an API key for tenant demo / project taste")
+    results = [taste_test(gateway.url, m, api_key=gateway.key) for m in [models.served_model_name, *models.adapters]]
+    console.print(_table(results, title="taste test through the gateway, with an API key"))
+    problems = check_answers(results)
+    if problems:
+        raise TasteTestFailed("through the gateway: " + "; ".join(problems))
+    masked = gateway.guard_request(models.served_model_name, MASK_PROMPT)
+    if masked.status != 200 or not masked.masked_prompt or "090-1234-5678" in masked.masked_prompt:
+        raise TasteTestFailed(f"guardrails: the phone number was not masked (HTTP {masked.status})")
+    console.print(
+        f"[green]✓[/] guardrails mask: 「{masked.prompt}」 reached the model as 「{masked.masked_prompt}」 "
+        f"({_actions(masked)})"
+    )
+    blocked = gateway.guard_request(models.served_model_name, BLOCK_PROMPT)
+    if blocked.status != 400:
+        raise TasteTestFailed(f"guardrails: the prompt injection was not blocked (HTTP {blocked.status})")
+    console.print(
+        f"[green]✓[/] guardrails block: 「{blocked.prompt}」 → HTTP 400 {blocked.error_type} ({_actions(blocked)})"
+    )
+
+
+def _actions(show: GuardShow) -> str:
+    return ", ".join(f"{a.get('detector')}: {a.get('action')}" for a in show.actions) or "no action recorded"
 
 
 def _bring_in(console: Console, models: DemoModels, settings: Settings) -> DemoModels:
@@ -130,13 +192,16 @@ def _bring_in(console: Console, models: DemoModels, settings: Settings) -> DemoM
     return DemoModels(base=rt.model_dir, adapters=dict(rt.adapter_dirs))
 
 
-def _print_usage(console: Console, base_url: str, models: DemoModels) -> None:
+def _print_usage(console: Console, gateway: DemoGateway, models: DemoModels) -> None:
     adapter = next(iter(models.adapters))
+    url, key = gateway.url, gateway.key
+    body = json.dumps({"model": adapter, "messages": [{"role": "user", "content": "こんにちは"}]}, ensure_ascii=False)
     console.print(
-        "\nThe kitchen is open. Try it (Ctrl-C to stop):\n\n"
-        f"  curl -s {base_url}/v1/chat/completions -H 'Content-Type: application/json' \\\n"
-        f'    -d \'{{"model": "{adapter}", "messages": [{{"role": "user", "content": "こんにちは"}}]}}\'\n\n'
-        "  python -c \"from openai import OpenAI; c = OpenAI(base_url='" + base_url + "/v1', api_key='none'); "
+        f"\nThe kitchen is open. API key for tenant demo / project taste (shown once):\n  {key}\n\n"
+        "Try it through the gateway (Ctrl-C to stop):\n\n"
+        f"  curl -s {url}/v1/chat/completions -H 'Content-Type: application/json' \\\n"
+        f"    -H 'Authorization: Bearer {key}' -d '{body}'\n\n"
+        f"  python -c \"from openai import OpenAI; c = OpenAI(base_url='{url}/v1', api_key='{key}'); "
         f"print(c.chat.completions.create(model='{models.served_model_name}', "
         "messages=[{'role': 'user', 'content': 'こんにちは'}]).choices[0].message.content)\"\n",
         markup=False,

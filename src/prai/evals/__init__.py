@@ -38,4 +38,14 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "EvalRun",
+    "Suite",
+    "diff_baseline",
+    "load_result",
+    "load_suite",
+    "parse_suite",
+    "render_eval_report",
+    "run_eval",
+    "run_suite",
+]

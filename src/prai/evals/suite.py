@@ -158,7 +158,7 @@ def load_suite(path: Path) -> Suite:
                 continue
             try:
                 items.append(json.loads(line))
-            except ValueError as exc:
+            except json.JSONDecodeError as exc:
                 raise EvalSuiteError(f"{path}:{n}: not JSON ({exc.msg})") from None
         if len(items) == 1 and isinstance(items[0], dict) and "items" in items[0]:
             return parse_suite(items[0], str(path))
