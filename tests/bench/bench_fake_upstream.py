@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import threading
 import time
 import uuid
@@ -114,7 +115,7 @@ class FakeUpstream:
         await resp.write_eof()
         return resp
 
-    def start(self, port: int = 0) -> FakeUpstream:
+    def start(self, port: int = 0, ssl_context: ssl.SSLContext | None = None) -> FakeUpstream:
         ready = threading.Event()
 
         def run() -> None:
@@ -128,10 +129,11 @@ class FakeUpstream:
             app.router.add_post("/v1/completions", self._generate)
             self._runner = web.AppRunner(app, access_log=None)
             loop.run_until_complete(self._runner.setup())
-            site = web.TCPSite(self._runner, "127.0.0.1", port)
+            site = web.TCPSite(self._runner, "127.0.0.1", port, ssl_context=ssl_context)
             loop.run_until_complete(site.start())
             sock = site._server.sockets[0]  # type: ignore[union-attr]
-            self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+            scheme = "https" if ssl_context else "http"
+            self.url = f"{scheme}://127.0.0.1:{sock.getsockname()[1]}"
             ready.set()
             loop.run_forever()
             loop.run_until_complete(self._runner.cleanup())

@@ -165,3 +165,15 @@ def test_report_plots_multi_rate_runs_against_rate() -> None:
     assert "TTFT against rate" in html and "Output throughput against rate" in html
     assert "base constant@1" in html and "base constant@4" in html
     assert "<script" not in html
+
+
+def test_unreachable_target_is_one_clear_error(tmp_path: Path, tiny_tokenizer: Path) -> None:
+    pytest.importorskip("guidellm")
+    from tests.conftest import free_port
+
+    r = _cli("bench", "--target", f"http://127.0.0.1:{free_port()}", "--model", "m", "--tokenizer",
+             str(tiny_tokenizer), "--max-requests", "1", "-o", str(tmp_path / "o"))
+    assert r.returncode == 51, r.stderr
+    assert "Backend validation request failed" in r.stderr and "full log:" in r.stderr
+    assert "Traceback" not in r.stderr and "hint: read the GuideLLM log" in r.stderr
+    assert not (tmp_path / "o" / "summary.json").exists()

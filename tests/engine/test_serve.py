@@ -197,3 +197,29 @@ def test_engine_environment_is_closed_network_safe(server) -> None:  # type: ign
     assert env["VLLM_CPU_KVCACHE_SPACE"] == "1"
     cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
     assert "vllm.entrypoints.openai.api_server" in cmdline
+
+
+def test_mixed_batches_keep_the_base_model(server) -> None:  # type: ignore[no-untyped-def]
+    """Base-model requests batched with adapter requests must stay base-model answers
+    (vLLM's CPU LoRA ops apply the last adapter slot to index -1; prai's plugin fixes it)."""
+    import asyncio
+
+    async def run() -> list[tuple[str, str]]:
+        client = openai.AsyncOpenAI(
+            base_url=server[0] + "/v1", api_key="unused", http_client=httpx.AsyncClient(trust_env=False)
+        )
+        models = ["prai-demo", "kansai", "prai-demo", "samurai"] * 3
+
+        async def one(model: str) -> tuple[str, str]:
+            r = await client.chat.completions.create(
+                model=model, messages=[{"role": "user", "content": "こんにちは"}], temperature=0, max_tokens=64
+            )
+            return model, r.choices[0].message.content or ""
+
+        return await asyncio.gather(*(one(m) for m in models))
+
+    answers = asyncio.run(run())
+    wrong = [(m, a) for m, a in answers if m == "prai-demo" and ("まいど" in a or "ござる" in a)]
+    assert not wrong, f"{len(wrong)} base-model answers carried an adapter's style: {wrong[:2]}"
+    assert all("まいど" in a for m, a in answers if m == "kansai")
+    assert all("ござる" in a for m, a in answers if m == "samurai")

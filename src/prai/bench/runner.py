@@ -131,6 +131,21 @@ def _tail(path: Path, lines: int = 20) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+_ERROR_LINE = re.compile(r"^\s*(?:[\w.]+(?:Error|Exception)|Error): .+")
+
+
+def failure_reason(log_path: Path) -> str:
+    """The last ``SomethingError: message`` line of a GuideLLM log, else its last lines."""
+    try:
+        lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return "(no log)"
+    for line in reversed(lines):
+        if _ERROR_LINE.match(line):
+            return line.strip()
+    return "\n".join(lines[-8:])
+
+
 def run_guidellm(scenario_path: Path, log_path: Path, env: Mapping[str, str], run: RunSpec,
                  progress: Progress | None = None, timeout_s: float | None = None) -> None:
     """Run ``python -m guidellm run --scenario FILE`` and wait.
@@ -171,7 +186,8 @@ def run_guidellm(scenario_path: Path, log_path: Path, env: Mapping[str, str], ru
             raise
         reader.join(10)
     if rc != 0:
-        raise BenchRunFailed(f"GuideLLM run {run.name!r} exited with status {rc}; log {log_path}:\n{_tail(log_path)}")
+        raise BenchRunFailed(f"GuideLLM run {run.name!r} failed (exit status {rc}): {failure_reason(log_path)}\n"
+                             f"full log: {log_path}")
 
 
 def _stop(proc: subprocess.Popen[str]) -> None:

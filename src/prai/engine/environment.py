@@ -122,6 +122,10 @@ def engine_environment(
     for k, v in defaults.items():
         if not env.get(k):
             out[k] = v
+    plugins = env.get("VLLM_PLUGINS")
+    if plugins is not None and "prai" not in plugins.split(","):
+        # An allow-list of vLLM plugins must keep PrAI's CPU LoRA fix (prai.engine.vllm_plugin).
+        out["VLLM_PLUGINS"] = ",".join(filter(None, [plugins, "prai"]))
     if cpu:
         if not env.get("VLLM_CPU_KVCACHE_SPACE"):
             out["VLLM_CPU_KVCACHE_SPACE"] = str(cpu_kvcache_gib(available_bytes or 4 * 2**30, kvcache_override_gib))
