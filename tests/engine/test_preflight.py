@@ -187,3 +187,85 @@ def test_real_embedding_model_passes_preflight() -> None:
     assert pre.model.architectures == ["BertModel"]
     assert pre.model.head_dim == 32
     assert pre.warnings == []
+
+
+def test_index_naming_files_outside_the_model_is_refused(tiny_model: Path) -> None:
+    index = tiny_model / "model.safetensors.index.json"
+    data = json.loads(index.read_text())
+    first = next(iter(data["weight_map"]))
+    data["weight_map"][first] = "../../../../etc/passwd"
+    index.write_text(json.dumps(data))
+    with pytest.raises(ModelError, match="outside the model directory"):
+        inspect_model_dir(str(tiny_model))
+
+
+def test_empty_tokenizer_file_is_refused(tiny_model: Path) -> None:
+    (tiny_model / "tokenizer.json").write_text("")
+    with pytest.raises(ModelError, match=r"tokenizer\.json is empty"):
+        inspect_model_dir(str(tiny_model))
+
+
+def test_context_longer_than_the_model_is_an_error(tiny_model: Path) -> None:
+    with pytest.raises(UsageError, match="exceeds the model's max_position_embeddings 256") as exc:
+        run_preflight(parse_serve_args(["--model", str(tiny_model), "--max-model-len", "100000"]))
+    assert "--max-model-len 256" in exc.value.hint
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--port", "70000"], "not a TCP port"),
+        (["--max-loras", "0"], "at least 1"),
+        (["--max-model-len", "0"], "at least 1"),
+        (["--runner", "bogus"], "invalid choice"),
+        (["--tokenizer", "meta-llama/Llama-2-7b-hf"], "hub repo id"),
+    ],
+)
+def test_bad_engine_flags_are_refused(tiny_model: Path, argv: list[str], message: str) -> None:
+    with pytest.raises((UsageError, ModelError), match=message):
+        run_preflight(parse_serve_args(["--model", str(tiny_model), *argv]))
+
+
+def test_model_given_twice_and_name_clash(tiny_model: Path, make_adapter) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(UsageError, match="given twice"):
+        parse_serve_args([str(tiny_model), "--model", str(tiny_model)])
+    a = make_adapter("tiny-llama")
+    with pytest.raises(UsageError, match="also the served model name"):
+        run_preflight(parse_serve_args(["--model", str(tiny_model), "--lora-modules", f"tiny-llama={a}"]))
+
+
+def test_adapter_config_rank_disagrees_with_its_tensors(tiny_model: Path, make_adapter) -> None:  # type: ignore[no-untyped-def]
+    path = make_adapter("r8", rank=8)
+    cfg = json.loads((path / "adapter_config.json").read_text())
+    cfg["r"] = 16
+    (path / "adapter_config.json").write_text(json.dumps(cfg))
+    with pytest.raises(AdapterError, match=r"says r=16 but .* has rank 8"):
+        inspect_adapter("r8", str(path), inspect_model_dir(str(tiny_model)))
+
+
+def test_adapter_path_that_is_a_file(tiny_model: Path, tmp_path: Path) -> None:
+    f = tmp_path / "adapter.safetensors"
+    f.write_bytes(b"x")
+    with pytest.raises(AdapterError, match="is a file"):
+        inspect_adapter("f", str(f), inspect_model_dir(str(tiny_model)))
+
+
+def test_usage_errors_never_print_tracebacks() -> None:
+    for args in (["no-such-command"], ["demo", "--port", "abc"], ["demo", "--port", "70000"], ["bundle", "--bogus"]):
+        r = prai(*args)
+        assert r.returncode == 2, (args, r.stderr)
+        assert "Traceback" not in r.stderr and "Error:" in r.stderr
+
+
+def test_unusable_cache_dir_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    r = subprocess.run(
+        [sys.executable, "-m", "prai.cli.main", "demo", "--smoke", "--port", "18999", "--gateway-port", "18998"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**__import__("os").environ, "PRAI_CACHE_DIR": str(blocker / "cache")},
+    )
+    assert r.returncode == 5, r.stderr
+    assert r.stderr.startswith("error: ") and "Traceback" not in r.stderr

@@ -52,20 +52,23 @@ _register()
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; user errors print one message and a hint, never a traceback."""
-    from prai.cli._errors import report_and_exit
+    from prai.cli._errors import report_and_exit, report_os_error, report_usage_error
 
     try:
         rv = app(args=argv, standalone_mode=False)
     except PraiError as exc:
         report_and_exit(exc)
-    except click.exceptions.Abort:
-        print("aborted", file=sys.stderr)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
     except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
         sys.exit(130)
+    except OSError as exc:
+        report_os_error(exc)
+    except Exception as exc:
+        # Usage errors come from click or from typer's vendored copy of it (typer >= 0.26):
+        # both carry `show()` and `exit_code`.
+        if (hasattr(exc, "show") and hasattr(exc, "exit_code")) or isinstance(exc, click.exceptions.Abort):
+            report_usage_error(exc)
+        raise
     if isinstance(rv, int) and rv != 0:
         sys.exit(rv)
 

@@ -48,7 +48,7 @@ class AdapterFacts:
     warnings: list[str] = field(default_factory=list)
 
 
-def round_up_lora_rank(rank: int) -> int:
+def round_up_lora_rank(rank: int, adapter: str | None = None) -> int:
     """The smallest value vLLM accepts for ``--max-lora-rank`` that is >= ``rank``.
 
     Raises:
@@ -57,7 +57,8 @@ def round_up_lora_rank(rank: int) -> int:
     for allowed in VLLM_MAX_LORA_RANKS:
         if allowed >= rank:
             return allowed
-    raise AdapterError(f"LoRA rank {rank} is above vLLM's largest --max-lora-rank ({VLLM_MAX_LORA_RANKS[-1]})")
+    who = f"adapter {adapter!r}: " if adapter else ""
+    raise AdapterError(f"{who}LoRA rank {rank} is above vLLM's largest --max-lora-rank ({VLLM_MAX_LORA_RANKS[-1]})")
 
 
 def _target_list(raw: object, model: ModelFacts) -> list[str]:
@@ -91,6 +92,8 @@ def inspect_adapter(
             model lacks, a shape mismatch, or a rank above ``max_lora_rank``.
     """
     path = Path(ref).expanduser()
+    if path.exists() and not path.is_dir():
+        raise AdapterError(f"adapter {name!r}: {ref} is a file; pass the adapter's directory")
     if not path.is_dir():
         if looks_like_remote(ref):
             raise AdapterError(
@@ -112,6 +115,7 @@ def inspect_adapter(
         rank = int(cfg["r"])
     except (KeyError, TypeError, ValueError):
         raise AdapterError(f"adapter {name!r}: {cfg_path} has no integer 'r' (LoRA rank)") from None
+    round_up_lora_rank(rank, name)
     if max_lora_rank is not None and rank > max_lora_rank:
         raise AdapterError(
             f"adapter {name!r}: LoRA rank {rank} is greater than max_lora_rank {max_lora_rank}",
@@ -134,7 +138,7 @@ def inspect_adapter(
         if absent:
             raise AdapterError(
                 f"adapter {name!r}: target modules {', '.join(absent)} do not exist in the base model "
-                f"{model.path.name} (it has {', '.join(sorted(suffixes)[:8])}...)",
+                f"{served_model_name or model.path.name!r} (it has {', '.join(sorted(suffixes)[:8])}...)",
                 hint="this adapter was trained for another model architecture; use the matching base model",
             )
     _check_weights(facts, model)
@@ -175,6 +179,13 @@ def _check_weights(facts: AdapterFacts, model: ModelFacts) -> None:
         if base is None:
             raise AdapterError(f"adapter {facts.name!r}: module {module} does not exist in the base model")
         out_f, in_f = base
+        found_rank = info.shape[0] if m.group("ab") == "A" else info.shape[1]
+        if found_rank != facts.rank:
+            raise AdapterError(
+                f"adapter {facts.name!r}: adapter_config.json says r={facts.rank} but {tensor_name} has rank "
+                f"{found_rank}",
+                hint="adapter_config.json and adapter_model.safetensors come from different trainings: copy both again",
+            )
         expected = (facts.rank, in_f) if m.group("ab") == "A" else (out_f, facts.rank)
         if tuple(info.shape) != expected:
             raise AdapterError(

@@ -49,6 +49,7 @@ class ServeArgs:
     host: str = "127.0.0.1"
     port: int = 8000
     runner: str | None = None
+    tokenizer: str | None = None
     passthrough: list[str] = field(default_factory=list)
 
     @property
@@ -76,6 +77,20 @@ def _parse_lora(item: str) -> LoraModule:
     return LoraModule(name, path)
 
 
+def _port(value: str) -> int:
+    port = int(value)
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a TCP port (1-65535)")
+    return port
+
+
+def _positive(value: str) -> int:
+    n = int(value)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return n
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"prai serve: {message}", hint="see `prai serve --help`")
@@ -97,14 +112,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--served-model-name", nargs="+", default=[], help="name(s) clients put in `model`")
     p.add_argument("--enable-lora", action="store_true", help="enable LoRA adapters (implied by --lora-modules)")
     p.add_argument("--lora-modules", nargs="+", default=[], help="NAME=PATH or JSON {name, path, base_model_name}")
-    p.add_argument("--max-loras", type=int, help="adapters in one batch")
+    p.add_argument("--max-loras", type=_positive, help="adapters in one batch")
     p.add_argument(
         "--max-lora-rank", type=int, help="default: largest adapter rank, rounded up to a value vLLM accepts"
     )
     p.add_argument("--max-model-len", help="context length (tokens)")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    p.add_argument("--runner", help="vLLM runner: generate | pooling")
+    p.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
+    p.add_argument("--runner", choices=["auto", "generate", "pooling", "draft"], help="vLLM runner")
+    p.add_argument("--tokenizer", help="local tokenizer directory (default: the model's)")
     return p
 
 
@@ -119,7 +135,11 @@ def parse_serve_args(argv: list[str]) -> ServeArgs:
     if not model:
         raise UsageError("prai serve: no model given", hint="pass --model /path/to/model-directory")
     if ns.model and ns.model_pos:
-        rest = [ns.model_pos, *rest]  # a stray positional: let vLLM report it
+        raise UsageError(
+            f"prai serve: the model is given twice ({ns.model_pos} and --model {ns.model})", hint="keep one of them"
+        )
+    if ns.max_model_len is not None and ns.max_model_len.lstrip("-").isdigit() and int(ns.max_model_len) < 1:
+        raise UsageError(f"--max-model-len {ns.max_model_len}: must be at least 1")
     modules = [_parse_lora(x) for x in ns.lora_modules]
     names = [m.name for m in modules]
     dupes = sorted({n for n in names if names.count(n) > 1})
@@ -136,5 +156,6 @@ def parse_serve_args(argv: list[str]) -> ServeArgs:
         host=ns.host,
         port=ns.port,
         runner=ns.runner,
+        tokenizer=ns.tokenizer,
         passthrough=list(rest),
     )

@@ -84,6 +84,7 @@ def run_demo(
     """
     settings = settings or get_settings()
     console = Console(highlight=False)
+    _stop_on_hangup_and_term()
     ensure_port_free(HOST, port)
     ensure_port_free(HOST, gateway_port)
     t0 = time.monotonic()
@@ -128,6 +129,18 @@ def run_demo(
             gateway.stop()
     finally:
         engine.stop()
+
+
+def _stop_on_hangup_and_term() -> None:
+    # The engine and gateway run in their own sessions (so Ctrl-C reaches only us and we
+    # stop them in order); SIGTERM and SIGHUP must unwind the same way, or they outlive us.
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, interrupt)
 
 
 def _doctor(console: Console, base_url: str, models: DemoModels) -> None:

@@ -113,7 +113,11 @@ def ensure_demo_models(cache_dir: Path, *, log: Any = print) -> DemoModels:
     root = cache_dir / "demo" / recipe_key()
     models = _paths(root)
     if (root / "COMPLETE").is_file():
-        return models
+        damage = _cache_damage(models)
+        if damage is None:
+            return models
+        log(f"demo model: the cached build is damaged ({damage}); building it again")
+        shutil.rmtree(root)
     from prai.engine._imports import require_training_stack
 
     require_training_stack()
@@ -130,6 +134,21 @@ def ensure_demo_models(cache_dir: Path, *, log: Any = print) -> DemoModels:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return models
+
+
+def _cache_damage(models: DemoModels) -> str | None:
+    """Why a cached build cannot be served (the preflight's own checks), or None."""
+    from prai.engine.adapter_check import inspect_adapter
+    from prai.engine.model_check import inspect_model_dir
+    from prai.errors import PraiError
+
+    try:
+        facts = inspect_model_dir(str(models.base))
+        for name, path in models.adapters.items():
+            inspect_adapter(name, str(path), facts)
+    except PraiError as exc:
+        return exc.message
+    return None
 
 
 def _examples(answers: tuple[str, ...], system: str | None = None) -> list[tuple[str, str]]:

@@ -56,6 +56,14 @@ class ModelFacts:
     warnings: list[str] = field(default_factory=list)
 
 
+def _architectures(raw: object) -> list[str]:
+    if isinstance(raw, str):
+        return [raw]
+    if isinstance(raw, list):
+        return [str(a) for a in raw]
+    return []
+
+
 def looks_like_remote(ref: str) -> bool:
     """True for hub repo ids (``org/name``) and URLs, which vLLM would download."""
     return bool(_REPO_ID.match(ref)) or "://" in ref
@@ -100,6 +108,12 @@ def _weight_files(path: Path) -> tuple[list[Path], list[str]]:
         if not isinstance(weight_map, dict) or not weight_map:
             raise ModelError(f"{index}: has no weight_map: the copy is damaged")
         shards = sorted(set(weight_map.values()))
+        escaping = [s for s in shards if not _inside(path, s)]
+        if escaping:
+            raise ModelError(
+                f"{index}: weight_map names files outside the model directory ({escaping[0]})",
+                hint="the index is damaged or hostile: copy the model directory again from its source",
+            )
         missing = [s for s in shards if not (path / s).is_file()]
         if missing:
             shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
@@ -115,6 +129,41 @@ def _weight_files(path: Path) -> tuple[list[Path], list[str]]:
     if bins:
         return [], []  # pickled weights: vLLM loads them; no header to check without torch
     raise ModelError(f"{path}: no weights (*.safetensors or pytorch_model*.bin)")
+
+
+def _inside(root: Path, name: str) -> bool:
+    """True when ``name`` is a plain relative path that stays inside ``root``."""
+    if not isinstance(name, str) or not name or Path(name).is_absolute():
+        return False
+    return (root / name).resolve().is_relative_to(root.resolve())
+
+
+def _tokenizer_problem(path: Path) -> str | None:
+    found = [group for group in _TOKENIZER_SETS if all((path / n).is_file() for n in group)]
+    if not found:
+        return "no tokenizer files (tokenizer.json, tokenizer.model, vocab.json+merges.txt or vocab.txt)"
+    empty = [n for group in found for n in group if (path / n).stat().st_size == 0]
+    if empty and len(found) == 1:
+        return f"{empty[0]} is empty (a failed copy?)"
+    return None
+
+
+def inspect_tokenizer_dir(ref: str) -> Path:
+    """Check a ``--tokenizer`` value: a local directory with tokenizer files.
+
+    Raises:
+        ModelNotLocal: a hub repo id or URL.
+        ModelError: missing directory or no usable tokenizer files.
+    """
+    path = Path(ref).expanduser()
+    if not path.is_dir():
+        if looks_like_remote(ref):
+            raise ModelNotLocal(f"--tokenizer {ref!r} is a hub repo id or URL, not a local directory")
+        raise ModelError(f"--tokenizer {ref}: no such directory")
+    problem = _tokenizer_problem(path)
+    if problem:
+        raise ModelError(f"--tokenizer {ref}: {problem}")
+    return path.resolve()
 
 
 def _module_shapes(tensors: dict[str, TensorInfo]) -> dict[str, tuple[int, int]]:
@@ -166,9 +215,10 @@ def inspect_model_dir(ref: str, *, need_chat_template: bool = True) -> ModelFact
                 hint="chmod -R g+rX the model directory (group 0 on OpenShift); with SELinux, relabel it (seed §7)",
             ) from None
         total += f.stat().st_size
-    if not any(all((path / n).is_file() for n in group) for group in _TOKENIZER_SETS):
+    problem = _tokenizer_problem(path)
+    if problem:
         raise ModelError(
-            f"{path}: no tokenizer files (tokenizer.json, tokenizer.model, vocab.json+merges.txt or vocab.txt)",
+            f"{path}: {problem}",
             hint="copy the tokenizer files with the weights; vLLM would otherwise try to download them (seed §8)",
         )
     nested = config.get("text_config")
@@ -179,7 +229,7 @@ def inspect_model_dir(ref: str, *, need_chat_template: bool = True) -> ModelFact
     facts = ModelFacts(
         path=path,
         config=config,
-        architectures=list(config.get("architectures") or []),
+        architectures=_architectures(config.get("architectures")),
         head_dim=int(head_dim) if head_dim else None,
         max_position_embeddings=text.get("max_position_embeddings"),
         linear_shapes=shapes,

@@ -14,13 +14,14 @@ import json
 import os
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from prai.engine.adapter_check import AdapterFacts, inspect_adapter, round_up_lora_rank
 from prai.engine.args import ServeArgs, parse_serve_args
 from prai.engine.engine_support import check_engine_support, installed_engine
 from prai.engine.environment import engine_environment
-from prai.engine.model_check import ModelFacts, inspect_model_dir
+from prai.engine.model_check import ModelFacts, inspect_model_dir, inspect_tokenizer_dir
 from prai.errors import EngineNotInstalled, UsageError
 from prai.settings import Settings, get_settings
 
@@ -49,6 +50,14 @@ def run_preflight(args: ServeArgs) -> Preflight:
     warnings = list(model.warnings)
     warnings += check_engine_support(model)
     served = args.served_model_names[0] if args.served_model_names else model.path.name
+    if args.tokenizer:
+        inspect_tokenizer_dir(args.tokenizer)
+    clash = sorted({m.name for m in args.lora_modules} & {served, *args.served_model_names})
+    if clash:
+        raise UsageError(
+            f"adapter name {clash[0]!r} is also the served model name",
+            hint="give the adapter its own name: clients choose it in `model`",
+        )
     if args.is_pooling and args.lora_modules:
         raise UsageError("LoRA adapters cannot be served with --runner pooling", hint="drop --lora-modules")
     if args.max_lora_rank is not None:
@@ -67,15 +76,12 @@ def run_preflight(args: ServeArgs) -> Preflight:
     rank = args.max_lora_rank
     if args.enable_lora and rank is None:
         rank = round_up_lora_rank(max((a.rank for a in adapters), default=16))
-    if args.max_model_len and model.max_position_embeddings:
-        try:
-            if int(args.max_model_len) > int(model.max_position_embeddings):
-                warnings.append(
-                    f"--max-model-len {args.max_model_len} exceeds the model's max_position_embeddings "
-                    f"{model.max_position_embeddings}; vLLM will refuse it"
-                )
-        except ValueError:
-            pass
+    wanted, limit = args.max_model_len, model.max_position_embeddings
+    if wanted and wanted.isdigit() and limit and int(wanted) > int(limit):
+        raise UsageError(
+            f"--max-model-len {wanted} exceeds the model's max_position_embeddings {model.max_position_embeddings}",
+            hint=f"use --max-model-len {model.max_position_embeddings} or less",
+        )
     return Preflight(args, model, adapters, served, rank, warnings)
 
 
@@ -112,6 +118,8 @@ def vllm_command(pre: Preflight, python: str = sys.executable) -> list[str]:
         cmd += ["--max-model-len", str(min(int(pre.model.max_position_embeddings), 8192))]
     if a.runner:
         cmd += ["--runner", a.runner]
+    if a.tokenizer:
+        cmd += ["--tokenizer", str(Path(a.tokenizer).expanduser().resolve())]
     cmd += ["--middleware", MIDDLEWARE]
     cmd += a.passthrough
     return cmd
