@@ -61,7 +61,8 @@ def _cli(env: dict[str, str], *args: str, timeout: int = 600) -> subprocess.Comp
 def bench_out(server, demo_models, dead_env, tmp_path_factory: pytest.TempPathFactory) -> Path:  # type: ignore[no-untyped-def]
     out = tmp_path_factory.mktemp("bench-real") / "out"
     r = _cli(dead_env, "bench", "--target", server, "--model", "prai-demo", "--adapters", "kansai,samurai",
-             "--tokenizer", str(demo_models.base), "--max-requests", "3", "--max-seconds", "120",
+             "--adapter-mix", "kansai=0.5,samurai=0.5", "--profile", "concurrent", "--rate", "2",
+             "--tokenizer", str(demo_models.base), "--max-requests", "4", "--max-seconds", "120",
              "--data", "synthetic:prompt_tokens=16,output_tokens=16", "--slo", "ttft=10s", "-o", str(out))
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     return out
@@ -69,16 +70,22 @@ def bench_out(server, demo_models, dead_env, tmp_path_factory: pytest.TempPathFa
 
 def test_bench_per_adapter_on_the_real_engine(bench_out: Path) -> None:
     summary: dict[str, Any] = json.loads((bench_out / "summary.json").read_text())
-    assert [r["name"] for r in summary["runs"]] == ["base", "kansai", "samurai"]
+    assert [r["name"] for r in summary["runs"]] == ["base", "kansai", "samurai", "mix"]
     for run in summary["runs"]:
         row = run["benchmarks"][0]
-        assert row["requests_successful"] == 3 and row["requests_errored"] == 0, run["name"]
+        assert row["requests_successful"] == 4 and row["requests_errored"] == 0, run["name"]
+        assert row["strategy"] == "concurrent" and row["rate"] == 2
         assert row["ttft_p50_ms"] > 0 and row["itl_p50_ms"] > 0 and row["output_tokens_per_s"] > 0
         assert row["slo_attainment"] == 1.0
         report = json.loads((bench_out / run["guidellm_json"]).read_text())
         assert report["benchmarks"][0]["config"]["backend"]["model"] == run["model"]
         # The server generated tokens for real: output is text from the demo model.
         assert all(r["output"] for r in report["benchmarks"][0]["requests"]["successful"])
+    # Two LoRA adapters in one concurrent run (mixed batches): both answered, split per adapter.
+    mix = summary["runs"][3]
+    assert sum(mix["router_sent"].values()) == 4
+    per = mix["per_adapter"][0]
+    assert sum(p["requests_successful"] for p in per.values()) == 4 and "(unattributed)" not in per
 
 
 def test_compare_gate_fails_on_a_doctored_regression(bench_out: Path, dead_env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -145,9 +145,13 @@ def test_cli_errors_are_one_message_and_a_hint(tmp_path: Path) -> None:
              "-o", str(tmp_path / "o"))
     assert r.returncode == 50 and "error: no tokenizer" in r.stderr and "hint: pass --tokenizer" in r.stderr
     assert "Traceback" not in r.stderr and not (tmp_path / "o").exists()
-    r = _cli("bench", "--target", "http://127.0.0.1:9", "--model", "m", "--adapters", "a", "--adapter-mix", "a=1",
+    r = _cli("bench", "--target", "http://127.0.0.1:9", "--model", "m", "--adapter-mix", "a=0",
              "--tokenizer", str(tmp_path), "-o", str(tmp_path / "o"))
-    assert r.returncode == 2 and "--adapters or --adapter-mix" in r.stderr
+    assert r.returncode == 50, r.stderr  # tokenizer checked first: the directory has none
+    (tmp_path / "tokenizer.json").write_text("{}")
+    r = _cli("bench", "--target", "http://127.0.0.1:9", "--model", "m", "--adapter-mix", "a=0",
+             "--tokenizer", str(tmp_path), "--max-requests", "1", "-o", str(tmp_path / "o"))
+    assert r.returncode == 2 and "weight of 'a' must be more than zero" in r.stderr
     r = _cli("bench", "compare", str(tmp_path), str(tmp_path))
     assert r.returncode == 50 and "summary.json: no such file" in r.stderr
 

@@ -24,7 +24,8 @@ table{border-collapse:collapse;font-size:12.5px;margin:6px 0 12px}
 th,td{border:1px solid var(--bd);padding:3px 7px;text-align:right;white-space:nowrap}
 th{background:#f9fafb;position:sticky;top:0}td.l,th.l{text-align:left;white-space:normal}
 .ok{color:var(--ok);font-weight:600}.bad{color:var(--bad);font-weight:600}
-.charts{display:flex;flex-wrap:wrap;gap:18px}.chart{border:1px solid var(--bd);border-radius:6px;padding:6px}
+.charts{display:flex;flex-wrap:wrap;gap:18px}.chart{border:1px solid var(--bd);border-radius:6px;padding:6px;
+max-width:100%;overflow-x:auto}
 svg text{font-family:inherit}.scroll{overflow-x:auto}
 details{margin:4px 0}pre{white-space:pre-wrap;font-size:12px;background:#f9fafb;padding:6px;margin:4px 0}
 """
@@ -109,7 +110,8 @@ def _legend(names: Sequence[str], x: int, y: int) -> list[str]:
 def bar_chart(title: str, categories: Sequence[str], series: Mapping[str, Sequence[float | None]],
               ylabel: str, width: int = 560, height: int = 260) -> str:
     """Grouped bars: one group per category, one bar per series (None = no bar)."""
-    pad = (54, 110, 24, 46)
+    rotate = len(categories) > 6
+    pad = (54, 110, 24, 100 if rotate else 46)
     values = [v for s in series.values() for v in s if v is not None]
     ymax = _nice_max(max(values) if values else 1.0)
     plot_w = width - pad[0] - pad[1]
@@ -129,8 +131,10 @@ def bar_chart(title: str, categories: Sequence[str], series: Mapping[str, Sequen
             out.append(f"<rect x=\"{x:.1f}\" y=\"{height - pad[3] - bh:.1f}\" width=\"{bar_w - 1:.1f}\" "
                        f"height=\"{bh:.1f}\" fill=\"{PALETTE[si % len(PALETTE)]}\"><title>{esc(name)} "
                        f"{esc(cat)}: {fmt(v)}</title></rect>")
-        out.append(f"<text x=\"{gx + group_w * 0.4:.1f}\" y=\"{height - pad[3] + 14}\" text-anchor=\"middle\" "
-                   f"font-size=\"11\">{esc(cat)}</text>")
+        lx, ly = gx + group_w * 0.4, height - pad[3] + 14
+        out.append(f"<text x=\"{lx:.1f}\" y=\"{ly}\" font-size=\"11\" "
+                   + (f"text-anchor=\"end\" transform=\"rotate(-40 {lx:.1f} {ly})\">" if rotate
+                      else "text-anchor=\"middle\">") + f"{esc(cat)}</text>")
     out += _legend(list(series), width - pad[1] + 8, pad[2] + 10)
     return _svg(width, height, out, title)
 

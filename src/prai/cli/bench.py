@@ -98,9 +98,6 @@ def _bench_run(
     from prai.bench._spec import parse_adapters, parse_data, parse_mix, parse_rates, parse_slo
     from prai.settings import get_settings
 
-    if adapters and adapter_mix:
-        raise UsageError("give --adapters or --adapter-mix, not both",
-                         hint="--adapters runs each adapter alone; --adapter-mix runs one weighted mix")
     opts = BenchOptions(
         target=target, model=model, tokenizer_dir=resolve_tokenizer(tokenizer, bundle), out_dir=out,
         api_key=api_key or get_settings().api_key, adapters=parse_adapters(adapters),
@@ -135,7 +132,8 @@ def register(app: typer.Typer) -> None:
         api_key: str | None = typer.Option(None, "--api-key", help="API key (default: $PRAI_API_KEY)."),
         adapters: str | None = typer.Option(None, "--adapters", help="Adapters to run one by one: a,b"),
         adapter_mix: str | None = typer.Option(None, "--adapter-mix",
-                                               help="One combined run over adapters: a=0.5,b=0.5"),
+                                               help="One combined run over adapters: a=0.5,b=0.5 "
+                                               "(after the base and --adapters runs)"),
         no_base: bool = typer.Option(False, "--no-base", help="With adapters: skip the base-model run."),
         profile: str = typer.Option("synchronous", "--profile",
                                     help="synchronous|concurrent|constant|poisson|sweep|throughput"),

@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
             False, "--smoke", help="Run the taste test through the gateway, then exit."
         ),
     ) -> None:
-        """Start the embedded engine(s) and the gateway; print an API key for the demo tenant."""
+        """Start `prai serve` (vLLM) for each upstream and the gateway; print an API key for the demo tenant."""
         from rich.console import Console
 
         from prai.gateway.up import run_up

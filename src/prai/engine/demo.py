@@ -89,7 +89,10 @@ def run_demo(
     ensure_port_free(HOST, gateway_port)
     t0 = time.monotonic()
     with console.status("building the demo model and adapters (first run only)...") as status:
-        models = ensure_demo_models(settings.cache_dir, log=lambda line: status.update(line))
+        # Without a terminal the spinner shows nothing: print the build's steps instead.
+        models = ensure_demo_models(
+            settings.cache_dir, log=status.update if console.is_terminal else lambda line: console.print(line)
+        )
     console.print(f"[green]✓[/] demo model {models.base} ({time.monotonic() - t0:.0f} s)")
     models = _bring_in(console, models, settings)
     log_path = settings.cache_dir / "demo" / "logs" / f"serve-{port}.log"
@@ -209,7 +212,7 @@ def _print_usage(console: Console, gateway: DemoGateway, models: DemoModels) -> 
     adapter = next(iter(models.adapters))
     url, key = gateway.url, gateway.key
     body = json.dumps({"model": adapter, "messages": [{"role": "user", "content": "こんにちは"}]}, ensure_ascii=False)
-    console.print(
+    print(
         f"\nThe kitchen is open. API key for tenant demo / project taste (shown once):\n  {key}\n\n"
         "Try it through the gateway (Ctrl-C to stop):\n\n"
         f"  curl -s {url}/v1/chat/completions -H 'Content-Type: application/json' \\\n"
@@ -217,5 +220,5 @@ def _print_usage(console: Console, gateway: DemoGateway, models: DemoModels) -> 
         f"  python -c \"from openai import OpenAI; c = OpenAI(base_url='{url}/v1', api_key='{key}'); "
         f"print(c.chat.completions.create(model='{models.served_model_name}', "
         "messages=[{'role': 'user', 'content': 'こんにちは'}]).choices[0].message.content)\"\n",
-        markup=False,
+        flush=True,
     )

@@ -29,7 +29,8 @@ def render_eval_report(result: Mapping[str, Any]) -> str:
     ids = list(dict.fromkeys(r["id"] for r in result.get("results", [])))
     lat = {m: [next((r["latency_ms"] for r in result["results"] if r["model"] == m and r["id"] == i), None)
                for i in ids] for m in models}
-    parts.append(bar_chart("Latency per item", ids, lat, "ms", width=max(560, 60 * len(ids) + 170)))
+    parts.append(bar_chart("Latency per item", ids, lat, "ms", width=max(560, 40 * len(ids) * max(1, len(models))
+                                                                       // 2 + 200), height=320))
     parts.append("</div>")
     diff = result.get("baseline_diff")
     if diff is not None:

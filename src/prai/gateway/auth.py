@@ -130,10 +130,15 @@ class KeyCache:
         try:
             return self.authenticate(authorization)
         except _KeyMiss:
+            missed_at = time.monotonic()
             async with self._miss_lock:
-                now = time.monotonic()
-                if now - self._last_miss_reload >= self.miss_reload_interval_s:
-                    self._last_miss_reload = now
+                # A reload that started after this miss already saw any key created before
+                # it; otherwise wait for the next allowed reload (never reject a fresh key).
+                if self._last_miss_reload < missed_at:
+                    wait = self._last_miss_reload + self.miss_reload_interval_s - time.monotonic()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                    self._last_miss_reload = time.monotonic()
                     with contextlib.suppress(Exception):
                         await asyncio.to_thread(self.load)
             return self.authenticate(authorization)

@@ -1,4 +1,4 @@
-"""`prai up`: the single-machine kitchen — embedded engine(s) and the gateway together.
+"""`prai up`: the single-machine kitchen — `prai serve` engine(s) (vLLM) and the gateway together.
 
 With a kitchen.yaml: every upstream that has a ``serve:`` block gets a ``prai serve``
 child process on the port of its base URL; then the gateway runs in this process.
