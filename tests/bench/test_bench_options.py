@@ -181,3 +181,23 @@ def test_unreachable_target_is_one_clear_error(tmp_path: Path, tiny_tokenizer: P
     assert "Backend validation request failed" in r.stderr and "full log:" in r.stderr
     assert "Traceback" not in r.stderr and "hint: read the GuideLLM log" in r.stderr
     assert not (tmp_path / "o" / "summary.json").exists()
+
+
+@pytest.mark.slow
+def test_prompts_from_a_carried_in_jsonl_file(fake, tiny_tokenizer: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("guidellm")
+    from prai.bench import run_bench
+    from tests.bench.conftest import API_KEY
+
+    data = tmp_path / "prompts.jsonl"
+    data.write_text("".join(json.dumps({"prompt": p, "output_tokens_count": 6}, ensure_ascii=False) + "\n"
+                            for p in ("こんにちは", "閉域網とは何ですか？", "Hello")), encoding="utf-8")
+    opts = BenchOptions(target=fake.url, model="prai-demo", tokenizer_dir=tiny_tokenizer, out_dir=tmp_path / "o",
+                        api_key=API_KEY, max_requests=3, data=parse_data(str(data)))
+    res = run_bench(opts, cache_dir=tmp_path / "cache", run_timeout_s=240)
+    row = res.summary["runs"][0]["benchmarks"][0]
+    assert row["requests_successful"] == 3
+    report = json.loads((res.out_dir / "runs/base/benchmarks.json").read_text())
+    sent = [json.loads(r["request_args"])["body"]["messages"][0]["content"]
+            for r in report["benchmarks"][0]["requests"]["successful"]]
+    assert "こんにちは" in json.dumps(sent, ensure_ascii=False)

@@ -117,6 +117,7 @@ def run_demo(
         gateway = DemoGateway(base_url, names, settings.cache_dir / "demo" / "gateway", gateway_port)
         try:
             _through_gateway(console, gateway, models)
+            _quality(console, base_url, models, settings)
             if smoke:
                 return 0
             _print_usage(console, gateway, models)
@@ -188,6 +189,47 @@ def _through_gateway(console: Console, gateway: DemoGateway, models: DemoModels)
     console.print(
         f"[green]✓[/] guardrails block: 「{blocked.prompt}」 → HTTP 400 {blocked.error_type} ({_actions(blocked)})"
     )
+
+
+def _quality(console: Console, base_url: str, models: DemoModels, settings: Settings) -> None:
+    """A short `prai bench` (GuideLLM) and `prai eval` run, each writing its HTML report.
+
+    Raises:
+        TasteTestFailed: an eval item failed on the demo model.
+    """
+    from prai.bench.demo import demo_quality_check
+
+    out = settings.cache_dir / "demo" / "quality"
+    with console.status("quality: a short bench (GuideLLM) and the demo eval suite...") as status:
+        q = demo_quality_check(
+            base_url,
+            models.base,
+            out,
+            model=models.served_model_name,
+            adapters=tuple(models.adapters),
+            log=status.update if console.is_terminal else lambda line: console.print(line),
+        )
+    t = Table(title="bench (GuideLLM, synchronous, 16-token prompts and answers)")
+    for col in ("model", "TTFT p50", "ITL p50", "output tokens/s"):
+        t.add_column(col, justify="left" if col == "model" else "right")
+    for row in q.rows:
+        t.add_row(
+            str(row.get("model") or row.get("run")),
+            _ms(row.get("ttft_p50_ms")),
+            _ms(row.get("itl_p50_ms")),
+            f"{row.get('output_tokens_per_s') or 0:.0f}",
+        )
+    console.print(t)
+    passed = sum(int(v.get("passed", 0)) for v in q.eval_totals.values())
+    items = sum(int(v.get("items", 0)) for v in q.eval_totals.values())
+    console.print(f"[green]✓[/] bench report {q.bench_report}")
+    if q.eval_failed:
+        raise TasteTestFailed(f"eval: {q.eval_failed} item(s) failed on the demo model; see {q.eval_report}")
+    console.print(f"[green]✓[/] eval: {passed}/{items} items passed; report {q.eval_report}")
+
+
+def _ms(value: object) -> str:
+    return f"{float(value):.1f} ms" if isinstance(value, int | float) else "-"
 
 
 def _actions(show: GuardShow) -> str:
