@@ -30,6 +30,13 @@ _MAX_HEADER_BYTES = 100 * 1024 * 1024  # safetensors' own limit for the JSON hea
 _GENERATIVE = re.compile(r"(ForCausalLM|ForConditionalGeneration|LMHeadModel)$")
 
 
+
+def _inside(root: Path, name: object) -> bool:
+    """True when ``name`` is a plain relative path that stays inside ``root``."""
+    if not isinstance(name, str) or not name or Path(name).is_absolute():
+        return False
+    return (root / name).resolve().is_relative_to(root.resolve())
+
 @dataclass
 class ModelDirReport:
     """Result of :func:`check_model_dir`.
@@ -157,6 +164,13 @@ def check_model_dir(
             problems.append(f"{index_path.name}: no weight_map; copy it again")
             weight_map = {}
         shards = sorted(set(weight_map.values()))
+        escaping = [s for s in shards if not _inside(root, s)]
+        if escaping:
+            problems.append(
+                f"{index_path.name}: weight_map names a file outside the model directory ({escaping[0]}); "
+                "the index is damaged or hostile, copy the model again from its source"
+            )
+            shards = [s for s in shards if s not in escaping]
         for shard in shards:
             if not (root / shard).is_file():
                 problems.append(

@@ -69,10 +69,7 @@ def _registry(k8s_version: str) -> Registry[Any]:
 @lru_cache(maxsize=64)
 def _core_schema(k8s_version: str, api_version: str, kind: str) -> dict[str, Any] | None:
     group_version = api_version.split("/")
-    if len(group_version) == 2:
-        api = f"{group_version[0].split('.')[0]}-{group_version[1]}"
-    else:
-        api = group_version[0]
+    api = f"{group_version[0].split('.')[0]}-{group_version[1]}" if len(group_version) == 2 else group_version[0]
     f = _schema_dir(k8s_version).joinpath(f"{kind.lower()}-{api}.json")
     if not f.is_file():
         return None
