@@ -160,7 +160,7 @@ def test_cli_bad_suite_exit_2_without_traceback(tmp_path: Path) -> None:
     assert not (tmp_path / "o").exists()
 
 
-def test_example_suites_load(shared_dir: Path) -> None:  # type: ignore[no-untyped-def]
+def test_example_suites_load() -> None:
     root = Path(__file__).resolve().parents[2] / "examples" / "evals"
     yaml_suite = load_suite(root / "demo-suite.yaml")
     assert set(yaml_suite.models) == {"prai-demo", "kansai", "samurai"}
