@@ -32,15 +32,14 @@ def _engine_missing() -> str | None:
 
 
 @pytest.fixture(scope="module")
-def engine_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Gateway, str]]:
+def engine_gateway(tmp_path_factory: pytest.TempPathFactory, demo_models: Any) -> Iterator[tuple[Gateway, str]]:
     reason = _engine_missing()
     if reason:
         pytest.skip(reason)
-    from prai.engine.demo_model import ensure_demo_models
     from prai.settings import get_settings
 
     settings = get_settings()
-    models = ensure_demo_models(settings.cache_dir, log=lambda _line: None)
+    models = demo_models  # the session's build (tests/conftest.py)
     port = free_port()
     env = dict(os.environ)
     engine = Proc(
@@ -143,7 +142,7 @@ def test_completions_through_gateway(engine_gateway: tuple[Gateway, str]) -> Non
     assert out.usage and out.usage.completion_tokens > 0
 
 
-def test_prai_up_demo_smoke(tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_prai_up_demo_smoke(tmp_path_factory: pytest.TempPathFactory, demo_models: Any, demo_cache_dir: Any) -> None:
     """`prai up --smoke` with no file: demo engine + gateway + key + taste test through it."""
     import subprocess
 
@@ -152,10 +151,8 @@ def test_prai_up_demo_smoke(tmp_path_factory: pytest.TempPathFactory) -> None:
     reason = _engine_missing()
     if reason:
         pytest.skip(reason)
-    from prai.settings import get_settings
-
     env = dict(os.environ)
-    env["PRAI_CACHE_DIR"] = str(get_settings().cache_dir)  # reuse the built demo model
+    env["PRAI_CACHE_DIR"] = str(demo_cache_dir)  # reuse the session's demo model build
     res = subprocess.run(
         [*PRAI, "up", "--smoke", "--engine-port", str(free_port()), "--port", str(free_port())],
         env=env,
