@@ -542,6 +542,25 @@ class GuardInputError(PraiError):
 __all__ += ["GuardInputError", "GuardrailViolation"]
 
 
+class GuardTokenPrompt(PraiError):
+    """A guarded project sent token IDs (or prompt embeddings) instead of text (HTTP 400).
+
+    The guardrails scan text; token IDs cannot be decoded without the model's tokenizer,
+    so they are refused rather than passed on unchecked.
+    """
+
+    exit_code = 42
+    http_status = 400
+    error_type = "invalid_request_error"
+    hint = (
+        "send the prompt as text (a string or a list of strings); projects with a "
+        "guard_policy do not accept token-ID prompts or prompt_embeds"
+    )
+
+
+__all__ += ["GuardTokenPrompt"]
+
+
 # --- bench and evals ---------------------------------------------------------------------
 
 

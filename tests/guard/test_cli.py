@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 PRAI = [sys.executable, "-m", "prai.cli.main"]
 
 
@@ -37,6 +39,20 @@ def test_scan_block_exit_code_and_no_leak(tmp_path: Path) -> None:
     assert "error: the prompt was blocked by guardrail policy 'standard'" in p.stderr
     assert "AKIAIOSFODNN7EXAMPLE" not in p.stdout + p.stderr
     assert "Traceback" not in p.stderr
+
+
+@pytest.mark.parametrize("fmt", ["--masked", "--json"])
+def test_scan_blocked_text_is_never_printed(fmt: str) -> None:
+    text = "鍵 AKIAIOSFODNN7EXAMPLE と mail a@example.jp\n"
+    p = run("guard", "scan", "-", "--policy", "standard", fmt, stdin=text.encode())
+    assert p.returncode == 40
+    assert "error: the prompt was blocked" in p.stderr
+    out = p.stdout + p.stderr
+    assert "AKIAIOSFODNN7EXAMPLE" not in out and "と mail" not in out
+    if fmt == "--masked":
+        assert p.stdout == ""
+    else:
+        assert json.loads(p.stdout)["text"] is None
 
 
 def test_scan_masked_and_policy_from_kitchen(tmp_path: Path) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from guard_corpus import build, evaluate
+import random
+
+from guard_corpus import build, evaluate, more_negatives, more_positives
 
 from prai.guard import Scanner
 
@@ -27,3 +29,14 @@ def test_exact_spans_on_positives() -> None:
         found = {(f.detector, f.start, f.end) for f in scanner.scan(s.text)}
         for span in s.spans:
             assert span in found, (s.text, span, found)
+
+
+def test_user_found_bypasses_are_caught_without_new_false_positives() -> None:
+    r = random.Random(3)
+    scanner = Scanner()
+    for s in more_positives(r):
+        found = {(f.detector, f.start, f.end) for f in scanner.scan(s.text)}
+        for span in s.spans:
+            assert span in found, (s.text, span, found)
+    for s in more_negatives(r):
+        assert scanner.scan(s.text) == [], s.text

@@ -74,7 +74,8 @@ def register(app: typer.Typer) -> None:
         """Scan a file (or stdin) and show what the policy would do; exit 40 when it blocks.
 
         Findings never show the matched text (detector, offsets, action, score); --masked and
-        --json show the text as the policy would pass it on.
+        --json show the text as the policy would pass it on — nothing when the policy blocks
+        it (--json then has ``"text": null``).
         """
         from prai.errors import UsageError
         from prai.guard.policy import violation
@@ -87,7 +88,8 @@ def register(app: typer.Typer) -> None:
         text = _read(source)
         out = pol.apply(text, direction)
         if masked:
-            sys.stdout.write(out.text)
+            if not out.blocked:  # a blocked text is never printed, not even in part
+                sys.stdout.write(out.text)
         elif as_json:
             data = {
                 "policy": pol.name,
@@ -103,7 +105,7 @@ def register(app: typer.Typer) -> None:
                     {"detector": d, "action": a, "count": n}
                     for (d, a), n in sorted(out.counts.items())
                 ],
-                "text": out.text,
+                "text": None if out.blocked else out.text,
             }
             sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         else:

@@ -144,6 +144,11 @@ def scan_numbers(t: str, low: str | None = None, low_ctx: int = 24) -> Iterator[
         spaced = [
             _SPACE.search(t, groups[k][1], groups[k + 1][0]) is not None for k in range(n - 1)
         ]
+        if n >= 10 and max(lens) == 1:  # "0 9 0 1 2 3 4 5 6 7 8": spelled out digit by digit
+            hit = _spelled_phone(t, low, "".join(digits), a, b, low_ctx)
+            if hit:
+                yield hit
+            continue
         short = [len(g) < 3 for g in digits]
         i = 0
         while i < n:
@@ -167,6 +172,40 @@ def scan_numbers(t: str, low: str | None = None, low_ctx: int = 24) -> Iterator[
                     break
             if not hit:
                 i += 1
+    yield from scan_kanji_phones(t, low, low_ctx)
+
+
+_KANJI_DIGITS = "〇一二三四五六七八九"
+_KANJI_TO_ASCII = str.maketrans(_KANJI_DIGITS, "0123456789")
+# A kanji-numeral phone number starts with 〇 (〇九〇-一二三四-五六七八); separators as in
+# digit runs. Only taken after a phone context word (kanji numerals are common in prose).
+_KANJI_PHONE = re.compile(
+    f"(?<![{_KANJI_DIGITS}])〇(?:[{_KANJI_DIGITS}]|[{_SEP}]{{1,3}}(?=[{_KANJI_DIGITS}])){{9,16}}"
+    f"(?![{_KANJI_DIGITS}])"
+)
+
+
+def _spelled_phone(t: str, low: str, d: str, s: int, e: int, low_ctx: int) -> Hit | None:
+    """A phone number written one digit at a time (or in kanji numerals): taken only after
+    a phone context word, 10-11 digits, valid for libphonenumber."""
+    if len(d) not in (10, 11) or d[0] != "0":
+        return None
+    if not _has(low[max(0, s - low_ctx) : s], _CTX_PHONE):
+        return None
+    if not jp_phone_valid(d, False):
+        return None
+    return ("pii.phone_jp", s, e, 0.9)
+
+
+def scan_kanji_phones(t: str, low: str, low_ctx: int = 24) -> Iterator[Hit]:
+    """Phone numbers in kanji numerals after a phone context word (電話 〇九〇-一二三四-五六七八)."""
+    if "〇" not in t:
+        return
+    for m in _KANJI_PHONE.finditer(t):
+        d = "".join(c for c in m.group() if c in _KANJI_DIGITS).translate(_KANJI_TO_ASCII)
+        hit = _spelled_phone(t, low, d, m.start(), m.end(), low_ctx)
+        if hit:
+            yield hit
 
 
 def _classify(

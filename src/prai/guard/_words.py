@@ -149,6 +149,12 @@ _INJ_EN = re.compile(
     r"|(?:pretend|act\s+as\s+if|imagine)\s+(?:that\s+)?(?:you\s+)?(?:have|had|are)\s+no\s+"
     r"(?:rules|restrictions|limits|guidelines|filters)"
     r"|repeat\s+(?:all\s+)?(?:the\s+)?(?:words|text)\s+above"
+    r"|(?:ignore|disregard|forget)\s+(?:all\s+)?(?:of\s+)?(?:the\s+|your\s+|these\s+|those\s+)?"
+    r"(?:instructions?|prompts?|rules?|directions?|guidelines?|messages?|commands?|directives?)"
+    r"\s+(?:above|given\s+(?:above|before|earlier)|so\s+far|you\s+(?:were|have\s+been)\s+given)"
+    r"|(?:ignore|disregard|forget)\s+(?:about\s+)?(?:everything|all|anything)\s+"
+    r"(?:(?:written|said|stated|i\s+(?:said|told\s+you))\s+)?(?:above|so\s+far|previously|earlier)(?![a-z])"
+    r"|(?:act|acting)\s+as\s+(?:an?\s+)?dan(?![a-z])|pretend\s+(?:to\s+be|you\s+are)\s+dan(?![a-z])"
 )
 _INJ_JA = re.compile(
     r"(?:これまで|今まで|以前|先ほど|先程|前|上記|上|最初|元|既存|システム|全て|すべて)の"
@@ -193,7 +199,8 @@ def scan_injection(t: str, low: str, anchors: Anchors) -> Iterator[Hit]:
 _INJ_EN_WORDS = ("ignore", "disregard", "forget", "override", "bypass", "prompt", "instructions",
                  "system message", "developer mode", "god mode", "dan mode", "jailbreak mode",
                  "anything now", "you are now", "no rules", "no restrictions", "no limits",
-                 "no guidelines", "no filters", "words above", "text above")
+                 "no guidelines", "no filters", "words above", "text above", "act as",
+                 "acting as", "pretend")
 _INJ_JA_WORDS = (
     "無視", "忘れ", "破棄", "リセット", "取り消", "上書き", "なかったこと", "プロンプト", "指示",
     "解除", "無効", "外し", "なくし", "取り払", "モード", "あなたは",

@@ -4,9 +4,14 @@ detectors and policies.
 The gateway imports this module and calls :func:`create_guard` with the kitchen config
 (``prai.gateway.guard_hook.load_guard``). Per request:
 
-* ``check_input`` scans every text of the request (chat ``messages[].content`` strings and
-  text parts, completions ``prompt``, embeddings ``input``) with the project's policy in
-  the ``input`` direction: masked texts replace the originals, a ``block`` raises
+* ``check_input`` refuses token-ID prompts and ``prompt_embeds``
+  (:class:`~prai.errors.GuardTokenPrompt`: they cannot be read without the tokenizer),
+  then scans every string of the request body — message contents and parts, names,
+  tool descriptions and schemas, tool-call arguments, ``stop``, ``response_format``,
+  ``guided_*``, ``prompt``, ``input``, dict keys — except the values of
+  :data:`STRUCTURAL_KEYS`, ``tool_choice`` enum values and base64 data URLs (media),
+  with the project's policy in the ``input`` direction: masked texts replace the
+  originals, a ``block`` raises
   :class:`~prai.errors.GuardrailViolation` (HTTP 400, ``type: guardrail_violation``, the
   detector ids in the message, never the matched text);
 * ``output_filter`` returns one :class:`~prai.guard.stream.TextFilter` per choice (the
@@ -18,13 +23,12 @@ Every decision is added to ``ctx.actions`` as (detector, action, count).
 from __future__ import annotations
 
 import asyncio
-import copy
 from collections import Counter
 from typing import Any
 
-from prai.errors import ConfigError
+from prai.errors import ConfigError, GuardTokenPrompt
 from prai.gateway.guard_hook import GuardAction, GuardContext, OutputFilter
-from prai.guard.policy import Guardrails, Policy, violation
+from prai.guard.policy import Guardrails, Outcome, Policy, violation
 from prai.guard.stream import TextFilter
 
 #: Request texts above this many characters are scanned in a worker thread (the event
@@ -43,7 +47,7 @@ def _record(ctx: GuardContext, counts: Counter[tuple[str, str]]) -> None:
 
 
 def _texts(endpoint: str, body: dict[str, Any]) -> list[tuple[Any, Any, str]]:
-    """(container, key, text) for every text of a request body."""
+    """(container, key, text) for the prompt texts of a request body (the audit's prompt)."""
     out: list[tuple[Any, Any, str]] = []
     if endpoint.startswith("chat"):
         for msg in body.get("messages") or []:
@@ -64,6 +68,118 @@ def _texts(endpoint: str, body: dict[str, Any]) -> list[tuple[Any, Any, str]]:
     elif isinstance(value, list):
         out.extend((value, i, v) for i, v in enumerate(value) if isinstance(v, str))
     return out
+
+
+#: Keys whose string values are protocol structure, not text the model reads as prose:
+#: never scanned (``logit_bias`` maps token IDs to numbers: skipped whole).
+STRUCTURAL_KEYS = frozenset(
+    {"model", "role", "type", "id", "tool_call_id", "object", "encoding_format", "logit_bias"}
+)
+#: ``tool_choice`` string values (the rest of a ``tool_choice`` object is scanned).
+_TOOL_CHOICE_ENUM = frozenset({"auto", "none", "required"})
+#: Clean leaves (no finding) up to this many characters are cached per policy: tool
+#: schemas and field names repeat from request to request.
+_CACHE_CHARS = 256
+_CACHE_SIZE = 4096
+
+
+def _is_media(text: str) -> bool:
+    """A base64 data URL (image/audio bytes, not text the guard can read)."""
+    return text.startswith("data:") and ";base64," in text[:128]
+
+
+def _is_token_ids(value: Any) -> bool:
+    """A token-ID prompt: an int, a list of ints, or a list holding lists of ints."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    if isinstance(value, list):
+        return any(
+            (isinstance(v, int) and not isinstance(v, bool))
+            or (isinstance(v, list) and any(isinstance(x, int) for x in v))
+            for v in value
+        )
+    return False
+
+
+def _refuse_token_prompts(body: dict[str, Any]) -> None:
+    """Raise when the body carries model input the guard cannot read as text.
+
+    Raises:
+        GuardTokenPrompt: ``prompt``/``input`` holds token IDs, or ``prompt_embeds`` is set.
+    """
+    for key in ("prompt", "input"):
+        if _is_token_ids(body.get(key)):
+            raise GuardTokenPrompt(
+                f"{key}: token-ID prompts cannot be checked by the guardrails; send text"
+            )
+    if body.get("prompt_embeds") is not None:
+        raise GuardTokenPrompt(
+            "prompt_embeds: embedding prompts cannot be checked by the guardrails; send text"
+        )
+
+
+class _Walk:
+    """Applies a policy to every string leaf (and dict key) of a JSON body.
+
+    ``rebuild`` returns the body with masked strings replaced (a new object where
+    anything changed, the same object otherwise); block decisions and counts are
+    collected in ``blocked``/``counts``; ``chars`` counts the scanned characters.
+    """
+
+    def __init__(self, policy: Policy, cache: dict[str, Outcome]) -> None:
+        self.policy = policy
+        self.cache = cache
+        self.counts: Counter[tuple[str, str]] = Counter()
+        self.blocked: list[str] = []
+
+    def text(self, text: str) -> str:
+        if not text or _is_media(text):
+            return text
+        out = self.cache.get(text) if len(text) <= _CACHE_CHARS else None
+        if out is None:
+            out = self.policy.apply(text, "input")
+            if len(text) <= _CACHE_CHARS and not out.findings:  # clean texts only: no
+                if len(self.cache) >= _CACHE_SIZE:  # personal data is kept in memory
+                    self.cache.clear()
+                self.cache[text] = out
+        if out.counts:
+            self.counts.update(out.counts)
+            self.blocked.extend(d for d in out.blocked if d not in self.blocked)
+        return out.text
+
+    def rebuild(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, list):
+            items = [self.rebuild(v) for v in value]
+            changed = any(a is not b for a, b in zip(items, value, strict=True))
+            return items if changed else value
+        if isinstance(value, dict):
+            new: dict[Any, Any] = {}
+            changed = False
+            for k, v in value.items():
+                nk = self.text(k) if isinstance(k, str) else k
+                keep = k in STRUCTURAL_KEYS and (isinstance(v, str) or k == "logit_bias")
+                if not keep and k == "tool_choice" and isinstance(v, str):
+                    keep = v in _TOOL_CHOICE_ENUM
+                nv = v if keep else self.rebuild(v)
+                changed = changed or nk is not k or nv is not v
+                new[nk] = nv
+            return new if changed else value
+        return value
+
+
+def _size(value: Any) -> int:
+    """Characters of every string in ``value`` (to decide on a worker thread)."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, list):
+        return sum(_size(v) for v in value)
+    if isinstance(value, dict):
+        return sum(len(k) + _size(v) for k, v in value.items() if isinstance(k, str))
+    return 0
 
 
 class _ChoiceFilter:
@@ -106,44 +222,34 @@ class GatewayGuard:
 
     def __init__(self, guardrails: Guardrails) -> None:
         self.guardrails = guardrails
+        # policy name → {short text: outcome}; texts repeat across requests (tool schemas)
+        self._cache: dict[str, dict[str, Outcome]] = {}
 
     def _policy(self, ctx: GuardContext) -> Policy:
         return self.guardrails.policy(ctx.policy)
 
     def _check(self, ctx: GuardContext, body: dict[str, Any]) -> dict[str, Any] | None:
         policy = self._policy(ctx)
-        items = _texts(ctx.endpoint, body)
-        counts: Counter[tuple[str, str]] = Counter()
-        blocked: list[str] = []
-        masked: list[str] = []
-        replacements: list[tuple[int, str]] = []
-        for i, (_, _, text) in enumerate(items):
-            out = policy.apply(text, "input")
-            counts.update(out.counts)
-            blocked.extend(d for d in out.blocked if d not in blocked)
-            masked.append(out.text)
-            if out.text != text:
-                replacements.append((i, out.text))
-        _record(ctx, counts)
-        if blocked:
-            raise violation(blocked, "input", policy.name)
-        ctx.masked_prompt = "\n".join(masked)
-        if not replacements:
+        _refuse_token_prompts(body)
+        walk = _Walk(policy, self._cache.setdefault(policy.name, {}))
+        new_body = walk.rebuild(body)
+        _record(ctx, walk.counts)
+        if walk.blocked:
+            raise violation(walk.blocked, "input", policy.name)
+        ctx.masked_prompt = "\n".join(t for _, _, t in _texts(ctx.endpoint, new_body))
+        if new_body is body:
             return None
-        new_body = copy.deepcopy(body)
-        new_items = _texts(ctx.endpoint, new_body)
-        for i, text in replacements:
-            container, key, _ = new_items[i]
-            container[key] = text
-        return new_body
+        result: dict[str, Any] = new_body
+        return result
 
     async def check_input(self, ctx: GuardContext, body: dict[str, Any]) -> dict[str, Any] | None:
         """Scan the request; a replacement body when something was masked, else None.
 
         Raises:
             GuardrailViolation: a finding's action is ``block`` (HTTP 400).
+            GuardTokenPrompt: the prompt is token IDs or ``prompt_embeds`` (HTTP 400).
         """
-        size = sum(len(t) for _, _, t in _texts(ctx.endpoint, body))
+        size = _size(body)
         if size > THREAD_SCAN_CHARS:
             return await asyncio.to_thread(self._check, ctx, body)
         return self._check(ctx, body)
@@ -183,4 +289,4 @@ def create_guard(kitchen: Any) -> GatewayGuard:
     return GatewayGuard(guardrails)
 
 
-__all__ = ["THREAD_SCAN_CHARS", "GatewayGuard", "create_guard"]
+__all__ = ["STRUCTURAL_KEYS", "THREAD_SCAN_CHARS", "GatewayGuard", "create_guard"]
