@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -203,3 +204,30 @@ def tenants(
         {"name": "acme", "projects": [chat, {"name": "rag", "models": ["embed"]}]},
         {"name": "globex", "projects": [{"name": "ops", "models": ["*"]}]},
     ]
+
+
+def audit_record(**fields: Any) -> dict[str, Any]:
+    """An audit record for seeding a store directly (fresh ``rid``; ``fields`` override)."""
+    rec: dict[str, Any] = {
+        "rid": uuid.uuid4().hex,
+        "ts_us": 1,
+        "tenant": "acme",
+        "project": "chat",
+        "key_id": "k",
+        "model": "m",
+        "adapter": None,
+        "endpoint": "chat.completions",
+        "stream": False,
+        "status": 200,
+        "error_type": None,
+        "prompt_tokens": 1,
+        "completion_tokens": 2,
+        "ttft_us": None,
+        "latency_us": 5,
+        "gateway_us": 1,
+        "upstream": "u",
+        "client": "127.0.0.1",
+        "guard": None,
+        "prompt": None,
+    }
+    return {**rec, **fields}

@@ -9,12 +9,11 @@ import shutil
 import signal
 import sqlite3
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from _gwutil import FakeUpstream, Gateway, http_json, tenants
+from _gwutil import FakeUpstream, Gateway, audit_record, http_json, tenants
 from sqlalchemy import text
 
 from prai.gateway import store
@@ -57,31 +56,7 @@ def test_no_record_lost_when_killed(
 def _seeded_db(tmp: Path, n: int = 6) -> Path:
     path = tmp / "seed.db"
     engine = store.open_engine(f"sqlite:///{path}")
-    recs = [
-        {
-            "rid": uuid.uuid4().hex,
-            "ts_us": i,
-            "tenant": "acme",
-            "project": "chat",
-            "key_id": "k",
-            "model": "m",
-            "adapter": None,
-            "endpoint": "chat.completions",
-            "stream": False,
-            "status": 200,
-            "error_type": None,
-            "prompt_tokens": 1,
-            "completion_tokens": 2,
-            "ttft_us": None,
-            "latency_us": 5,
-            "gateway_us": 1,
-            "upstream": "u",
-            "client": "127.0.0.1",
-            "guard": None,
-            "prompt": None,
-        }
-        for i in range(n)
-    ]
+    recs = [audit_record(ts_us=i) for i in range(n)]
     store.append_audit(engine, recs[:3])
     store.append_audit(engine, recs[3:])
     engine.dispose()

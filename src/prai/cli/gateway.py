@@ -144,17 +144,34 @@ def register(app: typer.Typer) -> None:
     def audit_verify(
         config: Path | None = typer.Option(None, "--config", "-c", help=_CONFIG_HELP),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+        expect_head: str | None = typer.Option(
+            None,
+            "--expect-head",
+            help="SEQ:HASH recorded earlier (head_seq:head_hash of --json): fail unless the "
+            "log still reaches SEQ with that hash.",
+        ),
     ) -> None:
         """Check the audit hash chain; exit 3 when a record was edited, reordered or deleted."""
         from prai.gateway import admin
         from prai.settings import get_settings
 
+        expected = admin.parse_expect_head(expect_head) if expect_head else None
         engine, _ = admin.open_store(config, get_settings().cache_dir)
-        res = admin.verify(engine)
+        res = admin.verify(engine, expected)
         if as_json:
-            print(json.dumps({"ok": True, "records": res.records}))
+            print(
+                json.dumps(
+                    {
+                        "ok": True,
+                        "records": res.records,
+                        "head_seq": res.records,
+                        "head_hash": res.head_hash,
+                    }
+                )
+            )
         else:
             print(f"audit log OK: {res.records} records, hash chain intact")
+            print(f"head: {res.records}:{res.head_hash}")
 
     @audit.command("export")
     def audit_export(

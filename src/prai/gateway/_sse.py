@@ -13,10 +13,14 @@ Events without any of these needs are forwarded byte for byte (no JSON parse).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
 from prai.gateway.guard_hook import OutputFilter
+
+# A non-empty text delta in an event's raw bytes (chat ``"content"`` or completions ``"text"``).
+_HAS_TEXT = re.compile(rb'"(?:content|text)"\s*:\s*"[^"]')
 
 
 def _choice_text(choice: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
@@ -43,6 +47,8 @@ class StreamRelay:
         self.filters: dict[int, OutputFilter | None] = {}
         self.usage: dict[str, Any] | None = None
         self.saw_token = False
+        #: events relayed that carried generated text (≈ tokens: vLLM sends one per token)
+        self.content_events = 0
         self._buf = b""
 
     def feed(self, chunk: bytes) -> bytes:
@@ -80,6 +86,8 @@ class StreamRelay:
             return ev
         has_usage = b'"usage"' in payload
         if self.make_filter is None and self.saw_token and not has_usage:
+            if _HAS_TEXT.search(payload):
+                self.content_events += 1
             return ev
         try:
             obj = json.loads(payload)
@@ -96,12 +104,14 @@ class StreamRelay:
                 obj.pop("usage")
                 changed = True
         choices = obj.get("choices") or []
+        texts = 0
         for c in choices:
             if not isinstance(c, dict):
                 continue
             holder, key = _choice_text(c)
             text = holder.get(key) if holder is not None else None
-            if text and not self.saw_token:
+            if text:
+                texts += 1
                 self.saw_token = True
             if self.make_filter is not None and holder is not None:
                 idx = int(c.get("index", 0))
@@ -115,6 +125,7 @@ class StreamRelay:
                     if new != (text or ""):
                         holder[key] = new
                         changed = True
+        self.content_events += texts
         if changed:
             return b"data: " + json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
         return ev

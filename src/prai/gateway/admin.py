@@ -97,13 +97,28 @@ def revoke(engine: Engine, key_id: str) -> None:
         raise KeyNotFound(f"no key with id {key_id!r}")
 
 
-def verify(engine: Engine) -> store.VerifyResult:
-    """Verify the audit hash chain.
+def parse_expect_head(text: str) -> tuple[int, str]:
+    """``SEQ:HASH`` (as printed by ``prai audit verify --json``) → (seq, hash).
+
+    Raises:
+        UsageError: not that form.
+    """
+    seq, _, digest = text.strip().partition(":")
+    if not seq.isdigit() or not re.fullmatch(r"[0-9a-f]{64}", digest):
+        raise UsageError(
+            f"--expect-head {text!r}: not SEQ:HASH",
+            hint="pass `head_seq:head_hash` from an earlier `prai audit verify --json`",
+        )
+    return int(seq), digest
+
+
+def verify(engine: Engine, expect_head: tuple[int, str] | None = None) -> store.VerifyResult:
+    """Verify the audit hash chain (and that it still reaches ``expect_head``).
 
     Raises:
         AuditTampered: a record was edited, reordered or deleted (exit code 3).
     """
-    res = store.verify_audit(engine)
+    res = store.verify_audit(engine, expect_head)
     if not res.ok:
         raise AuditTampered(f"audit log: {res.problem} ({res.records} records verified before it)")
     return res
@@ -158,6 +173,17 @@ def _export_row(rec: dict[str, Any]) -> dict[str, Any]:
     return {k: out[k] for k in EXPORT_FIELDS}
 
 
+#: First characters that make a spreadsheet read a cell as a formula (OWASP CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(v: Any) -> Any:
+    """A CSV cell that spreadsheets show as text: ``'`` before a formula-like string."""
+    if isinstance(v, str) and v.startswith(_FORMULA_START):
+        return "'" + v
+    return v
+
+
 def export_lines(
     engine: Engine, *, fmt: str, tenant: str | None, project: str | None, since_us: int | None
 ) -> Iterator[str]:
@@ -170,12 +196,13 @@ def export_lines(
             yield json.dumps(row, ensure_ascii=False) + "\n"
         return
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=EXPORT_FIELDS, lineterminator="\n")
+    # RFC 4180 line ends: a CR or LF inside a cell is then quoted by the writer.
+    w = csv.DictWriter(buf, fieldnames=EXPORT_FIELDS, lineterminator="\r\n")
     w.writeheader()
     for row in rows:
         if row["guard"] is not None:
             row["guard"] = json.dumps(row["guard"], ensure_ascii=False)
-        w.writerow(row)
+        w.writerow({k: _csv_cell(v) for k, v in row.items()})
         yield buf.getvalue()
         buf.seek(0)
         buf.truncate()

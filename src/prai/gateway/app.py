@@ -85,8 +85,10 @@ class _Req:
         "model",
         "project",
         "prompt",
+        "prompt_est",
         "prompt_tokens",
         "recorded",
+        "relay",
         "response_done",
         "rid",
         "status",
@@ -114,6 +116,8 @@ class _Req:
         self.status = 500
         self.error_type: str | None = None
         self.prompt_tokens: int | None = None
+        self.prompt_est: int | None = None
+        self.relay: StreamRelay | None = None
         self.completion_tokens: int | None = None
         self.ttft_s: float | None = None
         self.gw_s: float | None = None
@@ -157,6 +161,14 @@ def _prompt_text(endpoint: str, data: dict[str, Any]) -> str:
     else:
         add(data.get("input"))
     return "\n".join(parts)
+
+
+def _prompt_count(endpoint: str, data: dict[str, Any]) -> int:
+    """Prompts in a completions request: a list of strings or of token-id lists counts each."""
+    prompt = data.get("prompt") if endpoint == "completions" else None
+    if isinstance(prompt, list) and prompt and not isinstance(prompt[0], int):
+        return len(prompt)
+    return 1
 
 
 class GatewayApp:
@@ -275,7 +287,10 @@ class GatewayApp:
 
     async def _models(self, scope: dict[str, Any], send: Any) -> None:
         try:
-            key = await self.keys.check(_header(scope, b"authorization"))
+            auths = [v for k, v in scope["headers"] if k == b"authorization"]
+            if len(auths) > 1:
+                raise _duplicate_authorization()
+            key = await self.keys.check(bytes(auths[0]) if auths else None)
             if (key.tenant, key.project) not in self.projects:
                 raise AuthenticationFailed(f"API key {key.id}: its project is no longer configured")
         except PraiError as exc:
@@ -309,6 +324,8 @@ class GatewayApp:
             authorization = content_length = None
             for k, v in scope["headers"]:
                 if k == b"authorization":
+                    if authorization is not None:
+                        raise _duplicate_authorization()
                     authorization = v
                 elif k == b"content-length":
                     content_length = v
@@ -319,6 +336,8 @@ class GatewayApp:
                 data = json.loads(body)
             except ValueError:
                 raise BadRequest("the request body is not valid JSON") from None
+            except RecursionError:
+                raise _too_deep() from None
             if not isinstance(data, dict):
                 raise BadRequest("the request body must be a JSON object")
             model = data.get("model")
@@ -357,6 +376,8 @@ class GatewayApp:
                     r.prompt = r.guard.masked_prompt
             if _has_limits(proj.limits) or _has_limits(proj.key_limits):
                 tpm = proj.limits.tokens_per_minute or proj.key_limits.tokens_per_minute
+                if tpm:
+                    r.prompt_est = estimate_tokens(_prompt_text(endpoint, data))
                 assert self.limiter is not None
                 try:
                     adm = await self.limiter.admit(
@@ -364,7 +385,7 @@ class GatewayApp:
                         key_scope=f"key:{key.id}",
                         project_limits=proj.limits,
                         key_limits=proj.key_limits,
-                        prompt_tokens=estimate_tokens(_prompt_text(endpoint, data)) if tpm else 0,
+                        prompt_tokens=r.prompt_est or 0,
                     )
                 except RateLimited:
                     self.metrics.child(self.metrics.rejections, key.tenant, key.project).inc()
@@ -386,6 +407,12 @@ class GatewayApp:
                 WATCH_AFTER_S, self._arm_watch, receive, task, r
             )
             await self._forward(scope["path"], body, model, r, send, strip_usage)
+        except RecursionError:  # a deeply nested body that json.loads accepted
+            exc = _too_deep()
+            r.status, r.error_type = exc.http_status, exc.error_type
+            if not r.response_done:
+                self._record(r)
+                await _send_error(send, exc)
         except PraiError as exc:
             r.status = exc.http_status
             r.error_type = exc.error_type
@@ -402,13 +429,13 @@ class GatewayApp:
                 arm.cancel()
             if r.watcher is not None:
                 r.watcher.cancel()
+            _count_relayed(r)
             if adm is not None and self.limiter is not None:
                 # A Redis hiccup must not fail an answered request nor keep a slot taken.
-                if adm.token_scopes and r.prompt_tokens is not None:
+                if adm.token_scopes and (r.prompt_tokens is not None or r.completion_tokens):
+                    prompt = r.prompt_tokens if r.prompt_tokens is not None else adm.charged_tokens
                     with contextlib.suppress(Exception):
-                        await self.limiter.correct_tokens(
-                            adm, r.prompt_tokens + (r.completion_tokens or 0)
-                        )
+                        await self.limiter.correct_tokens(adm, prompt + (r.completion_tokens or 0))
                 with contextlib.suppress(Exception):
                     await self.limiter.release(adm)
             self.metrics.in_flight.dec()
@@ -427,6 +454,14 @@ class GatewayApp:
         cap = _min_limit(proj.limits.max_tokens_per_request, proj.key_limits.max_tokens_per_request)
         if cap is None:
             return False
+        # The cap is per request: every choice (`n`) of every prompt generates up to max_tokens.
+        n = data.get("n")
+        if n is None:
+            n = 1
+        elif not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise BadRequest("`n` must be a positive integer")
+        answers = n * _prompt_count(endpoint, data)
+        per = f" × {answers} answers (n × prompts)" if answers > 1 else ""
         asked = False
         for name in ("max_tokens", "max_completion_tokens"):
             v = data.get(name)
@@ -434,14 +469,21 @@ class GatewayApp:
                 continue
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise BadRequest(f"`{name}` must be a positive integer")
-            if v > cap:
+            if v * answers > cap:
                 raise BadRequest(
-                    f"`{name}` is {v} but project {r.tenant}/{r.project} allows at most {cap}",
-                    hint=f"send {name} <= {cap}",
+                    f"`{name}` is {v}{per} but project {r.tenant}/{r.project} allows at most "
+                    f"{cap} tokens per request",
+                    hint=f"send {name} × n × prompts <= {cap}",
                 )
             asked = True
         if not asked:
-            data["max_tokens"] = cap
+            if cap // answers < 1:
+                raise BadRequest(
+                    f"{answers} answers (n × prompts) but project {r.tenant}/{r.project} allows "
+                    f"at most {cap} tokens per request",
+                    hint=f"send n × prompts <= {cap}",
+                )
+            data["max_tokens"] = cap // answers
             return True
         return False
 
@@ -613,7 +655,7 @@ class GatewayApp:
     ) -> None:
         ctx = r.guard
         make_filter = (lambda: self.guard.output_filter(ctx)) if ctx is not None else None
-        relay = StreamRelay(strip_usage=strip_usage, make_filter=make_filter)
+        relay = r.relay = StreamRelay(strip_usage=strip_usage, make_filter=make_filter)
         r.gw_s = t_up - r.t0  # time in the gateway before the upstream call
         r.status = 200
         await send(
@@ -650,9 +692,7 @@ class GatewayApp:
             tail = sse_error_event(
                 error_body(f"{e.message} (hint: {e.hint})", type=e.error_type, code=e.http_status)
             )
-        if relay.usage:
-            r.prompt_tokens = relay.usage.get("prompt_tokens")
-            r.completion_tokens = relay.usage.get("completion_tokens")
+        _count_relayed(r)
         r.response_done = True
         self._record(r)  # journaled before the last byte: a client that saw the end has a record
         await send({"type": "http.response.body", "body": tail, "more_body": False})
@@ -724,14 +764,45 @@ class GatewayApp:
             log.error("audit journal write failed: %s", exc)
 
 
+def _count_relayed(r: _Req) -> None:
+    """Set a stream's token counts from its relay (idempotent).
+
+    The upstream's usage chunk when it arrived, but never fewer completion tokens than
+    content events relayed to the client (one event ≈ one token on vLLM): a client that
+    leaves mid-stream, or an upstream that breaks off, is charged and audited for what
+    was sent.
+    """
+    relay = r.relay
+    if relay is None:
+        return
+    usage = relay.usage or {}
+    reported = usage.get("completion_tokens")
+    relayed = relay.content_events
+    reported = reported if isinstance(reported, int) and not isinstance(reported, bool) else 0
+    if usage or relayed:
+        r.completion_tokens = max(reported, relayed)
+    prompt = usage.get("prompt_tokens")
+    if isinstance(prompt, int) and not isinstance(prompt, bool):
+        r.prompt_tokens = prompt
+    elif relayed and r.prompt_tokens is None:
+        r.prompt_tokens = r.prompt_est
+
+
+def _duplicate_authorization() -> BadRequest:
+    return BadRequest(
+        "the request has more than one Authorization header",
+        hint="send exactly one header: Authorization: Bearer sk-prai-...",
+    )
+
+
+def _too_deep() -> BadRequest:
+    return BadRequest(
+        "the request body is nested too deeply",
+        hint="send a JSON object with ordinary nesting (messages, content parts)",
+    )
+
+
 # --- small ASGI helpers ------------------------------------------------------------------
-
-
-def _header(scope: dict[str, Any], name: bytes) -> bytes | None:
-    for k, v in scope["headers"]:
-        if k == name:
-            return bytes(v)
-    return None
 
 
 async def _send(send: Any, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:

@@ -323,15 +323,22 @@ class VerifyResult:
     records: int
     problem: str | None = None
     seq: int | None = None
+    #: hash of the last record (``GENESIS`` for an empty log); record it elsewhere with
+    #: ``records`` to detect later deletion of the newest records (see ``expect_head``)
+    head_hash: str | None = None
 
 
-def verify_audit(engine: Engine) -> VerifyResult:
+def verify_audit(engine: Engine, expect_head: tuple[int, str] | None = None) -> VerifyResult:
     """Walk the chain from the first record; detect edits, reordering and deletion.
 
     Edited fields change the recomputed hash; reordered or deleted rows break the
     sequence or ``prev_hash`` links; deleting the newest rows leaves the head row pointing
-    past the last record.
+    past the last record. The chain has no secret: someone with write access who deletes
+    the newest records (or all) and rewrites the head row is only caught with
+    ``expect_head``, a ``(seq, hash)`` recorded earlier outside the database: the log must
+    reach ``seq`` and the record there must have that hash.
     """
+    seen_hash: str | None = None
     prev, expected, n = GENESIS, 1, 0
     with engine.connect() as conn:
         for row in conn.execute(select(audit_table).order_by(audit_table.c.seq)).yield_per(1000):
@@ -344,6 +351,8 @@ def verify_audit(engine: Engine) -> VerifyResult:
             if record_hash(prev, seq, m) != m["hash"]:
                 return VerifyResult(False, n, f"record {seq} was modified (hash mismatch)", seq)
             prev, expected, n = m["hash"], expected + 1, n + 1
+            if expect_head is not None and seq == expect_head[0]:
+                seen_hash = prev
         head = conn.execute(select(head_table.c.seq, head_table.c.hash).where(head_table.c.id == 1)).first()
     if head is not None and (int(head.seq) != n or head.hash != prev):
         return VerifyResult(
@@ -352,7 +361,19 @@ def verify_audit(engine: Engine) -> VerifyResult:
             f"the log ends at record {n} but the head says {int(head.seq)} (records deleted)",
             n + 1,
         )
-    return VerifyResult(True, n)
+    if expect_head is not None and expect_head[0] > 0:
+        want_seq, want_hash = expect_head
+        if seen_hash is None:
+            return VerifyResult(
+                False, n, f"the log ends at record {n} but record {want_seq} was expected "
+                "(records deleted)", n + 1
+            )
+        if seen_hash != want_hash:
+            return VerifyResult(
+                False, n, f"record {want_seq} has hash {seen_hash[:16]}…, not the expected "
+                f"{want_hash[:16]}… (log rewritten)", want_seq
+            )
+    return VerifyResult(True, n, head_hash=prev)
 
 
 def iter_audit(
