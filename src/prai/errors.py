@@ -53,7 +53,7 @@ class UsageError(PraiError, ValueError):
     exit_code = 2
     http_status = 400
     error_type = "invalid_request_error"
-    hint = "see `prai COMMAND --help`"
+    hint = "run the same command with --help to see its options"
 
 
 # --- model directory and adapters (prai serve preflight) ---------------------------

@@ -177,6 +177,7 @@ def run_up(
     demo = config is None
     if config is None:
         config = demo_kitchen(cache_dir, engine_port=engine_port, gateway_port=gateway_port, log=log)
+        log(f"prai up: demo kitchen {config} (pass -c {config} to prai keys / prai audit)")
     kitchen = load_gateway_config(config)
     gw = kitchen.gateway
     to_start = [u for u in gw.upstreams if u.serve is not None]
