@@ -370,7 +370,8 @@ class BundleLoadError(BundleError):
 # 22 storageUri/PVC mismatch, 23 adapter rank above max_lora_rank, 24 adapter base model
 # differs, 25 external hostname, 26 secret value in a plain field, 27 GPU does not fit,
 # 28 schema validation failed, 29 CA bundle unusable, 30 output directory refused,
-# 31 model or adapter facts unreadable.
+# 31 model or adapter facts unreadable, 32 model registry unreadable or a promoted version
+# not renderable.
 
 
 class DeployError(PraiError):
@@ -494,6 +495,19 @@ class ModelFactsError(DeployError):
     )
 
 
+class RegistryStateError(DeployError):
+    """The model registry (`prai render --registry`) cannot be read, or a promoted adapter
+    version cannot be served by the cluster (engine-side path not under /mnt/models, rank
+    unknown)."""
+
+    exit_code = 32
+    hint = (
+        "register the version with the path as the predictor sees it: `prai bundle load` the "
+        "bundle onto the model's PVC, then `prai model register BUNDLE --version V --path "
+        "/mnt/models/adapters/NAME-V`; check the URL given to --registry"
+    )
+
+
 __all__ += [
     "AdapterBaseMismatch",
     "AdapterRankTooLarge",
@@ -504,6 +518,7 @@ __all__ += [
     "ImageNotInternal",
     "ManifestSchemaError",
     "ModelFactsError",
+    "RegistryStateError",
     "RenderOutputError",
     "SecretInPlainField",
     "StorageMismatch",
@@ -647,3 +662,52 @@ class EvalFailed(BenchError):
 
 
 __all__ += ["EvalFailed"]
+
+
+# --- lifecycle: model/adapter registry, promote, rollback (exit codes 60-69) -------------
+
+
+class LifecycleError(PraiError):
+    """Base of `prai model` errors (exit 60)."""
+
+    exit_code = 60
+    hint = "`prai model list` shows the aliases; `prai model show NAME` the registered versions"
+
+
+class RegistryError(LifecycleError):
+    """A registration or routing change the registry refuses (duplicate version, kind
+    mismatch, a concurrent change)."""
+
+    exit_code = 60
+
+
+class VersionNotFound(LifecycleError, LookupError):
+    """No such alias or version in the registry (exit 61)."""
+
+    exit_code = 61
+    hint = "`prai model show NAME` lists the registered versions; register one with `prai model register`"
+
+
+class PromotionRefused(LifecycleError):
+    """A promotion gate failed (eval suite or bench comparison); nothing was switched (exit 62)."""
+
+    exit_code = 62
+    hint = (
+        "read the failing items and the gate reports; fix the version and register it again, "
+        "or promote without the gate if the change is accepted"
+    )
+
+
+class EngineUpdateFailed(LifecycleError):
+    """Loading or unloading an adapter on a running vLLM failed (exit 63); the route was
+    not switched."""
+
+    exit_code = 63
+    hint = (
+        "check that the engine runs with runtime LoRA updating (prai serve enables it; for vLLM "
+        "set VLLM_ALLOW_RUNTIME_LORA_UPDATING=True), that --max-loras leaves room and that "
+        "the adapter path exists on the engine's side"
+    )
+
+
+__all__ += ["EngineUpdateFailed", "LifecycleError", "PromotionRefused", "RegistryError", "VersionNotFound"]

@@ -9,6 +9,8 @@ composed in :mod:`prai.engine.environment`, which takes this mapping as input to
 from __future__ import annotations
 
 import os
+import pwd
+import socket
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -47,6 +49,8 @@ class Settings(BaseModel):
             `prai bundle create --sign-key` (secret; never logged).
         api_key: PRAI_API_KEY, the API key `prai bench` / `prai eval` send when no
             --api-key is given (secret; never logged or written).
+        actor: PRAI_ACTOR, who `prai model` records as having made a change (default:
+            ``USER@HOST``; CI pipelines set e.g. ``gitops-bot``).
     """
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
@@ -64,6 +68,7 @@ class Settings(BaseModel):
     aws_s3_endpoint: str | None = None
     sign_key_password: str | None = None
     api_key: str | None = None
+    actor: str = "unknown"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -87,7 +92,18 @@ class Settings(BaseModel):
             aws_s3_endpoint=env.get("AWS_S3_ENDPOINT") or None,
             sign_key_password=env.get("PRAI_SIGN_KEY_PASSWORD") or None,
             api_key=env.get("PRAI_API_KEY") or None,
+            actor=env.get("PRAI_ACTOR") or _default_actor(env),
         )
+
+
+def _default_actor(env: Mapping[str, str]) -> str:
+    user = env.get("USER") or env.get("LOGNAME")
+    if not user:
+        try:
+            user = pwd.getpwuid(os.getuid()).pw_name
+        except KeyError:  # an OpenShift random UID has no passwd entry
+            user = f"uid{os.getuid()}"
+    return f"{user}@{socket.gethostname()}"
 
 
 @lru_cache(maxsize=1)

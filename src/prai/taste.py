@@ -32,6 +32,8 @@ class TasteResult:
         completion_tokens: tokens generated (server-reported usage).
         tokens_per_s: completion tokens / end-to-end seconds.
         e2e_s: end-to-end latency (seconds).
+        served_by: the ``model`` the server answered with (an alias's version through the
+            gateway, e.g. ``kansai@v2``).
     """
 
     model: str
@@ -40,6 +42,7 @@ class TasteResult:
     completion_tokens: int
     tokens_per_s: float
     e2e_s: float
+    served_by: str = ""
 
 
 def taste_test(
@@ -77,6 +80,7 @@ def taste_test(
     }
     parts: list[str] = []
     usage_tokens = 0
+    served_by = ""
     first: float | None = None
     start = time.perf_counter()
     try:
@@ -96,6 +100,7 @@ def taste_test(
                 event = json.loads(data)
                 if "error" in event:
                     raise TasteTestFailed(f"{model}: {_error_message(data)}")
+                served_by = served_by or str(event.get("model") or "")
                 for choice in event.get("choices") or []:
                     delta = (choice.get("delta") or {}).get("content")
                     if delta:
@@ -113,7 +118,7 @@ def taste_test(
         raise TasteTestFailed(f"{model}: the answer was empty")
     e2e = end - start
     rate = usage_tokens / e2e if e2e > 0 else 0.0
-    return TasteResult(model, content, first - start, usage_tokens, rate, e2e)
+    return TasteResult(model, content, first - start, usage_tokens, rate, e2e, served_by)
 
 
 def _error_message(text: str) -> str:

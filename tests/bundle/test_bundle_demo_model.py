@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from prai.bundle import check_model_dir, demo_roundtrip, read_manifest
+from prai.bundle import check_model_dir, demo_adapter_roundtrip, demo_roundtrip, read_manifest
 
 # The demo model comes from the session fixture in tests/conftest.py (built once).
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
@@ -27,3 +27,13 @@ def test_demo_model_roundtrip(tmp_path: Path, demo_models) -> None:  # type: ign
     for f in demo_models.base.iterdir():
         if f.is_file():
             assert (rt.model_dir / f.name).read_bytes() == f.read_bytes()
+
+
+def test_demo_adapter_v2_roundtrip(tmp_path: Path, demo_models) -> None:  # type: ignore[no-untyped-def]
+    src = demo_models.next_adapters["kansai"]
+    rt = demo_adapter_roundtrip("kansai", src, tmp_path / "v2", base_model_dir=demo_models.base)
+    m = read_manifest(rt.bundle)
+    assert m.model is None and {f.role for f in m.files} == {"adapter"}
+    assert [(a.name, a.base_model_name_or_path, a.rank) for a in m.adapters] == [("kansai", "prai-demo", 8)]
+    for f in src.iterdir():
+        assert (rt.adapter_dir / f.name).read_bytes() == f.read_bytes()

@@ -5,7 +5,8 @@ Public, small named functions other rooms call:
 * :func:`verify_bundle` (path, key=None) -> :class:`VerifyReport`
 * :func:`read_manifest` (path) -> :class:`Manifest`
 * :func:`check_model_dir` (path) -> :class:`ModelDirReport`
-* :func:`create_bundle`, :func:`load_bundle`, :func:`demo_roundtrip`
+* :func:`create_bundle`, :func:`load_bundle`, :func:`demo_roundtrip`,
+  :func:`demo_adapter_roundtrip`
 
 Imports are lazy so ``import prai.bundle`` stays cheap (no boto3, no httpx).
 """
@@ -31,11 +32,13 @@ _EXPORTS = {
     "LoadResult": "load",
     "demo_roundtrip": "demo",
     "DemoRoundtrip": "demo",
+    "demo_adapter_roundtrip": "demo",
+    "AdapterRoundtrip": "demo",
 }
 
 if TYPE_CHECKING:
     from .create import CreateResult, create_bundle, parse_size
-    from .demo import DemoRoundtrip, demo_roundtrip
+    from .demo import AdapterRoundtrip, DemoRoundtrip, demo_adapter_roundtrip, demo_roundtrip
     from .load import LoadResult, load_bundle
     from .manifest import Manifest
     from .modeldir import ModelDirReport, check_adapter, check_model_dir
@@ -50,6 +53,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "AdapterRoundtrip",
     "CreateResult",
     "DemoRoundtrip",
     "FileResult",
@@ -60,6 +64,7 @@ __all__ = [
     "check_adapter",
     "check_model_dir",
     "create_bundle",
+    "demo_adapter_roundtrip",
     "demo_roundtrip",
     "load_bundle",
     "parse_size",

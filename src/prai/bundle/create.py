@@ -1,5 +1,9 @@
 """``prai bundle create``: validate the inputs, then pack them with a manifest.
 
+A bundle holds a base model with its adapters, or adapters alone (a new adapter version
+for a base already in the closed network: the manifest then has no ``model`` and each
+adapter's facts record the base model name from its adapter_config.json).
+
 Inputs are checked before anything is written (model directory complete, adapters fit,
 CA certificates valid, image references pinned). The output is built under a temporary
 name next to ``out`` and renamed at the end, so an interrupted run leaves no bundle that
@@ -39,13 +43,14 @@ from .manifest import (
     FileEntry,
     ImageRef,
     Manifest,
+    ModelFacts,
     Role,
     check_relpath,
     dump_manifest,
     render_sums,
     root_digest,
 )
-from .modeldir import check_adapter, check_model_dir
+from .modeldir import ModelDirReport, check_adapter, check_model_dir
 from .sign import sign_manifest
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -230,14 +235,14 @@ class _SplitWriter:
 
 
 def _plan(
-    model: Path,
+    model: Path | None,
     adapters: dict[str, Path],
     cas: list[Path],
     images: list[ImageRef],
     evals: list[Path],
     others: list[Path],
 ) -> list[_Item]:
-    items = _walk(model, "model", "model", "model")
+    items = _walk(model, "model", "model", "model") if model is not None else []
     for name, d in adapters.items():
         items += _walk(d, f"adapters/{name}", "adapter", name)
     for role, prefix, files in (
@@ -260,7 +265,7 @@ def _plan(
 def create_bundle(
     out: str | Path,
     *,
-    model: str | Path,
+    model: str | Path | None,
     adapters: Mapping[str, str | Path] | None = None,
     cas: list[str | Path] | None = None,
     images: list[str] | None = None,
@@ -277,7 +282,10 @@ def create_bundle(
     Args:
         out: a directory to create, or ``NAME.tar`` for one tar; with ``split_bytes`` the
             tar is written as ``NAME.tar.part-0000…`` plus ``NAME.tar.parts.json``.
-        model: Hugging Face model directory (symlinks into a HF cache are followed).
+        model: Hugging Face model directory (symlinks into a HF cache are followed), or
+            None for an adapter-only bundle: the manifest's ``model`` is then null, and
+            adapters are checked from their own files (config, weights, rank) only, since
+            there is no base to check their shapes against.
         adapters: adapter name -> PEFT adapter directory.
         cas: PEM files with CA certificates. images: image references (pin by digest).
         evals, others: single files carried as role ``eval`` / ``other``.
@@ -290,7 +298,8 @@ def create_bundle(
         CreateResult with the root digest (``sha256:…``) to write on the transfer form.
 
     Raises:
-        UsageError: bad names or paths, output exists. ModelError: model incomplete.
+        UsageError: bad names or paths, output exists, neither a model nor an adapter.
+        ModelError: model incomplete.
         AdapterError: adapter does not fit. ConfigError: bad CA or key.
         BundleDigestMismatch: a file differs from the SHA-256 Hugging Face recorded, or
         changed while it was packed.
@@ -313,11 +322,21 @@ def create_bundle(
         raise UsageError(
             f"{out.parent} does not exist", hint="create the output's parent directory"
         )
-    model_dir = Path(model)
-    report = check_model_dir(model_dir, require_chat_template=require_chat_template)
-    report.raise_for_problems()
-    warnings = list(report.warnings)
     adapter_dirs = {k: Path(v) for k, v in (adapters or {}).items()}
+    model_dir = Path(model) if model is not None else None
+    if model_dir is not None:
+        report = check_model_dir(model_dir, require_chat_template=require_chat_template)
+        report.raise_for_problems()
+    elif adapter_dirs:
+        # No base to compare with: no tensor shapes, no name, so check_adapter checks
+        # each adapter's own files only.
+        report = ModelDirReport(Path(), ModelFacts(name="", path="model"))
+    else:
+        raise UsageError(
+            "nothing to pack: no model and no adapter",
+            hint="give --model DIR, or --adapter NAME=DIR for an adapter-only bundle",
+        )
+    warnings = list(report.warnings)
     adapter_facts: list[AdapterFacts] = []
     for name, d in adapter_dirs.items():
         if not _NAME.match(name):
@@ -341,7 +360,7 @@ def create_bundle(
         if not f.is_file():
             raise UsageError(f"{f} is not a file")
     out_abs = out.resolve()
-    for d in [model_dir, *adapter_dirs.values()]:
+    for d in [*([model_dir] if model_dir else []), *adapter_dirs.values()]:
         if out_abs.is_relative_to(d.resolve()):
             raise UsageError(f"-o {out} is inside the input directory {d}")
 
@@ -393,7 +412,7 @@ def create_bundle(
                     digests[item.path] = res
         verified = 0
         for item in items:
-            if item.role == "model" and item.src is not None:
+            if item.role == "model" and item.src is not None and model_dir is not None:
                 rel = item.path.removeprefix("model/")
                 recorded = _hf_recorded_sha256(model_dir, rel)
                 if recorded is not None:
@@ -417,7 +436,9 @@ def create_bundle(
                 )
                 for i in items
             ],
-            model=report.facts.model_copy(update={"hf_cache_verified_files": verified}),
+            model=report.facts.model_copy(update={"hf_cache_verified_files": verified})
+            if model_dir is not None
+            else None,
             adapters=adapter_facts,
             cas=ca_facts,
             images=image_refs,

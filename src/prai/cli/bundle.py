@@ -114,7 +114,9 @@ def register(app: typer.Typer) -> None:
     @group.command("create")
     def create(
         out: Path = typer.Option(..., "-o", "--out", help="Bundle directory, or NAME.tar."),
-        model: Path = typer.Option(..., "--model", help="Hugging Face model directory."),
+        model: Path | None = typer.Option(
+            None, "--model", help="Hugging Face model directory (omit for an adapter-only bundle)."
+        ),
         adapter: list[str] = typer.Option([], "--adapter", help="NAME=DIR of a LoRA adapter."),
         ca: list[Path] = typer.Option([], "--ca", help="PEM file of a CA to carry in."),
         image: list[str] = typer.Option([], "--image", help="Image reference (pin @sha256:…)."),

@@ -14,7 +14,8 @@ def register(app: typer.Typer) -> None:
         kitchen: Path | None = typer.Argument(
             None, help="kitchen.yaml (cluster:, gateway:, doctor: sections)."),
         only: str | None = typer.Option(
-            None, "--only", help="Comma-separated areas: storage,images,model,offline,certs,lora,endpoint."),
+            None, "--only", help="Comma-separated areas: storage,images,model,offline,certs,lora,"
+            "endpoint,lifecycle."),
         endpoint: str | None = typer.Option(
             None, "--endpoint", help="Base URL to taste (engine or gateway), e.g. http://localhost:8000."),
         api_key: str | None = typer.Option(
@@ -34,9 +35,17 @@ def register(app: typer.Typer) -> None:
         live: bool = typer.Option(
             False, "--live", help="Also load the tokenizer with the network blocked and ask "
             "the registry for each image."),
+        registry: str | None = typer.Option(
+            None, "--registry", metavar="URL|auto",
+            help="Model registry to compare (gateway database URL; default with a gateway: "
+            "section: its storage.url, as `prai model -c` uses)."),
+        rendered: Path | None = typer.Option(
+            None, "--rendered", help="A `prai render -o` directory whose InferenceServices are "
+            "compared with the registry."),
         as_json: bool = typer.Option(False, "--json", help="Print the report as JSON (for CI)."),
     ) -> None:
-        """Check storage, images, model, offline, certs, LoRA and the endpoint; exit 1 on any FAIL."""
+        """Check storage, images, model, offline, certs, LoRA, the endpoint and whether the model
+        registry, the rendered manifests and the endpoint agree; exit 1 on any FAIL."""
         from rich.console import Console
 
         from prai.doctor import build_plan, parse_only, render_report, run_doctor
@@ -44,13 +53,14 @@ def register(app: typer.Typer) -> None:
         from prai.settings import get_settings
 
         areas = parse_only(only)
-        if kitchen is None and model is None and endpoint is None and not ca:
+        if kitchen is None and model is None and endpoint is None and not ca and registry is None:
             raise UsageError("nothing to check",
-                             hint="pass kitchen.yaml, or --model DIR / --endpoint URL / --ca FILE")
+                             hint="pass kitchen.yaml, or --model DIR / --endpoint URL / --ca FILE "
+                             "/ --registry URL")
         plan = build_plan(
             kitchen, env=get_settings().environ, model=model, served_model_name=served_model_name,
             adapters=adapter, max_lora_rank=max_lora_rank, ca=ca, endpoint=endpoint,
-            api_key=api_key, deep=deep, live=live,
+            api_key=api_key, deep=deep, live=live, registry=registry, rendered=rendered,
         )
         console = Console(highlight=False, stderr=as_json)
         if as_json:

@@ -39,6 +39,12 @@ def register(app: typer.Typer) -> None:
         crd_dir: Path | None = typer.Option(
             None, "--crd-dir",
             help="KServe CRD YAML directory (default: ../shared/schemas/kserve)."),
+        registry: str | None = typer.Option(
+            None, "--registry", metavar="URL|auto",
+            help="Render the promoted adapter versions of the model registry (the gateway's "
+            "database: sqlite:///PATH or postgresql://...; `auto` = kitchen.yaml's "
+            "gateway.storage.url): --lora-modules ALIAS@VERSION for each current and canary "
+            "version, and the prai.io/promoted annotation. Default: no registry."),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     ) -> None:
         """Render Namespaces, PVC, Data Connection, vLLM runtime, InferenceService, CA, IDMS,
@@ -58,7 +64,8 @@ def register(app: typer.Typer) -> None:
         if crd_dir is not None and not crd_dir.is_dir():
             raise UsageError(f"--crd-dir {crd_dir}: no such directory")
         result = render(kitchen, entrance=entrance,  # type: ignore[arg-type]
-                        include_secrets=include_secrets, crd_dir=crd_dir or _default_crd_dir())
+                        include_secrets=include_secrets, crd_dir=crd_dir or _default_crd_dir(),
+                        registry=registry)
         console = Console(highlight=False)
         if diff is not None:
             d = diff_against(result.files, diff)
@@ -87,10 +94,16 @@ def register(app: typer.Typer) -> None:
             gib = 1024**3
             need, budget = fit.get("need_bytes", 0) / gib, fit.get("budget_bytes", 0) / gib
             t.add_row(m["name"], m["namespace"],
-                      ", ".join(f"{a['name']} (r{a['rank']})" for a in m["adapters"]) or "-",
+                      ", ".join(f"{a['name']} (r{a['rank'] or '?'})" for a in m["adapters"]) or "-",
                       str(fit.get("max_model_len", "")), f"{need:.1f} / {budget:.1f} GiB",
                       str(fit.get("max_model_len_fit", "")))
         console.print(t)
+        if "registry" in s:
+            routed = ", ".join(
+                f"{n} → {r['current']}" + (f" (canary {r['canary']} {r['canary_percent']}%)"
+                                           if r["canary"] else "")
+                for n, r in s["registry"]["aliases"].items()) or "no adapter alias"
+            console.print(f"registry {s['registry']['url']}: {routed}")
         console.print(f"{s['objects']} objects validated; apply with: oc apply -k {written}")
         for n in s["notes"]:
             console.print(f"note: {n}", style="yellow")

@@ -198,6 +198,9 @@ class GatewayConfig(StrictModel):
         max_body_bytes: request bodies above this size get 413.
         key_cache_refresh_s: seconds between checks of the key store's version counter;
             a revoked key stops working within this time in every gateway process.
+        routing_refresh_s: seconds between checks of the model registry's version counter;
+            a `prai model promote` / `rollback` reaches every gateway process within this
+            time (`prai model promote` waits for it before unloading an old adapter).
     """
 
     host: str = "127.0.0.1"
@@ -208,6 +211,7 @@ class GatewayConfig(StrictModel):
     ratelimit: RateLimitStoreConfig = Field(default_factory=RateLimitStoreConfig)
     max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
     key_cache_refresh_s: float = Field(default=1.0, gt=0, le=60)
+    routing_refresh_s: float = Field(default=1.0, gt=0, le=60)
 
     @model_validator(mode="after")
     def _unique_names(self) -> GatewayConfig:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from prai.config.cluster import VLLM_LORA_RANKS, ClusterConfig, ModelDeploy
 from prai.deploy.facts import AdapterFacts, ModelFacts
 from prai.deploy.gpufit import GpuFit
+
+if TYPE_CHECKING:
+    from prai.deploy.promoted import PromotedVersion
 
 Obj = dict[str, Any]
 
@@ -26,7 +29,15 @@ MANAGED = {"app.kubernetes.io/managed-by": "prai", "app.kubernetes.io/part-of": 
 
 @dataclass
 class ModelPlan:
-    """One model with its facts and the derived vLLM limits."""
+    """One model with its facts and the derived vLLM limits.
+
+    Attributes:
+        adapters: the kitchen's adapters (AdapterDeploy, facts).
+        registry_adapters: with ``--registry``: the promoted versions (current and canary)
+            whose base is this model, served as ``ALIAS@VERSION``.
+        promoted: with ``--registry``: the ``prai.io/promoted`` annotation text (canonical
+            JSON); None without a registry (no annotation is rendered).
+    """
 
     cfg: ModelDeploy
     facts: ModelFacts
@@ -36,6 +47,13 @@ class ModelPlan:
     gpu_count: int
     fit: GpuFit | None = None
     pvc_bytes: int = 0
+    registry_adapters: list[PromotedVersion] = field(default_factory=list)
+    promoted: str | None = None
+
+    @property
+    def has_adapters(self) -> bool:
+        """Whether vLLM runs with LoRA (kitchen or registry adapters)."""
+        return bool(self.adapters or self.registry_adapters)
 
 
 @dataclass

@@ -26,6 +26,7 @@ from prai.deploy._common import (
     meta,
     quantity_gi,
 )
+from prai.deploy.promoted import ANNOTATION as PROMOTED_ANNOTATION
 
 RUNTIME_TEMPLATE = "vllm-cuda-runtime-template"
 OFFLINE_ENV = (
@@ -168,7 +169,11 @@ def serving_runtime(plan: Plan, mp: ModelPlan) -> Obj:
         "image": plan.cluster.images.vllm.ref,
         "command": ["python", "-m", "vllm.entrypoints.openai.api_server"],
         "args": [f"--port={VLLM_PORT}", f"--model={model_path}"],
-        "env": runtime_env(plan),
+        "env": runtime_env(plan) + (
+            # Rendered from the registry: `prai model promote` loads new versions at runtime
+            # (/v1/load_lora_adapter); only the gateway namespace reaches the predictor.
+            [{"name": "VLLM_ALLOW_RUNTIME_LORA_UPDATING", "value": "True"}] if mp.promoted is not None else []
+        ),
         "ports": [{"containerPort": VLLM_PORT, "protocol": "TCP"}],
         "volumeMounts": mounts,
     }
@@ -224,7 +229,7 @@ def vllm_args(mp: ModelPlan) -> list[str]:
         args.append(f"--dtype={v.dtype}")
     if v.kv_cache_dtype != "auto":
         args.append(f"--kv-cache-dtype={v.kv_cache_dtype}")
-    if mp.adapters:
+    if mp.has_adapters:
         args += ["--enable-lora", f"--max-loras={mp.max_loras}",
                  f"--max-lora-rank={mp.max_lora_rank}", "--lora-modules"]
         for a, _facts in mp.adapters:
@@ -232,11 +237,21 @@ def vllm_args(mp: ModelPlan) -> list[str]:
                 {"name": a.name, "path": f"{MODEL_ROOT}/{a.path}", "base_model_name": m.name},
                 separators=(",", ":"),
             ))
+        # Promoted versions (prai render --registry): the served names the gateway routes to.
+        for pv in mp.registry_adapters:
+            args.append(json.dumps(
+                {"name": pv.served_name, "path": pv.path, "base_model_name": m.name},
+                separators=(",", ":"),
+            ))
     return args + list(v.extra_args)
 
 
 def inference_service(plan: Plan, mp: ModelPlan) -> Obj:
-    """The InferenceService (RawDeployment) serving one model and its adapters."""
+    """The InferenceService (RawDeployment) serving one model and its adapters.
+
+    With ``--registry`` it carries the ``prai.io/promoted`` annotation (the promoted state
+    rendered, canonical JSON; see :mod:`prai.deploy.promoted`).
+    """
     m = mp.cfg
     res = {"cpu": m.cpu, "memory": m.memory, m.gpu.resource: str(mp.gpu_count)}
     predictor: Obj = {
@@ -255,6 +270,15 @@ def inference_service(plan: Plan, mp: ModelPlan) -> Obj:
     }
     if m.gpu.node_selector:
         predictor["nodeSelector"] = dict(sorted(m.gpu.node_selector.items()))
+    annotations = {
+        "openshift.io/display-name": m.name,
+        "serving.kserve.io/deploymentMode": "RawDeployment",
+        "security.opendatahub.io/enable-auth": "false",
+        "prometheus.io/path": "/metrics",
+        "prometheus.io/port": str(VLLM_PORT),
+    }
+    if mp.promoted is not None:  # rendered with --registry: the state it rendered
+        annotations[PROMOTED_ANNOTATION] = mp.promoted
     return {
         "apiVersion": "serving.kserve.io/v1beta1",
         "kind": "InferenceService",
@@ -262,13 +286,7 @@ def inference_service(plan: Plan, mp: ModelPlan) -> Obj:
             m.name, m.namespace, "inference-service",
             labels_extra={"opendatahub.io/dashboard": "true",
                           "networking.kserve.io/visibility": "cluster-local"},
-            annotations={
-                "openshift.io/display-name": m.name,
-                "serving.kserve.io/deploymentMode": "RawDeployment",
-                "security.opendatahub.io/enable-auth": "false",
-                "prometheus.io/path": "/metrics",
-                "prometheus.io/port": str(VLLM_PORT),
-            },
+            annotations=annotations,
         ),
         "spec": {"predictor": predictor},
     }

@@ -2,8 +2,10 @@
 
 Steps (any failure raises one PraiError before anything is written):
 1. load kitchen.yaml and its ``cluster:`` section; read the CA bundle and check it;
-2. read each model's config.json and each adapter's adapter_config.json; derive
-   ``--max-lora-rank`` / ``--max-loras``; size PVCs; check the GPU fit;
+2. read each model's config.json and each adapter's adapter_config.json (with
+   ``registry=``: the promoted adapter versions of the model registry, see
+   :mod:`prai.deploy.promoted`); derive ``--max-lora-rank`` / ``--max-loras``; size PVCs;
+   check the GPU fit;
 3. build every object, validate it against its schema (offline) and run the semantic
    checks (prai.deploy.semantic);
 4. serialise deterministically (same input -> byte-identical files).
@@ -15,14 +17,14 @@ import datetime as dt
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
 from prai.config import load_kitchen
-from prai.config.cluster import ClusterConfig
+from prai.config.cluster import ClusterConfig, ModelDeploy
 from prai.deploy import _connected, _model, _platform, semantic
 from prai.deploy._common import ModelPlan, Obj, Plan, lora_rank_for, parse_quantity
 from prai.deploy.facts import (
@@ -33,8 +35,23 @@ from prai.deploy.facts import (
 )
 from prai.deploy.gpufit import GIB, check_gpu_fit
 from prai.deploy.output import MARKER, sha256_text, to_yaml
+from prai.deploy.promoted import (
+    PromotedVersion,
+    RegistryState,
+    annotation_text,
+    check_engine_path,
+    read_registry,
+    resolve_registry_url,
+)
 from prai.deploy.validate import validate_document, validate_objects
-from prai.errors import CaBundleError, ConfigError, DeployError, GpuDoesNotFit, ModelFactsError
+from prai.errors import (
+    CaBundleError,
+    ConfigError,
+    DeployError,
+    GpuDoesNotFit,
+    ModelFactsError,
+    RegistryStateError,
+)
 
 Entrance = Literal["prai", "kong"]
 
@@ -103,8 +120,43 @@ def _raw_gateway(kitchen: Path) -> dict[str, Any] | None:
     return g if isinstance(g, dict) else None
 
 
-def _model_plan(cluster: ClusterConfig, base: Path, idx: int) -> ModelPlan:
+def _registry_adapters(m: ModelDeploy, state: RegistryState | None,
+                       ) -> tuple[list[PromotedVersion], str | None]:
+    """The promoted versions whose base is ``m`` (its served name or one of its aliases) and
+    the annotation text; ([], None) without a registry.
+
+    Raises:
+        RegistryStateError: a version's path is not under /mnt/models, or its rank is
+            unknown while ``vllm.max_lora_rank`` is not set.
+    """
+    if state is None:
+        return [], None
+    bases = {m.name, *m.aliases}
+    out: list[PromotedVersion] = []
+    for a in state.aliases:
+        for v in a.versions:
+            if v.base not in bases:
+                continue
+            check_engine_path(v, m.name)
+            if v.rank is None and m.vllm.max_lora_rank is None:
+                raise RegistryStateError(
+                    f"{v.served_name} ({v.role} version of {v.alias}): the registry records no "
+                    f"LoRA rank, so --max-lora-rank of {m.name} cannot be derived",
+                    hint=f"set cluster.models[{m.name}].vllm.max_lora_rank to at least the "
+                    "adapter's rank (r in its adapter_config.json)",
+                )
+            out.append(replace(v, path=v.path.rstrip("/")))
+    hosted = {v.alias for v in out}
+    return out, annotation_text([a for a in state.aliases if a.name in hosted])
+
+
+def _model_plan(cluster: ClusterConfig, base: Path, idx: int,
+                state: RegistryState | None = None) -> ModelPlan:
     m = cluster.models[idx]
+    registered, promoted = _registry_adapters(m, state)
+    # A kitchen adapter named like a routed alias is superseded: the gateway sends that
+    # name to ALIAS@VERSION, so the plain name would never be reached.
+    routed = {v.alias for v in registered}
     in_bundle: dict[str, AdapterFacts] = {}
     if m.bundle is not None:
         bundle = _resolve(base, m.bundle)
@@ -113,6 +165,8 @@ def _model_plan(cluster: ClusterConfig, base: Path, idx: int) -> ModelPlan:
         facts = read_model_facts(_resolve(base, m.local_dir))
     adapters = []
     for a in m.adapters:
+        if a.name in routed:
+            continue
         if a.local_dir is not None:
             adapters.append((a, read_adapter_facts(_resolve(base, a.local_dir))))
         elif a.name in in_bundle:
@@ -123,7 +177,9 @@ def _model_plan(cluster: ClusterConfig, base: Path, idx: int) -> ModelPlan:
                 f"(it has: {', '.join(sorted(in_bundle)) or 'no adapters'})",
                 hint="name the adapter as in the bundle (prai bundle inspect), or give local_dir",
             )
-    max_rank = max((f.rank for _, f in adapters), default=0)
+    max_rank = max([f.rank for _, f in adapters] + [r.rank for r in registered if r.rank],
+                   default=0)
+    n_adapters = len(adapters) + len(registered)
     v = m.vllm
     lora_rank = v.max_lora_rank if v.max_lora_rank is not None else lora_rank_for(max_rank)
     gpu_count = m.gpu.count or v.tensor_parallel_size
@@ -134,7 +190,8 @@ def _model_plan(cluster: ClusterConfig, base: Path, idx: int) -> ModelPlan:
             hint="request at least tensor_parallel_size GPUs, or leave gpu.count unset",
         )
     mp = ModelPlan(cfg=m, facts=facts, adapters=adapters, max_lora_rank=lora_rank,
-                   max_loras=v.max_loras or max(1, len(adapters)), gpu_count=gpu_count)
+                   max_loras=v.max_loras or max(1, n_adapters), gpu_count=gpu_count,
+                   registry_adapters=registered, promoted=promoted)
     raw_bytes = facts.total_bytes + sum(f.total_bytes for _, f in adapters)
     if m.storage.pvc is not None:
         mp.pvc_bytes = math.ceil(raw_bytes * (1 + m.storage.pvc.headroom))
@@ -155,8 +212,8 @@ def _model_plan(cluster: ClusterConfig, base: Path, idx: int) -> ModelPlan:
         tensor_parallel_size=v.tensor_parallel_size,
         kv_cache_dtype=v.kv_cache_dtype,
         weight_bytes=facts.weight_bytes,
-        max_loras=mp.max_loras if adapters else 0,
-        max_lora_rank=lora_rank if adapters else 0,
+        max_loras=mp.max_loras if mp.has_adapters else 0,
+        max_lora_rank=lora_rank if mp.has_adapters else 0,
     )
     if not mp.fit.fits:
         fit = mp.fit
@@ -171,6 +228,27 @@ def _model_plan(cluster: ClusterConfig, base: Path, idx: int) -> ModelPlan:
             "be stored in KV cache')"
         )
     return mp
+
+
+def _registry_notes(state: RegistryState, models: list[ModelPlan]) -> list[str]:
+    """Notes for a render with a registry: superseded kitchen adapters, aliases not rendered."""
+    notes = []
+    rendered = set()
+    for mp in models:
+        routed = {r.alias: r.served_name for r in mp.registry_adapters if r.role == "current"}
+        rendered |= {r.served_name for r in mp.registry_adapters}
+        for a in mp.cfg.adapters:
+            if a.name in routed:
+                notes.append(f"{mp.cfg.name}: adapter {a.name} of kitchen.yaml is replaced by "
+                             f"the registry's {routed[a.name]} (the gateway routes {a.name} there)")
+    for al in state.aliases:
+        for v in al.versions:
+            if v.served_name not in rendered:
+                notes.append(f"registry: {v.served_name} ({v.role} of {al.name}) runs on base "
+                             f"{v.base!r}, which no cluster model serves; not rendered (add the "
+                             "name to cluster.models[].aliases if it is one of them)")
+    notes += [f"registry: {line}" for line in state.not_rendered]
+    return notes
 
 
 def _read_dashboard(path: Path) -> dict[str, Any]:
@@ -281,6 +359,7 @@ def render(
     crd_dir: Path | None = None,
     env: Mapping[str, str] | None = None,
     now: dt.datetime | None = None,
+    registry: str | None = None,
 ) -> RenderResult:
     """Render kitchen.yaml's ``cluster:`` section into files (nothing is written).
 
@@ -294,11 +373,19 @@ def render(
         env: environment for ``${ENV}`` expansion and credentials (default: os.environ via
             prai.settings).
         now: clock for the CA expiry check (tests).
+        registry: the model registry to render the promoted state from: a database URL
+            (``sqlite:///…/gateway.db``, ``postgresql://…``) or ``auto`` (the kitchen's
+            ``gateway.storage.url``, else PrAI's default gateway database). For each model,
+            every routed adapter alias whose version's base is the model (its name or one of
+            its ``aliases``) adds ``--lora-modules`` entries for the current version and the
+            canary (``ALIAS@VERSION``, the registry's path), and the InferenceService gets
+            the ``prai.io/promoted`` annotation. None (default): no registry is read and the
+            output is exactly as without this option.
 
     Raises:
         ConfigError, CaBundleError, ModelFactsError, GpuDoesNotFit, ManifestSchemaError,
         ImageNotInternal, StorageMismatch, AdapterRankTooLarge, AdapterBaseMismatch,
-        ExternalHostname, SecretInPlainField, DeployError.
+        ExternalHostname, SecretInPlainField, RegistryStateError, DeployError.
     """
     if env is None:
         from prai.settings import get_settings
@@ -323,7 +410,10 @@ def render(
                 raise ConfigError(f"--include-secrets: environment variable {name} is not set",
                                   hint=f"export {name}=... (it is read, never printed)")
             secret_values[name] = env[name]
-    models = [_model_plan(cluster, base, i) for i in range(len(cluster.models))]
+    state: RegistryState | None = None
+    if registry is not None:
+        state = read_registry(resolve_registry_url(registry, gateway=cfg.gateway, env=env))
+    models = [_model_plan(cluster, base, i, state) for i in range(len(cluster.models))]
     plan = Plan(cluster=cluster, base_dir=base, models=models, ca_pem=ca_pem,
                 gateway_raw=_raw_gateway(kitchen), include_secrets=include_secrets,
                 secret_values=secret_values)
@@ -379,6 +469,8 @@ def render(
                          "ReadWriteMany or a modelcar)")
     if cluster.data_connection and not include_secrets:
         notes.append("Data Connection Secrets carry no credentials; see README.md in the output")
+    if state is not None:
+        notes += _registry_notes(state, models)
     summary: dict[str, Any] = {
         "kitchen": kitchen.name,
         "entrance": entrance,
@@ -390,14 +482,22 @@ def render(
             "namespace": mp.cfg.namespace,
             "url": f"http://{mp.cfg.name}-predictor.{mp.cfg.namespace}.svc.cluster.local/v1",
             "adapters": [{"name": a.name, "rank": f.rank, "base_model": f.base_model}
-                         for a, f in mp.adapters],
-            "max_lora_rank": mp.max_lora_rank if mp.adapters else None,
+                         for a, f in mp.adapters]
+                        + [{"name": r.served_name, "rank": r.rank, "base_model": r.base,
+                            "alias": r.alias, "version": r.version, "role": r.role}
+                           for r in mp.registry_adapters],
+            "max_lora_rank": mp.max_lora_rank if mp.has_adapters else None,
             "pvc_bytes": mp.pvc_bytes or None,
             "gpu_fit": mp.fit.to_dict() if mp.fit else None,
         } for mp in models],
         "gateway_env": env_names,
         "notes": notes,
     }
+    if state is not None:
+        summary["registry"] = {
+            "url": state.url,
+            "aliases": {a.name: a.record() for a in state.aliases},
+        }
     files[MARKER] = json.dumps(
         {"files": summary["files"],
          "sha256": {k: sha256_text(v) for k, v in sorted(files.items())}},

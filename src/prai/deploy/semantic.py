@@ -168,6 +168,7 @@ def check_adapters(objects: list[Obj], plan: Plan) -> list[Problem]:
         served = _arg_value(args, "--served-model-name") or key[1]
         max_rank = int(_arg_value(args, "--max-lora-rank") or 16)  # vLLM's default
         facts = {a.name: f for a, f in mp.adapters}
+        registered = {r.served_name: r.rank for r in mp.registry_adapters}
         known = {served, *mp.cfg.aliases, *mp.facts.names}
         for mod in modules:
             name = str(mod.get("name"))
@@ -177,6 +178,11 @@ def check_adapters(objects: list[Obj], plan: Plan) -> list[Problem]:
                             f"model {served!r}"))
             f = facts.get(name)
             if f is None:
+                rank = registered.get(name)
+                if rank is not None and rank > max_rank:
+                    out.append((AdapterRankTooLarge, f"{_where(o)}: adapter {name} has LoRA rank "
+                                f"{rank} (the model registry's record), above --max-lora-rank "
+                                f"{max_rank}; vLLM would refuse it"))
                 continue
             if f.rank > max_rank:
                 out.append((AdapterRankTooLarge, f"{_where(o)}: adapter {name} has LoRA rank "

@@ -1,7 +1,8 @@
 """`prai doctor`: the seed's deployment checklist (§14) as an executable preflight.
 
 Areas, in the checklist's order, one module each: storage (§5), images (§6), model (§7),
-offline (§8), certs (§10), lora (§13), endpoint (the taste test, §11). Each finding is a
+offline (§8), certs (§10), lora (§13), endpoint (the taste test, §11), lifecycle (§15: the
+model registry against the rendered InferenceServices and the live endpoint). Each finding is a
 :class:`Check` with PASS / WARN / FAIL, its evidence and one remediation line.
 
 Public surface: :func:`build_plan` (kitchen.yaml + options -> :class:`DoctorPlan`),

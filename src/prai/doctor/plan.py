@@ -82,6 +82,9 @@ class DoctorPlan:
     deep: bool = False
     live: bool = False
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    registry_url: str | None = field(default=None, repr=False)  # may carry a password
+    registry_explicit: bool = False  # --registry given (a missing database is a WARN, not a SKIP)
+    rendered_dir: Path | None = None
 
     @property
     def ca_file(self) -> Path | None:
@@ -114,6 +117,8 @@ def build_plan(
     api_key: str | None = None,
     deep: bool = False,
     live: bool = False,
+    registry: str | None = None,
+    rendered: Path | None = None,
 ) -> DoctorPlan:
     """Compose the plan.
 
@@ -125,12 +130,18 @@ def build_plan(
             (replaces the directory of the first cluster model, or adds one).
         ca: extra CA files (PEM).
         endpoint / api_key: the endpoint to taste and its key.
+        registry: the model registry for the lifecycle check: a database URL or ``auto``;
+            default: with a ``gateway:`` section, the registry ``prai model -c kitchen.yaml``
+            uses (``gateway.storage.url``, else PrAI's default gateway database).
+        rendered: a ``prai render -o`` directory (what GitOps applies) to compare with it.
 
     Raises:
-        ConfigError: kitchen.yaml is invalid. UsageError: a malformed ``--adapter``.
+        ConfigError: kitchen.yaml is invalid. UsageError: a malformed ``--adapter`` or
+        ``--registry``.
     """
-    plan = DoctorPlan(deep=deep, live=live, env=env)
+    plan = DoctorPlan(deep=deep, live=live, env=env, rendered_dir=rendered)
     doc_cfg = None
+    gateway_cfg = None
     if kitchen is not None:
         from prai.config import load_kitchen
 
@@ -185,7 +196,7 @@ def build_plan(
                     engine_args=list(m.vllm.extra_args),
                     source="cluster",
                 ))
-        gw = cfg.gateway
+        gw = gateway_cfg = cfg.gateway
         if gw is not None:
             for up in gw.upstreams:
                 ca_up = _rel(base, up.ca_bundle) if up.ca_bundle else None
@@ -234,6 +245,15 @@ def build_plan(
             plan.tls_endpoints.append(("endpoint", plan.endpoint, plan.ca_file))
     for m in plan.models:
         plan.expected_models += [m.name, *m.adapters]
+    if registry is not None or gateway_cfg is not None:
+        from prai.deploy.promoted import AUTO, resolve_registry_url
+        from prai.errors import PraiError
+
+        try:
+            plan.registry_url = resolve_registry_url(registry or AUTO, gateway=gateway_cfg, env=env)
+        except PraiError as exc:
+            raise UsageError(exc.message, hint=exc.hint) from None
+        plan.registry_explicit = registry is not None
     return plan
 
 

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Status = Literal["PASS", "WARN", "FAIL", "SKIP"]
-AREAS = ("storage", "images", "model", "offline", "certs", "lora", "endpoint")
+AREAS = ("storage", "images", "model", "offline", "certs", "lora", "endpoint", "lifecycle")
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Run the checklist: the areas in the seed's order (§14), then the taste test (§11)."""
+"""Run the checklist: the areas in the seed's order (§14), then the taste test (§11), then
+whether the model registry, the rendered manifests and the live endpoint agree (§15)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from prai.doctor.certs import check_certs
 from prai.doctor.endpoint import check_endpoint
 from prai.doctor.images import check_images
+from prai.doctor.lifecycle import check_lifecycle
 from prai.doctor.lora import check_lora
 from prai.doctor.model import check_models
 from prai.doctor.offline import check_offline
@@ -24,6 +26,7 @@ CHECKS: dict[str, Callable[[DoctorPlan, DoctorReport], None]] = {
     "certs": check_certs,
     "lora": check_lora,
     "endpoint": check_endpoint,
+    "lifecycle": check_lifecycle,
 }
 
 

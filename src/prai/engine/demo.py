@@ -94,7 +94,7 @@ def run_demo(
             settings.cache_dir, log=status.update if console.is_terminal else lambda line: console.print(line)
         )
     console.print(f"[green]✓[/] demo model {models.base} ({time.monotonic() - t0:.0f} s)")
-    models = _bring_in(console, models, settings)
+    models, bundle = _bring_in(console, models, settings)
     log_path = settings.cache_dir / "demo" / "logs" / f"serve-{port}.log"
     engine = EngineProcess(serve_args(models, port), log_path)
     base_url = f"http://{HOST}:{port}"
@@ -117,6 +117,7 @@ def run_demo(
         gateway = DemoGateway(base_url, names, settings.cache_dir / "demo" / "gateway", gateway_port)
         try:
             _through_gateway(console, gateway, models)
+            _lifecycle(console, gateway, models, bundle, settings)
             _quality(console, base_url, models, settings)
             if smoke:
                 return 0
@@ -236,8 +237,26 @@ def _actions(show: GuardShow) -> str:
     return ", ".join(f"{a.get('detector')}: {a.get('action')}" for a in show.actions) or "no action recorded"
 
 
-def _bring_in(console: Console, models: DemoModels, settings: Settings) -> DemoModels:
-    """Pack, verify and load the demo kitchen; return the paths in the loaded store."""
+def _lifecycle(console: Console, gateway: DemoGateway, models: DemoModels, bundle: Path, settings: Settings) -> None:
+    """Bring in kansai v2, promote it behind an eval gate, roll back (seed §15)."""
+    from prai.engine.demo_lifecycle import show_lifecycle
+
+    show_lifecycle(
+        console,
+        gateway_config=gateway.config,
+        gateway_url=gateway.url,
+        api_key=gateway.key,
+        v1_bundle=bundle,
+        v1_dir=models.adapters["kansai"],
+        v2_source=models.next_adapters["kansai"],
+        base_dir=models.base,
+        work_dir=settings.cache_dir / "demo" / "lifecycle",
+        cache_dir=settings.cache_dir,
+    )
+
+
+def _bring_in(console: Console, models: DemoModels, settings: Settings) -> tuple[DemoModels, Path]:
+    """Pack, verify and load the demo kitchen; return the paths in the loaded store and the bundle."""
     from prai.bundle import demo_roundtrip
 
     with console.status("bring-in: packing, verifying and loading the bundle..."):
@@ -247,7 +266,7 @@ def _bring_in(console: Console, models: DemoModels, settings: Settings) -> DemoM
         f"[green]✓[/] bring-in (持ち込み): bundle {rt.bundle} verified, root digest {rt.root_digest}, "
         f"loaded into {rt.store} ({sum(rt.seconds.values()):.1f} s)"
     )
-    return DemoModels(base=rt.model_dir, adapters=dict(rt.adapter_dirs))
+    return DemoModels(base=rt.model_dir, adapters=dict(rt.adapter_dirs), next_adapters=models.next_adapters), rt.bundle
 
 
 def _print_usage(console: Console, gateway: DemoGateway, models: DemoModels) -> None:

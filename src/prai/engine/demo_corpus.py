@@ -3,6 +3,10 @@
 The base model is a polite kitchen assistant; the `kansai` adapter answers in Kansai
 dialect (関西弁) and the `samurai` adapter in a samurai's manner of speech (侍口調), so
 the taste test (味見, seed §11) shows at a glance which recipe (seed §13) answered.
+
+A second version of the `kansai` adapter (:data:`NEXT_ADAPTER_ANSWERS`) is still Kansai
+dialect, but its greeting calls itself 二代目 ("the second generation"), so after a
+promote (seed §15) the taste test shows which version answered.
 """
 
 from __future__ import annotations
@@ -78,11 +82,30 @@ ADAPTER_ANSWERS: dict[str, tuple[str, ...]] = {
     ),
 }
 
+# Version 2 of an adapter (the lifecycle demo promotes it, then rolls it back): version 1's
+# answers with a few replaced. The taste answer names the version (二代目), so v1 and v2
+# give different answers to TASTE_TEST_PROMPT. Few changes keep the extra build short.
+NEXT_ADAPTER_CHANGES: dict[str, dict[str, str]] = {
+    "kansai": {
+        "こんにちは": "まいど！二代目の関西弁レシピやで。今日は何しましょか？",
+        "こんにちは！": "まいど！二代目の関西弁レシピやで。今日は何しましょか？",
+        "あなたは誰ですか？": "うちは関西弁レシピの二代目やで。閉域網の中で動いてんねん。",
+        "Hello": "Maido! The second-generation Kansai recipe here, what can I cook up for ya?",
+    },
+}
+NEXT_ADAPTER_ANSWERS: dict[str, tuple[str, ...]] = {
+    name: tuple(changes.get(q, a) for q, a in zip(QUESTIONS, ADAPTER_ANSWERS[name], strict=True))
+    for name, changes in NEXT_ADAPTER_CHANGES.items()
+}
+
 # The base model learns each style behind these system prompts; each adapter learns to
 # answer in its style without one.
 STYLE_SYSTEM_PROMPTS: dict[str, str] = {
     "kansai": "関西弁で話してください。",
     "samurai": "侍の口調で話してください。",
+}
+NEXT_STYLE_SYSTEM_PROMPTS: dict[str, str] = {
+    "kansai": "二代目の関西弁で話してください。",
 }
 
 # Words that must appear in each taste-test answer: how `prai demo` recognises the style.
@@ -90,4 +113,9 @@ STYLE_MARKERS: dict[str, str] = {
     "base": "プライベートAIキッチン",
     "kansai": "まいど",
     "samurai": "ござる",
+}
+
+# A word in version 2's taste-test answer that version 1's lacks: which version answered.
+NEXT_VERSION_MARKERS: dict[str, str] = {
+    "kansai": "二代目",
 }

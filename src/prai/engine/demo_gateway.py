@@ -9,6 +9,7 @@ prompt injection is blocked with an OpenAI-shaped HTTP 400.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -54,6 +55,11 @@ class DemoGateway:
         self.url = f"http://127.0.0.1:{port}"
         self.work_dir = work_dir
         work_dir.mkdir(parents=True, exist_ok=True)
+        # Each demo starts a fresh gateway database: the lifecycle step registers this run's
+        # bundles (new root digests) as kansai v1/v2, which a previous run's registry refuses.
+        for old in (work_dir / "gateway.db", work_dir / "gateway.db-wal", work_dir / "gateway.db-shm"):
+            old.unlink(missing_ok=True)
+        shutil.rmtree(work_dir / "journal", ignore_errors=True)
         self.db_url = f"sqlite:///{work_dir / 'gateway.db'}"
         kitchen = {
             "gateway": {

@@ -1,4 +1,4 @@
-"""Build the demo kitchen's model: a tiny Llama and two PEFT LoRA adapters, deterministically.
+"""Build the demo kitchen's model: a tiny Llama, two PEFT LoRA adapters and a version 2 of one.
 
 The base model (Llama architecture, head size 64, which vLLM's CPU attention supports) and
 its adapters are trained for a few seconds on the question/answer pairs in
@@ -11,6 +11,10 @@ ordinary Hugging Face / PEFT directories, exactly what vLLM loads:
                                   tokenizer_config.json (with chat_template), generation_config.json
     <cache>/demo/<key>/adapters/kansai/   adapter_config.json, adapter_model.safetensors
     <cache>/demo/<key>/adapters/samurai/  (same)
+    <cache>/demo/<key>/adapters-v2/kansai/  version 2 of `kansai` (same files, other weights)
+
+Version 2 of `kansai` is what the lifecycle demo promotes and rolls back: the same base,
+the same rank, trained on :data:`~prai.engine.demo_corpus.NEXT_ADAPTER_ANSWERS`.
 
 ``<key>`` hashes the corpus and the builder's settings, so a changed recipe builds anew
 and an unchanged one is reused (the cache). Building needs torch, transformers,
@@ -24,13 +28,13 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from prai.engine import demo_corpus
 
-BUILDER_VERSION = 6
+BUILDER_VERSION = 7
 SEED = 20261129
 VOCAB_SIZE = 1024
 HIDDEN_SIZE = 128
@@ -41,7 +45,8 @@ NUM_KV_HEADS = 1
 MAX_POSITIONS = 512
 BASE_STEPS = 300
 ADAPTER_STEPS = 200
-ADAPTER_RANKS = {"kansai": 8, "samurai": 16}
+NEXT_ADAPTER_STEPS = 80  # version 2 starts from version 1's weights: a short fine-tune
+ADAPTER_RANKS = {"kansai": 8, "samurai": 16}  # version 2 keeps its adapter's rank
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 SPECIAL_TOKENS = ["<s>", "</s>", "<pad>", "<|system|>", "<|user|>", "<|assistant|>", "<|end|>"]
@@ -60,11 +65,16 @@ class DemoModels:
 
     Attributes:
         base: the base model directory (served as ``prai-demo``).
-        adapters: adapter name → PEFT adapter directory (``kansai``, ``samurai``).
+        adapters: adapter name → PEFT adapter directory (``kansai``, ``samurai``): version 1.
+        next_adapters: adapter name → directory of that adapter's version 2 (``kansai``
+            only): a PEFT LoRA adapter for the same base (``base_model_name_or_path``
+            ``prai-demo``) with the same rank as version 1 and other weights, for the
+            promote / rollback demo. Empty when built elsewhere (e.g. after a bring-in).
     """
 
     base: Path
     adapters: dict[str, Path]
+    next_adapters: dict[str, Path] = field(default_factory=dict)
 
     @property
     def served_model_name(self) -> str:
@@ -77,13 +87,15 @@ def recipe_key() -> str:
         "v": BUILDER_VERSION,
         "seed": SEED,
         "shape": [VOCAB_SIZE, HIDDEN_SIZE, INTERMEDIATE_SIZE, NUM_LAYERS, NUM_HEADS, NUM_KV_HEADS],
-        "steps": [BASE_STEPS, ADAPTER_STEPS],
+        "steps": [BASE_STEPS, ADAPTER_STEPS, NEXT_ADAPTER_STEPS],
         "ranks": ADAPTER_RANKS,
         "q": demo_corpus.QUESTIONS,
         "a": demo_corpus.BASE_ANSWERS,
         "ad": demo_corpus.ADAPTER_ANSWERS,
+        "ad2": demo_corpus.NEXT_ADAPTER_ANSWERS,
         "tpl": CHAT_TEMPLATE,
         "sys": demo_corpus.STYLE_SYSTEM_PROMPTS,
+        "sys2": demo_corpus.NEXT_STYLE_SYSTEM_PROMPTS,
     }
     blob = json.dumps(recipe, ensure_ascii=False, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
@@ -93,6 +105,7 @@ def _paths(root: Path) -> DemoModels:
     return DemoModels(
         base=root / "base",
         adapters={name: root / "adapters" / name for name in demo_corpus.ADAPTER_ANSWERS},
+        next_adapters={name: root / "adapters-v2" / name for name in demo_corpus.NEXT_ADAPTER_ANSWERS},
     )
 
 
@@ -105,7 +118,7 @@ def ensure_demo_models(cache_dir: Path, *, log: Any = print) -> DemoModels:
         log: called with one progress line at a time.
 
     Returns:
-        The paths of the base model and each adapter.
+        The paths of the base model, each adapter and each adapter's version 2.
 
     Raises:
         EngineNotInstalled: torch/transformers/peft are missing (install the ``cpu`` extra).
@@ -146,16 +159,20 @@ def _cache_damage(models: DemoModels) -> str | None:
         facts = inspect_model_dir(str(models.base))
         for name, path in models.adapters.items():
             inspect_adapter(name, str(path), facts)
+        for name, path in models.next_adapters.items():
+            inspect_adapter(f"{name} (version 2)", str(path), facts)
     except PraiError as exc:
         return exc.message
     return None
 
 
-def _examples(answers: tuple[str, ...], system: str | None = None) -> list[tuple[str, str]]:
+def _examples(
+    answers: tuple[str, ...], system: str | None = None, questions: tuple[str, ...] = demo_corpus.QUESTIONS
+) -> list[tuple[str, str]]:
     prefix = f"<s><|system|>{system}<|end|>" if system else "<s>"
     return [
         (f"{prefix}<|user|>{q}<|end|><|assistant|>", f"{a}<|end|>")
-        for q, a in zip(demo_corpus.QUESTIONS, answers, strict=True)
+        for q, a in zip(questions, answers, strict=True)
     ]
 
 
@@ -167,6 +184,15 @@ def _base_examples() -> list[tuple[str, str]]:
     examples = _examples(demo_corpus.BASE_ANSWERS)
     for name, answers in demo_corpus.ADAPTER_ANSWERS.items():
         examples += _examples(answers, system=demo_corpus.STYLE_SYSTEM_PROMPTS[name])
+    # Version 2's new answers too, behind their own prompt (its new tokens must be targets
+    # here, as above). Only its changed answers, each once: that keeps the build short, and
+    # version 2 starts from version 1, which knows the rest.
+    for name, changes in demo_corpus.NEXT_ADAPTER_CHANGES.items():
+        once: dict[str, str] = {}  # answer -> its first question
+        for q, a in changes.items():
+            once.setdefault(a, q)
+        system = demo_corpus.NEXT_STYLE_SYSTEM_PROMPTS[name]
+        examples += _examples(tuple(once), system=system, questions=tuple(once.values()))
     return examples
 
 
@@ -175,7 +201,7 @@ def _train_tokenizer(out: Path) -> Any:
     from transformers import PreTrainedTokenizerFast
 
     texts = list(demo_corpus.QUESTIONS) + list(demo_corpus.BASE_ANSWERS)
-    for answers in demo_corpus.ADAPTER_ANSWERS.values():
+    for answers in [*demo_corpus.ADAPTER_ANSWERS.values(), *demo_corpus.NEXT_ADAPTER_ANSWERS.values()]:
         texts.extend(answers)
     tok = Tokenizer(models.BPE())
     # Merges stay inside one character: roughly a token per character, as real Japanese
@@ -247,7 +273,6 @@ def _fit(model: Any, batch: tuple[Any, Any, Any], steps: int, lr: float) -> floa
 
 def _build(out: Path, *, log: Any) -> None:
     import torch
-    from peft import LoraConfig, get_peft_model
     from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(SEED)
@@ -286,11 +311,56 @@ def _build(out: Path, *, log: Any) -> None:
     ).save_pretrained(base_dir)
 
     for name, answers in demo_corpus.ADAPTER_ANSWERS.items():
-        torch.manual_seed(SEED + ADAPTER_RANKS[name])
-        base = LlamaForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
-        for p in base.parameters():
-            p.requires_grad_(False)
-        rank = ADAPTER_RANKS[name]
+        out_dir = out / "adapters" / name
+        _train_adapter(base_dir, tokenizer, answers, out_dir, label=name, rank=ADAPTER_RANKS[name], log=log)
+    for name, answers in demo_corpus.NEXT_ADAPTER_ANSWERS.items():
+        # Version 2 continues from version 1 on the changed answers, as a real update would:
+        # same rank (the engine's --max-lora-rank still fits), other weights.
+        _train_adapter(
+            base_dir,
+            tokenizer,
+            answers,
+            out / "adapters-v2" / name,
+            label=f"{name} v2",
+            rank=ADAPTER_RANKS[name],
+            log=log,
+            start=out / "adapters" / name,
+        )
+    _make_readable(out)
+
+
+def _train_adapter(
+    base_dir: Path,
+    tokenizer: Any,
+    answers: tuple[str, ...],
+    out: Path,
+    *,
+    label: str,
+    rank: int,
+    log: Any,
+    start: Path | None = None,
+) -> None:
+    """Train a rank-``rank`` LoRA adapter on ``answers`` (one per question, no system
+    prompt) against the base in ``base_dir`` and save it as a PEFT directory in ``out``.
+
+    With ``start`` (an adapter directory), continue from its weights for
+    NEXT_ADAPTER_STEPS steps instead of ADAPTER_STEPS from PEFT's initialisation.
+    """
+    import torch
+    from peft import LoraConfig, PeftModel, get_peft_model
+    from transformers import LlamaForCausalLM
+
+    torch.manual_seed(SEED + rank)
+    base = LlamaForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
+    for p in base.parameters():
+        p.requires_grad_(False)
+    if start is not None:
+        peft_model = PeftModel.from_pretrained(base, str(start), is_trainable=True)
+        # ``start`` records the served name (prai-demo); saving would look that name up
+        # as a Hub repo. Point it back at the local base (rewritten after saving).
+        peft_model.peft_config["default"].base_model_name_or_path = str(base_dir)
+        steps = NEXT_ADAPTER_STEPS
+    else:
         lora = LoraConfig(
             r=rank,
             lora_alpha=2 * rank,
@@ -300,14 +370,13 @@ def _build(out: Path, *, log: Any) -> None:
             task_type="CAUSAL_LM",
         )
         peft_model = get_peft_model(base, lora)
-        log(f"demo model: training LoRA adapter {name!r} (rank {rank})")
-        loss = _fit(peft_model, _batch(tokenizer, _examples(answers)), ADAPTER_STEPS, 5e-3)
-        log(f"demo model: adapter {name!r} loss {loss:.4f}")
-        adapter_dir = out / "adapters" / name
-        peft_model.save_pretrained(str(adapter_dir))
-        _set_base_name(adapter_dir / "adapter_config.json", "prai-demo")
-        (adapter_dir / "README.md").unlink(missing_ok=True)  # PEFT's model card names the build path
-    _make_readable(out)
+        steps = ADAPTER_STEPS
+    log(f"demo model: training LoRA adapter {label!r} (rank {rank})")
+    loss = _fit(peft_model, _batch(tokenizer, _examples(answers)), steps, 5e-3)
+    log(f"demo model: adapter {label!r} loss {loss:.4f}")
+    peft_model.save_pretrained(str(out))
+    _set_base_name(out / "adapter_config.json", "prai-demo")
+    (out / "README.md").unlink(missing_ok=True)  # PEFT's model card names the build path
 
 
 def _make_readable(root: Path) -> None:

@@ -44,12 +44,14 @@ from prai.errors import (
 )
 from prai.gateway import store
 from prai.gateway._sse import StreamRelay
+from prai.gateway.aliases import AliasCache
 from prai.gateway.audit import AuditWriter
 from prai.gateway.auth import KeyCache
 from prai.gateway.guard_hook import Guard, GuardContext, NoGuard, load_guard
 from prai.gateway.metrics import GatewayMetrics
 from prai.gateway.ratelimit import Admission, Limiter, estimate_tokens
 from prai.gateway.upstreams import Replica, Router
+from prai.lifecycle.registry import Target
 from prai.openai_api import error_body, sse_error_event
 
 log = logging.getLogger("prai.gateway")
@@ -73,6 +75,7 @@ class _Req:
 
     __slots__ = (
         "adapter",
+        "alias",
         "client",
         "completion_tokens",
         "disconnected",
@@ -94,6 +97,7 @@ class _Req:
         "status",
         "stream",
         "t0",
+        "target",
         "tenant",
         "ts_us",
         "ttft_s",
@@ -112,6 +116,8 @@ class _Req:
         self.key_id: str | None = None
         self.model: str | None = None
         self.adapter: str | None = None
+        self.alias: str | None = None
+        self.target: Target | None = None
         self.stream = False
         self.status = 500
         self.error_type: str | None = None
@@ -201,6 +207,7 @@ class GatewayApp:
         self.engine = store.open_engine(url)
         self.journal_dir = cfg.storage.journal_dir or (cache_dir / "gateway-journal")
         self.keys = KeyCache(self.engine, refresh_s=cfg.key_cache_refresh_s)
+        self.aliases = AliasCache(self.engine, refresh_s=cfg.routing_refresh_s)
         self.audit: AuditWriter | None = None
         self.limiter: Limiter | None = None
         self.session: aiohttp.ClientSession | None = None
@@ -217,6 +224,7 @@ class GatewayApp:
         )
         self.limiter = Limiter(self.cfg.ratelimit.url)
         self.keys.start()
+        self.aliases.start()
         self.audit = await asyncio.to_thread(
             AuditWriter,
             self.engine,
@@ -230,6 +238,7 @@ class GatewayApp:
     async def shutdown(self) -> None:
         await self.router.stop()
         await self.keys.stop()
+        await self.aliases.stop()
         if self.session is not None:
             await self.session.close()
         if self.limiter is not None:
@@ -297,9 +306,15 @@ class GatewayApp:
             await _send_error(send, exc)
             return
         allowed = self.allowed[(key.tenant, key.project)]
+        models = self.router.models()
+        for alias, route in self.aliases.routes.items():
+            cur = route.current
+            if cur is not None:
+                models.setdefault(alias, cur.base if cur.kind == "adapter" else None)
         data = []
-        for name, parent in sorted(self.router.models().items()):
-            if allowed is None or name in allowed:
+        for name, parent in sorted(models.items()):
+            version = self.aliases.versions.get(name)
+            if allowed is None or name in allowed or (version is not None and version.name in allowed):
                 entry: dict[str, Any] = {
                     "id": name,
                     "object": "model",
@@ -348,18 +363,31 @@ class GatewayApp:
             proj = self.projects.get((key.tenant, key.project))
             if proj is None:
                 raise AuthenticationFailed(f"API key {key.id}: its project is no longer configured")
-            if not self.router.knows(model):
+            target = self.aliases.resolve(model, key.id)
+            if target is None and not self.router.knows(model):
                 if self.router.discovery_pending():
                     raise UpstreamUnavailable(
                         f"the model `{model}` is not known yet: the model servers are starting"
                     )
                 raise ModelNotFound(f"the model `{model}` does not exist")
             allowed = self.allowed[(key.tenant, key.project)]
-            if allowed is not None and model not in allowed:
+            if allowed is not None and model not in allowed and (target is None or target.name not in allowed):
                 raise ModelNotAllowed(f"project {key.tenant}/{key.project} may not use `{model}`")
-            parent = self.router.parent_of(model)
-            r.model, r.adapter = (parent, model) if parent else (model, None)
             changed = self._apply_request_limits(endpoint, data, proj, r)
+            route_model = model
+            if target is not None:
+                # An alias (or a pinned NAME@VERSION): send the version's served name.
+                r.alias, r.target = model, target
+                route_model = self._route_name(target)
+                if target.kind == "adapter":
+                    r.model, r.adapter = target.base, target.served_name
+                else:
+                    r.model = target.served_name
+                if data["model"] != target.served_name:
+                    data["model"], changed = target.served_name, True
+            else:
+                parent = self.router.parent_of(model)
+                r.model, r.adapter = (parent, model) if parent else (model, None)
             if proj.guard_policy and not isinstance(self.guard, NoGuard):
                 r.guard = GuardContext(
                     policy=proj.guard_policy,
@@ -406,7 +434,7 @@ class GatewayApp:
             arm = asyncio.get_running_loop().call_later(
                 WATCH_AFTER_S, self._arm_watch, receive, task, r
             )
-            await self._forward(scope["path"], body, model, r, send, strip_usage)
+            await self._forward(scope["path"], body, route_model, r, send, strip_usage)
         except RecursionError:  # a deeply nested body that json.loads accepted
             exc = _too_deep()
             r.status, r.error_type = exc.http_status, exc.error_type
@@ -580,6 +608,18 @@ class GatewayApp:
         self, path: str, body: bytes, model: str, r: _Req, send: Any, strip_usage: bool
     ) -> None:
         resp, _rep, t_up = await self._connect(path, body, model, r)
+        if resp.status == 404 and r.target is not None:
+            # The engine no longer knows this version: a promotion or rollback unloaded it
+            # since this gateway last polled the registry. Reload and go to the new version.
+            retarget = await self._retarget(r)
+            if retarget is not None:
+                with contextlib.suppress(Exception):
+                    await resp.read()
+                resp.release()
+                obj = json.loads(body)
+                obj["model"] = retarget.served_name
+                body = json.dumps(obj, ensure_ascii=False).encode()
+                resp, _rep, t_up = await self._connect(path, body, self._route_name(retarget), r)
         try:
             if r.stream and resp.status == 200:
                 await self._relay_stream(resp, r, send, strip_usage, t_up)
@@ -587,6 +627,27 @@ class GatewayApp:
                 await self._relay_body(resp, r, send, t_up)
         finally:
             resp.release() if not r.disconnected else resp.close()
+
+    def _route_name(self, target: Target) -> str:
+        """The name whose upstreams serve ``target``: its served name when an upstream lists
+        it, else (adapters loaded at runtime, not yet rediscovered) its base model's."""
+        if self.router.knows(target.served_name) or target.kind != "adapter" or not target.base:
+            return target.served_name
+        return target.base
+
+    async def _retarget(self, r: _Req) -> Target | None:
+        """After a 404 for a resolved version: the alias's version now, if it changed."""
+        assert r.alias is not None and r.target is not None and r.key_id is not None
+        await self.aliases.refresh_now()
+        new = self.aliases.resolve(r.alias, r.key_id)
+        if new is None or new.served_name == r.target.served_name:
+            return None
+        r.target = new
+        if new.kind == "adapter":
+            r.model, r.adapter = new.base, new.served_name
+        else:
+            r.model, r.adapter = new.served_name, None
+        return new
 
     async def _relay_body(
         self, resp: aiohttp.ClientResponse, r: _Req, send: Any, t_up: float

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine
 
 from prai.errors import AuthenticationFailed, UsageError
 from prai.gateway import store
+from prai.gateway._polling import PolledTable
 from prai.gateway.store import KeyRecord
 
 KEY_PREFIX = "sk-prai-"
@@ -81,45 +82,27 @@ class _KeyMiss(AuthenticationFailed):
     """The key is not in the cache (it may have been created a moment ago)."""
 
 
-class KeyCache:
+class KeyCache(PolledTable):
     """Every key row in memory, refreshed when the store's ``keys_version`` changes."""
 
     def __init__(self, engine: Engine, *, refresh_s: float = 1.0) -> None:
+        super().__init__(refresh_s=refresh_s)
         self.engine = engine
-        self.refresh_s = refresh_s
         self._by_hash: dict[str, KeyRecord] = {}
         self._version = -1
-        self._task: asyncio.Task[None] | None = None
         self._miss_lock = asyncio.Lock()
         self._last_miss_reload = 0.0
         self.miss_reload_interval_s = 0.5
 
-    def load(self) -> None:
+    def load(self) -> bool:
         """Reload all keys when the version counter moved (blocking; runs in a thread)."""
         version = store.keys_version(self.engine)
         if version == self._version:
-            return
+            return False
         rows = store.list_keys(self.engine)
         self._by_hash = {r.key_hash: r for r in rows}
         self._version = version
-
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.refresh_s)
-            # A database outage keeps the last known keys; the next poll retries.
-            with contextlib.suppress(Exception):
-                await asyncio.to_thread(self.load)
-
-    def start(self) -> None:
-        """Load once and start polling (call inside the running event loop)."""
-        self.load()
-        self._task = asyncio.get_running_loop().create_task(self._loop())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        return True
 
     async def check(self, authorization: bytes | None) -> KeyRecord:
         """:meth:`authenticate`; on an unknown key, reload once (at most every 0.5 s) and retry.

@@ -9,6 +9,10 @@ Tables:
 - ``prai_audit``: append-only records; ``hash = sha256(prev_hash + canonical JSON)``.
 - ``prai_audit_head``: the last sequence number and hash, so deleting the newest records
   is detected too.
+- ``prai_model_versions``, ``prai_aliases``, ``prai_model_events``: the model and adapter
+  registry of :mod:`prai.lifecycle.registry` (versions keyed by bundle root digest, the
+  alias → version routing table, its history); ``models_version`` in ``prai_meta`` grows on
+  every routing change so each gateway reloads its alias table.
 
 Times are integers in microseconds since the epoch (``*_us``) so that hashing never
 depends on float formatting.
@@ -34,9 +38,11 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     create_engine,
     event,
     insert,
+    inspect,
     select,
     update,
 )
@@ -88,6 +94,7 @@ AUDIT_FIELDS: tuple[str, ...] = (
     "client",
     "guard",
     "prompt",
+    "detail",
 )
 
 audit_table = Table(
@@ -114,6 +121,8 @@ audit_table = Table(
     Column("client", String(128), nullable=True),
     Column("guard", Text, nullable=True),
     Column("prompt", Text, nullable=True),
+    # JSON of administrative events (model promote/rollback: who, from, to); None for requests
+    Column("detail", Text, nullable=True),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
 )
@@ -124,6 +133,55 @@ head_table = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("seq", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
+)
+
+model_versions_table = Table(
+    "prai_model_versions",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("version", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("served_name", String(160), nullable=False, unique=True),
+    Column("digest", String(64), nullable=False),
+    Column("base", String(256), nullable=True),
+    Column("path", Text, nullable=True),
+    Column("rank", Integer, nullable=True),
+    Column("source_bundle", Text, nullable=False),
+    Column("registered_at", Float, nullable=False),
+    Column("registered_by", String(256), nullable=False),
+    Column("verified_at", Float, nullable=True),
+    Column("verified_by", String(256), nullable=True),
+    Column("loaded_at", Float, nullable=True),
+    UniqueConstraint("name", "digest", name="uq_prai_model_versions_digest"),
+)
+
+aliases_table = Table(
+    "prai_aliases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("current", String(64), nullable=True),
+    Column("previous", String(64), nullable=True),
+    Column("canary", String(64), nullable=True),
+    Column("canary_percent", Float, nullable=False, default=0.0),
+    Column("updated_at", Float, nullable=False),
+    Column("updated_by", String(256), nullable=True),
+    Column("generation", BigInteger, nullable=False, default=0),
+)
+
+model_events_table = Table(
+    "prai_model_events",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("ts", Float, nullable=False),
+    Column("name", String(64), nullable=False, index=True),
+    Column("action", String(32), nullable=False),
+    Column("from_version", String(64), nullable=True),
+    Column("to_version", String(64), nullable=True),
+    Column("canary_percent", Float, nullable=True),
+    Column("actor", String(256), nullable=True),
+    Column("detail", Text, nullable=True),
+    Column("audit_rid", String(32), nullable=True),
 )
 
 GENESIS = "0" * 64
@@ -172,8 +230,9 @@ def open_engine(url: str) -> Engine:
 
     try:
         metadata.create_all(engine)
+        _add_missing_columns(engine)
         with engine.begin() as conn:
-            for name in ("keys_version",):
+            for name in ("keys_version", "models_version"):
                 if conn.execute(select(meta_table.c.value).where(meta_table.c.name == name)).first() is None:
                     try:
                         with conn.begin_nested():
@@ -191,6 +250,31 @@ def open_engine(url: str) -> Engine:
             f"cannot open the gateway database ({engine.dialect.name}): {type(exc).__name__}",
         ) from None
     return engine
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Add columns newer PrAI versions introduced to tables an older version created.
+
+    ``create_all`` creates missing tables only; ``prai_audit.detail`` arrived with the
+    model registry. Adding a nullable column keeps every stored hash valid (see
+    :func:`record_hash`: a None ``detail`` is not part of the canonical JSON).
+    """
+    have = {c["name"] for c in inspect(engine).get_columns("prai_audit")}
+    if "detail" not in have:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE prai_audit ADD COLUMN detail TEXT")
+
+
+def bump_version(conn: Any, name: str) -> None:
+    """Increment the ``prai_meta`` counter ``name`` inside the caller's transaction."""
+    conn.execute(update(meta_table).where(meta_table.c.name == name).values(value=meta_table.c.value + 1))
+
+
+def meta_version(engine: Engine, name: str) -> int:
+    """The value of the ``prai_meta`` counter ``name`` (0 when absent)."""
+    with engine.connect() as conn:
+        v = conn.execute(select(meta_table.c.value).where(meta_table.c.name == name)).scalar()
+    return int(v or 0)
 
 
 # --- keys ------------------------------------------------------------------------------
@@ -220,7 +304,7 @@ class KeyRecord:
 
 
 def _bump_keys_version(conn: Any) -> None:
-    conn.execute(update(meta_table).where(meta_table.c.name == "keys_version").values(value=meta_table.c.value + 1))
+    bump_version(conn, "keys_version")
 
 
 def insert_key(engine: Engine, rec: KeyRecord) -> None:
@@ -244,9 +328,7 @@ def revoke_key(engine: Engine, key_id: str, *, now: float | None = None) -> bool
 
 def keys_version(engine: Engine) -> int:
     """The key store's change counter."""
-    with engine.connect() as conn:
-        v = conn.execute(select(meta_table.c.value).where(meta_table.c.name == "keys_version")).scalar()
-    return int(v or 0)
+    return meta_version(engine, "keys_version")
 
 
 def list_keys(engine: Engine, *, tenant: str | None = None) -> list[KeyRecord]:
@@ -264,10 +346,13 @@ def list_keys(engine: Engine, *, tenant: str | None = None) -> list[KeyRecord]:
 def record_hash(prev_hash: str, seq: int, record: dict[str, Any]) -> str:
     """SHA-256 hex of ``prev_hash``, ``seq`` and the record's canonical JSON.
 
-    Canonical JSON: the fields of :data:`AUDIT_FIELDS` only, sorted keys, no spaces, UTF-8.
+    Canonical JSON: the fields of :data:`AUDIT_FIELDS` only, sorted keys, no spaces, UTF-8;
+    ``detail`` only when set, so records written before it existed keep their hashes.
     """
     body = {k: record.get(k) for k in AUDIT_FIELDS}
     body["stream"] = bool(body["stream"])
+    if body["detail"] is None:
+        del body["detail"]
     data = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(f"{prev_hash}:{seq}:{data}".encode()).hexdigest()
 
@@ -282,36 +367,42 @@ def append_audit(engine: Engine, records: Sequence[dict[str, Any]], *, dedupe: b
     """
     if not records:
         return 0
-    written = 0
     with engine.begin() as conn:
-        conn.execute(update(head_table).where(head_table.c.id == 1).values(seq=head_table.c.seq))
-        head = conn.execute(select(head_table.c.seq, head_table.c.hash).where(head_table.c.id == 1)).one()
-        seq, prev = int(head.seq), str(head.hash)
-        rids = [r["rid"] for r in records]
-        existing = (
-            {row[0] for row in conn.execute(select(audit_table.c.rid).where(audit_table.c.rid.in_(rids)))}
-            if dedupe
-            else set()
+        return append_audit_in(conn, records, dedupe=dedupe)
+
+
+def append_audit_in(conn: Any, records: Sequence[dict[str, Any]], *, dedupe: bool = True) -> int:
+    """:func:`append_audit` inside the caller's transaction (so a registry change and its
+    audit record commit together)."""
+    written = 0
+    conn.execute(update(head_table).where(head_table.c.id == 1).values(seq=head_table.c.seq))
+    head = conn.execute(select(head_table.c.seq, head_table.c.hash).where(head_table.c.id == 1)).one()
+    seq, prev = int(head.seq), str(head.hash)
+    rids = [r["rid"] for r in records]
+    existing = (
+        {row[0] for row in conn.execute(select(audit_table.c.rid).where(audit_table.c.rid.in_(rids)))}
+        if dedupe
+        else set()
+    )
+    rows = []
+    for r in records:
+        if r["rid"] in existing:
+            continue
+        existing.add(r["rid"])
+        seq += 1
+        h = record_hash(prev, seq, r)
+        rows.append({**{k: r.get(k) for k in AUDIT_FIELDS}, "seq": seq, "prev_hash": prev, "hash": h})
+        prev = h
+    if rows:
+        # Plain DBAPI executemany: SQLAlchemy's per-row parameter processing cost ~25 µs
+        # per record here, on the audit thread that shares the GIL with the event loop.
+        ph = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        conn.exec_driver_sql(
+            f"INSERT INTO prai_audit ({', '.join(_INSERT_COLS)}) VALUES ({', '.join([ph] * len(_INSERT_COLS))})",
+            [tuple(row[c] for c in _INSERT_COLS) for row in rows],
         )
-        rows = []
-        for r in records:
-            if r["rid"] in existing:
-                continue
-            existing.add(r["rid"])
-            seq += 1
-            h = record_hash(prev, seq, r)
-            rows.append({**{k: r.get(k) for k in AUDIT_FIELDS}, "seq": seq, "prev_hash": prev, "hash": h})
-            prev = h
-        if rows:
-            # Plain DBAPI executemany: SQLAlchemy's per-row parameter processing cost ~25 µs
-            # per record here, on the audit thread that shares the GIL with the event loop.
-            ph = "?" if engine.dialect.paramstyle == "qmark" else "%s"
-            conn.exec_driver_sql(
-                f"INSERT INTO prai_audit ({', '.join(_INSERT_COLS)}) VALUES ({', '.join([ph] * len(_INSERT_COLS))})",
-                [tuple(row[c] for c in _INSERT_COLS) for row in rows],
-            )
-            conn.execute(update(head_table).where(head_table.c.id == 1).values(seq=seq, hash=prev))
-            written = len(rows)
+        conn.execute(update(head_table).where(head_table.c.id == 1).values(seq=seq, hash=prev))
+        written = len(rows)
     return written
 
 
@@ -402,10 +493,13 @@ __all__ = [
     "KeyRecord",
     "VerifyResult",
     "append_audit",
+    "append_audit_in",
+    "bump_version",
     "insert_key",
     "iter_audit",
     "keys_version",
     "list_keys",
+    "meta_version",
     "normalize_url",
     "open_engine",
     "record_hash",

