@@ -693,8 +693,8 @@ class PromotionRefused(LifecycleError):
 
     exit_code = 62
     hint = (
-        "read the failing items and the gate reports; fix the version and register it again, "
-        "or promote without the gate if the change is accepted"
+        "read the failing items and the gate reports; bring in a fixed version as a new bundle "
+        "and label, or promote without the gate if the change is accepted"
     )
 
 

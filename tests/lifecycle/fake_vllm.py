@@ -1,6 +1,8 @@
 """A fake vLLM with the runtime LoRA API, for lifecycle tests (fast, no model).
 
-Run: ``python fake_vllm.py PORT --base NAME [--adapter NAME=PATH ...] [--delay-ms 40]``.
+Run: ``python fake_vllm.py PORT --base NAME [--adapter NAME=PATH ...] [--delay-ms 40]
+[--slow NAME=MS ...] [--linger-ms MS]`` (``--slow``: that model's first token comes MS later:
+a regression; ``--linger-ms``: the stream stays open that long after ``[DONE]``).
 
 What it models of vLLM (0.32, OpenAI server with VLLM_ALLOW_RUNTIME_LORA_UPDATING):
 - ``GET /v1/models``: the base model and every loaded adapter (``parent`` = base);
@@ -84,6 +86,7 @@ async def chat(request: web.Request) -> web.StreamResponse:
     try:
         text = f"answer from {model}"
         delay = s["delay_s"]
+        await asyncio.sleep(s["slow"].get(model, 0.0))
         if body.get("stream"):
             resp = web.StreamResponse(headers={"content-type": "text/event-stream"})
             await resp.prepare(request)
@@ -98,6 +101,7 @@ async def chat(request: web.Request) -> web.StreamResponse:
                          "usage": {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6}}
                 await resp.write(f"data: {json.dumps(usage)}\n\n".encode())
             await resp.write(b"data: [DONE]\n\n")
+            await asyncio.sleep(s["linger"])  # some servers close the stream a moment later
             await resp.write_eof()
             s["served"][model] = s["served"].get(model, 0) + 1
             return resp
@@ -139,10 +143,13 @@ async def stats(request: web.Request) -> web.Response:
     return web.json_response({k: s[k] for k in ("served", "events", "violations", "adapters", "running")})
 
 
-def make_app(base: str, adapters: dict[str, str], delay_s: float) -> web.Application:
+def make_app(
+    base: str, adapters: dict[str, str], delay_s: float, slow: dict[str, float], linger_s: float = 0.0
+) -> web.Application:
     app = web.Application()
     app["s"] = {"base": base, "adapters": dict(adapters), "running": {}, "served": {}, "events": [],
-                "violations": [], "lora_info": {}, "delay_s": delay_s}
+                "violations": [], "lora_info": {}, "delay_s": delay_s, "slow": slow,
+                "linger": linger_s}
     app.router.add_get("/health", health)
     app.router.add_get("/v1/models", models)
     app.router.add_post("/v1/load_lora_adapter", load)
@@ -159,6 +166,10 @@ if __name__ == "__main__":
     ap.add_argument("--base", required=True)
     ap.add_argument("--adapter", action="append", default=[])
     ap.add_argument("--delay-ms", type=float, default=40)
+    ap.add_argument("--slow", action="append", default=[])
+    ap.add_argument("--linger-ms", type=float, default=0, help="wait after [DONE] before closing")
     a = ap.parse_args()
-    web.run_app(make_app(a.base, dict(x.split("=", 1) for x in a.adapter), a.delay_ms / 1000),
+    slow = {n: float(ms) / 1000 for n, ms in (x.split("=", 1) for x in a.slow)}
+    web.run_app(make_app(a.base, dict(x.split("=", 1) for x in a.adapter), a.delay_ms / 1000, slow,
+                         a.linger_ms / 1000),
                 host="127.0.0.1", port=a.port, print=None)

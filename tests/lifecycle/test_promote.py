@@ -23,8 +23,11 @@ sys.path.insert(0, str(HERE.parent / "bundle"))
 
 from _gwutil import Gateway, Proc, free_port, http_json, wait_http  # noqa: E402
 from bundle_fixtures import build_adapter, build_tiny_llama  # noqa: E402
+from tests.bench.conftest import tiny_tokenizer  # noqa: E402, F401  (session fixture)
 
 from prai.bundle import create_bundle  # noqa: E402
+from prai.errors import RegistryError  # noqa: E402
+from prai.gateway import store  # noqa: E402
 
 FAKE = HERE / "fake_vllm.py"
 
@@ -60,10 +63,11 @@ def _bundle(root: Path, name: str, r: int, alpha_tag: int) -> Path:
 
 
 @pytest.fixture
-def kitchen(tmp_path: Path) -> Iterator[Kitchen]:
+def kitchen(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Kitchen]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    engine = Proc([sys.executable, str(FAKE), str(port), "--base", "base", "--delay-ms", "60"])
+    extra = [x if x.startswith("--") else f"--slow={x}" for x in getattr(request, "param", [])]
+    engine = Proc([sys.executable, str(FAKE), str(port), "--base", "base", "--delay-ms", "60", *extra])
     wait_http(url + "/health", proc=engine.p)
     gw = Gateway(
         tmp_path / "gw",
@@ -332,3 +336,208 @@ def test_adapter_only_bundle_from_the_cli_registers_and_promotes(kitchen: Kitche
     assert shown["base"] == "base" and shown["rank"] == 4 and "prai bundle verify" in shown["verified_by"]
     k.model("promote", "kansai", "v3")
     assert set(k.stats()["adapters"]) == {"kansai@v3"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kitchen", [["kansai@v2=300"]], indirect=True)
+def test_a_slower_version_fails_the_bench_gate(
+    kitchen: Kitchen, tmp_path: Path, tiny_tokenizer: Path  # noqa: F811  (the imported fixture)
+) -> None:
+    """`--gate-bench` runs the same GuideLLM load on v1 and v2 and compares them; v2's first
+    token comes 300 ms later, so the promotion is refused with the metric, nothing switched."""
+    k = kitchen
+    for v in ("v1", "v2"):
+        k.model("register", str(k.bundles[v]), "--version", v, "--only", "kansai")
+    k.model("promote", "kansai", "v1")
+    res = k.model("promote", "kansai", "v2", "--gate-bench", "--tokenizer", str(tiny_tokenizer),
+                  "--max-regression", "ttft_p95=50%", "--gate-dir", str(tmp_path / "gates"), check=False)
+    assert res.returncode == 62, res.stderr[-2000:]
+    assert "ttft_p95_ms" in res.stderr and "limit 50%" in res.stderr and "Traceback" not in res.stderr
+    assert (tmp_path / "gates" / "kansai-v2" / "bench" / "comparison.json").is_file()
+    assert json.loads(k.model("show", "kansai", "--json").stdout)["alias"]["current"] == "v1"
+    assert set(k.stats()["adapters"]) == {"kansai@v1"}
+
+
+def test_base_model_versions_switch_between_running_engines(tmp_path: Path) -> None:
+    """A base-model version is not loaded at runtime: each version runs in its own engine
+    (served as NAME@VERSION); promote/rollback switch the alias between them."""
+    engines, urls = [], []
+    for version in ("v1", "v2"):
+        port = free_port()
+        urls.append(f"http://127.0.0.1:{port}")
+        engines.append(Proc([sys.executable, str(FAKE), str(port), "--base", f"tsuzumi@{version}"]))
+        wait_http(urls[-1] + "/health", proc=engines[-1].p)
+    gw = Gateway(tmp_path / "gw", {
+        "upstreams": [{"name": f"engine-{i}", "base_urls": [u], "health_interval_s": 0.5} for i, u in enumerate(urls)],
+        "tenants": [{"name": "acme", "projects": [{"name": "chat", "models": ["tsuzumi"]}]}],
+        "routing_refresh_s": 0.2,
+    }).start()
+    try:
+        model_dir = build_tiny_llama(tmp_path / "src" / "tsuzumi")
+        cfg = json.loads((model_dir / "config.json").read_text())
+        bundles = {}
+        for version, tag in (("v1", 1), ("v2", 2)):
+            cfg["prai_build"] = tag  # another checkpoint: another bundle digest
+            (model_dir / "config.json").write_text(json.dumps(cfg))
+            bundles[version] = tmp_path / f"tsuzumi-{version}"
+            create_bundle(bundles[version], model=model_dir)
+
+        def model(*args: str, check: bool = True) -> Any:
+            return gw.cli("model", *args, "-c", str(gw.config), check=check)
+
+        for version in ("v1", "v2"):
+            out = model("register", str(bundles[version]), "--version", version, "--name", "tsuzumi")
+            assert f"registered model tsuzumi {version} as tsuzumi@{version}" in out.stdout
+        client = openai.OpenAI(base_url=gw.url + "/v1", api_key=gw.key("acme", "chat"), max_retries=0)
+
+        def ask() -> str:
+            time.sleep(0.5)  # > routing_refresh_s
+            return client.chat.completions.create(model="tsuzumi", messages=[{"role": "user", "content": "x"}]).model
+
+        model("promote", "tsuzumi", "v1")
+        assert ask() == "tsuzumi@v1"
+        model("promote", "tsuzumi", "v2")
+        assert ask() == "tsuzumi@v2"
+        model("rollback", "tsuzumi")
+        assert ask() == "tsuzumi@v1"
+        # A version no engine serves is refused before anything changes.
+        engines[1].stop()
+        time.sleep(0.2)
+        res = model("promote", "tsuzumi", "v2", check=False)
+        assert res.returncode == 63 and "Traceback" not in res.stderr, res.stderr
+        assert ask() == "tsuzumi@v1"
+    finally:
+        gw.stop()
+        for e in engines:
+            e.stop()
+
+
+# --- found by a user test ------------------------------------------------------------------
+
+
+def test_a_promotion_that_loses_a_race_leaves_the_winners_version_loaded(kitchen: Kitchen, tmp_path: Path) -> None:
+    from prai.gateway.server import load_gateway_config
+    from prai.lifecycle.gates import GateSpec
+    from prai.lifecycle.promote import PromoteOptions, promote
+
+    k = kitchen
+    for v in ("v1", "v2"):
+        k.model("register", str(k.bundles[v]), "--version", v, "--only", "kansai")
+    k.model("promote", "kansai", "v1")
+    gw_cfg = load_gateway_config(k.gw.config).gateway
+    engine = store.open_engine(f"sqlite:///{k.gw.tmp / 'gw.db'}")
+    suite = tmp_path / "suite.yaml"
+    suite.write_text("name: s\nitems:\n  - id: a\n    prompt: hi\n    assert:\n      - contains: answer\n")
+
+    def meanwhile(msg: str) -> None:
+        if msg.startswith("running gates"):  # v2 is loaded; another operator promotes it fully
+            k.model("promote", "kansai", "v2")
+
+    with pytest.raises(RegistryError, match="changed by someone else"):
+        promote(gw_cfg, engine, "kansai", "v2", actor="slow", progress=meanwhile,
+                options=PromoteOptions(canary_percent=50, gates=GateSpec(eval_suite=suite), gate_dir=tmp_path / "g"))
+    assert "kansai@v2" in k.stats()["adapters"]  # the winner's current version stays loaded
+    engine.dispose()
+
+
+def test_an_alias_cannot_take_a_base_models_name(kitchen: Kitchen) -> None:
+    k = kitchen
+    k.model("register", str(k.bundles["v1"]), "--version", "h1", "--only", "kansai", "--name", "base")
+    res = k.model("promote", "base", "h1", check=False)
+    assert res.returncode == 60 and "base model served by" in res.stderr and "--name" in res.stderr
+    assert k.stats()["adapters"] == {}
+
+
+@pytest.mark.parametrize("kitchen", [["--adapter=kansai=/tmp"]], indirect=True)
+def test_rollback_of_a_first_promote_hands_the_name_back_to_the_engine(kitchen: Kitchen) -> None:
+    """The engine serves its own `kansai` (--lora-modules); promoting v1 takes the name over,
+    rolling back gives it back."""
+    k = kitchen
+    k.model("register", str(k.bundles["v1"]), "--version", "v1", "--only", "kansai")
+    k.model("promote", "kansai", "v1")
+    client = openai.OpenAI(base_url=k.gw.url + "/v1", api_key=k.gw.key("acme", "chat"), max_retries=0)
+    time.sleep(0.5)
+    assert client.chat.completions.create(model="kansai", messages=[{"role": "user", "content": "x"}]).model \
+        == "kansai@v1"
+    out = k.model("rollback", "kansai")
+    assert "the engines' own kansai" in out.stdout and "unloaded kansai@v1" in out.stdout
+    time.sleep(0.5)
+    assert client.chat.completions.create(model="kansai", messages=[{"role": "user", "content": "x"}]).model \
+        == "kansai"
+
+
+def test_a_wrong_path_is_corrected_by_registering_again(kitchen: Kitchen, tmp_path: Path) -> None:
+    k = kitchen
+    good = str((k.bundles["v1"] / "adapters" / "kansai").resolve())
+    k.model("register", str(k.bundles["v1"]), "--version", "v1", "--only", "kansai", "--path", "/nowhere/kansai")
+    k.model("register", str(k.bundles["v1"]), "--version", "v1", "--only", "kansai", "--path", good)
+    assert json.loads(k.model("show", "kansai", "--json").stdout)["versions"][0]["path"] == good
+    k.model("promote", "kansai", "v1")
+    res = k.model("register", str(k.bundles["v1"]), "--version", "v1", "--only", "kansai", "--path", "/else",
+                  check=False)
+    assert res.returncode == 60 and "takes traffic" in res.stderr
+    for bad in ("relative/dir", "/mnt/models/../etc", "/a\nb"):
+        res = k.model("register", str(k.bundles["v2"]), "--version", "v2", "--only", "kansai", "--path", bad,
+                      check=False)
+        assert res.returncode == 2 and "--path" in res.stderr
+    res = k.model("register", str(k.bundles["v2"]), "--version", "v2@x", "--only", "kansai", check=False)
+    assert res.returncode == 2 and "start with a letter or digit" in res.stderr
+    assert [e["action"] for e in json.loads(k.model("history", "kansai", "--json").stdout)] == [
+        "register", "update", "promote"]
+
+
+def test_bad_gate_input_is_refused_before_anything_is_loaded(kitchen: Kitchen, tmp_path: Path) -> None:
+    k = kitchen
+    for v in ("v1", "v2"):
+        k.model("register", str(k.bundles[v]), "--version", v, "--only", "kansai")
+    k.model("promote", "kansai", "v1")
+    for args in (["--gate-eval", str(tmp_path / "missing.yaml")], ["--gate-bench", "--max-regression", "bogus=5%"]):
+        res = k.model("promote", "kansai", "v2", *args, check=False)
+        assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
+    assert [e[:2] for e in k.stats()["events"]] == [["load", "kansai@v1"]]
+
+
+def test_pinned_versions_that_are_not_loaded_get_a_clear_404(kitchen: Kitchen) -> None:
+    k = kitchen
+    for v in ("v1", "v2"):
+        k.model("register", str(k.bundles[v]), "--version", v, "--only", "kansai")
+    k.model("promote", "kansai", "v1")
+    time.sleep(0.5)
+    client = openai.OpenAI(base_url=k.gw.url + "/v1", api_key=k.gw.key("acme", "chat"), max_retries=0)
+    with pytest.raises(openai.NotFoundError) as err:
+        client.chat.completions.create(model="kansai@v2", messages=[{"role": "user", "content": "x"}])
+    assert "kansai@v2` is registered but not loaded" in str(err.value)
+    # The alias's own version lost by an engine restart: 503 naming the fix.
+    http_json(k.engine_url + "/v1/unload_lora_adapter", {"lora_name": "kansai@v1"})
+    with pytest.raises(openai.InternalServerError) as err5:
+        client.chat.completions.create(model="kansai", messages=[{"role": "user", "content": "x"}])
+    assert err5.value.status_code == 503 and "prai model promote kansai v1" in str(err5.value)
+
+
+def test_promote_again_unloads_versions_an_interrupted_promotion_left(kitchen: Kitchen) -> None:
+    k = kitchen
+    for v in ("v1", "v2"):
+        k.model("register", str(k.bundles[v]), "--version", v, "--only", "kansai")
+    k.model("promote", "kansai", "v1")
+    path = str((k.bundles["v2"] / "adapters" / "kansai").resolve())
+    http_json(k.engine_url + "/v1/load_lora_adapter", {"lora_name": "kansai@v2", "lora_path": path})
+    out = k.model("promote", "kansai", "v1")
+    assert "unloaded kansai@v2" in out.stdout
+    assert set(k.stats()["adapters"]) == {"kansai@v1"}
+
+
+@pytest.mark.parametrize("kitchen", [["--linger-ms=300"]], indirect=True)
+def test_a_client_that_leaves_after_done_is_audited_as_answered(kitchen: Kitchen) -> None:
+    k = kitchen
+    k.model("register", str(k.bundles["v1"]), "--version", "v1", "--only", "kansai")
+    k.model("promote", "kansai", "v1")
+    time.sleep(0.5)
+    client = openai.OpenAI(base_url=k.gw.url + "/v1", api_key=k.gw.key("acme", "chat"), max_retries=0)
+    for _ in range(3):
+        with client.chat.completions.create(model="kansai", messages=[{"role": "user", "content": "x"}],
+                                            stream=True) as stream:
+            assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == "answer from kansai@v1"
+    time.sleep(1.0)
+    con = sqlite3.connect(k.gw.tmp / "gw.db")
+    statuses = [s for (s,) in con.execute("SELECT status FROM prai_audit WHERE endpoint = 'chat.completions'")]
+    assert statuses == [200, 200, 200]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from prai.errors import RegistryError, VersionNotFound
+from prai.errors import RegistryError, UsageError, VersionNotFound
 from prai.gateway import store
 from prai.lifecycle import registry
 
@@ -88,9 +88,9 @@ def test_registration_refusals(engine) -> None:  # type: ignore[no-untyped-def]
         _reg(engine, "v7", D1)
     with pytest.raises(RegistryError, match="registered as an adapter, not a model"):
         _reg(engine, "v3", D3, kind="model")
-    with pytest.raises(RegistryError, match="not valid"):
+    with pytest.raises(UsageError, match="not valid"):
         _reg(engine, "v@1", D3)
-    with pytest.raises(RegistryError, match="not valid"):
+    with pytest.raises(UsageError, match="not valid"):
         _reg(engine, "v3", D3, name="kan@sai")
     with pytest.raises(RegistryError, match="SHA-256"):
         _reg(engine, "v3", "abc")

@@ -94,7 +94,8 @@ def register(app: typer.Typer) -> None:
             return
         for v in versions:
             print(f"registered {v.kind} {v.name} {v.version} as {v.served_name} (bundle sha256:{v.digest[:16]}…)")
-        print(f"next: prai model promote {versions[0].name} {versions[0].version} -c KITCHEN.yaml")
+        where = f"-c {config}" if config else "-c KITCHEN.yaml (and register with the same -c)"
+        print(f"next: prai model promote {versions[0].name} {versions[0].version} {where}")
 
     @model.command("list")
     def list_cmd(
@@ -259,11 +260,6 @@ def _print_report(report: Any, as_json: bool) -> None:
         data = asdict(report)
         _print_json(data)
         return
-    if report.action == "none":
-        for line in report.loaded:
-            print(f"loaded   {line} (the engine had lost it)")
-        print(f"{report.name}: already routed that way; nothing switched")
-        return
     for g in report.gates:
         notes = f"; {'; '.join(g.notes)}" if g.notes else ""
         print(f"gate {g.gate}: {'passed' if g.passed else 'FAILED'} ({g.report_dir}{notes})")
@@ -273,6 +269,12 @@ def _print_report(report: Any, as_json: bool) -> None:
         print(f"unloaded {line}")
     for line in report.left_loaded:
         print(f"still busy, left loaded: {line}")
+    if report.action == "none":
+        print(f"{report.name}: already routed that way; nothing switched")
+        return
     s = report.state
     route = f"current {s.current}" + (f", canary {s.canary} ({s.canary_percent:g}%)" if s.canary else "")
-    print(f"{report.name}: {report.action} {report.from_version or '-'} → {report.to_version}; now {route}")
+    if s.current is None:
+        route = f"the engines' own {report.name} (no alias routing)"
+    print(f"{report.name}: {report.action} {report.from_version or '-'} → {report.to_version or 'engine'}; "
+          f"now {route}")

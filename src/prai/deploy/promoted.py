@@ -256,7 +256,8 @@ def check_engine_path(v: PromotedVersion, model: str) -> str:
             hint=f"put the adapter on the model storage (`prai bundle load` to the PVC) and "
             f"register it with the path the predictor sees: `prai model register BUNDLE "
             f"--version {v.version} --only {v.alias} --path {MODEL_ROOT}/adapters/{v.alias}-{v.version}` "
-            "(register under a new version label: versions are immutable)",
+            "(the same bundle and label again corrects the path; a version taking traffic must be "
+            "rolled back first)",
         )
     return p
 

@@ -281,7 +281,8 @@ def _against_endpoint(plan: DoctorPlan, state: RegistryState, report: DoctorRepo
         missing = [v for v in here if v.served_name not in listed]
         if missing:
             diffs = [f"{v.served_name} is not loaded on {url} (registry routes {a.name} → "
-                     f"{v.version}, {_label(v, a)})" for v in missing]
+                     f"{v.version}, {_label(v, a)}): requests the gateway sends there fail"
+                     for v in missing]
             report.add(AREA, f"live {a.name}", "WARN", "; ".join(diffs), FIX_LIVE,
                        differences=diffs)
         else:

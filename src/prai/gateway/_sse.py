@@ -49,6 +49,8 @@ class StreamRelay:
         self.saw_token = False
         #: events relayed that carried generated text (≈ tokens: vLLM sends one per token)
         self.content_events = 0
+        #: the upstream's ``data: [DONE]`` was relayed: the client has the whole answer
+        self.saw_done = False
         self._buf = b""
 
     def feed(self, chunk: bytes) -> bytes:
@@ -83,6 +85,7 @@ class StreamRelay:
             return ev
         payload = ev[5:].strip()
         if payload == b"[DONE]":
+            self.saw_done = True
             return ev
         has_usage = b'"usage"' in payload
         if self.make_filter is None and self.saw_token and not has_usage:

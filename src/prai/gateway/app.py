@@ -451,7 +451,9 @@ class GatewayApp:
             if not r.disconnected or task is None:
                 raise
             task.uncancel()
-            r.status, r.error_type = 499, "client_disconnected"
+            if r.relay is None or not r.relay.saw_done:
+                r.status, r.error_type = 499, "client_disconnected"
+            # else: the client left after [DONE] (the openai SDK closes at once): answered in full
         finally:
             if arm is not None:
                 arm.cancel()
@@ -620,6 +622,19 @@ class GatewayApp:
                 obj["model"] = retarget.served_name
                 body = json.dumps(obj, ensure_ascii=False).encode()
                 resp, _rep, t_up = await self._connect(path, body, self._route_name(retarget), r)
+            elif r.alias != r.target.name:  # a pinned NAME@VERSION
+                resp.release()
+                raise ModelNotFound(
+                    f"the version `{r.target.served_name}` is registered but not loaded on any engine",
+                    hint=f"engines serve an alias's current and canary versions: call `{r.target.name}`",
+                )
+            else:
+                resp.release()
+                raise UpstreamUnavailable(
+                    f"`{r.alias}` routes to {r.target.served_name}, which no engine has loaded",
+                    hint=f"the operator reloads it with `prai model promote {r.target.name} "
+                    f"{r.target.version}` (an engine restart forgets runtime-loaded adapters)",
+                )
         try:
             if r.stream and resp.status == 200:
                 await self._relay_stream(resp, r, send, strip_usage, t_up)

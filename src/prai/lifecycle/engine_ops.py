@@ -59,7 +59,11 @@ def replicas_of(cfg: GatewayConfig) -> list[EngineReplica]:
 
 
 def _fail(rep: EngineReplica, what: str, exc: Exception) -> EngineUpdateFailed:
-    return EngineUpdateFailed(f"{rep.label}: {what} failed ({type(exc).__name__}: {exc})")
+    hint = None
+    if isinstance(exc, httpx.TransportError):
+        hint = (f"is the engine running and reachable from here at {rep.base_url}? "
+                "(gateway.upstreams[].base_urls; TLS needs the upstream's ca_bundle)")
+    return EngineUpdateFailed(f"{rep.label}: {what} failed ({type(exc).__name__}: {exc})", hint=hint)
 
 
 def served_models(rep: EngineReplica) -> dict[str, str | None]:
@@ -129,6 +133,8 @@ def load_adapter(rep: EngineReplica, name: str, path: str) -> bool:
     if name in served_models(rep):
         return False
     resp = _post(rep, "/v1/load_lora_adapter", {"lora_name": name, "lora_path": path})
+    if resp.status_code == 400 and "already been loaded" in _reason(resp):
+        return False  # another promotion loaded it a moment ago
     if resp.status_code != 200:
         raise EngineUpdateFailed(
             f"{rep.label}: loading {name} from {path} failed (HTTP {resp.status_code}: {_reason(resp)})"

@@ -30,7 +30,7 @@ from typing import Any
 
 from prai.errors import BenchRunFailed, UsageError
 
-__all__ = ["GateResult", "GateSpec", "run_gates"]
+__all__ = ["GateResult", "GateSpec", "check_gates", "run_gates"]
 
 _SHORT_DATA = {"kind": "synthetic_text", "prompt_tokens": 16, "output_tokens": 16}
 
@@ -188,17 +188,43 @@ class _Bench:
     thresholds: dict[str, float]
 
 
-def _prepare_bench(spec: GateSpec, target: str, out: Path, api_key: str | None,
-                   ca_bundle: Path | None, *, needs_engine: bool) -> _Bench:
+def _thresholds(spec: GateSpec) -> dict[str, float]:
     from prai.bench.gate import DEFAULT_THRESHOLDS, normalise_thresholds
-    from prai.bench.plan import BenchOptions, resolve_tokenizer
-    from prai.bench.runner import guidellm_version
 
     # An empty mapping means the defaults too, as in compare().
     thresholds = normalise_thresholds(spec.max_regression) if spec.max_regression else dict(DEFAULT_THRESHOLDS)
     for name, value in thresholds.items():
         if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
             raise UsageError(f"--max-regression {name}={value!r}: give a fraction >= 0 (10% is 0.10)")
+    return thresholds
+
+
+def check_gates(spec: GateSpec, *, candidate: str, has_current: bool) -> None:
+    """Validate the gates' input with no request and no file written, so a promotion can
+    refuse bad input before it loads anything.
+
+    Raises:
+        EvalSuiteError, UsageError, BenchTokenizerMissing, BenchEngineMissing: as
+            :func:`run_gates` would, before its first request.
+    """
+    from prai.bench.plan import resolve_tokenizer
+    from prai.bench.runner import guidellm_version
+
+    if spec.eval_suite is not None:
+        _prepare_suite(spec.eval_suite, candidate)
+    if spec.bench:
+        _thresholds(spec)
+        resolve_tokenizer(spec.tokenizer, None)
+        if has_current:
+            guidellm_version()
+
+
+def _prepare_bench(spec: GateSpec, target: str, out: Path, api_key: str | None,
+                   ca_bundle: Path | None, *, needs_engine: bool) -> _Bench:
+    from prai.bench.plan import BenchOptions, resolve_tokenizer
+    from prai.bench.runner import guidellm_version
+
+    thresholds = _thresholds(spec)
     tokenizer = resolve_tokenizer(spec.tokenizer, None)
     if needs_engine:  # a first promote runs no bench, so it does not need GuideLLM
         guidellm_version()

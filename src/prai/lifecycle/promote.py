@@ -98,6 +98,19 @@ class _Lifecycle:
         assert ver.base is not None
         return engine_ops.replicas_serving(engine_ops.replicas_of(self.cfg), ver.base)
 
+    def refuse_shadowing(self, name: str) -> None:
+        """An alias must not take the name of a base model an engine serves: it would send
+        every project's requests for that model to the alias's versions."""
+        for rep in engine_ops.replicas_of(self.cfg):
+            models = engine_ops.served_models(rep)
+            if name in models and models[name] is None:
+                raise RegistryError(
+                    f"{name!r} is the base model served by {rep.label}: an alias of that name would "
+                    "take over every request for it",
+                    hint="register the versions under another name (--name), e.g. "
+                    f"{name}-chat, and let clients call that",
+                )
+
     def ensure_served(self, ver: ModelVersion, report: ChangeReport) -> list[engine_ops.EngineReplica]:
         """Load an adapter version everywhere its base runs; check a model version is served."""
         if ver.kind == "adapter":
@@ -118,6 +131,16 @@ class _Lifecycle:
         return []
 
     def undo_load(self, ver: ModelVersion, newly: list[engine_ops.EngineReplica]) -> None:
+        """Unload what this command loaded, unless the version is routed now (a concurrent
+        promotion that won the race may have switched to it meanwhile)."""
+        if not newly:
+            return
+        try:
+            now = registry.get_alias(self.engine, ver.name)
+        except Exception:  # no registry answer: leaving it loaded is the safe side
+            return
+        if ver.version in (now.current, now.canary):
+            return
         for rep in newly:
             try:
                 engine_ops.unload_adapter(rep, ver.served_name)
@@ -155,7 +178,16 @@ class _Lifecycle:
         if wait is None:
             wait = 2 * self.cfg.routing_refresh_s + 0.5
         self.say(f"waiting {wait:.1f} s for every gateway to route to the new version")
-        time.sleep(wait)
+        try:
+            time.sleep(wait)
+            self._unload_drained(adapters, report)
+        except KeyboardInterrupt:
+            names = ", ".join(v.served_name for v in adapters)
+            self.say(f"interrupted after the switch: {names} may still be loaded (harmless); run "
+                     f"`prai model promote {adapters[0].name} VERSION` for the current version to unload it")
+            raise
+
+    def _unload_drained(self, adapters: list[ModelVersion], report: ChangeReport) -> None:
         for ver in adapters:
             try:
                 reps = self.replicas_for(ver)
@@ -163,7 +195,7 @@ class _Lifecycle:
                 self.say(f"warning: {exc.message}")
                 continue
             reps = [r for r in reps if ver.served_name in engine_ops.served_models(r)]
-            self.say(f"draining {ver.served_name} (up to {self.opts.drain_timeout_s:.0f} s)")
+            self.say(f"draining {ver.served_name} (up to {self.opts.drain_timeout_s:g} s)")
             busy = engine_ops.wait_drained(reps, ver.served_name, timeout_s=self.opts.drain_timeout_s)
             for rep in reps:
                 if rep in busy:
@@ -174,9 +206,21 @@ class _Lifecycle:
 
 
 def _resync(lc: _Lifecycle, ver: ModelVersion, report: ChangeReport) -> ChangeReport:
-    """Already routed that way: only make sure the version is loaded (an engine that
-    restarted since lost its runtime-loaded adapters)."""
+    """Already routed that way: make sure the version is loaded (an engine that restarted
+    since lost its runtime-loaded adapters) and unload the alias's versions that are loaded
+    but no longer routed (an interrupted promotion left them)."""
     lc.ensure_served(ver, report)
+    state = report.state
+    assert state is not None
+    if ver.kind == "adapter":
+        routed = {state.current, state.canary}
+        loaded: set[str] = set()
+        for rep in lc.replicas_for(ver):
+            loaded |= set(engine_ops.served_models(rep))
+        stale = [v for v in registry.list_versions(lc.engine, ver.name)
+                 if v.version not in routed and v.served_name in loaded]
+        if stale:
+            lc.retire(stale, report)
     return report
 
 
@@ -230,6 +274,13 @@ def promote(
         retired_names = {v for v in (alias.current, alias.canary) if v is not None and v != version}
         from_v = alias.current
     report = ChangeReport(name, action, from_v, version, pct)
+    lc.refuse_shadowing(name)
+    if opts.gates is not None:
+        from prai.lifecycle.gates import check_gates
+
+        # Bad gate input is refused before anything is loaded.
+        check_gates(opts.gates, candidate=ver.served_name, has_current=alias.current not in (None, version))
+        (opts.gate_dir or Path.cwd() / "prai-gates").mkdir(parents=True, exist_ok=True)
     newly = lc.ensure_served(ver, report)
     try:
         lc.run_gates(ver, alias.current if alias.current != version else alias.previous, report)
@@ -286,6 +337,19 @@ def rollback(
         progress(f"{name}: canary {alias.canary} dropped; all traffic on {alias.current}")
         lc.retire([registry.get_version(engine, name, alias.canary)], report)
         return report
+    if alias.previous is None and alias.current is not None and _engines_serve(cfg, name):
+        # The first promotion took over a name the engines serve themselves (e.g. a LoRA
+        # adapter from --lora-modules): rolling it back hands the name back to them.
+        cur = registry.get_version(engine, name, alias.current)
+        report = ChangeReport(name, "rollback", alias.current, None)
+        report.state = registry.set_route(
+            engine, name, action="rollback", current=None, previous=None, canary=None,
+            canary_percent=0.0, actor=actor, expect_generation=alias.generation,
+            from_version=alias.current, to_version=None, detail={"restored": "engine's own " + name},
+        )
+        progress(f"{name}: routed to the engines' own {name} again (rolled back from {alias.current})")
+        lc.retire([cur], report)
+        return report
     if alias.previous is None or alias.current is None:
         raise RegistryError(
             f"{name} has nothing to roll back to"
@@ -308,6 +372,17 @@ def rollback(
     progress(f"{name} → {alias.previous} (rolled back from {alias.current})")
     lc.retire([registry.get_version(engine, name, alias.current)], report)
     return report
+
+
+def _engines_serve(cfg: GatewayConfig, name: str) -> bool:
+    """Whether some replica serves ``name`` itself (not as an alias's version)."""
+    for rep in engine_ops.replicas_of(cfg):
+        try:
+            if name in engine_ops.served_models(rep):
+                return True
+        except EngineUpdateFailed:
+            continue
+    return False
 
 
 __all__ = ["ChangeReport", "PromoteOptions", "promote", "rollback"]

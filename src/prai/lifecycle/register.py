@@ -7,13 +7,14 @@ SHA-256 against the manifest, the signature when ``--key`` is given); its root d
 
 from __future__ import annotations
 
+import posixpath
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from prai.errors import RegistryError
+from prai.errors import RegistryError, UsageError
 from prai.lifecycle import registry
 from prai.lifecycle.registry import ModelVersion
 
@@ -38,6 +39,22 @@ def bundle_components(manifest: object) -> list[Component]:
     for a in getattr(manifest, "adapters", []):
         out.append(Component("adapter", a.name, a.path, a.base_model_name_or_path, a.rank))
     return out
+
+
+def check_engine_path(path: str) -> str:
+    """An engine-side adapter directory: absolute, normalised, printable.
+
+    Raises:
+        UsageError: relative, with ``..``, or with control characters.
+    """
+    bad = (not path.startswith("/") or ".." in path.split("/") or path != posixpath.normpath(path)
+           or any(ord(c) < 32 or c == "\x7f" for c in path))
+    if bad:
+        raise UsageError(
+            f"--path {path!r} is not an absolute, normalised directory path",
+            hint="give the adapter directory as the engine sees it, e.g. /mnt/models/adapters/kansai-v2",
+        )
+    return path
 
 
 def register_bundle(
@@ -70,6 +87,14 @@ def register_bundle(
     """
     from prai.bundle import verify_bundle
 
+    if engine_path is not None:
+        check_engine_path(engine_path)
+    if (Path(bundle) / ".prai-loaded.json").is_file() and not (Path(bundle) / "prai-bundle.json").exists():
+        raise RegistryError(
+            f"{bundle} is a store written by `prai bundle load`, not a bundle",
+            hint="register the bundle you loaded it from (it is verified again) and give the "
+            f"loaded directory with --path, e.g. --path {Path(bundle).resolve()}/adapters/NAME",
+        )
     report = verify_bundle(bundle, key=key)
     report.raise_for_problems()
     manifest = report.manifest

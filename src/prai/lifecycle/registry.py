@@ -28,7 +28,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from prai.errors import RegistryError, VersionNotFound
+from prai.errors import RegistryError, UsageError, VersionNotFound
 from prai.gateway import store
 from prai.gateway.store import aliases_table, model_events_table, model_versions_table
 
@@ -129,7 +129,11 @@ class LifecycleEvent:
 
 def _check(pattern: re.Pattern[str], value: str, what: str, allowed: str) -> str:
     if not pattern.match(value):
-        raise RegistryError(f"{what} {value!r} is not valid", hint=f"use {allowed} (1-63 characters, no '@')")
+        raise UsageError(
+            f"{what} {value!r} is not valid",
+            hint=f"start with a letter or digit, then use {allowed}; 1-63 characters, no '@' "
+            "(it separates name and version in served names)",
+        )
     return value
 
 
@@ -137,7 +141,7 @@ def check_name(name: str, what: str = "name") -> str:
     """Validate an alias name (no ``@``; same rule as gateway names).
 
     Raises:
-        RegistryError: invalid.
+        UsageError: invalid.
     """
     return _check(NAME_RE, name, what, "letters, digits, '.', '_' or '-'")
 
@@ -146,7 +150,7 @@ def check_version(version: str) -> str:
     """Validate a version label (e.g. ``v2``, ``2026.11.30``, ``1.0+ft3``).
 
     Raises:
-        RegistryError: invalid.
+        UsageError: invalid.
     """
     return _check(VERSION_RE, version, "version", "letters, digits, '.', '_', '+' or '-', e.g. v2")
 
@@ -178,7 +182,8 @@ def register_version(
     """Add a version (and its alias, on first registration); audited.
 
     Registering the same bundle digest again under the same name and version is a no-op
-    that returns the stored row (a re-run of a pipeline is harmless).
+    that returns the stored row (a re-run of a pipeline is harmless); with another
+    ``path`` or ``base`` it corrects them (refused while the version takes traffic).
 
     Raises:
         RegistryError: invalid name/version/digest, an adapter without base or path, the
@@ -261,7 +266,9 @@ def _register_in(conn: Any, row: dict[str, Any], actor: str, now: float) -> Mode
     ).first()
     if same is not None:
         if same.digest == digest:
-            return _version_row(same)
+            if (same.path, same.base) == (row["path"], base):
+                return _version_row(same)
+            return _update_location(conn, alias, same, row, actor, now)
         raise RegistryError(
             f"{name} {version} is already registered with bundle digest {same.digest[:12]}…, "
             f"not {digest[:12]}…",
@@ -295,6 +302,30 @@ def _register_in(conn: Any, row: dict[str, Any], actor: str, now: float) -> Mode
     return ModelVersion(**row)
 
 
+def _update_location(conn: Any, alias: Any, same: Any, row: dict[str, Any], actor: str, now: float) -> ModelVersion:
+    """Correct where a registered version is loaded from (``path``) or runs on (``base``):
+    deployment facts, not content, so the digest stays; refused while it takes traffic."""
+    name, version = row["name"], row["version"]
+    if alias is not None and version in (alias.current, alias.canary):
+        raise RegistryError(
+            f"{name} {version} takes traffic now; its path and base cannot change under it",
+            hint=f"promote another version (or roll back) first, then register {name} {version} again",
+        )
+    conn.execute(
+        update(model_versions_table)
+        .where(model_versions_table.c.name == name, model_versions_table.c.version == version)
+        .values(path=row["path"], base=row["base"])
+    )
+    _event(conn, name, "update", version, version, None, actor, now,
+           {"path": [same.path, row["path"]], "base": [same.base, row["base"]]})
+    fresh = conn.execute(
+        select(model_versions_table).where(
+            model_versions_table.c.name == name, model_versions_table.c.version == version
+        )
+    ).one()
+    return _version_row(fresh)
+
+
 def _event(
     conn: Any,
     name: str,
@@ -308,7 +339,9 @@ def _event(
 ) -> str:
     """Insert the history row and its hash-chained audit record; returns the audit rid."""
     rid = "lc" + hashlib.sha256(f"{name}:{action}:{now}:{time.perf_counter_ns()}".encode()).hexdigest()[:30]
-    info = {"action": action, "name": name, "from": from_v, "to": to_v, "actor": actor, **detail}
+    # --actor is free text; the OS account that ran the command is recorded beside it.
+    info = {"action": action, "name": name, "from": from_v, "to": to_v, "actor": actor,
+            "os_user": _os_user(), **detail}
     if pct is not None:
         info["canary_percent"] = pct
     store.append_audit_in(
@@ -348,6 +381,17 @@ def _event(
         )
     )
     return rid
+
+
+def _os_user() -> str:
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "?"
+    return f"{user}@{socket.gethostname()}"
 
 
 def get_version(engine: Engine, name: str, version: str) -> ModelVersion:
@@ -394,7 +438,8 @@ def get_alias(engine: Engine, name: str) -> AliasState:
         known = [a.name for a in list_aliases(engine)]
         raise VersionNotFound(
             f"no model or adapter named {name!r} is registered"
-            + (f" (known: {', '.join(known)})" if known else "")
+            + (f" (known: {', '.join(known)})" if known else ""),
+            hint="`prai model list -c KITCHEN.yaml` shows the registered names",
         )
     return _alias_row(row)
 
