@@ -148,15 +148,14 @@ def register(app: typer.Typer) -> None:
         if a.canary:
             route += f", canary {a.canary} for {a.canary_percent:g}% of API keys"
         print(f"{a.name} ({a.kind}): {route}; rollback restores {a.previous or 'nothing'}")
-        t = Table("VERSION", "ROLE", "SERVED NAME", "BUNDLE DIGEST", "BASE", "RANK", "REGISTERED", "VERIFIED BY",
-                  "LOADED", "SOURCE BUNDLE")
+        t = Table("VERSION", "ROLE", "BUNDLE DIGEST", "BASE", "RANK", "REGISTERED", "LOADED")
         for v in versions:
             role = ("current" if v.version == a.current else "canary" if v.version == a.canary
                     else "previous" if v.version == a.previous else "")
-            t.add_row(v.version, role, v.served_name, v.digest[:16] + "…", v.base or "-",
-                      str(v.rank) if v.rank else "-", _ts(v.registered_at), v.verified_by or "-",
-                      _ts(v.loaded_at), v.source_bundle)
+            t.add_row(v.version, role, v.digest[:12] + "…", v.base or "-",
+                      str(v.rank) if v.rank else "-", _ts(v.registered_at), _ts(v.loaded_at))
         Console(highlight=False).print(t)
+        print("served names NAME@VERSION; paths, source bundles and who verified them: --json")
 
     @model.command("history")
     def history_cmd(
