@@ -169,19 +169,27 @@ class _Lifecycle:
             ca_bundle=rep.ca_bundle,
         )
 
-    def retire(self, versions: list[ModelVersion], report: ChangeReport) -> None:
-        """Wait for propagation, then unload each adapter version once it has drained."""
-        adapters = [v for v in versions if v.kind == "adapter"]
-        if not adapters:
-            return
+    def propagate(self) -> None:
+        """Wait until every gateway process has polled the registry since the switch, so
+        the command returns when clients get the new routing."""
         wait = self.opts.propagation_s
         if wait is None:
             wait = 2 * self.cfg.routing_refresh_s + 0.5
         self.say(f"waiting {wait:.1f} s for every gateway to route to the new version")
+        time.sleep(wait)
+
+    def retire(self, versions: list[ModelVersion], report: ChangeReport, *, switched: bool = True) -> None:
+        """Wait for propagation (after a switch), then unload each adapter version once it
+        has drained."""
+        adapters = [v for v in versions if v.kind == "adapter"]
         try:
-            time.sleep(wait)
-            self._unload_drained(adapters, report)
+            if switched:
+                self.propagate()
+            if adapters:
+                self._unload_drained(adapters, report)
         except KeyboardInterrupt:
+            if not adapters:
+                raise
             names = ", ".join(v.served_name for v in adapters)
             self.say(f"interrupted after the switch: {names} may still be loaded (harmless); run "
                      f"`prai model promote {adapters[0].name} VERSION` for the current version to unload it")
@@ -220,7 +228,7 @@ def _resync(lc: _Lifecycle, ver: ModelVersion, report: ChangeReport) -> ChangeRe
         stale = [v for v in registry.list_versions(lc.engine, ver.name)
                  if v.version not in routed and v.served_name in loaded]
         if stale:
-            lc.retire(stale, report)
+            lc.retire(stale, report, switched=False)
     return report
 
 
