@@ -123,7 +123,7 @@ def test_example_eval_suite_passes_on_the_demo_model(server, dead_env, tmp_path:
 
 
 def test_demo_quality_check_writes_both_reports(server, demo_models, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from prai.bench.demo import demo_quality_check
+    from prai.kitchen.quality import demo_quality_check
 
     lines: list[str] = []
     q = demo_quality_check(server, demo_models.base, tmp_path, max_requests=2, log=lines.append)

@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from prai.bundle import demo_roundtrip, verify_bundle
+from prai.bundle import verify_bundle
+from prai.kitchen.bring_in import demo_roundtrip
 
 PRAI = [sys.executable, "-m", "prai.cli.main"]
 

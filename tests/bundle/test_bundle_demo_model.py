@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from prai.bundle import check_model_dir, demo_adapter_roundtrip, demo_roundtrip, read_manifest
+from prai.bundle import check_model_dir, read_manifest
+from prai.kitchen.bring_in import demo_adapter_roundtrip, demo_roundtrip
 
 # The demo model comes from the session fixture in tests/conftest.py (built once).
 pytestmark = [pytest.mark.engine, pytest.mark.slow]

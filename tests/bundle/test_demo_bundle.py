@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 from bundle_fixtures import build_adapter
 
-from prai.bundle import create_bundle, demo_adapter_roundtrip, read_manifest, verify_bundle
+from prai.bundle import create_bundle, read_manifest, verify_bundle
 from prai.bundle.manifest import MANIFEST_NAME, root_digest
 from prai.errors import AdapterError, BundleError, UsageError
+from prai.kitchen.bring_in import demo_adapter_roundtrip
 
 PRAI = [sys.executable, "-m", "prai.cli.main"]
 

@@ -16,10 +16,10 @@ import pytest
 import yaml
 from _deploy_util import EXAMPLES, model0
 
+from prai.db.engine import open_engine
 from prai.deploy import render
 from prai.deploy.promoted import ANNOTATION
 from prai.errors import RegistryStateError
-from prai.gateway.store import open_engine
 from prai.lifecycle import registry
 
 ISVC = "tenant1-projecta/inferenceservice-tsuzumi-7b.yaml"
@@ -291,7 +291,7 @@ def test_postgresql_registry(postgres_url: str, crd_dir: Path) -> None:
 
     from sqlalchemy import create_engine, text
 
-    from prai.gateway.store import normalize_url
+    from prai.db.engine import normalize_url
 
     schema = "prai_render_" + uuid.uuid4().hex[:10]
     admin = create_engine(normalize_url(postgres_url))

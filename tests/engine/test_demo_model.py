@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from prai.engine import demo_corpus, demo_model
-from prai.engine.adapter_check import inspect_adapter
 from prai.engine.demo_model import DemoModels
-from prai.engine.model_check import inspect_model_dir
+from prai.modelfiles.adapter import inspect_adapter
+from prai.modelfiles.model_dir import inspect_model_dir
 
 
 def _digest(path: Path) -> str:

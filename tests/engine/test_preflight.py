@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from prai.engine.adapter_check import inspect_adapter, round_up_lora_rank
 from prai.engine.args import parse_serve_args
-from prai.engine.model_check import inspect_model_dir
 from prai.engine.serve import run_preflight, vllm_command
 from prai.errors import AdapterError, ModelError, ModelNotLocal, UnsupportedModel, UsageError
+from prai.modelfiles.adapter import inspect_adapter, round_up_lora_rank
+from prai.modelfiles.model_dir import inspect_model_dir
 
 from .conftest import write_tiny_model
 

@@ -16,7 +16,9 @@ import pytest
 from _gwutil import FakeUpstream, Gateway, audit_record, http_json, tenants
 from sqlalchemy import text
 
-from prai.gateway import store
+from prai.db.audit_log import append_audit, verify_audit
+from prai.db.engine import open_engine
+from prai.db.schema import metadata
 
 CHAT = {"model": "fake", "messages": [{"role": "user", "content": "秘密のプロンプト"}]}
 
@@ -55,10 +57,10 @@ def test_no_record_lost_when_killed(
 
 def _seeded_db(tmp: Path, n: int = 6) -> Path:
     path = tmp / "seed.db"
-    engine = store.open_engine(f"sqlite:///{path}")
+    engine = open_engine(f"sqlite:///{path}")
     recs = [audit_record(ts_us=i) for i in range(n)]
-    store.append_audit(engine, recs[:3])
-    store.append_audit(engine, recs[3:])
+    append_audit(engine, recs[:3])
+    append_audit(engine, recs[3:])
     engine.dispose()
     return path
 
@@ -80,14 +82,14 @@ def _seeded_db(tmp: Path, n: int = 6) -> Path:
 )
 def test_verify_detects_tampering(tmp_path: Path, name: str, sql: str, expect: str) -> None:
     path = _seeded_db(tmp_path)
-    assert store.verify_audit(store.open_engine(f"sqlite:///{path}")).ok
+    assert verify_audit(open_engine(f"sqlite:///{path}")).ok
     bad = tmp_path / f"{name}.db"
     shutil.copy(path, bad)
     con = sqlite3.connect(bad)
     con.executescript(sql)
     con.commit()
     con.close()
-    res = store.verify_audit(store.open_engine(f"sqlite:///{bad}"))
+    res = verify_audit(open_engine(f"sqlite:///{bad}"))
     assert not res.ok and expect in (res.problem or "")
 
 
@@ -147,8 +149,8 @@ def test_postgresql_audit_from_two_gateways(
     postgres_url: str,
     tmp_path: Path,
 ) -> None:
-    engine = store.open_engine(postgres_url)
-    store.metadata.drop_all(engine)  # a fresh chain in the test database
+    engine = open_engine(postgres_url)
+    metadata.drop_all(engine)  # a fresh chain in the test database
     engine.dispose()
     cfg = _cfg(fake_upstream, tmp_path, url=postgres_url, flush_interval_s=0.05)
     a = make_gateway(cfg, sub="a").start()
@@ -167,7 +169,7 @@ def test_postgresql_audit_from_two_gateways(
     a.stop()
     b.stop()
     assert "40 records" in a.cli("audit", "verify", "-c", str(a.config)).stdout
-    engine = store.open_engine(postgres_url)
+    engine = open_engine(postgres_url)
     with engine.connect() as conn:
         assert conn.execute(text("select count(distinct client) from prai_audit")).scalar() == 1
         assert conn.execute(text("select count(*) from prai_keys")).scalar() == 1

@@ -22,7 +22,10 @@ from _gwutil import (
     tenants,
 )
 
-from prai.gateway import admin, store
+from prai.db.audit_log import append_audit
+from prai.db.engine import open_engine
+from prai.db.schema import GENESIS
+from prai.gateway import admin
 
 
 def _up(fake: FakeUpstream) -> list[dict[str, object]]:
@@ -163,15 +166,15 @@ def test_duplicate_authorization_header_is_refused(
 
 
 def _seed(path: Path, n: int, **fields: object) -> None:
-    engine = store.open_engine(f"sqlite:///{path}")
-    store.append_audit(engine, [audit_record(**fields) for _ in range(n)])
+    engine = open_engine(f"sqlite:///{path}")
+    append_audit(engine, [audit_record(**fields) for _ in range(n)])
     engine.dispose()
 
 
 def test_csv_export_neutralises_formulas(tmp_path: Path) -> None:
     path = tmp_path / "a.db"
     evil = ["=HYPERLINK(\"x\")", "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"]
-    engine = store.open_engine(f"sqlite:///{path}")
+    engine = open_engine(f"sqlite:///{path}")
     _seed(path, 1)
     for v in evil:
         _seed(path, 1, prompt=v, model=v)
@@ -217,7 +220,7 @@ def test_verify_expect_head_catches_rewritten_tail(
     # a wipe with a rebuilt chain: the hash at the pinned seq differs
     con = sqlite3.connect(db)
     con.execute("delete from prai_audit")
-    con.execute("update prai_audit_head set seq = 0, hash = ?", (store.GENESIS,))
+    con.execute("update prai_audit_head set seq = 0, hash = ?", (GENESIS,))
     con.commit()
     con.close()
     _seed(db, 7, tenant="forged")

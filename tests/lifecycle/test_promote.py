@@ -26,8 +26,8 @@ from bundle_fixtures import build_adapter, build_tiny_llama  # noqa: E402
 from tests.bench.conftest import tiny_tokenizer  # noqa: E402, F401  (session fixture)
 
 from prai.bundle import create_bundle  # noqa: E402
+from prai.db.engine import open_engine  # noqa: E402
 from prai.errors import RegistryError  # noqa: E402
-from prai.gateway import store  # noqa: E402
 
 FAKE = HERE / "fake_vllm.py"
 
@@ -209,7 +209,7 @@ def test_canary_is_sticky_per_key_and_rollback_drops_it(kitchen: Kitchen) -> Non
 
     from prai.gateway.auth import create_key
 
-    db = store.open_engine(f"sqlite:///{k.gw.tmp / 'gw.db'}")
+    db = open_engine(f"sqlite:///{k.gw.tmp / 'gw.db'}")
     keys = [create_key(db, tenant="acme", project="chat").key for _ in range(30)]  # in-process: fast
     db.dispose()
     seen: dict[str, set[str]] = {}
@@ -429,7 +429,7 @@ def test_a_promotion_that_loses_a_race_leaves_the_winners_version_loaded(kitchen
         k.model("register", str(k.bundles[v]), "--version", v, "--only", "kansai")
     k.model("promote", "kansai", "v1")
     gw_cfg = load_gateway_config(k.gw.config).gateway
-    engine = store.open_engine(f"sqlite:///{k.gw.tmp / 'gw.db'}")
+    engine = open_engine(f"sqlite:///{k.gw.tmp / 'gw.db'}")
     suite = tmp_path / "suite.yaml"
     suite.write_text("name: s\nitems:\n  - id: a\n    prompt: hi\n    assert:\n      - contains: answer\n")
 

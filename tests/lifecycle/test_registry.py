@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from prai.db.audit_log import append_audit, verify_audit
+from prai.db.engine import open_engine
+from prai.db.schema import AUDIT_FIELDS
 from prai.errors import RegistryError, UsageError, VersionNotFound
-from prai.gateway import store
 from prai.lifecycle import registry
 
 D1, D2, D3 = "1" * 64, "2" * 64, "3" * 64
@@ -27,16 +29,16 @@ def _reg(engine, version: str, digest: str, name: str = "kansai", kind: str = "a
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
     if request.param == "sqlite":
-        eng = store.open_engine(f"sqlite:///{tmp_path / 'gw.db'}")
+        eng = open_engine(f"sqlite:///{tmp_path / 'gw.db'}")
         yield eng
         eng.dispose()
         return
     url = request.getfixturevalue("postgres_url")
     schema = "lc_" + uuid.uuid4().hex[:8]
-    admin = store.open_engine(url)
+    admin = open_engine(url)
     with admin.begin() as c:
         c.execute(text(f"CREATE SCHEMA {schema}"))
-    eng = store.open_engine(url + f"?options=-csearch_path%3D{schema}")
+    eng = open_engine(url + f"?options=-csearch_path%3D{schema}")
     yield eng
     eng.dispose()
     with admin.begin() as c:
@@ -74,7 +76,7 @@ def test_register_promote_rollback_state_and_history(engine) -> None:  # type: i
     assert [(e.action, e.to_version, e.actor) for e in hist] == [
         ("register", "v1", "alice"), ("register", "v2", "alice"), ("promote", "v1", "bob"),
     ]
-    assert store.verify_audit(engine).ok
+    assert verify_audit(engine).ok
     with engine.connect() as c:
         details = [json.loads(d) for (d,) in c.execute(text("SELECT detail FROM prai_audit ORDER BY seq"))]
     assert details[-1]["action"] == "promote" and details[-1]["to"] == "v1" and details[-1]["actor"] == "bob"
@@ -117,15 +119,16 @@ def test_records_written_before_the_detail_column_still_verify(tmp_path: Path) -
     """A database from before the registry (no prai_audit.detail) is upgraded in place and
     its hash chain stays valid."""
     db = tmp_path / "old.db"
-    eng = store.open_engine(f"sqlite:///{db}")
-    rec = {f: None for f in store.AUDIT_FIELDS} | {
+    eng = open_engine(f"sqlite:///{db}")
+    rec = {f: None for f in AUDIT_FIELDS} | {
         "rid": "r1", "ts_us": 1, "endpoint": "chat.completions", "stream": False, "status": 200, "latency_us": 5,
     }
-    store.append_audit(eng, [rec])
+    append_audit(eng, [rec])
     with eng.begin() as c:
         c.execute(text("ALTER TABLE prai_audit DROP COLUMN detail"))
+        c.execute(text("DROP TABLE prai_schema"))  # such databases predate schema versions too
     eng.dispose()
-    eng = store.open_engine(f"sqlite:///{db}")
-    assert store.verify_audit(eng).ok
+    eng = open_engine(f"sqlite:///{db}")
+    assert verify_audit(eng).ok
     _reg(eng, "v1", D1)
-    assert store.verify_audit(eng).ok
+    assert verify_audit(eng).ok

@@ -5,8 +5,7 @@ Public, small named functions other rooms call:
 * :func:`verify_bundle` (path, key=None) -> :class:`VerifyReport`
 * :func:`read_manifest` (path) -> :class:`Manifest`
 * :func:`check_model_dir` (path) -> :class:`ModelDirReport`
-* :func:`create_bundle`, :func:`load_bundle`, :func:`demo_roundtrip`,
-  :func:`demo_adapter_roundtrip`
+* :func:`create_bundle`, :func:`load_bundle`
 
 Imports are lazy so ``import prai.bundle`` stays cheap (no boto3, no httpx).
 """
@@ -22,26 +21,22 @@ _EXPORTS = {
     "FileResult": "verify",
     "read_manifest": "verify",
     "Manifest": "manifest",
-    "check_model_dir": "modeldir",
-    "check_adapter": "modeldir",
-    "ModelDirReport": "modeldir",
+    "check_model_dir": "prai.modelfiles.completeness",
+    "check_adapter": "prai.modelfiles.completeness",
+    "ModelDirReport": "prai.modelfiles.completeness",
     "create_bundle": "create",
     "CreateResult": "create",
     "parse_size": "create",
     "load_bundle": "load",
     "LoadResult": "load",
-    "demo_roundtrip": "demo",
-    "DemoRoundtrip": "demo",
-    "demo_adapter_roundtrip": "demo",
-    "AdapterRoundtrip": "demo",
 }
 
 if TYPE_CHECKING:
+    from prai.modelfiles.completeness import ModelDirReport, check_adapter, check_model_dir
+
     from .create import CreateResult, create_bundle, parse_size
-    from .demo import AdapterRoundtrip, DemoRoundtrip, demo_adapter_roundtrip, demo_roundtrip
     from .load import LoadResult, load_bundle
     from .manifest import Manifest
-    from .modeldir import ModelDirReport, check_adapter, check_model_dir
     from .verify import FileResult, VerifyReport, read_manifest, verify_bundle
 
 
@@ -49,13 +44,11 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'prai.bundle' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"prai.bundle.{module}"), name)
+    return getattr(importlib.import_module(module if "." in module else f"prai.bundle.{module}"), name)
 
 
 __all__ = [
-    "AdapterRoundtrip",
     "CreateResult",
-    "DemoRoundtrip",
     "FileResult",
     "LoadResult",
     "Manifest",
@@ -64,8 +57,6 @@ __all__ = [
     "check_adapter",
     "check_model_dir",
     "create_bundle",
-    "demo_adapter_roundtrip",
-    "demo_roundtrip",
     "load_bundle",
     "parse_size",
     "read_manifest",

@@ -28,6 +28,7 @@ from typing import BinaryIO
 
 from prai import __version__
 from prai.errors import BundleDigestMismatch, UsageError
+from prai.modelfiles.completeness import ModelDirReport, check_adapter, check_model_dir
 from prai.settings import get_settings
 
 from ._hashing import CHUNK_BYTES, NullProgress, ProgressSink, hash_file, workers
@@ -50,7 +51,6 @@ from .manifest import (
     render_sums,
     root_digest,
 )
-from .modeldir import ModelDirReport, check_adapter, check_model_dir
 from .sign import sign_manifest
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")

@@ -15,6 +15,6 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Build the demo model and adapters, serve them with vLLM, run the taste test (味見)."""
-        from prai.engine.demo import run_demo
+        from prai.kitchen.demo import run_demo
 
         raise typer.Exit(run_demo(smoke=smoke, port=port, gateway_port=gateway_port))

@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
         """Start `prai serve` (vLLM) for each upstream and the gateway; print an API key for the demo tenant."""
         from rich.console import Console
 
-        from prai.gateway.up import run_up
+        from prai.kitchen.up import run_up
         from prai.settings import get_settings
 
         console = Console(stderr=True, highlight=False, soft_wrap=True)

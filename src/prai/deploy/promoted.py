@@ -15,7 +15,7 @@ Base-model aliases are not rendered (a base model's served name is its Inference
 ``--served-model-name``).
 
 Reading never writes: the database is opened without creating tables (unlike
-:func:`prai.gateway.store.open_engine`), and a SQLite file that does not exist is refused
+:func:`prai.db.open_engine`), and a SQLite file that does not exist is refused
 rather than created.
 """
 
@@ -177,7 +177,7 @@ def read_registry(url: str) -> RegistryState:
     from sqlalchemy import create_engine, inspect
     from sqlalchemy.exc import SQLAlchemyError
 
-    from prai.gateway.store import normalize_url
+    from prai.db.engine import normalize_url
     from prai.lifecycle import registry
 
     shown = display_url(url)

@@ -6,13 +6,13 @@ model registry against the rendered InferenceServices and the live endpoint). Ea
 :class:`Check` with PASS / WARN / FAIL, its evidence and one remediation line.
 
 Public surface: :func:`build_plan` (kitchen.yaml + options -> :class:`DoctorPlan`),
-:func:`run_doctor` (-> :class:`DoctorReport`), :func:`doctor_demo` (used by `prai demo`),
+:func:`run_doctor` (-> :class:`DoctorReport`),
 :func:`render_report`.
 """
 
 from prai.doctor.plan import DoctorPlan, ModelTarget, S3Target, build_plan
 from prai.doctor.report import AREAS, Check, DoctorReport, render_report
-from prai.doctor.runner import doctor_demo, parse_only, run_doctor
+from prai.doctor.runner import parse_only, run_doctor
 
 __all__ = [
     "AREAS",
@@ -22,7 +22,6 @@ __all__ = [
     "ModelTarget",
     "S3Target",
     "build_plan",
-    "doctor_demo",
     "parse_only",
     "render_report",
     "run_doctor",

@@ -2,7 +2,7 @@
 
 Order: DNS/TCP/TLS to the endpoint (the CA of kitchen.yaml), ``GET /health`` (200),
 ``GET /v1/models`` lists the base model and every adapter (vLLM lists adapters with
-``parent`` = the base), then :func:`prai.taste.taste_test` (「こんにちは」, streamed) for
+``parent`` = the base), then :func:`prai.doctor.taste.taste_test` (「こんにちは」, streamed) for
 each of them: content non-empty, TTFT (seconds) and decode rate reported. With an API
 key (``--api-key`` or ``doctor.api_key_env``) every request carries
 ``Authorization: Bearer``, so the same checks run through the PrAI gateway. The key is
@@ -25,8 +25,8 @@ def check_endpoint(plan: DoctorPlan, report: DoctorReport) -> None:
     """Add the endpoint checks (see the module docstring)."""
     import httpx
 
+    from prai.doctor.taste import TASTE_PROMPT, taste_test
     from prai.errors import PraiError
-    from prai.taste import TASTE_PROMPT, taste_test
 
     url = plan.endpoint
     if not url:

@@ -1,6 +1,6 @@
 """lora: each adapter fits its base model and the engine's LoRA limits (seed §13).
 
-Uses the engine's own preflight (:func:`prai.engine.adapter_check.inspect_adapter`), so
+Uses the engine's own preflight (:func:`prai.modelfiles.adapter.inspect_adapter`), so
 doctor and ``prai serve`` never disagree: PEFT LoRA config, rank <= ``max_lora_rank``
 (vLLM accepts 1, 8, 16, 32, 64, 128, 256, 320, 512), every target module present in the
 base model, every ``lora_A``/``lora_B`` shape matching the base module. A recorded
@@ -20,9 +20,9 @@ AREA = "lora"
 
 def check_lora(plan: DoctorPlan, report: DoctorReport) -> None:
     """Add one check per adapter (plus a WARN when its recorded base model differs)."""
-    from prai.engine.adapter_check import inspect_adapter, round_up_lora_rank
-    from prai.engine.model_check import inspect_model_dir
     from prai.errors import PraiError
+    from prai.modelfiles.adapter import inspect_adapter, round_up_lora_rank
+    from prai.modelfiles.model_dir import inspect_model_dir
 
     targets = [m for m in plan.models if m.adapters]
     if not targets:

@@ -188,8 +188,8 @@ def _gpu_fit(m: ModelTarget, weight_bytes: int | None, report: DoctorReport) -> 
 def _derived_rank(m: ModelTarget) -> int:
     """The --max-lora-rank vLLM gets when none is set: the largest adapter rank, rounded up
     to a value vLLM accepts (unreadable adapters count 0; the lora area reports them)."""
-    from prai.engine.adapter_check import round_up_lora_rank
     from prai.errors import PraiError
+    from prai.modelfiles.adapter import round_up_lora_rank
 
     ranks = [0]
     for path in m.adapters.values():

@@ -58,7 +58,7 @@ def check_offline(plan: DoctorPlan, report: DoctorReport) -> None:
     if not plan.models:
         report.add(AREA, "model path", "SKIP", "no model configured")
         return
-    from prai.engine.model_check import looks_like_remote
+    from prai.modelfiles.model_dir import looks_like_remote
 
     for m in plan.models:
         remote = []

@@ -4,7 +4,6 @@ whether the model registry, the rendered manifests and the live endpoint agree (
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from pathlib import Path
 
 from prai.doctor.certs import check_certs
 from prai.doctor.endpoint import check_endpoint
@@ -13,7 +12,7 @@ from prai.doctor.lifecycle import check_lifecycle
 from prai.doctor.lora import check_lora
 from prai.doctor.model import check_models
 from prai.doctor.offline import check_offline
-from prai.doctor.plan import DoctorPlan, ModelTarget
+from prai.doctor.plan import DoctorPlan
 from prai.doctor.report import AREAS, DoctorReport
 from prai.doctor.storage import check_storage
 from prai.errors import PraiError, UsageError
@@ -67,32 +66,4 @@ def run_doctor(
     return report
 
 
-def doctor_demo(
-    base_url: str,
-    model_dir: Path,
-    adapters: dict[str, Path],
-    served_model_name: str = "prai-demo",
-    env: dict[str, str] | None = None,
-) -> DoctorReport:
-    """The doctor run ``prai demo`` shows: model, offline, lora and endpoint against the
-    demo kitchen (storage, images and certs have nothing to check on one machine).
-
-    Args:
-        base_url: the demo engine, e.g. ``http://127.0.0.1:8000``.
-        model_dir / adapters / served_model_name: what the demo serves.
-        env: environment for the checks (default: PrAI's settings).
-    """
-    if env is None:
-        from prai.settings import get_settings
-
-        env = get_settings().environ
-    plan = DoctorPlan(
-        models=[ModelTarget(name=served_model_name, dir=model_dir, adapters=dict(adapters),
-                            source="serve")],
-        endpoint=base_url, env=env, kitchen=None,
-    )
-    plan.expected_models = [served_model_name, *adapters]
-    return run_doctor(plan, ("model", "offline", "lora", "endpoint"))
-
-
-__all__ = ["CHECKS", "doctor_demo", "parse_only", "run_doctor"]
+__all__ = ["CHECKS", "parse_only", "run_doctor"]

@@ -151,9 +151,9 @@ def ensure_demo_models(cache_dir: Path, *, log: Any = print) -> DemoModels:
 
 def _cache_damage(models: DemoModels) -> str | None:
     """Why a cached build cannot be served (the preflight's own checks), or None."""
-    from prai.engine.adapter_check import inspect_adapter
-    from prai.engine.model_check import inspect_model_dir
     from prai.errors import PraiError
+    from prai.modelfiles.adapter import inspect_adapter
+    from prai.modelfiles.model_dir import inspect_model_dir
 
     try:
         facts = inspect_model_dir(str(models.base))

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from prai.engine.model_check import ModelFacts
 from prai.errors import UnsupportedModel
+from prai.modelfiles.model_dir import ModelFacts
 
 
 @dataclass(frozen=True)

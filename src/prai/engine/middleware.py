@@ -17,9 +17,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from prai.engine.adapter_check import inspect_adapter
-from prai.engine.model_check import ModelFacts, inspect_model_dir
 from prai.errors import AdapterError, PraiError
+from prai.modelfiles.adapter import inspect_adapter
+from prai.modelfiles.model_dir import ModelFacts, inspect_model_dir
 from prai.openai_api import LoadLoraAdapterRequest, error_body, error_from_exception
 from prai.settings import get_settings
 

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prai.engine.adapter_check import AdapterFacts, inspect_adapter, round_up_lora_rank
 from prai.engine.args import ServeArgs, parse_serve_args
 from prai.engine.engine_support import check_engine_support, installed_engine
 from prai.engine.environment import engine_environment
-from prai.engine.model_check import ModelFacts, inspect_model_dir, inspect_tokenizer_dir
 from prai.errors import EngineNotInstalled, UsageError
+from prai.modelfiles.adapter import AdapterFacts, inspect_adapter, round_up_lora_rank
+from prai.modelfiles.model_dir import ModelFacts, inspect_model_dir, inspect_tokenizer_dir
 from prai.settings import Settings, get_settings
 
 MIDDLEWARE = "prai.engine.middleware.LoraPreflightMiddleware"

@@ -20,8 +20,12 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from prai.db.audit_log import VerifyResult, iter_audit, verify_audit
+from prai.db.engine import open_engine
+from prai.db.keys import list_keys, revoke_key
+from prai.db.schema import AUDIT_FIELDS
 from prai.errors import AuditTampered, ConfigError, KeyNotFound, UsageError
-from prai.gateway import auth, store
+from prai.gateway import auth
 from prai.gateway.audit import replay_orphans
 
 
@@ -37,7 +41,7 @@ def open_store(config: Path | None, cache_dir: Path) -> tuple[Engine, Any]:
 
         gw = load_gateway_config(config).gateway
     url = (gw.storage.url if gw else None) or f"sqlite:///{cache_dir / 'gateway.db'}"
-    engine = store.open_engine(url)
+    engine = open_engine(url)
     journal_dir = (gw.storage.journal_dir if gw else None) or cache_dir / "gateway-journal"
     if journal_dir.is_dir():
         # Records of gateways that were killed are still in their journals: copy them in now.
@@ -83,7 +87,7 @@ def key_rows(engine: Engine, tenant: str | None = None) -> list[dict[str, Any]]:
             "created": _iso(k.created_at),
             "expires": _iso(k.expires_at) if k.expires_at else None,
         }
-        for k in store.list_keys(engine, tenant=tenant)
+        for k in list_keys(engine, tenant=tenant)
     ]
 
 
@@ -93,7 +97,7 @@ def revoke(engine: Engine, key_id: str) -> None:
     Raises:
         KeyNotFound: no such key id.
     """
-    if not store.revoke_key(engine, key_id):
+    if not revoke_key(engine, key_id):
         raise KeyNotFound(f"no key with id {key_id!r}")
 
 
@@ -112,13 +116,13 @@ def parse_expect_head(text: str) -> tuple[int, str]:
     return int(seq), digest
 
 
-def verify(engine: Engine, expect_head: tuple[int, str] | None = None) -> store.VerifyResult:
+def verify(engine: Engine, expect_head: tuple[int, str] | None = None) -> VerifyResult:
     """Verify the audit hash chain (and that it still reaches ``expect_head``).
 
     Raises:
         AuditTampered: a record was edited, reordered or deleted (exit code 3).
     """
-    res = store.verify_audit(engine, expect_head)
+    res = verify_audit(engine, expect_head)
     if not res.ok:
         raise AuditTampered(f"audit log: {res.problem} ({res.records} records verified before it)")
     return res
@@ -149,7 +153,7 @@ def parse_since(text: str, now: float | None = None) -> int:
 EXPORT_FIELDS: tuple[str, ...] = (
     "seq",
     "time",
-    *(f.replace("_us", "_ms") for f in store.AUDIT_FIELDS if f not in ("rid", "ts_us")),
+    *(f.replace("_us", "_ms") for f in AUDIT_FIELDS if f not in ("rid", "ts_us")),
     "hash",
 )
 
@@ -190,7 +194,7 @@ def export_lines(
     """Audit records as JSON Lines or CSV text (header first), one string per line."""
     if fmt not in ("jsonl", "csv"):
         raise UsageError(f"--format {fmt!r}: use jsonl or csv")
-    rows = (_export_row(r) for r in store.iter_audit(engine, tenant=tenant, project=project, since_us=since_us))
+    rows = (_export_row(r) for r in iter_audit(engine, tenant=tenant, project=project, since_us=since_us))
     if fmt == "jsonl":
         for row in rows:
             yield json.dumps(row, ensure_ascii=False) + "\n"

@@ -30,6 +30,7 @@ from typing import Any
 import aiohttp
 
 from prai.config.gateway import GatewayConfig, LimitsConfig, ProjectConfig
+from prai.db.engine import open_engine
 from prai.errors import (
     AuthenticationFailed,
     BadRequest,
@@ -42,7 +43,6 @@ from prai.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from prai.gateway import store
 from prai.gateway._sse import StreamRelay
 from prai.gateway.aliases import AliasCache
 from prai.gateway.audit import AuditWriter
@@ -204,7 +204,7 @@ class GatewayApp:
         policies = {p.guard_policy for p in self.projects.values() if p.guard_policy}
         self.guard: Guard = guard if guard is not None else load_guard(kitchen, policies)
         url = cfg.storage.url or f"sqlite:///{cache_dir / 'gateway.db'}"
-        self.engine = store.open_engine(url)
+        self.engine = open_engine(url)
         self.journal_dir = cfg.storage.journal_dir or (cache_dir / "gateway-journal")
         self.keys = KeyCache(self.engine, refresh_s=cfg.key_cache_refresh_s)
         self.aliases = AliasCache(self.engine, refresh_s=cfg.routing_refresh_s)

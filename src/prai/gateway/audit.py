@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from prai.gateway import store
+from prai.db.audit_log import append_audit
 
 log = logging.getLogger("prai.gateway.audit")
 
@@ -67,7 +67,7 @@ def replay_orphans(engine: Engine, directory: Path, *, batch_max: int = 500) -> 
                 continue  # a live gateway owns it
             records = _read_journal(path)
             for i in range(0, len(records), batch_max):
-                store.append_audit(engine, records[i : i + batch_max])
+                append_audit(engine, records[i : i + batch_max])
             n += len(records)
             path.unlink(missing_ok=True)
         finally:
@@ -131,9 +131,9 @@ class AuditWriter:
         os.fsync(fd)
         try:
             try:
-                store.append_audit(self.engine, batch, dedupe=False)
+                append_audit(self.engine, batch, dedupe=False)
             except IntegrityError:  # a retried batch that was committed after all
-                store.append_audit(self.engine, batch, dedupe=True)
+                append_audit(self.engine, batch, dedupe=True)
         except Exception as exc:  # keep the journal; retry next round
             self.failures += 1
             log.warning(

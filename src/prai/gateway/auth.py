@@ -23,10 +23,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
+from prai.db.keys import KeyRecord, insert_key, keys_version, list_keys
 from prai.errors import AuthenticationFailed, UsageError
-from prai.gateway import store
 from prai.gateway._polling import PolledTable
-from prai.gateway.store import KeyRecord
 
 KEY_PREFIX = "sk-prai-"
 
@@ -74,7 +73,7 @@ def create_key(
         expires_at=now + expires_in_s if expires_in_s else None,
         revoked_at=None,
     )
-    store.insert_key(engine, rec)
+    insert_key(engine, rec)
     return CreatedKey(key=key, record=rec)
 
 
@@ -96,10 +95,10 @@ class KeyCache(PolledTable):
 
     def load(self) -> bool:
         """Reload all keys when the version counter moved (blocking; runs in a thread)."""
-        version = store.keys_version(self.engine)
+        version = keys_version(self.engine)
         if version == self._version:
             return False
-        rows = store.list_keys(self.engine)
+        rows = list_keys(self.engine)
         self._by_hash = {r.key_hash: r for r in rows}
         self._version = version
         return True

@@ -61,7 +61,7 @@ def bind_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket:
     return sock
 
 
-def _die_with_parent() -> None:  # runs in the child before exec
+def die_with_parent() -> None:  # runs in the child before exec
     with contextlib.suppress(Exception):
         ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
@@ -140,7 +140,7 @@ def serve(
                     log_level,
                     *tls_args,
                 ],
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         )
     config = uvicorn.Config(

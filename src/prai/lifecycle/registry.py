@@ -1,6 +1,6 @@
 """The model and adapter registry: versions, aliases and their history.
 
-Stored in the gateway's database (:mod:`prai.gateway.store`: SQLite or PostgreSQL), so
+Stored in the gateway's database (:mod:`prai.db`: SQLite or PostgreSQL), so
 every gateway process, `prai model` and `prai render` read the same state.
 
 - A **version** is one model or adapter brought in by a bundle: ``name`` + ``version``
@@ -28,9 +28,10 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from prai.db.audit_log import append_audit_in
+from prai.db.engine import bump_version, meta_version
+from prai.db.schema import aliases_table, model_events_table, model_versions_table
 from prai.errors import RegistryError, UsageError, VersionNotFound
-from prai.gateway import store
-from prai.gateway.store import aliases_table, model_events_table, model_versions_table
 
 Kind = Literal["model", "adapter"]
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
@@ -344,7 +345,7 @@ def _event(
             "os_user": _os_user(), **detail}
     if pct is not None:
         info["canary_percent"] = pct
-    store.append_audit_in(
+    append_audit_in(
         conn,
         [
             {
@@ -538,7 +539,7 @@ def set_route(
         )
         _event(conn, name, action, from_version, to_version,
                canary_percent if canary is not None else None, actor, now, detail or {})
-        store.bump_version(conn, "models_version")
+        bump_version(conn, "models_version")
         row = conn.execute(select(aliases_table).where(aliases_table.c.name == name)).one()
     return _alias_row(row)
 
@@ -555,7 +556,7 @@ def mark_loaded(engine: Engine, name: str, version: str, *, now: float | None = 
 
 def models_version(engine: Engine) -> int:
     """The routing table's change counter (gateways poll it)."""
-    return store.meta_version(engine, "models_version")
+    return meta_version(engine, "models_version")
 
 
 @dataclass(frozen=True)

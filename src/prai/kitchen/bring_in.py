@@ -14,11 +14,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._hashing import ProgressSink
-from .create import CreateResult, create_bundle
-from .load import LoadResult, load_bundle
-from .modeldir import check_adapter, check_model_dir
-from .verify import VerifyReport, verify_bundle
+from prai.bundle._hashing import ProgressSink
+from prai.bundle.create import CreateResult, create_bundle
+from prai.bundle.load import LoadResult, load_bundle
+from prai.bundle.verify import VerifyReport, verify_bundle
+from prai.modelfiles.completeness import check_adapter, check_model_dir
 
 
 @dataclass

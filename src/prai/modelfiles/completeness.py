@@ -16,9 +16,8 @@ from math import prod
 from pathlib import Path
 from typing import Any
 
+from prai.bundle.manifest import AdapterFacts, ModelFacts
 from prai.errors import AdapterError, ModelError
-
-from .manifest import AdapterFacts, ModelFacts
 
 _TOKENIZER_SETS = (
     ("tokenizer.json",),

@@ -21,13 +21,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from prai.doctor.taste import TASTE_PROMPT, TasteResult, taste_test
 from prai.engine.demo_corpus import STYLE_MARKERS
-from prai.engine.demo_gateway import BLOCK_PROMPT, MASK_PROMPT, DemoGateway, GuardShow
 from prai.engine.demo_model import DemoModels, ensure_demo_models
 from prai.engine.process import EngineProcess, ensure_port_free
 from prai.errors import TasteTestFailed
+from prai.kitchen.demo_gateway import BLOCK_PROMPT, MASK_PROMPT, DemoGateway, GuardShow
 from prai.settings import Settings, get_settings
-from prai.taste import TASTE_PROMPT, TasteResult, taste_test
 
 HOST = "127.0.0.1"
 
@@ -154,7 +154,8 @@ def _doctor(console: Console, base_url: str, models: DemoModels) -> None:
     Raises:
         TasteTestFailed: a check failed (the report above says which and how to fix it).
     """
-    from prai.doctor import doctor_demo, render_report
+    from prai.doctor import render_report
+    from prai.kitchen.doctor_step import doctor_demo
 
     with console.status("prai doctor: model, offline, lora, endpoint..."):
         report = doctor_demo(base_url, models.base, dict(models.adapters), models.served_model_name)
@@ -198,7 +199,7 @@ def _quality(console: Console, base_url: str, models: DemoModels, settings: Sett
     Raises:
         TasteTestFailed: an eval item failed on the demo model.
     """
-    from prai.bench.demo import demo_quality_check
+    from prai.kitchen.quality import demo_quality_check
 
     out = settings.cache_dir / "demo" / "quality"
     with console.status("quality: a short bench (GuideLLM) and the demo eval suite...") as status:
@@ -239,7 +240,7 @@ def _actions(show: GuardShow) -> str:
 
 def _lifecycle(console: Console, gateway: DemoGateway, models: DemoModels, bundle: Path, settings: Settings) -> None:
     """Bring in kansai v2, promote it behind an eval gate, roll back (seed §15)."""
-    from prai.engine.demo_lifecycle import show_lifecycle
+    from prai.kitchen.demo_lifecycle import show_lifecycle
 
     show_lifecycle(
         console,
@@ -257,7 +258,7 @@ def _lifecycle(console: Console, gateway: DemoGateway, models: DemoModels, bundl
 
 def _bring_in(console: Console, models: DemoModels, settings: Settings) -> tuple[DemoModels, Path]:
     """Pack, verify and load the demo kitchen; return the paths in the loaded store and the bundle."""
-    from prai.bundle import demo_roundtrip
+    from prai.kitchen.bring_in import demo_roundtrip
 
     with console.status("bring-in: packing, verifying and loading the bundle..."):
         adapters: dict[str, str | Path] = dict(models.adapters)

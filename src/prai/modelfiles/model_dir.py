@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prai.engine.safetensors_header import SafetensorsHeaderError, TensorInfo, read_header
 from prai.errors import ModelError, ModelNotLocal
+from prai.modelfiles.safetensors_header import SafetensorsHeaderError, TensorInfo, read_header
 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _TOKENIZER_SETS: tuple[tuple[str, ...], ...] = (

@@ -15,8 +15,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from prai.doctor.taste import TasteResult, taste_test
 from prai.errors import TasteTestFailed
-from prai.taste import TasteResult, taste_test
 
 ALIAS = "kansai"
 ACTOR = "prai demo"
@@ -68,8 +68,8 @@ def show_lifecycle(
         TasteTestFailed: a version did not answer as expected after a switch.
         LifecycleError subclasses: a registry, gate or engine step failed.
     """
-    from prai.bundle.demo import demo_adapter_roundtrip
     from prai.gateway import admin
+    from prai.kitchen.bring_in import demo_adapter_roundtrip
     from prai.lifecycle import registry
     from prai.lifecycle.gates import GateSpec
     from prai.lifecycle.promote import PromoteOptions, promote, rollback

@@ -25,7 +25,7 @@ import httpx
 import yaml
 
 from prai.errors import ConfigError, EngineStartError, TasteTestFailed
-from prai.gateway.server import _die_with_parent, load_gateway_config
+from prai.gateway.server import die_with_parent, load_gateway_config
 
 DEMO_MODEL_NAME = "demo"
 DEMO_TENANT, DEMO_PROJECT = "demo", "taste"
@@ -190,7 +190,7 @@ def run_up(
     try:
         for up in to_start:
             log(f"prai up: starting engine {up.name} on {up.base_urls[0]}")
-            engines.append((up, subprocess.Popen(engine_command(up), preexec_fn=_die_with_parent)))
+            engines.append((up, subprocess.Popen(engine_command(up), preexec_fn=die_with_parent)))
         wait_engines(engines, engine_ready_timeout_s)
         key = None
         if demo or smoke:

@@ -14,9 +14,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from prai.engine.model_check import ModelFacts, looks_like_remote
-from prai.engine.safetensors_header import SafetensorsHeaderError, read_header
 from prai.errors import AdapterError
+from prai.modelfiles.model_dir import ModelFacts, looks_like_remote
+from prai.modelfiles.safetensors_header import SafetensorsHeaderError, read_header
 
 # vLLM's LoRAConfig.max_lora_rank accepts only these values (vllm/config/lora.py,
 # MaxLoRARanks, vLLM 0.32).

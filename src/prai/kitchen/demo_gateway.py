@@ -150,11 +150,12 @@ class DemoGateway:
         return GuardShow(prompt, r.status_code, error_type, record.get("prompt"), list(actions))
 
     def _records(self) -> list[dict[str, Any]]:
-        from prai.gateway import store
+        from prai.db.audit_log import iter_audit
+        from prai.db.engine import open_engine
 
-        engine = store.open_engine(self.db_url)
+        engine = open_engine(self.db_url)
         try:
-            return [dict(r) for r in store.iter_audit(engine, tenant=TENANT, project=PROJECT)]
+            return [dict(r) for r in iter_audit(engine, tenant=TENANT, project=PROJECT)]
         finally:
             engine.dispose()
 

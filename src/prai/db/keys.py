@@ -1,0 +1,76 @@
+"""API key rows (hashes only; the key itself is never stored)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Engine
+
+from prai.db.engine import bump_version, meta_version
+from prai.db.schema import keys_table
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """One API key as stored (never the key itself)."""
+
+    id: str
+    key_hash: str
+    tenant: str
+    project: str
+    name: str
+    created_at: float
+    expires_at: float | None
+    revoked_at: float | None
+
+    def state(self, now: float | None = None) -> str:
+        """``active``, ``revoked`` or ``expired``."""
+        now = time.time() if now is None else now
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return "active"
+
+
+def _bump_keys_version(conn: Any) -> None:
+    bump_version(conn, "keys_version")
+
+
+def insert_key(engine: Engine, rec: KeyRecord) -> None:
+    """Store a new key row and bump ``keys_version``."""
+    with engine.begin() as conn:
+        conn.execute(insert(keys_table).values(**rec.__dict__))
+        _bump_keys_version(conn)
+
+
+def revoke_key(engine: Engine, key_id: str, *, now: float | None = None) -> bool:
+    """Mark a key revoked; False when no such id. Bumps ``keys_version``."""
+    with engine.begin() as conn:
+        res = conn.execute(
+            update(keys_table).where(keys_table.c.id == key_id).values(revoked_at=time.time() if now is None else now)
+        )
+        if res.rowcount == 0:
+            return False
+        _bump_keys_version(conn)
+    return True
+
+
+def keys_version(engine: Engine) -> int:
+    """The key store's change counter."""
+    return meta_version(engine, "keys_version")
+
+
+def list_keys(engine: Engine, *, tenant: str | None = None) -> list[KeyRecord]:
+    """Every key row (optionally one tenant's), oldest first."""
+    q = select(keys_table).order_by(keys_table.c.created_at)
+    if tenant:
+        q = q.where(keys_table.c.tenant == tenant)
+    with engine.connect() as conn:
+        return [KeyRecord(**dict(r._mapping)) for r in conn.execute(q)]
+
+
+__all__ = ["KeyRecord", "insert_key", "keys_version", "list_keys", "revoke_key"]

@@ -1,0 +1,3 @@
+"""Model files: the one reader of model directories, safetensors headers, tokenizer files
+and PEFT adapters, from files alone (no torch), used by bundle, serve's preflight, render
+and doctor alike."""
