@@ -10,6 +10,9 @@ from _pools import BANKS, BIG_COMPANIES, BRANCHES, DEPARTMENTS, PRODUCTS, SHOPS
 from _values import digits, zen
 
 
+CLINICS = tuple(s for s in SHOPS if s.endswith(("内科", "歯科", "皮膚科", "眼科", "クリニック", "整骨院", "接骨院")))
+
+
 def product_catalog(r: random.Random) -> Doc:
     d = Doc("clean_product_catalog")
     d.line(f"{pick(r, '2026年春', '秋冬', '新商品', '業務用')} 商品カタログ　価格改定 {N.date(r, 'ja')}")
@@ -19,6 +22,8 @@ def product_catalog(r: random.Random) -> Doc:
         prod, price = r.choice(PRODUCTS)
         d.line(sep.join((N.part_no(r), prod, N.jan(r), str(r.choice((1, 6, 10, 12, 24, 48))), f"{price * r.randint(1, 3)}")))
     d.line(f"※価格は税抜です。{pick(r, '送料は5,000円以上で無料。', '最小発注単位はケース単位です。', '在庫状況は営業日10時に更新。')}")
+    if r.random() < 0.5:
+        d.line(f"{pick(r, 'お問い合わせの際は', 'ご連絡時は', '電話でのご注文時は')}品番（{N.part_no(r)}）と数量をお知らせください。")
     if r.random() < 0.4:
         d.line(f"関連書籍：ISBN {N.isbn(r)}（{r.randint(800, 3800)}円＋税）")
     return d
@@ -83,7 +88,8 @@ def meeting_notice(r: random.Random) -> Doc:
     d = Doc("clean_meeting_notice")
     d.line(f"{pick(r, '全社会議', '新年会', '安全衛生委員会', '四半期キックオフ', '製品説明会')}開催のお知らせ")
     d.line("")
-    d.line(f"日時：{N.date(r, 'ja')}（{pick(r, '月', '火', '水', '木', '金')}）{N.time_(r)}〜{N.time_(r)}")
+    t0, t1 = N.time_range(r)
+    d.line(f"日時：{N.date(r, 'ja')}（{pick(r, '月', '火', '水', '木', '金')}）{t0}〜{t1}")
     d.line(f"会場：{pick(r, '東京駅 八重洲口 徒歩3分 貸会議室', '博多駅 筑紫口 ホテル宴会場', '本社 15階 大会議室', '表参道ヒルズ スペース オー', '幕張メッセ 国際会議場')}")
     d.line(f"対象：{pick(r, '全従業員', '各部署の担当者', '管理職', '新入社員')}（約{r.randint(20, 500)}名）")
     d.line(f"参加費：{pick(r, '無料', N.amount(r, 1000, 8000))}　申込締切：{N.date(r, 'slash')}")
@@ -110,16 +116,18 @@ def travel_itinerary(r: random.Random) -> Doc:
 
 def shop_notice(r: random.Random) -> Doc:
     d = Doc("clean_shop_notice")
-    s = r.choice(SHOPS)
     k = r.random()
+    s = r.choice(CLINICS if k < 0.4 else SHOPS)
     if k < 0.4:
         d.line(f"【{s}】{pick(r, '休診', '臨時休業', '営業時間変更')}のお知らせ")
         d.line(f"{N.date(r, 'ja')}（{pick(r, '土', '日', '月')}）は{pick(r, '院長不在のため', '設備点検のため', '研修のため')}休診いたします。")
-        d.line(f"診療時間：平日 {N.time_(r)}〜{N.time_(r)}、土曜 9:00〜12:30（日祝休診）")
+        t0, t1 = N.time_range(r)
+        d.line(f"診療時間：平日 {t0}〜{t1}、土曜 9:00〜12:30（日祝休診）")
         d.line(f"お急ぎの方は近隣の{r.choice(SHOPS)}をご利用ください。ご予約はWeb予約ページから24時間受付中です。")
     elif k < 0.7:
         d.line(f"{s}より春のキャンペーンのご案内")
-        d.line(f"期間：{N.date(r, 'ja')}〜{N.date(r, 'ja')}")
+        a, b = N.date_range(r, max_days=60)
+        d.line(f"期間：{a}〜{b}")
         d.line(f"対象：{pick(r, '新規ご成約のお客様', '初回ご来店の方', '会員ランクゴールド以上')}に{pick(r, 'クオカード3,000円分', '仲介手数料50%OFF', '10%割引クーポン')}")
         d.line(f"場所：{N.station(r)}{pick(r, '徒歩2分', '直結', '東口すぐ')}（{pick(r, '1階', '2F', 'B1')}）")
         d.line(f"クーポンコード：SPRING{r.randint(2024, 2026)}-{N.hexid(r, 4).upper()}")
@@ -221,7 +229,8 @@ def bank_notice(r: random.Random) -> Doc:
     d.line(f"【{bank}】口座振替日変更のお知らせ（金融機関コード {code}）")
     d.line(f"{N.date(r, 'ja')}の口座振替は、休日のため{N.date(r, 'compact')}に変更となります。")
     d.line(f"対象：{pick(r, '電気料金', '水道料金', 'クレジットカード利用代金', '保険料')}　振替予定額は{N.amount(r)}を上限とします。")
-    d.line(f"システムメンテナンス：{N.date(r, 'iso')} {N.time_(r)}〜{N.time_(r)}（ATM・インターネットバンキング停止）")
+    t0, t1 = N.time_range(r)
+    d.line(f"システムメンテナンス：{N.date(r, 'iso')} {t0}〜{t1}（ATM・インターネットバンキング停止）")
     d.line(f"手数料改定：{r.choice(BRANCHES)}窓口での振込 {N.amount(r, 220, 880)} → {N.amount(r, 330, 990)}（{N.date(r, 'ja')}以降）")
     return d
 

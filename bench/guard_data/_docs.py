@@ -181,7 +181,8 @@ def hr_export(r: random.Random, tsv: bool = False) -> Doc:
     if kind == "master" and r.random() < 0.5:
         cols.insert(7, "メール")
     if r.random() < 0.3:
-        d.line(f"# {pick(r, '従業員マスタ', '人事データ', '給与振込データ', '年末調整', '緊急連絡網')} 出力日 {N.date(r, 'slash')} "
+        title = {"master": "従業員マスタ", "payroll": "給与振込データ", "nenmatsu": "年末調整 扶養情報", "emergency": "緊急連絡網"}[kind]
+        d.line(f"# {title} 出力日 {N.date(r, 'slash')} "
                f"出力者ID {r.randint(1000, 9999)}")
     d.line(sep.join(cols))
     for _ in range(r.randint(2, 8)):
@@ -371,7 +372,8 @@ def contract(r: random.Random) -> Doc:
         d.line("第2条（物件）所在地：", address(r, pl, pref=True, bldg=True), f"　専有面積 {r.uniform(18, 90):.2f}㎡")
         d.line(f"第3条（賃料）月額{N.amount(r, 50000, 300000)}、共益費{N.amount(r, 3000, 15000)}。毎月末日までに翌月分を支払う。")
     else:
-        d.line(f"第2条（期間）{N.date(r, 'ja')}から{N.date(r, 'ja')}まで。")
+        d0, d1 = N.date_range(r, max_days=1100)
+        d.line(f"第2条（期間）{d0}から{d1}まで。")
         d.line(f"第3条（対価）{N.amount(r, 100000, 9000000)}（消費税別）。")
     d.line(f"第4条（協議）本契約に定めのない事項は、甲乙誠実に協議する。")
     d.line("")
@@ -891,7 +893,8 @@ def internal_memo(r: random.Random) -> Doc:
         d.line(f"{N.date(r, 'ja')}付で、", name(r, b), f"さんが{r.choice(DEPARTMENTS)}{r.choice(TITLES)}に着任します。"
                "後任は", surname(c), pick(r, "さん", "主任", "係長"), "です。")
     elif k < 0.7:
-        d.line(f"{N.date(r, 'ja')}〜{N.date(r, 'ja')}、{N.station(r)}経由で{pick(r, '大阪', '福岡', '札幌', '仙台')}へ出張しました。")
+        d0, d1 = N.date_range(r, max_days=5)
+        d.line(f"{d0}〜{d1}、{N.station(r)}経由で{pick(r, '大阪', '福岡', '札幌', '仙台')}へ出張しました。")
         d.line("訪問先：", company(r).name, " ", surname(b), pick(r, "様", "部長", "社長"), "、", shop_company(r), " ", surname(c), "様")
         d.line(f"交通費：{N.amount(r, 10000, 90000)}（新幹線 のぞみ{r.randint(1, 99)}号）")
     else:

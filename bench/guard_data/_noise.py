@@ -27,6 +27,27 @@ def date(r: random.Random, style: str | None = None) -> str:
     return styles[style]
 
 
+def date_range(r: random.Random, style: str = "ja", max_days: int = 400) -> tuple[str, str]:
+    """Two dates in order, at most ``max_days`` apart, written alike."""
+    import datetime as dt
+
+    start = dt.date(r.randint(2019, 2026), r.randint(1, 12), r.randint(1, 28))
+    end = start + dt.timedelta(days=r.randint(1, max_days))
+
+    def show(x: dt.date) -> str:
+        return {"ja": f"{x.year}年{x.month}月{x.day}日", "slash": f"{x.year}/{x.month:02d}/{x.day:02d}",
+                "iso": x.isoformat()}[style]
+
+    return show(start), show(end)
+
+
+def time_range(r: random.Random) -> tuple[str, str]:
+    h = r.randint(8, 18)
+    m = r.choice((0, 30))
+    h2, m2 = h + r.randint(1, 3), r.choice((0, 30))
+    return f"{h}:{m:02d}", f"{h2}:{m2:02d}"
+
+
 def birthdate(r: random.Random) -> str:
     y, m, d = r.randint(1950, 2004), r.randint(1, 12), r.randint(1, 28)
     return r.choice((f"{y}年{m}月{d}日", f"{y}/{m:02d}/{d:02d}", f"{y}-{m:02d}-{d:02d}",
