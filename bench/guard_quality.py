@@ -39,9 +39,10 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 DATA = Path(__file__).resolve().parent / "guard_data" / "docs.jsonl"
 
@@ -134,7 +135,7 @@ def score(docs: Sequence[dict[str, Any]], found_per_doc: Sequence[Spans]) -> Rep
                 st.gold_hit += 1
             else:
                 st.misses.append((doc["id"], g0, g1))
-            covered = set()
+            covered: set[int] = set()
             for f0, f1 in same:
                 covered.update(range(max(f0, g0), min(f1, g1)))
             st.chars_covered += len(covered)
@@ -191,7 +192,8 @@ def prai_scanner() -> tuple[Callable[[str], Spans], dict[str, Any]]:
         return [(f.detector, f.start, f.end) for f in scanner.scan(text)]
 
     shown = {k: (f"{len(v)} ids" if k == "detectors" else v) for k, v in kwargs.items()}
-    return scan, {"options": shown or "defaults", "name_detector": NAME in DETECTORS, "address_detector": ADDR in DETECTORS}
+    info = {"options": shown or "defaults", "name_detector": NAME in DETECTORS, "address_detector": ADDR in DETECTORS}
+    return scan, info
 
 
 def run_prai(docs: Sequence[dict[str, Any]], rounds: int) -> tuple[list[Spans], float, dict[str, Any]]:
@@ -257,12 +259,14 @@ def presidio_worker(path: Path) -> int:
     return 0
 
 
-def run_presidio(docs: Sequence[dict[str, Any]], path: Path, python: str | None) -> tuple[list[Spans], float, dict[str, Any]] | str:
+def run_presidio(
+    docs: Sequence[dict[str, Any]], path: Path, python: str | None
+) -> tuple[list[Spans], float, dict[str, Any]] | str:
     """Presidio's findings and CPU ms/KB, or a note saying why it did not run."""
     kb = sum(len(d["text"].encode()) for d in docs) / 1024
     try:
-        import presidio_analyzer  # noqa: F401
         import ja_ginza  # noqa: F401
+        import presidio_analyzer
     except ImportError:
         if not python:
             return ("skipped: presidio_analyzer / ja_ginza do not import here; install them in a separate venv "
@@ -301,7 +305,8 @@ def print_table(docs: Sequence[dict[str, Any]], systems: dict[str, dict[str, Any
         for n in names:
             st = systems[n]["report"].labels[label]
             sup = systems[n]["supported"]
-            row += f" | {'':>9s}{_cell(st.recall if label in sup else None)} {_cell(st.precision if label in sup else None)}"
+            rec, prec = (st.recall, st.precision) if label in sup else (None, None)
+            row += f" | {'':>9s}{_cell(rec)} {_cell(prec)}"
         print(row)
     print("-" * len(head))
     for n in names:
@@ -312,9 +317,16 @@ def print_table(docs: Sequence[dict[str, Any]], systems: dict[str, dict[str, Any
               f"{rep.other_findings}; CPU {systems[n]['cpu_ms_per_kb']:.3f} ms/KB; {systems[n]['info']}")
 
 
-def as_json(docs: Sequence[dict[str, Any]], systems: dict[str, dict[str, Any]], notes: dict[str, str]) -> dict[str, Any]:
-    out: dict[str, Any] = {"documents": len(docs), "clean_documents": sum(1 for d in docs if not d["spans"]),
-                           "kb": round(sum(len(d["text"].encode()) for d in docs) / 1024, 1), "systems": {}, "notes": notes}
+def as_json(
+    docs: Sequence[dict[str, Any]], systems: dict[str, dict[str, Any]], notes: dict[str, str]
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "documents": len(docs),
+        "clean_documents": sum(1 for d in docs if not d["spans"]),
+        "kb": round(sum(len(d["text"].encode()) for d in docs) / 1024, 1),
+        "systems": {},
+        "notes": notes,
+    }
     for n, s in systems.items():
         rep: Report = s["report"]
         out["systems"][n] = {
@@ -357,7 +369,8 @@ def main(argv: Iterable[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=5, help="PrAI passes for the CPU median")
     ap.add_argument("--presidio-python", help="python of a venv with presidio-analyzer and ja-ginza")
     ap.add_argument("--no-presidio", action="store_true")
-    ap.add_argument("--misses", action="append", default=[], metavar="LABEL", help="list PrAI's misses and false findings")
+    ap.add_argument("--misses", action="append", default=[], metavar="LABEL",
+                    help="list PrAI's misses and false findings")
     ap.add_argument("--presidio-worker", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(list(argv) if argv is not None else None)
     if args.presidio_worker:

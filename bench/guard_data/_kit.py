@@ -11,7 +11,7 @@ import random
 import re
 import sqlite3
 from dataclasses import dataclass
-from typing import Union
+from typing import Any
 
 from _pools import (
     BIG_COMPANIES,
@@ -32,10 +32,10 @@ from _pools import (
 )
 from _values import (
     Phone,
+    card_number,
     corporate_number,
     digits,
     format_card,
-    card_number,
     hira_to_kata,
     kanji_number,
     my_number,
@@ -63,7 +63,7 @@ class Span:
     text: str
 
 
-Part = Union[str, Span, list, tuple, None]
+Part = str | Span | list | tuple | None
 _FIELD = re.compile(r"\{([a-z][a-z0-9_]*)\}")
 
 
@@ -74,7 +74,7 @@ class Doc:
         self.source = source
         self._chunks: list[str] = []
         self._len = 0
-        self.spans: list[dict[str, object]] = []
+        self.spans: list[dict[str, Any]] = []
 
     def add(self, *parts: Part) -> Doc:
         for p in parts:
@@ -104,7 +104,7 @@ class Doc:
     def text(self) -> str:
         return "".join(self._chunks)
 
-    def record(self, doc_id: str) -> dict[str, object]:
+    def record(self, doc_id: str) -> dict[str, Any]:
         text = self.text.rstrip("\n") + "\n"
         return {"id": doc_id, "source": self.source, "text": text, "spans": self.spans}
 
@@ -389,8 +389,8 @@ def street(r: random.Random, p: Place, style: str | None = None) -> str:
         }[style]
     banchi = r.choice((r.randint(1, 60), r.randint(1, 999), r.randint(100, 3500)))
     go = r.randint(1, 30)
-    styles = ("banchi", "banchi_go", "banchi_no", "hyphen", "zen", "ban_go")
-    style = style or r.choices(styles, weights=(18, 20, 8, 36, 8, 10))[0]
+    plain_styles = ("banchi", "banchi_go", "banchi_no", "hyphen", "zen", "ban_go")
+    style = style or r.choices(plain_styles, weights=(18, 20, 8, 36, 8, 10))[0]
     return {
         "banchi": f"{banchi}番地",
         "banchi_go": f"{banchi}番地{go}",
@@ -407,13 +407,16 @@ def building(r: random.Random, p: Place, office: bool = False) -> str:
                          r.choice(("ORIX", "住友不動産", "三井", "日本生命", "明治安田", "NBF")) + p.town))
         name_ = head + r.choice(OFFICE_TAILS)
         floor = r.randint(2, 30)
-        return name_ + r.choice((f" {floor}F", f" {floor}階", f"{floor}F", f" {floor}階 {floor}{r.randint(1, 9):02d}号室"))
+        room = f"{floor}{r.randint(1, 9):02d}"
+        return name_ + r.choice((f" {floor}F", f" {floor}階", f"{floor}F", f" {floor}階 {room}号室"))
     if r.random() < 0.5:
         name_ = r.choice(BUILDING_HEADS) + r.choice((p.town, "")) + r.choice(BUILDING_TAILS)
     else:
         name_ = r.choice((p.town, r.choice(("第2", "")) + r.choice(COMPANY_STEMS))) + r.choice(BUILDING_TAILS)
     room = f"{r.randint(1, 15)}{r.randint(1, 12):02d}"
-    return name_ + r.choice((f" {room}号室", f"{room}号室", f" {room}", f"{room}号", f"　{room}号室", f" {zen(room)}号室"))
+    return name_ + r.choice(
+        (f" {room}号室", f"{room}号室", f" {room}", f"{room}号", f"　{room}号室", f" {zen(room)}号室")
+    )
 
 
 def address(r: random.Random, p: Place, *, pref: bool | None = None, bldg: bool | None = None,
@@ -440,7 +443,8 @@ def address_en(r: random.Random, p: Place, *, bldg: bool | None = None) -> Span:
     pref = PREF_ROMAJI[p.pref]
     head = ""
     if bldg if bldg is not None else r.random() < 0.4:
-        head = r.choice((f"Room {r.randint(1, 15)}{r.randint(1, 12):02d}, {r.choice(('Sun', 'Park', 'Grand', 'Royal'))} "
+        head = r.choice((f"Room {r.randint(1, 15)}{r.randint(1, 12):02d}, "
+                         f"{r.choice(('Sun', 'Park', 'Grand', 'Royal'))} "
                          f"{r.choice(('Heights', 'Residence', 'Court', 'Tower'))}, ",
                          f"{r.choice(('Sumitomo', 'Mitsui', 'ORIX', 'Central'))} {town} Bldg. {r.randint(2, 20)}F, ",
                          f"#{r.randint(1, 15)}{r.randint(1, 12):02d} "))

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (template text: one document line per source line reads better than wrapped strings)
 """Unlabelled values that look like personal data to a careless detector (hard negatives):
 dates, times, amounts, order and part numbers, JAN codes, tracking numbers, versions,
 log key=value pairs, stations, shops. None of them is personal data.

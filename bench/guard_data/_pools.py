@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (template text: one document line per source line reads better than wrapped strings)
 """Hand-typed value pools for the labelled guard set (written apart from prai.guard).
 
 Surnames: the ~200 most frequent Japanese surnames (in rough order of frequency, as the

@@ -66,7 +66,10 @@ def yamato_check(first11: str) -> str:
 
 # --- numbers ----------------------------------------------------------------------
 
-ZEN = str.maketrans("0123456789-ABCDEFGHIJKLMNOPQRSTUVWXYZ()+. ", "０１２３４５６７８９－ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺ（）＋．　")
+ZEN = str.maketrans(
+    "0123456789-ABCDEFGHIJKLMNOPQRSTUVWXYZ()+. ",
+    "０１２３４５６７８９－ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺ（）＋．　",
+)
 KANJI_DIGITS = "〇一二三四五六七八九"
 
 
@@ -127,9 +130,7 @@ def card_number(r: random.Random) -> tuple[str, str]:
 
 def format_card(r: random.Random, number: str) -> str:
     n = len(number)
-    if n == 15:
-        groups = [number[:4], number[4:10], number[10:]]
-    elif n == 14:
+    if n == 15 or n == 14:
         groups = [number[:4], number[4:10], number[10:]]
     else:
         groups = [number[i:i + 4] for i in range(0, 16, 4)]
@@ -285,10 +286,7 @@ def romaji(kana: str, long_vowels: bool = False) -> str:
         nxt = kata[i + 1] if i + 1 < len(kata) else ""
         if nxt in _YOON and syl.endswith("i"):
             base = syl[:-1]
-            if base in ("sh", "ch", "j"):
-                syl = base + _YOON[nxt]
-            else:
-                syl = base + "y" + _YOON[nxt]
+            syl = base + _YOON[nxt] if base in ("sh", "ch", "j") else base + "y" + _YOON[nxt]
             i += 1
         elif nxt in _SMALL_VOWEL and syl:
             syl = syl[:-1] + _SMALL_VOWEL[nxt]

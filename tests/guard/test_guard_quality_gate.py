@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-from guard_quality import (  # noqa: E402
+from guard_quality import (
     ADDR,
     GOAL_ADDR_COVERAGE,
     GOAL_ADDR_RECALL,
