@@ -2,7 +2,7 @@
 with Presidio + GiNZA side by side (issue 15, item 6).
 
     .venv/bin/python bench/guard_quality.py [--check] [--json] [--misses LABEL]
-        [--presidio-python /path/to/venv/bin/python] [--rounds 5]
+        [--presidio-python /path/to/venv/bin/python] [--rounds 5] [--exposure]
 
 The set is written apart from the detectors (bench/guard_data/README.md: sources, labelling
 rules). Matching rule, per label:
@@ -11,7 +11,8 @@ rules). Matching rule, per label:
   50 % of the labelled span's characters;
 - precision: a finding is correct when it matches a labelled span by that rule, or when at
   least half of the finding lies inside a labelled span of the same label (an address
-  reported in two pieces is one hit and no false alarm);
+  reported in two pieces is one hit and no false alarm); a label with labelled spans and no
+  finding at all has precision 0, so no goal passes vacuously;
 - address coverage: the share of labelled address characters inside any address finding;
 - clean documents: the share of the documents without personal data that get any finding
   at all (any detector, in or out of the nine labels).
@@ -92,7 +93,10 @@ class LabelScore:
 
     @property
     def precision(self) -> float:
-        return self.found_ok / self.found if self.found else 1.0
+        """Correct findings / findings; 0 when a labelled label got no finding at all (no vacuous pass)."""
+        if not self.found:
+            return 0.0 if self.gold else 1.0
+        return self.found_ok / self.found
 
     @property
     def coverage(self) -> float:
@@ -296,7 +300,7 @@ def print_table(docs: Sequence[dict[str, Any]], systems: dict[str, dict[str, Any
     print(f"set: {len(docs)} documents ({clean} without personal data), {kb:.0f} KB, "
           f"{len({d['source'] for d in docs})} sources")
     names = list(systems)
-    head = f"{'label':24s} {'gold':>5s}" + "".join(f" | {n[:14]:>14s} rec   prec" for n in names)
+    head = f"{'label':24s} {'gold':>5s}" + "".join(f" | {n[:14]:>14s}  found    rec   prec" for n in names)
     print(head)
     print("-" * len(head))
     for label in LABELS:
@@ -306,7 +310,8 @@ def print_table(docs: Sequence[dict[str, Any]], systems: dict[str, dict[str, Any
             st = systems[n]["report"].labels[label]
             sup = systems[n]["supported"]
             rec, prec = (st.recall, st.precision) if label in sup else (None, None)
-            row += f" | {'':>9s}{_cell(rec)} {_cell(prec)}"
+            found = f"{st.found:5d}" if label in sup else "    —"
+            row += f" | {'':>9s}{found} {_cell(rec)} {_cell(prec)}"
         print(row)
     print("-" * len(head))
     for n in names:
@@ -360,6 +365,30 @@ def print_misses(docs: Sequence[dict[str, Any]], rep: Report, label: str, limit:
         print(f"  false {doc_id:28s} {ctx(doc_id, a, b)}")
 
 
+def exposure(n: int = 2000) -> None:
+    """How often random digits with no context word are reported (not a goal: a random
+    number that passes a check digit cannot be told from a real one)."""
+    import random
+
+    scan, _info = prai_scanner()
+    r = random.Random(1)
+
+    def digits(k: int) -> str:
+        return "".join(r.choice("0123456789") for _ in range(k))
+
+    cases: dict[str, tuple[Callable[[], str], str]] = {
+        "random 12 digits as 4-4-4 -> pii.my_number": (
+            lambda: (lambda d: f"{d[:4]}-{d[4:8]}-{d[8:]}")(digits(12)), "pii.my_number"),
+        "random 0 + 9 digits as 0X-XXXX-XXXX -> pii.phone_jp": (
+            lambda: (lambda d: f"0{d[0]}-{d[1:5]}-{d[5:]}")(digits(9)), "pii.phone_jp"),
+        "random 16 digits starting 4 -> pii.payment_card": (lambda: "4" + digits(15), "pii.payment_card"),
+    }
+    print("exposure: share of random digit strings (no context word) reported")
+    for label, (make, det) in cases.items():
+        hits = sum(any(f[0] == det for f in scan(f"値 {make()} です")) for _ in range(n))
+        print(f"  {label:52s} {hits / n:6.1%}")
+
+
 def main(argv: Iterable[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Span-level guard quality on the labelled set, PrAI and Presidio.")
     ap.add_argument("--data", type=Path, default=DATA)
@@ -371,6 +400,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     ap.add_argument("--no-presidio", action="store_true")
     ap.add_argument("--misses", action="append", default=[], metavar="LABEL",
                     help="list PrAI's misses and false findings")
+    ap.add_argument("--exposure", action="store_true", help="also print the exposure to random digits")
     ap.add_argument("--presidio-worker", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(list(argv) if argv is not None else None)
     if args.presidio_worker:
@@ -407,6 +437,8 @@ def main(argv: Iterable[str] | None = None) -> int:
             print(f"  {'ok  ' if ok else 'MISS'} {g:48s} {v:6.3f} (goal {'<=' if 'clean' in g else '>='} {t})")
         for label in args.misses:
             print_misses(docs, rep, label)
+        if args.exposure:
+            exposure()
     return 1 if args.check and not all(ok for *_, ok in goals) else 0
 
 
