@@ -122,6 +122,7 @@ def scan_numbers(t: str, low: str | None = None, low_ctx: int = 24) -> Iterator[
         low = t.lower()
     if len(low) != len(t):  # a few characters (İ) lower-case to two: keep offsets
         low = "".join(c if len(c.lower()) != 1 else c.lower() for c in t)
+    verdicts: dict[tuple[str, tuple[int, ...]], tuple[str, float] | None] = {}
     for m in _RUN.finditer(t):
         a, b = m.span()
         if b - a < 5:
@@ -139,20 +140,30 @@ def scan_numbers(t: str, low: str | None = None, low_ctx: int = 24) -> Iterator[
                 continue
         if n == 1:
             continue
+        longest = max(lens)
+        if longest == 1:  # "0 9 0 1 2 3 4 5 6 7 8": spelled out digit by digit
+            if 10 <= n <= 11:
+                hit = _spelled_phone(t, low, "".join(digits), a, b, low_ctx)
+                if hit:
+                    yield hit
+            continue
+        if longest <= 2:  # at most two short groups per number: < 5 digits
+            continue
         groups = _groups(t, a, b)
         # gap k (between group k and k+1) holds whitespace: only there may a number end
         spaced = [
             _SPACE.search(t, groups[k][1], groups[k + 1][0]) is not None for k in range(n - 1)
         ]
-        if n >= 10 and max(lens) == 1:  # "0 9 0 1 2 3 4 5 6 7 8": spelled out digit by digit
-            hit = _spelled_phone(t, low, "".join(digits), a, b, low_ctx)
-            if hit:
-                yield hit
-            continue
         short = [len(g) < 3 for g in digits]
         i = 0
         while i < n:
             hit = None
+            if (
+                (i > 0 and not spaced[i - 1])
+                or (groups[i][0] - low_ctx > a and not _context_free_start(digits[i]))
+            ):
+                i += 1  # not set off by a space, or no number without context starts so
+                continue
             # a number has at most four groups (card 4-4-4-4, +81 3 1234 5678, 1-4-4-4)
             for j in range(min(n - 1, i + 3), i - 1, -1):
                 # a sub-candidate inside a run must be set off by whitespace, not a dash
@@ -165,7 +176,19 @@ def scan_numbers(t: str, low: str | None = None, low_ctx: int = 24) -> Iterator[
                     continue
                 if len(d) < 5:
                     break
-                hit = _classify(t, low, d, groups[i][0], groups[j][1], lens[i : j + 1], low_ctx)
+                # deep inside a run (no context word in reach, spaces on both sides) the
+                # verdict depends on the digits alone: repeated numbers are judged once
+                deep = j < n - 1 and groups[i][0] - low_ctx > a
+                key = (d, tuple(lens[i : j + 1])) if deep else None
+                if key is not None and key in verdicts:
+                    v = verdicts[key]
+                    hit = (v[0], groups[i][0], groups[j][1], v[1]) if v else None
+                else:
+                    hit = _classify(
+                        t, low, d, groups[i][0], groups[j][1], lens[i : j + 1], low_ctx
+                    )
+                    if key is not None and len(verdicts) < 4096:
+                        verdicts[key] = (hit[0], hit[3]) if hit else None
                 if hit:
                     yield hit
                     i = j + 1
@@ -183,6 +206,14 @@ _KANJI_PHONE = re.compile(
     f"(?<![{_KANJI_DIGITS}])〇(?:[{_KANJI_DIGITS}]|[{_SEP}]{{1,3}}(?=[{_KANJI_DIGITS}])){{9,16}}"
     f"(?![{_KANJI_DIGITS}])"
 )
+
+
+def _context_free_start(group: str) -> bool:
+    """True when a number found without a context word may start with this digit group:
+    a phone (0…), My Number or card (4 digits), Corporate Number (1 digit), one long group.
+    Deep inside a run of numbers no context word can be near, so other groups are skipped
+    without building candidates (keeps number tables linear and cheap)."""
+    return group[0] == "0" or len(group) in (1, 4) or len(group) >= 10
 
 
 def _spelled_phone(t: str, low: str, d: str, s: int, e: int, low_ctx: int) -> Hit | None:
