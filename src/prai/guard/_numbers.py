@@ -20,6 +20,7 @@ from prai.guard._checks import (
     jp_phone_valid,
     my_number_valid,
 )
+from prai.guard._deadline import UNLIMITED, Deadline
 from prai.guard._normalize import DIGIT_CLASS, SEP_CHARS, ascii_digits
 
 _SEP = "".join(re.escape(c) for c in SEP_CHARS)
@@ -82,7 +83,9 @@ def _left_ok(t: str, s: int) -> bool:
     if s == 0:
         return True
     c = t[s - 1]
-    if c in "-_/.,#" and s >= 2 and _is_word(t[s - 2]):
+    # a comma is a cell boundary (CSV): numbers of five digits and more never continue a
+    # thousands-separated number, whose groups have three
+    if c in "-_/.#" and s >= 2 and _is_word(t[s - 2]):
         return False
     if _is_word(c):
         i = s - 1
@@ -98,7 +101,7 @@ def _right_ok(t: str, low: str, e: int) -> bool:
     c = t[e]
     if _is_word(c):
         return False
-    if c in "-_/.,#" and e + 1 < len(t) and _is_word(t[e + 1]):
+    if c in "-_/.#" and e + 1 < len(t) and _is_word(t[e + 1]):
         return False
     tail = low[e : e + 4].lstrip()
     return not tail.startswith(_CURRENCY_AFTER)
@@ -108,13 +111,16 @@ def _groups(t: str, a: int, b: int) -> list[tuple[int, int]]:
     return [m.span() for m in _GROUP.finditer(t, a, b)]
 
 
-def scan_numbers(t: str, low: str | None = None, low_ctx: int = 24) -> Iterator[Hit]:
+def scan_numbers(
+    t: str, low: str | None = None, low_ctx: int = 24, *, deadline: Deadline = UNLIMITED
+) -> Iterator[Hit]:
     """Number-shaped PII in ``t``.
 
     Args:
         t: the text to scan (already normalised where needed).
         low: ``t`` lower-cased with the same length (computed when None).
         low_ctx: characters before a candidate searched for context words.
+        deadline: stops the scan (GuardTimeExceeded) when its time is up.
     Yields:
         (detector id, start, end, score), start/end indices into ``t``.
     """
@@ -127,6 +133,7 @@ def scan_numbers(t: str, low: str | None = None, low_ctx: int = 24) -> Iterator[
         a, b = m.span()
         if b - a < 5:
             continue
+        deadline.check()
         run = m.group()
         digits = _SEPS.split(run)
         n = len(digits)
