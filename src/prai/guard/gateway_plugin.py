@@ -28,6 +28,7 @@ Every decision is added to ``ctx.actions`` as (detector, action, count).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import Counter
 from typing import Any
@@ -37,6 +38,8 @@ from prai.gateway.guard_hook import GuardAction, GuardContext, OutputFilter
 from prai.guard._deadline import Deadline
 from prai.guard.policy import Guardrails, Outcome, Policy, violation
 from prai.guard.stream import TextFilter
+
+_LOG = logging.getLogger("prai.guard")
 
 #: Request texts above this many characters are scanned in a worker thread (the event
 #: loop keeps serving other requests meanwhile).
@@ -289,9 +292,11 @@ def create_guard(kitchen: Any) -> GatewayGuard:
     """
     guardrails = Guardrails(getattr(kitchen, "guard", None))
     gateway = getattr(kitchen, "gateway", None)
+    used: set[str] = set()
     for tenant in getattr(gateway, "tenants", None) or []:
         for project in tenant.projects:
             if project.guard_policy:
+                used.add(project.guard_policy)
                 try:
                     # compiled and its data loaded now: the first request does not wait
                     guardrails.policy(project.guard_policy).scanner.load()
@@ -301,6 +306,12 @@ def create_guard(kitchen: Any) -> GatewayGuard:
                         f"{exc.message}",
                         hint=exc.hint,
                     ) from None
+    unavailable = sorted({d for name in used for d in guardrails.policy(name).scanner.unavailable})
+    if unavailable:
+        from prai.guard._ja import INSTALL_HINT
+
+        _LOG.warning("guard: %s not checked: the Japanese analyser and postal data are not "
+                     "installed (%s)", ", ".join(unavailable), INSTALL_HINT)
     return GatewayGuard(guardrails)
 
 
