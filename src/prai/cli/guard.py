@@ -137,9 +137,8 @@ def register(app: typer.Typer) -> None:
 
         ja = available()
         if as_json:
-            rows = [{"detector": d, "detection_type": t, "placeholder": p,
-                     "available": ja or d not in JA_DETECTORS}
-                    for d, (t, p) in DETECTORS.items()]
+            rows = [{"detector": d, "detection_type": t, "placeholder": p}
+                    for d, (t, p) in DETECTORS.items() if ja or d not in JA_DETECTORS]
             sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
             return
         table = Table()
