@@ -193,10 +193,26 @@ _TAIL_EN = re.compile(
 )
 
 
+_ANCHOR_HINT = re.compile(
+    r"-(?:ku|shi|cho|machi|mura|gun)(?![a-z])| (?:City|Ward)(?![a-z])"
+    r"|(?<![0-9])[0-9]{3}-[0-9]{4}(?![0-9])"
+)
+
+
+def _anchors(t: str) -> Iterator[re.Match[str]]:
+    """:data:`_ANCHOR_EN` matches, searched only just before the literal hints (fast)."""
+    last = 0
+    for h in _ANCHOR_HINT.finditer(t):
+        m = _ANCHOR_EN.search(t, max(last, h.start() - 40), h.end())
+        if m:
+            last = m.end()
+            yield m
+
+
 def scan_romaji(t: str, deadline: Deadline) -> Iterator[Hit]:
     """Romaji addresses (see the module docstring)."""
     last_end = -1
-    for m in _ANCHOR_EN.finditer(t):
+    for m in _anchors(t):
         if m.start() < last_end:
             continue
         deadline.check()

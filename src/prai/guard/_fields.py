@@ -73,17 +73,16 @@ def scan_fields(t: str, deadline: Deadline, *, names: bool, addresses: bool) -> 
     if "," not in t and "\t" not in t:
         return
     done_until = -1
-    for m in _HEADER_WORD.finditer(t):
-        if m.start() < done_until:
+    pos = 0
+    for line in t.split("\n"):
+        ls, le = pos, pos + len(line)
+        pos = le + 1
+        # a header: a short line with a delimiter and a label word (checked cell by cell)
+        if ls < done_until or len(line) > 400 or ("," not in line and "\t" not in line):
             continue
-        ls = t.rfind("\n", 0, m.start()) + 1
-        le = t.find("\n", m.end())
-        le = len(t) if le < 0 else le
-        line = t[ls:le]
+        if _HEADER_WORD.search(line) is None:
+            continue
         tab = "\t" in line
-        if not tab and "," not in line:
-            done_until = le
-            continue
         cols: dict[int, str] = {}
         for k, (s, e) in enumerate(_cells(line, ls, tab)):
             label = t[s:e].strip().lower()
@@ -95,15 +94,15 @@ def scan_fields(t: str, deadline: Deadline, *, names: bool, addresses: bool) -> 
         if not cols:
             continue
         width = line.count("\t") if tab else None
-        pos = le + 1
-        while pos < len(t):
+        rpos = le + 1
+        while rpos < len(t):
             deadline.check()
-            end = t.find("\n", pos)
+            end = t.find("\n", rpos)
             end = len(t) if end < 0 else end
-            row = t[pos:end]
+            row = t[rpos:end]
             if not row.strip() or (tab and row.count("\t") != width) or (not tab and "," not in row):
                 break
-            cells = _cells(row, pos, tab)
+            cells = _cells(row, rpos, tab)
             for k, det in cols.items():
                 if k >= len(cells):
                     continue
@@ -114,8 +113,8 @@ def scan_fields(t: str, deadline: Deadline, *, names: bool, addresses: bool) -> 
                 if det == "pii.person_name" and (e - s > 40 or _DIGIT.search(value)):
                     continue
                 yield (det, s, e, 0.9)
-            pos = end + 1
-        done_until = pos
+            rpos = end + 1
+        done_until = rpos
 
 
 __all__ = ["ADDRESS_COLUMNS", "NAME_COLUMNS", "scan_fields"]

@@ -103,17 +103,31 @@ def _tokens(unit: str, out: str) -> list[Tok]:
     return toks
 
 
+_SENTENCE_END = re.compile(r"[。！？!?\n]|\.(?=\s)")
+
+
 def _units(t: str, lo: int, hi: int) -> Iterator[tuple[int, int]]:
-    """(start, end) pieces of ``t[lo:hi]`` of at most MAX_UNIT_CHARS, cut at line ends and
-    sentence punctuation."""
+    """(start, end) sentences of ``t[lo:hi]`` (cut at 。！？, line ends and English full
+    stops), pieces of at most MAX_UNIT_CHARS: the analyser sees one sentence at a time and
+    only sentences with kanji or kana (English sentences are skipped whole)."""
     s = lo
-    while s < hi:
-        e = min(hi, s + MAX_UNIT_CHARS)
-        if e < hi:
-            cut = max(t.rfind(c, s, e) for c in "。\n、 ,\t")
-            e = cut + 1 if cut > s else e
-        yield s, e
+    for m in _SENTENCE_END.finditer(t, lo, hi):
+        e = m.end()
+        while e - s > MAX_UNIT_CHARS:
+            cut = max(t.rfind(c, s, s + MAX_UNIT_CHARS) for c in "、 ,\t")
+            c = cut + 1 if cut > s else s + MAX_UNIT_CHARS
+            yield s, c
+            s = c
+        if e > s:
+            yield s, e
         s = e
+    while hi - s > MAX_UNIT_CHARS:
+        cut = max(t.rfind(c, s, s + MAX_UNIT_CHARS) for c in "、 ,\t")
+        c = cut + 1 if cut > s else s + MAX_UNIT_CHARS
+        yield s, c
+        s = c
+    if hi > s:
+        yield s, hi
 
 
 def _gap_ok(unit: str, a: int, b: int) -> bool:
@@ -239,7 +253,13 @@ _HEPBURN = re.compile(
     r"|n(?![aiueoy])",
 )
 _HEPBURN_WORD = re.compile(f"(?:{_HEPBURN.pattern})+", re.IGNORECASE)
-_CAP_WORD = re.compile(r"(?<![A-Za-z'.-])(?:[A-Z][a-z]{1,13}|[A-Z]{2,14})(?![A-Za-z'-])")
+# Two capitalised words, each entirely Hepburn syllables, separated by spaces: the regex
+# engine rejects English words ("The", "Please") without a Python call.
+_SYL = r"(?:(?:kk|ss|tt|pp|cch)?(?:ky|gy|sh|ch|ny|hy|by|py|my|ry|ts|j|[kgsztdnhbpmyrwfv])?[aiueo]h?|n(?![aiueoy]))"
+_ROMAJI_PAIR = re.compile(
+    rf"(?<![A-Za-z'.-])(?=[A-Z])((?i:{_SYL}){{1,8}})[ \u3000]{{1,2}}(?=[A-Z])((?i:{_SYL}){{1,8}})"
+    r"(?![A-Za-z'-])"
+)
 _ROMAJI_TITLED = re.compile(
     r"(?<![A-Za-z])(?:Mr|Ms|Mrs|Miss|Dr|Prof)\.?[ \u3000]+"
     r"([A-Z][a-z]{1,13}(?:[ \u3000]+[A-Z][a-z]{1,13})?|[A-Z]{2,14}(?:[ \u3000]+[A-Z][a-z]{1,13})?)"
@@ -336,26 +356,19 @@ def scan_romaji(t: str, deadline: Deadline) -> Iterator[Hit]:
     for m in _ROMAJI_TITLED.finditer(t):
         g = next(k for k in (1, 2, 3) if m.group(k))
         yield ("pii.person_name", m.start(g), m.end(g), 0.85)
-    prev: re.Match[str] | None = None
-    prev_kind = ""
-    for m in _CAP_WORD.finditer(t):
+    for m in _ROMAJI_PAIR.finditer(t):
         deadline.check()
-        kind = romaji_name_kind(m.group())
-        if (
-            prev is not None
-            and kind
-            and prev_kind
-            and {kind, prev_kind} & {"sei", "mei"}
-            and _spaces_only(t, prev.end(), m.start())
-        ):
-            yield ("pii.person_name", prev.start(), m.end(), 0.85)
-            prev, prev_kind = None, ""
+        a, b = m.group(1), m.group(2)
+        if not (_case_ok(a) and _case_ok(b)):
             continue
-        prev, prev_kind = m, kind
+        ka, kb = romaji_name_kind(a), romaji_name_kind(b)
+        if ka and kb and {ka, kb} & {"sei", "mei"}:
+            yield ("pii.person_name", m.start(), m.end(), 0.85)
 
 
-def _spaces_only(t: str, a: int, b: int) -> bool:
-    return 0 < b - a <= 2 and not t[a:b].strip(" \u3000")
+def _case_ok(word: str) -> bool:
+    """Capitalised (Taro) or all upper case (TARO)."""
+    return word.isupper() or (word[0].isupper() and word[1:].islower())
 
 
 __all__ = ["HONORIFICS", "LABELS", "TITLES", "romaji_name_kind", "scan_japanese", "scan_romaji"]

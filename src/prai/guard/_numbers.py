@@ -425,9 +425,11 @@ def _postal_code_exists(d: str) -> bool:
     return data is None or d in data.codes
 
 
+# The letter first (the regex engine then skips to each T quickly), the word boundary
+# before it checked by a two-character lookbehind.
 _INVOICE = re.compile(
-    "(?<![A-Za-z0-9Ａ-Ｚａ-ｚ０-９_])[TＴ][ \u3000\-－]?(?:[0-9０-９][ \u3000\-－‐]?){12}[0-9０-９]"
-    "(?![0-9０-９])"
+    "[TＴ](?<![A-Za-z0-9Ａ-Ｚａ-ｚ０-９_][TＴ])[ \u3000\-－]?(?:[0-9０-９][ \u3000\-－‐]?){12}"
+    "[0-9０-９](?![0-9０-９])"
 )
 
 
@@ -450,18 +452,24 @@ def _phone_grouping_ok(lens: list[int]) -> bool:
     return 2 <= lens[0] <= 5 and all(1 <= n <= 4 for n in lens[1:])
 
 
-_DOTTED = re.compile(r"(?<![0-9.])0[0-9]{1,4}\.[0-9]{1,4}\.[0-9]{3,4}(?![0-9]|\.[0-9])")
+_DOTTED = re.compile(r"\.[0-9]{1,4}\.[0-9]{3,4}(?![0-9]|\.[0-9])")
+_DOTTED_HEAD = re.compile(r"(?<![0-9.])0[0-9]{1,4}$")
 
 
 def scan_dotted_phones(t: str, low: str, low_ctx: int = 24) -> Iterator[Hit]:
     """Phone numbers written with dots (``03.1234.5678``), validated like the others."""
     if "." not in t:
         return
-    for m in _DOTTED.finditer(t):
-        d = m.group().replace(".", "")
-        lens = [len(g) for g in m.group().split(".")]
+    for tail in _DOTTED.finditer(t):  # anchored on ".1234.5678", the head found leftwards
+        head = _DOTTED_HEAD.search(t, max(0, tail.start() - 6), tail.start())
+        if head is None:
+            continue
+        s = head.start()
+        group = t[s : tail.end()]
+        d = group.replace(".", "")
+        lens = [len(g) for g in group.split(".")]
         if len(d) in (10, 11) and _phone_grouping_ok(lens):
-            s = m.start()
+            m = tail
             ctx = low[max(0, s - low_ctx) : s]
             if (
                 _left_ok(t, s)

@@ -50,12 +50,33 @@ _EMAIL = re.compile(
 )
 
 
+_AT = re.compile("@")
+
+
 def scan_email(t: str) -> Iterator[Hit]:
     """E-mail addresses (RFC 5321 dot-atom local part of at most 64 characters, DNS domain
     with an alphabetic TLD). Linear in ``len(t)``."""
     if "@" not in t:
         return
-    for m in _EMAIL.finditer(t):
+    for ws, we in _email_windows(t):
+        yield from _emails_in(t, ws, we)
+
+
+def _email_windows(t: str) -> list[tuple[int, int]]:
+    """Merged windows around each ``@``: 64 characters before, 256 after (linear)."""
+    out: list[tuple[int, int]] = []
+    n = len(t)
+    for p in [m.start() for m in _AT.finditer(t)]:
+        s, e = max(0, p - 65), min(n, p + 256)
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], e)
+        else:
+            out.append((s, e))
+    return out
+
+
+def _emails_in(t: str, ws: int, we: int) -> Iterator[Hit]:
+    for m in _EMAIL.finditer(t, ws, we):
         i, e = m.span()
         at = t.index("@", i)
         while i < at and t[i] in ".-'":
