@@ -6,8 +6,8 @@ import pytest
 
 from prai.errors import ConfigError
 from prai.guard import DETECTORS, Scanner, mask
-from prai.guard.scanner import JA_DETECTORS
 from prai.guard._normalize import normalize
+from prai.guard.scanner import JA_DETECTORS
 
 # These tests pin the structured detectors; names and addresses (which also fire on some
 # of these texts, e.g. the address after a postal code) are tested in test_names.py and

@@ -33,8 +33,9 @@ DETECTOR_GROUPS = ("pii", "secret", "injection", "deny")
 DETECTOR_IDS = (
     "pii.my_number", "pii.corporate_number", "pii.phone_jp", "pii.postal_code_jp", "pii.email",
     "pii.payment_card", "pii.bank_account_jp", "pii.ip_address", "pii.drivers_license_jp",
-    "pii.passport_jp", "pii.person_name", "pii.address_jp", "secret.aws_access_key", "secret.private_key", "secret.bearer_token",
-    "secret.api_token", "secret.credential", "injection.prompt", "deny.word", "deny.regex",
+    "pii.passport_jp", "pii.person_name", "pii.address_jp", "secret.aws_access_key",
+    "secret.private_key", "secret.bearer_token", "secret.api_token", "secret.credential",
+    "injection.prompt", "deny.word", "deny.regex",
 )
 
 

@@ -139,10 +139,7 @@ class StreamRelay:
             return changed
         # the choice ended: release what each of its filters held back
         delta = c.get("delta")
-        if not isinstance(delta, dict):
-            holder = c  # completions: {"text": …}
-        else:
-            holder = delta
+        holder = delta if isinstance(delta, dict) else c  # completions: {"text": …}
         for (i, field), f in list(self.filters.items()):
             if i != idx or f is None:
                 continue

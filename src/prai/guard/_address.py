@@ -155,9 +155,14 @@ def _block(t: str, i: int) -> int:
             break
         end = i = m.end()
         parts += 1
-        if i < len(t) and t[i] in _SPACES and i + 1 < len(t) and t[i + 1] in "0123456789０１２３４５６７８９":
-            if parts >= 1 and _BLOCK_PART.match(t, i + 1) and not t[i - 1].isdigit():
-                i += 1
+        if (
+            i + 1 < len(t)
+            and t[i] in _SPACES
+            and t[i + 1] in "0123456789０１２３４５６７８９"
+            and _BLOCK_PART.match(t, i + 1)
+            and not t[i - 1].isdigit()
+        ):
+            i += 1  # 二丁目 9番: a space between the parts
     if end < 0:
         return -1
     # a dash left dangling at the end belongs to the text, not the address
@@ -168,12 +173,14 @@ def _block(t: str, i: int) -> int:
 
 # --- romaji -----------------------------------------------------------------------
 
-_PREFS_EN = (
-    "Hokkaido Aomori Iwate Miyagi Akita Yamagata Fukushima Ibaraki Tochigi Gunma Saitama Chiba "
-    "Tokyo Kanagawa Niigata Toyama Ishikawa Fukui Yamanashi Nagano Gifu Shizuoka Aichi Mie Shiga "
-    "Kyoto Osaka Hyogo Nara Wakayama Tottori Shimane Okayama Hiroshima Yamaguchi Tokushima Kagawa "
-    "Ehime Kochi Fukuoka Saga Nagasaki Kumamoto Oita Miyazaki Kagoshima Okinawa"
-).split()
+_PREFS_EN = [
+    "Hokkaido", "Aomori", "Iwate", "Miyagi", "Akita", "Yamagata", "Fukushima", "Ibaraki",
+    "Tochigi", "Gunma", "Saitama", "Chiba", "Tokyo", "Kanagawa", "Niigata", "Toyama",
+    "Ishikawa", "Fukui", "Yamanashi", "Nagano", "Gifu", "Shizuoka", "Aichi", "Mie", "Shiga",
+    "Kyoto", "Osaka", "Hyogo", "Nara", "Wakayama", "Tottori", "Shimane", "Okayama",
+    "Hiroshima", "Yamaguchi", "Tokushima", "Kagawa", "Ehime", "Kochi", "Fukuoka", "Saga",
+    "Nagasaki", "Kumamoto", "Oita", "Miyazaki", "Kagoshima", "Okinawa",
+]
 _PREF_EN = "(?:" + "|".join(_PREFS_EN) + r")(?:[- ](?:to|fu|ken|Prefecture|Pref\.))?"
 _ANCHOR_EN = re.compile(
     r"(?<![A-Za-z])[A-Z][a-z]+(?:[- ][A-Z]?[a-z]+)?-(?:ku|shi|cho|machi|mura|gun)(?![a-z])"

@@ -172,7 +172,7 @@ def scan_japanese(t: str, deadline: Deadline, lo: int = 0, hi: int | None = None
 def _names_in(unit: str, toks: list[Tok]) -> Iterator[Hit]:
     labelled = _label_spans(unit)
     taken = -1
-    for ls, le, kana in labelled:
+    for _ls, le, kana in labelled:
         span = _after_label(unit, toks, le, kana)
         if span:
             yield ("pii.person_name", span[0], span[1], 0.85)

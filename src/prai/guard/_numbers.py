@@ -385,26 +385,26 @@ def _date_like(d: str, lens: list[int]) -> bool:
     return 1 <= month <= 12 and 1 <= day <= 31
 
 
-_PREFECTURES = (
-    "北海道 青森県 岩手県 宮城県 秋田県 山形県 福島県 茨城県 栃木県 群馬県 埼玉県 千葉県 東京都 神奈川県 "
-    "新潟県 富山県 石川県 福井県 山梨県 長野県 岐阜県 静岡県 愛知県 三重県 滋賀県 京都府 大阪府 兵庫県 "
-    "奈良県 和歌山県 鳥取県 島根県 岡山県 広島県 山口県 徳島県 香川県 愛媛県 高知県 福岡県 佐賀県 長崎県 "
-    "熊本県 大分県 宮崎県 鹿児島県 沖縄県"
-).split()
+_PREFECTURES = [
+    "北海道", "青森県", "岩手県", "宮城県", "秋田県", "山形県", "福島県", "茨城県", "栃木県",
+    "群馬県", "埼玉県", "千葉県", "東京都", "神奈川県", "新潟県", "富山県", "石川県", "福井県",
+    "山梨県", "長野県", "岐阜県", "静岡県", "愛知県", "三重県", "滋賀県", "京都府", "大阪府",
+    "兵庫県", "奈良県", "和歌山県", "鳥取県", "島根県", "岡山県", "広島県", "山口県", "徳島県",
+    "香川県", "愛媛県", "高知県", "福岡県", "佐賀県", "長崎県", "熊本県", "大分県", "宮崎県",
+    "鹿児島県", "沖縄県",
+]
 _PREF_AFTER = re.compile("[ \u3000]{0,2}(?:" + "|".join(_PREFECTURES) + ")")
-_PREF_EN_BEFORE = re.compile(
-    r"(?:Hokkaido|Aomori|Iwate|Miyagi|Akita|Yamagata|Fukushima|Ibaraki|Tochigi|Gunma|Saitama|"
-    r"Chiba|Tokyo|Kanagawa|Niigata|Toyama|Ishikawa|Fukui|Yamanashi|Nagano|Gifu|Shizuoka|Aichi|"
-    r"Mie|Shiga|Kyoto|Osaka|Hyogo|Nara|Wakayama|Tottori|Shimane|Okayama|Hiroshima|Yamaguchi|"
-    r"Tokushima|Kagawa|Ehime|Kochi|Fukuoka|Saga|Nagasaki|Kumamoto|Oita|Miyazaki|Kagoshima|"
-    r"Okinawa)(?:[- ](?:to|fu|ken|Prefecture|Pref\.))?,? ?$"
-)
+_PREFS_EN = frozenset(["hokkaido", "aomori", "iwate", "miyagi", "akita", "yamagata", "fukushima", "ibaraki", "tochigi", "gunma", "saitama", "chiba", "tokyo", "kanagawa", "niigata", "toyama", "ishikawa", "fukui", "yamanashi", "nagano", "gifu", "shizuoka", "aichi", "mie", "shiga", "kyoto", "osaka", "hyogo", "nara", "wakayama", "tottori", "shimane", "okayama", "hiroshima", "yamaguchi", "tokushima", "kagawa", "ehime", "kochi", "fukuoka", "saga", "nagasaki", "kumamoto", "oita", "miyazaki", "kagoshima", "okinawa"])
+_WORD_BEFORE = re.compile(r"([A-Z][a-z]+)(?:[- ](?:to|fu|ken|Prefecture|Pref\.))?,? ?$")
 
 
 def _postal_by_address(t: str, s: int, e: int) -> bool:
     """A 3-4 code without 〒 is a postal code right before a prefecture or municipality
     (``106-0032 東京都港区…``) or right after a romaji prefecture (``Tokyo 106-0032``)."""
-    if _PREF_AFTER.match(t, e) or _PREF_EN_BEFORE.search(t, max(0, s - 24), s):
+    if _PREF_AFTER.match(t, e):
+        return True
+    w = _WORD_BEFORE.search(t, max(0, s - 24), s)
+    if w and w.group(1).lower() in _PREFS_EN:
         return True
     from prai.guard._ja import postal_if_available
 
@@ -428,7 +428,7 @@ def _postal_code_exists(d: str) -> bool:
 # The letter first (the regex engine then skips to each T quickly), the word boundary
 # before it checked by a two-character lookbehind.
 _INVOICE = re.compile(
-    "[TＴ](?<![A-Za-z0-9Ａ-Ｚａ-ｚ０-９_][TＴ])[ \u3000\-－]?(?:[0-9０-９][ \u3000\-－‐]?){12}"
+    "[TＴ](?<![A-Za-z0-9Ａ-Ｚａ-ｚ０-９_][TＴ])[ \u3000\\-－]?(?:[0-9０-９][ \u3000\\-－‐]?){12}"
     "[0-9０-９](?![0-9０-９])"
 )
 

@@ -50,7 +50,7 @@ _EMAIL = re.compile(
 )
 
 
-_AT = re.compile("@")
+_AT = re.compile("@(?:[^@]{0,320}@)*")
 
 
 def scan_email(t: str) -> Iterator[Hit]:
@@ -66,8 +66,8 @@ def _email_windows(t: str) -> list[tuple[int, int]]:
     """Merged windows around each ``@``: 64 characters before, 256 after (linear)."""
     out: list[tuple[int, int]] = []
     n = len(t)
-    for p in [m.start() for m in _AT.finditer(t)]:
-        s, e = max(0, p - 65), min(n, p + 256)
+    for m in _AT.finditer(t):  # a cluster of @ less than 320 characters apart: one window
+        s, e = max(0, m.start() - 65), min(n, m.end() + 256)
         if out and s <= out[-1][1]:
             out[-1] = (out[-1][0], e)
         else:
@@ -153,7 +153,8 @@ def scan_secrets(t: str, low: str, anchors: Anchors) -> Iterator[Hit]:
             yield ("secret.api_token", s, tok.end(), 0.95)
             skip = tok.end()
         else:  # a later prefix in the same tail run could only match a shorter tail
-            skip = _TAIL_RUN[p.group()].match(t, p.end()).end()
+            run = _TAIL_RUN[p.group()].match(t, p.end())
+            skip = run.end() if run else p.end()
     for m in _BEARER.finditer(low):
         yield ("secret.bearer_token", m.start(1), m.end(1), 0.95)
     # A credential word inside a value already judged is not a new credential (linear).

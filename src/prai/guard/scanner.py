@@ -20,8 +20,7 @@ from typing import Any, NamedTuple
 
 from prai.config.guard import deny_regex_error, re2_options
 from prai.errors import ConfigError
-from prai.guard import _ja
-from prai.guard import _fields
+from prai.guard import _fields, _ja
 from prai.guard._deadline import UNLIMITED, Deadline
 from prai.guard._normalize import OffsetMap, normalize
 from prai.guard._numbers import scan_ip, scan_numbers, scan_passport
