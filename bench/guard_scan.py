@@ -301,21 +301,30 @@ def analysers() -> None:
     """fugashi + unidic-lite vs SudachiPy + sudachidict_core: speed and name tags."""
     import fugashi
 
-    text = corpus(1_000_000, 1024, seed=7)
+    text = corpus(300_000, 1024, seed=7)
     lines = [ln for ln in text.split("\n") if ln]
     tagger = fugashi.Tagger()
 
-    def fugashi_names(line: str) -> list[str]:
-        return [w.surface for w in tagger(line) if w.feature.pos3 == "人名"]
+    def fugashi_names(line: str) -> list[str]:  # the path prai.guard uses: MeCab's text output
+        out = tagger.parse(line)
+        return [ln.split("\t", 1)[0] for ln in out.split("\n") if "人名" in ln]
 
     runs: list[tuple[str, object]] = [("fugashi+unidic-lite", fugashi_names)]
     try:
         from sudachipy import Dictionary, SplitMode
 
-        sudachi = Dictionary(dict="core").create(mode=SplitMode.C)
+        dic = Dictionary(dict="core")
+        sudachi = dic.create(mode=SplitMode.C, fields={"pos"})
+        person = set()
+        for i in range(100_000):  # POS ids are dense from 0; pos_of() is None past the last
+            pos = dic.pos_of(i)
+            if pos is None:
+                break
+            if pos[2] == "人名":
+                person.add(i)
 
-        def sudachi_names(line: str) -> list[str]:
-            return [m.surface() for m in sudachi.tokenize(line) if m.part_of_speech()[2] == "人名"]
+        def sudachi_names(line: str) -> list[str]:  # its fastest path: POS ids, pos field only
+            return [m.surface() for m in sudachi.tokenize(line) if m.part_of_speech_id() in person]
 
         runs.append(("sudachipy+sudachidict_core", sudachi_names))
     except ImportError:
