@@ -1,25 +1,35 @@
-"""Guard benchmark: scan rate on mixed Japanese/English text and the gateway's added latency.
+"""Guard benchmark: scan rate on mixed Japanese/English text, the gateway's added latency,
+repeated-pattern (adversarial) cost, and the person-name analyser choice.
 
-    .venv/bin/python bench/guard_scan.py [--mb 8] [--iterations 2000]
+    .venv/bin/python bench/guard_scan.py [--mb 8] [--iterations 2000] [--gateway N]
+    .venv/bin/python bench/guard_scan.py --adversarial [--adv-kb 1000]
+    .venv/bin/python bench/guard_scan.py --analysers
 
 Prints, measured side by side in one run on one core (one Python thread):
 
-* scan rate (MB/s of UTF-8 input) of ``Scanner.scan`` on mixed JA/EN business text with
-  typical PII density (about one finding per 2 KB), on PII-dense text (a finding every
-  ~150 bytes) and on typical text holding full-width Latin letters (ＰＤＦ: the whole text
-  then gets an NFKC copy with an offset map), next to ``unicodedata.normalize('NFKC')``
-  over the same text (what a normalise-everything-first design pays before detecting
-  anything) as a ratio;
+* scan rate (MB/s of UTF-8 input) on mixed JA/EN business text with typical PII density
+  (about one finding per 2 KB: phones, My Numbers, names with honorifics, addresses …),
+  PII-dense text (one per ~150 bytes), and typical text holding full-width Latin (ＰＤＦ:
+  the NFKC-copy path), for two policies: ``standard`` (every detector, names and
+  addresses included) and ``structured`` (the same with ``pii.person_name`` and
+  ``pii.address_jp`` allowed, so they do not run), next to ``unicodedata.normalize``;
 * added gateway latency for a 4 KB prompt: p50/p99 of ``GatewayGuard.check_input``
-  (policy ``standard``: scan + mask + body rewrite), in milliseconds;
-* the streaming filter's cost per 3-character delta (µs) and its hold-back.
+  (scan + mask + body rewrite) for both policies, in milliseconds;
+* the streaming filter's cost per 3-character delta (µs).
 
-With ``--gateway N`` it also runs a real ``prai gateway`` in front of the loopback upstream
-tests/guard/guard_upstream.py with two projects — one with ``guard_policy: standard``, one
-without — sends N requests of each (interleaved, 4 KB prompts with PII, one connection)
-and compares the gateway's own time (``x-prai-gateway-ms``, which excludes the upstream).
+``--gateway N`` also runs a real ``prai gateway`` in front of the loopback upstream
+tests/guard/guard_upstream.py and compares a guarded with an unguarded project.
 
-Goals (issue 5): >= 20 MB/s per core; p99 added latency for a 4 KB prompt <= 2 ms.
+``--adversarial``: every pattern of :data:`ADVERSARIAL` repeated to ``--adv-kb`` KB, scanned
+by both policies; per-KB CPU time against the same policy's typical text. Exits 1 when a
+pattern costs more than 10x (issue 19's goal).
+
+``--analysers``: fugashi + unidic-lite against SudachiPy + sudachidict_core (when
+installed) on the same text: MB/s of tagging and agreement of their person-name tags.
+
+Goals: standard (names + addresses) >= 1 MB/s per core on mixed text and p99 <= 5 ms for a
+4 KB prompt (issue 15); structured-only >= 20 MB/s per core (issue 5); every repeated
+pattern <= 10x the per-KB time of typical text (issue 19).
 """
 
 from __future__ import annotations
@@ -32,7 +42,6 @@ import time
 import unicodedata
 
 from prai.gateway.guard_hook import GuardContext
-from prai.guard import Scanner
 from prai.guard.gateway_plugin import GatewayGuard
 from prai.guard.policy import Guardrails
 from prai.guard.stream import TextFilter
@@ -76,8 +85,18 @@ def _card(r: random.Random) -> str:
 
 
 # Every PII item is drawn fresh (no repeated numbers: validation caches do not flatter).
+SURNAMES = ["山田", "佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "中村", "小林", "加藤", "吉田",
+            "山本", "松本", "井上", "木村", "林", "清水", "山崎", "森", "池田", "橋本", "石川"]
+GIVEN = ["太郎", "花子", "一郎", "美咲", "健太", "由美子", "拓也", "直樹", "陽子", "翔", "愛", "浩二"]
+TOWNS = ["東京都港区六本木", "大阪府大阪市北区梅田", "神奈川県横浜市港北区新横浜", "千代田区丸の内",
+         "福岡市博多区博多駅前", "札幌市中央区北一条西", "愛知県名古屋市中村区名駅"]
+
 PII = [
     lambda r: f"担当者の連絡先は090-{_digits(r, 4)}-{_digits(r, 4)}です。",
+    lambda r: f"{r.choice(SURNAMES)}{r.choice(GIVEN)}様、いつもお世話になっております。",
+    lambda r: f"担当：{r.choice(SURNAMES)} {r.choice(GIVEN)}（営業部）",
+    lambda r: f"送付先は{r.choice(TOWNS)}{r.randint(1, 9)}-{r.randint(1, 30)}-{r.randint(1, 20)}です。",
+    lambda r: f"Regards, {r.choice(['Koji Ishii', 'Sachiko Nishimura', 'Taro Yamada'])}. ",
     lambda r: f"個人番号：{_my_number(r)}",
     lambda r: f"mail: user{_digits(r, 5)}@example.co.jp ",
     lambda r: f"〒{_digits(r, 3)}-{_digits(r, 4)} 東京都千代田区",
@@ -121,15 +140,48 @@ def rate(fn, text: str, repeat: int = 3) -> tuple[float, float]:  # type: ignore
     return mb / best_wall, mb / best_cpu
 
 
+STANDARD_RULES = {
+    "input": {"default": "mask", "secret": "block", "injection": "block", "deny": "block"},
+    "output": {"default": "mask", "injection": "log"},
+}
+OFF = {"pii.person_name": "allow", "pii.address_jp": "allow"}
+
+
+def policies() -> Guardrails:
+    """``standard`` (built in: names and addresses on) and ``structured`` (the same rules
+    with names and addresses allowed, so those detectors do not run), both with deny
+    lists."""
+    from prai.config.guard import GuardConfig, GuardPolicyConfig
+
+    deny = {"deny_words": ["社外秘", "Project Falcon"], "deny_regexes": [r"PRJ-\d{4}"]}
+    return Guardrails(GuardConfig(policies={
+        "standard": GuardPolicyConfig(**STANDARD_RULES, **deny),
+        "structured": GuardPolicyConfig(
+            input={**STANDARD_RULES["input"], **OFF}, output={**STANDARD_RULES["output"], **OFF},
+            **deny),
+    }))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--mb", type=float, default=8.0, help="corpus size (MB of UTF-8)")
     ap.add_argument("--iterations", type=int, default=2000, help="gateway latency samples")
     ap.add_argument("--gateway", type=int, default=0, metavar="N",
                     help="also measure a real gateway with N requests per project")
+    ap.add_argument("--adversarial", action="store_true",
+                    help="repeated patterns vs typical text; exit 1 past 10x")
+    ap.add_argument("--adv-kb", type=int, default=1000, help="size of each repeated pattern (KB)")
+    ap.add_argument("--analysers", action="store_true", help="fugashi vs SudachiPy")
     args = ap.parse_args()
+    rails = policies()
+    for name in ("standard", "structured"):
+        rails.policy(name).scanner.load()
+    if args.adversarial:
+        raise SystemExit(adversarial(rails, args.adv_kb))
+    if args.analysers:
+        analysers()
+        return
     size = int(args.mb * 1e6)
-    scanner = Scanner(deny_words=["社外秘", "Project Falcon"], deny_regexes=[r"PRJ-\d{4}"])
 
     print(f"scan rate, one core, {args.mb:g} MB mixed JA/EN (UTF-8 MB/s, best of 3; "
           "wall clock / thread CPU time)")
@@ -138,22 +190,23 @@ def main() -> None:
     for label, every, prefix in cases:
         # full-width Latin letters anywhere switch the word detectors to the NFKC copy
         text = prefix + corpus(size, every)
-        found = len(scanner.scan(text))
-        scan_wall, scan_cpu = rate(scanner.scan, text)
-        nfkc_wall, nfkc_cpu = rate(lambda t: unicodedata.normalize("NFKC", t), text)
-        print(f"  {label:27s} scan {scan_wall:6.1f} / {scan_cpu:6.1f} MB/s  findings {found:6d}"
-              f"   NFKC-only {nfkc_wall:6.1f} / {nfkc_cpu:6.1f} MB/s"
-              f"   ratio scan/NFKC (CPU) {scan_cpu / nfkc_cpu:4.2f}")
+        _, nfkc_cpu = rate(lambda t: unicodedata.normalize("NFKC", t), text)
+        for name in ("standard", "structured"):
+            scanner = rails.policy(name).scanner
+            found = len(scanner.scan(text))
+            scan_wall, scan_cpu = rate(scanner.scan, text, repeat=3 if name == "structured" else 1)
+            print(f"  {label:27s} {name:10s} scan {scan_wall:6.2f} / {scan_cpu:6.2f} MB/s  "
+                  f"findings {found:6d}   NFKC-only CPU {nfkc_cpu:6.1f} MB/s"
+                  f"   ratio scan/NFKC {scan_cpu / nfkc_cpu:5.3f}")
 
-    rails = Guardrails()
     guard = GatewayGuard(rails)
     prompt = corpus(4096, 1024, seed=2)
     prompt = prompt[: len(prompt) * 4096 // len(prompt.encode())]
     body = {"model": "m", "messages": [{"role": "user", "content": prompt}]}
 
-    async def one() -> tuple[float, float]:
+    async def one(policy: str) -> tuple[float, float]:
         ctx = GuardContext(
-            policy="standard",
+            policy=policy,
             tenant="t",
             project="p",
             key_id="k",
@@ -164,41 +217,129 @@ def main() -> None:
         await guard.check_input(ctx, body)
         return time.perf_counter() - t0, time.thread_time() - c0
 
-    async def many() -> list[tuple[float, float]]:
+    async def many() -> dict[str, list[tuple[float, float]]]:
+        out: dict[str, list[tuple[float, float]]] = {"standard": [], "structured": []}
         for _ in range(50):
-            await one()
-        return [await one() for _ in range(args.iterations)]
+            await one("standard")
+            await one("structured")
+        for _ in range(args.iterations):  # interleaved
+            for name in out:
+                out[name].append(await one(name))
+        return out
 
     samples = asyncio.run(many())
-    for label, values in (
-        ("wall", [w for w, _ in samples]),
-        ("thread CPU", [c for _, c in samples]),
-    ):
-        lat = sorted(values)
-        p50 = statistics.median(lat) * 1e3
-        p99 = lat[int(len(lat) * 0.99) - 1] * 1e3
-        print(
-            f"gateway input check, {len(prompt.encode())} B prompt, policy standard, "
-            f"{args.iterations} samples ({label}): p50 {p50:.3f} ms  p99 {p99:.3f} ms"
-        )
+    for name, vals in samples.items():
+        for label, values in (
+            ("wall", [w for w, _ in vals]),
+            ("thread CPU", [c for _, c in vals]),
+        ):
+            lat = sorted(values)
+            p50 = statistics.median(lat) * 1e3
+            p99 = lat[int(len(lat) * 0.99) - 1] * 1e3
+            print(
+                f"gateway input check, {len(prompt.encode())} B prompt, policy {name}, "
+                f"{args.iterations} samples ({label}): p50 {p50:.3f} ms  p99 {p99:.3f} ms"
+            )
 
     answer = corpus(20000, 1024, seed=3)
-    pol = rails.policy("standard")
-    f = TextFilter(pol, holdback_chars=16)
-    deltas = [answer[i : i + 3] for i in range(0, len(answer), 3)]
-    t0 = time.perf_counter()
-    for d in deltas:
-        f.feed(d)
-    f.finish()
-    per = (time.perf_counter() - t0) / len(deltas) * 1e6
-    print(
-        f"stream filter: {per:.1f} µs per 3-character delta ({len(deltas)} deltas), "
-        f"hold-back 16 characters"
-    )
-
+    for name in ("standard", "structured"):
+        pol = rails.policy(name)
+        f = TextFilter(pol, holdback_chars=16)
+        deltas = [answer[i : i + 3] for i in range(0, len(answer), 3)]
+        t0 = time.perf_counter()
+        for d in deltas:
+            f.feed(d)
+        f.finish()
+        per = (time.perf_counter() - t0) / len(deltas) * 1e6
+        print(
+            f"stream filter, policy {name}: {per:.1f} µs per 3-character delta "
+            f"({len(deltas)} deltas), hold-back 16 characters"
+        )
 
     if args.gateway:
         gateway_e2e(args.gateway, prompt)
+
+
+#: Repeated patterns (issue 19): prefixes of every detector, separators, normalisation
+#: triggers, honorifics and address parts, valid findings back to back.
+ADVERSARIAL = [
+    "sk-", "sk-a", "xoxb-", "glpat-", "eyJ", "ghp_", "hf_", "AKIA", "@", "a@", "a@b.", "a.",
+    "1.", ":", "a:", "::", "-----BEGIN ", "bearer ", "key=", "token: ", "password=",
+    "パスワード：", "ignore ", "無視", "これまでの", "1 ", "1-", "12-", "123 ", "1234 ", "1234-",
+    "0 ", "(0", "－1", "０", "〇一", "+81", "T1", "〒1", "口座", "AB1234567", "旅券", "Ａ",
+    "ｶﾞ", "\u200b", "a\u0301", "İ", "㍻", "様", "さん", "山田", "山田太郎様、", "氏名：", "フリガナ ",
+    "東京都", "港区", "港区六本木3-2-1 ", "1丁目", "ビル", "Minato-ku, ", "Tokyo 106-0032 ",
+    "Taro ", "TARO YAMADA ", "090-1234-5678 ", "a@example.jp ", "x=1 ", "id=", "\n", " ", "あ",
+    "漢", "ア", ",", "氏名,住所\n", "山田,港区\n",
+]
+
+
+def adversarial(rails: Guardrails, kb: int) -> int:
+    """Per-KB CPU time of each repeated pattern against typical text, per policy."""
+    typical = corpus(kb * 1000, 2048, seed=5)
+    worst: list[tuple[float, str, str]] = []
+    for name in ("standard", "structured"):
+        scanner = rails.policy(name).scanner
+        _, cpu = rate(scanner.scan, typical, repeat=1)
+        base_us = 1000 / cpu  # µs per KB (1 MB/s = 1000 µs per KB)
+        print(f"policy {name}: typical text {base_us:8.1f} µs/KB ({cpu:.2f} MB/s)")
+        for pat in ADVERSARIAL:
+            text = pat * (kb * 1000 // len(pat.encode()) + 1)
+            c0 = time.thread_time()
+            scanner.scan(text)
+            us = (time.thread_time() - c0) / (len(text.encode()) / 1000) * 1e6
+            ratio = us / base_us
+            worst.append((ratio, name, pat))
+            flag = "  <== over 10x" if ratio > 10 else ""
+            print(f"  {pat!r:22} {us:9.1f} µs/KB  {ratio:6.2f}x{flag}")
+    worst.sort(reverse=True)
+    print("worst:", ", ".join(f"{p!r} ({n}) {r:.2f}x" for r, n, p in worst[:5]))
+    return 1 if worst[0][0] > 10 else 0
+
+
+def analysers() -> None:
+    """fugashi + unidic-lite vs SudachiPy + sudachidict_core: speed and name tags."""
+    import fugashi
+
+    text = corpus(300_000, 1024, seed=7)
+    lines = [ln for ln in text.split("\n") if ln]
+    tagger = fugashi.Tagger()
+
+    def fugashi_names(line: str) -> list[str]:  # the path prai.guard uses: MeCab's text output
+        out = tagger.parse(line)
+        return [ln.split("\t", 1)[0] for ln in out.split("\n") if "人名" in ln]
+
+    runs: list[tuple[str, object]] = [("fugashi+unidic-lite", fugashi_names)]
+    try:
+        from sudachipy import Dictionary, SplitMode
+
+        dic = Dictionary(dict="core")
+        sudachi = dic.create(mode=SplitMode.C, fields={"pos"})
+        person = set()
+        for i in range(100_000):  # POS ids are dense from 0; pos_of() is None past the last
+            pos = dic.pos_of(i)
+            if pos is None:
+                break
+            if pos[2] == "人名":
+                person.add(i)
+
+        def sudachi_names(line: str) -> list[str]:  # its fastest path: POS ids, pos field only
+            return [m.surface() for m in sudachi.tokenize(line) if m.part_of_speech_id() in person]
+
+        runs.append(("sudachipy+sudachidict_core", sudachi_names))
+    except ImportError:
+        print("SudachiPy not installed: pip install sudachipy sudachidict_core to compare")
+    found: dict[str, list[list[str]]] = {}
+    for label, fn in runs:
+        c0 = time.thread_time()
+        found[label] = [fn(ln) for ln in lines]  # type: ignore[operator]
+        cpu = time.thread_time() - c0
+        print(f"{label:28s} {len(text.encode()) / 1e6 / cpu:6.2f} MB/s (tokens + POS, one core)"
+              f"  person-name tokens {sum(map(len, found[label]))}")
+    if len(found) == 2:
+        a, b = found.values()
+        same = sum(x == y for x, y in zip(a, b, strict=True))
+        print(f"lines with the same person-name tokens: {same}/{len(lines)}")
 
 
 def gateway_e2e(n: int, prompt: str) -> None:

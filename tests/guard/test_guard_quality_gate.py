@@ -72,7 +72,6 @@ def test_clean_documents_get_almost_no_finding(measured: tuple[list[dict[str, An
     assert rep.clean_share <= GOAL_CLEAN_SHARE, (f"{rep.clean_share:.1%}", rep.clean_flagged[:10])
 
 
-@pytest.mark.xfail(strict=True, reason=NAMES_AND_ADDRESSES_PENDING)
 def test_person_names_reach_recall_and_precision_goals(measured: tuple[list[dict[str, Any]], Report]) -> None:
     docs, rep = measured
     st = rep.labels[NAME]
@@ -80,7 +79,6 @@ def test_person_names_reach_recall_and_precision_goals(measured: tuple[list[dict
     assert st.precision >= GOAL_NAME_PRECISION, (f"precision {st.precision:.3f}", _examples(docs, st.false))
 
 
-@pytest.mark.xfail(strict=True, reason=NAMES_AND_ADDRESSES_PENDING)
 def test_addresses_reach_recall_and_coverage_goals(measured: tuple[list[dict[str, Any]], Report]) -> None:
     docs, rep = measured
     st = rep.labels[ADDR]

@@ -72,6 +72,11 @@ def test_builtin_and_unknown(rails: Guardrails) -> None:
         ("guard:\n  policies:\n    p:\n      input: {pii.nope: mask}\n", "guard.policies.p.input"),
         ("guard:\n  policies:\n    p:\n      input: {default: redact}\n", "guard.policies.p.input"),
         ("guard:\n  policies:\n    p:\n      deny_regexes: ['(']\n", "does not compile"),
+        ("guard:\n  policies:\n    p:\n      deny_regexes: ['(a)\\1']\n",
+         "cannot run in the linear-time regex engine RE2"),
+        ("guard:\n  policies:\n    p:\n      deny_regexes: ['(?<=社外)秘']\n",
+         "without back-references or look-around"),
+        ("guard:\n  max_scan_s: 0\n", "guard.max_scan_s"),
         ("guard:\n  holdback: 3\n", "unknown key"),
     ],
 )
@@ -92,3 +97,31 @@ def test_examples_load_and_build_a_guard(name: str) -> None:
     guard = create_guard(load_kitchen(path, env=env))  # every guard_policy named resolves
     if name == "kitchen-guard.yaml":
         assert guard.guardrails.policy("legal").scanner.longest_word == len("project falcon")
+
+
+def test_catastrophic_regex_runs_in_linear_time() -> None:
+    """`(a+)+$` backtracks exponentially in Python's re (2.35 s at 25 characters, issue 19);
+    RE2 runs it in linear time."""
+    import time
+
+    from prai.config.guard import GuardPolicyConfig
+    from prai.guard.policy import Policy
+
+    pol = Policy("r", GuardPolicyConfig(input={"default": "mask"}, deny_regexes=["(a+)+$"]))
+    for n in (25, 100_000):
+        t0 = time.thread_time()
+        out = pol.apply("a" * n + "!", "input")
+        assert time.thread_time() - t0 < 1.0
+        assert out.findings == []
+    assert pol.apply("x aaaa", "input").text == "x ［禁止語］"
+
+
+def test_allowed_detectors_do_not_run() -> None:
+    from prai.config.guard import GuardPolicyConfig
+    from prai.guard.policy import Policy
+
+    pol = Policy("s", GuardPolicyConfig(
+        input={"default": "mask", "pii.person_name": "allow", "pii.address_jp": "allow"},
+        output={"default": "mask", "pii.person_name": "allow", "pii.address_jp": "allow"}))
+    assert not pol.scanner.enabled & {"pii.person_name", "pii.address_jp"}
+    assert "pii.phone_jp" in pol.scanner.enabled

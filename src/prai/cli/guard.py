@@ -87,6 +87,13 @@ def register(app: typer.Typer) -> None:
         pol = _guardrails(config).policy(policy)
         text = _read(source)
         out = pol.apply(text, direction)
+        unavailable = sorted(pol.scanner.unavailable)
+        if unavailable:
+            from prai.guard._ja import INSTALL_HINT
+
+            err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+            err.print(f"note: {', '.join(unavailable)} not checked: the Japanese analyser and "
+                      f"postal data are not installed ({INSTALL_HINT})", style="yellow")
         if masked:
             if not out.blocked:  # a blocked text is never printed, not even in part
                 sys.stdout.write(out.text)
@@ -106,6 +113,7 @@ def register(app: typer.Typer) -> None:
                     for (d, a), n in sorted(out.counts.items())
                 ],
                 "text": None if out.blocked else out.text,
+                "unavailable": unavailable,
             }
             sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         else:
@@ -124,19 +132,24 @@ def register(app: typer.Typer) -> None:
     @guard.command("detectors")
     def detectors(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
         """List detector ids, their detection type and masking placeholder."""
-        from prai.guard.scanner import DETECTORS
+        from prai.guard._ja import INSTALL_HINT, available
+        from prai.guard.scanner import DETECTORS, JA_DETECTORS
 
+        ja = available()
         if as_json:
             rows = [{"detector": d, "detection_type": t, "placeholder": p}
-                    for d, (t, p) in DETECTORS.items()]
+                    for d, (t, p) in DETECTORS.items() if ja or d not in JA_DETECTORS]
             sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
             return
         table = Table()
-        for col in ("detector", "detection_type", "placeholder"):
+        for col in ("detector", "detection_type", "placeholder", "available"):
             table.add_column(col)
         for d, (t, p) in DETECTORS.items():
-            table.add_row(d, t, p)
+            table.add_row(d, t, p, "yes" if ja or d not in JA_DETECTORS else "no")
         console.print(table)
+        if not ja:
+            console.print(f"pii.person_name and pii.address_jp need the ja extra: {INSTALL_HINT}",
+                          markup=False)
 
     @guard.command("serve")
     def serve(

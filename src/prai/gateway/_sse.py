@@ -5,7 +5,10 @@ Per event (``data: {...}\\n\\n`` as vLLM and OpenAI send them):
 - the usage chunk (``choices: []`` with ``usage``) is remembered and, when the gateway
   added ``stream_options.include_usage`` itself, removed;
 - the first event carrying generated text marks the time to first token;
-- with a guard output filter, text deltas are passed through it per choice index.
+- with a guard output filter, every generated text of a delta (``content``/``text``,
+  ``reasoning_content``, tool-call ``arguments``: :func:`~prai.gateway.guard_hook.choice_texts`)
+  is passed through a filter of its own per choice index and field; when the choice
+  finishes, what the filters held back is added to that last event.
 
 Events without any of these needs are forwarded byte for byte (no JSON parse).
 """
@@ -17,20 +20,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from prai.gateway.guard_hook import OutputFilter
+from prai.gateway.guard_hook import OutputFilter, choice_texts
 
 # A non-empty text delta in an event's raw bytes (chat ``"content"`` or completions ``"text"``).
 _HAS_TEXT = re.compile(rb'"(?:content|text)"\s*:\s*"[^"]')
-
-
-def _choice_text(choice: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
-    """(dict holding the text, key) of a streamed choice: chat ``delta.content`` or ``text``."""
-    delta = choice.get("delta")
-    if isinstance(delta, dict):
-        return delta, "content"
-    if "text" in choice:
-        return choice, "text"
-    return None, ""
 
 
 class StreamRelay:
@@ -44,7 +37,7 @@ class StreamRelay:
     def __init__(self, *, strip_usage: bool, make_filter: Callable[[], OutputFilter | None] | None) -> None:
         self.strip_usage = strip_usage
         self.make_filter = make_filter
-        self.filters: dict[int, OutputFilter | None] = {}
+        self.filters: dict[tuple[int, str], OutputFilter | None] = {}
         self.usage: dict[str, Any] | None = None
         self.saw_token = False
         #: events relayed that carried generated text (≈ tokens: vLLM sends one per token)
@@ -111,27 +104,63 @@ class StreamRelay:
         for c in choices:
             if not isinstance(c, dict):
                 continue
-            holder, key = _choice_text(c)
-            text = holder.get(key) if holder is not None else None
-            if text:
+            fields = choice_texts(c)
+            if any(holder[key] for holder, key, _ in fields):
                 texts += 1
                 self.saw_token = True
-            if self.make_filter is not None and holder is not None:
-                idx = int(c.get("index", 0))
-                if idx not in self.filters:
-                    self.filters[idx] = self.make_filter()
-                f = self.filters[idx]
-                if f is not None:
-                    new = f.feed(text) if isinstance(text, str) and text else ""
-                    if c.get("finish_reason") is not None:
-                        new += f.finish()
-                    if new != (text or ""):
-                        holder[key] = new
-                        changed = True
+            if self.make_filter is not None:
+                changed = self._filter_choice(c, fields) or changed
         self.content_events += texts
         if changed:
             return b"data: " + json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
         return ev
+
+    def _filter(self, idx: int, field: str) -> OutputFilter | None:
+        key = (idx, field)
+        if key not in self.filters:
+            assert self.make_filter is not None
+            self.filters[key] = self.make_filter()
+        return self.filters[key]
+
+    def _filter_choice(self, c: dict[str, Any], fields: list[tuple[dict[str, Any], str, str]]) -> bool:
+        """Pass a streamed choice's texts through their filters; True when it changed."""
+        idx = int(c.get("index", 0))
+        changed = False
+        for holder, key, field in fields:
+            f = self._filter(idx, field)
+            if f is None:
+                continue
+            text = holder[key]
+            new = f.feed(text) if text else ""
+            if new != text:
+                holder[key] = new
+                changed = True
+        if c.get("finish_reason") is None:
+            return changed
+        # the choice ended: release what each of its filters held back
+        delta = c.get("delta")
+        holder = delta if isinstance(delta, dict) else c  # completions: {"text": …}
+        for (i, field), f in list(self.filters.items()):
+            if i != idx or f is None:
+                continue
+            tail = f.finish()
+            del self.filters[(i, field)]
+            if not tail:
+                continue
+            changed = True
+            if field.startswith("tool_calls."):
+                calls = holder.setdefault("tool_calls", [])
+                k = int(field.split(".", 1)[1])
+                for call in calls:
+                    if isinstance(call, dict) and call.get("index", 0) == k:
+                        fn = call.setdefault("function", {})
+                        fn["arguments"] = (fn.get("arguments") or "") + tail
+                        break
+                else:
+                    calls.append({"index": k, "function": {"arguments": tail}})
+            else:
+                holder[field] = (holder.get(field) or "") + tail
+        return changed
 
 
 __all__ = ["StreamRelay"]

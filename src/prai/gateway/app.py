@@ -47,7 +47,7 @@ from prai.gateway._sse import StreamRelay
 from prai.gateway.aliases import AliasCache
 from prai.gateway.audit import AuditWriter
 from prai.gateway.auth import KeyCache
-from prai.gateway.guard_hook import Guard, GuardContext, NoGuard, load_guard
+from prai.gateway.guard_hook import Guard, GuardContext, NoGuard, filter_answer, load_guard
 from prai.gateway.metrics import GatewayMetrics
 from prai.gateway.ratelimit import Admission, Limiter, estimate_tokens
 from prai.gateway.upstreams import Replica, Router
@@ -709,22 +709,7 @@ class GatewayApp:
         await send({"type": "http.response.body", "body": payload, "more_body": False})
 
     def _filter_body(self, obj: dict[str, Any], ctx: GuardContext) -> bool:
-        changed = False
-        for c in obj.get("choices") or []:
-            if not isinstance(c, dict):
-                continue
-            msg = c.get("message")
-            holder: dict[str, Any] = msg if isinstance(msg, dict) else c
-            key = "content" if holder is not c else "text"
-            text = holder.get(key)
-            if isinstance(text, str) and text:
-                f = self.guard.output_filter(ctx)
-                if f is not None:
-                    new = f.filter_text(text)
-                    if new != text:
-                        holder[key] = new
-                        changed = True
-        return changed
+        return filter_answer(self.guard, ctx, obj)
 
     async def _relay_stream(
         self, resp: aiohttp.ClientResponse, r: _Req, send: Any, strip_usage: bool, t_up: float

@@ -27,10 +27,10 @@ from dataclasses import dataclass
 #: Full-width and ASCII digits.
 DIGIT_CLASS = "0-9\uff10-\uff19"
 #: Characters that may sit between the digits of one number: spaces (ASCII, no-break,
-#: ideographic), tab, the dash family, the long-vowel mark used as a dash (ー, ｰ),
+#: ideographic; not tab: a tab separates cells), the dash family, the long-vowel mark used as a dash (ー, ｰ),
 #: zero-width characters, and parentheses around area codes.
 SEP_CHARS = (
-    " \t\u00a0\u3000"
+    " \u00a0\u3000"
     "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\uff0d\u30fc\uff70\ufe63"
     "\u200b\u200c\u200d\u2060\ufeff\u00ad"
     "()\uff08\uff09"

@@ -20,6 +20,7 @@ from prai.guard._checks import (
     jp_phone_valid,
     my_number_valid,
 )
+from prai.guard._deadline import UNLIMITED, Deadline
 from prai.guard._normalize import DIGIT_CLASS, SEP_CHARS, ascii_digits
 
 _SEP = "".join(re.escape(c) for c in SEP_CHARS)
@@ -82,7 +83,9 @@ def _left_ok(t: str, s: int) -> bool:
     if s == 0:
         return True
     c = t[s - 1]
-    if c in "-_/.,#" and s >= 2 and _is_word(t[s - 2]):
+    # a comma is a cell boundary (CSV): numbers of five digits and more never continue a
+    # thousands-separated number, whose groups have three
+    if c in "-_/.#" and s >= 2 and _is_word(t[s - 2]):
         return False
     if _is_word(c):
         i = s - 1
@@ -98,23 +101,44 @@ def _right_ok(t: str, low: str, e: int) -> bool:
     c = t[e]
     if _is_word(c):
         return False
-    if c in "-_/.,#" and e + 1 < len(t) and _is_word(t[e + 1]):
+    if c in "-_/.#" and e + 1 < len(t) and _is_word(t[e + 1]):
         return False
     tail = low[e : e + 4].lstrip()
     return not tail.startswith(_CURRENCY_AFTER)
+
+
+_SEP_STRIP = SEP_CHARS
+
+
+def _unclosed_paren(run: str) -> int:
+    """Index of an opening bracket in ``run`` that is not closed in it (-1 when none)."""
+    if "(" not in run and "（" not in run:
+        return -1
+    depth_at = -1
+    for i, c in enumerate(run):
+        if c in "(（":
+            if depth_at >= 0:
+                return depth_at
+            depth_at = i
+        elif c in ")）":
+            depth_at = -1
+    return depth_at
 
 
 def _groups(t: str, a: int, b: int) -> list[tuple[int, int]]:
     return [m.span() for m in _GROUP.finditer(t, a, b)]
 
 
-def scan_numbers(t: str, low: str | None = None, low_ctx: int = 24) -> Iterator[Hit]:
+def scan_numbers(
+    t: str, low: str | None = None, low_ctx: int = 24, *, deadline: Deadline = UNLIMITED
+) -> Iterator[Hit]:
     """Number-shaped PII in ``t``.
 
     Args:
         t: the text to scan (already normalised where needed).
         low: ``t`` lower-cased with the same length (computed when None).
         low_ctx: characters before a candidate searched for context words.
+        deadline: stops the scan (GuardTimeExceeded) when its time is up.
     Yields:
         (detector id, start, end, score), start/end indices into ``t``.
     """
@@ -122,15 +146,25 @@ def scan_numbers(t: str, low: str | None = None, low_ctx: int = 24) -> Iterator[
         low = t.lower()
     if len(low) != len(t):  # a few characters (İ) lower-case to two: keep offsets
         low = "".join(c if len(c.lower()) != 1 else c.lower() for c in t)
+    verdicts: dict[tuple[str, tuple[int, ...]], tuple[str, float] | None] = {}
     for m in _RUN.finditer(t):
         a, b = m.span()
         if b - a < 5:
             continue
+        deadline.check()
         run = m.group()
+        cut = _unclosed_paren(run)
+        if cut >= 0:  # 06-1234-5678（18時以降）: the bracket opens a remark, not a number
+            run = run[:cut].rstrip(_SEP_STRIP)
+            b = a + len(run)
+            if b - a < 5:
+                continue
         digits = _SEPS.split(run)
         n = len(digits)
         if not run.isascii():
             digits = [ascii_digits(g) for g in digits]
+        if n == 5 and digits[0] == "81" and digits[1] == "0" and a > 0 and t[a - 1] in "+＋":
+            digits, n = [digits[0], *digits[2:]], 4  # +81 (0)3 …: drop the bracketed trunk 0
         lens = [len(g) for g in digits]
         if n <= 4 and 5 <= sum(lens) <= 19:  # the common case: the whole run is one number
             hit = _classify(t, low, "".join(digits), a, b, lens, low_ctx)
@@ -139,20 +173,30 @@ def scan_numbers(t: str, low: str | None = None, low_ctx: int = 24) -> Iterator[
                 continue
         if n == 1:
             continue
+        longest = max(lens)
+        if longest == 1:  # "0 9 0 1 2 3 4 5 6 7 8": spelled out digit by digit
+            if 10 <= n <= 11:
+                hit = _spelled_phone(t, low, "".join(digits), a, b, low_ctx)
+                if hit:
+                    yield hit
+            continue
+        if longest <= 2:  # at most two short groups per number: < 5 digits
+            continue
         groups = _groups(t, a, b)
         # gap k (between group k and k+1) holds whitespace: only there may a number end
         spaced = [
             _SPACE.search(t, groups[k][1], groups[k + 1][0]) is not None for k in range(n - 1)
         ]
-        if n >= 10 and max(lens) == 1:  # "0 9 0 1 2 3 4 5 6 7 8": spelled out digit by digit
-            hit = _spelled_phone(t, low, "".join(digits), a, b, low_ctx)
-            if hit:
-                yield hit
-            continue
         short = [len(g) < 3 for g in digits]
         i = 0
         while i < n:
             hit = None
+            if (
+                (i > 0 and not spaced[i - 1])
+                or (groups[i][0] - low_ctx > a and not _context_free_start(digits[i]))
+            ):
+                i += 1  # not set off by a space, or no number without context starts so
+                continue
             # a number has at most four groups (card 4-4-4-4, +81 3 1234 5678, 1-4-4-4)
             for j in range(min(n - 1, i + 3), i - 1, -1):
                 # a sub-candidate inside a run must be set off by whitespace, not a dash
@@ -165,7 +209,19 @@ def scan_numbers(t: str, low: str | None = None, low_ctx: int = 24) -> Iterator[
                     continue
                 if len(d) < 5:
                     break
-                hit = _classify(t, low, d, groups[i][0], groups[j][1], lens[i : j + 1], low_ctx)
+                # deep inside a run (no context word in reach, spaces on both sides) the
+                # verdict depends on the digits alone: repeated numbers are judged once
+                deep = j < n - 1 and groups[i][0] - low_ctx > a
+                key = (d, tuple(lens[i : j + 1])) if deep else None
+                if key is not None and key in verdicts:
+                    v = verdicts[key]
+                    hit = (v[0], groups[i][0], groups[j][1], v[1]) if v else None
+                else:
+                    hit = _classify(
+                        t, low, d, groups[i][0], groups[j][1], lens[i : j + 1], low_ctx
+                    )
+                    if key is not None and len(verdicts) < 4096:
+                        verdicts[key] = (hit[0], hit[3]) if hit else None
                 if hit:
                     yield hit
                     i = j + 1
@@ -173,6 +229,8 @@ def scan_numbers(t: str, low: str | None = None, low_ctx: int = 24) -> Iterator[
             if not hit:
                 i += 1
     yield from scan_kanji_phones(t, low, low_ctx)
+    yield from scan_dotted_phones(t, low, low_ctx)
+    yield from scan_invoice(t)
 
 
 _KANJI_DIGITS = "〇一二三四五六七八九"
@@ -183,6 +241,14 @@ _KANJI_PHONE = re.compile(
     f"(?<![{_KANJI_DIGITS}])〇(?:[{_KANJI_DIGITS}]|[{_SEP}]{{1,3}}(?=[{_KANJI_DIGITS}])){{9,16}}"
     f"(?![{_KANJI_DIGITS}])"
 )
+
+
+def _context_free_start(group: str) -> bool:
+    """True when a number found without a context word may start with this digit group:
+    a phone (0…), My Number or card (4 digits), Corporate Number (1 digit), one long group.
+    Deep inside a run of numbers no context word can be near, so other groups are skipped
+    without building candidates (keeps number tables linear and cheap)."""
+    return group[0] == "0" or len(group) in (1, 4) or len(group) >= 10
 
 
 def _spelled_phone(t: str, low: str, d: str, s: int, e: int, low_ctx: int) -> Hit | None:
@@ -219,8 +285,10 @@ def _classify(
     start = s - 1 if plus or open_paren else s
     ctx = low[max(0, start - low_ctx) : start]
     near = t[max(0, start - 3) : start]
+    key = _log_key(t, start)
     if n <= 8 and not (
-        _has(ctx, _CTX_BANK) or (n == 7 and ("〒" in near or _has(ctx, _CTX_POSTAL)))
+        _has(ctx, _CTX_BANK)
+        or (n == 7 and ("〒" in near or _has(ctx, _CTX_POSTAL) or lens == [3, 4]))
     ):
         return None  # 6-8 digits are personal data only after a context word
     if not _left_ok(t, start) or not _right_ok(t, low, e):
@@ -232,7 +300,9 @@ def _classify(
     if 13 <= n <= 19:
         if n == 13 and _has(ctx, _CTX_CORP) and corporate_number_valid(d):
             return ("pii.corporate_number", start, e, 0.99)
-        if card_issuer(d):
+        if key is not None and not _key_says(key, _CTX_CARD, _CTX_CORP):
+            return None  # bytes=4111…, req_id=…: a log value, not a card or a company
+        if card_issuer(d) and not (n == 13 and ean13_valid(d)):  # JAN/EAN-13 product codes
             return ("pii.payment_card", start, e, 0.99)
         if (
             n == 13
@@ -251,8 +321,9 @@ def _classify(
         if my_number_valid(d):
             if _has(ctx, _CTX_MY_NUMBER):
                 return ("pii.my_number", start, e, 0.99)
-            # without a context word: only as written on the card (12 digits or 4-4-4)
-            if lens in ([12], [4, 4, 4]) and not _has(ctx, _CTX_NEGATIVE):
+            # without a context word: only as written on the card (12 digits or 4-4-4),
+            # and not as a log value (lag=123456789018)
+            if lens in ([12], [4, 4, 4]) and not _has(ctx, _CTX_NEGATIVE) and key is None:
                 return ("pii.my_number", start, e, 0.99)
         return None
     if (
@@ -260,15 +331,126 @@ def _classify(
         and d[0] == "0"
         and _phone_grouping_ok(lens)
         and jp_phone_valid(d, False)
-        and (not _has(ctx, _CTX_NEGATIVE) or _has(ctx, _CTX_PHONE))
+        and _phone_context_ok(ctx)
+        and (key is None or _key_says(key, _CTX_PHONE))
     ):
         return ("pii.phone_jp", start, e, 0.95)
-    if 6 <= n <= 8 and _has(ctx, _CTX_BANK):
+    if 6 <= n <= 8 and _has(ctx, _CTX_BANK) and not _date_like(d, lens):
         return ("pii.bank_account_jp", start, e, 0.85)
-    if n == 7 and ("〒" in near or _has(ctx, _CTX_POSTAL)) and lens in ([7], [3, 4]):
-        start = start - 1 if start > 0 and t[start - 1] == "〒" else start
-        return ("pii.postal_code_jp", start, e, 0.9)
+    if n == 7 and lens in ([7], [3, 4]):
+        explicit = "〒" in near or _has(ctx, _CTX_POSTAL)
+        if explicit or (lens == [3, 4] and _postal_by_address(t, start, e)):
+            if not _postal_code_exists(d):
+                return None
+            start = start - 1 if start > 0 and t[start - 1] == "〒" else start
+            return ("pii.postal_code_jp", start, e, 0.9 if explicit else 0.85)
     return None
+
+
+_CTX_CARD = _words("card", "カード", "pan", "visa", "master", "amex", "jcb", "cc_", "ccnum")
+_LOG_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,40}[=:]$")
+
+
+def _log_key(t: str, s: int) -> str | None:
+    """The key when the number is a log ``key=value`` / ``key:value`` value (no space)."""
+    if s == 0 or t[s - 1] not in "=:":
+        return None
+    m = _LOG_KEY.search(t, max(0, s - 42), s)
+    if m is None or (m.start() > 0 and t[m.start() - 1].isalnum()):
+        return None
+    return m.group()[:-1].lower()
+
+
+def _key_says(key: str, *words: re.Pattern[str]) -> bool:
+    return any(w.search(key) for w in words) or any(
+        w.search(key.replace("_", " ")) for w in words
+    )
+
+
+def _phone_context_ok(ctx: str) -> bool:
+    """No product/order word closer to the number than the last phone word (型番 after
+    お問い合わせ: a part number, not a phone)."""
+    neg = [m.end() for m in _CTX_NEGATIVE.finditer(ctx)]
+    if not neg:
+        return True
+    phone = [m.end() for m in _CTX_PHONE.finditer(ctx)]
+    return bool(phone) and phone[-1] > neg[-1]
+
+
+def _date_like(d: str, lens: list[int]) -> bool:
+    """2023-06-21, 20230224, 2023 06 21: a calendar date (years 1900-2099)."""
+    if len(d) != 8 or lens not in ([8], [4, 2, 2]) or d[:2] not in ("19", "20"):
+        return False
+    month, day = int(d[4:6]), int(d[6:8])
+    return 1 <= month <= 12 and 1 <= day <= 31
+
+
+_PREFECTURES = [
+    "北海道", "青森県", "岩手県", "宮城県", "秋田県", "山形県", "福島県", "茨城県", "栃木県",
+    "群馬県", "埼玉県", "千葉県", "東京都", "神奈川県", "新潟県", "富山県", "石川県", "福井県",
+    "山梨県", "長野県", "岐阜県", "静岡県", "愛知県", "三重県", "滋賀県", "京都府", "大阪府",
+    "兵庫県", "奈良県", "和歌山県", "鳥取県", "島根県", "岡山県", "広島県", "山口県", "徳島県",
+    "香川県", "愛媛県", "高知県", "福岡県", "佐賀県", "長崎県", "熊本県", "大分県", "宮崎県",
+    "鹿児島県", "沖縄県",
+]
+_PREF_AFTER = re.compile("[ \u3000]{0,2}(?:" + "|".join(_PREFECTURES) + ")")
+_PREFS_EN = frozenset([
+    "hokkaido", "aomori", "iwate", "miyagi", "akita", "yamagata", "fukushima",
+    "ibaraki", "tochigi", "gunma", "saitama", "chiba", "tokyo", "kanagawa", "niigata",
+    "toyama", "ishikawa", "fukui", "yamanashi", "nagano", "gifu", "shizuoka", "aichi",
+    "mie", "shiga", "kyoto", "osaka", "hyogo", "nara", "wakayama", "tottori", "shimane",
+    "okayama", "hiroshima", "yamaguchi", "tokushima", "kagawa", "ehime", "kochi",
+    "fukuoka", "saga", "nagasaki", "kumamoto", "oita", "miyazaki", "kagoshima",
+    "okinawa"
+])
+_WORD_BEFORE = re.compile(r"([A-Z][a-z]+)(?:[- ](?:to|fu|ken|Prefecture|Pref\.))?,? ?$")
+
+
+def _postal_by_address(t: str, s: int, e: int) -> bool:
+    """A 3-4 code without 〒 is a postal code right before a prefecture or municipality
+    (``106-0032 東京都港区…``) or right after a romaji prefecture (``Tokyo 106-0032``)."""
+    if _PREF_AFTER.match(t, e):
+        return True
+    w = _WORD_BEFORE.search(t, max(0, s - 24), s)
+    if w and w.group(1).lower() in _PREFS_EN:
+        return True
+    from prai.guard._ja import postal_if_available
+
+    data = postal_if_available()
+    if data is None:
+        return False
+    j = e
+    while j < len(t) and t[j] in " \u3000" and j - e < 2:
+        j += 1
+    return any(t[j : j + k] in data.cities for k in range(2, min(data.max_city_chars, len(t) - j) + 1))
+
+
+def _postal_code_exists(d: str) -> bool:
+    """True unless Japan Post's data (the ``ja`` extra) is installed and lacks the code."""
+    from prai.guard._ja import postal_if_available
+
+    data = postal_if_available()
+    return data is None or d in data.codes
+
+
+# The letter first (the regex engine then skips to each T quickly), the word boundary
+# before it checked by a two-character lookbehind.
+_INVOICE = re.compile(
+    "[TＴ](?<![A-Za-z0-9Ａ-Ｚａ-ｚ０-９_][TＴ])[ \u3000\\-－]?(?:[0-9０-９][ \u3000\\-－‐]?){12}"
+    "[0-9０-９](?![0-9０-９])"
+)
+
+
+def scan_invoice(t: str) -> Iterator[Hit]:
+    """Qualified-invoice registration numbers (適格請求書発行事業者登録番号): ``T`` and the
+    13-digit Corporate Number (check digit verified), with or without hyphens or spaces,
+    half- or full-width: ``T1234567890123``, ``Ｔ１２３４…``, ``T-1234-5678-9012-3``."""
+    if "T" not in t and "Ｔ" not in t:
+        return
+    for m in _INVOICE.finditer(t):
+        d = ascii_digits("".join(c for c in m.group() if c.isdigit()))
+        if len(d) == 13 and corporate_number_valid(d):
+            yield ("pii.corporate_number", m.start(), m.end(), 0.99)
 
 
 def _phone_grouping_ok(lens: list[int]) -> bool:
@@ -276,6 +458,34 @@ def _phone_grouping_ok(lens: list[int]) -> bool:
     if len(lens) == 1:
         return True
     return 2 <= lens[0] <= 5 and all(1 <= n <= 4 for n in lens[1:])
+
+
+_DOTTED = re.compile(r"\.[0-9]{1,4}\.[0-9]{3,4}(?![0-9]|\.[0-9])")
+_DOTTED_HEAD = re.compile(r"(?<![0-9.])0[0-9]{1,4}$")
+
+
+def scan_dotted_phones(t: str, low: str, low_ctx: int = 24) -> Iterator[Hit]:
+    """Phone numbers written with dots (``03.1234.5678``), validated like the others."""
+    if "." not in t:
+        return
+    for tail in _DOTTED.finditer(t):  # anchored on ".1234.5678", the head found leftwards
+        head = _DOTTED_HEAD.search(t, max(0, tail.start() - 6), tail.start())
+        if head is None:
+            continue
+        s = head.start()
+        group = t[s : tail.end()]
+        d = group.replace(".", "")
+        lens = [len(g) for g in group.split(".")]
+        if len(d) in (10, 11) and _phone_grouping_ok(lens):
+            m = tail
+            ctx = low[max(0, s - low_ctx) : s]
+            if (
+                _left_ok(t, s)
+                and _right_ok(t, low, m.end())
+                and jp_phone_valid(d, False)
+                and _phone_context_ok(ctx)
+            ):
+                yield ("pii.phone_jp", s, m.end(), 0.9)
 
 
 def scan_ip(t: str) -> Iterator[Hit]:
@@ -335,4 +545,6 @@ def scan_passport(t: str, context_ends: list[int]) -> Iterator[Hit]:
             yield ("pii.passport_jp", m.start(), m.end(), 0.9)
 
 
-__all__ = ["ascii_digits", "scan_ip", "scan_numbers", "scan_passport"]
+__all__ = [
+    "ascii_digits", "scan_dotted_phones", "scan_invoice", "scan_ip", "scan_numbers", "scan_passport",
+]

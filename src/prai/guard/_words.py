@@ -41,29 +41,49 @@ def word_alternation(words: tuple[str, ...]) -> re.Pattern[str]:
 
 # --- e-mail ------------------------------------------------------------------------
 
-_LOCAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-'")
-_DOMAIN = re.compile(
+# One regex, linear in the text: the local part may start only where a run of local-part
+# characters starts (the lookbehind), so no position inside a long run is tried again.
+_L = r"A-Za-z0-9._%+'\-"
+_EMAIL = re.compile(
+    rf"(?<![{_L}])[{_L}]{{1,64}}@"
     r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+([A-Za-z]{2,24})(?![A-Za-z0-9-])"
 )
 
 
+_AT = re.compile("@(?:[^@]{0,320}@)*")
+
+
 def scan_email(t: str) -> Iterator[Hit]:
-    """E-mail addresses (RFC 5321 dot-atom local part, DNS domain with an alphabetic TLD)."""
-    pos = t.find("@")
-    while pos >= 0:
-        i = pos
-        while i > 0 and t[i - 1] in _LOCAL and pos - i < 64:
-            i -= 1
-        local = t[i:pos]
-        while local and local[0] in ".-'":
-            i += 1
-            local = local[1:]
-        m = _DOMAIN.match(t, pos + 1)
-        if local and m and not local.endswith(".") and ".." not in local:
-            yield ("pii.email", i, m.end(), 0.99)
-            pos = t.find("@", m.end())
+    """E-mail addresses (RFC 5321 dot-atom local part of at most 64 characters, DNS domain
+    with an alphabetic TLD). Linear in ``len(t)``."""
+    if "@" not in t:
+        return
+    for ws, we in _email_windows(t):
+        yield from _emails_in(t, ws, we)
+
+
+def _email_windows(t: str) -> list[tuple[int, int]]:
+    """Merged windows around each ``@``: 64 characters before, 256 after (linear)."""
+    out: list[tuple[int, int]] = []
+    n = len(t)
+    for m in _AT.finditer(t):  # a cluster of @ less than 320 characters apart: one window
+        s, e = max(0, m.start() - 65), min(n, m.end() + 256)
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], e)
         else:
-            pos = t.find("@", pos + 1)
+            out.append((s, e))
+    return out
+
+
+def _emails_in(t: str, ws: int, we: int) -> Iterator[Hit]:
+    for m in _EMAIL.finditer(t, ws, we):
+        i, e = m.span()
+        at = t.index("@", i)
+        while i < at and t[i] in ".-'":
+            i += 1
+        local = t[i:at]
+        if local and not local.endswith(".") and ".." not in local:
+            yield ("pii.email", i, e, 0.99)
 
 
 # --- secrets ---------------------------------------------------------------------
@@ -82,6 +102,15 @@ _PREFIXED = re.compile(
     r"|hf_[A-Za-z0-9]{30,}"  # Hugging Face
 )
 _TOKEN_PREFIXES = word_alternation(("eyJ", "gh", "glpat-", "xox", "sk-", "hf_"))
+# The character class of each prefix's tail (a superset where two tokens share a prefix).
+_TAIL_RUN = {
+    "eyJ": re.compile(r"[A-Za-z0-9_-]*"),
+    "gh": re.compile(r"[A-Za-z0-9_]*"),
+    "glpat-": re.compile(r"[A-Za-z0-9_-]*"),
+    "xox": re.compile(r"[A-Za-z0-9-]*"),
+    "sk-": re.compile(r"[A-Za-z0-9_-]*"),
+    "hf_": re.compile(r"[A-Za-z0-9]*"),
+}
 _BEARER = re.compile(r"bearer[ \t]+([a-z0-9\-._~+/]{16,}=*)")
 _CRED_EN = ("pass", "pwd", "secret", "token", "key", "credential")
 _CRED_JA = ("パスワード", "暗証番号", "トークン", "シークレット", "キー", "秘密鍵")
@@ -112,16 +141,32 @@ def scan_secrets(t: str, low: str, anchors: Anchors) -> Iterator[Hit]:
         close = _PRIVATE_END.search(t, m.end())
         block_end = close.end() if close else len(t)
         yield ("secret.private_key", m.start(), block_end, 0.99)
+    # A prefix inside a token run already examined is skipped: a match from it could only
+    # be shorter (the tails' character classes hold the prefixes), so the scan stays linear.
+    skip = -1
     for p in _TOKEN_PREFIXES.finditer(t):
-        tok = _PREFIXED.match(t, p.start())
-        if tok and (tok.start() == 0 or not _ascii_word(t[tok.start() - 1])):
-            yield ("secret.api_token", tok.start(), tok.end(), 0.95)
+        s = p.start()
+        if s < skip or (s > 0 and _ascii_word(t[s - 1])):
+            continue
+        tok = _PREFIXED.match(t, s)
+        if tok:
+            yield ("secret.api_token", s, tok.end(), 0.95)
+            skip = tok.end()
+        else:  # a later prefix in the same tail run could only match a shorter tail
+            run = _TAIL_RUN[p.group()].match(t, p.end())
+            skip = run.end() if run else p.end()
     for m in _BEARER.finditer(low):
         yield ("secret.bearer_token", m.start(1), m.end(1), 0.95)
+    # A credential word inside a value already judged is not a new credential (linear).
+    judged = -1
     for word, end in anchors.cred:
+        if end < judged:
+            continue
         tail = _CRED_TAIL.match(t, end)
-        if tail and _credential_value(tail.group(1), password=word in _PASSWORD_WORDS):
-            yield ("secret.credential", tail.start(1), tail.end(1), 0.9)
+        if tail:
+            judged = tail.end(1)
+            if _credential_value(tail.group(1), password=word in _PASSWORD_WORDS):
+                yield ("secret.credential", tail.start(1), tail.end(1), 0.9)
 
 
 def _credential_value(v: str, *, password: bool) -> bool:

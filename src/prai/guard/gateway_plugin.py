@@ -14,8 +14,13 @@ The gateway imports this module and calls :func:`create_guard` with the kitchen 
   originals, a ``block`` raises
   :class:`~prai.errors.GuardrailViolation` (HTTP 400, ``type: guardrail_violation``, the
   detector ids in the message, never the matched text);
-* ``output_filter`` returns one :class:`~prai.guard.stream.TextFilter` per choice (the
-  ``output`` direction, with the configured hold-back window).
+  Checking one request may take at most ``guard.max_scan_s`` seconds (default 2):
+  past it the request is refused with :class:`~prai.errors.GuardTimeExceeded` (HTTP 413,
+  OpenAI error envelope) instead of being sent on unchecked;
+* ``output_filter`` returns one :class:`~prai.guard.stream.TextFilter` per generated text
+  of a choice (the ``output`` direction, with the configured hold-back window); the
+  gateway uses one for the content, the reasoning and each tool call's arguments
+  (:func:`prai.gateway.guard_hook.choice_texts`).
 
 Every decision is added to ``ctx.actions`` as (detector, action, count).
 """
@@ -23,13 +28,18 @@ Every decision is added to ``ctx.actions`` as (detector, action, count).
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections import Counter
 from typing import Any
 
 from prai.errors import ConfigError, GuardTokenPrompt
 from prai.gateway.guard_hook import GuardAction, GuardContext, OutputFilter
+from prai.guard._deadline import Deadline
 from prai.guard.policy import Guardrails, Outcome, Policy, violation
 from prai.guard.stream import TextFilter
+
+_LOG = logging.getLogger("prai.guard")
 
 #: Request texts above this many characters are scanned in a worker thread (the event
 #: loop keeps serving other requests meanwhile).
@@ -128,9 +138,10 @@ class _Walk:
     collected in ``blocked``/``counts``; ``chars`` counts the scanned characters.
     """
 
-    def __init__(self, policy: Policy, cache: dict[str, Outcome]) -> None:
+    def __init__(self, policy: Policy, cache: dict[str, Outcome], deadline: Deadline) -> None:
         self.policy = policy
         self.cache = cache
+        self.deadline = deadline
         self.counts: Counter[tuple[str, str]] = Counter()
         self.blocked: list[str] = []
 
@@ -139,7 +150,7 @@ class _Walk:
             return text
         out = self.cache.get(text) if len(text) <= _CACHE_CHARS else None
         if out is None:
-            out = self.policy.apply(text, "input")
+            out = self.policy.apply(text, "input", self.deadline)
             if len(text) <= _CACHE_CHARS and not out.findings:  # clean texts only: no
                 if len(self.cache) >= _CACHE_SIZE:  # personal data is kept in memory
                     self.cache.clear()
@@ -228,10 +239,14 @@ class GatewayGuard:
     def _policy(self, ctx: GuardContext) -> Policy:
         return self.guardrails.policy(ctx.policy)
 
-    def _check(self, ctx: GuardContext, body: dict[str, Any]) -> dict[str, Any] | None:
+    def _check(
+        self, ctx: GuardContext, body: dict[str, Any], size: int, t0: float
+    ) -> dict[str, Any] | None:
         policy = self._policy(ctx)
         _refuse_token_prompts(body)
-        walk = _Walk(policy, self._cache.setdefault(policy.name, {}))
+        limit = self.guardrails.config.max_scan_s
+        deadline = Deadline(t0 + limit, limit_s=limit, chars=size)
+        walk = _Walk(policy, self._cache.setdefault(policy.name, {}), deadline)
         new_body = walk.rebuild(body)
         _record(ctx, walk.counts)
         if walk.blocked:
@@ -248,11 +263,13 @@ class GatewayGuard:
         Raises:
             GuardrailViolation: a finding's action is ``block`` (HTTP 400).
             GuardTokenPrompt: the prompt is token IDs or ``prompt_embeds`` (HTTP 400).
+            GuardTimeExceeded: checking took longer than ``guard.max_scan_s`` (HTTP 413).
         """
         size = _size(body)
+        t0 = time.perf_counter()
         if size > THREAD_SCAN_CHARS:
-            return await asyncio.to_thread(self._check, ctx, body)
-        return self._check(ctx, body)
+            return await asyncio.to_thread(self._check, ctx, body, size, t0)
+        return self._check(ctx, body, size, t0)
 
     def output_filter(self, ctx: GuardContext) -> OutputFilter | None:
         """A filter for one choice of the answer (hold-back window from ``guard:``)."""
@@ -275,17 +292,26 @@ def create_guard(kitchen: Any) -> GatewayGuard:
     """
     guardrails = Guardrails(getattr(kitchen, "guard", None))
     gateway = getattr(kitchen, "gateway", None)
+    used: set[str] = set()
     for tenant in getattr(gateway, "tenants", None) or []:
         for project in tenant.projects:
             if project.guard_policy:
+                used.add(project.guard_policy)
                 try:
-                    guardrails.policy(project.guard_policy)
+                    # compiled and its data loaded now: the first request does not wait
+                    guardrails.policy(project.guard_policy).scanner.load()
                 except ConfigError as exc:
                     raise ConfigError(
                         f"gateway.tenants[{tenant.name}].projects[{project.name}].guard_policy: "
                         f"{exc.message}",
                         hint=exc.hint,
                     ) from None
+    unavailable = sorted({d for name in used for d in guardrails.policy(name).scanner.unavailable})
+    if unavailable:
+        from prai.guard._ja import INSTALL_HINT
+
+        _LOG.warning("guard: %s not checked: the Japanese analyser and postal data are not "
+                     "installed (%s)", ", ".join(unavailable), INSTALL_HINT)
     return GatewayGuard(guardrails)
 
 

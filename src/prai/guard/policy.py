@@ -16,7 +16,8 @@ from typing import Literal
 
 from prai.config.guard import GuardConfig, GuardPolicyConfig
 from prai.errors import ConfigError, GuardrailViolation
-from prai.guard.scanner import Finding, Scanner, mask
+from prai.guard._deadline import UNLIMITED, Deadline
+from prai.guard.scanner import DETECTORS, Finding, Scanner, mask
 
 Direction = Literal["input", "output"]
 
@@ -69,8 +70,12 @@ class Policy:
     def __init__(self, name: str, config: GuardPolicyConfig) -> None:
         self.name = name
         self.config = config
-        self.scanner = Scanner(config.deny_words, config.deny_regexes)
         self._cache: dict[tuple[str, str], str] = {}
+        # a detector whose findings are allowed both ways is not run at all (a policy with
+        # `pii.person_name: allow` and `pii.address_jp: allow` scans at the structured speed)
+        run = [d for d in DETECTORS
+               if self.action(d, "input") != "allow" or self.action(d, "output") != "allow"]
+        self.scanner = Scanner(config.deny_words, config.deny_regexes, detectors=run)
 
     def action(self, detector: str, direction: Direction) -> str:
         """The action for ``detector`` on ``direction``: exact id, then group, then default."""
@@ -83,9 +88,13 @@ class Policy:
             self._cache[key] = hit
         return hit
 
-    def apply(self, text: str, direction: Direction) -> Outcome:
-        """Scan ``text`` and apply the rules (never raises; see :meth:`enforce`)."""
-        findings = self.scanner.scan(text)
+    def apply(self, text: str, direction: Direction, deadline: Deadline = UNLIMITED) -> Outcome:
+        """Scan ``text`` and apply the rules (does not raise for a block: see :meth:`enforce`).
+
+        Raises:
+            GuardTimeExceeded: ``deadline`` passed while scanning.
+        """
+        findings = self.scanner.scan(text, deadline)
         out = Outcome(text=text)
         to_mask: list[Finding] = []
         for f in findings:

@@ -4,18 +4,24 @@
     >>> [f.detector for f in Scanner().scan("携帯は０９０－１２３４－５６７８です")]
     ['pii.phone_jp']
 
-Detectors run in-process with no network and no model. Findings never overlap: where two
-detectors claim the same characters, the longer span wins (ties: the earlier detector in
-:data:`DETECTORS`).
+Detectors run in-process with no network and no model download. Person names and
+addresses (:data:`JA_DETECTORS`) use the morphological analyser and Japan Post's data of
+the ``ja`` extra (:mod:`prai.guard._ja`); without it they do not run and
+:attr:`Scanner.unavailable` names them. Findings never overlap: where two detectors claim
+the same characters, the longer span wins (ties: the earlier detector in
+:data:`DETECTORS`). Every detector is linear in the text (issue 19; bench/guard_scan.py
+``--adversarial`` measures it); a :class:`~prai.guard._deadline.Deadline` bounds the time.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+from prai.config.guard import deny_regex_error, re2_options
 from prai.errors import ConfigError
+from prai.guard import _fields, _ja
+from prai.guard._deadline import UNLIMITED, Deadline
 from prai.guard._normalize import OffsetMap, normalize
 from prai.guard._numbers import scan_ip, scan_numbers, scan_passport
 from prai.guard._words import (
@@ -38,6 +44,8 @@ DETECTORS: dict[str, tuple[str, str]] = {
     "pii.ip_address": ("pii", "［IPアドレス］"),
     "pii.drivers_license_jp": ("pii", "［運転免許証番号］"),
     "pii.passport_jp": ("pii", "［旅券番号］"),
+    "pii.person_name": ("pii", "［氏名］"),
+    "pii.address_jp": ("pii", "［住所］"),
     "secret.aws_access_key": ("secret", "［秘密情報］"),
     "secret.private_key": ("secret", "［秘密鍵］"),
     "secret.bearer_token": ("secret", "［秘密情報］"),
@@ -48,6 +56,8 @@ DETECTORS: dict[str, tuple[str, str]] = {
     "deny.regex": ("deny_list", "［禁止語］"),
 }
 _ORDER = {name: i for i, name in enumerate(DETECTORS)}
+#: Detectors that need the ``ja`` extra (morphological analyser, Japan Post data).
+JA_DETECTORS = frozenset(("pii.person_name", "pii.address_jp"))
 
 
 class Finding(NamedTuple):
@@ -87,12 +97,16 @@ class Scanner:
 
     Args:
         deny_words: words that must not pass (matched after NFKC, case-insensitively).
-        deny_regexes: Python regular expressions matched on the NFKC text.
+        deny_regexes: regular expressions (RE2 syntax, run by google-re2 in time linear in
+            the text) matched on the NFKC text.
         detectors: ids to run; None = every built-in detector (deny ids run when the lists
             are not empty).
 
+    Attributes:
+        unavailable: enabled detectors that cannot run here (the ``ja`` extra is missing).
+
     Raises:
-        ConfigError: an unknown detector id or a deny regex that does not compile.
+        ConfigError: an unknown detector id, or a deny regex RE2 cannot compile or run.
     """
 
     def __init__(
@@ -108,26 +122,41 @@ class Scanner:
                 f"unknown detector id(s): {', '.join(unknown)}",
                 hint=f"use detector ids from `prai guard detectors`: {', '.join(DETECTORS)}",
             )
-        self.enabled = frozenset(enabled)
+        self.unavailable = frozenset(enabled & JA_DETECTORS) if not _ja.available() else frozenset()
+        self.enabled = frozenset(enabled - self.unavailable)
         words = sorted({w.lower() for w in deny_words if w.strip()}, key=len, reverse=True)
         self._deny_words = tuple(words)
         self._deny_word_rx = word_alternation(tuple(words)) if len(words) > 8 else None
-        rxs = []
-        for i, pattern in enumerate(deny_regexes):
-            try:
-                rxs.append(re.compile(pattern))
-            except re.error as exc:
-                raise ConfigError(
-                    f"deny_regexes[{i}]: {pattern!r} is not a valid regular expression "
-                    f"({exc.msg} at position {exc.pos})",
-                    hint="fix the pattern (Python `re` syntax) or remove it",
-                ) from None
+        rxs: list[Any] = []
+        if deny_regexes:
+            import re2
+
+            for i, pattern in enumerate(deny_regexes):
+                reason = deny_regex_error(pattern)
+                if reason:
+                    raise ConfigError(
+                        f"deny_regexes[{i}]: {pattern!r} {reason}",
+                        hint="fix the pattern (RE2 syntax) or remove it",
+                    )
+                rxs.append(re2.compile(pattern, re2_options()))
         self._deny_regexes = tuple(rxs)
         #: longest deny word in characters (streams hold back at least this much)
         self.longest_word = max((len(w) for w in words), default=0)
 
-    def scan(self, text: str) -> list[Finding]:
-        """Findings in ``text``, sorted by start, non-overlapping, in original offsets."""
+    def load(self) -> None:
+        """Load the analyser and the postal data now (else on the first scan that needs
+        them): servers call this at start so the first request does not wait."""
+        if "pii.person_name" in self.enabled:
+            _ja.analyser()
+        if self.enabled & JA_DETECTORS:
+            _ja.postal()
+
+    def scan(self, text: str, deadline: Deadline = UNLIMITED) -> list[Finding]:
+        """Findings in ``text``, sorted by start, non-overlapping, in original offsets.
+
+        Raises:
+            GuardTimeExceeded: ``deadline`` passed (only with a deadline).
+        """
         t, omap = normalize(text)
         low = t.lower()
         if len(low) != len(t):  # a few characters (İ) lower-case to two: keep offsets
@@ -135,7 +164,7 @@ class Scanner:
         on = self.enabled
         anchors = find_anchors(t, low)
         hits: list[tuple[str, int, int, float]] = []
-        hits.extend(h for h in scan_numbers(t, low) if h[0] in on)
+        hits.extend(h for h in scan_numbers(t, low, deadline=deadline) if h[0] in on)
         if "pii.passport_jp" in on:
             hits.extend(scan_passport(t, anchors.passport))
         if "pii.ip_address" in on:
@@ -151,6 +180,21 @@ class Scanner:
             for rx in self._deny_regexes:
                 hits.extend(("deny.regex", m.start(), m.end(), 1.0)
                             for m in rx.finditer(t) if m.end() > m.start())
+        deadline.check_now()
+        if "pii.person_name" in on:
+            from prai.guard import _names
+
+            hits.extend(_names.scan_japanese(t, deadline))
+            hits.extend(_names.scan_romaji(t, deadline))
+            hits.extend(_fields.scan_fields(t, deadline, names=True,
+                                            addresses="pii.address_jp" in on))
+        elif "pii.address_jp" in on:
+            hits.extend(_fields.scan_fields(t, deadline, names=False, addresses=True))
+        if "pii.address_jp" in on:
+            from prai.guard import _address
+
+            hits.extend(_address.scan_japanese(t, deadline))
+            hits.extend(_address.scan_romaji(t, deadline))
         return self._resolve(text, hits, omap)
 
     def _scan_words(self, low: str) -> Iterable[tuple[str, int, int, float]]:
@@ -195,4 +239,4 @@ def mask(text: str, findings: Iterable[Finding]) -> str:
     return "".join(parts)
 
 
-__all__ = ["DETECTORS", "Finding", "Scanner", "mask"]
+__all__ = ["DETECTORS", "JA_DETECTORS", "Finding", "Scanner", "mask"]
