@@ -187,3 +187,47 @@ def test_s3_load_leaves_a_receipt_and_takes_a_delta(tmp_path: Path, tiny_llama: 
     assert 2 <= out["written"] <= 3 and out["skipped"] >= len(model_files)  # adapter (+ SBOM) only
     after = json.loads(s3.get_object(Bucket="models", Key="kitchen/.prai-import-receipt.json")["Body"].read())
     assert after["root_digest"] == r2 and after["delta_base_root_digest"] == receipt["root_digest"]
+
+
+def test_oci_load_leaves_a_receipt_artifact(tmp_path: Path, tiny_llama: Path, registry, pki, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    from bundle_fixtures import IN_CI
+
+    from prai.bundle import create_bundle, load_bundle
+    from prai.settings import get_settings
+
+    if shutil.which("skopeo") is None:
+        if IN_CI:
+            pytest.fail("skopeo is not installed; .ci/run installs it")
+        pytest.skip("skopeo is not installed (apt-get install skopeo)")
+    monkeypatch.setenv("PRAI_REGISTRY_USERNAME", registry.user)
+    monkeypatch.setenv("PRAI_REGISTRY_PASSWORD", registry.password)
+    get_settings.cache_clear()
+    try:
+        res = create_bundle(tmp_path / "b", model=tiny_llama)
+        out = load_bundle(tmp_path / "b", f"oci://{registry.host}/models/tiny:v1", ca_bundle=pki.ca_cert)
+    finally:
+        get_settings.cache_clear()
+    where = out.details["receipt"][0]
+    assert where.startswith(f"{registry.host}/models/tiny:v1.prai-receipt@sha256:")
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    shutil.copy(pki.ca_cert, certs / "ca.crt")
+    creds = ["--cert-dir", str(certs), "--creds", f"{registry.user}:{registry.password}"]
+    raw = subprocess.run(
+        ["skopeo", "inspect", "--raw", *creds, f"docker://{registry.host}/models/tiny:v1.prai-receipt"],
+        capture_output=True, text=True, check=True,
+    )
+    art = json.loads(raw.stdout)
+    assert art["artifactType"] == "application/vnd.prai.import-receipt.v1+json"
+    assert art["subject"]["digest"] == out.details["digest"]
+    subprocess.run(
+        ["skopeo", "--insecure-policy", "copy", "--src-cert-dir", str(certs), "--src-creds",
+         f"{registry.user}:{registry.password}", f"docker://{registry.host}/models/tiny:v1.prai-receipt",
+         f"dir:{tmp_path / 'pulled'}"],
+        capture_output=True, check=True,
+    )
+    blob = tmp_path / "pulled" / art["layers"][0]["digest"].removeprefix("sha256:")
+    receipt = json.loads(blob.read_text(encoding="utf-8"))
+    assert receipt["root_digest"] == res.root_digest and receipt["location"] == out.location

@@ -195,6 +195,7 @@ def load_bundle(
         endpoint_url=endpoint_url,
         ca_bundle=ca_bundle,
         env_file=env_file,
+        authfile=authfile,
     )
     # --- end issue 14
     return result

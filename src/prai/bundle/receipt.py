@@ -245,11 +245,11 @@ def record_load(
     endpoint_url: str | None = None,
     ca_bundle: str | Path | None = None,
     env_file: str | Path | None = None,
+    authfile: str | Path | None = None,
 ) -> Receipt:
     """Leave the receipt of a finished load at the destination (a directory: the file
     ``DEST/.prai-import-receipt.json``; S3: the object beside the others; an OCI
-    modelcar: the image config's ``io.prai.bundle.root-digest`` label already names the
-    bundle, so the receipt goes only to ``receipt_out`` and ``result.details``), and to
+    modelcar: an OCI artifact beside the image, see :func:`push_oci_receipt`), and to
     ``receipt_out`` when given. Images pushed are taken from ``result.details["images"]``
     (a list of {source, mirror, digest}) when a loader reports them.
 
@@ -270,6 +270,8 @@ def record_load(
     stored: list[str] = []
     if to.startswith("s3://"):
         stored.append(put_s3_receipt(to, data, endpoint_url=endpoint_url, ca_bundle=ca_bundle, env_file=env_file))
+    elif to.startswith("oci://") and result.details.get("digest"):
+        stored.append(push_oci_receipt(to, str(result.details["digest"]), data, ca_bundle=ca_bundle, authfile=authfile))
     elif "://" not in to:
         stored.append(str(write_dir_receipt(Path(to).resolve(), data)))
     if receipt_out is not None:
@@ -282,3 +284,83 @@ def record_load(
     if not stored:
         result.details["receipt_json"] = receipt.model_dump(mode="json")
     return receipt
+
+
+RECEIPT_MEDIA_TYPE = "application/vnd.prai.import-receipt.v1+json"
+_EMPTY = b"{}"  # OCI image-spec v1.1 "empty descriptor" content
+
+
+def receipt_tag(tag: str) -> str:
+    """The tag of the receipt artifact beside ``REPO:TAG``: ``TAG.prai-receipt``."""
+    return f"{tag[:115]}.prai-receipt"
+
+
+def push_oci_receipt(
+    to: str, image_digest: str, data: bytes, *, ca_bundle: str | Path | None, authfile: str | Path | None
+) -> str:
+    """Store the receipt beside a modelcar image as an OCI artifact (image-spec v1.1):
+    an image manifest with ``artifactType`` ``application/vnd.prai.import-receipt.v1+json``,
+    the empty config, one layer (the receipt) and ``subject`` = the modelcar manifest,
+    tagged ``TAG.prai-receipt`` in the same repository (registries without the referrers
+    API still find it by tag). ``skopeo inspect --raw docker://REPO:TAG.prai-receipt``
+    shows it.
+
+    Returns:
+        ``host/repo:TAG.prai-receipt@sha256:…``.
+
+    Raises:
+        BundleLoadError: the registry refused (TLS, auth, upload).
+    """
+    import hashlib
+
+    import httpx
+
+    from prai.errors import BundleLoadError
+    from prai.settings import get_settings
+
+    from .load_oci import _REF, MT_MANIFEST, _auth_from_file, _Registry, _translate
+
+    m = _REF.match(to)
+    assert m is not None  # load_to_oci parsed it already
+    host, repo, tag = m["host"], m["repo"], m["tag"] or "latest"
+    settings = get_settings()
+    creds = (settings.registry_username, settings.registry_password or "") if settings.registry_username else None
+    auth_path = Path(authfile) if authfile else settings.registry_authfile
+    if creds is None and auth_path is not None:
+        creds = _auth_from_file(auth_path, host)
+    reg = _Registry(host, repo, ca_bundle, creds)
+    try:
+        head = reg.request("HEAD", f"/v2/{repo}/manifests/{image_digest}", headers={"Accept": MT_MANIFEST})
+        blobs = []
+        for body in (_EMPTY, data):
+            digest = "sha256:" + hashlib.sha256(body).hexdigest()
+            if not reg.has_blob(digest, len(body)):
+                reg.push_blob(digest, len(body), body)
+            blobs.append({"digest": digest, "size": len(body)})
+        manifest = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": MT_MANIFEST,
+                "artifactType": RECEIPT_MEDIA_TYPE,
+                "config": {"mediaType": "application/vnd.oci.empty.v1+json", **blobs[0]},
+                "layers": [{"mediaType": RECEIPT_MEDIA_TYPE, **blobs[1]}],
+                "subject": {
+                    "mediaType": MT_MANIFEST,
+                    "digest": image_digest,
+                    "size": int(head.headers.get("content-length", 0)),
+                },
+                "annotations": {"org.opencontainers.image.title": RECEIPT_NAME},
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        ).encode()
+        r = reg.request(
+            "PUT", f"/v2/{repo}/manifests/{receipt_tag(tag)}", content=manifest, headers={"Content-Type": MT_MANIFEST}
+        )
+        if r.status_code != 201:
+            raise BundleLoadError(f"registry refused the import receipt ({r.status_code}: {r.text[:200]})")
+    except httpx.HTTPError as exc:
+        raise _translate(exc, host) from None
+    finally:
+        reg.http.close()
+    return f"{host}/{repo}:{receipt_tag(tag)}@sha256:{hashlib.sha256(manifest).hexdigest()}"

@@ -130,8 +130,9 @@ def default_constraints() -> Path | None:
     return path if path is not None and path.is_file() else None
 
 
-def _run_pip(args: list[str], what: str) -> subprocess.CompletedProcess[str]:
+def _run_pip(args: list[str], extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "SOURCE_DATE_EPOCH": _SOURCE_DATE_EPOCH, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    env |= extra_env or {}
     return subprocess.run(
         [sys.executable, "-m", "pip", *args, "--progress-bar", "off"],
         capture_output=True,
@@ -160,7 +161,7 @@ def build_prai_wheel(dest: Path) -> Path:
             if (root / name).is_file():
                 shutil.copy2(root / name, work / name)
         before = set(dest.glob("prai-*.whl"))
-        proc = _run_pip(["wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dest), str(work)], "build")
+        proc = _run_pip(["wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dest), str(work)])
         if proc.returncode != 0:
             tail = " / ".join(proc.stderr.strip().splitlines()[-3:])
             raise BundleSoftwareError(
@@ -228,17 +229,23 @@ _MISSING = [
 def _missing_wheel_error(stderr: str, spec: SoftwareSpec) -> BundleSoftwareError:
     where = f"--wheels-from {spec.wheels_from}" if spec.wheels_from else "the package index pip is configured with"
     target = f"CPython {spec.python} on {spec.platform}"
-    for pattern in _MISSING:
-        m = pattern.search(stderr)
-        if m:
-            return BundleSoftwareError(
-                f"no wheel of {m[1]} for {target} in {where}; the {spec.profile!r} profile needs it",
-                hint=(
-                    f"put a wheel of {m[1]} built for {spec.platform} / cp{spec.python.replace('.', '')} "
-                    f"into the wheel folder (pip download --only-binary=:all: --platform {spec.platform} "
-                    f"--python-version {spec.python} {m[1]}), or choose another --platform/--python"
-                ),
-            )
+    # pip's resolver reports a pinned requirement without a usable wheel as a conflict between
+    # "X depends on NAME…" and "The user requested (constraint) NAME==V"
+    pinned = re.search(r"The user requested \(constraint\) ([A-Za-z0-9_.-]+==\S+)", stderr)
+    needed = [m[1] for pattern in _MISSING if (m := pattern.search(stderr))]
+    wanted = needed[0] if needed else pinned[1] if pinned else None
+    if wanted:
+        by = re.search(r"\n\s*(\S+ \S+) depends on ", stderr)
+        return BundleSoftwareError(
+            f"no wheel of {wanted} for {target} in {where}"
+            + (f" (required by {by[1]})" if by else "")
+            + f"; the {spec.profile!r} profile needs it",
+            hint=(
+                f"put a wheel of {wanted} built for {spec.platform} / cp{spec.python.replace('.', '')} "
+                f"into the wheel folder (pip download --only-binary=:all: --platform {spec.platform} "
+                f"--python-version {spec.python} '{wanted}'), or choose another --platform/--python"
+            ),
+        )
     conflict = [ln.strip() for ln in stderr.splitlines() if "depends on" in ln or "requested" in ln]
     tail = "; ".join(conflict[:3]) or " / ".join(stderr.strip().splitlines()[-3:])
     return BundleSoftwareError(
@@ -276,13 +283,16 @@ def fetch_wheels(spec: SoftwareSpec, prai_wheel: Path, dest: Path) -> list[Path]
     args += ["--python-version", spec.python, "-c", str(constraints)]
     for tag in expand_platform(spec.platform):
         args += ["--platform", tag]
+    only: dict[str, str] = {}
     if spec.wheels_from is not None:
         if not Path(spec.wheels_from).is_dir():
             raise UsageError(f"--wheels-from {spec.wheels_from}: not a directory")
-        args += ["--no-index", "--find-links", str(Path(spec.wheels_from).resolve())]
-    proc = _run_pip([*args, req], "download")
+        # the folder only: PIP_FIND_LINKS replaces any find-links of pip's configuration files
+        # (a --find-links option would be added to them)
+        only = {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(Path(spec.wheels_from).resolve())}
+    proc = _run_pip([*args, req], only)
     if proc.returncode != 0:
-        raise _missing_wheel_error(proc.stderr, spec)
+        raise _missing_wheel_error(proc.stdout + "\n" + proc.stderr, spec)  # pip splits its report
     others = [p for p in dest.iterdir() if p.is_file() and not p.name.endswith(".whl")]
     if others:
         raise BundleSoftwareError(f"pip left a non-wheel file {others[0].name} in the wheelhouse")
