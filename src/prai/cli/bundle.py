@@ -414,8 +414,12 @@ def register(app: typer.Typer) -> None:
             f"root digest: {report.root_digest}; signature: {report.signature}", markup=False
         )
         if report.ok:
+            in_base = [f for f in report.files if f.status == "in_base"]
+            checked = [f for f in report.files if f.status != "in_base"]
             console.print(
-                f"[green]OK[/]: {len(report.files)} files, {_human(report.total_bytes)} verified"
+                f"[green]OK[/]: {len(checked)} files, "
+                f"{_human(sum(f.expected_size or 0 for f in checked))} verified"
+                + (f"; {len(in_base)} in the delta's base (checked at load)" if in_base else "")
             )
             return
         report.raise_for_problems()
