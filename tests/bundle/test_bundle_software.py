@@ -8,12 +8,16 @@ command first (README, Development), or the wheelhouse tests skip; under CI=true
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -69,20 +73,32 @@ def _offline_env(tmp: Path) -> dict[str, str]:
     }
 
 
-def test_offline_install_from_the_wheelhouse_then_verify(tmp_path: Path, base_wheels: Path, tiny_llama: Path) -> None:
-    bundle = tmp_path / "bundle"
+@pytest.fixture(scope="module")
+def software_bundle(base_wheels: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A bundle with the `base` wheelhouse and a small model, made once: (path, root digest)."""
+    from bundle_fixtures import build_tiny_llama
+
+    tmp = tmp_path_factory.mktemp("software")
+    bundle = tmp / "bundle"
     t0 = time.monotonic()
     out = _prai(
-        "bundle", "create", "-o", bundle, "--model", tiny_llama, "--software", "base", "--wheels-from", base_wheels,
-        "--json", env={"PIP_NO_INDEX": "1", "https_proxy": DEAD_PROXY, "http_proxy": DEAD_PROXY},
+        "bundle", "create", "-o", bundle, "--model", build_tiny_llama(tmp / "model"), "--software", "base",
+        "--wheels-from", base_wheels, "--json",
+        env={"PIP_NO_INDEX": "1", "https_proxy": DEAD_PROXY, "http_proxy": DEAD_PROXY},
     )
     assert out.returncode == 0, out.stderr
-    created = json.loads(out.stdout)
+    size = sum(w.stat().st_size for w in (bundle / "software" / "wheels").glob("*.whl"))
+    print(f"wheelhouse: {size / 2**20:.1f} MiB, create {time.monotonic() - t0:.1f} s")
+    return bundle, json.loads(out.stdout)["root_digest"]
+
+
+def test_offline_install_from_the_wheelhouse_then_verify(
+    tmp_path: Path, base_wheels: Path, software_bundle: tuple[Path, str]
+) -> None:
+    bundle, root = software_bundle
     manifest = json.loads((bundle / "prai-bundle.json").read_text(encoding="utf-8"))
     sw = manifest["software"]
     wheels = sorted((bundle / "software" / "wheels").glob("*.whl"))
-    size = sum(w.stat().st_size for w in wheels)
-    print(f"wheelhouse: {len(wheels)} wheels, {size / 2**20:.1f} MiB, create {time.monotonic() - t0:.1f} s")
     assert sw["profile"] == "base" and sw["python"] == f"{sys.version_info[0]}.{sys.version_info[1]}"
     assert any(w.name.startswith("prai-") for w in wheels) and any(w.name.startswith("pydantic_core-") for w in wheels)
     # one pinned, hashed line per wheel
@@ -109,7 +125,7 @@ def test_offline_install_from_the_wheelhouse_then_verify(tmp_path: Path, base_wh
     print(f"offline install: {time.monotonic() - t1:.1f} s")
     assert inst.returncode == 0, inst.stdout[-2000:] + inst.stderr[-2000:]
     ver = subprocess.run(
-        [str(venv / "bin" / "prai"), "bundle", "verify", str(bundle), "--root-digest", created["root_digest"]],
+        [str(venv / "bin" / "prai"), "bundle", "verify", str(bundle), "--root-digest", root],
         capture_output=True, text=True, env=env, cwd=tmp_path,
     )
     assert ver.returncode == 0, ver.stderr
@@ -128,14 +144,24 @@ def test_offline_install_from_the_wheelhouse_then_verify(tmp_path: Path, base_wh
         capture_output=True, text=True, env=env,
     )
     assert inst2.returncode == 0, inst2.stderr
+    with zipfile.ZipFile(own) as zf:  # PEP 427: RECORD lists every file with its hash
+        names = set(zf.namelist())
+        record = next(n for n in names if n.endswith(".dist-info/RECORD"))
+        assert "prai/bundle/wheelhouse.py" in names and any(n.endswith("entry_points.txt") for n in names)
+        for line in zf.read(record).decode().splitlines():
+            path, digest, _size = line.rsplit(",", 2)
+            if path != record:
+                raw = hashlib.sha256(zf.read(path)).digest()
+                assert digest == "sha256=" + base64.urlsafe_b64encode(raw).rstrip(b"=").decode(), path
 
 
-def test_install_refuses_a_tampered_wheelhouse(tmp_path: Path, base_wheels: Path) -> None:
+def test_install_refuses_a_tampered_wheelhouse(tmp_path: Path, software_bundle: tuple[Path, str]) -> None:
     bundle = tmp_path / "b"
-    out = _prai("bundle", "create", "-o", bundle, "--software", "base", "--wheels-from", base_wheels)
-    assert out.returncode == 0, out.stderr
+    shutil.copytree(software_bundle[0], bundle, copy_function=os.link)  # hard links: no 70 MiB copy
     lock = bundle / "software" / "requirements.lock"
-    lock.write_text(lock.read_text() + "\n")
+    text = lock.read_text()
+    lock.unlink()  # a new file, so the original bundle (same inodes) stays intact
+    lock.write_text(text + "\n")
     inst = subprocess.run(["sh", str(bundle / "software" / "install.sh"), str(tmp_path / "v")], capture_output=True,
                           text=True, env=_offline_env(tmp_path))
     assert inst.returncode == 12 and "differs from SHA256SUMS" in inst.stderr
