@@ -20,4 +20,9 @@ spec="."
 [ -n "$extras" ] && spec=".[${extras}]"
 "${pip[@]}" install -q -c constraints/cpu.txt -e "$spec"
 "${pip[@]}" uninstall -q -y torchvision torchaudio torchcodec >/dev/null 2>&1 || true
+# With the test extra: the wheels of PrAI's `base` profile, fetched once (an install step that
+# may reach the package index), so the wheelhouse tests install PrAI offline from a bundle.
+case ",$extras," in
+  *,test,*) bash scripts/fetch-test-wheels.sh ;;
+esac
 echo "installed PrAI into .venv (extras: ${extras:-none}); run .venv/bin/prai --help"

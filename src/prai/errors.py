@@ -281,7 +281,9 @@ __all__ = [
 # Exit codes: 3 any integrity failure not listed below; 10 missing file, 11 extra file,
 # 12 digest mismatch (corrupted), 13 size mismatch (truncated or grown), 14 manifest
 # tampered/unreadable, 15 signature wrong or missing, 16 split part missing/corrupted,
-# 17 unsafe path (traversal, absolute, symlink), 18 load destination refused.
+# 17 unsafe path (traversal, absolute, symlink), 18 load destination refused (also a delta
+# whose base the destination does not hold), 19 software wheelhouse missing a wheel or not
+# fitting the target Python/platform.
 
 
 class BundleError(PraiError):
@@ -363,6 +365,26 @@ class BundleLoadError(BundleError):
 
     exit_code = 18
     hint = "fix the destination as described, then run the same `prai bundle load` again (it resumes)"
+
+
+class BundleBaseMismatch(BundleLoadError):
+    """A delta bundle's base is not what the destination holds (refused before any write)."""
+
+    hint = (
+        "load the base bundle the delta was made from (its root digest is in the message), or "
+        "ask the connected side for a delta made --since this destination's import receipt"
+    )
+
+
+class BundleSoftwareError(BundleError):
+    """PrAI's wheelhouse cannot be made (a wheel missing for the target) or does not fit
+    the interpreter it is installed with (exit 19)."""
+
+    exit_code = 19
+    hint = (
+        "create the bundle for the target's Python and platform (--python 3.11 --platform "
+        "manylinux_2_28_x86_64), or install with that Python"
+    )
 
 
 # --- deploy (prai render) ---------------------------------------------------------------

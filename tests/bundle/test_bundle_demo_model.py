@@ -34,7 +34,7 @@ def test_demo_adapter_v2_roundtrip(tmp_path: Path, demo_models) -> None:  # type
     src = demo_models.next_adapters["kansai"]
     rt = demo_adapter_roundtrip("kansai", src, tmp_path / "v2", base_model_dir=demo_models.base)
     m = read_manifest(rt.bundle)
-    assert m.model is None and {f.role for f in m.files} == {"adapter"}
+    assert m.model is None and {f.role for f in m.files} == {"adapter", "sbom"}  # every bundle has an SBOM
     assert [(a.name, a.base_model_name_or_path, a.rank) for a in m.adapters] == [("kansai", "prai-demo", 8)]
     for f in src.iterdir():
         assert (rt.adapter_dir / f.name).read_bytes() == f.read_bytes()

@@ -31,7 +31,7 @@ def test_load_minilm_tar_to_dir(tmp_path: Path, minilm: Path) -> None:
     create_bundle(tmp_path / "b.tar", model=minilm, split_bytes=30 * 1024 * 1024)
     dest = tmp_path / "pvc"
     res = load_bundle(tmp_path / "b.tar.parts.json", str(dest))
-    assert res.written == 13 and res.skipped == 0
+    assert res.written == 14 and res.skipped == 0  # 13 model files + the SBOM
     assert res.location == str(dest / "model")
     assert _tree(dest / "model") == {k: v for k, v in _tree(minilm).items()}
     assert not (dest / STAGING).exists()
@@ -44,7 +44,7 @@ def test_load_minilm_tar_to_dir(tmp_path: Path, minilm: Path) -> None:
     assert check_readable(dest, list((dest / "model").rglob("*.json"))) == []
     # idempotent: nothing copied again
     again = load_bundle(tmp_path / "b.tar", str(dest))
-    assert again.written == 0 and again.skipped == 13
+    assert again.written == 0 and again.skipped == 14  # 13 + the SBOM
 
 
 def test_unreadable_file_is_reported(tmp_path: Path) -> None:
@@ -86,7 +86,7 @@ def test_resume_after_interruption(tmp_path: Path, tiny_llama: Path) -> None:
         (stage / name).write_bytes((tmp_path / "old-model" / name).read_bytes())
     (stage / "tokenizer.json.partial").write_bytes(b"half")
     res = load_bundle(tmp_path / "b", str(dest))
-    assert res.skipped == 2 and res.written == 5
+    assert res.skipped == 3 and res.written == 5  # 2 staged + the SBOM unit in place
     assert _tree(dest / "model") == _tree(tmp_path / "old-model")
     assert not (dest / STAGING).exists()
 

@@ -146,7 +146,7 @@ def test_tls_and_auth_errors(tmp_path, tiny_llama, registry, pki, monkeypatch) -
             }
         )
     )
-    assert load_bundle(tmp_path / "b", to, ca_bundle=pki.ca_cert, authfile=auth).written == 7
+    assert load_bundle(tmp_path / "b", to, ca_bundle=pki.ca_cert, authfile=auth).written == 8  # 7 + the SBOM
     get_settings.cache_clear()
 
 

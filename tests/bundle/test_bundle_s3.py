@@ -34,7 +34,7 @@ def test_load_minilm_resumable(tmp_path, minilm, s3_http, s3_env) -> None:  # ty
     create_bundle(tmp_path / "b.tar", model=minilm)
     m = read_manifest(tmp_path / "b.tar")
     res = load_bundle(tmp_path / "b.tar", "s3://models/minilm/v1", endpoint_url=s3_http.url)
-    assert res.written == 13 and res.location == "s3://models/minilm/v1/model"
+    assert res.written == 14 and res.location == "s3://models/minilm/v1/model"  # 13 + the SBOM
     objs = _objects(c, "models")
     for f in m.files:
         assert objs[f"minilm/v1/{f.path}"] == f.size
@@ -47,7 +47,7 @@ def test_load_minilm_resumable(tmp_path, minilm, s3_http, s3_env) -> None:  # ty
     c.delete_object(Bucket="models", Key="minilm/v1/model/vocab.txt")
     c.put_object(Bucket="models", Key="minilm/v1/model/config.json", Body=b"{}")
     again = load_bundle(tmp_path / "b.tar", "s3://models/minilm/v1", endpoint_url=s3_http.url)
-    assert again.written == 2 and again.skipped == 11
+    assert again.written == 2 and again.skipped == 12  # 11 + the SBOM
     assert (
         c.get_object(Bucket="models", Key="minilm/v1/model/config.json")["Body"].read()
         == (minilm / "config.json").read_bytes()
@@ -74,6 +74,7 @@ def test_data_connection_env_file(tmp_path, tiny_llama, adapters, s3_http, monke
     assert res.written == 4
     assert sorted(_objects(c, "lora")) == [
         "adapters-v2/.prai-bundle.json",
+        "adapters-v2/.prai-import-receipt.json",
         "adapters-v2/adapters/faq/adapter_config.json",
         "adapters-v2/adapters/faq/adapter_model.safetensors",
         "adapters-v2/adapters/legal/adapter_config.json",
@@ -90,7 +91,7 @@ def test_tls_with_internal_ca(tmp_path, tiny_llama, s3_https, pki: PKI, s3_env) 
     res = load_bundle(
         tmp_path / "b", "s3://secure/m", endpoint_url=s3_https.url, ca_bundle=pki.ca_cert
     )
-    assert res.written == 7
+    assert res.written == 8  # 7 + the SBOM
 
 
 def test_errors(tmp_path, tiny_llama, s3_http, s3_env) -> None:  # type: ignore[no-untyped-def]

@@ -44,7 +44,7 @@ def test_intact_bundle_cli_json(bundle: Path) -> None:
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["ok"] and all(f["status"] == "ok" for f in data["files"])
-    assert len(data["files"]) == 11
+    assert len(data["files"]) == 12  # 11 + the SBOM
 
 
 SHARD = "model/model-00001-of-00002.safetensors"

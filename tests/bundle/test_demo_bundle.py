@@ -33,7 +33,7 @@ def test_adapter_only_bundle_records_base_name(tmp_path: Path, adapters: dict[st
     res = create_bundle(tmp_path / "b", model=None, adapters={"legal": adapters["legal"]})
     m = read_manifest(res.out)
     assert m.model is None
-    assert {f.role for f in m.files} == {"adapter"}
+    assert {f.role for f in m.files} == {"adapter", "sbom"}  # every bundle carries an SBOM (issue 14)
     assert [(a.name, a.base_model_name_or_path, a.rank) for a in m.adapters] == [("legal", "tiny-llama", 8)]
     assert res.root_digest == root_digest((res.out / MANIFEST_NAME).read_bytes())
 

@@ -29,7 +29,6 @@ from guard_quality import (
     score,
 )
 
-NAMES_AND_ADDRESSES_PENDING = "detectors land in branch guard"
 
 
 @pytest.fixture(scope="module")

@@ -34,6 +34,7 @@ from prai.settings import get_settings
 from ._hashing import CHUNK_BYTES, NullProgress, ProgressSink, hash_file, workers
 from ._source import PARTS_SUFFIX
 from .certs import check_ca_file
+from .delta import plan_delta
 from .images import parse_image_ref
 from .manifest import (
     MANIFEST_NAME,
@@ -41,6 +42,7 @@ from .manifest import (
     SUMS_NAME,
     AdapterFacts,
     CAFacts,
+    DeltaFacts,
     FileEntry,
     ImageRef,
     Manifest,
@@ -51,7 +53,10 @@ from .manifest import (
     render_sums,
     root_digest,
 )
+from .receipt import read_base
+from .sbom import SBOM_PATH, build_sbom
 from .sign import sign_manifest
+from .wheelhouse import SoftwareSpec, prepare_wheelhouse
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _SKIP_DIRS = {".git", ".cache"}
@@ -234,6 +239,27 @@ class _SplitWriter:
             self._tmp(i).unlink(missing_ok=True)
 
 
+def _stage(staging: Path, item: _Item, sink: ProgressSink) -> tuple[str, int]:
+    """Copy (or write) one item under ``staging``; (hex SHA-256, bytes) of what was written."""
+    dst = staging / item.path
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if item.src is None:
+        dst.write_bytes(item.data)
+        os.chmod(dst, 0o644)
+        return hashlib.sha256(item.data).hexdigest(), len(item.data)
+    return _copy_hash(item.src, dst, sink)
+
+
+def _read_item(item: _Item | None, limit: int = 1 << 20) -> bytes | None:
+    """A small input file's bytes (model cards for the SBOM), or None."""
+    if item is None:
+        return None
+    if item.src is None:
+        return item.data[:limit]
+    with open(item.src, "rb") as f:
+        return f.read(limit)
+
+
 def _plan(
     model: Path | None,
     adapters: dict[str, Path],
@@ -274,6 +300,8 @@ def create_bundle(
     sign_key: str | Path | None = None,
     split_bytes: int | None = None,
     require_chat_template: bool | None = None,
+    software: SoftwareSpec | None = None,
+    since: str | Path | None = None,
     progress: ProgressSink | None = None,
     now: datetime | None = None,
 ) -> CreateResult:
@@ -292,13 +320,19 @@ def create_bundle(
         sign_key: PEM private key (Ed25519 or ECDSA) to sign the manifest; an encrypted
             key's passphrase comes from PRAI_SIGN_KEY_PASSWORD.
         split_bytes: part size in bytes (tar output only).
+        software: carry PrAI's own software as a wheelhouse (wheelhouse.py).
+        since: make a delta against this import receipt or manifest (delta.py): files the
+            base holds with the same path and SHA-256 are listed but not carried.
         progress: receives bytes copied/hashed.
+
+    Every bundle also carries a CycloneDX 1.6 SBOM (``sbom/bom.cdx.json``, sbom.py).
 
     Returns:
         CreateResult with the root digest (``sha256:…``) to write on the transfer form.
 
     Raises:
-        UsageError: bad names or paths, output exists, neither a model nor an adapter.
+        UsageError: bad names or paths, output exists, neither a model, an adapter nor software.
+        BundleSoftwareError: a wheel is missing for the target Python/platform.
         ModelError: model incomplete.
         AdapterError: adapter does not fit. ConfigError: bad CA or key.
         BundleDigestMismatch: a file differs from the SHA-256 Hugging Face recorded, or
@@ -327,14 +361,14 @@ def create_bundle(
     if model_dir is not None:
         report = check_model_dir(model_dir, require_chat_template=require_chat_template)
         report.raise_for_problems()
-    elif adapter_dirs:
+    elif adapter_dirs or software is not None:
         # No base to compare with: no tensor shapes, no name, so check_adapter checks
         # each adapter's own files only.
         report = ModelDirReport(Path(), ModelFacts(name="", path="model"))
     else:
         raise UsageError(
-            "nothing to pack: no model and no adapter",
-            hint="give --model DIR, or --adapter NAME=DIR for an adapter-only bundle",
+            "nothing to pack: no model, no adapter and no software",
+            hint="give --model DIR, --adapter NAME=DIR for an adapter-only bundle, or --software base",
         )
     warnings = list(report.warnings)
     adapter_facts: list[AdapterFacts] = []
@@ -364,6 +398,7 @@ def create_bundle(
         if out_abs.is_relative_to(d.resolve()):
             raise UsageError(f"-o {out} is inside the input directory {d}")
 
+    base = read_base(since) if since is not None else None  # issue 14: delta
     items = _plan(
         model_dir,
         adapter_dirs,
@@ -372,27 +407,25 @@ def create_bundle(
         [Path(e) for e in evals or []],
         [Path(o) for o in others or []],
     )
-    total = sum(i.src.stat().st_size if i.src else len(i.data) for i in items)
     staging = out.with_name(f".{out.name}.partial")
-    if staging.exists():
-        shutil.rmtree(staging) if staging.is_dir() else staging.unlink()
+    software_work = out.with_name(f".{out.name}.software.partial")
+    for old in (staging, software_work):
+        if old.exists():
+            shutil.rmtree(old) if old.is_dir() else old.unlink()
     digests: dict[str, tuple[str, int]] = {}
+    wheelhouse = None
     try:
-        if not as_tar:
+        if software is not None:  # issue 14: PrAI's own wheelhouse
+            sink.start(f"wheelhouse ({software.profile}, CPython {software.python}, {software.platform})", 0)
+            wheelhouse = prepare_wheelhouse(software, software_work)
+            items += [_Item("software", "software", f, path) for path, f in wheelhouse.files.items()]
+        total = sum(i.src.stat().st_size if i.src else len(i.data) for i in items)
+        hash_first = as_tar or base is not None
+        if not hash_first:
             staging.mkdir(mode=0o755)
             sink.start("packing", total)
-
-            def copy(item: _Item) -> tuple[str, int]:
-                dst = staging / item.path
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                if item.src is None:
-                    dst.write_bytes(item.data)
-                    os.chmod(dst, 0o644)
-                    return hashlib.sha256(item.data).hexdigest(), len(item.data)
-                return _copy_hash(item.src, dst, sink)
-
             with ThreadPoolExecutor(max_workers=workers()) as pool:
-                for item, res in zip(items, pool.map(copy, items), strict=True):
+                for item, res in zip(items, pool.map(lambda i: _stage(staging, i, sink), items), strict=True):
                     digests[item.path] = res
         else:
             sink.start("hashing", total)
@@ -423,27 +456,55 @@ def create_bundle(
                             hint="download the file again (hf download …), then create the bundle",
                         )
                     verified += 1
-        manifest = Manifest(
-            created_at=(now or datetime.now(UTC)).replace(microsecond=0),
-            created_by=f"prai {__version__}",
-            files=[
-                FileEntry(
-                    role=i.role,
-                    name=i.name,
-                    path=i.path,
-                    size=digests[i.path][1],
-                    sha256=digests[i.path][0],
-                )
-                for i in items
-            ],
-            model=report.facts.model_copy(update={"hf_cache_verified_files": verified})
-            if model_dir is not None
-            else None,
-            adapters=adapter_facts,
-            cas=ca_facts,
-            images=image_refs,
-            warnings=warnings,
-        )
+
+        def manifest_for(entries: list[_Item], delta: DeltaFacts | None) -> Manifest:
+            return Manifest(
+                created_at=(now or datetime.now(UTC)).replace(microsecond=0),
+                created_by=f"prai {__version__}",
+                files=[
+                    FileEntry(
+                        role=i.role,
+                        name=i.name,
+                        path=i.path,
+                        size=digests[i.path][1],
+                        sha256=digests[i.path][0],
+                    )
+                    for i in entries
+                ],
+                model=report.facts.model_copy(update={"hf_cache_verified_files": verified})
+                if model_dir is not None
+                else None,
+                adapters=adapter_facts,
+                cas=ca_facts,
+                images=image_refs,
+                warnings=warnings,
+                software=wheelhouse.facts if wheelhouse is not None else None,
+                delta=delta,
+            )
+
+        # issue 14: the SBOM describes every other file; then the delta drops what the base holds
+        sources = {i.path: i for i in items}
+        draft = manifest_for(items, DeltaFacts(base_root_digest=base.root_digest, in_base=[]) if base else None)
+        sbom = build_sbom(draft, lambda path: _read_item(sources.get(path)))
+        sbom_item = _Item("sbom", "sbom", None, SBOM_PATH, sbom)
+        items.append(sbom_item)
+        digests[SBOM_PATH] = (hashlib.sha256(sbom).hexdigest(), len(sbom))
+        delta = plan_delta(base, digests) if base is not None else None
+        manifest = manifest_for(items, delta)
+        carried = [i for i in items if not delta or i.path not in set(delta.in_base)]
+        if not as_tar:
+            if not hash_first:
+                _stage(staging, sbom_item, sink)
+            else:
+                staging.mkdir(mode=0o755)
+                sink.start("packing", sum(digests[i.path][1] for i in carried))
+                with ThreadPoolExecutor(max_workers=workers()) as pool:
+                    for item, res in zip(carried, pool.map(lambda i: _stage(staging, i, sink), carried), strict=True):
+                        if res != digests[item.path]:
+                            raise BundleDigestMismatch(
+                                f"{item.src} changed while it was packed",
+                                hint="stop whatever writes to the input directory, then create again",
+                            )
         mbytes = dump_manifest(manifest)
         password = get_settings().sign_key_password
         sig = (
@@ -462,12 +523,14 @@ def create_bundle(
             os.replace(staging, out)
             kind = "dir"
         else:
-            parts = _write_tar(out, items, control, manifest, split_bytes, sink)
+            parts = _write_tar(out, carried, control, manifest, split_bytes, sink)
             kind = "parts" if split_bytes else "tar"
     except BaseException:
         if staging.is_dir():
             shutil.rmtree(staging, ignore_errors=True)
         raise
+    finally:
+        shutil.rmtree(software_work, ignore_errors=True)
     return CreateResult(
         out, kind, root_digest(mbytes), manifest, warnings, parts, time.monotonic() - t0
     )

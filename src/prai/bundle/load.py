@@ -80,6 +80,7 @@ def load_bundle(
     env_file: str | Path | None = None,
     authfile: str | Path | None = None,
     base_image: str | None = None,
+    receipt_out: str | Path | None = None,
     progress: ProgressSink | None = None,
 ) -> LoadResult:
     """Verify ``bundle`` and load it (or the ``only`` part) into ``to``.
@@ -93,10 +94,16 @@ def load_bundle(
             PRAI_REGISTRY_USERNAME/PASSWORD).
         base_image: OCI only: ``repo[:tag|@digest]`` in the same registry to build the
             modelcar on (an image with ``sh``, as KServe's modelcar sidecar needs).
+        receipt_out: also write the import receipt to this file (to carry back out for
+            the next ``prai bundle create --since``).
+
+    A delta bundle first checks that ``to`` holds its base (nothing is written otherwise),
+    and ends in the full new state. Every load leaves an import receipt (receipt.py).
 
     Raises:
         BundleError subclasses: the bundle is not intact (nothing written).
         BundleLoadError: the destination refused or cannot be read back.
+        BundleBaseMismatch: a delta whose base the destination does not hold.
         UsageError: bad ``to``/``only``.
     """
     if base_image is not None and not to.startswith("oci://"):
@@ -120,10 +127,19 @@ def load_bundle(
     report.raise_for_problems()
     assert report.manifest is not None and report.root_digest is not None
     files = select_files(report.manifest, only)
+    # --- issue 14: a delta is refused before any write unless the destination holds its base
+    base = None
+    if report.manifest.delta is not None:
+        from .delta import check_holds_base
+
+        base = check_holds_base(
+            to, report.manifest, only, endpoint_url=endpoint_url, ca_bundle=ca_bundle, env_file=env_file
+        )
+    # --- end issue 14
     if to.startswith("s3://"):
         from .load_s3 import load_to_s3
 
-        return load_to_s3(
+        result = load_to_s3(
             src,
             report.manifest,
             report.root_digest,
@@ -134,10 +150,10 @@ def load_bundle(
             env_file=env_file,
             progress=progress,
         )
-    if to.startswith("oci://"):
+    elif to.startswith("oci://"):
         from .load_oci import load_to_oci
 
-        return load_to_oci(
+        result = load_to_oci(
             src,
             report.manifest,
             report.root_digest,
@@ -148,11 +164,38 @@ def load_bundle(
             base_image=base_image,
             progress=progress,
         )
-    if "://" in to:
+    elif "://" in to:
         raise UsageError(
             f"--to {to!r}: unknown scheme",
             hint="use a directory path, s3://bucket/prefix or oci://registry/repo:tag",
         )
-    from .load_dir import load_to_dir
+    else:
+        from .load_dir import load_to_dir
 
-    return load_to_dir(src, report.manifest, report.root_digest, files, Path(to), progress=progress)
+        result = load_to_dir(
+            src, report.manifest, report.root_digest, files, Path(to), progress=progress
+        )
+    # --- issue 14: finish a delta (drop what the new state no longer lists), leave a receipt
+    from .receipt import record_load
+
+    if base is not None:
+        from .delta import remove_dropped
+
+        result.details["removed"] = remove_dropped(
+            to, base, report.manifest, endpoint_url=endpoint_url, ca_bundle=ca_bundle, env_file=env_file
+        )
+    record_load(
+        result,
+        src,
+        report.manifest,
+        files,
+        to,
+        only=only,
+        receipt_out=receipt_out,
+        endpoint_url=endpoint_url,
+        ca_bundle=ca_bundle,
+        env_file=env_file,
+        authfile=authfile,
+    )
+    # --- end issue 14
+    return result

@@ -28,7 +28,7 @@ CONTROL_FILES = (MANIFEST_NAME, SIGNATURE_NAME, SUMS_NAME)
 FORMAT = "prai-bundle"
 FORMAT_VERSION = 1
 
-Role = Literal["model", "adapter", "ca", "images", "eval", "other"]
+Role = Literal["model", "adapter", "ca", "images", "eval", "other", "software", "sbom"]
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -128,6 +128,45 @@ class ImageRef(_Strict):
     digest: str | None = None
 
 
+# --- software, delta (issue 14: wheelhouse, SBOM, deltas; see wheelhouse.py, delta.py) ---
+class WheelFacts(_Strict):
+    """One wheel of the wheelhouse: distribution name (normalised), version, bundle path.
+    Size and SHA-256 are in the file's ``files[]`` entry."""
+
+    name: str
+    version: str
+    path: str
+
+
+class SoftwareFacts(_Strict):
+    """PrAI's own software carried as a wheelhouse (``prai bundle create --software``).
+
+    ``platforms``: the wheel platform tags accepted at creation (pip ``--platform``);
+    ``python``: the target interpreter's ``MAJOR.MINOR``; ``implementation``: ``cp``.
+    """
+
+    profile: Literal["base", "cpu", "gpu"]
+    python: str
+    implementation: str = "cp"
+    platforms: list[str]
+    requirement: str
+    prai_version: str
+    lock: str
+    install_script: str
+    wheels: list[WheelFacts]
+
+
+class DeltaFacts(_Strict):
+    """A delta bundle: ``files[]`` is the full new state; the files in ``in_base`` are not
+    carried, because the destination already holds them (base ``base_root_digest``)."""
+
+    base_root_digest: str
+    in_base: list[str]
+
+
+# --- end software, delta ---
+
+
 class Manifest(_Strict):
     """The whole manifest. ``files`` lists every payload file, in bundle order."""
 
@@ -141,6 +180,13 @@ class Manifest(_Strict):
     cas: list[CAFacts] = []
     images: list[ImageRef] = []
     warnings: list[str] = []
+    software: SoftwareFacts | None = None  # issue 14
+    delta: DeltaFacts | None = None  # issue 14
+
+    def carried(self) -> list[FileEntry]:
+        """The files physically in this bundle (all of ``files`` unless it is a delta)."""
+        skip = set(self.delta.in_base) if self.delta else set()
+        return [f for f in self.files if f.path not in skip]
 
     @property
     def total_bytes(self) -> int:
@@ -155,6 +201,9 @@ class Manifest(_Strict):
 def dump_manifest(manifest: Manifest) -> bytes:
     """Canonical bytes of the manifest (sorted keys, indent 2, trailing newline)."""
     data = manifest.model_dump(mode="json")
+    for optional in ("software", "delta"):  # absent when unused: older readers still parse it
+        if data.get(optional) is None:
+            data.pop(optional, None)
     return (json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
 
 
@@ -191,12 +240,14 @@ def parse_manifest(data: bytes, source: str = MANIFEST_NAME) -> Manifest:
         if f.path in seen or f.path in CONTROL_FILES:
             raise BundleManifestError(f"{source}: path {f.path!r} is listed twice or reserved")
         seen.add(f.path)
+    if manifest.delta is not None and not set(manifest.delta.in_base) <= seen:
+        raise BundleManifestError(f"{source}: delta.in_base names a path that files[] does not list")
     return manifest
 
 
 def render_sums(manifest: Manifest) -> bytes:
-    """SHA256SUMS text for the manifest's files (``sha256sum -c`` format)."""
-    return "".join(f"{f.sha256}  {f.path}\n" for f in manifest.files).encode()
+    """SHA256SUMS text for the files the bundle carries (``sha256sum -c`` format)."""
+    return "".join(f"{f.sha256}  {f.path}\n" for f in manifest.carried()).encode()
 
 
 def check_sums(manifest: Manifest, sums: bytes, source: str = SUMS_NAME) -> None:
@@ -206,7 +257,7 @@ def check_sums(manifest: Manifest, sums: bytes, source: str = SUMS_NAME) -> None
         BundleManifestError: any line differs (one of the two files was edited).
     """
     if sums != render_sums(manifest):
-        expected = {f.path: f.sha256 for f in manifest.files}
+        expected = {f.path: f.sha256 for f in manifest.carried()}
         got: dict[str, str] = {}
         for line in sums.decode("utf-8", "replace").splitlines():
             digest, _, path = line.partition("  ")

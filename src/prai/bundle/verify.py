@@ -31,7 +31,9 @@ from ._source import BundleSource, open_bundle
 from .manifest import Manifest, check_sums, parse_manifest, root_digest
 from .sign import verify_signature
 
-Status = Literal["ok", "missing", "extra", "corrupted", "truncated", "size_mismatch", "unchecked"]
+Status = Literal[
+    "ok", "missing", "extra", "corrupted", "truncated", "size_mismatch", "unchecked", "in_base"
+]
 
 
 @dataclass
@@ -185,9 +187,13 @@ def verify_source(
 
     actual = {p: src.entries[p] for p in src.payload_paths()}
     to_hash: list[FileResult] = []
+    in_base = set(manifest.delta.in_base) if manifest.delta else set()  # issue 14: deltas
     for f in manifest.files:
         res = FileResult(f.path, f.role, f.name, "ok", f.size, None, f.sha256)
         report.files.append(res)
+        if f.path in in_base:  # not carried: the destination holds it (checked at load)
+            res.status = "in_base"
+            continue
         e = actual.get(f.path)
         if e is None:
             res.status = "missing"
@@ -279,6 +285,10 @@ def verify_bundle(
         manifest, manifest/SHA256SUMS mismatch or root-digest mismatch (14), bad or missing
         signature with a key (15), missing or wrong-size part (16), unsafe paths (17).
     """
+    from .destination import is_destination, verify_destination  # issue 14: load destinations
+
+    if is_destination(Path(path)):
+        return verify_destination(path, key=key, expected_root=expected_root, progress=progress)
     src = open_bundle(path)
     return verify_source(src, key=key, expected_root=expected_root, progress=progress)
 

@@ -6,11 +6,14 @@ Exit codes: 0 all good; 3/10–18 integrity and load failures (see docs/bundle-f
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Any
 
 import typer
@@ -49,6 +52,8 @@ class _Bar:
         )
         self._task: TaskID | None = None
         self._lock = threading.Lock()
+        self.cancelled = threading.Event()
+        self.phases: list[tuple[str, int, int]] = []  # (description, bytes done, bytes total)
 
     def __enter__(self) -> _Bar:
         self._progress.start()
@@ -66,10 +71,41 @@ class _Bar:
                     self._task, completed=self._progress.tasks[self._task].total or 0
                 )
             self._task = self._progress.add_task(description, total=max(total_bytes, 1))
+            self.phases.append((description, 0, total_bytes))
 
     def advance(self, n_bytes: int) -> None:
+        if self.cancelled.is_set():  # Ctrl-C: worker threads stop at their next chunk
+            raise KeyboardInterrupt
         if self._task is not None:
             self._progress.advance(self._task, n_bytes)
+            with self._lock:
+                d, done, total = self.phases[-1]
+                self.phases[-1] = (d, done + n_bytes, total)
+
+    def done_text(self) -> str:
+        """What was done before an interrupt: each phase with bytes done / total."""
+        return "; ".join(f"{d}: {_human(done)} of {_human(total)}" for d, done, total in self.phases) or "nothing"
+
+
+@contextlib.contextmanager
+def _interruptible(bar: _Bar, resume: str) -> Iterator[None]:
+    """Ctrl-C: stop the worker threads, print what was done and how to resume, exit 130."""
+
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
+        bar.cancelled.set()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    except KeyboardInterrupt:
+        bar.cancelled.set()
+        bar.__exit__(None, None, None)
+        err.print(f"interrupted; done so far: {bar.done_text()}", markup=False)
+        err.print(resume, markup=False, style="yellow")
+        raise typer.Exit(130) from None
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _human(n: int | None) -> str:
@@ -131,13 +167,41 @@ def register(app: typer.Typer) -> None:
         no_chat_template: bool = typer.Option(
             False, "--no-chat-template", help="Allow a generative model without a chat template."
         ),
+        software: str | None = typer.Option(
+            None, "--software", help="Carry PrAI itself as a wheelhouse: base, cpu or gpu."
+        ),
+        python: str | None = typer.Option(None, "--python", help="Target Python for --software (e.g. 3.11)."),
+        platform: str = typer.Option(
+            "manylinux_2_28_x86_64", "--platform", help="Target wheel platform tag for --software."
+        ),
+        wheels_from: Path | None = typer.Option(
+            None, "--wheels-from", help="Take wheels from this folder only (no index)."
+        ),
+        constraints: Path | None = typer.Option(
+            None, "--constraints", help="Pins for the wheelhouse (default: constraints/cpu.txt)."
+        ),
+        since: Path | None = typer.Option(
+            None, "--since", help="Delta: carry only what this import receipt or manifest lacks."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
-        """Validate the inputs and pack them with a manifest, SHA256SUMS and a root digest."""
+        """Validate the inputs and pack them with a manifest, SHA256SUMS, an SBOM and a root digest."""
         from prai.bundle import create_bundle, parse_size
+        from prai.bundle.wheelhouse import SoftwareSpec
 
         split = parse_size(split_size) if split_size else None
-        with _Bar(enabled=not as_json and err.is_terminal) as bar:
+        if software is None and (python or wheels_from or constraints):
+            raise UsageError("--python, --wheels-from and --constraints go with --software", hint="add --software base")
+        spec = None
+        if software is not None:
+            spec = SoftwareSpec(software, platform=platform, wheels_from=wheels_from, constraints=constraints)
+            if python:
+                spec = SoftwareSpec(software, python, platform, wheels_from, constraints)
+        resume = (
+            f"nothing was left behind (the partial output .{out.name}.partial is removed); "
+            "run the same command again to start over"
+        )
+        with _Bar(enabled=not as_json and err.is_terminal) as bar, _interruptible(bar, resume):
             res = create_bundle(
                 out,
                 model=model,
@@ -149,11 +213,17 @@ def register(app: typer.Typer) -> None:
                 sign_key=sign_key,
                 split_bytes=split,
                 require_chat_template=False if no_chat_template else None,
+                software=spec,
+                since=since,
                 progress=bar,
             )
+        carried = res.manifest.carried()
         if as_json:
             _print_json(
                 {
+                    "delta_base": res.manifest.delta.base_root_digest if res.manifest.delta else None,
+                    "carried_files": len(carried),
+                    "carried_bytes": sum(f.size for f in carried),
                     "out": str(res.out),
                     "kind": res.kind,
                     "root_digest": res.root_digest,
@@ -172,6 +242,19 @@ def register(app: typer.Typer) -> None:
             f"{_human(res.manifest.total_bytes)} in {res.seconds:.1f} s",
             markup=False,
         )
+        if res.manifest.delta is not None:
+            console.print(
+                f"delta against {res.manifest.delta.base_root_digest}: carries {len(carried)} files "
+                f"({_human(sum(f.size for f in carried))}); {len(res.manifest.delta.in_base)} already there",
+                markup=False,
+            )
+        if res.manifest.software is not None:
+            sw = res.manifest.software
+            console.print(
+                f"software: {sw.requirement}, {len(sw.wheels)} wheels for CPython {sw.python} "
+                f"({sw.platforms[0]}); install with `sh {res.out}/{sw.install_script}`",
+                markup=False,
+            )
         if res.kind == "parts":
             console.print(f"parts: {len(res.parts) - 2} (+ .parts.json, .parts.SHA256SUMS)")
         console.print(f"root digest: {res.root_digest}", markup=False)
@@ -185,6 +268,7 @@ def register(app: typer.Typer) -> None:
     def inspect(
         bundle: Path = typer.Argument(..., help="Bundle directory, .tar or .parts.json."),
         as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
+        sbom: bool = typer.Option(False, "--sbom", help="Print the CycloneDX 1.6 SBOM (JSON)."),
     ) -> None:
         """Show what a bundle holds (manifest facts; no hashing)."""
         from prai.bundle._source import open_bundle
@@ -193,6 +277,15 @@ def register(app: typer.Typer) -> None:
         src = open_bundle(bundle)
         mbytes = src.manifest_bytes
         m = parse_manifest(mbytes)
+        if sbom:
+            from prai.bundle.sbom import SBOM_PATH, build_sbom
+
+            data = src.read_small(SBOM_PATH)
+            if data is None:  # a bundle made before SBOMs, or a delta whose SBOM is in the base
+                err.print(f"{bundle} carries no {SBOM_PATH}; generated from its manifest", markup=False)
+                data = build_sbom(m, lambda p: src.read_small(p, 1 << 20) if p in src.entries else None)
+            sys.stdout.write(data.decode("utf-8"))
+            return
         if as_json:
             _print_json(
                 {
@@ -231,13 +324,27 @@ def register(app: typer.Typer) -> None:
             console.print(
                 f"ca {c.path}: {c.subject} (expires {c.not_after:%Y-%m-%d})", markup=False
             )
+        if m.software is not None:
+            sw = m.software
+            console.print(
+                f"software: {sw.requirement} ({sw.profile}), {len(sw.wheels)} wheels, CPython {sw.python}, "
+                f"{sw.platforms[0]}",
+                markup=False,
+            )
+        if m.delta is not None:
+            console.print(
+                f"delta: base {m.delta.base_root_digest}, {len(m.delta.in_base)} files not carried",
+                markup=False,
+            )
         for i in m.images:
             console.print(
                 f"image {i.ref}" + ("" if i.digest else "  (NOT pinned by digest)"), markup=False
             )
         table = Table("role", "name", "path", "size", "sha256")
         for e in m.files:
-            table.add_row(e.role, e.name, e.path, _human(e.size), e.sha256[:16] + "…")
+            in_base = m.delta is not None and e.path in m.delta.in_base
+            path = e.path + (" (in base)" if in_base else "")
+            table.add_row(e.role, e.name, path, _human(e.size), e.sha256[:16] + "…")
         console.print(table)
         console.print(f"{len(m.files)} files, {_human(m.total_bytes)}")
         for w in m.warnings:
@@ -248,15 +355,28 @@ def register(app: typer.Typer) -> None:
         bundle: Path = typer.Argument(..., help="Bundle directory, .tar or .parts.json."),
         key: Path | None = _KEY,
         root: str | None = _ROOT,
+        manifest: Path | None = typer.Option(
+            None, "--manifest", help="Load destination only: check it against this prai-bundle.json."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print the per-file report as JSON."),
     ) -> None:
-        """Check every file (present, size, SHA-256), nothing extra, signature, parts."""
+        """Check every file (present, size, SHA-256), nothing extra, signature, parts.
+
+        BUNDLE may also be a directory `prai bundle load` wrote: it is checked against the
+        manifest its import receipt holds (or --manifest)."""
         from prai.bundle import verify_bundle
         from prai.errors import BundleError
 
         try:
             with _Bar(enabled=not as_json and err.is_terminal) as bar:
-                report = verify_bundle(bundle, key=key, expected_root=root, progress=bar)
+                if manifest is not None:
+                    from prai.bundle.destination import verify_destination
+
+                    report = verify_destination(
+                        bundle, key=key, expected_root=root, manifest_path=manifest, progress=bar
+                    )
+                else:
+                    report = verify_bundle(bundle, key=key, expected_root=root, progress=bar)
         except BundleError as exc:
             if as_json:
                 _print_json(
@@ -282,7 +402,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(report.exit_code)
         table = Table("status", "role", "path", "size")
         for f in report.files:
-            style = "green" if f.status == "ok" else "red"
+            style = "green" if f.status == "ok" else "cyan" if f.status == "in_base" else "red"
             table.add_row(
                 f"[{style}]{f.status}[/]",
                 f.role,
@@ -294,8 +414,12 @@ def register(app: typer.Typer) -> None:
             f"root digest: {report.root_digest}; signature: {report.signature}", markup=False
         )
         if report.ok:
+            in_base = [f for f in report.files if f.status == "in_base"]
+            checked = [f for f in report.files if f.status != "in_base"]
             console.print(
-                f"[green]OK[/]: {len(report.files)} files, {_human(report.total_bytes)} verified"
+                f"[green]OK[/]: {len(checked)} files, "
+                f"{_human(sum(f.expected_size or 0 for f in checked))} verified"
+                + (f"; {len(in_base)} in the delta's base (checked at load)" if in_base else "")
             )
             return
         report.raise_for_problems()
@@ -324,12 +448,22 @@ def register(app: typer.Typer) -> None:
         base_image: str | None = typer.Option(
             None, "--base-image", help="OCI: repo[:tag] in the same registry, with a shell."
         ),
+        receipt: Path | None = typer.Option(
+            None, "--receipt", help="Also write the import receipt here (to send back for --since)."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
-        """Verify, then load into a directory, S3/MinIO or an OCI registry (resumable)."""
+        """Verify, then load into a directory, S3/MinIO or an OCI registry (resumable).
+
+        A delta bundle is refused unless the destination holds its base. Every load leaves
+        an import receipt (.prai-import-receipt.json) at the destination."""
         from prai.bundle import load_bundle
 
-        with _Bar(enabled=not as_json and err.is_terminal) as bar:
+        resume = (
+            f"files already written (or staged under {to}/.prai-staging) are kept; run the same "
+            "`prai bundle load` again: it resumes and copies only what is missing"
+        )
+        with _Bar(enabled=not as_json and err.is_terminal) as bar, _interruptible(bar, resume):
             res = load_bundle(
                 bundle,
                 to,
@@ -341,6 +475,7 @@ def register(app: typer.Typer) -> None:
                 env_file=env_file,
                 authfile=authfile,
                 base_image=base_image,
+                receipt_out=receipt,
                 progress=bar,
             )
         if as_json:
@@ -354,3 +489,26 @@ def register(app: typer.Typer) -> None:
             markup=False,
         )
         console.print(f"use: {res.location}", markup=False)
+        if res.details.get("removed"):
+            console.print(f"delta: removed {len(res.details['removed'])} file(s) the new state drops", markup=False)
+        for where in res.details.get("receipt") or []:
+            console.print(f"import receipt: {where}", markup=False)
+
+    @group.command("fetch-wheels")
+    def fetch_wheels(
+        dest: Path = typer.Option(..., "-d", "--dest", help="Folder for the wheels."),
+        software: str = typer.Option("base", "--software", help="Profile: base, cpu or gpu."),
+        python: str | None = typer.Option(None, "--python", help="Target Python (e.g. 3.11)."),
+        platform: str = typer.Option("manylinux_2_28_x86_64", "--platform", help="Target wheel platform tag."),
+        wheels_from: Path | None = typer.Option(None, "--wheels-from", help="Take wheels from this folder only."),
+        constraints: Path | None = typer.Option(None, "--constraints", help="Pins (default: constraints/cpu.txt)."),
+    ) -> None:
+        """Download a software profile's wheels once (connected side), for later --wheels-from."""
+        from prai.bundle.wheelhouse import SoftwareSpec, download_profile
+
+        spec = SoftwareSpec(software, platform=platform, wheels_from=wheels_from, constraints=constraints)
+        if python:
+            spec = SoftwareSpec(software, python, platform, wheels_from, constraints)
+        wheels = download_profile(spec, dest)
+        size = sum(w.stat().st_size for w in wheels)
+        console.print(f"{len(wheels)} wheels ({_human(size)}) in {dest}", markup=False)

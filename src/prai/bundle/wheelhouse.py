@@ -1,0 +1,400 @@
+"""PrAI's own software in a bundle: a wheelhouse, a hash-pinned lock file and install.sh.
+
+``prai bundle create --software base|cpu|gpu`` puts under ``software/``:
+
+* ``wheels/*.whl`` — PrAI's own wheel (built from the checkout, or re-packed from the
+  installed distribution) and every wheel its requirements need for the target, as
+  ``pip download --only-binary=:all: --platform … --python-version … --implementation cp``
+  resolves them under the project's constraints (``constraints/cpu.txt``). Wheels come
+  from the package index pip is configured with, or with ``--wheels-from DIR`` from a
+  local folder only (``--no-index --find-links DIR``).
+* ``requirements.lock`` — one ``name==version --hash=sha256:…`` line per wheel, for
+  ``pip install --no-index --find-links wheels --require-hashes -r requirements.lock``
+  (pip's hash-checking mode: https://pip.pypa.io/en/stable/topics/secure-installs/).
+* ``install.sh`` and ``check_target.py`` — checks the wheels against ``SHA256SUMS``,
+  refuses an interpreter the wheels do not fit, makes a venv and installs with no index.
+
+The requirement set is PrAI's own metadata: the ``Requires-Dist`` of its wheel with the
+profile's extra (``base``: none, ``cpu``: ``[cpu]``, ``gpu``: ``[gpu]``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import importlib.resources
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+import zipfile
+from base64 import urlsafe_b64encode
+from dataclasses import dataclass
+from pathlib import Path
+
+from prai import __version__
+from prai.errors import BundleSoftwareError, UsageError
+
+from .manifest import SoftwareFacts, WheelFacts
+
+PROFILES: dict[str, tuple[str, ...]] = {"base": (), "cpu": ("cpu",), "gpu": ("gpu",)}
+DEFAULT_PLATFORM = "manylinux_2_28_x86_64"  # glibc 2.28: RHEL 8 / UBI 8 and newer
+SOFTWARE_DIR = "software"
+LOCK_PATH = f"{SOFTWARE_DIR}/requirements.lock"
+INSTALL_PATH = f"{SOFTWARE_DIR}/install.sh"
+CHECK_PATH = f"{SOFTWARE_DIR}/check_target.py"
+WHEELS_DIR = f"{SOFTWARE_DIR}/wheels"
+_SOURCE_DATE_EPOCH = "315532800"  # 1980-01-01: reproducible zip times (wheel honours it)
+_LEGACY = {(2, 5): "manylinux1", (2, 12): "manylinux2010", (2, 17): "manylinux2014"}
+_LEGACY_BACK = {v: k for k, v in _LEGACY.items()}
+
+
+@dataclass(frozen=True)
+class SoftwareSpec:
+    """What to carry: ``profile`` (base|cpu|gpu), target ``python`` (``3.11``), wheel
+    ``platform`` tag, ``wheels_from`` (a local folder instead of the index), and the
+    ``constraints`` file (default: the checkout's ``constraints/cpu.txt``)."""
+
+    profile: str
+    python: str = f"{sys.version_info.major}.{sys.version_info.minor}"
+    platform: str = DEFAULT_PLATFORM
+    wheels_from: Path | None = None
+    constraints: Path | None = None
+
+
+@dataclass
+class Wheelhouse:
+    """A prepared ``software/`` tree: ``files`` maps bundle path -> file on disk."""
+
+    files: dict[str, Path]
+    facts: SoftwareFacts
+    bytes: int
+
+
+def expand_platform(tag: str) -> list[str]:
+    """Platform tags pip must accept for ``tag``, newest first.
+
+    pip's ``--platform manylinux_2_28_x86_64`` matches that exact tag only, but a glibc
+    2.28 system also runs every ``manylinux_2_Y`` wheel with Y <= 28 and the legacy
+    ``manylinux1/2010/2014`` ones (PEP 600); other tags (``macosx_…``, ``win_amd64``)
+    are passed through.
+
+    Raises:
+        UsageError: not a wheel platform tag.
+    """
+    if not re.fullmatch(r"[a-z0-9_]+", tag):
+        raise UsageError(
+            f"--platform {tag!r} is not a wheel platform tag",
+            hint=f"e.g. {DEFAULT_PLATFORM} (RHEL 8+), manylinux_2_34_x86_64 (RHEL 9+), manylinux_2_28_aarch64",
+        )
+    m = re.fullmatch(r"manylinux_(\d+)_(\d+)_(\w+)", tag)
+    legacy = re.fullmatch(r"(manylinux1|manylinux2010|manylinux2014)_(\w+)", tag)
+    if legacy:
+        major, minor = _LEGACY_BACK[legacy[1]]
+        arch = legacy[2]
+    elif m:
+        major, minor, arch = int(m[1]), int(m[2]), m[3]
+    else:
+        return [tag]
+    tags = []
+    for y in range(minor, 4, -1):
+        tags.append(f"manylinux_{major}_{y}_{arch}")
+        if (major, y) in _LEGACY:
+            tags.append(f"{_LEGACY[(major, y)]}_{arch}")
+    return tags
+
+
+def source_root() -> Path | None:
+    """The checkout PrAI runs from (``pyproject.toml`` naming project ``prai``), or None
+    when PrAI is installed from a wheel."""
+    here = Path(__file__).resolve()
+    for parent in here.parents[2:4]:  # src/prai/bundle -> src -> checkout
+        pp = parent / "pyproject.toml"
+        if pp.is_file():
+            try:
+                name = tomllib.loads(pp.read_text(encoding="utf-8")).get("project", {}).get("name")
+            except (OSError, tomllib.TOMLDecodeError):
+                continue
+            if name == "prai":
+                return parent
+    return None
+
+
+def default_constraints() -> Path | None:
+    """``constraints/cpu.txt`` of the checkout, when PrAI runs from one."""
+    root = source_root()
+    path = root / "constraints" / "cpu.txt" if root else None
+    return path if path is not None and path.is_file() else None
+
+
+def _run_pip(args: list[str], extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SOURCE_DATE_EPOCH": _SOURCE_DATE_EPOCH, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    env |= extra_env or {}
+    return subprocess.run(
+        [sys.executable, "-m", "pip", *args, "--progress-bar", "off"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+
+
+def build_prai_wheel(dest: Path) -> Path:
+    """PrAI's own wheel in ``dest``: built from the checkout (sources copied to a temporary
+    folder so the checkout stays clean; ``SOURCE_DATE_EPOCH`` makes the bytes
+    reproducible), or re-packed from the installed distribution's files.
+
+    Raises:
+        BundleSoftwareError: the build failed (pip's last lines are in the message).
+    """
+    root = source_root()
+    if root is None:
+        return repack_installed(dest)
+    with tempfile.TemporaryDirectory(prefix="prai-wheel-") as tmp:
+        work = Path(tmp) / "src"
+        ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+        shutil.copytree(root / "src", work / "src", ignore=ignore)
+        for name in ("pyproject.toml", "README.md", "LICENSE"):
+            if (root / name).is_file():
+                shutil.copy2(root / name, work / name)
+        before = set(dest.glob("prai-*.whl"))
+        proc = _run_pip(["wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dest), str(work)])
+        if proc.returncode != 0:
+            tail = " / ".join(proc.stderr.strip().splitlines()[-3:])
+            raise BundleSoftwareError(
+                f"building PrAI's own wheel from {root} failed: {tail}",
+                hint="install setuptools into this environment (pip install 'setuptools>=68') and try again",
+            )
+    built = sorted(set(dest.glob("prai-*.whl")) - before) or sorted(dest.glob("prai-*.whl"))
+    return built[-1]
+
+
+def _b64_digest(data: bytes) -> str:
+    return urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def repack_installed(dest: Path) -> Path:
+    """Write the installed ``prai`` distribution back into a wheel (PEP 427 layout: its
+    files as installed, the ``.dist-info`` with a fresh RECORD; scripts are regenerated
+    from ``entry_points.txt`` at install).
+
+    Raises:
+        BundleSoftwareError: PrAI is not installed as a distribution, or is editable.
+    """
+    try:
+        dist = importlib.metadata.distribution("prai")
+    except importlib.metadata.PackageNotFoundError:
+        raise BundleSoftwareError("PrAI is neither a checkout nor an installed distribution") from None
+    files = [f for f in dist.files or [] if not str(f).startswith("..")]
+    if not any(str(f).startswith("prai/") for f in files):
+        raise BundleSoftwareError(
+            "PrAI is installed in editable mode but its checkout was not found",
+            hint="run `prai bundle create --software` from the checkout (PYTHONPATH=src) or a wheel install",
+        )
+    skip = re.compile(r"(__pycache__/|\.pyc$|/(RECORD|INSTALLER|REQUESTED|direct_url\.json)$)")
+    name = f"prai-{dist.version}-py3-none-any.whl"
+    out = dest / name
+    records = []
+    record_path = ""
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for f in sorted(files, key=str):
+            rel = str(f)
+            if rel.endswith(".dist-info/RECORD"):
+                record_path = rel
+            if skip.search(rel):
+                continue
+            data = Path(str(f.locate())).read_bytes()
+            info = zipfile.ZipInfo(rel, date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, data)
+            records.append(f"{rel},sha256={_b64_digest(data)},{len(data)}")
+        record_path = record_path or f"prai-{dist.version}.dist-info/RECORD"
+        records.append(f"{record_path},,")
+        info = zipfile.ZipInfo(record_path, date_time=(1980, 1, 1, 0, 0, 0))
+        info.external_attr = 0o644 << 16
+        zf.writestr(info, "\n".join(records) + "\n")
+    return out
+
+
+_MISSING = [
+    re.compile(r"Could not find a version that satisfies the requirement (\S+)"),
+    re.compile(r"No matching distribution found for (\S+)"),
+]
+
+
+def _missing_wheel_error(stderr: str, spec: SoftwareSpec) -> BundleSoftwareError:
+    where = f"--wheels-from {spec.wheels_from}" if spec.wheels_from else "the package index pip is configured with"
+    target = f"CPython {spec.python} on {spec.platform}"
+    # pip's resolver reports a pinned requirement without a usable wheel as a conflict between
+    # "X depends on NAME…" and "The user requested (constraint) NAME==V"
+    pinned = re.search(r"The user requested \(constraint\) ([A-Za-z0-9_.-]+==\S+)", stderr)
+    needed = [m[1] for pattern in _MISSING if (m := pattern.search(stderr))]
+    wanted = needed[0] if needed else pinned[1] if pinned else None
+    if wanted:
+        by = re.search(r"\n\s*(\S+ \S+) depends on ", stderr)
+        return BundleSoftwareError(
+            f"no wheel of {wanted} for {target} in {where}"
+            + (f" (required by {by[1]})" if by else "")
+            + f"; the {spec.profile!r} profile needs it",
+            hint=(
+                f"put a wheel of {wanted} built for {spec.platform} / cp{spec.python.replace('.', '')} "
+                f"into the wheel folder (pip download --only-binary=:all: --platform {spec.platform} "
+                f"--python-version {spec.python} '{wanted}'), or choose another --platform/--python"
+            ),
+        )
+    conflict = [ln.strip() for ln in stderr.splitlines() if "depends on" in ln or "requested" in ln]
+    tail = "; ".join(conflict[:3]) or " / ".join(stderr.strip().splitlines()[-3:])
+    return BundleSoftwareError(
+        f"pip could not resolve the {spec.profile!r} profile for {target} from {where}: {tail}",
+        hint="check the constraints file and that the wheel source has every pinned version",
+    )
+
+
+def fetch_wheels(spec: SoftwareSpec, prai_wheel: Path, dest: Path) -> list[Path]:
+    """Download (or copy from ``spec.wheels_from``) every wheel ``prai_wheel`` needs with
+    the profile's extras into ``dest``, binary wheels only, for the target.
+
+    Returns:
+        The wheel files in ``dest``.
+
+    Raises:
+        UsageError: unknown profile, or no constraints file. BundleSoftwareError: a wheel is
+        missing for the target (the message names the package and the platform), or pip
+        cannot resolve the set.
+    """
+    if spec.profile not in PROFILES:
+        raise UsageError(f"--software {spec.profile!r}: unknown profile", hint="use base, cpu or gpu")
+    if not re.fullmatch(r"3\.\d{1,2}", spec.python):
+        raise UsageError(f"--python {spec.python!r}: write MAJOR.MINOR, e.g. 3.11")
+    constraints = spec.constraints or default_constraints()
+    if constraints is None or not Path(constraints).is_file():
+        raise UsageError(
+            "no constraints file to pin the wheelhouse with",
+            hint="pass --constraints constraints/cpu.txt (from PrAI's source tree)",
+        )
+    extras = PROFILES[spec.profile]
+    name = f"prai[{','.join(extras)}]" if extras else "prai"
+    req = f"{name} @ {prai_wheel.resolve().as_uri()}"
+    args = ["download", "-d", str(dest), "--only-binary=:all:", "--implementation", "cp"]
+    args += ["--python-version", spec.python, "-c", str(constraints)]
+    for tag in expand_platform(spec.platform):
+        args += ["--platform", tag]
+    only: dict[str, str] = {}
+    if spec.wheels_from is not None:
+        if not Path(spec.wheels_from).is_dir():
+            raise UsageError(f"--wheels-from {spec.wheels_from}: not a directory")
+        # the folder only: PIP_FIND_LINKS replaces any find-links of pip's configuration files
+        # (a --find-links option would be added to them)
+        only = {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(Path(spec.wheels_from).resolve())}
+    proc = _run_pip([*args, req], only)
+    if proc.returncode != 0:
+        raise _missing_wheel_error(proc.stdout + "\n" + proc.stderr, spec)  # pip splits its report
+    others = [p for p in dest.iterdir() if p.is_file() and not p.name.endswith(".whl")]
+    if others:
+        raise BundleSoftwareError(f"pip left a non-wheel file {others[0].name} in the wheelhouse")
+    return sorted(dest.glob("*.whl"))
+
+
+def render_lock(wheels: list[tuple[str, str, str]], spec: SoftwareSpec) -> bytes:
+    """``requirements.lock``: ``name==version --hash=sha256:HEX`` per (name, version, sha256).
+
+    Names are PEP 503-normalised; the file is what ``pip install --require-hashes -r`` reads.
+    """
+    lines = [
+        f"# PrAI {__version__} wheelhouse, profile {spec.profile}, CPython {spec.python}, {spec.platform}.",
+        "# Install with no index: pip install --no-index --find-links wheels --require-hashes -r requirements.lock",
+    ]
+    for name, version, digest in sorted(wheels):
+        lines.append(f"{name}=={version} --hash=sha256:{digest}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def render_install_sh() -> bytes:
+    """``software/install.sh``: checks, then ``pip install --no-index --require-hashes``."""
+    return b"""#!/bin/sh
+# Install PrAI from this bundle with no package index (written by `prai bundle create --software`).
+#   sh software/install.sh [VENV]          VENV defaults to ./prai-venv
+#   PRAI_PYTHON=/usr/bin/python3.11 sh software/install.sh /opt/prai
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+bundle=$(dirname "$here")
+venv=${1:-prai-venv}
+py=${PRAI_PYTHON:-python3}
+# 1. every file of software/ has the SHA-256 the manifest lists (SHA256SUMS mirrors it)
+(cd "$bundle" && grep '  software/' SHA256SUMS | sha256sum --strict --quiet -c -) || {
+  echo "error: software/ differs from SHA256SUMS; copy the bundle again" >&2; exit 12; }
+# 2. the wheels fit this interpreter (Python version, CPU, glibc)
+"$py" "$here/check_target.py" "$bundle"
+# 3. a virtual environment, and pip with no index, every wheel checked against its hash
+"$py" -m venv "$venv"
+"$venv/bin/python" -m pip install --no-index --no-cache-dir --disable-pip-version-check \\
+  --find-links "$here/wheels" --require-hashes -r "$here/requirements.lock"
+echo "installed PrAI into $venv; next: $venv/bin/prai bundle verify $bundle"
+"""
+
+
+def prepare_wheelhouse(spec: SoftwareSpec, work: Path) -> Wheelhouse:
+    """Build PrAI's wheel, fetch the profile's wheels and write the lock, install.sh and
+    check_target.py under ``work`` (an empty directory the caller removes).
+
+    Returns:
+        The files by bundle path and the manifest's ``software`` facts.
+
+    Raises:
+        UsageError, BundleSoftwareError: see :func:`fetch_wheels`.
+    """
+    from packaging.utils import canonicalize_name, parse_wheel_filename
+
+    wheels_dir = work / "wheels"
+    wheels_dir.mkdir(parents=True)
+    own = build_prai_wheel(wheels_dir)
+    wheels = fetch_wheels(spec, own, wheels_dir)
+    files: dict[str, Path] = {}
+    facts: list[WheelFacts] = []
+    pins: list[tuple[str, str, str]] = []
+    total = 0
+    for w in wheels:
+        dist, version, _build, _tags = parse_wheel_filename(w.name)
+        name = str(canonicalize_name(dist))
+        data_hash = hashlib.sha256(w.read_bytes()).hexdigest()
+        path = f"{WHEELS_DIR}/{w.name}"
+        files[path] = w
+        facts.append(WheelFacts(name=name, version=str(version), path=path))
+        pins.append((name, str(version), data_hash))
+        total += w.stat().st_size
+    (work / "requirements.lock").write_bytes(render_lock(pins, spec))
+    (work / "install.sh").write_bytes(render_install_sh())
+    (work / "check_target.py").write_bytes(importlib.resources.files("prai.bundle").joinpath("_target.py").read_bytes())
+    for name, path in (("requirements.lock", LOCK_PATH), ("install.sh", INSTALL_PATH), ("check_target.py", CHECK_PATH)):
+        files[path] = work / name
+    extras = PROFILES[spec.profile]
+    _n, own_version, _b, _t = parse_wheel_filename(own.name)
+    software = SoftwareFacts(
+        profile=spec.profile,  # type: ignore[arg-type]
+        python=spec.python,
+        implementation="cp",
+        platforms=expand_platform(spec.platform),
+        requirement=f"prai{'[' + ','.join(extras) + ']' if extras else ''}=={own_version}",
+        prai_version=str(own_version),
+        lock=LOCK_PATH,
+        install_script=INSTALL_PATH,
+        wheels=sorted(facts, key=lambda f: f.path),
+    )
+    return Wheelhouse(files=files, facts=software, bytes=total)
+
+
+def download_profile(spec: SoftwareSpec, dest: Path) -> list[Path]:
+    """``prai bundle fetch-wheels``: the profile's wheels (PrAI's own included) into
+    ``dest``, to pass later as ``--wheels-from`` (e.g. CI fetches once, tests run offline).
+
+    Raises:
+        UsageError, BundleSoftwareError: see :func:`fetch_wheels`.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="prai-wheel-") as tmp:
+        own = build_prai_wheel(Path(tmp))
+        return fetch_wheels(spec, own, dest)

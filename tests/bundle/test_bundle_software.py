@@ -1,0 +1,219 @@
+"""PrAI's own software in a bundle: the wheelhouse, its hash lock, install.sh offline.
+
+The wheels come from a local folder: `.ci/run` fetches the `base` profile once before
+pytest (`prai bundle fetch-wheels --software base -d .cache/wheels/base`, an install
+step that may reach PyPI); the tests themselves never reach an index. Locally, run that
+command first (README, Development), or the wheelhouse tests skip; under CI=true they fail.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from bundle_fixtures import IN_CI
+
+from prai.bundle._target import check_fit, wheel_fits
+from prai.bundle.sbom import validate_sbom
+from prai.bundle.wheelhouse import expand_platform
+
+REPO = Path(__file__).resolve().parents[2]
+PRAI = [sys.executable, "-m", "prai.cli.main"]
+DEAD_PROXY = "http://127.0.0.1:9"  # discard port: nothing answers
+
+
+def _prai(*args: object, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*PRAI, *map(str, args)], capture_output=True, text=True, env={**os.environ, "COLUMNS": "200", **(env or {})}
+    )
+
+
+@pytest.fixture(scope="module")
+def base_wheels() -> Path:
+    """The `base` profile's wheels, fetched before pytest (see the module docstring)."""
+    folder = Path(os.environ.get("PRAI_TEST_WHEELS", REPO / ".cache" / "wheels" / "base"))
+    if not any(folder.glob("pydantic_core-*.whl")):
+        msg = (
+            f"no base wheels in {folder}; run `.venv/bin/prai bundle fetch-wheels --software base -d {folder}` "
+            "first (.ci/run does)"
+        )
+        if IN_CI:
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return folder
+
+
+def _offline_env(tmp: Path) -> dict[str, str]:
+    """No index, a dead proxy, no pip configuration: any download attempt fails."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PIP_", "PYTHON")) and "proxy" not in k.lower() and k != "VIRTUAL_ENV"
+    }
+    return env | {
+        "PIP_CONFIG_FILE": os.devnull,
+        "PIP_NO_INDEX": "1",
+        "PIP_INDEX_URL": f"{DEAD_PROXY}/simple",
+        "PIP_NO_COMPILE": "1",
+        "http_proxy": DEAD_PROXY,
+        "https_proxy": DEAD_PROXY,
+        "HTTP_PROXY": DEAD_PROXY,
+        "HTTPS_PROXY": DEAD_PROXY,
+        "HOME": str(tmp),
+    }
+
+
+@pytest.fixture(scope="module")
+def software_bundle(base_wheels: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A bundle with the `base` wheelhouse and a small model, made once: (path, root digest)."""
+    from bundle_fixtures import build_tiny_llama
+
+    tmp = tmp_path_factory.mktemp("software")
+    bundle = tmp / "bundle"
+    t0 = time.monotonic()
+    out = _prai(
+        "bundle", "create", "-o", bundle, "--model", build_tiny_llama(tmp / "model"), "--software", "base",
+        "--wheels-from", base_wheels, "--json",
+        env={"PIP_NO_INDEX": "1", "https_proxy": DEAD_PROXY, "http_proxy": DEAD_PROXY},
+    )
+    assert out.returncode == 0, out.stderr
+    size = sum(w.stat().st_size for w in (bundle / "software" / "wheels").glob("*.whl"))
+    print(f"wheelhouse: {size / 2**20:.1f} MiB, create {time.monotonic() - t0:.1f} s")
+    return bundle, json.loads(out.stdout)["root_digest"]
+
+
+def test_offline_install_from_the_wheelhouse_then_verify(
+    tmp_path: Path, base_wheels: Path, software_bundle: tuple[Path, str]
+) -> None:
+    bundle, root = software_bundle
+    manifest = json.loads((bundle / "prai-bundle.json").read_text(encoding="utf-8"))
+    sw = manifest["software"]
+    wheels = sorted((bundle / "software" / "wheels").glob("*.whl"))
+    assert sw["profile"] == "base" and sw["python"] == f"{sys.version_info[0]}.{sys.version_info[1]}"
+    assert any(w.name.startswith("prai-") for w in wheels) and any(w.name.startswith("pydantic_core-") for w in wheels)
+    # one pinned, hashed line per wheel
+    lock = [ln for ln in (bundle / sw["lock"]).read_text().splitlines() if ln and not ln.startswith("#")]
+    assert len(lock) == len(wheels) == len(sw["wheels"])
+    files = {f["path"]: f["sha256"] for f in manifest["files"]}
+    for w in sw["wheels"]:
+        assert f"{w['name']}=={w['version']} --hash=sha256:{files[w['path']]}" in lock
+    # the SBOM lists every wheel as pkg:pypi with its hash, and is valid CycloneDX 1.6
+    sbom = (bundle / "sbom" / "bom.cdx.json").read_bytes()
+    assert validate_sbom(sbom) is None
+    purls = {c.get("purl"): c for c in json.loads(sbom)["components"]}
+    for w in sw["wheels"]:
+        name = w["path"].rsplit("/", 1)[-1]
+        comp = purls[f"pkg:pypi/{w['name']}@{w['version']}?file_name={name}"]
+        assert comp["hashes"] == [{"alg": "SHA-256", "content": files[w["path"]]}]
+
+    # closed side: install.sh, with pip's index disabled and a dead proxy
+    venv = tmp_path / "prai-venv"
+    env = _offline_env(tmp_path)
+    t1 = time.monotonic()
+    install_sh = str(bundle / "software" / "install.sh")
+    inst = subprocess.run(["sh", install_sh, str(venv)], capture_output=True, text=True, env=env)
+    print(f"offline install: {time.monotonic() - t1:.1f} s")
+    assert inst.returncode == 0, inst.stdout[-2000:] + inst.stderr[-2000:]
+    ver = subprocess.run(
+        [str(venv / "bin" / "prai"), "bundle", "verify", str(bundle), "--root-digest", root],
+        capture_output=True, text=True, env=env, cwd=tmp_path,
+    )
+    assert ver.returncode == 0, ver.stderr
+    assert "OK" in ver.stdout
+
+    # from that installation (no checkout: PrAI's wheel is re-packed from the installed files)
+    again = subprocess.run(
+        [str(venv / "bin" / "prai"), "bundle", "create", "-o", str(tmp_path / "again"), "--software", "base",
+         "--wheels-from", str(base_wheels), "--constraints", str(REPO / "constraints" / "cpu.txt")],
+        capture_output=True, text=True, env=env, cwd=tmp_path,
+    )
+    assert again.returncode == 0, again.stderr
+    own = next((tmp_path / "again" / "software" / "wheels").glob("prai-*.whl"))
+    inst2 = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--no-deps", "--force-reinstall", "--dry-run", str(own)],
+        capture_output=True, text=True, env=env,
+    )
+    assert inst2.returncode == 0, inst2.stderr
+    with zipfile.ZipFile(own) as zf:  # PEP 427: RECORD lists every file with its hash
+        names = set(zf.namelist())
+        record = next(n for n in names if n.endswith(".dist-info/RECORD"))
+        assert "prai/bundle/wheelhouse.py" in names and any(n.endswith("entry_points.txt") for n in names)
+        for line in zf.read(record).decode().splitlines():
+            path, digest, _size = line.rsplit(",", 2)
+            if path != record:
+                raw = hashlib.sha256(zf.read(path)).digest()
+                assert digest == "sha256=" + base64.urlsafe_b64encode(raw).rstrip(b"=").decode(), path
+
+
+def test_install_refuses_a_tampered_wheelhouse(tmp_path: Path, software_bundle: tuple[Path, str]) -> None:
+    bundle = tmp_path / "b"
+    shutil.copytree(software_bundle[0], bundle, copy_function=os.link)  # hard links: no 70 MiB copy
+    lock = bundle / "software" / "requirements.lock"
+    text = lock.read_text()
+    lock.unlink()  # a new file, so the original bundle (same inodes) stays intact
+    lock.write_text(text + "\n")
+    inst = subprocess.run(["sh", str(bundle / "software" / "install.sh"), str(tmp_path / "v")], capture_output=True,
+                          text=True, env=_offline_env(tmp_path))
+    assert inst.returncode == 12 and "differs from SHA256SUMS" in inst.stderr
+    assert not (tmp_path / "v").exists()
+
+
+def test_a_wheel_missing_for_the_target_fails_create(tmp_path: Path, base_wheels: Path) -> None:
+    out = _prai(
+        "bundle", "create", "-o", tmp_path / "b", "--software", "base", "--wheels-from", base_wheels,
+        "--platform", "macosx_11_0_arm64",
+    )
+    assert out.returncode == 19, out.stderr
+    assert re.search(r"no wheel of \S+ for CPython 3\.\d+ on macosx_11_0_arm64", out.stderr), out.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing written, no partial output
+
+
+def test_a_missing_dependency_is_named(tmp_path: Path) -> None:
+    empty = tmp_path / "wheels"
+    empty.mkdir()
+    out = _prai("bundle", "create", "-o", tmp_path / "b", "--software", "base", "--wheels-from", empty)
+    assert out.returncode == 19, out.stderr
+    assert re.search(r"no wheel of [A-Za-z0-9_.-]+.* for CPython .* in --wheels-from", out.stderr), out.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["wheels"]
+
+
+def test_check_target_refuses_another_python_or_platform(tmp_path: Path) -> None:
+    software = {
+        "python": "3.12",
+        "implementation": "cp",
+        "platforms": ["manylinux_2_28_x86_64"],
+        "wheels": [{"path": "software/wheels/pydantic_core-2.50.5-cp312-cp312-manylinux_2_17_x86_64.whl"}],
+    }
+    problems = check_fit(software, impl="cpython", version=(3, 11), machine="x86_64", glibc=(2, 36))
+    assert problems and "CPython 3.12" in problems[0] and "3.11" in problems[0]
+    assert check_fit(software, impl="cpython", version=(3, 12), machine="x86_64", glibc=(2, 36)) == []
+    assert check_fit(software, impl="cpython", version=(3, 12), machine="aarch64", glibc=(2, 36))
+    assert check_fit(software, impl="cpython", version=(3, 12), machine="x86_64", glibc=(2, 12))  # old glibc
+    assert wheel_fits("cryptography-50.0.2-cp311-abi3-manylinux_2_28_x86_64.whl", impl="cpython", version=(3, 13),
+                      machine="x86_64", glibc=(2, 28))
+    assert not wheel_fits("x-1-cp311-abi3-manylinux_2_28_x86_64.whl", impl="cpython", version=(3, 10),
+                          machine="x86_64", glibc=(2, 28))
+    # the script shipped in the bundle says so in one line and exits 19
+    (tmp_path / "prai-bundle.json").write_text(json.dumps({"software": software}))
+    script = Path(__file__).resolve().parents[2] / "src" / "prai" / "bundle" / "_target.py"
+    proc = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True)
+    if sys.version_info[:2] != (3, 12):
+        assert proc.returncode == 19 and "is for CPython 3.12" in proc.stderr, proc.stderr
+
+
+def test_expand_platform() -> None:
+    tags = expand_platform("manylinux_2_28_x86_64")
+    assert tags[0] == "manylinux_2_28_x86_64" and "manylinux2014_x86_64" in tags and "manylinux_2_17_x86_64" in tags
+    assert "manylinux_2_29_x86_64" not in tags and tags[-2:] == ["manylinux_2_5_x86_64", "manylinux1_x86_64"]
+    assert expand_platform("manylinux2014_aarch64")[0] == "manylinux_2_17_aarch64"
+    assert expand_platform("win_amd64") == ["win_amd64"]
