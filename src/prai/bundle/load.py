@@ -102,57 +102,60 @@ def load_bundle(
     if base_image is not None and not to.startswith("oci://"):
         raise UsageError("--base-image applies to oci:// destinations only")
     src: BundleSource = open_bundle(bundle)
-    manifest_preview = None
-    if only is not None:
-        from .manifest import parse_manifest
+    try:
+        manifest_preview = None
+        if only is not None:
+            from .manifest import parse_manifest
 
-        manifest_preview = parse_manifest(src.manifest_bytes)
-        select_files(manifest_preview, only)  # fail fast on a bad --only
-    report = verify_source(
-        src,
-        key=key,
-        expected_root=expected_root,
-        progress=progress,
-        only_paths={f.path for f in select_files(manifest_preview, only)}
-        if manifest_preview
-        else None,
-    )
-    report.raise_for_problems()
-    assert report.manifest is not None and report.root_digest is not None
-    files = select_files(report.manifest, only)
-    if to.startswith("s3://"):
-        from .load_s3 import load_to_s3
-
-        return load_to_s3(
+            manifest_preview = parse_manifest(src.manifest_bytes)
+            select_files(manifest_preview, only)  # fail fast on a bad --only
+        report = verify_source(
             src,
-            report.manifest,
-            report.root_digest,
-            files,
-            to,
-            endpoint_url=endpoint_url,
-            ca_bundle=ca_bundle,
-            env_file=env_file,
+            key=key,
+            expected_root=expected_root,
             progress=progress,
+            only_paths={f.path for f in select_files(manifest_preview, only)}
+            if manifest_preview
+            else None,
         )
-    if to.startswith("oci://"):
-        from .load_oci import load_to_oci
+        report.raise_for_problems()
+        assert report.manifest is not None and report.root_digest is not None
+        files = select_files(report.manifest, only)
+        if to.startswith("s3://"):
+            from .load_s3 import load_to_s3
 
-        return load_to_oci(
-            src,
-            report.manifest,
-            report.root_digest,
-            files,
-            to,
-            ca_bundle=ca_bundle,
-            authfile=authfile,
-            base_image=base_image,
-            progress=progress,
-        )
-    if "://" in to:
-        raise UsageError(
-            f"--to {to!r}: unknown scheme",
-            hint="use a directory path, s3://bucket/prefix or oci://registry/repo:tag",
-        )
-    from .load_dir import load_to_dir
+            return load_to_s3(
+                src,
+                report.manifest,
+                report.root_digest,
+                files,
+                to,
+                endpoint_url=endpoint_url,
+                ca_bundle=ca_bundle,
+                env_file=env_file,
+                progress=progress,
+            )
+        if to.startswith("oci://"):
+            from .load_oci import load_to_oci
 
-    return load_to_dir(src, report.manifest, report.root_digest, files, Path(to), progress=progress)
+            return load_to_oci(
+                src,
+                report.manifest,
+                report.root_digest,
+                files,
+                to,
+                ca_bundle=ca_bundle,
+                authfile=authfile,
+                base_image=base_image,
+                progress=progress,
+            )
+        if "://" in to:
+            raise UsageError(
+                f"--to {to!r}: unknown scheme",
+                hint="use a directory path, s3://bucket/prefix or oci://registry/repo:tag",
+            )
+        from .load_dir import load_to_dir
+
+        return load_to_dir(src, report.manifest, report.root_digest, files, Path(to), progress=progress)
+    finally:
+        src.close()
