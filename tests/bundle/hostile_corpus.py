@@ -17,7 +17,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -171,7 +171,7 @@ def member(name: str | bytes, data: bytes = b"", typ: bytes = b"0", **kw: Any) -
     return header(raw, len(data), typ, **kw) + pad(data)
 
 
-def pax_records(records: dict[str, str | bytes]) -> bytes:
+def pax_records(records: Mapping[str, str | bytes]) -> bytes:
     out = b""
     for key, value in records.items():
         v = value.encode() if isinstance(value, str) else value
@@ -183,7 +183,7 @@ def pax_records(records: dict[str, str | bytes]) -> bytes:
     return out
 
 
-def pax(records: dict[str, str | bytes], typ: bytes = b"x") -> bytes:
+def pax(records: Mapping[str, str | bytes], typ: bytes = b"x") -> bytes:
     return member(b"PaxHeader/x", pax_records(records), typ)
 
 

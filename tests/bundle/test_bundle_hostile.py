@@ -231,3 +231,25 @@ def test_python_tarfile_written_bundle_with_pax_names(tmp_path: Path) -> None:
 def test_manifest_as_built_by_other_rooms_still_validates() -> None:
     data = manifest_dict(payload())
     assert json.loads(canonical(data)) == data
+
+
+def test_json_schema_is_generated_from_the_models() -> None:
+    """`python -m prai.bundle.manifest` prints a JSON Schema that tools without PrAI can
+    use: valid for draft 2020-12, accepts a real manifest, refuses the path attacks."""
+    import jsonschema
+
+    from prai.bundle.manifest import json_schemas
+
+    out = subprocess.run(
+        [sys.executable, "-m", "prai.bundle.manifest"], capture_output=True, text=True, check=True
+    )
+    schemas = json.loads(out.stdout)
+    assert schemas == json.loads(json.dumps(json_schemas()))
+    schema = schemas["prai-bundle.json"]
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.validate(manifest_dict(payload()), schema)
+    for bad in ["../x", "/etc/passwd", "other//x", "other/./x", "other/a\nb", "other\\x"]:
+        doc = manifest_dict(payload())
+        doc["files"][0]["path"] = bad
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(doc, schema)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from datetime import datetime
 from typing import Annotated, Any, Literal, get_args
 
@@ -21,6 +22,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    WithJsonSchema,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -82,9 +84,11 @@ def path_problem(path: object) -> str | None:
     """Why ``path`` is not a safe bundle path, or None when it is.
 
     A bundle path is a relative POSIX path: no leading ``/``, no empty, ``.`` or ``..``
-    component, no backslash, no drive letter, no control or bidi characters, no lone
-    surrogate (so it is valid UTF-8), at most MAX_PATH_BYTES bytes, MAX_PATH_DEPTH
-    components of at most MAX_COMPONENT_BYTES bytes each.
+    component, no backslash, no drive letter, only printable characters and spaces
+    (``str.isprintable`` or Unicode category Zs: no controls such as a newline or ESC,
+    no bidi or other format characters, no lone surrogate, so it is valid UTF-8), at most
+    MAX_PATH_BYTES bytes, MAX_PATH_DEPTH components of at most MAX_COMPONENT_BYTES
+    bytes each.
     """
     if not isinstance(path, str):
         return "not a string"
@@ -92,11 +96,12 @@ def path_problem(path: object) -> str | None:
         return "empty"
     if len(path) > MAX_PATH_BYTES:
         return f"longer than {MAX_PATH_BYTES} bytes"
-    bad = _BAD_CHARS.search(path)
-    if bad:
-        kind = "a lone surrogate (not UTF-8)" if "\ud800" <= bad.group() <= "\udfff" else (
-            f"the control character {bad.group()!r}")
-        return f"contains {kind}"
+    if not path.isprintable():
+        for c in path:
+            if not c.isprintable() and unicodedata.category(c) != "Zs":
+                if "\ud800" <= c <= "\udfff":
+                    return "contains a lone surrogate (not UTF-8)"
+                return f"contains the unprintable character U+{ord(c):04X}"
     if path.startswith("/"):
         return "absolute"
     if "\\" in path or _DRIVE.match(path):
@@ -158,7 +163,18 @@ def _timestamp(value: Any) -> Any:
     return value
 
 
-BundlePath = Annotated[str, AfterValidator(_safe_path)]
+# JSON Schema of a bundle path (ECMA-262 pattern; the Python check above is the
+# authority: it also bounds bytes per component and depth, and refuses format characters)
+_PATH_SCHEMA = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_PATH_BYTES,
+    "pattern": r"^(?![A-Za-z]:)(?!/)(?!.*(?:^|/)\.{0,2}(?:/|$))[^\\\u0000-\u001f\u007f-\u009f]+$",
+    "description": "relative POSIX path: no leading '/', no empty, '.' or '..' component, no "
+    f"backslash, printable characters only, at most {MAX_PATH_BYTES} bytes, "
+    f"{MAX_PATH_DEPTH} components of {MAX_COMPONENT_BYTES} bytes",
+}
+BundlePath = Annotated[str, AfterValidator(_safe_path), WithJsonSchema(_PATH_SCHEMA)]
 Name = Annotated[str, Field(max_length=MAX_NAME_CHARS), AfterValidator(_safe_text)]
 Text = Annotated[str, Field(max_length=MAX_TEXT_CHARS), AfterValidator(_safe_text)]
 Timestamp = Annotated[datetime, BeforeValidator(_timestamp)]
@@ -405,7 +421,12 @@ def _file_name(value: str) -> str:
     return value
 
 
-FileName = Annotated[str, AfterValidator(_file_name)]
+FileName = Annotated[
+    str,
+    AfterValidator(_file_name),
+    WithJsonSchema({**_PATH_SCHEMA, "pattern": r"^(?!\.{1,2}$)[^/\\\u0000-\u001f\u007f-\u009f]+$",
+                    "description": "a plain file name (no folder)"}),
+]
 
 
 class PartRecord(_Strict):
@@ -491,3 +512,16 @@ def check_sums(manifest: Manifest, sums: bytes, source: str = SUMS_NAME) -> None
             f"{source} does not match {MANIFEST_NAME} (first difference: {where}); "
             "one of them was edited after the bundle was created"
         )
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """JSON Schema (draft 2020-12) of the manifest and of the parts index, generated from
+    the models above (the one definition); ``python -m prai.bundle.manifest`` prints it."""
+    return {
+        "prai-bundle.json": Manifest.model_json_schema(),
+        "NAME.tar.parts.json": PartsIndex.model_json_schema(),
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(json_schemas(), indent=2, ensure_ascii=False))
