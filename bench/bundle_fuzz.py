@@ -105,9 +105,12 @@ def _base_tars(work: Path) -> dict[str, bytes]:
 
 def _mutate_tar(rng: random.Random, data: bytes) -> bytes:
     buf = bytearray(data)
-    blocks = len(buf) // hc.BLOCK
-    headers = [i for i in range(0, len(buf), hc.BLOCK) if buf[i + 257 : i + 262] == b"ustar"]
     for _ in range(rng.randint(1, 3)):
+        blocks = max(1, len(buf) // hc.BLOCK)
+        headers = [
+            i for i in range(0, len(buf) - hc.BLOCK + 1, hc.BLOCK)
+            if buf[i + 257 : i + 262] == b"ustar"
+        ]
         op = rng.randrange(9)
         if op == 0:  # bit flip anywhere
             buf[rng.randrange(len(buf))] ^= 1 << rng.randrange(8)
@@ -142,8 +145,7 @@ def _mutate_tar(rng: random.Random, data: bytes) -> bytes:
                                b"model//a", b"\xff\xfe", b"model/a\nb", b"prai-bundle.json"])
             buf[h : h + 100] = name.ljust(100, b"\x00")
             _fix_checksum(buf, h)
-        blocks = max(1, len(buf) // hc.BLOCK)
-        if not buf:
+        if len(buf) < hc.BLOCK:
             buf = bytearray(hc.BLOCK)
     return bytes(buf)
 
@@ -400,7 +402,7 @@ def main() -> None:
         bases = _base_tars(work)
         base_manifest = hc.manifest_dict(hc.payload())
         run = Run(work, args.keep_failures)
-        for _name, (recipe, code) in sorted(hc.RECIPES.items()):
+        for _name, (recipe, code, _needle) in sorted(hc.RECIPES.items()):
 
             def seed_case(d: Path, r: hc.Recipe = recipe, c: int = code) -> tuple[Path, int | None]:
                 return r(d), c

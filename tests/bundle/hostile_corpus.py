@@ -250,12 +250,14 @@ def _manifest_in(tar: bytes) -> bytes:
 # --- recipes --------------------------------------------------------------------------
 
 Recipe = Callable[[Path], Path]
-RECIPES: dict[str, tuple[Recipe, int]] = {}
+# name -> (recipe, exit code PrAI must answer, a phrase its message must hold: the
+# refusal is for the reason the recipe is about, not for a side effect of building it)
+RECIPES: dict[str, tuple[Recipe, int, str]] = {}
 
 
-def recipe(name: str, code: int) -> Callable[[Recipe], Recipe]:
+def recipe(name: str, code: int, needle: str = "") -> Callable[[Recipe], Recipe]:
     def deco(fn: Recipe) -> Recipe:
-        RECIPES[name] = (fn, code)
+        RECIPES[name] = (fn, code, needle)
         return fn
 
     return deco
@@ -264,6 +266,13 @@ def recipe(name: str, code: int) -> Callable[[Recipe], Recipe]:
 def _tar_file(d: Path, data: bytes, name: str = "b.tar") -> Path:
     (d / name).write_bytes(data)
     return d / name
+
+
+def _with(d: Path, extra: bytes, name: str = "b.tar") -> Path:
+    """A clean bundle with ``extra`` (headers and data) before the end-of-archive marker."""
+    files = payload()
+    body = b"".join(member(n, x) for n, x in {**control(files), **files}.items())
+    return _tar_file(d, finish(body + extra), name)
 
 
 def _evil_after(d: Path, separator: bytes, name: str = "b.tar") -> Path:
@@ -279,175 +288,175 @@ def _tar_ok(d: Path) -> Path:
     return _tar_file(d, tar_of(payload()))
 
 
-@recipe("tar-corrupt-block-mid-tar", 3)
+@recipe("tar-corrupt-block-mid-tar", 3, "damaged (checksum)")
 def _corrupt_block(d: Path) -> Path:
     bad = bytearray(member("other/x", b"x"))
     bad[0] ^= 0xFF  # name changes, checksum no longer matches
     return _evil_after(d, bytes(bad))
 
 
-@recipe("tar-zero-block-mid-tar", 17)
+@recipe("tar-zero-block-mid-tar", 17, "lone zero block")
 def _zero_block(d: Path) -> Path:
     return _evil_after(d, bytes(BLOCK))
 
 
-@recipe("tar-trailing-member-after-end", 17)
+@recipe("tar-trailing-member-after-end", 17, "follows the end-of-archive marker")
 def _trailing(d: Path) -> Path:
     files = payload()
     clean = tar_of(files)
     return _tar_file(d, clean + member("model/config.json", EVIL) + bytes(2 * BLOCK))
 
 
-@recipe("tar-nonzero-byte-after-end", 17)
+@recipe("tar-nonzero-byte-after-end", 17, "follows the end-of-archive marker")
 def _after_end(d: Path) -> Path:
     data = bytearray(tar_of(payload()))
     data[-100] = 1
     return _tar_file(d, bytes(data))
 
 
-@recipe("tar-no-end-marker", 13)
+@recipe("tar-no-end-marker", 13, "without the end-of-archive marker")
 def _no_end(d: Path) -> Path:
     files = payload()
     body = b"".join(member(n, x) for n, x in {**control(files), **files}.items())
     return _tar_file(d, body)
 
 
-@recipe("tar-gnu-sparse-type", 17)
+@recipe("tar-gnu-sparse-type", 17, "sparse")
 def _sparse_s(d: Path) -> Path:
     return _evil_after(d, member("other/sparse", b"abc", b"S", magic=GNU))
 
 
-@recipe("tar-gnu-sparse-pax-headers", 17)
+@recipe("tar-gnu-sparse-pax-headers", 17, "sparse")
 def _sparse_pax(d: Path) -> Path:
     rec = {"GNU.sparse.major": "1", "GNU.sparse.minor": "0", "GNU.sparse.name": "model/x",
            "GNU.sparse.realsize": "4096"}
     return _evil_after(d, pax(rec) + member("other/GNUSparseFile.0/x", b"1\n0\n3\n" + bytes(509)))
 
 
-@recipe("tar-huge-size-field", 13)
+@recipe("tar-huge-size-field", 13, "the tar ends first")
 def _huge_size(d: Path) -> Path:
     field = b"\x80" + (1 << 80).to_bytes(11, "big")
     return _evil_after(d, header(b"other/huge", 0, size_field=field))
 
 
-@recipe("tar-size-past-end", 13)
+@recipe("tar-size-past-end", 13, "the tar ends first")
 def _size_past(d: Path) -> Path:
     files = payload()
     body = b"".join(member(n, x) for n, x in {**control(files), **files}.items())
     return _tar_file(d, body + header(b"other/big", 1 << 30) + bytes(4 * BLOCK))
 
 
-@recipe("tar-negative-size", 3)
+@recipe("tar-negative-size", 3, "size field")
 def _neg_size(d: Path) -> Path:
     return _evil_after(d, header(b"other/neg", 0, size_field=b"\xff" * 12))
 
 
-@recipe("tar-size-field-garbage", 3)
+@recipe("tar-size-field-garbage", 3, "size field")
 def _garbage_size(d: Path) -> Path:
     return _evil_after(d, header(b"other/g", 0, size_field=b"0000000001x\x00"))
 
 
-@recipe("tar-pax-size-mismatch", 3)
+@recipe("tar-pax-size-mismatch", 3, "pax size")
 def _pax_size(d: Path) -> Path:
     return _evil_after(d, pax({"size": "0"}) + member("other/p", b"abc"))
 
 
-@recipe("tar-oversized-pax-header", 3)
+@recipe("tar-oversized-pax-header", 3, "extended header of")
 def _big_pax(d: Path) -> Path:
     return _evil_after(d, pax({"comment": "x" * (1 << 20)}) + member("other/p", b"abc"))
 
 
-@recipe("tar-global-pax-header", 17)
+@recipe("tar-global-pax-header", 17, "global pax header")
 def _global(d: Path) -> Path:
     return _evil_after(d, pax({"path": "model/config.json"}, b"g"))
 
 
-@recipe("tar-two-extended-headers", 17)
+@recipe("tar-two-extended-headers", 17, "second extended header")
 def _two_ext(d: Path) -> Path:
     return _evil_after(d, longname(b"other/a") + pax({"path": "other/b"}) + member("other/c", b"c"))
 
 
-@recipe("tar-pax-unknown-key", 17)
+@recipe("tar-pax-unknown-key", 17, "linkpath")
 def _pax_key(d: Path) -> Path:
     return _evil_after(d, pax({"linkpath": "/etc/passwd"}) + member("other/p", b"p"))
 
 
-@recipe("tar-pax-path-traversal", 17)
+@recipe("tar-pax-path-traversal", 17, "../../etc/cron.d/x")
 def _pax_dotdot(d: Path) -> Path:
     return _evil_after(d, pax({"path": "../../etc/cron.d/x"}) + member("other/p", b"p"))
 
 
-@recipe("tar-duplicate-name", 17)
+@recipe("tar-duplicate-name", 17, "appears twice")
 def _dup(d: Path) -> Path:
     return _evil_after(d, b"")
 
 
-@recipe("tar-symlink", 17)
+@recipe("tar-symlink", 17, "symbolic link")
 def _symlink(d: Path) -> Path:
     return _evil_after(d, member("model/link", b"", b"2", linkname=b"/etc/passwd"))
 
 
-@recipe("tar-hardlink", 17)
+@recipe("tar-hardlink", 17, "hard link")
 def _hardlink(d: Path) -> Path:
     return _evil_after(d, member("model/hard", b"", b"1", linkname=b"prai-bundle.json"))
 
 
-@recipe("tar-device", 17)
+@recipe("tar-device", 17, "character device")
 def _device(d: Path) -> Path:
     return _evil_after(d, member("model/dev", b"", b"3"))
 
 
-@recipe("tar-fifo", 17)
+@recipe("tar-fifo", 17, "FIFO")
 def _fifo(d: Path) -> Path:
     return _evil_after(d, member("model/fifo", b"", b"6"))
 
 
-@recipe("tar-contiguous-type-7", 17)
+@recipe("tar-contiguous-type-7", 17, "contiguous")
 def _contig(d: Path) -> Path:
     return _evil_after(d, member("other/c7", b"abc", b"7"))
 
 
-@recipe("tar-non-utf8-name", 17)
+@recipe("tar-non-utf8-name", 17, "not UTF-8")
 def _non_utf8(d: Path) -> Path:
     return _evil_after(d, member(b"model/\xff\xfe.bin", b"x"))
 
 
-@recipe("tar-absolute-name", 17)
+@recipe("tar-absolute-name", 17, "(absolute)")
 def _absolute(d: Path) -> Path:
     return _evil_after(d, member("/etc/cron.d/evil", b"x"))
 
 
-@recipe("tar-file-is-also-folder", 17)
+@recipe("tar-file-is-also-folder", 17, "is a file and also the folder")
 def _file_folder(d: Path) -> Path:
-    return _evil_after(d, member("model/config.json/x", b"x"))
+    return _with(d, member("model/config.json/x", b"x"))
 
 
-@recipe("tar-folder-with-data", 3)
+@recipe("tar-folder-with-data", 3, "folder with")
 def _dir_data(d: Path) -> Path:
     return _evil_after(d, header(b"model/sub/", 512, b"5") + bytes(BLOCK))
 
 
-@recipe("tar-gnu-prefix-area-used", 3)
+@recipe("tar-gnu-prefix-area-used", 3, "prefix field")
 def _gnu_prefix(d: Path) -> Path:
     return _evil_after(d, member("x", b"x", magic=GNU, gnu_area=b"model/config.json"))
 
 
-@recipe("tar-v7-magic", 3)
+@recipe("tar-v7-magic", 3, "magic")
 def _v7(d: Path) -> Path:
     return _evil_after(d, member("other/v7", b"x", magic=bytes(8)))
 
 
-@recipe("tar-name-padding-garbage", 3)
+@recipe("tar-name-padding-garbage", 3, "after the end of a name")
 def _name_pad(d: Path) -> Path:
     return _evil_after(d, member(b"other/a\x00model/config.json", b"x"))
 
 
-@recipe("tar-link-name-on-file", 3)
+@recipe("tar-link-name-on-file", 3, "link name")
 def _link_on_file(d: Path) -> Path:
     return _evil_after(d, member("other/l", b"x", linkname=b"/etc/passwd"))
 
 
-@recipe("tar-bad-checksum-first-header", 3)
+@recipe("tar-bad-checksum-first-header", 3, "byte 0 is damaged")
 def _bad_first(d: Path) -> Path:
     files = payload()
     ctl = control(files)
@@ -456,7 +465,7 @@ def _bad_first(d: Path) -> Path:
     return _tar_file(d, finish(first + pad(ctl["prai-bundle.json"]) + rest))
 
 
-@recipe("tar-extra-folder", 11)
+@recipe("tar-extra-folder", 11, "folder model/empty/")
 def _extra_folder(d: Path) -> Path:
     files = payload()
     body = b"".join(member(n, x) for n, x in {**control(files), **files}.items())
@@ -528,12 +537,12 @@ def _dir_ok(d: Path) -> Path:
     return _edited(d, lambda m: None)
 
 
-@recipe("json-nested-100000-deep", 14)
+@recipe("json-nested-100000-deep", 14, "nested too deeply")
 def _deep(d: Path) -> Path:
     return _dir_with_manifest(d, '{"files": ' + "[" * 100_000 + "]" * 100_000 + "}")
 
 
-@recipe("json-nested-50-deep", 14)
+@recipe("json-nested-50-deep", 14, "deeper than 16")
 def _deep50(d: Path) -> Path:
     return _dir_with_manifest(d, '{"warnings": ' + "[" * 50 + "]" * 50 + "}")
 
@@ -543,142 +552,136 @@ def _size_literal(d: Path, literal: bytes) -> Path:
     return _dir_with_manifest(d, re.sub(rb'"size": [0-9]+', b'"size": ' + literal, text, count=1))
 
 
-@recipe("json-int-4301-digits", 14)
+@recipe("json-int-4301-digits", 14, "4301 digits")
 def _bigint(d: Path) -> Path:
     return _size_literal(d, b"9" * 4301)
 
 
-@recipe("json-float-overflow", 14)
+@recipe("json-float-overflow", 14, "out of range")
 def _float(d: Path) -> Path:
     return _size_literal(d, b"1e400")
 
 
-@recipe("json-nan", 14)
+@recipe("json-nan", 14, "NaN")
 def _nan(d: Path) -> Path:
     return _size_literal(d, b"NaN")
 
 
-@recipe("json-duplicate-key", 14)
+@recipe("json-duplicate-key", 14, "appears twice")
 def _dupkey(d: Path) -> Path:
     text = canonical(manifest_dict(payload()))
     return _dir_with_manifest(d, text.replace(b'"files": [', b'"files": [], "files": [', 1))
 
 
-@recipe("json-not-utf8", 14)
+@recipe("json-not-utf8", 14, "not UTF-8")
 def _not_utf8(d: Path) -> Path:
     return _dir_with_manifest(d, b'{"created_by": "\xff"}')
 
 
-@recipe("json-lone-surrogate-in-path", 14)
+@recipe("json-lone-surrogate-in-path", 14, "surrogate")
 def _surrogate(d: Path) -> Path:
     text = canonical(manifest_dict(payload()))
     return _dir_with_manifest(d, text.replace(b"other/notes.txt", b"other/\\udc80notes.txt", 1))
 
 
-@recipe("manifest-files-number", 14)
+@recipe("manifest-files-number", 14, "files: Input should be a valid list")
 def _files_num(d: Path) -> Path:
     return _edited(d, lambda m: m.update(files=7))
 
 
-@recipe("manifest-files-boolean", 14)
+@recipe("manifest-files-boolean", 14, "files: Input should be a valid list")
 def _files_bool(d: Path) -> Path:
     return _edited(d, lambda m: m.update(files=True))
 
 
-@recipe("manifest-files-null", 14)
+@recipe("manifest-files-null", 14, "files: Input should be a valid list")
 def _files_null(d: Path) -> Path:
     return _edited(d, lambda m: m.update(files=None))
 
 
-@recipe("manifest-top-level-array", 14)
+@recipe("manifest-top-level-array", 14, "valid dictionary")
 def _top_array(d: Path) -> Path:
     return _dir_with_manifest(d, "[]")
 
 
-@recipe("manifest-unknown-key", 14)
+@recipe("manifest-unknown-key", 14, "extra: Extra inputs")
 def _unknown(d: Path) -> Path:
     return _edited(d, lambda m: m.update(extra="x"))
 
 
-@recipe("manifest-format-version-true", 14)
+@recipe("manifest-format-version-true", 14, "format_version")
 def _fv(d: Path) -> Path:
     return _edited(d, lambda m: m.update(format_version=True))
 
 
-@recipe("manifest-size-string", 14)
+@recipe("manifest-size-string", 14, "files.0.size")
 def _size_str(d: Path) -> Path:
     return _edited(d, lambda m: m["files"][0].update(size="31"))
 
 
-@recipe("manifest-size-negative", 14)
+@recipe("manifest-size-negative", 14, "files.0.size")
 def _size_neg(d: Path) -> Path:
     return _edited(d, lambda m: m["files"][0].update(size=-1))
 
 
-@recipe("manifest-size-too-large", 14)
+@recipe("manifest-size-too-large", 14, "files.0.size")
 def _size_big(d: Path) -> Path:
     return _edited(d, lambda m: m["files"][0].update(size=1 << 60))
 
 
-@recipe("manifest-sha256-uppercase", 14)
+@recipe("manifest-sha256-uppercase", 14, "files.0.sha256")
 def _sha_upper(d: Path) -> Path:
     return _edited(d, lambda m: m["files"][0].update(sha256=m["files"][0]["sha256"].upper()))
 
 
-@recipe("manifest-created-at-garbage", 14)
+@recipe("manifest-created-at-garbage", 14, "created_at")
 def _created(d: Path) -> Path:
     return _edited(d, lambda m: m.update(created_at="yesterday"))
 
 
-@recipe("manifest-created-at-naive", 14)
+@recipe("manifest-created-at-naive", 14, "time zone")
 def _naive(d: Path) -> Path:
     return _edited(d, lambda m: m.update(created_at="2026-01-01T00:00:00"))
 
 
-@recipe("manifest-rank-negative", 14)
+@recipe("manifest-rank-negative", 14, "adapters.0.rank")
 def _rank(d: Path) -> Path:
     return _edited(d, lambda m: m["adapters"][0].update(rank=-1))
 
 
-@recipe("manifest-rank-zero", 14)
+@recipe("manifest-rank-zero", 14, "adapters.0.rank")
 def _rank0(d: Path) -> Path:
     return _edited(d, lambda m: m["adapters"][0].update(rank=0))
 
 
-@recipe("manifest-adapter-path-dotdot", 17)
+@recipe("manifest-adapter-path-dotdot", 17, "adapters.0.path")
 def _apath(d: Path) -> Path:
     return _edited(d, lambda m: m["adapters"][0].update(path="../x"))
 
 
-@recipe("manifest-adapter-path-other-folder", 17)
+@recipe("manifest-adapter-path-other-folder", 17, "not adapters/faq")
 def _apath2(d: Path) -> Path:
     return _edited(d, lambda m: m["adapters"][0].update(path="model"))
 
 
-@recipe("manifest-control-chars-in-name", 14)
+@recipe("manifest-control-chars-in-name", 14, "created_by")
 def _ctl_name(d: Path) -> Path:
     return _edited(d, lambda m: m.update(created_by="prai\x1b[2J\nrm -rf /"))
 
 
 def _path_recipe(path: str) -> Recipe:
+    """The valid bundle with other/notes.txt renamed to ``path`` (in the manifest and,
+    where a file system allows it, on disk)."""
+
     def make(d: Path) -> Path:
         files = payload()
+        data = manifest_dict(files)
+        entry = next(e for e in data["files"] if e["path"] == "other/notes.txt")
+        entry["path"] = path
         files[path] = files.pop("other/notes.txt")
-        data = manifest_dict_unchecked(files)
         return _dir_with_manifest_raw(d, canonical(data), files)
 
     return make
-
-
-def manifest_dict_unchecked(files: dict[str, bytes]) -> dict[str, Any]:
-    """Like :func:`manifest_dict` but paths are not validated (for hostile paths)."""
-    safe = {f"other/_{i}": data for i, data in enumerate(files.values())}
-    data = manifest_dict(safe)
-    for entry, path in zip(data["files"], files, strict=True):
-        entry["path"] = path
-        if path.startswith("model/"):
-            entry["role"], entry["name"] = "model", "model"
-    return data
 
 
 def _dir_with_manifest_raw(d: Path, mbytes: bytes, files: dict[str, bytes]) -> Path:
@@ -716,18 +719,20 @@ for _name, _path in {
     "path-dot-component": "other/./x",
     "path-trailing-slash": "other/x/",
 }.items():
-    RECIPES[_name] = (_path_recipe(_path), 17)
+    RECIPES[_name] = (_path_recipe(_path), 17, repr(_path)[:20])
 
 
-@recipe("manifest-file-and-folder", 17)
+@recipe("manifest-file-and-folder", 17, "is a file and also the folder")
 def _file_and_folder(d: Path) -> Path:
     files = payload()
-    files["other/notes.txt/inner"] = b"x"
-    data = manifest_dict_unchecked(files)
-    return _dir_with_manifest_raw(d, canonical(data), {})
+    data = manifest_dict(files)
+    inner = dict(next(e for e in data["files"] if e["path"] == "other/notes.txt"))
+    inner["path"] = "other/notes.txt/inner"
+    data["files"].append(inner)
+    return _dir_with_manifest_raw(d, canonical(data), files)
 
 
-@recipe("manifest-duplicate-path", 14)
+@recipe("manifest-duplicate-path", 14, "listed twice")
 def _dup_path(d: Path) -> Path:
     return _edited(d, lambda m: m["files"].append(dict(m["files"][0])))
 
@@ -740,14 +745,14 @@ def _partial(d: Path) -> Path:
     return _edited(d, lambda m: None, files)
 
 
-@recipe("dir-extra-empty-folder", 11)
+@recipe("dir-extra-empty-folder", 11, "folder model/empty/")
 def _dir_extra_folder(d: Path) -> Path:
     root = _edited(d, lambda m: None)
     (root / "model" / "empty").mkdir()
     return root
 
 
-@recipe("dir-non-utf8-file-name", 17)
+@recipe("dir-non-utf8-file-name", 17, "surrogate")
 def _dir_non_utf8(d: Path) -> Path:
     root = _edited(d, lambda m: None)
     with open(os.path.join(os.fsencode(root), b"model", b"\xff\xfe.bin"), "wb") as f:
@@ -755,7 +760,7 @@ def _dir_non_utf8(d: Path) -> Path:
     return root
 
 
-@recipe("sums-hostile-line", 14)
+@recipe("sums-hostile-line", 14, "SHA256SUMS does not match")
 def _sums(d: Path) -> Path:
     root = _edited(d, lambda m: None)
     (root / "SHA256SUMS").write_bytes(b"0" * 64 + b"  \x1b[2J\xff\n")
@@ -778,17 +783,17 @@ def _parts_ok(d: Path) -> Path:
     return _parts(d)
 
 
-@recipe("parts-sha256-null", 16)
+@recipe("parts-sha256-null", 16, "sha256")
 def _parts_null(d: Path) -> Path:
     return _parts(d, lambda i: i.update(sha256=None))
 
 
-@recipe("parts-part-sha256-null", 16)
+@recipe("parts-part-sha256-null", 16, "parts.0.sha256")
 def _parts_part_null(d: Path) -> Path:
     return _parts(d, lambda i: i["parts"][0].update(sha256=None))
 
 
-@recipe("parts-size-infinity", 16)
+@recipe("parts-size-infinity", 16, "Infinity")
 def _parts_inf(d: Path) -> Path:
     index = _parts(d)
     text = re.sub(r'"size": [0-9]+,\n  "tar"', '"size": Infinity,\n  "tar"', index.read_text())
@@ -797,22 +802,22 @@ def _parts_inf(d: Path) -> Path:
     return index
 
 
-@recipe("parts-size-float", 16)
+@recipe("parts-size-float", 16, "size")
 def _parts_float(d: Path) -> Path:
     return _parts(d, lambda i: i.update(size=float(i["size"])))
 
 
-@recipe("parts-sizes-do-not-add-up", 16)
+@recipe("parts-sizes-do-not-add-up", 16, "add up")
 def _parts_sum(d: Path) -> Path:
     return _parts(d, lambda i: i.update(size=i["size"] + 512))
 
 
-@recipe("parts-tar-sha256-wrong", 16)
+@recipe("parts-tar-sha256-wrong", 16, "the index was edited")
 def _parts_tar_sha(d: Path) -> Path:
     return _parts(d, lambda i: i.update(sha256="0" * 64))
 
 
-@recipe("parts-flipped-byte-in-last-part-padding", 16)
+@recipe("parts-flipped-byte-in-last-part-padding", 16, "part p.tar.part-0004 is corrupted")
 def _parts_flip_end(d: Path) -> Path:
     def flip(dd: Path) -> None:
         last = sorted(dd.glob("p.tar.part-*"))[-1]
@@ -823,7 +828,7 @@ def _parts_flip_end(d: Path) -> Path:
     return _parts(d, damage=flip)
 
 
-@recipe("parts-flipped-byte-in-member-padding", 16)
+@recipe("parts-flipped-byte-in-member-padding", 16, "is corrupted")
 def _parts_flip_pad(d: Path) -> Path:
     tar = tar_of(payload())
     off = tar.index(b"{\"r\": 8") + 40  # inside the padding after the adapter config
@@ -837,32 +842,32 @@ def _parts_flip_pad(d: Path) -> Path:
     return _parts(d, damage=flip)
 
 
-@recipe("parts-path-traversal", 17)
+@recipe("parts-path-traversal", 17, "parts.0.path")
 def _parts_path(d: Path) -> Path:
     return _parts(d, lambda i: i["parts"][0].update(path="../p.tar.part-0000"))
 
 
-@recipe("parts-misnamed-part", 16)
+@recipe("parts-misnamed-part", 16, "is named")
 def _parts_name(d: Path) -> Path:
     return _parts(d, lambda i: i["parts"].reverse())
 
 
-@recipe("parts-other-tar-name", 16)
+@recipe("parts-other-tar-name", 16, "is named")
 def _parts_tar(d: Path) -> Path:
     return _parts(d, lambda i: i.update(tar="q.tar"))
 
 
-@recipe("parts-root-digest-of-another-bundle", 16)
+@recipe("parts-root-digest-of-another-bundle", 16, "another bundle")
 def _parts_root(d: Path) -> Path:
     return _parts(d, lambda i: i.update(root_digest="sha256:" + "1" * 64))
 
 
-@recipe("parts-missing-sums-file", 16)
+@recipe("parts-missing-sums-file", 16, "is missing")
 def _parts_sums(d: Path) -> Path:
     return _parts(d, damage=lambda dd: (dd / "p.tar.parts.SHA256SUMS").unlink())
 
 
-@recipe("parts-index-not-json", 16)
+@recipe("parts-index-not-json", 16, "nested too deeply")
 def _parts_json(d: Path) -> Path:
     index = _parts(d)
     index.write_text('{"parts": ' + "[" * 100_000)

@@ -48,7 +48,7 @@ def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]
 
 @pytest.mark.parametrize("name", sorted(RECIPES))
 def test_seed_corpus(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    make, want = RECIPES[name]
+    make, want, needle = RECIPES[name]
     (tmp_path / "in").mkdir()
     bundle = make(tmp_path / "in")
     code, _, err = _cli(capsys, "bundle", "verify", str(bundle))
@@ -57,6 +57,7 @@ def test_seed_corpus(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[st
     if want:
         lines = err.splitlines()
         assert lines[0].startswith("error: ") and any(x.startswith("hint: ") for x in lines)
+        assert needle in lines[0], f"{name}: refused for another reason: {lines[0]}"
         assert len(lines[0]) < 400, lines[0]  # no echo of a 100,000-deep document
         assert "\x1b" not in err and "\udc80" not in err
         code_json, out_json, _ = _cli(capsys, "bundle", "verify", str(bundle), "--json")
@@ -128,7 +129,7 @@ def test_refused_tars_are_the_ones_readers_disagree_on(name: str, tmp_path: Path
 
 
 def test_partial_names_do_not_collide(tmp_path: Path) -> None:
-    make, _ = RECIPES["manifest-partial-names-collide"]
+    make = RECIPES["manifest-partial-names-collide"][0]
     bundle = make(tmp_path)
     dest = tmp_path / "dest"
     load_bundle(bundle, str(dest))
@@ -253,3 +254,19 @@ def test_json_schema_is_generated_from_the_models() -> None:
         doc["files"][0]["path"] = bad
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(doc, schema)
+
+
+def test_load_checks_the_destination_before_writing(tmp_path: Path) -> None:
+    """Paths that would pass PATH_MAX below --to are refused before DEST is created."""
+    from prai.errors import BundleLoadError
+
+    bundle = RECIPES["dir-ok"][0](tmp_path)
+    parent = tmp_path / "p"
+    while len(os.fsencode(parent)) < 4000:
+        parent = parent / ("d" * 200)
+    parent = parent.parent
+    parent.mkdir(parents=True)
+    dest = parent / ("e" * (4075 - len(os.fsencode(parent)) - 1))
+    with pytest.raises(BundleLoadError, match="more than the 4095"):
+        load_bundle(bundle, str(dest))
+    assert not dest.exists()

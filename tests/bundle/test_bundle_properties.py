@@ -45,7 +45,7 @@ from prai.bundle.manifest import (
 )
 from prai.errors import BundleError, BundleManifestError
 
-FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # --- path rules -------------------------------------------------------------------------
 
@@ -284,7 +284,7 @@ def _apply(data: bytes, op: tuple[str, int, int]) -> bytes:
     return bytes(buf)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from([BASE_TAR, PAX_TAR]), st.lists(mutation, min_size=1, max_size=3))
 def test_tar_reader_agrees_with_python_tarfile(base: bytes, ops: list[tuple[str, int, int]]) -> None:
     data = base

@@ -335,7 +335,7 @@ def _load_parts(index_path: Path) -> tuple[list[Part], PartsIndex]:
     return parts, index
 
 
-def _raise_damaged_part(parts: list[Part], cause: BundleError) -> None:
+def _raise_damaged_part(parts: list[Part]) -> None:
     """Raise BundlePartError for the first part whose SHA-256 differs from the index."""
     from ._hashing import hash_file
 
@@ -344,7 +344,7 @@ def _raise_damaged_part(parts: list[Part], cause: BundleError) -> None:
         if digest != part.sha256:
             raise BundlePartError(
                 f"part {part.path.name} is corrupted: SHA-256 {digest[:16]}… but the parts "
-                f"index says {part.sha256[:16]}… (reading the tar: {cause.message})"
+                f"index says {part.sha256[:16]}…, so the tar cannot be read"
             ) from None
 
 
@@ -375,9 +375,9 @@ def open_bundle(path: str | Path) -> BundleSource:
         try:
             with io.BufferedReader(_Window(files, 0, parsed.size)) as stream:
                 entries, dirs = _scan_tar(stream, parsed.size, str(index))
-        except BundleError as exc:
+        except BundleError:
             # most often a part damaged in transfer: name it rather than the tar's symptom
-            _raise_damaged_part(parts, exc)
+            _raise_damaged_part(parts)
             raise
         return BundleSource(
             p, "parts", index.parent, files, parts, entries, parsed.sha256, dirs, parsed

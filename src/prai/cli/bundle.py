@@ -84,8 +84,15 @@ def _human(n: int | None) -> str:
     return str(n)
 
 
+def _printable(text: str) -> str:
+    """``text`` writable to any UTF-8 stream: a name that was not UTF-8 (lone surrogates
+    from the file system) is shown escaped (``\\udcff``) instead of failing the print."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    sys.stdout.write(_printable(text) + "\n")
 
 
 def _role_summary(rows: list[tuple[str, int | None, str]]) -> Table:
@@ -234,8 +241,10 @@ def register(app: typer.Typer) -> None:
             )
             return
         console.print(
-            f"bundle {bundle} ({src.kind}), created {m.created_at:%Y-%m-%d %H:%M} UTC by "
-            f"{m.created_by}",
+            _printable(
+                f"bundle {bundle} ({src.kind}), created {m.created_at:%Y-%m-%d %H:%M} UTC by "
+                f"{m.created_by}"
+            ),
             markup=False,
         )
         console.print(
@@ -311,6 +320,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             _print_json(report.to_json())
             raise typer.Exit(report.exit_code)
+
         def size(f: Any) -> int | None:
             return f.actual_size if f.actual_size is not None else f.expected_size
 
