@@ -339,6 +339,7 @@ class Run:
             self._fail("crash", family, path, f"{type(exc).__name__}: {exc}"[:300])
             return "crash"
         self.stats["accepted"] += 1
+        self.stats[f"accepted {family}"] += 1
         if expected not in (None, 0):
             self._fail("wrong acceptance", family, path, f"seed recipe expected exit {expected}")
             return "wrong"
@@ -373,6 +374,7 @@ class Run:
                         fh = tf.extractfile(m)
                         want[name] = fh.read() if fh else b""
             bad = _disagreements(path, want, d)
+            self.stats["tars compared with 5 readers"] += 1
             if bad:
                 self._fail("wrong acceptance", family, path, f"readers disagree: {bad}")
                 return "wrong"
@@ -477,8 +479,11 @@ def main() -> None:
             "wrong_acceptances": run.stats["wrong acceptances"],
             "seed_recipes_with_other_exit_code": run.stats["seed: other exit code"],
             "slowest_input_seconds": round(run.slowest, 3),
-            "by_family": {k.removeprefix("tried "): v for k, v in run.stats.items()
-                          if k.startswith("tried ")},
+            "tried_by_family": {k.removeprefix("tried "): v for k, v in run.stats.items()
+                                if k.startswith("tried ")},
+            "accepted_by_family": {k.removeprefix("accepted "): v for k, v in run.stats.items()
+                                   if k.startswith("accepted ")},
+            "accepted_tars_compared_with_other_readers": run.stats["tars compared with 5 readers"],
             "generator_errors": run.stats["generator errors"],
             "failures": run.failures[:20],
         }

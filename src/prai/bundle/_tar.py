@@ -70,7 +70,8 @@ _FIELDS = {  # name: (start, end) of the numeric fields every reader parses
     "devminor": (337, 345),
 }
 _TYPES_REFUSED = {
-    b"1": "a hard link",
+    b"1": "a hard link (files linked to each other in the source folder: re-create the tar "
+    "with GNU tar --hard-dereference)",
     b"2": "a symbolic link",
     b"3": "a character device",
     b"4": "a block device",
