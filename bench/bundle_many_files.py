@@ -10,7 +10,9 @@ Side by side, in interleaved rounds, on one tar bundle of N files (each a few by
 * CLI inspect: ``prai bundle inspect B`` (manifest and tar headers, no hashing);
 * sha256sum -c: coreutils over the same files unpacked into a directory (reference).
 
-Wall seconds, medians of the rounds; ratios to the library.
+Wall seconds and CPU seconds (user + system of the process, or of the child process),
+medians of the rounds; ratios to the library. On a shared machine compare the CPU
+columns: wall time there measures the other jobs too.
 
     .venv/bin/python bench/bundle_many_files.py [--files 100000] [--rounds 3]
 """
@@ -21,6 +23,7 @@ import argparse
 import hashlib
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -52,12 +55,18 @@ def _bundle(work: Path, n: int) -> tuple[Path, Path]:
     return tar, unpacked
 
 
-def _timed(cmd: list[str], cwd: Path | None = None) -> float:
-    t0 = time.perf_counter()
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def _timed(cmd: list[str], cwd: Path | None = None) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the child)."""
+    c0, t0 = _children_cpu(), time.perf_counter()
     out = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd)
     if out.returncode:
         raise SystemExit(f"{cmd[:4]} failed: {out.stderr[-500:]!r}")
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, _children_cpu() - c0
 
 
 def main() -> None:
@@ -68,12 +77,12 @@ def main() -> None:
     prai = [sys.executable, "-m", "prai.cli.main", "bundle"]
     with tempfile.TemporaryDirectory(prefix="prai-many-") as tmp:
         tar, unpacked = _bundle(Path(tmp), args.files)
-        times: dict[str, list[float]] = {}
+        times: dict[str, list[tuple[float, float]]] = {}
 
-        def library() -> float:
-            t0 = time.perf_counter()
+        def library() -> tuple[float, float]:
+            c0, t0 = time.process_time(), time.perf_counter()
             assert verify_bundle(tar).ok
-            return time.perf_counter() - t0
+            return time.perf_counter() - t0, time.process_time() - c0
 
         cases = {
             "library verify_bundle": library,
@@ -88,10 +97,16 @@ def main() -> None:
             for name, run in cases.items():
                 times.setdefault(name, []).append(run())
         lines = []
-        base = statistics.median(times["library verify_bundle"])
+        base_wall = statistics.median(w for w, _ in times["library verify_bundle"])
+        base_cpu = statistics.median(c for _, c in times["library verify_bundle"])
         for name, ts in times.items():
-            med = statistics.median(ts)
-            lines.append({"case": name, "median_s": round(med, 2), "vs_library": round(med / base, 2)})
+            wall = statistics.median(w for w, _ in ts)
+            cpu = statistics.median(c for _, c in ts)
+            lines.append({
+                "case": name, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
+                "wall_vs_library": round(wall / base_wall, 2),
+                "cpu_vs_library": round(cpu / base_cpu, 2),
+            })
         out = subprocess.run([*prai, "verify", str(tar)], capture_output=True, text=True)
         print(json.dumps({
             "files": args.files, "rounds": args.rounds, "load_avg": os.getloadavg()[0],

@@ -301,3 +301,21 @@ def test_tar_reader_agrees_with_python_tarfile(base: bytes, ops: list[tuple[str,
     # accepted: both of tarfile's readings extract exactly these files and bytes
     assert _reference(data, ignore_zeros=False) == got
     assert _reference(data, ignore_zeros=True) == got
+
+
+@FAST
+@given(st.binary(min_size=8, max_size=12) | st.lists(st.sampled_from(b"0178 \x00\x80\xff+-x"),
+                                                       min_size=8, max_size=12).map(bytes))
+def test_header_numbers_follow_the_documented_pattern(field: bytes) -> None:
+    from prai.bundle._tar import _OCTAL, _number
+
+    m = _OCTAL.match(field)
+    if field[0] & 0x80:
+        want = int.from_bytes(field[1:], "big") if field[0] == 0x80 else None
+    elif m is None:
+        want = None
+    elif m.group(1):
+        want = int(m.group(1), 8)
+    else:
+        want = 0 if 0 in field else None
+    assert _number(field) == want

@@ -112,9 +112,13 @@ def path_problem(path: object) -> str | None:
     for part in parts:
         if part in ("", ".", ".."):
             return "has an empty, '.' or '..' component"
-    if len(path.encode("utf-8")) > MAX_PATH_BYTES:
-        return f"longer than {MAX_PATH_BYTES} bytes"
-    if max(len(p.encode("utf-8")) for p in parts) > MAX_COMPONENT_BYTES:
+    if path.isascii():
+        longest = max(map(len, parts))
+    else:
+        if len(path.encode("utf-8")) > MAX_PATH_BYTES:
+            return f"longer than {MAX_PATH_BYTES} bytes"
+        longest = max(len(p.encode("utf-8")) for p in parts)
+    if longest > MAX_COMPONENT_BYTES:
         return f"has a component longer than {MAX_COMPONENT_BYTES} bytes"
     return None
 
