@@ -4,30 +4,43 @@ Every payload file is opened as a seekable read-only window, so verifying and lo
 work the same way for all three kinds and never unpack to a temporary place. A split
 bundle is ``NAME.tar.part-0000…`` plus ``NAME.tar.parts.json`` (sizes and SHA-256 of
 each part and of the whole tar) and ``NAME.tar.parts.SHA256SUMS``.
+
+Tars are read by the strict reader in :mod:`prai.bundle._tar` (what PrAI reads is what
+GNU tar, bsdtar and Python's tarfile read); parts indexes are validated by
+:class:`prai.bundle.manifest.PartsIndex` before any part is opened.
 """
 
 from __future__ import annotations
 
+import bisect
+import contextlib
 import io
-import json
+import itertools
 import os
 import stat
-import tarfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from prai.errors import (
-    BundleError,
-    BundleManifestError,
-    BundlePartError,
-    BundleSizeMismatch,
-    BundleUnsafePath,
+from prai.errors import BundleError, BundleManifestError, BundlePartError, BundleUnsafePath
+
+from ._tar import scan_tar
+from .manifest import (
+    CONTROL_FILES,
+    MANIFEST_NAME,
+    SIGNATURE_NAME,
+    SUMS_NAME,
+    PartsIndex,
+    check_relpath,
+    parse_parts_index,
+    render_part_sums,
+    show,
 )
 
-from .manifest import CONTROL_FILES, MANIFEST_NAME, SIGNATURE_NAME, SUMS_NAME, check_relpath
-
 PARTS_SUFFIX = ".parts.json"
+PARTS_SUMS_SUFFIX = ".parts.SHA256SUMS"
+MAX_INDEX_READ = (16 << 20) + 1  # one byte more than the parts index may hold
 
 
 @dataclass(frozen=True)
@@ -113,6 +126,8 @@ class BundleSource:
         kind: "dir", "tar" or "parts".
         parts: the split parts (empty unless kind == "parts").
         entries: every file actually present (control files included), by relative path.
+        dirs: every folder present (in a tar: its folder members), relative paths.
+        index: the parsed parts index (kind == "parts" only).
     """
 
     def __init__(
@@ -124,6 +139,8 @@ class BundleSource:
         parts: list[Part],
         entries: dict[str, Entry],
         tar_sha256: str | None,
+        dirs: set[str] | None = None,
+        index: PartsIndex | None = None,
     ) -> None:
         self.location = location
         self.kind = kind
@@ -132,6 +149,58 @@ class BundleSource:
         self.parts = parts
         self.entries = entries
         self.tar_sha256 = tar_sha256
+        self.dirs = dirs or set()
+        self.index = index
+        self._starts = list(itertools.accumulate((size for _, size in files), initial=0))
+        self._fds: dict[int, int] = {}
+        self._fd_lock = threading.Lock()
+
+    def _fd(self, i: int) -> int:
+        with self._fd_lock:
+            fd = self._fds.get(i)
+            if fd is None:
+                fd = self._fds[i] = os.open(self._files[i][0], os.O_RDONLY)
+            return fd
+
+    def close(self) -> None:
+        """Close the file descriptors :meth:`read_bytes` keeps open (idempotent)."""
+        with self._fd_lock:
+            for fd in self._fds.values():
+                os.close(fd)
+            self._fds.clear()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+    def read_bytes(self, path: str) -> bytes:
+        """A whole (small) file's bytes in one read per underlying file (``pread``; safe
+        from several threads). For files of a few MiB at most.
+
+        Raises:
+            FileNotFoundError: not in the bundle. BundlePartError: a part is shorter than
+            its index says.
+        """
+        e = self.entries.get(path)
+        if e is None:
+            raise FileNotFoundError(path)
+        if self.kind == "dir":
+            with self.open(path) as f:
+                return f.read()
+        out = []
+        i = max(0, bisect.bisect_right(self._starts, e.offset) - 1)
+        pos, end = e.offset, e.offset + e.size
+        while pos < end:
+            file_path, size = self._files[i]
+            start = self._starts[i]
+            n = min(end, start + size) - pos
+            data = os.pread(self._fd(i), n, pos - start)
+            if len(data) != n:
+                raise BundlePartError(f"{file_path} ended early (expected {size} bytes)")
+            out.append(data)
+            pos += n
+            i += 1
+        return b"".join(out)
 
     def open(self, path: str) -> BinaryIO:
         """Open a payload or control file for reading (seekable).
@@ -183,88 +252,100 @@ class BundleSource:
         return [p for p in self.entries if p not in CONTROL_FILES]
 
 
-def _scan_dir(root: Path) -> dict[str, Entry]:
+def _scan_dir(root: Path) -> tuple[dict[str, Entry], set[str]]:
     entries: dict[str, Entry] = {}
+    dirs: set[str] = set()
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         base = Path(dirpath)
         for name in list(dirnames) + filenames:
             full = base / name
             rel = full.relative_to(root).as_posix()
+            check_relpath(rel)  # names that are not UTF-8 arrive as lone surrogates: refused
             st = full.lstat()
             if stat.S_ISDIR(st.st_mode):
+                dirs.add(rel)
                 continue
             if stat.S_ISLNK(st.st_mode):
                 raise BundleUnsafePath(
-                    f"{rel} is a symbolic link to {os.readlink(full)!r}; bundles hold regular "
-                    "files only"
+                    f"{show(rel)} is a symbolic link to {show(os.readlink(full))}; bundles "
+                    "hold regular files only"
                 )
             if not stat.S_ISREG(st.st_mode):
-                raise BundleUnsafePath(f"{rel} is not a regular file (device, fifo or socket)")
+                raise BundleUnsafePath(
+                    f"{show(rel)} is not a regular file (device, fifo or socket)"
+                )
             entries[rel] = Entry(rel, st.st_size)
-    return entries
+    return entries, dirs
 
 
-def _scan_tar(fileobj: BinaryIO, where: str) -> dict[str, Entry]:
+def _scan_tar(fileobj: BinaryIO, total: int, where: str) -> tuple[dict[str, Entry], set[str]]:
     entries: dict[str, Entry] = {}
-    try:
-        with tarfile.open(fileobj=fileobj, mode="r:") as tf:
-            for m in tf:
-                name = m.name[2:] if m.name.startswith("./") else m.name
-                if m.isdir():
-                    check_relpath(name.rstrip("/"))
-                    continue
-                check_relpath(name)
-                if m.issym() or m.islnk():
-                    raise BundleUnsafePath(
-                        f"{where}: {name} is a link to {m.linkname!r}; bundles hold regular "
-                        "files only"
-                    )
-                if not m.isreg():
-                    raise BundleUnsafePath(f"{where}: {name} is not a regular file")
-                if name in entries:
-                    raise BundleUnsafePath(f"{where}: {name} appears twice in the tar")
-                entries[name] = Entry(name, m.size, m.offset_data)
-    except tarfile.TarError as exc:
-        if "unexpected end of data" in str(exc):
-            raise BundleSizeMismatch(
-                f"{where} is truncated: the tar ends inside a file",
-                hint="the copy was cut short: copy the tar again and check free space on the media",
-            ) from None
-        raise BundleError(
-            f"{where}: not a readable tar ({exc}); a part may be missing or cut short",
-            hint="copy the tar (or every part) again, then run `prai bundle verify`",
-        ) from None
-    return entries
+    dirs: set[str] = set()
+    for m in scan_tar(fileobj, total, where):
+        if m.is_dir:
+            dirs.add(m.name)
+        else:
+            entries[m.name] = Entry(m.name, m.size, m.offset)
+    return entries, dirs
 
 
-def _load_parts(index_path: Path) -> tuple[list[Part], str | None, int]:
+def _load_parts(index_path: Path) -> tuple[list[Part], PartsIndex]:
     try:
-        data = json.loads(index_path.read_text(encoding="utf-8"))
-        parts = [
-            Part(index_path.parent / Path(p["path"]).name, int(p["size"]), str(p["sha256"]))
-            for p in data["parts"]
-        ]
-        total = int(data["size"])
-        tar_sha = str(data["sha256"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        with open(index_path, "rb") as f:
+            data = f.read(MAX_INDEX_READ)
+    except OSError as exc:
         raise BundlePartError(
-            f"{index_path}: unreadable parts index ({exc.__class__.__name__})"
+            f"{index_path}: unreadable parts index ({exc.strerror or exc})"
         ) from None
-    if not parts or sum(p.size for p in parts) != total:
-        raise BundlePartError(f"{index_path}: part sizes do not add up to {total} bytes")
+    index = parse_parts_index(data, index_path.name)
+    want_tar = index_path.name[: -len(PARTS_SUFFIX)]
+    if index.tar != want_tar:
+        raise BundlePartError(
+            f"{index_path.name} describes {show(index.tar)}, not {show(want_tar)}; the parts "
+            "index belongs to another bundle or was renamed"
+        )
+    sums_path = index_path.with_name(want_tar + PARTS_SUMS_SUFFIX)
+    try:
+        with open(sums_path, "rb") as f:
+            sums = f.read(len(render_part_sums(index)) + 1)
+    except FileNotFoundError:
+        raise BundlePartError(
+            f"{sums_path.name} is missing; copy it next to {index_path.name}"
+        ) from None
+    if sums != render_part_sums(index):
+        raise BundlePartError(
+            f"{sums_path.name} does not match {index_path.name}; one of them was edited"
+        )
+    parts = [Part(index_path.parent / p.path, p.size, p.sha256) for p in index.parts]
     for p in parts:
-        if not p.path.is_file():
+        try:
+            st = p.path.lstat()
+        except FileNotFoundError:
             raise BundlePartError(
                 f"part {p.path.name} is missing (listed in {index_path.name}); "
                 f"copy it next to {index_path.name}"
-            )
-        actual = p.path.stat().st_size
-        if actual != p.size:
+            ) from None
+        if not stat.S_ISREG(st.st_mode):
+            raise BundleUnsafePath(f"part {p.path.name} is not a regular file")
+        if st.st_size != p.size:
             raise BundlePartError(
-                f"part {p.path.name} is {actual} bytes, {index_path.name} says {p.size}; "
+                f"part {p.path.name} is {st.st_size} bytes, {index_path.name} says {p.size}; "
                 "the copy was cut short or changed"
             )
-    return parts, tar_sha, total
+    return parts, index
+
+
+def _raise_damaged_part(parts: list[Part]) -> None:
+    """Raise BundlePartError for the first part whose SHA-256 differs from the index."""
+    from ._hashing import hash_file
+
+    for part in parts:
+        digest, _ = hash_file(part.path)
+        if digest != part.sha256:
+            raise BundlePartError(
+                f"part {part.path.name} is corrupted: SHA-256 {digest[:16]}… but the parts "
+                f"index says {part.sha256[:16]}…, so the tar cannot be read"
+            ) from None
 
 
 def open_bundle(path: str | Path) -> BundleSource:
@@ -277,7 +358,8 @@ def open_bundle(path: str | Path) -> BundleSource:
     """
     p = Path(path)
     if p.is_dir():
-        return BundleSource(p, "dir", p, [], [], _scan_dir(p), None)
+        entries, dirs = _scan_dir(p)
+        return BundleSource(p, "dir", p, [], [], entries, None, dirs)
     index: Path | None = None
     if p.name.endswith(PARTS_SUFFIX):
         index = p
@@ -288,16 +370,23 @@ def open_bundle(path: str | Path) -> BundleSource:
     if index is not None:
         if not index.is_file():
             raise BundlePartError(f"{index} is missing; it lists the parts and their hashes")
-        parts, tar_sha, total = _load_parts(index)
+        parts, parsed = _load_parts(index)
         files = [(pt.path, pt.size) for pt in parts]
-        with io.BufferedReader(_Window(files, 0, total)) as stream:
-            entries = _scan_tar(stream, str(index))
-        return BundleSource(p, "parts", index.parent, files, parts, entries, tar_sha)
+        try:
+            with io.BufferedReader(_Window(files, 0, parsed.size)) as stream:
+                entries, dirs = _scan_tar(stream, parsed.size, str(index))
+        except BundleError:
+            # most often a part damaged in transfer: name it rather than the tar's symptom
+            _raise_damaged_part(parts)
+            raise
+        return BundleSource(
+            p, "parts", index.parent, files, parts, entries, parsed.sha256, dirs, parsed
+        )
     if p.is_file():
         size = p.stat().st_size
         with open(p, "rb") as f:
-            entries = _scan_tar(f, str(p))
-        return BundleSource(p, "tar", p.parent, [(p, size)], [], entries, None)
+            entries, dirs = _scan_tar(f, size, str(p))
+        return BundleSource(p, "tar", p.parent, [(p, size)], [], entries, None, dirs)
     raise BundleError(
         f"{p}: no bundle here (looked for a directory with {MANIFEST_NAME}, a .tar, or "
         f"{p.name}{PARTS_SUFFIX})",

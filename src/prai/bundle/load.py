@@ -109,93 +109,96 @@ def load_bundle(
     if base_image is not None and not to.startswith("oci://"):
         raise UsageError("--base-image applies to oci:// destinations only")
     src: BundleSource = open_bundle(bundle)
-    manifest_preview = None
-    if only is not None:
-        from .manifest import parse_manifest
+    try:
+        manifest_preview = None
+        if only is not None:
+            from .manifest import parse_manifest
 
-        manifest_preview = parse_manifest(src.manifest_bytes)
-        select_files(manifest_preview, only)  # fail fast on a bad --only
-    report = verify_source(
-        src,
-        key=key,
-        expected_root=expected_root,
-        progress=progress,
-        only_paths={f.path for f in select_files(manifest_preview, only)}
-        if manifest_preview
-        else None,
-    )
-    report.raise_for_problems()
-    assert report.manifest is not None and report.root_digest is not None
-    files = select_files(report.manifest, only)
-    # --- issue 14: a delta is refused before any write unless the destination holds its base
-    base = None
-    if report.manifest.delta is not None:
-        from .delta import check_holds_base
-
-        base = check_holds_base(
-            to, report.manifest, only, endpoint_url=endpoint_url, ca_bundle=ca_bundle, env_file=env_file
+            manifest_preview = parse_manifest(src.manifest_bytes)
+            select_files(manifest_preview, only)  # fail fast on a bad --only
+        report = verify_source(
+            src,
+            key=key,
+            expected_root=expected_root,
+            progress=progress,
+            only_paths={f.path for f in select_files(manifest_preview, only)}
+            if manifest_preview
+            else None,
         )
-    # --- end issue 14
-    if to.startswith("s3://"):
-        from .load_s3 import load_to_s3
+        report.raise_for_problems()
+        assert report.manifest is not None and report.root_digest is not None
+        files = select_files(report.manifest, only)
+        # --- issue 14: a delta is refused before any write unless the destination holds its base
+        base = None
+        if report.manifest.delta is not None:
+            from .delta import check_holds_base
 
-        result = load_to_s3(
+            base = check_holds_base(
+                to, report.manifest, only, endpoint_url=endpoint_url, ca_bundle=ca_bundle, env_file=env_file
+            )
+        # --- end issue 14
+        if to.startswith("s3://"):
+            from .load_s3 import load_to_s3
+
+            result = load_to_s3(
+                src,
+                report.manifest,
+                report.root_digest,
+                files,
+                to,
+                endpoint_url=endpoint_url,
+                ca_bundle=ca_bundle,
+                env_file=env_file,
+                progress=progress,
+            )
+        elif to.startswith("oci://"):
+            from .load_oci import load_to_oci
+
+            result = load_to_oci(
+                src,
+                report.manifest,
+                report.root_digest,
+                files,
+                to,
+                ca_bundle=ca_bundle,
+                authfile=authfile,
+                base_image=base_image,
+                progress=progress,
+            )
+        elif "://" in to:
+            raise UsageError(
+                f"--to {to!r}: unknown scheme",
+                hint="use a directory path, s3://bucket/prefix or oci://registry/repo:tag",
+            )
+        else:
+            from .load_dir import load_to_dir
+
+            result = load_to_dir(
+                src, report.manifest, report.root_digest, files, Path(to), progress=progress
+            )
+        # --- issue 14: finish a delta (drop what the new state no longer lists), leave a receipt
+        from .receipt import record_load
+
+        if base is not None:
+            from .delta import remove_dropped
+
+            result.details["removed"] = remove_dropped(
+                to, base, report.manifest, endpoint_url=endpoint_url, ca_bundle=ca_bundle, env_file=env_file
+            )
+        record_load(
+            result,
             src,
             report.manifest,
-            report.root_digest,
             files,
             to,
+            only=only,
+            receipt_out=receipt_out,
             endpoint_url=endpoint_url,
             ca_bundle=ca_bundle,
             env_file=env_file,
-            progress=progress,
-        )
-    elif to.startswith("oci://"):
-        from .load_oci import load_to_oci
-
-        result = load_to_oci(
-            src,
-            report.manifest,
-            report.root_digest,
-            files,
-            to,
-            ca_bundle=ca_bundle,
             authfile=authfile,
-            base_image=base_image,
-            progress=progress,
         )
-    elif "://" in to:
-        raise UsageError(
-            f"--to {to!r}: unknown scheme",
-            hint="use a directory path, s3://bucket/prefix or oci://registry/repo:tag",
-        )
-    else:
-        from .load_dir import load_to_dir
-
-        result = load_to_dir(
-            src, report.manifest, report.root_digest, files, Path(to), progress=progress
-        )
-    # --- issue 14: finish a delta (drop what the new state no longer lists), leave a receipt
-    from .receipt import record_load
-
-    if base is not None:
-        from .delta import remove_dropped
-
-        result.details["removed"] = remove_dropped(
-            to, base, report.manifest, endpoint_url=endpoint_url, ca_bundle=ca_bundle, env_file=env_file
-        )
-    record_load(
-        result,
-        src,
-        report.manifest,
-        files,
-        to,
-        only=only,
-        receipt_out=receipt_out,
-        endpoint_url=endpoint_url,
-        ca_bundle=ca_bundle,
-        env_file=env_file,
-        authfile=authfile,
-    )
-    # --- end issue 14
-    return result
+        # --- end issue 14
+        return result
+    finally:
+        src.close()

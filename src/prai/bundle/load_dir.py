@@ -3,8 +3,10 @@
 Layout under DEST mirrors the bundle: ``model/``, ``adapters/NAME/``, ``ca/``, ``eval/``,
 ``images/``, ``other/``. Each of these units is assembled in ``DEST/.prai-staging/`` and
 renamed into place when complete and verified; a unit already in place with the same
-files and digests is left alone. Files are written as ``NAME.partial`` and renamed, so
-an interrupted load resumes with the files already staged. Files are 0644, directories
+files and digests is left alone. Each file is written under a numbered name in
+``DEST/.prai-staging/.partial/`` (no bundle path can clash with it: bundle paths lie
+below their role's folder) and renamed into the staged unit when complete, so an
+interrupted load resumes with the files already staged. Files are 0644, directories
 0755, group 0 where the process may set it (OpenShift runs pods with an arbitrary UID in
 group 0). Nothing is written outside DEST: every path is checked, and no symlink is
 followed below DEST.
@@ -33,6 +35,7 @@ from .manifest import FileEntry, Manifest
 
 STAGING = ".prai-staging"
 RECEIPT = ".prai-loaded.json"
+PATH_MAX_BYTES = 4096  # Linux PATH_MAX, terminating NUL included
 OPENSHIFT_TEST_UID = 1000680000  # a UID from OpenShift's restricted-v2 range
 _SELINUX_OK = {"container_file_t", "svirt_sandbox_file_t", "nfs_t", "cephfs_t", "fusefs_t"}
 
@@ -78,8 +81,9 @@ def _perms(path: Path, mode: int) -> None:
             os.chown(path, -1, 0)
 
 
-def _copy(src: BundleSource, entry: FileEntry, dst: Path, sink: ProgressSink) -> None:
-    tmp = dst.with_name(dst.name + ".partial")
+def _copy(
+    src: BundleSource, entry: FileEntry, dst: Path, tmp: Path, sink: ProgressSink
+) -> None:
     tmp.unlink(missing_ok=True)
     h = hashlib.sha256()
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
@@ -101,6 +105,24 @@ def _copy(src: BundleSource, entry: FileEntry, dst: Path, sink: ProgressSink) ->
         raise BundleDigestMismatch(f"{entry.path} changed while it was read from the bundle")
     _perms(tmp, 0o644)
     os.replace(tmp, dst)
+
+
+def _drop_unlisted(stage: Path, unit: str, entries: list[FileEntry]) -> None:
+    """Remove files staged by an earlier, interrupted load that this unit does not list
+    (a stale shard must not go live beside the new ones)."""
+    if not stage.is_dir():
+        return
+    want = {e.path.removeprefix(unit + "/") for e in entries}
+    for dirpath, dirs, names in os.walk(stage):
+        for d in list(dirs):
+            full = Path(dirpath) / d
+            if full.relative_to(stage).as_posix() in want:  # a folder where a file goes
+                shutil.rmtree(full)
+                dirs.remove(d)
+        for fn in names:
+            full = Path(dirpath) / fn
+            if full.relative_to(stage).as_posix() not in want:
+                full.unlink()
 
 
 def _matches(path: Path, entry: FileEntry) -> bool:
@@ -216,28 +238,43 @@ def load_to_dir(
     """
     sink = progress or NullProgress()
     t0 = time.monotonic()
-    if dest.exists() and not dest.is_dir():
-        raise BundleLoadError(f"--to {dest} exists and is not a directory")
-    if not dest.exists():
-        if not dest.parent.is_dir():
-            raise BundleLoadError(
-                f"--to {dest}: its parent {dest.parent} does not exist",
-                hint="mount the PVC (or create the directory) first",
-            )
-        dest.mkdir(mode=0o755)
-        _perms(dest, 0o755)
-    dest = dest.resolve()
-    result = LoadResult(
-        destination=str(dest), root_digest=root, files=len(files), location=str(dest)
-    )
+    # every check before the first write
+    if dest.is_symlink() or (dest.exists() and not dest.is_dir()):
+        raise BundleLoadError(f"--to {dest} exists and is not a directory (or is a link)")
+    if not dest.exists() and not dest.parent.is_dir():
+        raise BundleLoadError(
+            f"--to {dest}: its parent {dest.parent} does not exist",
+            hint="mount the PVC (or create the directory) first",
+        )
     units: dict[str, list[FileEntry]] = defaultdict(list)
     for f in files:
         units[unit_of(f)].append(f)
+    absolute = dest.resolve()
+    longest = max((len(os.fsencode(absolute / STAGING / f.path)) for f in files), default=0)
+    if longest >= PATH_MAX_BYTES:
+        raise BundleLoadError(
+            f"--to {dest}: some files would get paths of {longest} bytes, more than the "
+            f"{PATH_MAX_BYTES - 1} the system allows",
+            hint="choose a destination with a shorter path",
+        )
+    if dest.exists():
+        for unit in [STAGING, *units]:
+            _no_symlink_below(absolute, absolute / unit)
+    else:
+        dest.mkdir(mode=0o755)
+        _perms(dest, 0o755)
+    dest = absolute
+    result = LoadResult(
+        destination=str(dest), root_digest=root, files=len(files), location=str(dest)
+    )
     staging = dest / STAGING
-    for unit in units:
-        _no_symlink_below(dest, dest / unit)
+    partial = staging / ".partial"
     try:
         _mkdirs(dest, staging)
+        if partial.exists():
+            shutil.rmtree(partial)  # half-written files of an interrupted load
+        _mkdirs(dest, partial)
+        n_tmp = 0
         for unit, entries in units.items():
             final = dest / unit
             _no_symlink_below(dest, final)
@@ -245,6 +282,7 @@ def load_to_dir(
                 result.skipped += len(entries)
                 continue
             stage = staging / unit
+            _drop_unlisted(stage, unit, entries)
             todo = []
             for e in entries:
                 rel = e.path.removeprefix(unit + "/")
@@ -264,8 +302,14 @@ def load_to_dir(
                         pass
                 todo.append((e, target))
             sink.start(f"loading {unit}", sum(e.size for e, _ in todo))
+            tmps = [partial / str(n_tmp + i) for i in range(len(todo))]
+            n_tmp += len(todo)
             with ThreadPoolExecutor(max_workers=workers()) as pool:
-                list(pool.map(lambda et: _copy(src, et[0], et[1], sink), todo))
+                list(
+                    pool.map(
+                        lambda et, tmp: _copy(src, et[0], et[1], tmp, sink), todo, tmps
+                    )
+                )
             result.written += len(todo)
             result.bytes_written += sum(e.size for e, _ in todo)
             # read back what was written before it goes live

@@ -28,6 +28,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from prai.errors import UsageError
 
@@ -119,8 +120,42 @@ def _human(n: int | None) -> str:
     return str(n)
 
 
+def _printable(text: str) -> str:
+    """``text`` writable to any UTF-8 stream: a name that was not UTF-8 (lone surrogates
+    from the file system) is shown escaped (``\\udcff``) instead of failing the print."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    sys.stdout.write(_printable(text) + "\n")
+
+
+def _role_summary(rows: list[tuple[str, int | None, str]]) -> Table:
+    """One row per role: files, bytes, and how many have each status (rows: role, size,
+    status). A bundle of 100,000 files prints a handful of rows, not 100,000."""
+    by_role: dict[str, dict[str, Any]] = {}
+    for role, size, status in rows:
+        r = by_role.setdefault(role, {"files": 0, "bytes": 0, "status": {}})
+        r["files"] += 1
+        r["bytes"] += size or 0
+        r["status"][status] = r["status"].get(status, 0) + 1
+    table = Table("role", "files", "size", "status")
+    for role, r in by_role.items():
+        status = ", ".join(f"{n} {st}" for st, n in sorted(r["status"].items()))
+        style = "green" if set(r["status"]) <= {"ok", "listed"} else "red"
+        table.add_row(
+            Text(role), str(r["files"]), _human(r["bytes"]), Text(status, style=style)
+        )
+    return table
+
+
+def _print_file_lines(rows: list[tuple[str, str, int | None, str]]) -> None:
+    """``--files``: one plain line per file (status, role, size, path), fast for 100,000."""
+    out = sys.stdout
+    for status, role, size, path in rows:
+        out.write(f"{status:<13} {role:<8} {_human(size):>10}  {path}\n")
+    out.flush()
 
 
 def _parse_adapters(values: list[str]) -> dict[str, Path]:
@@ -267,6 +302,7 @@ def register(app: typer.Typer) -> None:
     @group.command("inspect")
     def inspect(
         bundle: Path = typer.Argument(..., help="Bundle directory, .tar or .parts.json."),
+        files: bool = typer.Option(False, "--files", help="List every file (one line each)."),
         as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
         sbom: bool = typer.Option(False, "--sbom", help="Print the CycloneDX 1.6 SBOM (JSON)."),
     ) -> None:
@@ -298,8 +334,10 @@ def register(app: typer.Typer) -> None:
             )
             return
         console.print(
-            f"bundle {bundle} ({src.kind}), created {m.created_at:%Y-%m-%d %H:%M} UTC by "
-            f"{m.created_by}",
+            _printable(
+                f"bundle {bundle} ({src.kind}), created {m.created_at:%Y-%m-%d %H:%M} UTC by "
+                f"{m.created_by}"
+            ),
             markup=False,
         )
         console.print(
@@ -340,13 +378,15 @@ def register(app: typer.Typer) -> None:
             console.print(
                 f"image {i.ref}" + ("" if i.digest else "  (NOT pinned by digest)"), markup=False
             )
-        table = Table("role", "name", "path", "size", "sha256")
-        for e in m.files:
-            in_base = m.delta is not None and e.path in m.delta.in_base
-            path = e.path + (" (in base)" if in_base else "")
-            table.add_row(e.role, e.name, path, _human(e.size), e.sha256[:16] + "…")
-        console.print(table)
-        console.print(f"{len(m.files)} files, {_human(m.total_bytes)}")
+        in_base = set(m.delta.in_base) if m.delta is not None else set()
+
+        def state(path: str) -> str:
+            return "in_base" if path in in_base else "listed"
+
+        console.print(_role_summary([(e.role, e.size, state(e.path)) for e in m.files]))
+        if files:
+            _print_file_lines([(state(e.path), e.role, e.size, e.path) for e in m.files])
+        console.print(f"{len(m.files)} files, {_human(m.total_bytes)}", markup=False)
         for w in m.warnings:
             console.print(f"warning (at creation): {w}", style="yellow", markup=False)
 
@@ -358,12 +398,14 @@ def register(app: typer.Typer) -> None:
         manifest: Path | None = typer.Option(
             None, "--manifest", help="Load destination only: check it against this prai-bundle.json."
         ),
+        files: bool = typer.Option(False, "--files", help="List every file's result."),
         as_json: bool = typer.Option(False, "--json", help="Print the per-file report as JSON."),
     ) -> None:
         """Check every file (present, size, SHA-256), nothing extra, signature, parts.
 
         BUNDLE may also be a directory `prai bundle load` wrote: it is checked against the
-        manifest its import receipt holds (or --manifest)."""
+        manifest its import receipt holds (or --manifest). Prints a summary per role (and the
+        problems); --files lists every file."""
         from prai.bundle import verify_bundle
         from prai.errors import BundleError
 
@@ -400,16 +442,13 @@ def register(app: typer.Typer) -> None:
         if as_json:
             _print_json(report.to_json())
             raise typer.Exit(report.exit_code)
-        table = Table("status", "role", "path", "size")
-        for f in report.files:
-            style = "green" if f.status == "ok" else "cyan" if f.status == "in_base" else "red"
-            table.add_row(
-                f"[{style}]{f.status}[/]",
-                f.role,
-                f.path,
-                _human(f.actual_size if f.actual_size is not None else f.expected_size),
-            )
-        console.print(table)
+
+        def size(f: Any) -> int | None:
+            return f.actual_size if f.actual_size is not None else f.expected_size
+
+        if files:
+            _print_file_lines([(f.status, f.role, size(f), f.path) for f in report.files])
+        console.print(_role_summary([(f.role, size(f), f.status) for f in report.files]))
         console.print(
             f"root digest: {report.root_digest}; signature: {report.signature}", markup=False
         )
