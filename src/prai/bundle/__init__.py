@@ -21,9 +21,8 @@ _EXPORTS = {
     "FileResult": "verify",
     "read_manifest": "verify",
     "Manifest": "manifest",
-    "check_model_dir": "prai.modelfiles.completeness",
-    "check_adapter": "prai.modelfiles.completeness",
-    "ModelDirReport": "prai.modelfiles.completeness",
+    "check_model_dir": "prai.modelfiles.model_dir",
+    "ModelDirReport": "prai.modelfiles.model_dir",
     "create_bundle": "create",
     "CreateResult": "create",
     "parse_size": "create",
@@ -32,7 +31,7 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:
-    from prai.modelfiles.completeness import ModelDirReport, check_adapter, check_model_dir
+    from prai.modelfiles.model_dir import ModelDirReport, check_model_dir
 
     from .create import CreateResult, create_bundle, parse_size
     from .load import LoadResult, load_bundle
@@ -54,7 +53,6 @@ __all__ = [
     "Manifest",
     "ModelDirReport",
     "VerifyReport",
-    "check_adapter",
     "check_model_dir",
     "create_bundle",
     "load_bundle",

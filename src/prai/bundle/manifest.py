@@ -77,8 +77,8 @@ class FileEntry(_Strict):
         return v
 
 
-class ModelFacts(_Strict):
-    """Facts read from the model's config.json and safetensors headers."""
+class ManifestModel(_Strict):
+    """The manifest's record of the model (from :class:`prai.modelfiles.model_dir.ModelFacts`)."""
 
     name: str
     path: str
@@ -95,8 +95,8 @@ class ModelFacts(_Strict):
     hf_cache_verified_files: int = 0
 
 
-class AdapterFacts(_Strict):
-    """Facts read from a PEFT adapter's adapter_config.json."""
+class ManifestAdapter(_Strict):
+    """The manifest's record of an adapter (from :class:`prai.modelfiles.adapter.AdapterFacts`)."""
 
     name: str
     path: str
@@ -136,8 +136,8 @@ class Manifest(_Strict):
     created_at: datetime
     created_by: str
     files: list[FileEntry]
-    model: ModelFacts | None = None
-    adapters: list[AdapterFacts] = []
+    model: ManifestModel | None = None
+    adapters: list[ManifestAdapter] = []
     cas: list[CAFacts] = []
     images: list[ImageRef] = []
     warnings: list[str] = []

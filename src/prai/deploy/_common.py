@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from prai.config.cluster import VLLM_LORA_RANKS, ClusterConfig, ModelDeploy
-from prai.deploy.facts import AdapterFacts, ModelFacts
 from prai.deploy.gpufit import GpuFit
+from prai.modelfiles.adapter import AdapterFacts
+from prai.modelfiles.model_dir import ModelFacts
 
 if TYPE_CHECKING:
     from prai.deploy.promoted import PromotedVersion
