@@ -11,9 +11,10 @@ import pytest
 from bundle_fixtures import build_adapter, build_tiny_llama, make_cert, pem
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from prai.bundle import check_model_dir, create_bundle, read_manifest, verify_bundle
+from prai.bundle import create_bundle, read_manifest, verify_bundle
 from prai.bundle.manifest import MANIFEST_NAME
 from prai.errors import AdapterError, BundleDigestMismatch, ConfigError, ModelError, UsageError
+from prai.modelfiles.model_dir import check_model_dir
 
 
 def test_minilm_facts_and_sha256sum(tmp_path: Path, minilm: Path) -> None:

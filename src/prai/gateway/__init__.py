@@ -8,18 +8,14 @@ Public surface: :class:`GatewayApp` (the ASGI app), :func:`serve` (run it on uvi
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+from prai._lazy import lazy_exports
+
+__getattr__ = lazy_exports(__name__, {"GatewayApp": "app", "serve": "server"})
+
+if TYPE_CHECKING:
+    from .app import GatewayApp
+    from .server import serve
 
 __all__ = ["GatewayApp", "serve"]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "GatewayApp":
-        from prai.gateway.app import GatewayApp
-
-        return GatewayApp
-    if name == "serve":
-        from prai.gateway.server import serve
-
-        return serve
-    raise AttributeError(name)
