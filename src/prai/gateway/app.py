@@ -29,6 +29,7 @@ from typing import Any
 
 import aiohttp
 
+from prai._http import aiohttp_session
 from prai.config.gateway import GatewayConfig, LimitsConfig, ProjectConfig
 from prai.db.engine import open_engine
 from prai.errors import (
@@ -217,10 +218,9 @@ class GatewayApp:
 
     async def startup(self) -> None:
         """Open the upstream connection pool, load keys, start audit and health checks."""
-        self.session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=60, ttl_dns_cache=300),
-            auto_decompress=False,
-            skip_auto_headers=("User-Agent",),
+        self.session = aiohttp_session(
+            limit=0, keepalive_timeout_s=60, ttl_dns_cache_s=300, timeout=aiohttp.client.DEFAULT_TIMEOUT,
+            auto_decompress=False, skip_auto_headers=("User-Agent",),
         )
         self.limiter = Limiter(self.cfg.ratelimit.url)
         self.keys.start()
