@@ -34,8 +34,8 @@ from prai.errors import BundleLoadError, ConfigError, UsageError
 from prai.settings import get_settings
 
 from ._hashing import CHUNK_BYTES, NullProgress, ProgressSink
+from ._loaded import LoadResult
 from ._source import BundleSource
-from .load import LoadResult
 from .manifest import FileEntry, Manifest
 
 MT_MANIFEST = "application/vnd.oci.image.manifest.v1+json"

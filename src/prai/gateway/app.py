@@ -32,6 +32,7 @@ import aiohttp
 from prai._http import aiohttp_session
 from prai.config.gateway import GatewayConfig, LimitsConfig, ProjectConfig
 from prai.db.engine import open_engine
+from prai.db.routes import Target
 from prai.errors import (
     AuthenticationFailed,
     BadRequest,
@@ -52,7 +53,6 @@ from prai.gateway.guard_hook import Guard, GuardContext, NoGuard, load_guard
 from prai.gateway.metrics import GatewayMetrics
 from prai.gateway.ratelimit import Admission, Limiter, estimate_tokens
 from prai.gateway.upstreams import Replica, Router
-from prai.lifecycle.registry import Target
 from prai.openai_api import error_body, sse_error_event
 
 log = logging.getLogger("prai.gateway")
@@ -187,7 +187,7 @@ class GatewayApp:
         guard: a guard implementation; default: :func:`load_guard`.
 
     Raises:
-        ConfigError: no ``gateway`` section, or guard policies without a guard.
+        ConfigError: no ``gateway`` section, or a project's guard policy is not defined.
         StorageError: the database cannot be opened.
     """
 
@@ -202,8 +202,7 @@ class GatewayApp:
         self.allowed: dict[tuple[str, str], frozenset[str] | None] = {
             k: None if "*" in p.models else frozenset(p.models) for k, p in self.projects.items()
         }
-        policies = {p.guard_policy for p in self.projects.values() if p.guard_policy}
-        self.guard: Guard = guard if guard is not None else load_guard(kitchen, policies)
+        self.guard: Guard = guard if guard is not None else load_guard(kitchen)
         url = cfg.storage.url or f"sqlite:///{cache_dir / 'gateway.db'}"
         self.engine = open_engine(url)
         self.journal_dir = cfg.storage.journal_dir or (cache_dir / "gateway-journal")
