@@ -6,12 +6,9 @@ Exit codes: 0 all good; 3/10–18 integrity and load failures (see docs/bundle-f
 
 from __future__ import annotations
 
-import json
-import sys
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 import typer
 from rich.console import Console
@@ -26,6 +23,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from prai.cli._output import print_json
 from prai.errors import UsageError
 
 console = Console(highlight=False, soft_wrap=True)
@@ -81,10 +79,6 @@ def _human(n: int | None) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return str(n)
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 def _parse_adapters(values: list[str]) -> dict[str, Path]:
@@ -152,7 +146,7 @@ def register(app: typer.Typer) -> None:
                 progress=bar,
             )
         if as_json:
-            _print_json(
+            print_json(
                 {
                     "out": str(res.out),
                     "kind": res.kind,
@@ -194,7 +188,7 @@ def register(app: typer.Typer) -> None:
         mbytes = src.manifest_bytes
         m = parse_manifest(mbytes)
         if as_json:
-            _print_json(
+            print_json(
                 {
                     "location": str(bundle),
                     "kind": src.kind,
@@ -259,7 +253,7 @@ def register(app: typer.Typer) -> None:
                 report = verify_bundle(bundle, key=key, expected_root=root, progress=bar)
         except BundleError as exc:
             if as_json:
-                _print_json(
+                print_json(
                     {
                         "ok": False,
                         "exit_code": exc.exit_code,
@@ -278,7 +272,7 @@ def register(app: typer.Typer) -> None:
                 raise typer.Exit(exc.exit_code) from None
             raise
         if as_json:
-            _print_json(report.to_json())
+            print_json(report.to_json())
             raise typer.Exit(report.exit_code)
         table = Table("status", "role", "path", "size")
         for f in report.files:
@@ -344,7 +338,7 @@ def register(app: typer.Typer) -> None:
                 progress=bar,
             )
         if as_json:
-            _print_json(res.__dict__)
+            print_json(res.__dict__)
             return
         for w in res.warnings:
             err.print(f"warning: {w}", style="yellow", markup=False)

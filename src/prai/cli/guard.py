@@ -7,7 +7,6 @@ is not UTF-8 text; 2 configuration errors; 5 port busy.
 
 from __future__ import annotations
 
-import json
 import socket
 import sys
 from pathlib import Path
@@ -16,6 +15,8 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from prai.cli._output import print_json
 
 console = Console(highlight=False, soft_wrap=True)
 
@@ -107,7 +108,7 @@ def register(app: typer.Typer) -> None:
                 ],
                 "text": None if out.blocked else out.text,
             }
-            sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+            print_json(data)
         else:
             table = Table(title=f"policy {pol.name} ({direction}) — {len(text)} characters")
             for col in ("detector", "start", "end", "action", "score"):
@@ -129,7 +130,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             rows = [{"detector": d, "detection_type": t, "placeholder": p}
                     for d, (t, p) in DETECTORS.items()]
-            sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+            print_json(rows)
             return
         table = Table()
         for col in ("detector", "detection_type", "placeholder"):
