@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _deploy_util import EXAMPLES, model0
 
 from prai.deploy import render
 from prai.errors import AdapterRankTooLarge, ModelFactsError
+from tests.deploy._deploy_util import EXAMPLES, model0
 
 GIB = 1024**3
 

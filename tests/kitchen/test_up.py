@@ -6,7 +6,9 @@ import subprocess
 from pathlib import Path
 
 import yaml
-from _gwutil import PRAI, REPO_ROOT, FakeUpstream, free_port, gateway_env
+
+from tests._support.net import free_port
+from tests.gateway._gwutil import PRAI, REPO_ROOT, FakeUpstream, gateway_env
 
 
 def test_up_smoke_with_kitchen_file(tmp_path: Path, fake_upstream: FakeUpstream) -> None:
