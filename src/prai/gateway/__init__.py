@@ -1,9 +1,10 @@
-"""The multi-tenant OpenAI-compatible gateway.
+"""The multi-tenant OpenAI-compatible gateway: one job, admitting, relaying and accounting
+for every request to the engines (docs/architecture.md has the pipeline).
 
-Commands: `prai gateway`, `prai keys`, `prai audit`, `prai up`.
+Commands: `prai gateway`, `prai keys`, `prai audit`.
 
-Public surface: :class:`GatewayApp` (the ASGI app), :func:`serve` (run it on uvicorn),
-:func:`open_store` (keys and audit database for the CLI). Heavy imports stay in submodules.
+Public surface: :class:`GatewayApp` (the raw ASGI app), :func:`serve` (run it on
+uvicorn); ``prai.gateway.admin`` for the CLI (keys, audit). Heavy imports stay in submodules.
 """
 
 from __future__ import annotations
