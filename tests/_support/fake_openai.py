@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import re
 import ssl
@@ -104,6 +105,8 @@ class FakeOpenAI:
     models_seen: Counter[str] = field(default_factory=Counter)
     state: dict[str, Any] = field(default_factory=dict)
     _loop: asyncio.AbstractEventLoop | None = None
+    _server: asyncio.Server | None = None
+    _writers: set[asyncio.StreamWriter] = field(default_factory=set)
     _thread: threading.Thread | None = None
 
     def __post_init__(self) -> None:
@@ -176,6 +179,7 @@ class FakeOpenAI:
     # --- HTTP ---------------------------------------------------------------------------
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -194,6 +198,7 @@ class FakeOpenAI:
         except (asyncio.IncompleteReadError, ConnectionResetError, BrokenPipeError, ValueError):
             pass
         finally:
+            self._writers.discard(writer)
             writer.close()
 
     async def _route(self, method: str, path: str, headers: dict[str, str], body: bytes,
@@ -382,7 +387,8 @@ class FakeOpenAI:
     async def serve(self, port: int, ssl_context: ssl.SSLContext | None = None,
                     ready: threading.Event | None = None) -> None:
         """Serve on 127.0.0.1:``port`` (0: a free one) until the loop stops."""
-        server = await asyncio.start_server(self._handle, "127.0.0.1", port, backlog=4096, ssl=ssl_context)
+        server = self._server = await asyncio.start_server(self._handle, "127.0.0.1", port, backlog=4096,
+                                                           ssl=ssl_context)
         bound = server.sockets[0].getsockname()[1]
         self.url = f"{'https' if ssl_context else 'http'}://127.0.0.1:{bound}"
         if ready is not None:
@@ -397,13 +403,9 @@ class FakeOpenAI:
         def run() -> None:
             loop = asyncio.new_event_loop()
             self._loop = loop
-            task = loop.create_task(self.serve(port, ssl_context, ready))
-            try:
-                loop.run_forever()
-            finally:
-                task.cancel()
-                loop.run_until_complete(asyncio.gather(task, return_exceptions=True))
-                loop.close()
+            with contextlib.suppress(asyncio.CancelledError):  # stop() closes the server
+                loop.run_until_complete(self.serve(port, ssl_context, ready))
+            loop.close()
 
         self._thread = threading.Thread(target=run, daemon=True)
         self._thread.start()
@@ -412,10 +414,18 @@ class FakeOpenAI:
         return self
 
     def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
+        """Close the server started by :meth:`start` and wait for its thread."""
+        if self._loop is not None and self._server is not None:
+            self._loop.call_soon_threadsafe(self._close)
         if self._thread is not None:
             self._thread.join(10)
+
+    def _close(self) -> None:
+        """Close the server and every open connection (idle keep-alive ones included)."""
+        assert self._server is not None
+        self._server.close()
+        for writer in list(self._writers):
+            writer.close()
 
     def stats(self) -> dict[str, Any]:
         return dict(self.state)
@@ -485,13 +495,9 @@ class FakeOpenAIProcess:
             pass
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        """Kill the process (a fake keeps nothing worth a graceful shutdown)."""
+        self.proc.kill()
+        self.proc.wait(10)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -263,23 +263,15 @@ def _plan(
     return items
 
 
+#: ModelFacts fields the manifest records under the same name.
+_MANIFEST_MODEL_FACTS = ("name", "architectures", "model_type", "dtype", "parameter_count", "max_context_tokens",
+                         "hidden_size", "num_hidden_layers", "vocab_size", "has_chat_template", "weight_files")
+
+
 def _manifest_model(facts: ModelFacts, hf_cache_verified_files: int) -> ManifestModel:
     """The manifest's record of a checked model (its directory is ``model/`` in the bundle)."""
-    return ManifestModel(
-        name=facts.name,
-        path="model",
-        architectures=facts.architectures,
-        model_type=facts.model_type,
-        dtype=facts.dtype,
-        parameter_count=facts.parameter_count,
-        max_context_tokens=facts.max_context_tokens,
-        hidden_size=facts.hidden_size,
-        num_hidden_layers=facts.num_hidden_layers,
-        vocab_size=facts.vocab_size,
-        has_chat_template=facts.has_chat_template,
-        weight_files=facts.weight_files,
-        hf_cache_verified_files=hf_cache_verified_files,
-    )
+    recorded = {k: getattr(facts, k) for k in _MANIFEST_MODEL_FACTS}
+    return ManifestModel(path="model", hf_cache_verified_files=hf_cache_verified_files, **recorded)
 
 
 def _manifest_adapter(facts: AdapterFacts) -> ManifestAdapter:

@@ -63,12 +63,12 @@ class ModelFacts:
         names: every name the model is known by (``name`` and the directory name).
         architectures: ``config["architectures"]``.
         model_type: ``config["model_type"]``.
-        dtype: config ``torch_dtype``/``dtype``, else the commonest tensor dtype.
-        parameter_count: elements in all tensors of the safetensors headers.
-        max_context_tokens: longest context the config allows (tokens:
-            ``max_position_embeddings``, ``max_seq_len`` or ``n_positions``).
         hidden_size / num_hidden_layers / vocab_size: from config (or its ``text_config``).
         head_dim: attention head size in elements (config ``head_dim`` or hidden/heads).
+        max_context_tokens: longest context the config allows (tokens:
+            ``max_position_embeddings``, ``max_seq_len`` or ``n_positions``).
+        dtype: config ``torch_dtype``/``dtype``, else the commonest tensor dtype.
+        parameter_count: elements in all tensors of the safetensors headers.
         linear_shapes: module name (``model.layers.0.self_attn.q_proj``) → weight shape
             ``(out_features, in_features)``, from safetensors headers.
         weight_files: weight file names relative to ``path``.
@@ -83,15 +83,17 @@ class ModelFacts:
     config: dict[str, Any]
     name: str = ""
     names: tuple[str, ...] = ()
+    # from config.json (or its text_config)
     architectures: list[str] = field(default_factory=list)
     model_type: str | None = None
-    dtype: str | None = None
-    parameter_count: int | None = None
-    max_context_tokens: int | None = None
     hidden_size: int | None = None
+    head_dim: int | None = None
     num_hidden_layers: int | None = None
     vocab_size: int | None = None
-    head_dim: int | None = None
+    max_context_tokens: int | None = None
+    dtype: str | None = None
+    # from the safetensors headers and the files
+    parameter_count: int | None = None
     linear_shapes: dict[str, tuple[int, int]] = field(default_factory=dict)
     weight_files: list[str] = field(default_factory=list)
     weight_bytes: int | None = None
@@ -465,14 +467,11 @@ def read_json_object(path: Path, what: str) -> dict[str, Any]:
     Raises:
         ModelFactsError: missing, unreadable, not JSON, or not an object.
     """
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ModelFactsError(f"{path}: no {what} here") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelFactsError(f"{path}: cannot read {what} ({type(exc).__name__})") from None
-    except json.JSONDecodeError as exc:
-        raise ModelFactsError(f"{path}: {what} is not valid JSON (line {exc.lineno})") from None
+    data, problem = _json_problem(path)
+    if problem is not None:
+        raise ModelFactsError(f"{path.parent}/{problem.message}", hint=problem.hint)
+    if data is None:
+        raise ModelFactsError(f"{path}: no {what} here")
     if not isinstance(data, dict):
         raise ModelFactsError(f"{path}: {what} must be a JSON object")
     return data
