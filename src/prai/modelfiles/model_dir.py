@@ -138,14 +138,22 @@ class ModelDirReport:
         return not self.issues
 
     def raise_for_problems(self) -> None:
-        """Raises ModelError listing every problem (exit code 4)."""
+        """Raise every problem at once (``prai bundle create``).
+
+        Raises:
+            ModelError: one line per problem (exit code 4).
+        """
         if self.issues:
             raise ModelError(
                 f"model directory {self.path} is not complete:\n" + "\n".join(f"- {p}" for p in self.problems)
             )
 
     def raise_first(self) -> None:
-        """Raises ModelError for the first problem (what ``prai serve`` prints: one line and a hint)."""
+        """Raise the first problem only (``prai serve``: one line and a hint).
+
+        Raises:
+            ModelError: the first problem; missing shards are counted in one line.
+        """
         if not self.issues:
             return
         first = self.issues[0]
