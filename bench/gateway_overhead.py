@@ -1,6 +1,6 @@
 """Gateway overhead, measured side by side in one run (issue 4, item 10).
 
-Targets, all in front of the same fast fake upstream (tests/gateway/fake_upstream.py) with
+Targets, all in front of the same fast fake upstream (tests/_support/fake_openai.py) with
 load from this machine (wrk, Debian package `wrk`):
 
 - ``direct``: the fake upstream itself;
@@ -41,7 +41,7 @@ import psutil
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-FAKE = ROOT / "tests" / "gateway" / "fake_upstream.py"
+FAKE = ROOT / "tests" / "_support" / "fake_openai.py"
 PASS = ROOT / "bench" / "_passthrough.py"
 LUA = """wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"

@@ -17,8 +17,10 @@ Prints, measured side by side in one run on one core (one Python thread):
   (scan + mask + body rewrite) for both policies, in milliseconds;
 * the streaming filter's cost per 3-character delta (µs).
 
-``--gateway N`` also runs a real ``prai gateway`` in front of the loopback upstream
-tests/guard/guard_upstream.py and compares a guarded with an unguarded project.
+With ``--gateway N`` it also runs a real ``prai gateway`` in front of the loopback upstream
+tests/_support/fake_openai.py --echo with two projects — one with ``guard_policy: standard``, one
+without — sends N requests of each (interleaved, 4 KB prompts with PII, one connection)
+and compares the gateway's own time (``x-prai-gateway-ms``, which excludes the upstream).
 
 ``--adversarial``: every pattern of :data:`ADVERSARIAL` repeated to ``--adv-kb`` KB, scanned
 by both policies; per-KB CPU time against the same policy's typical text. Exits 1 when a
@@ -386,8 +388,8 @@ def gateway_e2e(n: int, prompt: str) -> None:
     (tmp / "kitchen.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
     env = {**os.environ, "PRAI_CACHE_DIR": str(tmp)}
     prai = [sys.executable, "-m", "prai.cli.main"]
-    procs = [subprocess.Popen([sys.executable, str(root / "tests/guard/guard_upstream.py"),
-                               str(up)])]
+    procs = [subprocess.Popen([sys.executable, str(root / "tests/_support/fake_openai.py"),
+                               str(up), "--echo", "--models", "m"])]
     try:
         wait(f"http://127.0.0.1:{up}/health")
         keys = {p: json.loads(subprocess.run(

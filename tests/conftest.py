@@ -1,4 +1,4 @@
-"""Shared fixtures: free ports, and the services CI must provide (PostgreSQL, Redis).
+"""Shared fixtures: a free port, and the services CI must provide (PostgreSQL, Redis).
 
 Tests that need PostgreSQL or Redis skip with a reason when the service is absent,
 except under CI (CI=true), where they fail instead: CI must exercise them.
@@ -13,19 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from tests._support.net import free_port
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = REPO_ROOT.parent / "shared"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 POSTGRES_URL = os.environ.get("PRAI_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("PRAI_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def free_port() -> int:
-    """An unused TCP port on 127.0.0.1."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _tcp_open(host: str, port: int) -> bool:

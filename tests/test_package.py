@@ -5,6 +5,9 @@ from __future__ import annotations
 import inspect
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 import prai.errors
 
@@ -20,13 +23,32 @@ def test_import_prai_and_cli_stay_light() -> None:
     assert not loaded & {"torch", "vllm", "transformers", "peft"}
 
 
-def test_importing_the_engine_forces_hugging_face_offline() -> None:
+def test_importing_any_prai_module_leaves_the_environment_alone() -> None:
     code = (
-        "import os; os.environ['HF_HUB_OFFLINE'] = '0'; import prai.engine; "
-        "import huggingface_hub.constants as c; print(c.HF_HUB_OFFLINE)"
+        "import importlib, os, pkgutil, prai; before = dict(os.environ); "
+        "[importlib.import_module(m.name) for m in pkgutil.walk_packages(prai.__path__, 'prai.')]; "
+        "print(sorted(k for k in {*before, *os.environ} if before.get(k) != os.environ.get(k)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "True"
+    assert out.strip() == "[]"
+
+
+def test_hugging_face_is_offline_when_the_demo_model_builder_starts(tmp_path: Path) -> None:
+    """The builder is the one place this process imports transformers: HF must be offline
+    by then, even when the caller's environment says otherwise (the engine process gets
+    the same flags from engine_environment, tested in tests/engine/test_serve.py)."""
+    pytest.importorskip("torch", reason="the demo model builder needs the `cpu` extra")
+    pytest.importorskip("peft", reason="the demo model builder needs the `cpu` extra")
+    code = (
+        "import os, sys; from pathlib import Path; os.environ['HF_HUB_OFFLINE'] = '0'\n"
+        "from prai.engine import demo_model\n"
+        "def probe(out, *, log):\n"
+        "    import huggingface_hub.constants as c; print(c.HF_HUB_OFFLINE); raise SystemExit(0)\n"
+        "demo_model._build = probe\n"
+        "demo_model.ensure_demo_models(Path(sys.argv[1]), log=print)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "True", out.stdout + out.stderr
 
 
 def test_every_error_has_a_hint_and_exit_code() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bench.bench_fake_upstream import FakeUpstream, Persona
+from tests._support.fake_openai import FakeOpenAI, Persona
 
 API_KEY = "sk-bench-test-0123456789"
 
@@ -64,9 +64,9 @@ def hub_trap() -> Iterator[HubTrap]:
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[FakeUpstream]:
+def fake() -> Iterator[FakeOpenAI]:
     """Base model fast; kansai with a slow first token (30 ms); samurai with slow tokens."""
-    up = FakeUpstream(personas={
+    up = FakeOpenAI(personas={
         "prai-demo": Persona(reply="こんにちは！プライベートAIキッチンへようこそ。今日は何をお手伝いしましょうか？"),
         "kansai": Persona(reply="まいど！プライベートAIキッチンへようこそやで。", ttft_s=0.03),
         "samurai": Persona(reply="御免！拙者、料理番でござる。", token_delay_s=0.004),

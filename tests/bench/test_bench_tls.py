@@ -12,14 +12,14 @@ import pytest
 from prai.bench import BenchOptions, run_bench
 from prai.errors import BenchRunFailed
 from prai.evals import run_eval
-from tests.bench.bench_fake_upstream import FakeUpstream, Persona
+from tests._support.fake_openai import FakeOpenAI, Persona
 from tests.bench.bench_tls import make_tls
 
 
 @pytest.fixture(scope="module")
-def tls_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FakeUpstream, Path]]:
+def tls_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FakeOpenAI, Path]]:
     ca, ctx = make_tls(tmp_path_factory.mktemp("tls"))
-    up = FakeUpstream(personas={"prai-demo": Persona(reply="こんにちは！"), "kansai": Persona(reply="まいど！")}
+    up = FakeOpenAI(personas={"prai-demo": Persona(reply="こんにちは！"), "kansai": Persona(reply="まいど！")}
                       ).start(ssl_context=ctx)
     yield up, ca
     up.stop()

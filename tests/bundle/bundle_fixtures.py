@@ -9,10 +9,8 @@ import ipaddress
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,14 +24,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from safetensors.numpy import save_file
 
+from tests._support.net import free_port, wait_port
+
 VENV_BIN = Path(sys.executable).parent
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def minilm_dir() -> Path:
@@ -281,19 +275,6 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> PKI:
     return PKI(d / "ca.pem", d / "server.pem", d / "server.key", d / "sign.key", d / "sign.pub")
 
 
-def _wait_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{what} did not listen on {port}")
-
-
 @dataclass
 class S3Server:
     url: str
@@ -309,7 +290,7 @@ def _moto(tmp: Path, extra: list[str]) -> Iterator[tuple[int, subprocess.Popen[b
         stderr=subprocess.STDOUT,
     )
     try:
-        _wait_port(port, proc, "moto_server")
+        wait_port(port, proc=proc, what="moto_server")
         yield port, proc
     finally:
         proc.terminate()
@@ -391,7 +372,7 @@ auth:
         [exe, "serve", str(d / "config.yml")], stdout=log, stderr=subprocess.STDOUT
     )
     try:
-        _wait_port(port, proc, "docker-registry")
+        wait_port(port, proc=proc, what="docker-registry")
         yield Registry(f"127.0.0.1:{port}", user, password, d / "data")
     finally:
         proc.terminate()

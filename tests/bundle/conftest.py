@@ -1,6 +1,6 @@
 """Bundle test fixtures (defined in bundle_fixtures.py, which tests also import helpers from)."""
 
-from bundle_fixtures import (  # noqa: F401
+from tests.bundle.bundle_fixtures import (  # noqa: F401
     adapters,
     minilm,
     pki,

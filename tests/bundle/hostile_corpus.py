@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from prai.bundle.manifest import (
-    AdapterFacts,
     FileEntry,
     Manifest,
-    ModelFacts,
+    ManifestAdapter,
+    ManifestModel,
     dump_manifest,
     render_sums,
     root_digest,
@@ -79,10 +79,10 @@ def manifest_dict(files: dict[str, bytes]) -> dict[str, Any]:
         created_at=datetime(2026, 1, 1, tzinfo=UTC),
         created_by="prai test",
         files=entries,
-        model=ModelFacts(name="tiny", weight_files=["model.safetensors"])
+        model=ManifestModel(name="tiny", weight_files=["model.safetensors"])
         if "model/model.safetensors" in files
-        else (ModelFacts(name="tiny") if any(p.startswith("model/") for p in files) else None),
-        adapters=[AdapterFacts(name=a, path=f"adapters/{a}", rank=8) for a in adapters],
+        else (ManifestModel(name="tiny") if any(p.startswith("model/") for p in files) else None),
+        adapters=[ManifestAdapter(name=a, path=f"adapters/{a}", rank=8) for a in adapters],
     )
     return json.loads(dump_manifest(m))
 

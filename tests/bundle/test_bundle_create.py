@@ -8,12 +8,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from bundle_fixtures import build_adapter, build_tiny_llama, make_cert, pem
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from prai.bundle import check_model_dir, create_bundle, read_manifest, verify_bundle
-from prai.bundle.manifest import MANIFEST_NAME
+from prai.bundle import create_bundle, read_manifest, verify_bundle
+from prai.bundle.manifest import MANIFEST_NAME, root_digest
 from prai.errors import AdapterError, BundleDigestMismatch, ConfigError, ModelError, UsageError
+from prai.modelfiles.model_dir import check_model_dir
+from tests.bundle.bundle_fixtures import build_adapter, build_tiny_llama, make_cert, pem
 
 
 def test_minilm_facts_and_sha256sum(tmp_path: Path, minilm: Path) -> None:
@@ -329,12 +330,16 @@ def test_encrypted_sign_key(tmp_path: Path, minilm: Path, monkeypatch: pytest.Mo
     assert verify_bundle(tmp_path / "b", key=pub).signature == "valid (ed25519)"
 
 
-def test_index_naming_a_file_outside_the_model_is_refused(tiny_llama: Path) -> None:
-    index = tiny_llama / "model.safetensors.index.json"
-    data = json.loads(index.read_text())
-    first = next(iter(data["weight_map"]))
-    data["weight_map"][first] = "../../../../etc/passwd"
-    index.write_text(json.dumps(data))
-    report = check_model_dir(tiny_llama)
-    assert not report.ok
-    assert any("outside the model directory" in p for p in report.problems)
+def test_adapter_only_bundle_records_base_name(tmp_path: Path, adapters: dict[str, Path]) -> None:
+    res = create_bundle(tmp_path / "b", model=None, adapters={"legal": adapters["legal"]})
+    m = read_manifest(res.out)
+    assert m.model is None
+    assert {f.role for f in m.files} == {"adapter", "sbom"}  # every bundle carries an SBOM (issue 14)
+    assert [(a.name, a.base_model_name_or_path, a.rank) for a in m.adapters] == [("legal", "tiny-llama", 8)]
+    assert res.root_digest == root_digest((res.out / MANIFEST_NAME).read_bytes())
+
+
+def test_a_bundle_needs_a_model_or_an_adapter(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="nothing to pack"):
+        create_bundle(tmp_path / "b", model=None)
+    assert not (tmp_path / "b").exists()

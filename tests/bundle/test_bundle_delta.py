@@ -15,9 +15,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import bundle_fixtures
 import pytest
-from bundle_fixtures import build_adapter, build_tiny_llama
+
+from tests.bundle import bundle_fixtures
+from tests.bundle.bundle_fixtures import build_adapter, build_tiny_llama
 
 PRAI = [sys.executable, "-m", "prai.cli.main"]
 
@@ -192,7 +193,7 @@ def test_s3_load_leaves_a_receipt_and_takes_a_delta(tmp_path: Path, tiny_llama: 
 def test_oci_load_leaves_a_receipt_artifact(tmp_path: Path, tiny_llama: Path, registry, pki, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import shutil
 
-    from bundle_fixtures import IN_CI
+    from tests.bundle.bundle_fixtures import IN_CI
 
     from prai.bundle import create_bundle, load_bundle
     from prai.settings import get_settings

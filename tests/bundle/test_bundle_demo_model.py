@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from prai.bundle import check_model_dir, read_manifest
+from prai.bundle import read_manifest
 from prai.kitchen.bring_in import demo_adapter_roundtrip, demo_roundtrip
+from prai.modelfiles.model_dir import check_model_dir
 
 # The demo model comes from the session fixture in tests/conftest.py (built once).
 pytestmark = [pytest.mark.engine, pytest.mark.slow]

@@ -17,7 +17,11 @@ import time
 from pathlib import Path
 
 import pytest
-from hostile_corpus import (
+
+from prai.bundle import load_bundle, verify_bundle
+from prai.cli.main import main
+from prai.errors import BundleError, PraiError
+from tests.bundle.hostile_corpus import (
     EVIL,
     RECIPES,
     canonical,
@@ -27,10 +31,6 @@ from hostile_corpus import (
     tar_of,
     write_dir,
 )
-
-from prai.bundle import load_bundle, verify_bundle
-from prai.cli.main import main
-from prai.errors import BundleError, PraiError
 
 PRAI = [sys.executable, "-m", "prai.cli.main"]
 

@@ -11,12 +11,12 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from bundle_fixtures import IN_CI, PKI, Registry
 
 from prai.bundle import create_bundle, load_bundle
 from prai.bundle.load_oci import MT_CONFIG, MT_LAYER, MT_MANIFEST
 from prai.errors import BundleLoadError
 from prai.settings import get_settings
+from tests.bundle.bundle_fixtures import IN_CI, PKI, Registry
 
 
 @pytest.fixture

@@ -18,17 +18,6 @@ import tarfile
 import unicodedata
 from typing import Any
 
-from hostile_corpus import (
-    BLOCK,
-    canonical,
-    control,
-    finish,
-    manifest_dict,
-    member,
-    pax,
-    payload,
-    tar_of,
-)
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -44,6 +33,17 @@ from prai.bundle.manifest import (
     path_problem,
 )
 from prai.errors import BundleError, BundleManifestError
+from tests.bundle.hostile_corpus import (
+    BLOCK,
+    canonical,
+    control,
+    finish,
+    manifest_dict,
+    member,
+    pax,
+    payload,
+    tar_of,
+)
 
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

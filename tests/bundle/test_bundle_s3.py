@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from bundle_fixtures import PKI, S3Server
 
 from prai.bundle import create_bundle, load_bundle, read_manifest
 from prai.errors import BundleDigestMismatch, BundleLoadError
+from tests.bundle.bundle_fixtures import PKI, S3Server
 
 
 def _client(s3: S3Server, verify: str | bool = True):  # type: ignore[no-untyped-def]

@@ -21,11 +21,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from bundle_fixtures import IN_CI
 
 from prai.bundle._target import check_fit, wheel_fits
 from prai.bundle.sbom import validate_sbom
 from prai.bundle.wheelhouse import expand_platform
+from tests.bundle.bundle_fixtures import IN_CI
 
 REPO = Path(__file__).resolve().parents[2]
 PRAI = [sys.executable, "-m", "prai.cli.main"]
@@ -76,7 +76,7 @@ def _offline_env(tmp: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def software_bundle(base_wheels: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A bundle with the `base` wheelhouse and a small model, made once: (path, root digest)."""
-    from bundle_fixtures import build_tiny_llama
+    from tests.bundle.bundle_fixtures import build_tiny_llama
 
     tmp = tmp_path_factory.mktemp("software")
     bundle = tmp / "bundle"

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 import yaml
-from _deploy_util import EXAMPLES
+
+from tests.deploy._deploy_util import EXAMPLES
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _deploy_util import EXAMPLES, model0
 
 from prai.deploy import render
 from prai.errors import AdapterRankTooLarge, ModelFactsError
+from tests.deploy._deploy_util import EXAMPLES, model0
 
 GIB = 1024**3
 
@@ -24,10 +24,10 @@ def _bundle(root: Path, adapters: dict[str, tuple[int, str]]) -> Path:
     (render reads sizes from the manifest, and config.json from the directory).
     """
     from prai.bundle.manifest import (
-        AdapterFacts,
         FileEntry,
         Manifest,
-        ModelFacts,
+        ManifestAdapter,
+        ManifestModel,
         dump_manifest,
         render_sums,
     )
@@ -52,10 +52,10 @@ def _bundle(root: Path, adapters: dict[str, tuple[int, str]]) -> Path:
         files.append(FileEntry(role="adapter", name=name,
                                path=f"adapters/{name}/adapter_model.safetensors",
                                size=GIB, sha256="1" * 64))
-        facts.append(AdapterFacts(name=name, path=f"adapters/{name}", rank=rank,
+        facts.append(ManifestAdapter(name=name, path=f"adapters/{name}", rank=rank,
                                   base_model_name_or_path=base, target_modules=["q_proj"]))
     m = Manifest(created_at=dt.datetime(2026, 11, 1, tzinfo=dt.UTC), created_by="test",
-                 files=files, model=ModelFacts(name="tsuzumi-7b", path="model"),
+                 files=files, model=ManifestModel(name="tsuzumi-7b", path="model"),
                  adapters=facts)
     (root / "prai-bundle.json").write_bytes(dump_manifest(m))
     (root / "SHA256SUMS").write_bytes(render_sums(m))

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 import yaml
-from _deploy_util import model0
+
+from tests.deploy._deploy_util import model0
 
 
 def prai(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

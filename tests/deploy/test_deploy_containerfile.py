@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from _deploy_util import REPO
+from tests.deploy._deploy_util import REPO
 
 TEXT = (REPO / "Containerfile").read_text(encoding="utf-8")
 

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from _deploy_util import EXAMPLES
 
 from prai.deploy import check_gpu_fit
 from prai.deploy.gpufit import GIB, estimate_parameters
 from prai.errors import ModelFactsError
+from tests.deploy._deploy_util import EXAMPLES
 
 LLAMA2_7B = json.loads((EXAMPLES / "cluster/model/config.json").read_text())
 LLAMA31_70B = json.loads((EXAMPLES / "cluster/model-70b/config.json").read_text())

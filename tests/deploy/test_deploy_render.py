@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 import yaml
-from _deploy_util import EXAMPLES, GOLDEN
 
 from prai.deploy import render
 from prai.deploy.validate import validate_document, validate_objects
 from prai.errors import ManifestSchemaError
+from tests.deploy._deploy_util import EXAMPLES, GOLDEN
 
 CASES = {
     # golden dir: (example file, entrance)

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _deploy_util import EXAMPLES, model0, write_adapter
 
 from prai.deploy import render, semantic
 from prai.errors import (
@@ -23,6 +22,7 @@ from prai.errors import (
     SecretInPlainField,
     StorageMismatch,
 )
+from tests.deploy._deploy_util import EXAMPLES, model0, write_adapter
 
 
 def _render_objects(crd_dir: Path) -> tuple[list[dict[str, Any]], Any]:

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from _deploy_util import EXAMPLES
 
 from prai.deploy import render
+from tests.deploy._deploy_util import EXAMPLES
 
 _PARSE = r"""
 import json, sys

@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 import yaml
-from _deploy_util import EXAMPLES, model0
 
 from prai.db.engine import open_engine
 from prai.deploy import render
 from prai.deploy.promoted import ANNOTATION
 from prai.errors import RegistryStateError
 from prai.lifecycle import registry
+from tests.deploy._deploy_util import EXAMPLES, model0
 
 ISVC = "tenant1-projecta/inferenceservice-tsuzumi-7b.yaml"
 

@@ -10,9 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from doctor_util import S3, Pki, build_pki
-from tests.bundle.bundle_fixtures import _wait_port, build_adapter, build_tiny_llama
-from tests.conftest import free_port
+
+from tests._support.net import free_port, wait_port
+from tests.bundle.bundle_fixtures import build_adapter, build_tiny_llama
+from tests.doctor.doctor_util import S3, Pki, build_pki
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -59,7 +60,7 @@ def s3(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Iterator[S3]:
          "-c", str(pki.good[0]), "-k", str(pki.good[1])],
         stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
-        _wait_port(port, proc, "moto_server", timeout_s=60)
+        wait_port(port, proc=proc, what="moto_server", timeout_s=60)
         url = f"https://127.0.0.1:{port}"
         iam = boto3.client("iam", endpoint_url=url, region_name="us-east-1", verify=str(pki.ca),
                            aws_access_key_id="bootstrap", aws_secret_access_key="bootstrap")

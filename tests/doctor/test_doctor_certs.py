@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from doctor_util import Pki, checks, http_server
 
 from prai.doctor import build_plan, run_doctor
+from tests.doctor.doctor_util import Pki, checks, http_server
 
 
 def _certs(ca: list[Path], endpoint: str | None = None):  # type: ignore[no-untyped-def]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from doctor_util import cluster_kitchen, write_kitchen
 
 from prai.doctor import build_plan, parse_only
 from prai.errors import ConfigError, UsageError
+from tests.doctor.doctor_util import cluster_kitchen, write_kitchen
 
 
 def test_unknown_key_in_doctor_section(tmp_path: Path) -> None:

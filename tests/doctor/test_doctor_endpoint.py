@@ -9,9 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from doctor_util import Pki, checks, fake_engine, http_server, send_json
-
 from prai.doctor import build_plan, run_doctor
+from tests.doctor.doctor_util import Pki, checks, fake_engine, http_server, send_json
 
 MODELS = ["tiny", "faq", "legal"]
 

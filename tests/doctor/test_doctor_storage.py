@@ -7,10 +7,10 @@ from pathlib import Path
 
 import boto3
 import pytest
-from doctor_util import S3, Pki, checks, cluster_kitchen, http_server
 
 from prai.bundle import load_bundle
 from prai.doctor import build_plan, run_doctor
+from tests.doctor.doctor_util import S3, Pki, checks, cluster_kitchen, http_server
 
 
 def _kitchen(tmp_path: Path, s3: S3, ca: Path, *, bucket: str | None = None,

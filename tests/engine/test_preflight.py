@@ -11,57 +11,13 @@ import pytest
 
 from prai.engine.args import parse_serve_args
 from prai.engine.serve import run_preflight, vllm_command
-from prai.errors import AdapterError, ModelError, ModelNotLocal, UnsupportedModel, UsageError
-from prai.modelfiles.adapter import inspect_adapter, round_up_lora_rank
-from prai.modelfiles.model_dir import inspect_model_dir
-
-from .conftest import write_tiny_model
+from prai.errors import ModelError, UnsupportedModel, UsageError
+from prai.modelfiles.adapter import round_up_lora_rank
+from tests._support.model_dirs import write_tiny_model
 
 
 def prai(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "prai.cli.main", *args], capture_output=True, text=True, timeout=60)
-
-
-def test_complete_model_passes(tiny_model: Path) -> None:
-    facts = inspect_model_dir(str(tiny_model))
-    assert facts.architectures == ["LlamaForCausalLM"]
-    assert facts.head_dim == 64
-    assert facts.linear_shapes["model.layers.0.self_attn.q_proj"] == (128, 128)
-    assert facts.warnings == []
-
-
-def test_repo_id_is_refused() -> None:
-    with pytest.raises(ModelNotLocal, match="hub repo id"):
-        inspect_model_dir("tsuzumi/tsuzumi-7b")
-
-
-def test_missing_shard_is_named(tiny_model: Path) -> None:
-    (tiny_model / "model-00002-of-00002.safetensors").unlink()
-    with pytest.raises(ModelError, match=r"1 of 2 weight shards .* missing: model-00002-of-00002"):
-        inspect_model_dir(str(tiny_model))
-
-
-def test_truncated_shard_is_detected(tiny_model: Path) -> None:
-    shard = tiny_model / "model-00001-of-00002.safetensors"
-    shard.write_bytes(shard.read_bytes()[:-10])
-    with pytest.raises(ModelError, match="truncated"):
-        inspect_model_dir(str(tiny_model))
-
-
-def test_missing_config_and_tokenizer(tiny_model: Path) -> None:
-    (tiny_model / "tokenizer.json").unlink()
-    with pytest.raises(ModelError, match="no tokenizer files"):
-        inspect_model_dir(str(tiny_model))
-    (tiny_model / "config.json").unlink()
-    with pytest.raises(ModelError, match=r"config\.json is missing"):
-        inspect_model_dir(str(tiny_model))
-
-
-def test_missing_chat_template_is_a_warning(tiny_model: Path) -> None:
-    (tiny_model / "tokenizer_config.json").write_text("{}")
-    facts = inspect_model_dir(str(tiny_model))
-    assert any("no chat template" in w for w in facts.warnings)
-    assert inspect_model_dir(str(tiny_model), need_chat_template=False).warnings == []
 
 
 def test_cpu_head_size_is_checked(tmp_path: Path) -> None:
@@ -74,36 +30,6 @@ def test_unknown_architecture_is_a_warning(tmp_path: Path) -> None:
     model = write_tiny_model(tmp_path / "exotic", architecture="ExoticForCausalLM")
     pre = run_preflight(parse_serve_args(["--model", str(model)]))
     assert any("ExoticForCausalLM" in w for w in pre.warnings)
-
-
-def test_adapter_fits(tiny_model: Path, make_adapter) -> None:  # type: ignore[no-untyped-def]
-    facts = inspect_adapter("faq", str(make_adapter("faq", rank=8)), inspect_model_dir(str(tiny_model)))
-    assert facts.rank == 8 and facts.target_modules == ["q_proj", "v_proj"]
-
-
-def test_adapter_missing_target_module(tiny_model: Path, make_adapter) -> None:  # type: ignore[no-untyped-def]
-    path = make_adapter("bad", targets=("q_proj", "nope_proj"))
-    with pytest.raises(AdapterError, match="target modules nope_proj do not exist"):
-        inspect_adapter("bad", str(path), inspect_model_dir(str(tiny_model)))
-
-
-def test_adapter_shape_mismatch(tiny_model: Path, make_adapter) -> None:  # type: ignore[no-untyped-def]
-    path = make_adapter("big", in_features=4096)
-    with pytest.raises(AdapterError, match=r"shape \[8, 4096\].*needs \[8, 128\]"):
-        inspect_adapter("big", str(path), inspect_model_dir(str(tiny_model)))
-
-
-def test_adapter_over_rank(tiny_model: Path, make_adapter) -> None:  # type: ignore[no-untyped-def]
-    path = make_adapter("r64", rank=64)
-    with pytest.raises(AdapterError, match="LoRA rank 64 is greater than max_lora_rank 16") as exc:
-        inspect_adapter("r64", str(path), inspect_model_dir(str(tiny_model)), max_lora_rank=16)
-    assert "--max-lora-rank 64" in exc.value.hint
-
-
-def test_adapter_base_name_differs_is_a_warning(tiny_model: Path, make_adapter) -> None:  # type: ignore[no-untyped-def]
-    path = make_adapter("other", base="/home/trainer/models/llama-x")
-    facts = inspect_adapter("other", str(path), inspect_model_dir(str(tiny_model)), served_model_name="tiny")
-    assert any("records base model" in w for w in facts.warnings)
 
 
 def test_max_lora_rank_default_rounds_up(tiny_model: Path, make_adapter) -> None:  # type: ignore[no-untyped-def]
@@ -189,22 +115,6 @@ def test_real_embedding_model_passes_preflight() -> None:
     assert pre.warnings == []
 
 
-def test_index_naming_files_outside_the_model_is_refused(tiny_model: Path) -> None:
-    index = tiny_model / "model.safetensors.index.json"
-    data = json.loads(index.read_text())
-    first = next(iter(data["weight_map"]))
-    data["weight_map"][first] = "../../../../etc/passwd"
-    index.write_text(json.dumps(data))
-    with pytest.raises(ModelError, match="outside the model directory"):
-        inspect_model_dir(str(tiny_model))
-
-
-def test_empty_tokenizer_file_is_refused(tiny_model: Path) -> None:
-    (tiny_model / "tokenizer.json").write_text("")
-    with pytest.raises(ModelError, match=r"tokenizer\.json is empty"):
-        inspect_model_dir(str(tiny_model))
-
-
 def test_context_longer_than_the_model_is_an_error(tiny_model: Path) -> None:
     with pytest.raises(UsageError, match="exceeds the model's max_position_embeddings 256") as exc:
         run_preflight(parse_serve_args(["--model", str(tiny_model), "--max-model-len", "100000"]))
@@ -232,22 +142,6 @@ def test_model_given_twice_and_name_clash(tiny_model: Path, make_adapter) -> Non
     a = make_adapter("tiny-llama")
     with pytest.raises(UsageError, match="also the served model name"):
         run_preflight(parse_serve_args(["--model", str(tiny_model), "--lora-modules", f"tiny-llama={a}"]))
-
-
-def test_adapter_config_rank_disagrees_with_its_tensors(tiny_model: Path, make_adapter) -> None:  # type: ignore[no-untyped-def]
-    path = make_adapter("r8", rank=8)
-    cfg = json.loads((path / "adapter_config.json").read_text())
-    cfg["r"] = 16
-    (path / "adapter_config.json").write_text(json.dumps(cfg))
-    with pytest.raises(AdapterError, match=r"says r=16 but .* has rank 8"):
-        inspect_adapter("r8", str(path), inspect_model_dir(str(tiny_model)))
-
-
-def test_adapter_path_that_is_a_file(tiny_model: Path, tmp_path: Path) -> None:
-    f = tmp_path / "adapter.safetensors"
-    f.write_bytes(b"x")
-    with pytest.raises(AdapterError, match="is a file"):
-        inspect_adapter("f", str(f), inspect_model_dir(str(tiny_model)))
 
 
 def test_usage_errors_never_print_tracebacks() -> None:

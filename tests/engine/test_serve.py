@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from prai.engine.process import EngineProcess
-from tests.conftest import free_port
+from tests._support.net import free_port
 
 pytestmark = pytest.mark.engine
 openai = pytest.importorskip("openai")

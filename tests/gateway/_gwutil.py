@@ -1,4 +1,4 @@
-"""Gateway test helpers: real processes on loopback (fake upstreams, `prai gateway`)."""
+"""Gateway test helpers: real processes on loopback (the fake upstream, `prai gateway`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -17,33 +16,11 @@ from typing import Any
 
 import yaml
 
+from tests._support.fake_openai import FakeOpenAIProcess
+from tests._support.net import free_port, wait_http
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-FAKE = Path(__file__).with_name("fake_upstream.py")
 PRAI = [sys.executable, "-m", "prai.cli.main"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_http(
-    url: str, timeout_s: float = 20.0, proc: subprocess.Popen[bytes] | None = None
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            out = proc.stdout.read().decode() if proc.stdout else ""
-            raise RuntimeError(f"process exited with {proc.returncode}: {out[-2000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as r:
-                if r.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.1)
-    raise TimeoutError(url)
 
 
 def http_json(
@@ -100,20 +77,12 @@ class Proc:
                 self.p.wait(5)
 
 
-class FakeUpstream:
+class FakeUpstream(FakeOpenAIProcess):
+    """The gateway tests' upstream (its own process): models ``fake``, ``fake-lora`` (a LoRA
+    adapter of ``fake``) and ``embed``; its answers name it."""
+
     def __init__(self, name: str = "fake", models: str = "fake,fake-lora:fake,embed") -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = Proc(
-            [sys.executable, str(FAKE), str(self.port), "--name", name, "--models", models]
-        )
-        wait_http(self.url + "/health", proc=self.proc.p)
-
-    def stats(self) -> dict[str, Any]:
-        return http_json(self.url + "/stats")[2]
-
-    def set_health(self, up: bool) -> None:
-        http_json(self.url + ("/admin/health/up" if up else "/admin/health/down"), b"")
+        super().__init__(name=name, models=models)
 
 
 def gateway_env(cache_dir: Path) -> dict[str, str]:

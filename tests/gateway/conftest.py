@@ -1,4 +1,4 @@
-"""Fixtures for gateway tests (helpers live in _gwutil.py)."""
+"""Fixtures for gateway tests (helpers live in _gwutil.py; the fake upstream in tests/_support)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _gwutil import FakeUpstream, Gateway
+
+from tests.gateway._gwutil import FakeUpstream, Gateway
 
 
 @pytest.fixture(scope="module")
 def fake_upstream() -> Iterator[FakeUpstream]:
     up = FakeUpstream()
     yield up
-    up.proc.stop()
+    up.stop()
 
 
 @pytest.fixture

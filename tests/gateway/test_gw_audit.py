@@ -13,12 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from _gwutil import FakeUpstream, Gateway, audit_record, http_json, tenants
 from sqlalchemy import text
 
 from prai.db.audit_log import append_audit, verify_audit
 from prai.db.engine import open_engine
 from prai.db.schema import metadata
+from tests.gateway._gwutil import FakeUpstream, Gateway, audit_record, http_json, tenants
 
 CHAT = {"model": "fake", "messages": [{"role": "user", "content": "秘密のプロンプト"}]}
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import openai
 import pytest
-from _gwutil import REPO_ROOT, FakeUpstream, Gateway, http_json
 
 from prai.config import load_kitchen
 from prai.errors import ConfigError
+from tests.gateway._gwutil import REPO_ROOT, FakeUpstream, Gateway, http_json
 
 
 def test_example_kitchen_loads() -> None:

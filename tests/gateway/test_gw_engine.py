@@ -14,7 +14,9 @@ from typing import Any
 
 import openai
 import pytest
-from _gwutil import PRAI, Gateway, Proc, free_port, wait_http
+
+from tests._support.net import free_port, wait_http
+from tests.gateway._gwutil import PRAI, Gateway, Proc
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
@@ -211,7 +213,7 @@ def test_prai_up_demo_smoke(tmp_path_factory: pytest.TempPathFactory, demo_model
     """`prai up --smoke` with no file: demo engine + gateway + key + taste test through it."""
     import subprocess
 
-    from _gwutil import REPO_ROOT
+    from tests.gateway._gwutil import REPO_ROOT
 
     reason = _engine_missing()
     if reason:

@@ -13,7 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from _gwutil import (
+
+from prai.db.audit_log import append_audit
+from prai.db.engine import open_engine
+from prai.db.schema import GENESIS
+from prai.gateway import admin
+from tests.gateway._gwutil import (
     FakeUpstream,
     Gateway,
     audit_record,
@@ -21,11 +26,6 @@ from _gwutil import (
     raw_stream_request,
     tenants,
 )
-
-from prai.db.audit_log import append_audit
-from prai.db.engine import open_engine
-from prai.db.schema import GENESIS
-from prai.gateway import admin
 
 
 def _up(fake: FakeUpstream) -> list[dict[str, object]]:

@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import Callable
 
-from _gwutil import FakeUpstream, Gateway, http_json, tenants
+from tests.gateway._gwutil import FakeUpstream, Gateway, http_json, tenants
 
 CHAT = {"model": "fake", "messages": [{"role": "user", "content": "hi"}]}
 

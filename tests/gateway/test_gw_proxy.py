@@ -10,7 +10,9 @@ from typing import Any
 
 import openai
 import pytest
-from _gwutil import FakeUpstream, Gateway, free_port, http_json, raw_stream_request, tenants
+
+from tests._support.net import free_port
+from tests.gateway._gwutil import FakeUpstream, Gateway, http_json, raw_stream_request, tenants
 
 
 @pytest.fixture(scope="module")
@@ -257,7 +259,7 @@ def test_metrics(gw: Gateway, key: str) -> None:
 def test_grafana_dashboard_uses_exported_metrics(gw: Gateway, key: str) -> None:
     import re
 
-    from _gwutil import REPO_ROOT
+    from tests.gateway._gwutil import REPO_ROOT
 
     dash = json.loads((REPO_ROOT / "docs" / "grafana" / "prai-gateway.json").read_text())
     exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]

@@ -7,15 +7,16 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from _gwutil import FakeUpstream, Gateway, http_json, raw_stream_request, tenants
+
+from tests.gateway._gwutil import FakeUpstream, Gateway, http_json, raw_stream_request, tenants
 
 
 @pytest.fixture
 def two_replicas() -> Iterator[tuple[FakeUpstream, FakeUpstream]]:
     a, b = FakeUpstream("alpha", "fake"), FakeUpstream("beta", "fake")
     yield a, b
-    a.proc.stop()
-    b.proc.stop()
+    a.stop()
+    b.stop()
 
 
 def _answer_from(gw: Gateway, key: str) -> str:
@@ -84,17 +85,17 @@ def test_circuit_breaker_and_503(
     a, b = two_replicas
     gw = _pool(make_gateway, a, b, health_interval_s=60, failure_threshold=2, cooldown_s=60)
     key = gw.key("acme", "chat")
-    a.proc.stop()  # dies without a health check noticing (interval 60 s)
+    a.stop()  # dies without a health check noticing (interval 60 s)
     answers = [_answer_from(gw, key) for _ in range(6)]
     assert set(answers) == {"beta"}  # connection failures fail over, then the breaker opens
-    b.proc.stop()
+    b.stop()
     st, _, body = http_json(gw.v1("/chat/completions"), {"model": "fake", "messages": []}, key=key)
     assert st == 503 and body["error"]["type"] == "upstream_error"
     assert "127.0.0.1" not in body["error"]["message"]
 
 
 def test_model_unknown_while_discovery_pending_is_503(make_gateway: Callable[..., Gateway]) -> None:
-    from _gwutil import free_port
+    from tests._support.net import free_port
 
     dead = f"http://127.0.0.1:{free_port()}"
     gw = make_gateway({"upstreams": [{"name": "later", "base_urls": [dead]}], "tenants": tenants()})

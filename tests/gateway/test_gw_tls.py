@@ -12,11 +12,12 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-from _gwutil import PRAI, FakeUpstream, Gateway, Proc, tenants
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from tests.gateway._gwutil import PRAI, FakeUpstream, Gateway, Proc, tenants
 
 
 def _pki(tmp: Path) -> tuple[Path, Path, Path]:

@@ -17,7 +17,8 @@ from pathlib import Path
 import openai
 import pytest
 import yaml
-from guard_util import free_port, wait_http
+
+from tests._support.net import free_port, wait_http
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -43,13 +44,13 @@ def kitchen(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kitchen]:
     up_port, gw_port = free_port(), free_port()
     procs = [
         subprocess.Popen(
-            [sys.executable, str(HERE / "guard_upstream.py"), str(up_port)],
+            [sys.executable, str(Path(__file__).with_name("guard_upstream.py")), str(up_port)],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )
     ]
     upstream = f"http://127.0.0.1:{up_port}"
-    wait_http(upstream + "/health", procs[0])
+    wait_http(upstream + "/health", proc=procs[0])
     cfg = {
         "gateway": {
             "host": "127.0.0.1",
@@ -119,7 +120,7 @@ def kitchen(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kitchen]:
     )
     url = f"http://127.0.0.1:{gw_port}"
     try:
-        wait_http(url + "/health", procs[1])
+        wait_http(url + "/health", proc=procs[1])
         yield Kitchen(url, upstream, keys["legal"], config, tmp, env, keys["ops"])
     finally:
         for p in reversed(procs):

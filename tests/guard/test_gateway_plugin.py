@@ -12,8 +12,8 @@ import pytest
 from prai.config.gateway import GatewayConfig
 from prai.config.kitchen import KitchenConfig
 from prai.errors import ConfigError, GuardrailViolation, GuardTokenPrompt
-from prai.gateway.guard_hook import Guard, GuardContext, OutputFilter
 from prai.guard.gateway_plugin import create_guard
+from prai.guard.hook import Guard, GuardContext, OutputFilter
 
 KITCHEN = KitchenConfig.model_validate(
     {

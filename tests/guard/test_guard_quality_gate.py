@@ -30,7 +30,6 @@ from guard_quality import (
 )
 
 
-
 @pytest.fixture(scope="module")
 def measured() -> tuple[list[dict[str, Any]], Report]:
     docs = load_docs()

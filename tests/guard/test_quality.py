@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import random
 
-from guard_corpus import build, evaluate, more_negatives, more_positives
-
 from prai.guard import Scanner
+from tests.guard.guard_corpus import build, evaluate, more_negatives, more_positives
 
 GOALS = ("pii.my_number", "pii.phone_jp", "pii.payment_card", "pii.email")
 

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from guard_util import free_port, wait_http
+
+from tests._support.net import free_port, wait_http
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    wait_http(url + "/health", proc)
+    wait_http(url + "/health", proc=proc)
     yield url
     proc.terminate()
     proc.wait(timeout=10)

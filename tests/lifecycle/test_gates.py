@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.bench.bench_fake_upstream import FakeUpstream, Persona
-from tests.bench.conftest import tiny_tokenizer  # noqa: F401  (the session fixture, reused)
 
 from prai.errors import BenchTokenizerMissing, EvalSuiteError, PraiError, UsageError
 from prai.lifecycle.gates import GateResult, GateSpec, run_gates
+from tests._support.fake_openai import FakeOpenAI, Persona
+from tests.bench.conftest import tiny_tokenizer  # noqa: F401  (the session fixture, reused)
 
 KEY = "sk-gates-test-24680"
 KANSAI = "まいど！プライベートAIキッチンへようこそやで。"
@@ -39,10 +39,10 @@ items:
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[FakeUpstream]:
+def fake() -> Iterator[FakeOpenAI]:
     """kansai@v1 (current) and @v2 answer alike; @v3 lost its dialect; @v4's first token
     comes 400 ms later (e2e about 4x)."""
-    up = FakeUpstream(personas={
+    up = FakeOpenAI(personas={
         "kansai@v1": Persona(reply=KANSAI, ttft_s=0.05, token_delay_s=0.005),
         "kansai@v2": Persona(reply=KANSAI, ttft_s=0.05, token_delay_s=0.005),
         "kansai@v3": Persona(reply="こんにちは。プライベートAIキッチンです。"),
@@ -59,7 +59,7 @@ def suite(tmp_path: Path) -> Path:
     return p
 
 
-def _gates(fake: FakeUpstream, spec: GateSpec, out: Path, candidate: str,
+def _gates(fake: FakeOpenAI, spec: GateSpec, out: Path, candidate: str,
            current: str | None = "kansai@v1") -> list[GateResult]:
     return run_gates(spec, target=fake.url + "/v1", candidate=candidate, current=current, out_dir=out,
                      api_key=KEY, cache_dir=out.parent / "cache")
@@ -68,7 +68,7 @@ def _gates(fake: FakeUpstream, spec: GateSpec, out: Path, candidate: str,
 # --- eval gate ----------------------------------------------------------------------------
 
 
-def test_eval_gate_passes_on_the_candidate_only(fake: FakeUpstream, suite: Path, tmp_path: Path) -> None:
+def test_eval_gate_passes_on_the_candidate_only(fake: FakeOpenAI, suite: Path, tmp_path: Path) -> None:
     before = dict(fake.models_seen)
     [res] = _gates(fake, GateSpec(eval_suite=suite), tmp_path / "out", "kansai@v2")
     assert (res.gate, res.passed, res.failures) == ("eval", True, [])
@@ -81,7 +81,7 @@ def test_eval_gate_passes_on_the_candidate_only(fake: FakeUpstream, suite: Path,
     assert (res.report_dir / "report.html").is_file()
 
 
-def test_eval_gate_lists_every_failing_item(fake: FakeUpstream, suite: Path, tmp_path: Path) -> None:
+def test_eval_gate_lists_every_failing_item(fake: FakeOpenAI, suite: Path, tmp_path: Path) -> None:
     [res] = _gates(fake, GateSpec(eval_suite=suite), tmp_path / "out", "kansai@v3")
     assert not res.passed
     assert len(res.failures) == 2
@@ -102,7 +102,7 @@ LIMITS = {"ttft_p95": 0.5, "e2e_p95": 0.5, "requests_per_s": 0.5, "itl_p95": 0.5
 
 
 @pytest.fixture(scope="module")
-def slow_gate(fake: FakeUpstream, tiny_tokenizer: Path,  # noqa: F811
+def slow_gate(fake: FakeOpenAI, tiny_tokenizer: Path,  # noqa: F811
               tmp_path_factory: pytest.TempPathFactory) -> tuple[GateResult, dict[str, int]]:
     """One bench gate, kansai@v1 (current) vs the slower kansai@v4: two GuideLLM runs
     (about 20 s each on 2 cores), shared by the bench tests to keep the module short."""
@@ -145,7 +145,7 @@ def test_bench_gate_leaves_equal_metrics_alone_and_writes_reports(
         assert KEY not in (res.report_dir / role / "runs" / "base" / "scenario.json").read_text()
 
 
-def test_bench_gate_passes_a_first_promote_without_running(fake: FakeUpstream, tiny_tokenizer: Path,  # noqa: F811
+def test_bench_gate_passes_a_first_promote_without_running(fake: FakeOpenAI, tiny_tokenizer: Path,  # noqa: F811
                                                            tmp_path: Path) -> None:
     before = sum(fake.models_seen.values())
     [res] = _gates(fake, GateSpec(bench=True, tokenizer=tiny_tokenizer), tmp_path / "out", "kansai@v2",
@@ -160,7 +160,7 @@ def test_bench_gate_passes_a_first_promote_without_running(fake: FakeUpstream, t
 @pytest.mark.parametrize("case", ["missing-suite", "bad-suite", "no-item-for-candidate", "unknown-metric",
                                   "negative-limit", "no-tokenizer", "bad-target",
                                   "missing-ca"])
-def test_bad_input_raises_before_any_request(case: str, fake: FakeUpstream, suite: Path,
+def test_bad_input_raises_before_any_request(case: str, fake: FakeOpenAI, suite: Path,
                                              tiny_tokenizer: Path, tmp_path: Path) -> None:  # noqa: F811
     ok: dict[str, Any] = {"eval_suite": suite, "bench": True, "tokenizer": tiny_tokenizer}
     target = fake.url

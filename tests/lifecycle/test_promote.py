@@ -1,6 +1,6 @@
 """`prai model register/promote/rollback/history` end to end: real `prai gateway`, real
 bundles, the `prai` CLI, the openai SDK as client, and a fake vLLM with the runtime LoRA
-API (tests/lifecycle/fake_vllm.py) so promotions can be watched under load."""
+API (tests/_support/fake_openai.py --base) so promotions can be watched under load."""
 
 from __future__ import annotations
 
@@ -17,19 +17,17 @@ from typing import Any
 import openai
 import pytest
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "gateway"))
-sys.path.insert(0, str(HERE.parent / "bundle"))
+from prai.bundle import create_bundle
+from prai.db.engine import open_engine
+from prai.errors import RegistryError
+from tests._support import fake_openai
+from tests._support.net import free_port, wait_http
+from tests.bench.conftest import tiny_tokenizer  # noqa: F401  (session fixture)
+from tests.bundle.bundle_fixtures import build_adapter, build_tiny_llama
+from tests.gateway._gwutil import Gateway, Proc, http_json
 
-from _gwutil import Gateway, Proc, free_port, http_json, wait_http  # noqa: E402
-from bundle_fixtures import build_adapter, build_tiny_llama  # noqa: E402
-from tests.bench.conftest import tiny_tokenizer  # noqa: E402, F401  (session fixture)
-
-from prai.bundle import create_bundle  # noqa: E402
-from prai.db.engine import open_engine  # noqa: E402
-from prai.errors import RegistryError  # noqa: E402
-
-FAKE = HERE / "fake_vllm.py"
+#: The fake upstream as a vLLM with the runtime LoRA API (``--base NAME ...``).
+FAKE = fake_openai.__file__
 
 
 @dataclass

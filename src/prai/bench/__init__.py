@@ -11,10 +11,11 @@ Public surface (imports are lazy: GuideLLM runs in a child process, never import
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-_EXPORTS = {
+from prai._lazy import lazy_exports
+
+__getattr__ = lazy_exports(__name__, {
     "BenchOptions": "plan",
     "RunSpec": "plan",
     "plan_runs": "plan",
@@ -26,7 +27,7 @@ _EXPORTS = {
     "Comparison": "gate",
     "load_summary": "summary",
     "render_report": "report",
-}
+})
 
 if TYPE_CHECKING:
     from .gate import Comparison, compare
@@ -34,12 +35,6 @@ if TYPE_CHECKING:
     from .report import render_report
     from .runner import BenchResult, Progress, run_bench
     from .summary import load_summary
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"prai.bench.{_EXPORTS[name]}"), name)
-    raise AttributeError(name)
 
 
 __all__ = [

@@ -27,6 +27,8 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from prai._http import aiohttp_session
+
 _HOP = {"host", "content-length", "transfer-encoding", "connection", "keep-alive", "accept-encoding"}
 _ID = re.compile(rb'"id"\s*:\s*"([^"]+)"')
 
@@ -107,8 +109,7 @@ class MixRouter:
             return out
 
     async def _make_session(self) -> aiohttp.ClientSession:
-        return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
-                                     connector=aiohttp.TCPConnector(limit=0), trust_env=True)
+        return aiohttp_session(limit=0, timeout=aiohttp.ClientTimeout(total=None, sock_connect=10))
 
     def start(self) -> MixRouter:
         """Start serving on a free loopback port; returns self with ``url`` set."""

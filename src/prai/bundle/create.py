@@ -28,7 +28,8 @@ from typing import BinaryIO
 
 from prai import __version__
 from prai.errors import BundleDigestMismatch, UsageError
-from prai.modelfiles.completeness import ModelDirReport, check_adapter, check_model_dir
+from prai.modelfiles.adapter import AdapterFacts, inspect_adapter
+from prai.modelfiles.model_dir import ModelDirReport, ModelFacts, check_model_dir
 from prai.settings import get_settings
 
 from ._hashing import CHUNK_BYTES, NullProgress, ProgressSink, hash_file, workers
@@ -40,13 +41,13 @@ from .manifest import (
     MANIFEST_NAME,
     SIGNATURE_NAME,
     SUMS_NAME,
-    AdapterFacts,
     CAFacts,
     DeltaFacts,
     FileEntry,
     ImageRef,
     Manifest,
-    ModelFacts,
+    ManifestAdapter,
+    ManifestModel,
     Role,
     check_relpath,
     dump_manifest,
@@ -288,6 +289,30 @@ def _plan(
     return items
 
 
+#: ModelFacts fields the manifest records under the same name.
+_MANIFEST_MODEL_FACTS = ("name", "architectures", "model_type", "dtype", "parameter_count", "max_context_tokens",
+                         "hidden_size", "num_hidden_layers", "vocab_size", "has_chat_template", "weight_files")
+
+
+def _manifest_model(facts: ModelFacts, hf_cache_verified_files: int) -> ManifestModel:
+    """The manifest's record of a checked model (its directory is ``model/`` in the bundle)."""
+    recorded = {k: getattr(facts, k) for k in _MANIFEST_MODEL_FACTS}
+    return ManifestModel(path="model", hf_cache_verified_files=hf_cache_verified_files, **recorded)
+
+
+def _manifest_adapter(facts: AdapterFacts) -> ManifestAdapter:
+    """The manifest's record of a checked adapter (its directory is ``adapters/NAME/``)."""
+    return ManifestAdapter(
+        name=facts.name,
+        path=f"adapters/{facts.name}",
+        peft_type=facts.peft_type,
+        base_model_name_or_path=facts.base_model_name,
+        rank=facts.rank,
+        lora_alpha=facts.alpha,
+        target_modules=facts.target_modules,
+    )
+
+
 def create_bundle(
     out: str | Path,
     *,
@@ -358,28 +383,26 @@ def create_bundle(
         )
     adapter_dirs = {k: Path(v) for k, v in (adapters or {}).items()}
     model_dir = Path(model) if model is not None else None
+    report: ModelDirReport | None = None
     if model_dir is not None:
         report = check_model_dir(model_dir, require_chat_template=require_chat_template)
         report.raise_for_problems()
-    elif adapter_dirs or software is not None:
-        # No base to compare with: no tensor shapes, no name, so check_adapter checks
-        # each adapter's own files only.
-        report = ModelDirReport(Path(), ModelFacts(name="", path="model"))
-    else:
+    elif not (adapter_dirs or software is not None):
         raise UsageError(
             "nothing to pack: no model, no adapter and no software",
             hint="give --model DIR, --adapter NAME=DIR for an adapter-only bundle, or --software base",
         )
-    warnings = list(report.warnings)
-    adapter_facts: list[AdapterFacts] = []
+    warnings = list(report.warnings) if report else []
+    adapter_facts: list[ManifestAdapter] = []
     for name, d in adapter_dirs.items():
         if not _NAME.match(name):
             raise UsageError(f"adapter name {name!r}: use letters, digits, '.', '_' or '-'")
         if not d.is_dir():
             raise UsageError(f"--adapter {name}={d}: not a directory")
-        facts, w = check_adapter(name, d, report)
-        adapter_facts.append(facts)
-        warnings += w
+        # Without a model (an adapter-only bundle) each adapter's own files are checked.
+        facts = inspect_adapter(name, d, report.facts if report else None)
+        adapter_facts.append(_manifest_adapter(facts))
+        warnings += facts.warnings
     ca_facts: list[CAFacts] = []
     for ca in map(Path, cas or []):
         facts_list, w = check_ca_file(ca, ca.name, f"ca/{ca.name}")
@@ -471,9 +494,7 @@ def create_bundle(
                     )
                     for i in entries
                 ],
-                model=report.facts.model_copy(update={"hf_cache_verified_files": verified})
-                if model_dir is not None
-                else None,
+                model=_manifest_model(report.facts, verified) if report is not None else None,
                 adapters=adapter_facts,
                 cas=ca_facts,
                 images=image_refs,

@@ -26,10 +26,10 @@ from prai.errors import (
 )
 
 from ._hashing import NullProgress, ProgressSink, hash_file, workers
+from ._report import FileResult, VerifyReport
 from .manifest import parse_manifest, root_digest
 from .receipt import RECEIPT_NAME, read_dir_receipt
 from .sign import verify_signature
-from .verify import FileResult, VerifyReport
 
 
 def is_destination(path: Path) -> bool:

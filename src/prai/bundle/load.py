@@ -8,37 +8,15 @@ files hashed), so bad input is refused before anything is written.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from prai.errors import UsageError
 
 from ._hashing import ProgressSink
+from ._loaded import LoadResult
 from ._source import BundleSource, open_bundle
-from .manifest import FileEntry, Manifest
+from .manifest import FileEntry, Manifest, parse_manifest
 from .verify import verify_source
-
-
-@dataclass
-class LoadResult:
-    """What a load did. ``written``/``skipped`` count files; bytes in bytes.
-
-    Attributes:
-        location: where the files are now (a path or URL to put in storageUri).
-        details: destination-specific facts (e.g. the OCI manifest digest).
-        warnings: e.g. an SELinux label that would block reading in a pod.
-    """
-
-    destination: str
-    root_digest: str
-    files: int = 0
-    written: int = 0
-    skipped: int = 0
-    bytes_written: int = 0
-    location: str = ""
-    details: dict[str, Any] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
 
 
 def select_files(manifest: Manifest, only: str | None) -> list[FileEntry]:
@@ -112,8 +90,6 @@ def load_bundle(
     try:
         manifest_preview = None
         if only is not None:
-            from .manifest import parse_manifest
-
             manifest_preview = parse_manifest(src.manifest_bytes)
             select_files(manifest_preview, only)  # fail fast on a bad --only
         report = verify_source(
@@ -202,3 +178,6 @@ def load_bundle(
         return result
     finally:
         src.close()
+
+
+__all__ = ["LoadResult", "load_bundle", "select_files"]

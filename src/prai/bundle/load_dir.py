@@ -29,8 +29,8 @@ from pathlib import Path
 from prai.errors import BundleDigestMismatch, BundleLoadError
 
 from ._hashing import CHUNK_BYTES, NullProgress, ProgressSink, hash_file, workers
+from ._loaded import LoadResult
 from ._source import BundleSource
-from .load import LoadResult
 from .manifest import FileEntry, Manifest
 
 STAGING = ".prai-staging"

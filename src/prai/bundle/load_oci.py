@@ -29,12 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from prai._http import http_client
 from prai.errors import BundleLoadError, ConfigError, UsageError
 from prai.settings import get_settings
 
 from ._hashing import CHUNK_BYTES, NullProgress, ProgressSink
+from ._loaded import LoadResult
 from ._source import BundleSource
-from .load import LoadResult
 from .manifest import FileEntry, Manifest
 
 MT_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -124,9 +125,7 @@ class _Registry:
     def __init__(
         self, host: str, repo: str, ca_bundle: str | Path | None, creds: tuple[str, str] | None
     ) -> None:
-        import httpx
-
-        ctx = ssl.create_default_context()
+        ctx = ssl.create_default_context()  # the system store, plus the internal CA when given
         if ca_bundle is not None:
             if not Path(ca_bundle).is_file():
                 raise ConfigError(f"--ca-bundle {ca_bundle}: no such file")
@@ -135,12 +134,7 @@ class _Registry:
         self.repo = repo
         self.creds = creds
         self.token: str | None = None
-        self.http = httpx.Client(
-            verify=ctx,
-            timeout=httpx.Timeout(60.0, read=600.0),
-            follow_redirects=True,
-            trust_env=False,
-        )
+        self.http = http_client(verify=ctx, timeout_s=60.0, read_timeout_s=600.0, follow_redirects=True)
 
     def _auth_header(self) -> dict[str, str]:
         if self.token:

@@ -23,8 +23,8 @@ from prai.errors import BundleLoadError, ConfigError, UsageError
 from prai.settings import get_settings
 
 from ._hashing import NullProgress, ProgressSink
+from ._loaded import LoadResult
 from ._source import BundleSource
-from .load import LoadResult
 from .manifest import MANIFEST_NAME, FileEntry, Manifest
 
 PART_BYTES = 16 * 1024 * 1024  # multipart chunk: memory per upload thread is one chunk

@@ -227,7 +227,7 @@ class FileEntry(_Strict):
         return self
 
 
-class ModelFacts(_Strict):
+class ManifestModel(_Strict):
     """Facts read from the model's config.json and safetensors headers."""
 
     name: Name
@@ -245,7 +245,7 @@ class ModelFacts(_Strict):
     hf_cache_verified_files: Count = 0
 
 
-class AdapterFacts(_Strict):
+class ManifestAdapter(_Strict):
     """Facts read from a PEFT adapter's adapter_config.json.
 
     ``path`` is ``adapters/<name>``; ``rank`` (LoRA ``r``) is positive.
@@ -260,7 +260,7 @@ class AdapterFacts(_Strict):
     target_modules: Annotated[list[Name], Field(max_length=MAX_LIST)] = []
 
     @model_validator(mode="after")
-    def _own_folder(self) -> AdapterFacts:
+    def _own_folder(self) -> ManifestAdapter:
         if self.path != f"adapters/{self.name}":
             raise _unsafe(f"adapter path {show(self.path)} is not adapters/{self.name}")
         return self
@@ -340,8 +340,8 @@ class Manifest(_Strict):
     created_at: Timestamp
     created_by: Text
     files: Annotated[list[FileEntry], Field(max_length=MAX_FILES)]
-    model: ModelFacts | None = None
-    adapters: Annotated[list[AdapterFacts], Field(max_length=MAX_LIST)] = []
+    model: ManifestModel | None = None
+    adapters: Annotated[list[ManifestAdapter], Field(max_length=MAX_LIST)] = []
     cas: Annotated[list[CAFacts], Field(max_length=MAX_LIST)] = []
     images: Annotated[list[ImageRef], Field(max_length=MAX_LIST)] = []
     warnings: Annotated[list[Text], Field(max_length=MAX_LIST)] = []

@@ -30,8 +30,8 @@ from prai.errors import BundleManifestError, UsageError
 from .manifest import MANIFEST_NAME, FileEntry, Manifest, parse_manifest, root_digest
 
 if TYPE_CHECKING:
+    from ._loaded import LoadResult
     from ._source import BundleSource
-    from .load import LoadResult
 
 RECEIPT_NAME = ".prai-import-receipt.json"
 

@@ -7,7 +7,6 @@ Thin: parse flags, call :mod:`prai.bench`, print. Exit codes: 0 done / no regres
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 from pathlib import Path
@@ -17,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from prai.cli._output import print_json
 from prai.errors import BenchRegression, UsageError
 
 console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
@@ -110,7 +110,7 @@ def _bench_run(
     with live.progress:
         result = run_bench(opts, progress=live.hooks())
     if as_json:
-        print(json.dumps(result.summary, indent=2, ensure_ascii=False))
+        print_json(result.summary)
         return
     console.print(_rows_table(result.summary))
     for f in result.files:
@@ -185,7 +185,7 @@ def register(app: typer.Typer) -> None:
 
         result = compare(load_summary(base), load_summary(new), parse_thresholds(max_regression) or None)
         if as_json:
-            print(json.dumps(comparison_json(result), indent=2, ensure_ascii=False))
+            print_json(comparison_json(result))
         else:
             t = Table(title=f"prai bench compare {base} -> {new}", title_justify="left")
             for h in ("row", "metric", "base", "new", "change", "limit", ""):

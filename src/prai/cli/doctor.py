@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
+
+from prai.cli._output import print_json
 
 
 def register(app: typer.Typer) -> None:
@@ -65,7 +66,7 @@ def register(app: typer.Typer) -> None:
         console = Console(highlight=False, stderr=as_json)
         if as_json:
             report = run_doctor(plan, areas)
-            print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+            print_json(report.to_json())
         else:
             with console.status("checking...") as status:
                 report = run_doctor(plan, areas, on_area=lambda a: status.update(f"checking {a}..."))

@@ -7,7 +7,6 @@ without a baseline; 2 bad suite or options.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from prai.cli._output import print_json
 from prai.errors import BenchRegression, EvalFailed
 
 console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
@@ -50,7 +50,7 @@ def register(app: typer.Typer) -> None:
         run = run_eval(suite, target, out, models=models, api_key=api_key or get_settings().api_key,
                        baseline=baseline, ca_bundle=ca_bundle, on_item=on_item)
         if as_json:
-            print(json.dumps(run.result, indent=2, ensure_ascii=False))
+            print_json(run.result)
         else:
             t = Table(title=f"prai eval {run.result['suite']}", title_justify="left")
             for h in ("model", "items", "passed", "failed", "score"):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import typer
+
+from prai.cli._output import print_json
 
 _CONFIG_HELP = (
     "kitchen.yaml with a `gateway:` section (default storage: SQLite under PRAI_CACHE_DIR)."
@@ -80,17 +81,13 @@ def register(app: typer.Typer) -> None:
             engine, gw, tenant=tenant, project=project, name=name, expires=expires
         )
         if as_json:
-            print(
-                json.dumps(
-                    {
-                        "id": created.record.id,
-                        "key": created.key,
-                        "tenant": tenant,
-                        "project": project,
-                        "expires_at": created.record.expires_at,
-                    }
-                )
-            )
+            print_json({
+                "id": created.record.id,
+                "key": created.key,
+                "tenant": tenant,
+                "project": project,
+                "expires_at": created.record.expires_at,
+            })
             return
         print(created.key)
         print(
@@ -115,7 +112,7 @@ def register(app: typer.Typer) -> None:
         engine, _ = admin.open_store(config, get_settings().cache_dir)
         rows = admin.key_rows(engine, tenant)
         if as_json:
-            print(json.dumps(rows, ensure_ascii=False, indent=2))
+            print_json(rows)
             return
         table = Table("id", "tenant", "project", "name", "state", "created", "expires")
         for r in rows:
@@ -159,16 +156,7 @@ def register(app: typer.Typer) -> None:
         engine, _ = admin.open_store(config, get_settings().cache_dir)
         res = admin.verify(engine, expected)
         if as_json:
-            print(
-                json.dumps(
-                    {
-                        "ok": True,
-                        "records": res.records,
-                        "head_seq": res.records,
-                        "head_hash": res.head_hash,
-                    }
-                )
-            )
+            print_json({"ok": True, "records": res.records, "head_seq": res.records, "head_hash": res.head_hash})
         else:
             print(f"audit log OK: {res.records} records, hash chain intact")
             print(f"head: {res.records}:{res.head_hash}")

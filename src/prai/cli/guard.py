@@ -7,7 +7,6 @@ is not UTF-8 text; 2 configuration errors; 5 port busy.
 
 from __future__ import annotations
 
-import json
 import socket
 import sys
 from pathlib import Path
@@ -16,6 +15,8 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from prai.cli._output import print_json
 
 console = Console(highlight=False, soft_wrap=True)
 
@@ -115,7 +116,7 @@ def register(app: typer.Typer) -> None:
                 "text": None if out.blocked else out.text,
                 "unavailable": unavailable,
             }
-            sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+            print_json(data)
         else:
             table = Table(title=f"policy {pol.name} ({direction}) — {len(text)} characters")
             for col in ("detector", "start", "end", "action", "score"):
@@ -139,7 +140,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             rows = [{"detector": d, "detection_type": t, "placeholder": p}
                     for d, (t, p) in DETECTORS.items() if ja or d not in JA_DETECTORS]
-            sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+            print_json(rows)
             return
         table = Table()
         for col in ("detector", "detection_type", "placeholder", "available"):

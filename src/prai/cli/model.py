@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -11,6 +10,7 @@ from typing import Any
 
 import typer
 
+from prai.cli._output import print_json
 from prai.errors import UsageError
 
 _CONFIG_HELP = "kitchen.yaml with a `gateway:` section (its storage holds the registry)."
@@ -46,10 +46,6 @@ def _needs_gateway(gw: Any, what: str) -> Any:
             hint="pass -c kitchen.yaml whose gateway.upstreams lists the vLLM / prai serve replicas",
         )
     return gw
-
-
-def _print_json(obj: Any) -> None:
-    print(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
 
 
 def register(app: typer.Typer) -> None:
@@ -90,7 +86,7 @@ def register(app: typer.Typer) -> None:
             base=base, engine_path=path, key=key,
         )
         if as_json:
-            _print_json([asdict(v) for v in versions])
+            print_json([asdict(v) for v in versions])
             return
         for v in versions:
             print(f"registered {v.kind} {v.name} {v.version} as {v.served_name} (bundle sha256:{v.digest[:16]}…)")
@@ -114,7 +110,7 @@ def register(app: typer.Typer) -> None:
         for v in registry.list_versions(engine):
             counts[v.name] = counts.get(v.name, 0) + 1
         if as_json:
-            _print_json([asdict(a) | {"versions": counts.get(a.name, 0)} for a in aliases])
+            print_json([asdict(a) | {"versions": counts.get(a.name, 0)} for a in aliases])
             return
         if not aliases:
             print("no models registered yet: prai model register BUNDLE --version v1")
@@ -142,7 +138,7 @@ def register(app: typer.Typer) -> None:
         a = registry.get_alias(engine, name)
         versions = registry.list_versions(engine, name)
         if as_json:
-            _print_json({"alias": asdict(a), "versions": [asdict(v) for v in versions]})
+            print_json({"alias": asdict(a), "versions": [asdict(v) for v in versions]})
             return
         route = f"current {a.current or '-'}"
         if a.canary:
@@ -172,7 +168,7 @@ def register(app: typer.Typer) -> None:
         engine, _gw = _open(config)
         events = registry.history(engine, name)
         if as_json:
-            _print_json([asdict(e) for e in events])
+            print_json([asdict(e) for e in events])
             return
         t = Table("WHEN (UTC)", "ACTION", "FROM", "TO", "CANARY", "BY", "AUDIT RID")
         for e in events:
@@ -257,7 +253,7 @@ def _gate_spec(gate_eval: Path | None, gate_bench: bool, max_regression: str | N
 def _print_report(report: Any, as_json: bool) -> None:
     if as_json:
         data = asdict(report)
-        _print_json(data)
+        print_json(data)
         return
     for g in report.gates:
         notes = f"; {'; '.join(g.notes)}" if g.notes else ""

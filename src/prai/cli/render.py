@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 
+from prai.cli._output import print_json
 from prai.errors import UsageError
 
 
@@ -70,8 +70,8 @@ def register(app: typer.Typer) -> None:
         if diff is not None:
             d = diff_against(result.files, diff)
             if as_json:
-                print(json.dumps({"added": d.added, "removed": d.removed, "changed": d.changed,
-                                  "summary": result.summary}, indent=2, ensure_ascii=False))
+                print_json({"added": d.added, "removed": d.removed, "changed": d.changed,
+                            "summary": result.summary})
             elif d.empty:
                 console.print(f"no changes against {diff}")
             else:
@@ -83,7 +83,7 @@ def register(app: typer.Typer) -> None:
         written = write_atomic(result.files, out)
         s = result.summary
         if as_json:
-            print(json.dumps({"out": str(written), **s}, indent=2, ensure_ascii=False))
+            print_json({"out": str(written), **s})
             return
         t = Table(title=f"prai render → {written}")
         for col in ("model", "namespace", "adapters", "max_model_len", "GPU need / budget",

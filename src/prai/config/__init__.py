@@ -5,7 +5,7 @@ Sections live in their own modules (one owner each) and are composed here into
 and reports every invalid field with its dotted path.
 """
 
-from prai.config._base import StrictModel, load_kitchen, load_yaml_model
-from prai.config.kitchen import KitchenConfig
+from prai.config._base import StrictModel, load_yaml_model
+from prai.config.kitchen import KitchenConfig, load_kitchen
 
 __all__ = ["KitchenConfig", "StrictModel", "load_kitchen", "load_yaml_model"]

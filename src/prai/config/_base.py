@@ -90,9 +90,3 @@ def load_yaml_model(
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, str(p))) from None
 
-
-def load_kitchen(path: str | Path, *, env: Mapping[str, str] | None = None) -> Any:
-    """Read kitchen.yaml into :class:`prai.config.KitchenConfig` (see load_yaml_model)."""
-    from prai.config.kitchen import KitchenConfig
-
-    return load_yaml_model(path, KitchenConfig, env=env)

@@ -5,7 +5,10 @@ Each section's schema lives in its own module, owned by that capability.
 
 from __future__ import annotations
 
-from prai.config._base import StrictModel
+from collections.abc import Mapping
+from pathlib import Path
+
+from prai.config._base import StrictModel, load_yaml_model
 from prai.config.cluster import ClusterConfig
 from prai.config.doctor import DoctorConfig
 from prai.config.gateway import GatewayConfig
@@ -20,3 +23,12 @@ class KitchenConfig(StrictModel):
     cluster: ClusterConfig | None = None
     guard: GuardConfig | None = None
     doctor: DoctorConfig | None = None
+
+
+def load_kitchen(path: str | Path, *, env: Mapping[str, str] | None = None) -> KitchenConfig:
+    """Read kitchen.yaml into :class:`KitchenConfig`.
+
+    Raises:
+        ConfigError: see :func:`prai.config.load_yaml_model`.
+    """
+    return load_yaml_model(path, KitchenConfig, env=env)

@@ -9,8 +9,9 @@ Public surface:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from prai._lazy import lazy_exports
 from prai.deploy.gpufit import GpuFit, check_gpu_fit
 from prai.deploy.output import RenderDiff, diff_against, write_atomic
 
@@ -18,12 +19,7 @@ if TYPE_CHECKING:
     from prai.deploy.renderer import RenderResult, render
 
 
-def __getattr__(name: str) -> Any:
-    if name in ("render", "RenderResult"):
-        from prai.deploy import renderer
-
-        return getattr(renderer, name)
-    raise AttributeError(f"module 'prai.deploy' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, {"render": "renderer", "RenderResult": "renderer"})
 
 
 __all__ = [

@@ -5,15 +5,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
 from urllib.parse import urlparse
 
 from prai.config.cluster import VLLM_LORA_RANKS, ClusterConfig, ModelDeploy
-from prai.deploy.facts import AdapterFacts, ModelFacts
 from prai.deploy.gpufit import GpuFit
-
-if TYPE_CHECKING:
-    from prai.deploy.promoted import PromotedVersion
+from prai.modelfiles.adapter import AdapterFacts
+from prai.modelfiles.model_dir import ModelFacts
 
 Obj = dict[str, Any]
 
@@ -25,6 +23,34 @@ VLLM_PORT = 8080
 GATEWAY_PORT = 8080
 GATEWAY_APP = "prai-gateway"
 MANAGED = {"app.kubernetes.io/managed-by": "prai", "app.kubernetes.io/part-of": "prai-kitchen"}
+
+
+Role = Literal["current", "canary"]
+
+
+@dataclass(frozen=True)
+class PromotedVersion:
+    """One adapter version the gateway routes to, as the engine must serve it.
+
+    Attributes:
+        alias: what clients call (``kansai``).
+        role: ``current`` or ``canary``.
+        version: the version label (``v2``).
+        served_name: ``ALIAS@VERSION``, the engine-side name (``--lora-modules`` name).
+        base: the base model's served name the version runs on.
+        path: the adapter directory as the engine sees it.
+        rank: LoRA rank from the bundle manifest (None when the bundle did not record it).
+        digest: root digest of the bundle it came from (64 hex).
+    """
+
+    alias: str
+    role: Role
+    version: str
+    served_name: str
+    base: str
+    path: str
+    rank: int | None
+    digest: str
 
 
 @dataclass

@@ -27,9 +27,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from prai.deploy._common import MODEL_ROOT
+from prai.deploy._common import MODEL_ROOT, PromotedVersion, Role
 from prai.errors import RegistryStateError
 
 if TYPE_CHECKING:
@@ -42,34 +42,6 @@ AUTO = "auto"
 #: Seconds to wait for a PostgreSQL registry to accept the connection.
 CONNECT_TIMEOUT_S = 10
 _SAFE_PATH = re.compile(r"^/[A-Za-z0-9._+@/-]+$")
-
-Role = Literal["current", "canary"]
-
-
-@dataclass(frozen=True)
-class PromotedVersion:
-    """One adapter version the gateway routes to, as the engine must serve it.
-
-    Attributes:
-        alias: what clients call (``kansai``).
-        role: ``current`` or ``canary``.
-        version: the version label (``v2``).
-        served_name: ``ALIAS@VERSION``, the engine-side name (``--lora-modules`` name).
-        base: the base model's served name the version runs on.
-        path: the adapter directory as the engine sees it.
-        rank: LoRA rank from the bundle manifest (None when the bundle did not record it).
-        digest: root digest of the bundle it came from (64 hex).
-    """
-
-    alias: str
-    role: Role
-    version: str
-    served_name: str
-    base: str
-    path: str
-    rank: int | None
-    digest: str
-
 
 @dataclass(frozen=True)
 class PromotedAlias:

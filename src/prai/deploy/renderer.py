@@ -27,12 +27,7 @@ from prai.config import load_kitchen
 from prai.config.cluster import ClusterConfig, ModelDeploy
 from prai.deploy import _connected, _model, _platform, semantic
 from prai.deploy._common import ModelPlan, Obj, Plan, lora_rank_for, parse_quantity
-from prai.deploy.facts import (
-    AdapterFacts,
-    read_adapter_facts,
-    read_bundle_facts,
-    read_model_facts,
-)
+from prai.deploy.facts import read_bundle_facts
 from prai.deploy.gpufit import GIB, check_gpu_fit
 from prai.deploy.output import MARKER, sha256_text, to_yaml
 from prai.deploy.promoted import (
@@ -52,6 +47,8 @@ from prai.errors import (
     ModelFactsError,
     RegistryStateError,
 )
+from prai.modelfiles.adapter import AdapterFacts, read_adapter_facts
+from prai.modelfiles.model_dir import read_model_facts
 
 Entrance = Literal["prai", "kong"]
 
@@ -481,7 +478,7 @@ def render(
             "name": mp.cfg.name,
             "namespace": mp.cfg.namespace,
             "url": f"http://{mp.cfg.name}-predictor.{mp.cfg.namespace}.svc.cluster.local/v1",
-            "adapters": [{"name": a.name, "rank": f.rank, "base_model": f.base_model}
+            "adapters": [{"name": a.name, "rank": f.rank, "base_model": f.base_model_name or ""}
                          for a, f in mp.adapters]
                         + [{"name": r.served_name, "rank": r.rank, "base_model": r.base,
                             "alias": r.alias, "version": r.version, "role": r.role}

@@ -188,9 +188,9 @@ def check_adapters(objects: list[Obj], plan: Plan) -> list[Problem]:
                 out.append((AdapterRankTooLarge, f"{_where(o)}: adapter {name} has LoRA rank "
                             f"{f.rank} (r in {f.path}/adapter_config.json), above "
                             f"--max-lora-rank {max_rank}; vLLM would refuse it"))
-            if f.base_model and not same_model(f.base_model, known):
+            if f.base_model_name and not same_model(f.base_model_name, known):
                 out.append((AdapterBaseMismatch, f"{_where(o)}: adapter {name} was trained on "
-                            f"{f.base_model!r} (adapter_config.json base_model_name_or_path), "
+                            f"{f.base_model_name!r} (adapter_config.json base_model_name_or_path), "
                             f"but {served!r} serves {', '.join(sorted(mp.facts.names))}"))
     return out
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from prai._http import http_client
 from prai.doctor._net import probe
 from prai.doctor.plan import DoctorPlan
 from prai.doctor.report import DoctorReport
@@ -43,7 +44,7 @@ def check_endpoint(plan: DoctorPlan, report: DoctorReport) -> None:
     verify: Any = str(plan.endpoint_ca) if plan.endpoint_ca else True
     headers = {"Authorization": f"Bearer {plan.api_key}"} if plan.api_key else {}
     via = " (with the API key)" if plan.api_key else ""
-    with httpx.Client(verify=verify, timeout=30.0, trust_env=False, headers=headers) as c:
+    with http_client(ca_file=plan.endpoint_ca, timeout_s=30.0, headers=headers) as c:
         try:
             r = c.get(f"{url}/health")
             if r.status_code == 200:

@@ -9,8 +9,7 @@ internal CA, with Basic or Bearer-token auth from PRAI_REGISTRY_USERNAME/PASSWOR
 
 from __future__ import annotations
 
-from typing import Any
-
+from prai._http import http_client
 from prai.doctor.plan import DoctorPlan
 from prai.doctor.report import DoctorReport
 
@@ -75,9 +74,8 @@ def _registry_answers(plan: DoctorPlan, report: DoctorReport, label: str, host: 
     user = plan.env.get("PRAI_REGISTRY_USERNAME")
     password = plan.env.get("PRAI_REGISTRY_PASSWORD")
     url = f"https://{host}/v2/{repo}/manifests/{digest}"
-    verify: Any = str(plan.ca_file) if plan.ca_file else True
     try:
-        with httpx.Client(verify=verify, timeout=10, trust_env=False) as c:
+        with http_client(ca_file=plan.ca_file, timeout_s=10) as c:
             r = c.get(url, headers={"Accept": _ACCEPT})
             if r.status_code == 401 and user and password:
                 challenge = r.headers.get("www-authenticate", "")

@@ -24,6 +24,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from prai._http import http_client
 from prai.deploy.promoted import (
     ANNOTATION,
     PromotedAlias,
@@ -245,10 +246,9 @@ def _list_models(plan: DoctorPlan, url: str) -> set[str] | str:
     """The ids ``GET URL/v1/models`` lists, or why there are none (one line)."""
     import httpx
 
-    verify: Any = str(plan.endpoint_ca) if plan.endpoint_ca else True
     headers = {"Authorization": f"Bearer {plan.api_key}"} if plan.api_key else {}
     try:
-        with httpx.Client(verify=verify, timeout=TIMEOUT_S, trust_env=False, headers=headers) as c:
+        with http_client(ca_file=plan.endpoint_ca, timeout_s=TIMEOUT_S, headers=headers) as c:
             r = c.get(f"{url}/v1/models")
     except httpx.HTTPError as exc:
         return f"GET {url}/v1/models: {type(exc).__name__}"

@@ -1,7 +1,7 @@
 """model: the base model where the pod mounts it (seed §7, §14), and whether it fits the GPU.
 
 Checks per model: the directory is present (``ls -lah /mnt/models``); it is complete
-(:func:`prai.bundle.check_model_dir`: config.json, every shard of the safetensors index
+(:func:`prai.modelfiles.model_dir.check_model_dir`: config.json, every shard of the safetensors index
 intact, tokenizer, chat template); every model file of the bundle manifest is there with
 its size (SHA-256 with ``--deep``); the serving UID (group 0, OpenShift's restricted SCC)
 can read every file (:func:`prai.bundle.load_dir.check_readable`: as root a real read
@@ -46,7 +46,7 @@ def check_models(plan: DoctorPlan, report: DoctorReport) -> None:
 
 
 def _check_one(plan: DoctorPlan, m: ModelTarget, report: DoctorReport) -> None:
-    from prai.bundle import check_model_dir
+    from prai.modelfiles.model_dir import check_model_dir
 
     d = m.dir
     if not d.is_dir():

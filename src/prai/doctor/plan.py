@@ -243,8 +243,8 @@ def build_plan(
         plan.endpoint_ca = plan.ca_file
         if not any(u == plan.endpoint for _, u, _ in plan.tls_endpoints):
             plan.tls_endpoints.append(("endpoint", plan.endpoint, plan.ca_file))
-    for m in plan.models:
-        plan.expected_models += [m.name, *m.adapters]
+    for mt in plan.models:
+        plan.expected_models += [mt.name, *mt.adapters]
     if registry is not None or gateway_cfg is not None:
         from prai.deploy.promoted import AUTO, resolve_registry_url
         from prai.errors import PraiError

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from prai._http import http_client
 from prai.errors import TasteTestFailed
 
 TASTE_PROMPT = "こんにちは"
@@ -85,7 +86,7 @@ def taste_test(
     start = time.perf_counter()
     try:
         with (
-            httpx.Client(timeout=timeout_s, verify=verify, trust_env=False) as client,
+            http_client(timeout_s=timeout_s, ca_file=verify if isinstance(verify, str) else None) as client,
             client.stream("POST", f"{url}/chat/completions", json=body, headers=headers) as resp,
         ):
             if resp.status_code != 200:

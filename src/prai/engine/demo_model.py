@@ -132,8 +132,10 @@ def ensure_demo_models(cache_dir: Path, *, log: Any = print) -> DemoModels:
         log(f"demo model: the cached build is damaged ({damage}); building it again")
         shutil.rmtree(root)
     from prai.engine._imports import require_training_stack
+    from prai.engine.environment import force_offline_in_process
 
     require_training_stack()
+    force_offline_in_process()  # before transformers/huggingface_hub are imported
     root.parent.mkdir(parents=True, exist_ok=True)
     # Build in a sibling temp dir and rename: an interrupted build leaves no half model.
     tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=root.parent))

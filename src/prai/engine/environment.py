@@ -34,7 +34,11 @@ _TCMALLOC_CANDIDATES = (
 
 
 def force_offline_in_process() -> None:
-    """Set the offline flags in this process, before any Hugging Face import."""
+    """Set the offline flags in this process (``os.environ``), before any Hugging Face import.
+
+    Called where this process itself starts transformers (the demo model builder); never
+    on import. The vLLM process gets the same flags through :func:`engine_environment`.
+    """
     for k, v in OFFLINE_VARS.items():
         os.environ[k] = v
 

@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import httpx
-
+from prai._http import get_ok, http_client
+from prai._wait import wait_until
 from prai.errors import EngineStartError, PortInUse
 
 
@@ -66,29 +66,23 @@ class EngineProcess:
             EngineStartError: the process exited, or no 200 within ``timeout_s``.
         """
         start = time.monotonic()
-        with httpx.Client(timeout=2.0, trust_env=False) as client:
-            while True:
-                elapsed = time.monotonic() - start
-                code = self.proc.poll()
-                if code is not None:
-                    raise EngineStartError(
-                        f"the engine exited with status {code} before it was ready; last log lines:\n{self.tail()}"
-                    )
-                try:
-                    if client.get(f"{base_url}/health").status_code == 200:
-                        return elapsed
-                except httpx.HTTPError:
-                    pass
-                if elapsed > timeout_s:
-                    self.stop()
-                    raise EngineStartError(
-                        f"the engine was not ready after {timeout_s:.0f} s; last log lines:\n{self.tail()}",
-                        hint="raise PRAI_ENGINE_READY_TIMEOUT_S on a slow machine, or read the log: "
-                        + str(self.log_path),
-                    )
-                if on_tick:
-                    on_tick(elapsed)
-                time.sleep(0.5)
+
+        def healthy() -> bool:
+            code = self.proc.poll()
+            if code is not None:
+                raise EngineStartError(
+                    f"the engine exited with status {code} before it was ready; last log lines:\n{self.tail()}"
+                )
+            return get_ok(client, f"{base_url}/health")
+
+        with http_client(timeout_s=2.0) as client:
+            if wait_until(healthy, timeout_s=timeout_s, interval_s=0.5, on_tick=on_tick):
+                return time.monotonic() - start
+        self.stop()
+        raise EngineStartError(
+            f"the engine was not ready after {timeout_s:.0f} s; last log lines:\n{self.tail()}",
+            hint="raise PRAI_ENGINE_READY_TIMEOUT_S on a slow machine, or read the log: " + str(self.log_path),
+        )
 
     def stop(self, timeout_s: float = 20.0) -> None:
         """SIGTERM the engine (its whole process group), SIGKILL after ``timeout_s``."""

@@ -76,11 +76,11 @@ def run_preflight(args: ServeArgs) -> Preflight:
     rank = args.max_lora_rank
     if args.enable_lora and rank is None:
         rank = round_up_lora_rank(max((a.rank for a in adapters), default=16))
-    wanted, limit = args.max_model_len, model.max_position_embeddings
+    wanted, limit = args.max_model_len, model.max_context_tokens
     if wanted and wanted.isdigit() and limit and int(wanted) > int(limit):
         raise UsageError(
-            f"--max-model-len {wanted} exceeds the model's max_position_embeddings {model.max_position_embeddings}",
-            hint=f"use --max-model-len {model.max_position_embeddings} or less",
+            f"--max-model-len {wanted} exceeds the model's max_position_embeddings {limit}",
+            hint=f"use --max-model-len {limit} or less",
         )
     return Preflight(args, model, adapters, served, rank, warnings)
 
@@ -113,9 +113,9 @@ def vllm_command(pre: Preflight, python: str = sys.executable) -> list[str]:
             cmd += ["--lora-modules", *modules]
     if a.max_model_len:
         cmd += ["--max-model-len", a.max_model_len]
-    elif pre.model.max_position_embeddings and not a.is_pooling:
+    elif pre.model.max_context_tokens and not a.is_pooling:
         # vLLM sizes the KV cache for the full context otherwise; cap what a CPU box can hold.
-        cmd += ["--max-model-len", str(min(int(pre.model.max_position_embeddings), 8192))]
+        cmd += ["--max-model-len", str(min(int(pre.model.max_context_tokens), 8192))]
     if a.runner:
         cmd += ["--runner", a.runner]
     if a.tokenizer:
@@ -158,7 +158,7 @@ def describe(pre: Preflight) -> list[str]:
     m = pre.model
     lines = [
         f"preflight: model {m.path} ({', '.join(m.architectures) or 'unknown architecture'}, "
-        f"head size {m.head_dim}, {m.weight_bytes / 2**20:.1f} MiB of weights) OK",
+        f"head size {m.head_dim}, {(m.weight_bytes or 0) / 2**20:.1f} MiB of weights) OK",
     ]
     for a in pre.adapters:
         lines.append(f"preflight: adapter {a.name} (rank {a.rank}, {len(a.target_modules)} target modules) OK")

@@ -10,10 +10,11 @@ Public surface (lazy imports):
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-_EXPORTS = {
+from prai._lazy import lazy_exports
+
+__getattr__ = lazy_exports(__name__, {
     "load_suite": "suite",
     "parse_suite": "suite",
     "Suite": "suite",
@@ -23,19 +24,13 @@ _EXPORTS = {
     "run_eval": "api",
     "EvalRun": "api",
     "render_eval_report": "report",
-}
+})
 
 if TYPE_CHECKING:
     from .api import EvalRun, run_eval
     from .report import render_eval_report
     from .runner import diff_baseline, load_result, run_suite
     from .suite import Suite, load_suite, parse_suite
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"prai.evals.{_EXPORTS[name]}"), name)
-    raise AttributeError(name)
 
 
 __all__ = [

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from prai import __version__
+from prai._http import http_client
 from prai.errors import BenchResultError, UsageError
 from prai.evals.assertions import Answer, check
 from prai.evals.suite import Item, Suite
@@ -88,13 +89,9 @@ def run_suite(
         raise UsageError("no model to evaluate: give --model NAME[,NAME] or `models:` in the suite")
     base = base_url.rstrip("/").removesuffix("/v1")
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    verify: Any = str(ca_bundle) if ca_bundle else True
-    if ca_bundle:
-        import ssl
-
-        verify = ssl.create_default_context(cafile=str(ca_bundle))
     results: list[dict[str, Any]] = []
-    with httpx.Client(headers=headers, verify=verify) as client:
+    # Each request carries the suite's own timeout (suite.defaults.timeout_s).
+    with http_client(ca_file=ca_bundle, headers=headers, timeout_s=5.0) as client:
         for model in names:
             for item in suite.items:
                 if item.models is not None and model not in item.models:

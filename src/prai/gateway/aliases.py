@@ -1,8 +1,8 @@
-"""The gateway's in-memory alias table (model lifecycle, :mod:`prai.lifecycle.registry`).
+"""The gateway's in-memory alias table (model lifecycle: :mod:`prai.db.routes`).
 
 Clients put an alias in ``model`` (``kansai``); the gateway sends the request to the
 alias's current version (``kansai@v2``), or to its canary for ``canary_percent`` % of API
-keys (sticky per key: :func:`prai.lifecycle.registry.canary_bucket`). Like the key cache,
+keys (sticky per key: :func:`prai.db.routes.canary_bucket`). Like the key cache,
 requests never hit the database: the table is reloaded when the store's
 ``models_version`` counter moves (polled every ``refresh_s`` seconds), so a promotion
 reaches every gateway process within ``refresh_s``.
@@ -15,9 +15,9 @@ import time
 
 from sqlalchemy.engine import Engine
 
+from prai.db import routes
+from prai.db.routes import Route, Target
 from prai.gateway._polling import PolledTable
-from prai.lifecycle import registry
-from prai.lifecycle.registry import Route, Target
 
 
 class AliasCache(PolledTable):
@@ -34,10 +34,10 @@ class AliasCache(PolledTable):
 
     def load(self) -> bool:
         """Reload when the counter moved (blocking; runs in a thread). True when reloaded."""
-        version = registry.models_version(self.engine)
+        version = routes.models_version(self.engine)
         if version == self._version:
             return False
-        self.routes, self.versions = registry.routing_table(self.engine)
+        self.routes, self.versions = routes.routing_table(self.engine)
         self._version = version
         return True
 
@@ -59,7 +59,7 @@ class AliasCache(PolledTable):
         route = self.routes.get(model)
         if route is None:
             return self.versions.get(model)
-        if route.canary is not None and registry.canary_bucket(model, key_id) < route.canary_percent:
+        if route.canary is not None and routes.canary_bucket(model, key_id) < route.canary_percent:
             return route.canary
         return route.current
 

@@ -29,8 +29,10 @@ from typing import Any
 
 import aiohttp
 
+from prai._http import aiohttp_session
 from prai.config.gateway import GatewayConfig, LimitsConfig, ProjectConfig
 from prai.db.engine import open_engine
+from prai.db.routes import Target
 from prai.errors import (
     AuthenticationFailed,
     BadRequest,
@@ -51,7 +53,6 @@ from prai.gateway.guard_hook import Guard, GuardContext, NoGuard, filter_answer,
 from prai.gateway.metrics import GatewayMetrics
 from prai.gateway.ratelimit import Admission, Limiter, estimate_tokens
 from prai.gateway.upstreams import Replica, Router
-from prai.lifecycle.registry import Target
 from prai.openai_api import error_body, sse_error_event
 
 log = logging.getLogger("prai.gateway")
@@ -186,7 +187,7 @@ class GatewayApp:
         guard: a guard implementation; default: :func:`load_guard`.
 
     Raises:
-        ConfigError: no ``gateway`` section, or guard policies without a guard.
+        ConfigError: no ``gateway`` section, or a project's guard policy is not defined.
         StorageError: the database cannot be opened.
     """
 
@@ -201,8 +202,7 @@ class GatewayApp:
         self.allowed: dict[tuple[str, str], frozenset[str] | None] = {
             k: None if "*" in p.models else frozenset(p.models) for k, p in self.projects.items()
         }
-        policies = {p.guard_policy for p in self.projects.values() if p.guard_policy}
-        self.guard: Guard = guard if guard is not None else load_guard(kitchen, policies)
+        self.guard: Guard = guard if guard is not None else load_guard(kitchen)
         url = cfg.storage.url or f"sqlite:///{cache_dir / 'gateway.db'}"
         self.engine = open_engine(url)
         self.journal_dir = cfg.storage.journal_dir or (cache_dir / "gateway-journal")
@@ -217,10 +217,9 @@ class GatewayApp:
 
     async def startup(self) -> None:
         """Open the upstream connection pool, load keys, start audit and health checks."""
-        self.session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=60, ttl_dns_cache=300),
-            auto_decompress=False,
-            skip_auto_headers=("User-Agent",),
+        self.session = aiohttp_session(
+            limit=0, keepalive_timeout_s=60, ttl_dns_cache_s=300, timeout=aiohttp.client.DEFAULT_TIMEOUT,
+            auto_decompress=False, skip_auto_headers=("User-Agent",),
         )
         self.limiter = Limiter(self.cfg.ratelimit.url)
         self.keys.start()

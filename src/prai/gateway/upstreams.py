@@ -22,6 +22,7 @@ from typing import Any
 
 import aiohttp
 
+from prai._http import tls_verify
 from prai.config.gateway import UpstreamConfig
 from prai.gateway.metrics import GatewayMetrics
 
@@ -70,12 +71,6 @@ class Upstream:
         return self.cfg.name
 
 
-def _ssl_context(cfg: UpstreamConfig) -> ssl.SSLContext | bool:
-    if cfg.ca_bundle is None:
-        return True  # aiohttp's default: verified against the system store
-    return ssl.create_default_context(cafile=str(cfg.ca_bundle))
-
-
 class Router:
     """Routes a model name to replicas; runs the health/discovery loop."""
 
@@ -86,7 +81,7 @@ class Router:
             up = Upstream(
                 cfg=cfg,
                 models=dict.fromkeys(cfg.models),
-                ssl_ctx=_ssl_context(cfg),
+                ssl_ctx=tls_verify(cfg.ca_bundle),
                 timeout=aiohttp.ClientTimeout(total=None, connect=cfg.connect_timeout_s, sock_read=cfg.timeout_s),
                 headers={"content-type": "application/json"}
                 | ({"authorization": f"Bearer {cfg.api_key}"} if cfg.api_key else {}),

@@ -18,7 +18,8 @@ from prai.bundle._hashing import ProgressSink
 from prai.bundle.create import CreateResult, create_bundle
 from prai.bundle.load import LoadResult, load_bundle
 from prai.bundle.verify import VerifyReport, verify_bundle
-from prai.modelfiles.completeness import check_adapter, check_model_dir
+from prai.modelfiles.adapter import inspect_adapter
+from prai.modelfiles.model_dir import check_model_dir
 
 
 @dataclass
@@ -136,7 +137,7 @@ def demo_adapter_roundtrip(
     if base_model_dir is not None:
         base = check_model_dir(base_model_dir)
         base.raise_for_problems()
-        check_adapter(name, Path(adapter_dir), base)
+        inspect_adapter(name, Path(adapter_dir), base.facts)
     created, report, loaded, store, seconds = _pack_verify_load(
         Path(work_dir), None, {name: adapter_dir}, progress
     )

@@ -12,7 +12,6 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,8 @@ from typing import Any
 import httpx
 import yaml
 
+from prai._http import http_client
+from prai._wait import wait_until
 from prai.engine.process import ensure_port_free
 from prai.errors import EngineStartError, TasteTestFailed
 
@@ -107,21 +108,22 @@ class DemoGateway:
         Raises:
             EngineStartError: the gateway exited or did not list the model in time.
         """
-        deadline = time.monotonic() + timeout_s
         headers = {"Authorization": f"Bearer {self.key}"}
-        with httpx.Client(timeout=2.0, trust_env=False) as client:
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    raise EngineStartError(
-                        f"the gateway exited with status {self.proc.returncode}; see {self.work_dir / 'gateway.log'}"
-                    )
-                try:
-                    r = client.get(self.url + "/v1/models", headers=headers)
-                    if r.status_code == 200 and any(m.get("id") == model for m in r.json().get("data", [])):
-                        return
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.2)
+
+        def listed() -> bool:
+            if self.proc.poll() is not None:
+                raise EngineStartError(
+                    f"the gateway exited with status {self.proc.returncode}; see {self.work_dir / 'gateway.log'}"
+                )
+            try:
+                r = client.get(self.url + "/v1/models", headers=headers)
+                return r.status_code == 200 and any(m.get("id") == model for m in r.json().get("data", []))
+            except httpx.HTTPError:
+                return False
+
+        with http_client(timeout_s=2.0) as client:
+            if wait_until(listed, timeout_s=timeout_s, interval_s=0.2):
+                return
         raise EngineStartError(f"the gateway did not list {model!r} within {timeout_s:.0f} s")
 
     def guard_request(self, model: str, prompt: str) -> GuardShow:
@@ -132,13 +134,12 @@ class DemoGateway:
         """
         before = self._last_seq()
         try:
-            r = httpx.post(
-                self.url + "/v1/chat/completions",
-                headers={"Authorization": f"Bearer {self.key}"},
-                json={"model": model, "messages": [{"role": "user", "content": prompt}], "max_tokens": 16},
-                timeout=60,
-                trust_env=False,
-            )
+            with http_client(timeout_s=60) as client:
+                r = client.post(
+                    self.url + "/v1/chat/completions",
+                    headers={"Authorization": f"Bearer {self.key}"},
+                    json={"model": model, "messages": [{"role": "user", "content": prompt}], "max_tokens": 16},
+                )
         except httpx.HTTPError as exc:
             raise TasteTestFailed(f"guardrail request through the gateway failed: {type(exc).__name__}") from None
         error_type = r.json().get("error", {}).get("type") if r.status_code != 200 else None
@@ -167,17 +168,16 @@ class DemoGateway:
     ) -> dict[str, Any] | None:
         # By request id when the answer carries one; otherwise (error answers) the newest
         # record with that status: the demo is the gateway's only client.
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+
+        def found() -> dict[str, Any] | None:
             newer = [r for r in self._records() if int(r["seq"]) > after_seq]
             if rid:
                 match = [r for r in newer if r.get("rid") == rid]
             else:
                 match = [r for r in newer if int(r.get("status") or 0) == status]
-            if match:
-                return max(match, key=lambda r: int(r["seq"]))
-            time.sleep(0.1)
-        return None
+            return max(match, key=lambda r: int(r["seq"])) if match else None
+
+        return wait_until(found, timeout_s=timeout_s, interval_s=0.1)
 
     def stop(self) -> None:
         """SIGTERM the gateway and wait for it."""

@@ -16,7 +16,6 @@ import json
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,8 @@ from typing import Any
 import httpx
 import yaml
 
+from prai._http import get_ok, http_client
+from prai._wait import wait_until
 from prai.errors import ConfigError, EngineStartError, TasteTestFailed
 from prai.gateway.server import die_with_parent, load_gateway_config
 
@@ -106,22 +107,25 @@ def wait_engines(engines: list[tuple[Any, subprocess.Popen[bytes]]], timeout_s: 
     Raises:
         EngineStartError: an engine exited or was not healthy within ``timeout_s``.
     """
-    deadline = time.monotonic() + timeout_s
     pending = list(engines)
-    while pending:
-        up, proc = pending[0]
-        if proc.poll() is not None:
-            raise EngineStartError(f"the engine for upstream {up.name} exited with code {proc.returncode}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(up.base_urls[0] + up.health_path, timeout=2, trust_env=False).status_code == 200:
-                pending.pop(0)
-                continue
-        if time.monotonic() > deadline:
-            raise EngineStartError(
-                f"the engine for upstream {up.name} was not healthy after {timeout_s:.0f} s",
-                hint="raise PRAI_ENGINE_READY_TIMEOUT_S, or run its `prai serve` alone to see why",
-            )
-        time.sleep(1.0)
+
+    def all_healthy() -> bool:
+        while pending:
+            up, proc = pending[0]
+            if proc.poll() is not None:
+                raise EngineStartError(f"the engine for upstream {up.name} exited with code {proc.returncode}")
+            if not get_ok(client, up.base_urls[0] + up.health_path):
+                return False
+            pending.pop(0)
+        return True
+
+    with http_client(timeout_s=2.0) as client:
+        if wait_until(all_healthy, timeout_s=timeout_s, interval_s=1.0):
+            return
+    raise EngineStartError(
+        f"the engine for upstream {pending[0][0].name} was not healthy after {timeout_s:.0f} s",
+        hint="raise PRAI_ENGINE_READY_TIMEOUT_S, or run its `prai serve` alone to see why",
+    )
 
 
 def taste_test(gateway_url: str, key: str, model: str, timeout_s: float = 120.0) -> str:
@@ -131,18 +135,17 @@ def taste_test(gateway_url: str, key: str, model: str, timeout_s: float = 120.0)
         TasteTestFailed: no usable answer.
     """
     try:
-        r = httpx.post(
-            gateway_url + "/v1/chat/completions",
-            headers={"authorization": f"Bearer {key}"},
-            json={
-                "model": model,
-                "messages": [{"role": "user", "content": TASTE_PROMPT}],
-                "max_tokens": 32,
-                "temperature": 0,
-            },
-            timeout=timeout_s,
-            trust_env=False,  # loopback: never through a proxy
-        )
+        with http_client(timeout_s=timeout_s) as client:
+            r = client.post(
+                gateway_url + "/v1/chat/completions",
+                headers={"authorization": f"Bearer {key}"},
+                json={
+                    "model": model,
+                    "messages": [{"role": "user", "content": TASTE_PROMPT}],
+                    "max_tokens": 32,
+                    "temperature": 0,
+                },
+            )
     except httpx.HTTPError as exc:
         raise TasteTestFailed(f"taste test through the gateway failed: {type(exc).__name__}") from None
     if r.status_code != 200:
@@ -248,23 +251,21 @@ def _first_model(started: list[Any], gw: Any) -> str:
 
 def _wait_model(url: str, key: str, model: str, deadline_s: float) -> None:
     """Wait until the gateway lists ``model`` for the key (model discovery done)."""
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
+
+    def listed() -> bool:
         with contextlib.suppress(httpx.HTTPError, ValueError):
-            r = httpx.get(url + "/v1/models", headers={"authorization": f"Bearer {key}"}, timeout=5, trust_env=False)
-            if any(m.get("id") == model for m in r.json().get("data", [])):
-                return
-        time.sleep(0.5)
+            r = client.get(url + "/v1/models", headers={"authorization": f"Bearer {key}"})
+            return any(m.get("id") == model for m in r.json().get("data", []))
+        return False
+
+    with http_client(timeout_s=5) as client:
+        wait_until(listed, timeout_s=deadline_s, interval_s=0.5)
 
 
 def _smoke(url: str, key: str | None, model: str, result: dict[str, Any]) -> None:
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(url + "/health", timeout=1, trust_env=False).status_code == 200:
-                    break
-            time.sleep(0.2)
+        with http_client(timeout_s=1) as client:
+            wait_until(lambda: get_ok(client, url + "/health"), timeout_s=30, interval_s=0.2)
         _wait_model(url, key or "", model, deadline_s=60)
         result["answer"] = taste_test(url, key or "", model)
     except Exception as exc:

@@ -15,8 +15,6 @@ nothing in flight whatever the labels say.
 from __future__ import annotations
 
 import contextlib
-import ssl
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +22,8 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from prai._http import http_client
+from prai._wait import wait_until
 from prai.config.gateway import GatewayConfig
 from prai.errors import EngineUpdateFailed
 
@@ -42,13 +42,9 @@ class EngineReplica:
         return f"{self.upstream}@{self.base_url}"
 
     def client(self, timeout_s: float = 30.0) -> httpx.Client:
-        verify: ssl.SSLContext | bool = True
-        if self.ca_bundle is not None:
-            verify = ssl.create_default_context(cafile=str(self.ca_bundle))
+        """An HTTP client for this replica (its CA, its API key; see :mod:`prai._http`)."""
         headers = {"authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-        # trust_env=False: never route through an environment proxy (closed network).
-        return httpx.Client(base_url=self.base_url, verify=verify, headers=headers,
-                            timeout=timeout_s, trust_env=False)
+        return http_client(base_url=self.base_url, ca_file=self.ca_bundle, headers=headers, timeout_s=timeout_s)
 
 
 def replicas_of(cfg: GatewayConfig) -> list[EngineReplica]:
@@ -214,13 +210,14 @@ def wait_drained(
     replicas: list[EngineReplica], name: str, *, timeout_s: float, poll_s: float = 0.25
 ) -> list[EngineReplica]:
     """Wait until no replica runs requests for ``name``; returns those still busy at timeout."""
-    deadline = time.monotonic() + timeout_s
     busy = list(replicas)
-    while True:
-        busy = [rep for rep in busy if adapter_busy(rep, name)]
-        if not busy or time.monotonic() >= deadline:
-            return busy
-        time.sleep(poll_s)
+
+    def drained() -> bool:
+        busy[:] = [rep for rep in busy if adapter_busy(rep, name)]
+        return not busy
+
+    wait_until(drained, timeout_s=timeout_s, interval_s=poll_s)
+    return busy
 
 
 __all__ = [

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from prai._http import http_client
 from prai.errors import BenchRunFailed, UsageError
 
 __all__ = ["GateResult", "GateSpec", "check_gates", "run_gates"]
@@ -274,17 +275,14 @@ def _bench_gate(spec: GateSpec, bench: _Bench, candidate: str, current: str | No
 def _warm_up(opts: Any, n: int) -> None:
     """Send ``n`` short chat completions to ``opts.model``; errors are left to GuideLLM to
     report (its run fails or counts them)."""
-    import ssl
-
     import httpx
 
     if n <= 0:
         return
     base = opts.target.rstrip("/").removesuffix("/v1")
     headers = {"Authorization": f"Bearer {opts.api_key}"} if opts.api_key else {}
-    verify: Any = ssl.create_default_context(cafile=str(opts.ca_bundle)) if opts.ca_bundle else True
     body = {"model": opts.model, "messages": [{"role": "user", "content": "warm-up"}], "max_tokens": 4}
-    with httpx.Client(headers=headers, verify=verify, timeout=opts.request_timeout_s) as client:
+    with http_client(ca_file=opts.ca_bundle, headers=headers, timeout_s=opts.request_timeout_s) as client:
         for _ in range(n):
             try:
                 client.post(f"{base}/v1/chat/completions", json=body)

@@ -9,7 +9,8 @@ every gateway process, `prai model` and `prai render` read the same state.
   ``NAME@VERSION`` (what ``--lora-modules`` / ``/v1/load_lora_adapter`` use).
 - An **alias** is what clients put in ``model``: ``kansai``. The gateway routes it to the
   alias's ``current`` version, or to its ``canary`` version for ``canary_percent`` % of
-  API keys (sticky per key, see :func:`canary_bucket`).
+  API keys (sticky per key, see :func:`prai.db.routes.canary_bucket`).
+- The gateway reads the routing table through :mod:`prai.db.routes` (re-exported here).
 - Every routing change is one transaction: the alias row, a ``prai_model_events`` row,
   the ``models_version`` counter (gateways reload within their refresh interval) and a
   record in the hash-chained audit log (who, when, from, to).
@@ -29,7 +30,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from prai.db.audit_log import append_audit_in
-from prai.db.engine import bump_version, meta_version
+from prai.db.engine import bump_version
+from prai.db.routes import Route, Target, canary_bucket, models_version, routing_table
 from prai.db.schema import aliases_table, model_events_table, model_versions_table
 from prai.errors import RegistryError, UsageError, VersionNotFound
 
@@ -43,17 +45,6 @@ SEP = "@"
 def served_name(name: str, version: str) -> str:
     """The engine-side name of a version: ``NAME@VERSION``."""
     return f"{name}{SEP}{version}"
-
-
-def canary_bucket(alias: str, key_id: str) -> float:
-    """A key's fixed position in [0, 100) for ``alias``: below ``canary_percent`` = canary.
-
-    SHA-256 of ``alias:key_id``, so one key always sees the same version of an alias
-    (sticky per API key, in every gateway process), and keys are split independently per
-    alias.
-    """
-    h = hashlib.sha256(f"{alias}:{key_id}".encode()).digest()
-    return int.from_bytes(h[:8], "big") / 2**64 * 100.0
 
 
 @dataclass(frozen=True)
@@ -552,52 +543,6 @@ def mark_loaded(engine: Engine, name: str, version: str, *, now: float | None = 
             .where(model_versions_table.c.name == name, model_versions_table.c.version == version)
             .values(loaded_at=time.time() if now is None else now)
         )
-
-
-def models_version(engine: Engine) -> int:
-    """The routing table's change counter (gateways poll it)."""
-    return meta_version(engine, "models_version")
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where a request for an alias goes: the version, its served name and base model."""
-
-    name: str
-    version: str
-    served_name: str
-    kind: str
-    base: str | None
-
-
-@dataclass(frozen=True)
-class Route:
-    """An alias's routing entry as the gateway holds it."""
-
-    current: Target | None
-    canary: Target | None
-    canary_percent: float
-
-
-def routing_table(engine: Engine) -> tuple[dict[str, Route], dict[str, Target]]:
-    """A snapshot for the gateway: alias → :class:`Route`, served name → :class:`Target`.
-
-    Aliases with no current version are left out (nothing to route to yet).
-    """
-    versions = {(v.name, v.version): v for v in list_versions(engine)}
-
-    def target(name: str, version: str | None) -> Target | None:
-        v = versions.get((name, version)) if version else None
-        return Target(name, v.version, v.served_name, v.kind, v.base) if v else None
-
-    routes: dict[str, Route] = {}
-    for a in list_aliases(engine):
-        cur = target(a.name, a.current)
-        if cur is None:
-            continue
-        routes[a.name] = Route(cur, target(a.name, a.canary), a.canary_percent if a.canary else 0.0)
-    by_served = {v.served_name: Target(v.name, v.version, v.served_name, v.kind, v.base) for v in versions.values()}
-    return routes, by_served
 
 
 __all__ = [

