@@ -103,7 +103,14 @@ class ConsoleKitchen:
         return c
 
     def api_key(self, tenant: str, project: str) -> str:
-        return self.gw.key(tenant, project)
+        """A fresh API key (the library `prai keys create` calls; quicker than the command)."""
+        from prai.gateway.auth import create_key
+
+        engine = self.db()
+        try:
+            return create_key(engine, tenant=tenant, project=project, name="test").key
+        finally:
+            engine.dispose()
 
     def db(self) -> Any:
         from prai.db.engine import open_engine

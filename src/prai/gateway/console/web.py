@@ -3,7 +3,7 @@ the packaged static files, one error envelope and the security headers.
 
 Every response carries a Content-Security-Policy that allows nothing outside the gateway's
 own origin (no CDN, no font service, no inline script), ``X-Frame-Options: DENY``,
-``X-Content-Type-Options: nosniff``, ``Referrer-Policy: no-referrer`` and
+``X-Content-Type-Options: nosniff``, ``Referrer-Policy: same-origin`` and
 ``Cache-Control: no-store``. The OpenAPI 3.1 document is ``/admin/openapi.json``; its
 reference page is ``/console/api`` (rendered here, nothing fetched).
 """
@@ -34,7 +34,7 @@ CSP = (
 _HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
+    (b"referrer-policy", b"same-origin"),  # "no-referrer" would make form posts send Origin: null
     (b"cache-control", b"no-store"),
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"cross-origin-resource-policy", b"same-origin"),
