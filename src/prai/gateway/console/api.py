@@ -211,7 +211,8 @@ def get_usage(
 ) -> dict[str, Any]:
     """Requests, errors, tokens, TTFT and latency percentiles per tenant and project, with time series."""
     since_us = time_us("since", since)
-    assert since_us is not None
+    if since_us is None:
+        raise UsageError("since is empty", hint="give a duration (24h, 7d) or an ISO time")
     return usage.usage_report(ctx_of(request), who, since_us=since_us, until_us=time_us("until", until),
                               tenant=tenant, project=project, buckets=buckets)
 
@@ -289,7 +290,7 @@ def show_model(request: Request, name: str = Path(pattern=NAME_PATTERN), who: Pr
 
 
 @router.post("/models/{name}/promote", tags=["models"], response_model=ChangeOut,
-             responses=_errors(400, 401, 403, 404, 422, 500, 502, 503))
+             responses=_errors(400, 401, 403, 404, 409, 422, 500, 502, 503))
 def promote_model(
     request: Request, body: PromoteRequest, name: str = Path(pattern=NAME_PATTERN), who: Principal = Depends(writer)
 ) -> dict[str, Any]:
@@ -301,7 +302,7 @@ def promote_model(
 
 
 @router.post("/models/{name}/rollback", tags=["models"], response_model=ChangeOut,
-             responses=_errors(400, 401, 403, 404, 500, 502, 503))
+             responses=_errors(400, 401, 403, 404, 409, 500, 502, 503))
 def rollback_model(
     request: Request, body: RollbackRequest, name: str = Path(pattern=NAME_PATTERN), who: Principal = Depends(writer)
 ) -> dict[str, Any]:

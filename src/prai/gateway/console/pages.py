@@ -467,7 +467,7 @@ def _operations(doc: dict[str, Any]) -> list[dict[str, Any]]:
                 "summary": op.get("summary", ""), "description": op.get("description", ""),
                 "params": op.get("parameters", []), "body": body.get("$ref", "").rsplit("/", 1)[-1],
                 "responses": sorted(op.get("responses", {})),
-                "security": [next(iter(s)) for s in op.get("security", [])],
+                "security": [k for s in op.get("security", []) for k in s],
             })
     return ops
 

@@ -284,8 +284,12 @@ class ChangeOut(_Out):
 # --- checks -------------------------------------------------------------------------------
 
 
+#: `prai doctor` areas, in the checklist's order (prai.doctor.AREAS; a test keeps them equal)
+DoctorArea = Literal["storage", "images", "model", "offline", "certs", "lora", "endpoint", "lifecycle"]
+
+
 class DoctorRequest(_Body):
-    areas: list[str] = Field(default_factory=list, max_length=16, description="Empty: every area.")
+    areas: list[DoctorArea] = Field(default_factory=list, max_length=16, description="Empty: every area.")
 
 
 class DoctorCheck(_Out):

@@ -111,9 +111,23 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     kind = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
     message = {404: f"no route {request.url.path}", 405: f"{request.method} is not allowed on {request.url.path}"}.get(
         exc.status_code, str(exc.detail))
+    if exc.status_code == 405:  # Allow: every method of every route on this path (RFC 9110 §15.5.6)
+        exc.headers = {"Allow": _allowed(request)}
+    headers = [(k.encode(), v.encode()) for k, v in (exc.headers or {}).items()]
     if _is_page(request):
-        return pages.error_page(request, PraiError(message), status=exc.status_code)
-    return _envelope(exc.status_code, message, kind)
+        page = pages.error_page(request, PraiError(message), status=exc.status_code)
+        page.headers.update(exc.headers or {})
+        return page
+    return _envelope(exc.status_code, message, kind, headers)
+
+
+def _allowed(request: Request) -> str:
+    methods: set[str] = set()
+    for route in request.app.routes:
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(request.url.path):
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
@@ -132,6 +146,10 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     )
     for path in doc.get("paths", {}).values():
         for op in path.values():
+            # FastAPI lists each security dependency as an alternative; the session cookie
+            # and the CSRF header are required together (one requirement object: AND)
+            if len(op.get("security", [])) > 1:
+                op["security"] = [{k: v for req in op["security"] for k, v in req.items()}]
             responses = op.get("responses", {})
             if "422" in responses and "422" not in _declared_422(op):
                 del responses["422"]
