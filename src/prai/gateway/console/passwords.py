@@ -41,14 +41,18 @@ def hash_password(password: str) -> str:
 def verify_password(password: str, stored: str) -> bool:
     """Whether ``password`` matches ``stored`` (constant-time comparison of the derived key).
 
-    A malformed ``stored`` value never matches.
+    A malformed or truncated ``stored`` value, or one with parameters outside N 2**14-2**20,
+    r 1-16, p 1-4, never matches.
     """
     try:
-        scheme, n, r, p, salt, key = stored.split("$")
-        if scheme != "scrypt":
+        scheme, n_text, r_text, p_text, salt_text, key_text = stored.split("$")
+        n, r, p, salt, key = int(n_text), int(r_text), int(p_text), _unb64(salt_text), _unb64(key_text)
+        # a whole key of the expected size (a truncated one would compare a prefix) and
+        # parameters in a sane range (no memory blow-up from a damaged row)
+        if scheme != "scrypt" or len(key) != KEY_BYTES or len(salt) < 16 or not 2**14 <= n <= 2**20 \
+                or n & (n - 1) or not 1 <= r <= 16 or not 1 <= p <= 4:
             return False
-        kdf = Scrypt(salt=_unb64(salt), length=len(_unb64(key)), n=int(n), r=int(r), p=int(p))
-        kdf.verify(password.encode(), _unb64(key))
+        Scrypt(salt=salt, length=KEY_BYTES, n=n, r=r, p=p).verify(password.encode(), key)
     except (ValueError, InvalidKey):
         return False
     return True
