@@ -52,7 +52,6 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
-
 #: hosts Chromium contacts by itself even with the flags above (update checks, sign-in,
 #: network time, the default search engine's preconnect)
 CHROMIUM_SERVICES = {

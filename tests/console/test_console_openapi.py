@@ -49,7 +49,7 @@ def test_every_operation_documents_auth_and_errors(doc: dict[str, Any]) -> None:
             assert "422" not in responses or "ErrorResponse" in str(responses["422"]), where
             errors = [c for c in responses if c.startswith(("4", "5"))]
             if path not in ("/admin/openapi.json",):
-                assert "401" in errors or path == "/admin/session" and method == "post", where
+                assert "401" in errors or (path == "/admin/session" and method == "post"), where
             for code in errors:
                 ref = responses[code]["content"]["application/json"]["schema"]["$ref"]
                 assert ref.endswith("/ErrorResponse"), (where, code)

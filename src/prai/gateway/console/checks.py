@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ def areas() -> list[str]:
     return list(AREAS)
 
 
-def run_doctor_areas(ctx: ConsoleContext, who: Principal, asked: list[str], *, client: str | None = None) -> dict[
+def run_doctor_areas(ctx: ConsoleContext, who: Principal, asked: Sequence[str], *, client: str | None = None) -> dict[
     str, Any
 ]:
     """Run the asked areas (all when empty); returns doctor's JSON report (``ok``,
