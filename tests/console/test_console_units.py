@@ -121,14 +121,17 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
 def test_sessions_expire_and_throttling_is_per_user_and_per_client(engine: Engine) -> None:
     create_user(engine, "ops", role="platform-admin", password="a long passphrase", actor="t")
     cfg = ConsoleConfig(login_max_failures=2, login_max_failures_per_client=3, login_window_s=60,
-                        session_idle_s=0.6, session_max_s=30)
+                        session_idle_s=1.5, session_max_s=30)
     done = sessions.login(engine, cfg, "ops", "a long passphrase", client="10.0.0.1")
     assert sessions.resolve(engine, cfg, done.token).username == "ops"
+    for _ in range(3):  # activity keeps it open past session_idle_s
+        time.sleep(0.6)
+        sessions.resolve(engine, cfg, done.token)
     assert sessions.csrf_ok(done.token, sessions.csrf_token(done.token))
     assert not sessions.csrf_ok(done.token, sessions.csrf_token(done.token + "x"))
     with pytest.raises(AdminAuthRequired):
         sessions.resolve(engine, cfg, done.token + "x")
-    time.sleep(0.8)  # idle longer than session_idle_s
+    time.sleep(1.8)  # idle longer than session_idle_s
     with pytest.raises(AdminAuthRequired, match="expired"):
         sessions.resolve(engine, cfg, done.token)
     # per user: two failures, then refused even with the right password

@@ -47,7 +47,8 @@ COOKIE = "prai_console"
 #: the cookie's name over HTTPS: the ``__Host-`` prefix makes browsers require Secure, Path=/
 #: and no Domain (RFC 6265bis §4.1.3.2)
 SECURE_COOKIE = "__Host-prai_console"
-#: seconds between updates of a session's ``last_seen`` (fewer writes)
+#: seconds between updates of a session's ``last_seen`` (fewer writes; a quarter of
+#: ``session_idle_s`` when that is shorter)
 TOUCH_EVERY_S = 30.0
 
 
@@ -108,6 +109,7 @@ def login(engine: Engine, cfg: ConsoleConfig, username: str, password: str, *, c
                                         error_type="authentication_error", detail={"username": name}))
         raise AdminLoginFailed("wrong user name or password")
     token = secrets.token_urlsafe(32)
+    now = time.time()  # after the (slow) password check: the session starts now
     expires = now + cfg.session_max_s
     with engine.begin() as conn:
         insert_session_in(conn, SessionRow(token_hash(token), user.username, now, now, expires, client))
@@ -136,7 +138,7 @@ def resolve(engine: Engine, cfg: ConsoleConfig, token: str | None) -> Principal:
         with engine.begin() as conn:
             delete_session_in(conn, th)
         raise AdminAuthRequired("the session has expired")
-    if now - row.last_seen > TOUCH_EVERY_S:
+    if now - row.last_seen > min(TOUCH_EVERY_S, cfg.session_idle_s / 4):
         touch_session(engine, th, now)
     return Principal(user.username, user.role, user.tenant, th, user.must_change_password)
 
