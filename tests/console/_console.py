@@ -187,16 +187,20 @@ def start_kitchen(tmp: Path, *, console: dict[str, Any] | None = None) -> Consol
         "console": console_cfg,
     })
     kitchen = ConsoleKitchen(gw, upstream, engine, engine_url, reports)
-    gw.start()
-    from prai.gateway.console.users import create_user
+    try:
+        gw.start()
+        from prai.gateway.console.users import create_user
 
-    engine = kitchen.db()
-    try:  # the library `prai admin create-user` calls (test_console_api tests the command itself)
-        for user, (role, tenant) in USERS.items():
-            create_user(engine, user, role=role, tenant=tenant, password=password_of(user), actor="test")
-    finally:
-        engine.dispose()
-    register_adapter_versions(kitchen, tmp / "adapters")
+        db = kitchen.db()
+        try:  # the library `prai admin create-user` calls (test_console_api tests the command itself)
+            for user, (role, tenant) in USERS.items():
+                create_user(db, user, role=role, tenant=tenant, password=password_of(user), actor="test")
+        finally:
+            db.dispose()
+        register_adapter_versions(kitchen, tmp / "adapters")
+    except BaseException:
+        kitchen.stop()  # no stray processes when the kitchen cannot start
+        raise
     return kitchen
 
 
