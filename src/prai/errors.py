@@ -709,9 +709,11 @@ __all__ += ["EvalFailed"]
 
 
 class LifecycleError(PraiError):
-    """Base of `prai model` errors (exit 60)."""
+    """Base of `prai model` errors (exit 60; HTTP 409 from the admin API)."""
 
     exit_code = 60
+    http_status = 409
+    error_type = "lifecycle_error"
     hint = "`prai model list` shows the aliases; `prai model show NAME` the registered versions"
 
 
@@ -726,6 +728,8 @@ class VersionNotFound(LifecycleError, LookupError):
     """No such alias or version in the registry (exit 61)."""
 
     exit_code = 61
+    http_status = 404
+    error_type = "not_found_error"
     hint = "`prai model show NAME` lists the registered versions; register one with `prai model register`"
 
 
@@ -733,6 +737,7 @@ class PromotionRefused(LifecycleError):
     """A promotion gate failed (eval suite or bench comparison); nothing was switched (exit 62)."""
 
     exit_code = 62
+    http_status = 422
     hint = (
         "read the failing items and the gate reports; bring in a fixed version as a new bundle "
         "and label, or promote without the gate if the change is accepted"
@@ -744,6 +749,8 @@ class EngineUpdateFailed(LifecycleError):
     not switched."""
 
     exit_code = 63
+    http_status = 502
+    error_type = "upstream_error"
     hint = (
         "check that the engine runs with runtime LoRA updating (prai serve enables it; for vLLM "
         "set VLLM_ALLOW_RUNTIME_LORA_UPDATING=True), that --max-loras leaves room and that "
@@ -752,3 +759,107 @@ class EngineUpdateFailed(LifecycleError):
 
 
 __all__ += ["EngineUpdateFailed", "LifecycleError", "PromotionRefused", "RegistryError", "VersionNotFound"]
+
+
+# --- console and admin API (issue 17; exit codes 70-79) ----------------------------------
+
+
+class ConsoleError(PraiError):
+    """Base of admin API / console / `prai admin` errors (exit 70)."""
+
+    exit_code = 70
+    http_status = 400
+    error_type = "invalid_request_error"
+    hint = "`prai admin list-users` shows the console's users; docs/console.md describes the roles"
+
+
+class AdminAuthRequired(ConsoleError):
+    """No valid console session: not logged in, logged out, or the session expired (HTTP 401)."""
+
+    http_status = 401
+    error_type = "authentication_error"
+    hint = "log in: POST /admin/session with username and password (or open /console/login)"
+
+
+class AdminLoginFailed(ConsoleError):
+    """Wrong username or password, or a disabled user (HTTP 401). The message never says which."""
+
+    http_status = 401
+    error_type = "authentication_error"
+    hint = "check the username and password; an operator resets it with `prai admin reset-password NAME`"
+
+
+class LoginThrottled(ConsoleError):
+    """Too many failed logins for this user or from this address (HTTP 429)."""
+
+    http_status = 429
+    error_type = "rate_limit_error"
+    hint = "wait for the Retry-After seconds; failed logins are in the audit log"
+
+    def __init__(self, message: str, *, retry_after_s: float = 60.0, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after_s = retry_after_s
+        self.headers = [(b"retry-after", str(max(1, int(retry_after_s + 0.999))).encode())]
+
+
+class AdminForbidden(ConsoleError):
+    """The user's role does not allow this action or this tenant (HTTP 403)."""
+
+    http_status = 403
+    error_type = "permission_error"
+    hint = "ask a platform-admin; tenant-admins act on their own tenant only and auditors only read"
+
+
+class CsrfRejected(ConsoleError):
+    """A state-changing request without the session's CSRF token, or from another origin (HTTP 403)."""
+
+    http_status = 403
+    error_type = "permission_error"
+    hint = "send the X-CSRF-Token header from GET /admin/session (the console's forms do it); reload the page"
+
+
+class PasswordChangeRequired(ConsoleError):
+    """The user logged in with a one-time password and must choose a new one first (HTTP 403)."""
+
+    http_status = 403
+    error_type = "permission_error"
+    hint = "set a new password: POST /admin/session/password (the console asks for it after login)"
+
+
+class AdminUserError(ConsoleError):
+    """A console user cannot be created or changed as asked (exit 71)."""
+
+    exit_code = 71
+    hint = "run `prai admin create-user --help`; names are letters, digits, '.', '_', '-', '@'"
+
+
+class AdminUserNotFound(ConsoleError, LookupError):
+    """No console user of that name (exit 72, HTTP 404)."""
+
+    exit_code = 72
+    http_status = 404
+    error_type = "not_found_error"
+    hint = "`prai admin list-users` shows the console's users"
+
+
+class ReportNotFound(ConsoleError, LookupError):
+    """No bench or eval report with that id under the configured report directories (HTTP 404)."""
+
+    exit_code = 72
+    http_status = 404
+    error_type = "not_found_error"
+    hint = "GET /admin/checks/reports lists the reports found under gateway.console.reports_dirs"
+
+
+__all__ += [
+    "AdminAuthRequired",
+    "AdminForbidden",
+    "AdminLoginFailed",
+    "AdminUserError",
+    "AdminUserNotFound",
+    "ConsoleError",
+    "CsrfRejected",
+    "LoginThrottled",
+    "PasswordChangeRequired",
+    "ReportNotFound",
+]

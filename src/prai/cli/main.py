@@ -41,9 +41,9 @@ def _root(
 
 def _register() -> None:
     # One line per command module; each module exposes `register(app)`.
-    from prai.cli import bench, bundle, demo, doctor, eval, gateway, guard, model, render, serve, up
+    from prai.cli import admin, bench, bundle, demo, doctor, eval, gateway, guard, model, render, serve, up
 
-    for module in (serve, demo, gateway, render, bundle, guard, up, doctor, bench, eval, model):
+    for module in (serve, demo, gateway, render, bundle, guard, up, doctor, bench, eval, model, admin):
         module.register(app)
 
 

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from prai.config._base import StrictModel
+from prai.config.console import ConsoleConfig
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
 
@@ -201,6 +202,7 @@ class GatewayConfig(StrictModel):
         routing_refresh_s: seconds between checks of the model registry's version counter;
             a `prai model promote` / `rollback` reaches every gateway process within this
             time (`prai model promote` waits for it before unloading an old adapter).
+        console: the admin API and web console (docs/console.md).
     """
 
     host: str = "127.0.0.1"
@@ -212,6 +214,7 @@ class GatewayConfig(StrictModel):
     max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
     key_cache_refresh_s: float = Field(default=1.0, gt=0, le=60)
     routing_refresh_s: float = Field(default=1.0, gt=0, le=60)
+    console: ConsoleConfig = Field(default_factory=ConsoleConfig)
 
     @model_validator(mode="after")
     def _unique_names(self) -> GatewayConfig:

@@ -43,20 +43,46 @@ def _bump_keys_version(conn: Any) -> None:
 def insert_key(engine: Engine, rec: KeyRecord) -> None:
     """Store a new key row and bump ``keys_version``."""
     with engine.begin() as conn:
-        conn.execute(insert(keys_table).values(**rec.__dict__))
-        _bump_keys_version(conn)
+        insert_key_in(conn, rec)
+
+
+def insert_key_in(conn: Any, rec: KeyRecord) -> None:
+    """:func:`insert_key` inside the caller's transaction (with its audit record)."""
+    conn.execute(insert(keys_table).values(**rec.__dict__))
+    _bump_keys_version(conn)
 
 
 def revoke_key(engine: Engine, key_id: str, *, now: float | None = None) -> bool:
     """Mark a key revoked; False when no such id. Bumps ``keys_version``."""
     with engine.begin() as conn:
-        res = conn.execute(
-            update(keys_table).where(keys_table.c.id == key_id).values(revoked_at=time.time() if now is None else now)
-        )
-        if res.rowcount == 0:
-            return False
-        _bump_keys_version(conn)
+        return revoke_key_in(conn, key_id, now=now)
+
+
+def revoke_key_in(conn: Any, key_id: str, *, now: float | None = None) -> bool:
+    """:func:`revoke_key` inside the caller's transaction."""
+    res = conn.execute(
+        update(keys_table).where(keys_table.c.id == key_id).values(revoked_at=time.time() if now is None else now)
+    )
+    if res.rowcount == 0:
+        return False
+    _bump_keys_version(conn)
     return True
+
+
+def set_key_expiry_in(conn: Any, key_id: str, expires_at: float | None) -> bool:
+    """Set (or clear, with None) a key's expiry time (epoch s) in the caller's transaction;
+    False when no such id. Bumps ``keys_version``."""
+    res = conn.execute(update(keys_table).where(keys_table.c.id == key_id).values(expires_at=expires_at))
+    if res.rowcount == 0:
+        return False
+    _bump_keys_version(conn)
+    return True
+
+
+def get_key_in(conn: Any, key_id: str) -> KeyRecord | None:
+    """One key row, or None."""
+    row = conn.execute(select(keys_table).where(keys_table.c.id == key_id)).first()
+    return None if row is None else KeyRecord(**dict(row._mapping))
 
 
 def keys_version(engine: Engine) -> int:
@@ -73,4 +99,14 @@ def list_keys(engine: Engine, *, tenant: str | None = None) -> list[KeyRecord]:
         return [KeyRecord(**dict(r._mapping)) for r in conn.execute(q)]
 
 
-__all__ = ["KeyRecord", "insert_key", "keys_version", "list_keys", "revoke_key"]
+__all__ = [
+    "KeyRecord",
+    "get_key_in",
+    "insert_key",
+    "insert_key_in",
+    "keys_version",
+    "list_keys",
+    "revoke_key",
+    "revoke_key_in",
+    "set_key_expiry_in",
+]

@@ -47,8 +47,15 @@ def _v1_base(conn: Connection) -> None:
         conn.execute(insert(s.head_table).values(id=1, seq=0, hash=s.GENESIS))
 
 
+def _v2_console(conn: Connection) -> None:
+    """Console and admin API: users, browser sessions, failed logins (issue 17)."""
+    s.metadata.create_all(
+        conn, tables=[s.admin_users_table, s.admin_sessions_table, s.admin_login_failures_table]
+    )
+
+
 #: the steps, in order; step N brings the schema from version N-1 to N
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_base]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_base, _v2_console]
 
 
 def schema_version(conn: Connection) -> int:

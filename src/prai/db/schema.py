@@ -12,6 +12,9 @@ Tables:
   registry of :mod:`prai.lifecycle.registry` (versions keyed by bundle root digest, the
   alias → version routing table, its history); ``models_version`` in ``prai_meta`` grows on
   every routing change so each gateway reloads its alias table.
+- ``prai_admin_users``, ``prai_admin_sessions``, ``prai_admin_login_failures``: console and
+  admin API users (roles, scrypt password hashes), browser sessions (SHA-256 of the session
+  token only) and failed logins for throttling (:mod:`prai.db.admins`, migration step 2).
 - ``prai_schema``: the schema version (:mod:`prai.db.migrations`).
 
 Times in the audit log are integers in microseconds since the epoch (``*_us``) so that
@@ -166,6 +169,44 @@ model_events_table = Table(
     Column("audit_rid", String(32), nullable=True),
 )
 
+# --- console and admin API (issue 17; migration step 2) ---------------------------------
+
+admin_users_table = Table(
+    "prai_admin_users",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("role", String(32), nullable=False),
+    Column("tenant", String(64), nullable=True),
+    # scrypt parameters, salt and derived key (see prai.gateway.console.passwords)
+    Column("password_hash", String(256), nullable=False),
+    Column("must_change_password", Boolean, nullable=False, default=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_at", Float, nullable=False),
+    Column("created_by", String(256), nullable=False),
+    Column("password_changed_at", Float, nullable=False),
+)
+
+admin_sessions_table = Table(
+    "prai_admin_sessions",
+    metadata,
+    # SHA-256 hex of the session token (the token itself lives only in the browser's cookie)
+    Column("token_hash", String(64), primary_key=True),
+    Column("username", String(64), nullable=False, index=True),
+    Column("created_at", Float, nullable=False),
+    Column("last_seen", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("client", String(128), nullable=True),
+)
+
+admin_login_failures_table = Table(
+    "prai_admin_login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ts", Float, nullable=False, index=True),
+    Column("username", String(64), nullable=False, index=True),
+    Column("client", String(128), nullable=True, index=True),
+)
+
 schema_table = Table(
     "prai_schema",
     metadata,
@@ -179,6 +220,9 @@ GENESIS = "0" * 64
 __all__ = [
     "AUDIT_FIELDS",
     "GENESIS",
+    "admin_login_failures_table",
+    "admin_sessions_table",
+    "admin_users_table",
     "aliases_table",
     "audit_table",
     "head_table",

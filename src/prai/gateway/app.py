@@ -185,13 +185,16 @@ class GatewayApp:
         kitchen: :class:`prai.config.KitchenConfig` with a ``gateway`` section.
         cache_dir: default location of the SQLite file and audit journal (PRAI_CACHE_DIR).
         guard: a guard implementation; default: :func:`load_guard`.
+        config_path: kitchen.yaml, for the console (doctor runs with it).
 
     Raises:
         ConfigError: no ``gateway`` section, or a project's guard policy is not defined.
         StorageError: the database cannot be opened.
     """
 
-    def __init__(self, kitchen: Any, *, cache_dir: Path, guard: Guard | None = None) -> None:
+    def __init__(
+        self, kitchen: Any, *, cache_dir: Path, guard: Guard | None = None, config_path: Path | None = None
+    ) -> None:
         cfg: GatewayConfig = kitchen.gateway
         self.cfg = cfg
         self.metrics = GatewayMetrics()
@@ -212,6 +215,12 @@ class GatewayApp:
         self.limiter: Limiter | None = None
         self.session: aiohttp.ClientSession | None = None
         self.started = False
+        # --- console hook (issue 17): /admin and /console go to the console's own app ---
+        self.console: Any = None
+        if cfg.console.enabled:
+            from prai.gateway.console import build_console
+
+            self.console = build_console(cfg, self.engine, cache_dir=cache_dir, config_path=config_path)
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -284,6 +293,8 @@ class GatewayApp:
             await _send(
                 send, 200, body, [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")]
             )
+        elif self.console is not None and path.startswith(("/admin", "/console")):
+            await self.console(scope, receive, send)  # console hook (issue 17)
         elif endpoint is not None or path == "/v1/models":
             await _send_json(send, 405, error_body(f"{method} is not allowed on {path}", code=405))
         else:

@@ -60,6 +60,14 @@ def create_key(
     engine: Engine, *, tenant: str, project: str, name: str = "", expires_in_s: float | None = None
 ) -> CreatedKey:
     """Generate a key for ``tenant``/``project`` and store its hash."""
+    created = new_key(tenant=tenant, project=project, name=name, expires_in_s=expires_in_s)
+    insert_key(engine, created.record)
+    return created
+
+
+def new_key(*, tenant: str, project: str, name: str = "", expires_in_s: float | None = None) -> CreatedKey:
+    """Generate a key and its row without storing it (the caller stores the row, e.g. with
+    :func:`prai.db.keys.insert_key_in` in the transaction of its audit record)."""
     key_id = secrets.token_hex(5)
     key = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
     now = time.time()
@@ -73,7 +81,6 @@ def create_key(
         expires_at=now + expires_in_s if expires_in_s else None,
         revoked_at=None,
     )
-    insert_key(engine, rec)
     return CreatedKey(key=key, record=rec)
 
 
@@ -148,4 +155,4 @@ class KeyCache(PolledTable):
         return rec
 
 
-__all__ = ["KEY_PREFIX", "CreatedKey", "KeyCache", "create_key", "hash_key", "parse_duration_s"]
+__all__ = ["KEY_PREFIX", "CreatedKey", "KeyCache", "create_key", "hash_key", "new_key", "parse_duration_s"]

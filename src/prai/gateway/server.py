@@ -119,7 +119,7 @@ def serve(
             raise ConfigError(f"{flag} {path}: no such file", hint="mount the serving certificate secret there")
     tls_args = ["--tls-cert", str(tls_cert), "--tls-key", str(tls_key)] if tls_cert and tls_key else []
     sock = bind_socket(host, port, reuse_port=reuse_port or workers > 1)
-    app = GatewayApp(kitchen, cache_dir=cache_dir)
+    app = GatewayApp(kitchen, cache_dir=cache_dir, config_path=Path(config_path))
     children: list[subprocess.Popen[bytes]] = []
     for _ in range(workers - 1):
         children.append(

@@ -271,8 +271,12 @@ def _bring_in(console: Console, models: DemoModels, settings: Settings) -> tuple
 
 
 def _print_usage(console: Console, gateway: DemoGateway, models: DemoModels) -> None:
+    from prai.gateway.console.setup import login_lines
+
     adapter = next(iter(models.adapters))
     url, key = gateway.url, gateway.key
+    settings = get_settings()
+    console_lines = login_lines(gateway.config, settings.cache_dir, url, demo_user=True, actor=settings.actor)
     body = json.dumps({"model": adapter, "messages": [{"role": "user", "content": "こんにちは"}]}, ensure_ascii=False)
     print(
         f"\nThe kitchen is open. API key for tenant demo / project taste (shown once):\n  {key}\n\n"
@@ -284,3 +288,4 @@ def _print_usage(console: Console, gateway: DemoGateway, models: DemoModels) -> 
         "messages=[{'role': 'user', 'content': 'こんにちは'}]).choices[0].message.content)\"\n",
         flush=True,
     )
+    print("\n".join(console_lines) + "\n", flush=True)

@@ -204,6 +204,10 @@ def run_up(
             key = admin.create_key(engine, gwcfg, tenant=tenant, project=project, name="prai up").key
             engine.dispose()
         url = f"http://{gw.host}:{gw.port}"
+        from prai.gateway.console.setup import login_lines
+        from prai.settings import get_settings
+
+        console = [] if smoke else login_lines(config, cache_dir, url, demo_user=demo, actor=get_settings().actor)
         model = _first_model(to_start, gw)
         result: dict[str, Any] = {}
 
@@ -219,6 +223,8 @@ def run_up(
                     f"  curl {url}/v1/chat/completions -H 'Authorization: Bearer {key}' "
                     f"-H 'content-type: application/json' -d '{body}'"
                 )
+            for line in console:
+                log(f"prai up: {line}" if line.startswith("console") else line)
             if smoke:
                 threading.Thread(target=_smoke, args=(url, key, model, result), daemon=True).start()
 
