@@ -193,10 +193,9 @@ def test_s3_load_leaves_a_receipt_and_takes_a_delta(tmp_path: Path, tiny_llama: 
 def test_oci_load_leaves_a_receipt_artifact(tmp_path: Path, tiny_llama: Path, registry, pki, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import shutil
 
-    from tests.bundle.bundle_fixtures import IN_CI
-
     from prai.bundle import create_bundle, load_bundle
     from prai.settings import get_settings
+    from tests.bundle.bundle_fixtures import IN_CI
 
     if shutil.which("skopeo") is None:
         if IN_CI:
