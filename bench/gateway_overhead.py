@@ -162,12 +162,18 @@ class Stack:
     """The processes under test; stopped on exit."""
 
     def __init__(
-        self, workdir: Path, workers: int, litellm_venv: Path | None, redis_url: str | None
+        self,
+        workdir: Path,
+        workers: int,
+        litellm_venv: Path | None,
+        redis_url: str | None,
+        baseline_src: Path | None = None,
     ) -> None:
         self.procs: list[subprocess.Popen[bytes]] = []
         self.urls: dict[str, str] = {}
         self.workdir = workdir
         self.args = (workers, litellm_venv, redis_url)
+        self.baseline_src = baseline_src
 
     def start(self) -> None:
         workers, litellm_venv, redis_url = self.args
@@ -180,6 +186,16 @@ class Stack:
         self._start([sys.executable, str(PASS), str(pt), self.upstream, str(workers)])
         self.urls["passthrough"] = f"http://127.0.0.1:{pt}"
         self.key = self._start_prai(workers, redis_url)
+        if self.baseline_src is not None:
+            # The same gateway config and database, code from another checkout.
+            env = {**os.environ, "PRAI_CACHE_DIR": str(self.workdir), "PYTHONPATH": str(self.baseline_src)}
+            port = free_port()
+            self._start(
+                [sys.executable, "-m", "prai.cli.main", "gateway", "-c", str(self.workdir / "kitchen.yaml"),
+                 "--port", str(port), "--workers", str(workers)],
+                env=env,
+            )
+            self.urls["prai-baseline"] = f"http://127.0.0.1:{port}"
         if litellm_venv is not None:
             self._start_litellm(litellm_venv, workers)
         for name, url in self.urls.items():
@@ -307,6 +323,11 @@ def main() -> int:
     ap.add_argument(
         "--stream-requests", type=int, default=20000, help="streamed requests for the RSS check"
     )
+    ap.add_argument(
+        "--baseline-src",
+        type=Path,
+        help="a `src` directory of another PrAI checkout: run its gateway too (column prai-baseline)",
+    )
     ap.add_argument("--json", type=Path, help="write the results here")
     args = ap.parse_args()
     if shutil.which("wrk") is None:
@@ -316,19 +337,22 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="prai-bench-"))
     lua = workdir / "chat.lua"
     lua.write_text(LUA)
-    stack = Stack(workdir, args.workers, litellm, args.redis_url)
+    stack = Stack(workdir, args.workers, litellm, args.redis_url, args.baseline_src)
     try:
         stack.start()
         res: dict[str, dict[str, list[float]]] = {n: {"rps": [], "p50_ms": []} for n in stack.urls}
         for url in stack.urls.values():  # warm-up
             wrk(url, stack.key, 8, 1, lua)
-        for _ in range(args.rounds):
-            for name, url in stack.urls.items():
+        for rnd in range(args.rounds):
+            order = list(stack.urls.items())
+            for name, url in order if rnd % 2 == 0 else order[::-1]:  # alternate who goes first
                 res[name]["rps"].append(wrk(url, stack.key, 32, args.duration, lua)["rps"])
                 res[name]["p50_ms"].append(
                     wrk(url, stack.key, 1, max(2, args.duration // 2), lua)["p50_ms"]
                 )
-        ttft: dict[str, list[float]] = {"direct": [], "prai": []}
+        ttft: dict[str, list[float]] = {
+            n: [] for n in ("direct", "prai", "prai-baseline") if n in stack.urls
+        }
         for _ in range(args.rounds):
             for name in ttft:
                 ttft[name].append(ttft_under_load(stack.urls[name], stack.key))
@@ -360,6 +384,8 @@ def main() -> int:
         "stream_req_per_s": args.stream_requests / stream_s,
     }
     out["stream_added_ttft_ms"] = out["stream_ttft_ms"]["prai"] - out["stream_ttft_ms"]["direct"]
+    if "prai-baseline" in med:
+        out["prai_vs_baseline_rps"] = med["prai"]["rps"] / med["prai-baseline"]["rps"]
     if "litellm" in med:
         out["prai_vs_litellm_rps"] = med["prai"]["rps"] / med["litellm"]["rps"]
     print(json.dumps(out, indent=2))

@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from prai.gateway.guard_hook import OutputFilter
+from prai.guard.hook import OutputFilter
 
 # A non-empty text delta in an event's raw bytes (chat ``"content"`` or completions ``"text"``).
 _HAS_TEXT = re.compile(rb'"(?:content|text)"\s*:\s*"[^"]')

@@ -1,124 +1,26 @@
-"""The gateway's guardrail hook: the interface ``prai.guard`` implements (issue 5).
+"""The gateway's guardrail hook: creates the guard for a kitchen.
 
-Pipeline positions (see :mod:`prai.gateway.app`):
-
-1. after authentication and before routing/limits: ``Guard.check_input(ctx, body)`` may
-   return a changed request body (masked PII) or raise a :class:`~prai.errors.PraiError`
-   to block (its ``http_status``/``error_type`` become the OpenAI error answer);
-2. non-stream answers: ``OutputFilter.filter_text`` on every choice's text;
-3. streams: ``OutputFilter.feed`` on each text delta of a choice, ``finish`` when that
-   choice ends (it may hold back text until a detector can decide, then release it).
-
-Every step appends what it did to ``ctx.actions`` (:class:`GuardAction`: detector, action,
-count); the audit record stores them. ``ctx.masked_prompt`` is stored as the audit's prompt
-when the project has ``audit_prompts: masked``.
-
-The gateway finds an implementation by importing ``prai.guard.gateway_plugin`` and
-calling its ``create_guard(kitchen: KitchenConfig) -> Guard``. Without it the gateway uses
-:class:`NoGuard`, and refuses to start when a project names a ``guard_policy`` (fail closed).
+The interface (:class:`~prai.guard.hook.Guard`, :class:`~prai.guard.hook.GuardContext`,
+:class:`~prai.guard.hook.OutputFilter`) lives in :mod:`prai.guard.hook`; the
+implementation is :func:`prai.guard.gateway_plugin.create_guard`, imported directly.
 Projects without ``guard_policy`` never call the guard (the fast path).
 """
 
 from __future__ import annotations
 
-import importlib
-from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
-from prai.errors import ConfigError
-
-
-@dataclass
-class GuardAction:
-    """One guard decision for the audit log: e.g. ``("pii.phone_jp", "mask", 2)``."""
-
-    detector: str
-    action: str
-    count: int = 1
+from prai.guard.gateway_plugin import create_guard
+from prai.guard.hook import Guard, GuardAction, GuardContext, NoGuard, OutputFilter
 
 
-@dataclass
-class GuardContext:
-    """What the guard knows about the request; it appends to ``actions``.
-
-    Attributes:
-        policy: the project's ``guard_policy`` name.
-        endpoint: ``chat.completions``, ``completions`` or ``embeddings``.
-    """
-
-    policy: str
-    tenant: str
-    project: str
-    key_id: str
-    model: str
-    endpoint: str
-    actions: list[GuardAction] = field(default_factory=list)
-    masked_prompt: str | None = None
-
-
-@runtime_checkable
-class OutputFilter(Protocol):
-    """Filters the generated text of one choice."""
-
-    def filter_text(self, text: str) -> str:
-        """The whole text of a non-stream choice → the text to return."""
-        ...
-
-    def feed(self, delta: str) -> str:
-        """A streamed delta → the text to emit now (may be shorter: held back)."""
-        ...
-
-    def finish(self) -> str:
-        """The choice ended: the held-back text to emit (filtered)."""
-        ...
-
-
-@runtime_checkable
-class Guard(Protocol):
-    """A guardrail implementation."""
-
-    async def check_input(self, ctx: GuardContext, body: dict[str, Any]) -> dict[str, Any] | None:
-        """Inspect the request body; return a replacement body, or None to keep it.
-
-        Raises:
-            PraiError: to block the request (answered in the OpenAI envelope).
-        """
-        ...
-
-    def output_filter(self, ctx: GuardContext) -> OutputFilter | None:
-        """A new filter for one choice of this request's answer, or None for no filtering."""
-        ...
-
-
-class NoGuard:
-    """The default: passes everything through unchanged."""
-
-    async def check_input(self, ctx: GuardContext, body: dict[str, Any]) -> dict[str, Any] | None:
-        return None
-
-    def output_filter(self, ctx: GuardContext) -> OutputFilter | None:
-        return None
-
-
-def load_guard(kitchen: Any, policies_in_use: set[str]) -> Guard:
-    """The guard implementation for this kitchen.
+def load_guard(kitchen: Any) -> Guard:
+    """The guard for this kitchen's projects.
 
     Raises:
-        ConfigError: a project names a ``guard_policy`` but no guard is installed.
+        ConfigError: a project names a ``guard_policy`` that is not defined.
     """
-    try:
-        plugin = importlib.import_module("prai.guard.gateway_plugin")
-    except ModuleNotFoundError as exc:
-        if exc.name is None or not exc.name.startswith("prai.guard"):
-            raise
-        if policies_in_use:
-            raise ConfigError(
-                f"gateway.tenants: projects use guard_policy {sorted(policies_in_use)} "
-                "but the guardrails module (prai.guard) is not available",
-                hint="install PrAI with guardrails, or remove guard_policy from the projects",
-            ) from None
-        return NoGuard()
-    guard: Guard = plugin.create_guard(kitchen)
+    guard: Guard = create_guard(kitchen)
     return guard
 
 

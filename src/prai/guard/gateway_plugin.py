@@ -1,4 +1,4 @@
-"""The gateway's guard: :class:`prai.gateway.guard_hook.Guard` implemented with PrAI's
+"""The gateway's guard: :class:`prai.guard.hook.Guard` implemented with PrAI's
 detectors and policies.
 
 The gateway imports this module and calls :func:`create_guard` with the kitchen config
@@ -27,7 +27,7 @@ from collections import Counter
 from typing import Any
 
 from prai.errors import ConfigError, GuardTokenPrompt
-from prai.gateway.guard_hook import GuardAction, GuardContext, OutputFilter
+from prai.guard.hook import GuardAction, GuardContext, OutputFilter
 from prai.guard.policy import Guardrails, Outcome, Policy, violation
 from prai.guard.stream import TextFilter
 
@@ -214,7 +214,7 @@ class _ChoiceFilter:
 
 
 class GatewayGuard:
-    """The guard the gateway calls (see :mod:`prai.gateway.guard_hook`).
+    """The guard the gateway calls (see :mod:`prai.guard.hook`).
 
     Args:
         guardrails: the kitchen's compiled policies.
