@@ -33,6 +33,7 @@ class RequestState:
         "disconnected",
         "endpoint",
         "error_type",
+        "extra_headers",
         "guard",
         "gw_s",
         "key_id",
@@ -87,6 +88,8 @@ class RequestState:
         self.watcher: asyncio.Task[None] | None = None
         self.recorded = False
         self.latency_s = 0.0
+        #: response headers from admission (``x-prai-budget-remaining``)
+        self.extra_headers: list[tuple[bytes, bytes]] | None = None
 
 
 __all__ = ["RequestState"]

@@ -1,8 +1,10 @@
 """Admission: everything the gateway decides before it calls an upstream.
 
-Order: authenticate (in-memory key cache) → read the body (413 above ``max_body_bytes``)
-→ parse → project policy (404 unknown model, 403 not allowed, 400 ``max_tokens`` over
-the project's cap) → resolve an alias to its version → guard input hook → limits (429).
+Order: authenticate (in-memory key cache) → audit backlog (503 when the journal's bound
+is reached) → read the body (413 above ``max_body_bytes``) → parse → project policy (404
+unknown model, 403 not allowed, 400 ``max_tokens`` over the project's cap) → resolve an
+alias to its version → guard input hook → limits and budgets (429; 503 when the limit
+store is unreachable and fails closed).
 The result is an :class:`Admitted`: the body to send, the name to route by, and what the
 limits charged (given back by :mod:`prai.gateway.accounting`).
 """
@@ -10,14 +12,17 @@ limits charged (given back by :mod:`prai.gateway.accounting`).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from prai.config.gateway import GatewayConfig, LimitsConfig, ProjectConfig
+from prai.config.gateway import GatewayConfig, ProjectConfig
 from prai.errors import (
+    AuditBacklogFull,
     AuthenticationFailed,
     BadRequest,
     BodyTooLarge,
+    BudgetExceeded,
     ModelNotAllowed,
     ModelNotFound,
     RateLimited,
@@ -26,8 +31,9 @@ from prai.errors import (
 from prai.gateway._state import RequestState
 from prai.gateway.aliases import AliasCache
 from prai.gateway.auth import KeyCache
+from prai.gateway.budgets import cost_micro_yen, price_for
 from prai.gateway.metrics import GatewayMetrics
-from prai.gateway.ratelimit import Admission, Limiter, estimate_tokens
+from prai.gateway.ratelimit import Charge, Limiter, estimate_tokens, estimate_tokens_upper
 from prai.gateway.upstreams import Router
 from prai.guard.hook import Guard, GuardContext, NoGuard
 from prai.lifecycle.registry import Target
@@ -42,13 +48,13 @@ class Admitted:
         route_model: the model name whose upstreams serve the request.
         strip_usage: the gateway added ``stream_options.include_usage``: drop the usage
             chunk before the client sees it.
-        charge: what the limits charged (None when the project has no limits).
+        charge: what limits and budgets charged (None when none apply).
     """
 
     body: bytes
     route_model: str
     strip_usage: bool
-    charge: Admission | None
+    charge: Charge | None
 
 
 def duplicate_authorization() -> BadRequest:
@@ -70,8 +76,24 @@ def _min_limit(a: int | None, b: int | None) -> int | None:
     return min(vals) if vals else None
 
 
-def _has_limits(lim: LimitsConfig) -> bool:
-    return bool(lim.requests_per_minute or lim.tokens_per_minute or lim.concurrent_requests)
+def _int(v: Any) -> int:
+    return v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else 0
+
+
+def max_completion_tokens(endpoint: str, data: dict[str, Any]) -> int:
+    """The most completion tokens a request may generate: ``max_tokens`` (or
+    ``max_completion_tokens``) × ``n`` × prompts; 0 when unbounded or an embedding."""
+    if endpoint == "embeddings":
+        return 0
+    per = _int(data.get("max_tokens")) or _int(data.get("max_completion_tokens"))
+    return per * (_int(data.get("n")) or 1) * _prompt_count(endpoint, data)
+
+
+def _parts(endpoint: str, data: dict[str, Any]) -> int:
+    if endpoint == "chat.completions":
+        msgs = data.get("messages")
+        return len(msgs) if isinstance(msgs, list) else 1
+    return _prompt_count(endpoint, data)
 
 
 def prompt_text(endpoint: str, data: dict[str, Any]) -> str:
@@ -128,8 +150,10 @@ class AdmissionStage:
         router: Router,
         guard: Guard,
         metrics: GatewayMetrics,
+        audit_full: Callable[[], bool] | None = None,
     ) -> None:
         self.cfg = cfg
+        self.audit_full = audit_full
         self.keys = keys
         self.aliases = aliases
         self.router = router
@@ -160,6 +184,8 @@ class AdmissionStage:
                 content_length = v
         key = await self.keys.check(authorization)
         r.tenant, r.project, r.key_id = key.tenant, key.project, key.id
+        if self.audit_full is not None and self.audit_full():
+            raise AuditBacklogFull("the audit log cannot be written and its journal is full")
         body = await self._read_body(receive, content_length)
         try:
             data = json.loads(body)
@@ -228,19 +254,34 @@ class AdmissionStage:
         if changed:
             body = json.dumps(data, ensure_ascii=False).encode()
         charge = None
-        if _has_limits(proj.limits) or _has_limits(proj.key_limits):
-            tpm = proj.limits.tokens_per_minute or proj.key_limits.tokens_per_minute
-            if tpm:
-                r.prompt_est = estimate_tokens(prompt_text(endpoint, data))
-            assert self.limiter is not None
+        limiter = self.limiter
+        if limiter is not None and limiter.applies(key.tenant, key.project, key.id):
+            plan = limiter.plan(key.tenant, key.project, key.id)
+            reserve_t = reserve_y = 0
+            if plan.token_rates or plan.budgets:
+                text = prompt_text(endpoint, data)
+                r.prompt_est = estimate_tokens(text)
+                if plan.budgets:
+                    prompt_hi = estimate_tokens_upper(text, _parts(endpoint, data))
+                    completion_hi = max_completion_tokens(endpoint, data)
+                    reserve_t = prompt_hi + completion_hi
+                    if self.cfg.prices:
+                        price = price_for(self.cfg.prices, r.adapter, r.model, r.alias)
+                        reserve_y = cost_micro_yen(price, prompt_hi, completion_hi, 0.0)
             try:
-                charge = await self.limiter.admit(
-                    project_scope=f"{key.tenant}/{key.project}",
-                    key_scope=f"key:{key.id}",
-                    project_limits=proj.limits,
-                    key_limits=proj.key_limits,
+                charge = await limiter.admit(
+                    tenant=key.tenant,
+                    project=key.project,
+                    key_id=key.id,
+                    rid=r.rid,
                     prompt_tokens=r.prompt_est or 0,
+                    reserve_tokens=reserve_t,
+                    reserve_micro_yen=reserve_y,
                 )
+            except BudgetExceeded as exc:
+                period = getattr(exc, "period", "")
+                self.metrics.child(self.metrics.budget_exceeded, key.tenant, key.project, period).inc()
+                raise
             except RateLimited:
                 self.metrics.child(self.metrics.rejections, key.tenant, key.project).inc()
                 raise

@@ -35,10 +35,11 @@ from prai.gateway.admission import AdmissionStage, too_deep
 from prai.gateway.aliases import AliasCache
 from prai.gateway.audit import AuditWriter
 from prai.gateway.auth import KeyCache
+from prai.gateway.budgets import usage_since
 from prai.gateway.guard_hook import Guard, load_guard
 from prai.gateway.metrics import GatewayMetrics
 from prai.gateway.models import list_models
-from prai.gateway.ratelimit import Admission, Limiter
+from prai.gateway.ratelimit import Charge, Limiter
 from prai.gateway.relay import RelayStage
 from prai.gateway.upstreams import Router
 from prai.openai_api import error_body
@@ -85,8 +86,9 @@ class GatewayApp:
             router=self.router,
             guard=self.guard,
             metrics=self.metrics,
+            audit_full=lambda: self.audit is not None and self.audit.full(),
         )
-        self.accounting = Accounting(self.metrics)
+        self.accounting = Accounting(self.metrics, cfg.prices)
         self.relay = RelayStage(
             router=self.router, aliases=self.aliases, guard=self.guard, on_done=self.accounting.record
         )
@@ -104,7 +106,13 @@ class GatewayApp:
             auto_decompress=False,
             skip_auto_headers=("User-Agent",),
         )
-        self.limiter = Limiter(self.cfg.ratelimit.url)
+        self.limiter = Limiter(
+            self.cfg,
+            usage_source=self._budget_usage,
+            on_store_error=lambda action: self.metrics.child(
+                self.metrics.limit_store_errors, action
+            ).inc(),
+        )
         self.keys.start()
         self.aliases.start()
         self.audit = await asyncio.to_thread(
@@ -113,12 +121,29 @@ class GatewayApp:
             self.journal_dir,
             batch_max=self.cfg.storage.batch_max,
             flush_interval_s=self.cfg.storage.flush_interval_s,
+            max_pending=self.cfg.storage.journal_max_records,
         )
+        audit = self.audit
+        self.metrics.audit_pending.set_function(lambda: audit.pending)
+        self.metrics.audit_failures.set_function(lambda: audit.failures)
         self.admission.limiter = self.accounting.limiter = self.limiter
         self.accounting.audit = self.audit
         self.relay.session = self.session
         await self.router.start(self.session)
         self.started = True
+
+    def _budget_usage(self, budget: Any, period: Any) -> tuple[int, int]:
+        """(tokens, micro-yen) the audit log holds for a budget's scope in a period (seeds
+        the limit store's counters after a restart)."""
+        return usage_since(
+            self.engine,
+            tenant=budget.tenant,
+            project=budget.project,
+            key_id=budget.key_id,
+            start_s=period.start_s,
+            end_s=period.end_s,
+            prices=self.cfg.prices,
+        )
 
     async def shutdown(self) -> None:
         await self.router.stop()
@@ -182,13 +207,18 @@ class GatewayApp:
     async def _proxy(self, scope: dict[str, Any], receive: Any, send: Any, endpoint: str) -> None:
         client = scope.get("client")
         r = RequestState(endpoint, client[0] if client else None)
-        charge: Admission | None = None
+        charge: Charge | None = None
         self.metrics.in_flight.inc()
         task = asyncio.current_task()
         arm: asyncio.TimerHandle | None = None
         try:
             admitted = await self.admission.admit(scope, receive, r)
             charge = admitted.charge
+            if charge is not None:
+                if charge.headers:
+                    r.extra_headers = charge.headers
+                if charge.soft:
+                    self.accounting.budget_events(charge, r)
             # Disconnect watching starts after WATCH_AFTER_S: answers faster than that never
             # pay for the extra task; a client that leaves later cancels the upstream call.
             arm = asyncio.get_running_loop().call_later(

@@ -211,6 +211,7 @@ class RelayStage:
                     (b"content-length", str(len(payload)).encode()),
                     (b"x-prai-gateway-ms", f"{r.gw_s * 1000:.3f}".encode()),
                     (b"x-prai-request-id", r.rid.encode()),
+                    *(r.extra_headers or ()),
                 ],
             }
         )
@@ -256,6 +257,7 @@ class RelayStage:
                     (b"cache-control", b"no-cache"),
                     (b"x-prai-gateway-ms", f"{r.gw_s * 1000:.3f}".encode()),
                     (b"x-prai-request-id", r.rid.encode()),
+                    *(r.extra_headers or ()),
                 ],
             }
         )
