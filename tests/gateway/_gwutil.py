@@ -102,11 +102,13 @@ class Proc:
 
 
 class FakeUpstream:
-    def __init__(self, name: str = "fake", models: str = "fake,fake-lora:fake,embed") -> None:
+    def __init__(
+        self, name: str = "fake", models: str = "fake,fake-lora:fake,embed", *extra: str
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = Proc(
-            [sys.executable, str(FAKE), str(self.port), "--name", name, "--models", models]
+            [sys.executable, str(FAKE), str(self.port), "--name", name, "--models", models, *extra]
         )
         wait_http(self.url + "/health", proc=self.proc.p)
 
@@ -156,11 +158,32 @@ class Gateway:
         self.proc: Proc | None = None
 
     def start(self) -> Gateway:
+        return self.launch().wait()
+
+    def launch(self) -> Gateway:
+        """Start the process without waiting (several replicas starting at once)."""
         self.proc = Proc(
             [*PRAI, "gateway", "--config", str(self.config), *self.extra_args], env=self.env
         )
-        wait_http(self.url + "/health", proc=self.proc.p)
         return self
+
+    def wait(self, timeout_s: float = 30.0) -> Gateway:
+        assert self.proc is not None
+        wait_http(self.url + "/health", timeout_s, proc=self.proc.p)
+        return self
+
+    def output(self) -> str:
+        """Everything the process printed (call after stop())."""
+        assert self.proc is not None and self.proc.p.stdout is not None
+        return self.proc.p.stdout.read().decode(errors="replace")
+
+    def metric(self, line_start: str) -> float:
+        """The value of the first /metrics line starting with ``line_start`` (0 if none)."""
+        text = http_json(self.url + "/metrics")[2]
+        for line in str(text).splitlines():
+            if line.startswith(line_start):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc is not None:

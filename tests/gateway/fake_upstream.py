@@ -9,7 +9,10 @@ Behaviour chosen by the request body:
 - the text ``SLOW`` in the prompt: 200 chunks, one per 50 ms (disconnect tests);
 - ``SLEEP``: answer after 2 s; ``FAIL500`` → HTTP 500;
 - ``BREAK``: the stream stops mid-way without [DONE];
-- ``PII``: the answer carries a phone number (split across two chunks when streamed).
+- ``PII``: the answer carries a phone number (split across two chunks when streamed);
+- ``BADPARAM``: HTTP 400 in vLLM's older error shape (``{"object": "error", ...}``).
+``--pooling``: an embeddings-only server (vLLM ``--runner pooling``): chat and completions
+answer ``404 {"detail": "Not Found"}``, as a route that does not exist.
 ``GET /stats`` returns counters (requests, cancelled streams) and the last request body;
 ``POST /admin/health/down`` and ``/admin/health/up`` switch ``GET /health``.
 """
@@ -28,6 +31,7 @@ STATE: dict[str, object] = {
     "healthy": True,
 }
 NAME = "fake"
+POOLING = False
 MODELS: list[tuple[str, str | None]] = [("fake", None)]
 
 
@@ -190,7 +194,18 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
                 text = json.dumps(req, ensure_ascii=False)
                 if "SLEEP" in text:
                     await asyncio.sleep(2.0)
-                if "FAIL500" in text:
+                if POOLING and not path.endswith("/embeddings"):
+                    writer.write(_resp("404 Not Found", b"application/json", b'{"detail":"Not Found"}'))
+                elif "BADPARAM" in text:
+                    writer.write(
+                        _resp(
+                            "400 Bad Request",
+                            b"application/json",
+                            b'{"object": "error", "message": "temperature must be >= 0", '
+                            b'"type": "BadRequestError", "param": null, "code": 400}',
+                        )
+                    )
+                elif "FAIL500" in text:
                     writer.write(
                         _resp(
                             "500 Internal Server Error",
@@ -261,6 +276,7 @@ async def main(port: int) -> None:
 if __name__ == "__main__":
     args = sys.argv[1:]
     port = int(args[0]) if args else 9001
+    POOLING = "--pooling" in args
     if "--name" in args:
         NAME = args[args.index("--name") + 1]
     if "--models" in args:

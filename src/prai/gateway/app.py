@@ -27,7 +27,7 @@ import aiohttp
 
 from prai.config.gateway import GatewayConfig
 from prai.db.engine import open_engine
-from prai.errors import PraiError
+from prai.errors import AuditBacklogFull, PraiError
 from prai.gateway._asgi import send_bytes, send_error, send_json
 from prai.gateway._state import RequestState
 from prai.gateway.accounting import Accounting, count_relayed
@@ -236,8 +236,11 @@ class GatewayApp:
         except PraiError as exc:
             r.status = exc.http_status
             r.error_type = exc.error_type
+            if isinstance(exc, AuditBacklogFull):
+                r.recorded = True  # the journal is full: refused requests are counted, not logged
             if not r.response_done:
-                self.accounting.record(r)
+                if not r.recorded:
+                    self.accounting.record(r)
                 await send_error(send, exc)
         except asyncio.CancelledError:
             if not r.disconnected or task is None:

@@ -34,8 +34,59 @@ from prai.gateway.aliases import AliasCache
 from prai.gateway.upstreams import Replica, Router
 from prai.guard.hook import Guard, GuardContext
 from prai.lifecycle.registry import Target
+from prai.openai_api import error_body, error_from_exception
 
 _RETRYABLE = (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
+_PATHS = {"chat.completions": "/v1/chat/completions", "completions": "/v1/completions", "embeddings": "/v1/embeddings"}
+_TYPES = {400: "invalid_request_error", 404: "not_found_error", 422: "invalid_request_error",
+          429: "rate_limit_error"}
+
+
+def upstream_error(status: int, payload: bytes, endpoint: str, model: str | None) -> tuple[int, bytes]:
+    """(status, OpenAI envelope with a hint) for a 4xx answer of a model server.
+
+    vLLM answers ``{"error": {...}}`` (or ``{"object": "error", "message": ...}`` in older
+    releases); a route the server does not have answers ``{"detail": "Not Found"}`` — an
+    embeddings-only server (``--runner pooling``) asked for a chat completion, or a
+    generating model asked for embeddings. The upstream's message is kept (it names the
+    parameter at fault, never the upstream); 401/403 mean the gateway's own credentials
+    for the upstream are wrong, which the client cannot fix: 502.
+    """
+    try:
+        obj: Any = json.loads(payload)
+    except ValueError:
+        obj = None
+    err = obj.get("error") if isinstance(obj, dict) else None
+    message = None
+    if isinstance(err, dict) and isinstance(err.get("message"), str):
+        message = err["message"]
+    elif isinstance(obj, dict) and obj.get("object") == "error" and isinstance(obj.get("message"), str):
+        message = obj["message"]
+    name = f"`{model}`" if model else "the model"
+    path = _PATHS.get(endpoint, endpoint)
+    if status == 404 and message is None:  # no such route on that server
+        if endpoint == "embeddings":
+            message = f"{name} does not serve embeddings (its server has no {path})"
+            hint = "model generates text only: use /v1/chat/completions or /v1/completions"
+        else:
+            message = f"{name} does not serve {path} (its server has no such route)"
+            hint = "model serves embeddings only: use /v1/embeddings"
+    elif status in (401, 403):
+        exc = UpstreamError(f"the server for {name} refused the gateway's credentials (HTTP {status})",
+                            hint="the operator checks upstreams[].api_key in kitchen.yaml")
+        st, env = error_from_exception(exc)
+        return st, json.dumps(env, ensure_ascii=False).encode()
+    elif status == 404:
+        hint = "GET /v1/models lists the models your key may use"
+    elif status == 429:
+        message = message or f"the server for {name} is busy (HTTP 429)"
+        hint = "the model server is at capacity: retry in a moment"
+    else:
+        message = message or f"the server for {name} refused the request (HTTP {status})"
+        hint = "fix the parameter the message names (see the OpenAI API reference)"
+    body = error_body(f"{message} (hint: {hint})", type=_TYPES.get(status, "invalid_request_error"),
+                      code=status)
+    return status, json.dumps(body, ensure_ascii=False).encode()
 
 
 class RelayStage:
@@ -196,16 +247,18 @@ class RelayStage:
                 r.completion_tokens = usage.get("completion_tokens")
             if r.guard is not None and isinstance(obj, dict) and self._filter_body(obj, r.guard):
                 payload = json.dumps(obj, ensure_ascii=False).encode()
+            ctype = resp.headers.get("content-type", "application/json").encode()
         else:
             r.error_type = "upstream_client_error"
+            r.status, payload = upstream_error(resp.status, payload, r.endpoint, r.alias or r.adapter or r.model)
+            ctype = b"application/json"
         r.gw_s = (time.perf_counter() - r.t0) - upstream_s
-        ctype = resp.headers.get("content-type", "application/json").encode()
         r.response_done = True
         self.on_done(r)  # journaled before the answer leaves
         await send(
             {
                 "type": "http.response.start",
-                "status": resp.status,
+                "status": r.status,
                 "headers": [
                     (b"content-type", ctype),
                     (b"content-length", str(len(payload)).encode()),
