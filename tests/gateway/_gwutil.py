@@ -363,6 +363,10 @@ class TcpProxy:
     def down(self) -> None:
         srv, self._server = self._server, None
         if srv is not None:
+            # shutdown() wakes the thread blocked in accept(); close() alone would leave
+            # the socket listening until accept() returns.
+            with contextlib.suppress(OSError):
+                srv.shutdown(socket.SHUT_RDWR)
             srv.close()
         with self._lock:
             conns, self._conns = self._conns, []

@@ -33,7 +33,7 @@ def _until_200(gw: Gateway, key: str, timeout_s: float = 15.0) -> float:
     raise AssertionError(f"{gw.url} did not recover within {timeout_s} s")
 
 
-def _limited(url: str, tenant: str, **ratelimit: Any) -> list[dict[str, Any]]:
+def _limited(tenant: str) -> list[dict[str, Any]]:
     return [{"name": tenant, "projects": [{"name": "p", "limits": {"requests_per_minute": 100000},
                                             "budget": {"tokens_per_day": 10**9}}]}]
 
@@ -45,7 +45,7 @@ def test_redis_stopped_and_started_two_gateways(
     tenant = "f" + uuid.uuid4().hex[:8]
     cfg = {
         "upstreams": [{"name": "main", "base_urls": [fake_upstream.url]}],
-        "tenants": _limited(redis.url, tenant),
+        "tenants": _limited(tenant),
         "ratelimit": {"url": redis.url, "timeout_s": 0.3},
         "storage": {"url": f"sqlite:///{tmp_path / 'gw.db'}", "journal_dir": str(tmp_path / "j"),
                     "flush_interval_s": 0.05},
@@ -81,7 +81,7 @@ def test_redis_down_with_fail_open(
     gw = make_gateway(
         {
             "upstreams": [{"name": "main", "base_urls": [fake_upstream.url]}],
-            "tenants": _limited(redis.url, tenant),
+            "tenants": _limited(tenant),
             "ratelimit": {"url": redis.url, "fail_open": True, "timeout_s": 0.3},
         }
     ).start()
@@ -166,7 +166,9 @@ def test_journal_bound_answers_503_until_the_database_is_back(
     assert body["error"]["type"] == "service_unavailable" and "journal" in body["error"]["message"]
     proxy.up()
     _until_200(gw, key)
-    time.sleep(0.5)
+    deadline = time.monotonic() + 10
+    while len(_audit_rows(pg_database)) < 4 and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert len(_audit_rows(pg_database)) >= 4  # the 3 held records and the one after recovery
 
 

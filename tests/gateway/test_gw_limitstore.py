@@ -80,7 +80,7 @@ def test_month_boundary_in_tokyo(store_url: str) -> None:
     async def one(real: int) -> None:
         ch = await lim.admit(tenant=t, project="p", key_id="k", rid=uuid.uuid4().hex, prompt_tokens=1)
         assert ch is not None
-        await lim.settle(ch, real_tokens=real)
+        await lim.settle(ch, real_tokens=real, wait=True)
 
     async def run() -> None:
         await one(100)
@@ -120,10 +120,10 @@ def test_reservations_bound_concurrent_requests(store_url: str) -> None:
         with pytest.raises(BudgetExceeded) as err:
             await admit(60)
         assert "held by requests in flight" in err.value.message
-        await lim.settle(a, real_tokens=10)  # a used 10 of its 60
+        await lim.settle(a, real_tokens=10, wait=True)  # a used 10 of its 60
         c = await admit(60)  # 10 used + 60 held by b
-        await lim.settle(b, real_tokens=70)
-        await lim.settle(c, real_tokens=30)
+        await lim.settle(b, real_tokens=70, wait=True)
+        await lim.settle(c, real_tokens=30, wait=True)
         with pytest.raises(BudgetExceeded) as err:  # 110 used: over by less than one request
             await admit(1)
         assert "budget exceeded" in err.value.message
@@ -141,7 +141,7 @@ def test_soft_threshold_once_per_period_and_yen(store_url: str) -> None:
 
     async def one(real: int, yen: int) -> Any:
         ch = await lim.admit(tenant=t, project="p", key_id="k", rid=uuid.uuid4().hex, prompt_tokens=1)
-        await lim.settle(ch, real_tokens=real, micro_yen=yen * 1_000_000)
+        await lim.settle(ch, real_tokens=real, micro_yen=yen * 1_000_000, wait=True)
         return ch
 
     async def run() -> None:
@@ -175,7 +175,7 @@ def test_counters_seeded_from_the_audit_log(store_url: str, tmp_path: Path) -> N
     async def run() -> None:
         lim = _limiter(store_url, t, {"key_budget": {"tokens_per_month": 100}}, now=now, source=source)
         ch = await lim.admit(tenant=t, project="p", key_id="k", rid="r1", prompt_tokens=1)
-        await lim.settle(ch, real_tokens=20)  # 90 before + 20
+        await lim.settle(ch, real_tokens=20, wait=True)  # 90 before + 20
         with pytest.raises(BudgetExceeded):
             await lim.admit(tenant=t, project="p", key_id="k", rid="r2", prompt_tokens=1)
         assert lim.unsettled == 0
@@ -229,7 +229,7 @@ def test_redis_cluster_one_slot_per_tenant(tmp_path: Path, redis_url: str) -> No
                 )
                 ch = await lim.admit(tenant=t, project="p", key_id="k", rid="r1", prompt_tokens=3,
                                      reserve_tokens=10)
-                await lim.settle(ch, real_tokens=50)
+                await lim.settle(ch, real_tokens=50, wait=True)
                 with pytest.raises(BudgetExceeded):
                     await lim.admit(tenant=t, project="p", key_id="k", rid="r2", prompt_tokens=3)
                 assert lim.unsettled == 0

@@ -238,12 +238,14 @@ class RateLimitStoreConfig(StrictModel):
             slot).
         fail_open: when the store cannot be reached, let requests through without limits
             or budgets (default: refuse them with 503).
-        timeout_s: seconds to wait for the store before counting it unreachable.
+        timeout_s: seconds a store call may take before the store counts as unreachable
+            (connection refused fails at once; this bounds a store that does not answer;
+            an overloaded gateway can be late by more than half a second).
     """
 
     url: str = "memory://"
     fail_open: bool = False
-    timeout_s: float = Field(default=0.5, gt=0, le=30)
+    timeout_s: float = Field(default=3.0, gt=0, le=30)
 
     @field_validator("url")
     @classmethod

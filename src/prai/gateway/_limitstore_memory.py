@@ -118,6 +118,10 @@ class MemoryStore:
     async def settle(self, call: SettleCall) -> None:
         self.settle_now(call)
 
+    def settle_soon(self, call: SettleCall) -> None:
+        """Settle now (in memory there is nothing to wait for); returns None."""
+        self.settle_now(call)
+
     def settle_now(self, call: SettleCall) -> None:
         adm = call.admit
         plan = adm.plan

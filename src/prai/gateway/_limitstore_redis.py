@@ -17,13 +17,22 @@ minute weighted by the part of it still inside the window, plus the current minu
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 from typing import Any
 from urllib.parse import urlsplit
 
 from prai.gateway._limittypes import AdmitCall, AdmitResult, SettleCall
 
-# KEYS / ARGV layout: see AdmitCall.redis_args. Numbers are passed as strings.
-ADMIT = r"""
+# KEYS / ARGV layout: see AdmitCall.redis_args. All arguments travel as one
+# space-separated ARGV[1] (redis-py encodes each argument separately: 60 arguments cost
+# more client CPU than the script itself), split here into ARGV.
+_SPLIT = r"""
+local packed = ARGV[1]
+local ARGV = {}
+for v in string.gmatch(packed, '%S+') do ARGV[#ARGV + 1] = v end
+"""
+ADMIT = _SPLIT + r"""
 local now = tonumber(ARGV[1])
 local rid = ARGV[2]
 local stale = tonumber(ARGV[3])
@@ -147,7 +156,7 @@ end
 return out
 """
 
-SETTLE = r"""
+SETTLE = _SPLIT + r"""
 local rid = ARGV[1]
 local nr, nc, nb = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local a, k = 5, 1
@@ -191,8 +200,9 @@ return 1
 
 def _client(url: str, timeout_s: float) -> Any:
     """A redis-py asyncio client for ``redis://``, ``rediss://``, ``redis+sentinel://`` or
-    ``redis+cluster://`` (timeouts set: an unreachable store fails fast)."""
-    opts = {"socket_timeout": timeout_s, "socket_connect_timeout": timeout_s}
+    ``redis+cluster://``. Only the connect timeout is a socket option (redis-py's read
+    timeout doubled the cost of a call here); calls are bounded with ``asyncio.timeout``."""
+    opts = {"socket_connect_timeout": timeout_s}
     if url.startswith("redis+cluster://"):
         from redis.asyncio.cluster import RedisCluster
 
@@ -216,33 +226,125 @@ def _client(url: str, timeout_s: float) -> Any:
     return aioredis.from_url(url, **opts)
 
 
+class _AutoPipeline:
+    """Script calls issued in the same event-loop iteration go to Redis as one pipeline.
+
+    Each request still waits for exactly one round trip, but 32 concurrent requests cost
+    one round trip together instead of 32 (measured on the 2-core VM: 41 µs per call
+    pipelined by 32 against 408 µs as separate concurrent calls). A batch goes out on
+    the next loop iteration; batches do not wait for each other.
+    """
+
+    def __init__(self, client: Any, timeout_s: float) -> None:
+        self.client = client
+        self.timeout_s = timeout_s
+        self._queue: list[tuple[str, str, list[str], list[Any], asyncio.Future[Any]]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def call(self, sha: str, script: str, keys: list[str], args: list[Any]) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
+        if not self._queue:
+            loop.call_soon(self._flush_soon)
+        self._queue.append((sha, script, keys, args, fut))
+        return fut
+
+    def _flush_soon(self) -> None:
+        batch, self._queue = self._queue, []
+        if batch:
+            task = asyncio.get_running_loop().create_task(self._flush(batch))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _flush(self, batch: list[tuple[str, str, list[str], list[Any], asyncio.Future[Any]]]) -> None:
+        from redis.exceptions import NoScriptError
+
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for sha, _, keys, args, _ in batch:
+                pipe.evalsha(sha, len(keys), *keys, *args)
+            async with asyncio.timeout(self.timeout_s):
+                results = await pipe.execute(raise_on_error=False)
+        except BaseException as exc:  # the store is unreachable: every caller learns it
+            for *_, fut in batch:
+                if not fut.done():
+                    fut.set_exception(exc if isinstance(exc, Exception) else ConnectionError("cancelled"))
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for (_sha, script, keys, args, fut), res in zip(batch, results, strict=True):
+            if fut.done():
+                continue
+            if isinstance(res, NoScriptError):  # Redis restarted: load the script, run again
+                try:
+                    res = await self.client.eval(script, len(keys), *keys, *args)
+                except Exception as exc:
+                    res = exc
+            if isinstance(res, Exception):
+                fut.set_exception(res)
+            else:
+                fut.set_result(res)
+
+    async def drain(self, timeout_s: float) -> None:
+        self._flush_soon()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout_s)
+
+
+def _packed(keys_args: tuple[list[str], list[Any]]) -> tuple[list[str], list[Any]]:
+    keys, args = keys_args
+    return keys, [" ".join(map(str, args))]
+
+
 class RedisStore:
     """Counters in Redis, shared by every gateway process using the same URL.
 
     Args:
         url: see :class:`prai.config.gateway.RateLimitStoreConfig`.
-        timeout_s: socket timeout; an unreachable store raises within it.
+        timeout_s: seconds a call may take; then it raises ``TimeoutError``.
 
-    Redis errors propagate (``redis.exceptions.RedisError``, ``OSError``); the limiter
-    turns them into its fail-closed / fail-open policy. redis-py reconnects on the next
-    call and reloads the scripts after a Redis restart (``NOSCRIPT``).
+    Errors propagate (``redis.exceptions.RedisError``, ``OSError``, ``TimeoutError``); the
+    limiter turns them into its fail-closed / fail-open policy. redis-py reconnects on the
+    next call; scripts are loaded again after a Redis restart (``NOSCRIPT``).
     """
 
-    def __init__(self, url: str, *, timeout_s: float = 0.5) -> None:
+    def __init__(self, url: str, *, timeout_s: float = 3.0) -> None:
         self.redis = _client(url, timeout_s)
-        self._admit = self.redis.register_script(ADMIT)
-        self._settle = self.redis.register_script(SETTLE)
+        self.timeout_s = timeout_s
+        self._admit_sha = hashlib.sha1(ADMIT.encode()).hexdigest()
+        self._settle_sha = hashlib.sha1(SETTLE.encode()).hexdigest()
+        # Cluster clients route each call by its keys' slot: no cross-slot pipelines.
+        self._pipe = None if url.startswith("redis+cluster://") else _AutoPipeline(self.redis, timeout_s)
+
+    async def _run(self, sha: str, script: str, keys: list[str], args: list[Any]) -> Any:
+        if self._pipe is not None:  # the pipeline bounds each batch with timeout_s
+            return await self._pipe.call(sha, script, keys, args)
+        async with asyncio.timeout(self.timeout_s):
+            from redis.exceptions import NoScriptError
+
+            try:
+                return await self.redis.evalsha(sha, len(keys), *keys, *args)
+            except NoScriptError:
+                return await self.redis.eval(script, len(keys), *keys, *args)
 
     async def admit(self, call: AdmitCall) -> AdmitResult:
-        keys, args = call.redis_args()
-        raw = await self._admit(keys=keys, args=args)
-        return AdmitResult.from_redis(raw)
+        keys, args = _packed(call.redis_args())
+        return AdmitResult.from_redis(await self._run(self._admit_sha, ADMIT, keys, args))
 
     async def settle(self, call: SettleCall) -> None:
-        keys, args = call.redis_args()
-        await self._settle(keys=keys, args=args)
+        keys, args = _packed(call.redis_args())
+        await self._run(self._settle_sha, SETTLE, keys, args)
+
+    def settle_soon(self, call: SettleCall) -> asyncio.Future[Any]:
+        """Queue the settlement for the next pipeline; the caller does not wait for it."""
+        keys, args = _packed(call.redis_args())
+        if self._pipe is not None:
+            return self._pipe.call(self._settle_sha, SETTLE, keys, args)
+        return asyncio.ensure_future(self._run(self._settle_sha, SETTLE, keys, args))
 
     async def close(self) -> None:
+        if self._pipe is not None:
+            await self._pipe.drain(self.timeout_s)
         await self.redis.aclose()
 
 

@@ -260,6 +260,8 @@ class Limiter:
                 call.seeds.update(await self._seeds(plan, res.need_seed, day, month))
                 res = await self.store.admit(call)
         except Exception as exc:  # redis errors, OSError, timeouts: the store is unreachable
+            # A call that timed out may still have been applied: give its slots back later.
+            self._retry_later(SettleCall(call, now, [0] * len(plan.token_rates), 0, 0))
             self._store_failed(exc)
             return None
         if not res.ok:
@@ -297,7 +299,7 @@ class Limiter:
         if self.on_store_error is not None:
             self.on_store_error(action)
         self._warn(
-            f"limit store {self.url.split('@')[-1]} unreachable ({type(exc).__name__}): requests "
+            f"limit store {self.url.split('@')[-1]} unreachable ({type(exc).__name__}: {exc}): requests "
             + ("pass without limits (fail_open)" if self.fail_open else "get 503")
         )
         if not self.fail_open:
@@ -391,10 +393,13 @@ class Limiter:
 
     # --- settlement -----------------------------------------------------------------
 
-    async def settle(self, charge: Charge, *, real_tokens: int | None, micro_yen: int = 0) -> None:
+    async def settle(
+        self, charge: Charge, *, real_tokens: int | None, micro_yen: int = 0, wait: bool = False
+    ) -> None:
         """Charge the real usage (tokens-per-minute difference, budget usage), free the
-        concurrency slots and the budget reservation: one store round trip. Idempotent;
-        never raises (a failure is retried in the background)."""
+        concurrency slots and the budget reservation. One store round trip, which the
+        caller does not wait for (with Redis it joins the next pipeline) unless ``wait``.
+        Idempotent; never raises (a failure is retried in the background)."""
         if charge.settled:
             return
         charge.settled = True
@@ -409,12 +414,28 @@ class Limiter:
             used_y=micro_yen if plan.budgets else 0,
         )
         try:
-            await self.store.settle(call)
+            fut = self.store.settle_soon(call)
         except Exception as exc:
-            self._warn(f"settling a request failed ({type(exc).__name__}: {exc}); retrying in the background")
-            self._retry.append(call)
-            if self._retry_task is None or self._retry_task.done():
-                self._retry_task = asyncio.get_running_loop().create_task(self._retry_loop())
+            self._settle_failed(call, exc)
+            return
+        if fut is not None:
+            fut.add_done_callback(lambda f: self._settle_done(f, call))
+            if wait:
+                await asyncio.wait([fut])
+
+    def _settle_done(self, fut: asyncio.Future[Any], call: SettleCall) -> None:
+        exc = fut.exception() if not fut.cancelled() else asyncio.CancelledError()
+        if exc is not None:
+            self._settle_failed(call, exc)
+
+    def _settle_failed(self, call: SettleCall, exc: BaseException) -> None:
+        self._warn(f"settling a request failed ({type(exc).__name__}: {exc}); retrying in the background")
+        self._retry_later(call)
+
+    def _retry_later(self, call: SettleCall) -> None:
+        self._retry.append(call)
+        if self._retry_task is None or self._retry_task.done():
+            self._retry_task = asyncio.get_running_loop().create_task(self._retry_loop())
 
     async def _retry_loop(self) -> None:
         while self._retry:
@@ -433,6 +454,7 @@ class Limiter:
         return len(self._retry)
 
     async def close(self) -> None:
+        """Send what is queued (bounded by the store's timeout), stop retrying, close."""
         if self._retry_task is not None:
             self._retry_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
