@@ -52,15 +52,32 @@ class BudgetItem:
     project: str | None
     key_id: str | None
 
-    @property
-    def limits(self) -> tuple[int, int, int, int]:
+    limits: tuple[int, int, int, int] = (0, 0, 0, 0)
+
+    def __post_init__(self) -> None:
         c = self.cfg
-        return (
-            c.tokens_per_day or 0,
-            c.tokens_per_month or 0,
-            round((c.yen_per_day or 0) * MICRO),
-            round((c.yen_per_month or 0) * MICRO),
+        object.__setattr__(
+            self,
+            "limits",
+            (
+                c.tokens_per_day or 0,
+                c.tokens_per_month or 0,
+                round((c.yen_per_day or 0) * MICRO),
+                round((c.yen_per_month or 0) * MICRO),
+            ),
         )
+        object.__setattr__(self, "_keys", {})
+
+    def keys_for(self, day: str, month: str) -> tuple[str, str, str, str]:
+        """(day hash, month hash, reservation hash, reservation expiry zset), cached."""
+        cache: dict[tuple[str, str], tuple[str, str, str, str]] = self.__dict__["_keys"]
+        k = cache.get((day, month))
+        if k is None:
+            if len(cache) > 4:
+                cache.clear()
+            p = self.prefix
+            k = cache[(day, month)] = (f"{p}d:{day}", f"{p}m:{month}", f"{p}r", f"{p}rz")
+        return k
 
 
 @dataclass
@@ -114,12 +131,7 @@ class AdmitCall:
 
     def budget_keys(self, b: BudgetItem) -> tuple[str, str, str, str]:
         """(day hash, month hash, reservation hash, reservation expiry zset)."""
-        return (
-            f"{b.prefix}d:{self.day.label}",
-            f"{b.prefix}m:{self.month.label}",
-            f"{b.prefix}r",
-            f"{b.prefix}rz",
-        )
+        return b.keys_for(self.day.label, self.month.label)
 
     def period_ttls(self) -> tuple[int, int]:
         """Seconds the day / month counters are kept (the period's rest plus one hour)."""
