@@ -308,7 +308,10 @@ class Stack:
         env.pop("PYTHONPATH", None)
         name = f"litellm-{workers}w"
         self._start(
-            [str(venv / "bin" / "litellm"), "--config", str(path), "--port", str(port), "--num_workers", str(workers)],
+            # A LiteLLM worker imports for longer than uvicorn's default 5 s health-check
+            # timeout on a busy 2-core machine, and is then killed and restarted forever.
+            [str(venv / "bin" / "litellm"), "--config", str(path), "--port", str(port), "--num_workers", str(workers),
+             "--timeout_worker_healthcheck", "120"],
             env=env,
         )
         self.urls[name] = f"http://127.0.0.1:{port}"

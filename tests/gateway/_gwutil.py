@@ -292,6 +292,16 @@ class RedisServer:
     """A redis-server of this test on a free port (never the shared one on 6379)."""
 
     def __init__(self, tmp: Path, *args: str) -> None:
+        import shutil
+
+        import pytest
+
+        for tool in ("redis-server", "redis-cli"):
+            if shutil.which(tool) is None:
+                msg = f"{tool} is not installed (Debian packages redis-server, redis-tools)"
+                if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+                    pytest.fail(f"{msg}; CI must provide it (.ci/run installs it)")
+                pytest.skip(msg)
         self.port = free_port()
         if "--cluster-enabled" in args:  # the cluster bus listens on port + 10000
             while self.port > 55000 or not _port_free(self.port + 10000):
