@@ -200,6 +200,32 @@ class RateLimited(GatewayError):
         self.retry_after_s = retry_after_s
 
 
+class BudgetExceeded(RateLimited):
+    """A day or month token/yen quota of a tenant, project or key is used up (HTTP 429)."""
+
+    error_type = "budget_exceeded"
+    hint = "wait until the budget resets (see the message), or ask the operator for a larger budget"
+
+
+class LimitStoreUnavailable(GatewayError):
+    """The limit store (Redis) cannot be reached and the gateway fails closed (HTTP 503)."""
+
+    http_status = 503
+    error_type = "service_unavailable"
+    hint = "retry in a moment; the operator checks gateway.ratelimit.url (Redis) is reachable"
+
+
+class AuditBacklogFull(GatewayError):
+    """The audit database is unreachable and the journal's bound is reached (HTTP 503)."""
+
+    http_status = 503
+    error_type = "service_unavailable"
+    hint = (
+        "retry later; the operator restores gateway.storage.url (records wait in the journal, "
+        "bound gateway.storage.journal_max_records)"
+    )
+
+
 class UpstreamError(GatewayError):
     """The upstream answered badly or the connection failed (HTTP 502)."""
 
@@ -251,15 +277,18 @@ class StorageError(PraiError):
 
 __all__ = [
     "AdapterError",
+    "AuditBacklogFull",
     "AuditTampered",
     "AuthenticationFailed",
     "BadRequest",
     "BodyTooLarge",
+    "BudgetExceeded",
     "ConfigError",
     "EngineNotInstalled",
     "EngineStartError",
     "GatewayError",
     "KeyNotFound",
+    "LimitStoreUnavailable",
     "ModelError",
     "ModelNotAllowed",
     "ModelNotFound",

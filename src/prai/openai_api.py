@@ -54,9 +54,15 @@ def error_body(
 
 
 def error_from_exception(exc: PraiError) -> tuple[int, dict[str, Any]]:
-    """(HTTP status, envelope) for a :class:`PraiError`; the hint goes into the message."""
+    """(HTTP status, envelope) for a :class:`PraiError`; the hint goes into the message,
+    ``param`` comes from the exception's ``param`` attribute when set.
+
+    This is the one builder of error answers: the gateway and the engine middleware both
+    use it."""
     message = f"{exc.message} (hint: {exc.hint})" if exc.hint else exc.message
-    return exc.http_status, error_body(message, type=exc.error_type, code=exc.http_status)
+    return exc.http_status, error_body(
+        message, type=exc.error_type, param=getattr(exc, "param", None), code=exc.http_status
+    )
 
 
 def sse_error_event(body: dict[str, Any]) -> bytes:

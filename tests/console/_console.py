@@ -15,11 +15,10 @@ from typing import Any
 import httpx
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "gateway"))
 
-from _gwutil import PRAI, REPO_ROOT, FakeUpstream, Gateway, Proc, free_port, wait_http  # noqa: E402
+from tests.gateway._gwutil import PRAI, REPO_ROOT, FakeUpstream, Gateway, Proc, free_port, wait_http  # noqa: E402
 
-FAKE_VLLM = HERE.parent / "lifecycle" / "fake_vllm.py"
+FAKE_VLLM = HERE.parent / "_support" / "fake_openai.py"  # --base: the fake vLLM with runtime LoRA
 
 #: console users of the test kitchen: name -> (role, tenant)
 USERS: dict[str, tuple[str, str | None]] = {

@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 import yaml
 from _console import PRAI, REPO_ROOT, AdminClient, FakeUpstream, Gateway, free_port
-from _gwutil import gateway_env
 
 from prai.gateway.console.setup import login_lines
+from tests.gateway._gwutil import gateway_env
 
 
 def test_up_prints_the_console_and_how_to_log_in(tmp_path: Path) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -16,8 +18,10 @@ from typing import Any
 
 import yaml
 
-from tests._support.fake_openai import FakeOpenAIProcess
 from tests._support.net import free_port, wait_http
+
+# the gateway tests' upstream (--pooling, BADPARAM, SLOW, ...)
+FAKE = Path(__file__).with_name("fake_upstream.py")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PRAI = [sys.executable, "-m", "prai.cli.main"]
@@ -77,12 +81,22 @@ class Proc:
                 self.p.wait(5)
 
 
-class FakeUpstream(FakeOpenAIProcess):
-    """The gateway tests' upstream (its own process): models ``fake``, ``fake-lora`` (a LoRA
-    adapter of ``fake``) and ``embed``; its answers name it."""
+class FakeUpstream:
+    def __init__(
+        self, name: str = "fake", models: str = "fake,fake-lora:fake,embed", *extra: str
+    ) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = Proc(
+            [sys.executable, str(FAKE), str(self.port), "--name", name, "--models", models, *extra]
+        )
+        wait_http(self.url + "/health", proc=self.proc.p)
 
-    def __init__(self, name: str = "fake", models: str = "fake,fake-lora:fake,embed") -> None:
-        super().__init__(name=name, models=models)
+    def stats(self) -> dict[str, Any]:
+        return http_json(self.url + "/stats")[2]
+
+    def set_health(self, up: bool) -> None:
+        http_json(self.url + ("/admin/health/up" if up else "/admin/health/down"), b"")
 
 
 def gateway_env(cache_dir: Path) -> dict[str, str]:
@@ -124,11 +138,32 @@ class Gateway:
         self.proc: Proc | None = None
 
     def start(self) -> Gateway:
+        return self.launch().wait()
+
+    def launch(self) -> Gateway:
+        """Start the process without waiting (several replicas starting at once)."""
         self.proc = Proc(
             [*PRAI, "gateway", "--config", str(self.config), *self.extra_args], env=self.env
         )
-        wait_http(self.url + "/health", proc=self.proc.p)
         return self
+
+    def wait(self, timeout_s: float = 30.0) -> Gateway:
+        assert self.proc is not None
+        wait_http(self.url + "/health", timeout_s, proc=self.proc.p)
+        return self
+
+    def output(self) -> str:
+        """Everything the process printed (call after stop())."""
+        assert self.proc is not None and self.proc.p.stdout is not None
+        return self.proc.p.stdout.read().decode(errors="replace")
+
+    def metric(self, line_start: str) -> float:
+        """The value of the first /metrics line starting with ``line_start`` (0 if none)."""
+        text = http_json(self.url + "/metrics")[2]
+        for line in str(text).splitlines():
+            if line.startswith(line_start):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc is not None:
@@ -200,3 +235,163 @@ def audit_record(**fields: Any) -> dict[str, Any]:
         "prompt": None,
     }
     return {**rec, **fields}
+
+
+# --- stores of our own: a PostgreSQL database per test, a redis-server per test, a TCP proxy
+
+
+def create_pg_database(admin_url: str) -> str:
+    """CREATE DATABASE with a unique name on the server of ``admin_url``; returns its URL."""
+    import psycopg
+
+    name = "prai_t_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(admin_url, autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{name}"')
+    base = admin_url.rsplit("/", 1)[0]
+    return f"{base}/{name}"
+
+
+def drop_pg_database(admin_url: str, url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(admin_url, autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+class RedisServer:
+    """A redis-server of this test on a free port (never the shared one on 6379)."""
+
+    def __init__(self, tmp: Path, *args: str) -> None:
+        import shutil
+
+        import pytest
+
+        for tool in ("redis-server", "redis-cli"):
+            if shutil.which(tool) is None:
+                msg = f"{tool} is not installed (Debian packages redis-server, redis-tools)"
+                if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+                    pytest.fail(f"{msg}; CI must provide it (.ci/run installs it)")
+                pytest.skip(msg)
+        self.port = free_port()
+        if "--cluster-enabled" in args:  # the cluster bus listens on port + 10000
+            while self.port > 55000 or not _port_free(self.port + 10000):
+                self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.dir = tmp
+        tmp.mkdir(parents=True, exist_ok=True)
+        self.args = list(args)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> RedisServer:
+        self.proc = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.dir),
+                *self.args,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        raise TimeoutError(f"redis-server on {self.port}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.proc = None
+
+
+class TcpProxy:
+    """A TCP proxy in a thread: ``url`` reaches ``target`` while up; ``down()`` closes every
+    connection and refuses new ones (the database is "unreachable"), ``up()`` restores."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        import threading
+
+        self.target = (target_host, target_port)
+        self.port = free_port()
+        self._lock = threading.Lock()
+        self._conns: list[socket.socket] = []
+        self._server: socket.socket | None = None
+        self._threading = threading
+        self.up()
+
+    def up(self) -> None:
+        srv = socket.socket()
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.bind(("127.0.0.1", self.port))
+        srv.listen(64)
+        self._server = srv
+        self._threading.Thread(target=self._accept, args=(srv,), daemon=True).start()
+
+    def down(self) -> None:
+        srv, self._server = self._server, None
+        if srv is not None:
+            # shutdown() wakes the thread blocked in accept(); close() alone would leave
+            # the socket listening until accept() returns.
+            with contextlib.suppress(OSError):
+                srv.shutdown(socket.SHUT_RDWR)
+            srv.close()
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for c in conns:
+            with contextlib.suppress(OSError):
+                c.shutdown(socket.SHUT_RDWR)
+            c.close()
+
+    def _accept(self, srv: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = srv.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                self._threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a: socket.socket, b: socket.socket) -> None:
+        try:
+            while True:
+                data = a.recv(65536)
+                if not data:
+                    break
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (a, b):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)

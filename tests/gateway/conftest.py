@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.gateway._gwutil import FakeUpstream, Gateway
+from tests.gateway._gwutil import FakeUpstream, Gateway, create_pg_database, drop_pg_database
 
 
 @pytest.fixture(scope="module")
@@ -30,3 +30,11 @@ def make_gateway(tmp_path: Path) -> Iterator[Callable[..., Gateway]]:
     yield make
     for gw in made:
         gw.stop()
+
+
+@pytest.fixture
+def pg_database(postgres_url: str) -> Iterator[str]:
+    """A PostgreSQL database of this test only (created empty, dropped afterwards)."""
+    url = create_pg_database(postgres_url)
+    yield url
+    drop_pg_database(postgres_url, url)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import time
 import uuid
 from collections.abc import Callable
+
+import pytest
 
 from tests.gateway._gwutil import FakeUpstream, Gateway, http_json, tenants
 
@@ -133,20 +136,33 @@ def test_two_workers_on_one_port(
     assert codes.count(200) == 4, codes
 
 
-def test_local_window_retry_after_is_accurate(monkeypatch) -> None:
-    from limits import RateLimitItemPerMinute
-
-    from prai.gateway import ratelimit
+def test_window_retry_after_is_accurate() -> None:
+    from prai.config.gateway import GatewayConfig
+    from prai.errors import RateLimited
+    from prai.gateway.ratelimit import Limiter, window_wait
 
     now = [600.0]  # the start of a minute window
-    monkeypatch.setattr(ratelimit.time, "time", lambda: now[0])
-    w, item = ratelimit._LocalWindows(), RateLimitItemPerMinute(10)
-    assert all(w.hit(item, "s", 1) for _ in range(10)) and not w.hit(item, "s", 1)
-    wait_s, remaining = w.stats(item, "s", 1)
-    assert remaining == 0 and 60 <= wait_s <= 66.1  # to the window's end, then 1/10 slides out
+    cfg = GatewayConfig.model_validate(
+        {"tenants": [{"name": "t", "projects": [{"name": "p", "limits": {"requests_per_minute": 10}}]}]}
+    )
+    lim = Limiter(cfg)
+    lim.clock.now = lambda: now[0]
+
+    def admit() -> None:
+        asyncio.run(lim.admit(tenant="t", project="p", key_id="k", rid="r", prompt_tokens=1))
+
+    for _ in range(10):
+        admit()
+    with pytest.raises(RateLimited) as err:
+        admit()
+    headers = dict(err.value.headers)  # type: ignore[attr-defined]
+    wait_s = err.value.retry_after_s
+    assert headers[b"x-ratelimit-remaining-requests"] == b"0"
+    assert 60 <= wait_s <= 66.1  # to the window's end, then 1/10 slides out
     now[0] += wait_s + 0.01
-    assert w.hit(item, "s", 1) and not w.hit(item, "s", 1)
-    now[0] = 600.0 + 120 + 30  # the last window's one hit still counts half
-    assert w.stats(item, "s", 1) == (0.0, 9)
-    now[0] = 600.0 + 240
-    assert w.stats(item, "s", 1) == (0.0, 10)
+    admit()
+    with pytest.raises(RateLimited):
+        admit()
+    # the last window's one hit still counts half: (prev 1 × 30/60) + cur 0
+    assert window_wait(10, 60, 600.0 + 120, 1.0, 0.0, 600.0 + 150, 1) == (0.0, 9)
+    assert window_wait(10, 60, 600.0 + 240, 0.0, 0.0, 600.0 + 240, 1) == (0.0, 10)

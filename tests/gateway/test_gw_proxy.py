@@ -261,8 +261,12 @@ def test_grafana_dashboard_uses_exported_metrics(gw: Gateway, key: str) -> None:
 
     from tests.gateway._gwutil import REPO_ROOT
 
-    dash = json.loads((REPO_ROOT / "docs" / "grafana" / "prai-gateway.json").read_text())
-    exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
+    exprs = [
+        t["expr"]
+        for name in ("prai-gateway.json", "prai-tenant.json")
+        for p in json.loads((REPO_ROOT / "docs" / "grafana" / name).read_text())["panels"]
+        for t in p["targets"]
+    ]
     families = {
         re.sub(r"_(total|bucket|sum|count)$", "", n)
         for e in exprs

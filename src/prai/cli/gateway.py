@@ -1,4 +1,4 @@
-"""`prai gateway`, `prai keys create|list|revoke`, `prai audit verify|export`."""
+"""`prai gateway`, `prai keys create|list|revoke`, `prai audit verify|export`, `prai usage`."""
 
 from __future__ import annotations
 
@@ -185,3 +185,56 @@ def register(app: typer.Typer) -> None:
         else:
             n = admin.write_atomic(output, lines)
             print(f"wrote {output} ({n} lines)", file=sys.stderr)
+
+    @app.command("usage")
+    def usage(
+        tenant: str | None = typer.Option(None, "--tenant", help="Only this tenant."),
+        project: str | None = typer.Option(None, "--project", help="Only this project."),
+        by: str = typer.Option(
+            "model", "--by", help="Group by tenant, project, model, key, day or month."
+        ),
+        since: str | None = typer.Option(
+            None, "--since", help="ISO date/time (UTC) or 24h, 7d (default: everything)."
+        ),
+        until: str | None = typer.Option(None, "--until", help="ISO date/time (UTC), exclusive."),
+        fmt: str = typer.Option("table", "--format", help="table, json or csv."),
+        timezone: str | None = typer.Option(
+            None,
+            "--timezone",
+            help="Zone of days and months (default gateway.budget_timezone, else Asia/Tokyo).",
+        ),
+        config: Path | None = typer.Option(None, "--config", "-c", help=_CONFIG_HELP),
+    ) -> None:
+        """Requests, tokens and cost per tenant, project, model, key, day or month (audit log)."""
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        from prai.errors import UsageError
+        from prai.gateway import admin
+        from prai.gateway.usage import GROUP_BY, format_usage, usage_report
+        from prai.settings import get_settings
+
+        if by not in GROUP_BY:
+            raise UsageError(f"--by {by!r}: use one of {', '.join(GROUP_BY)}")
+        if fmt not in ("table", "json", "csv"):
+            raise UsageError(f"--format {fmt!r}: use table, json or csv")
+        since_us = admin.parse_since(since) if since else None
+        until_us = admin.parse_since(until) if until else None
+        engine, gw = admin.open_store(config, get_settings().cache_dir)
+        zone = timezone or (gw.budget_timezone if gw else "Asia/Tokyo")
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise UsageError(
+                f"--timezone {zone!r}: not an IANA time zone", hint="e.g. Asia/Tokyo or UTC"
+            ) from None
+        rows = usage_report(
+            engine,
+            tenant=tenant,
+            project=project,
+            by=by,
+            since_us=since_us,
+            until_us=until_us,
+            timezone=zone,
+            prices=gw.prices if gw else None,
+        )
+        sys.stdout.write(format_usage(rows, fmt, by))

@@ -36,6 +36,51 @@ class LimitsConfig(StrictModel):
     max_tokens_per_request: int | None = Field(default=None, gt=0)
 
 
+class BudgetConfig(StrictModel):
+    """Token and cost quotas per calendar day and month (in ``gateway.budget_timezone``).
+
+    Attributes:
+        tokens_per_day / tokens_per_month: prompt + completion tokens; None = no quota.
+        yen_per_day / yen_per_month: cost in yen from ``gateway.prices``; None = no quota.
+        soft_percent: share of a quota (percent) from which answers carry
+            ``x-prai-budget-remaining`` and the first request of the period writes a
+            ``budget.soft_threshold`` audit record (and counts in a metric).
+
+    A request is refused (429 ``budget_exceeded``) when the period's usage plus the worst
+    case of the requests still in flight has reached a quota; the quota is shared by every
+    gateway replica (Redis) and rebuilt from the audit log after a restart.
+    """
+
+    tokens_per_day: int | None = Field(default=None, gt=0)
+    tokens_per_month: int | None = Field(default=None, gt=0)
+    yen_per_day: float | None = Field(default=None, gt=0)
+    yen_per_month: float | None = Field(default=None, gt=0)
+    soft_percent: float = Field(default=80.0, gt=0, le=100)
+
+    def is_set(self) -> bool:
+        return any(
+            v is not None
+            for v in (self.tokens_per_day, self.tokens_per_month, self.yen_per_day, self.yen_per_month)
+        )
+
+
+class ModelPrice(StrictModel):
+    """What one model costs, for yen budgets and ``prai usage``.
+
+    Attributes:
+        prompt_yen_per_million: yen per million prompt tokens.
+        completion_yen_per_million: yen per million completion tokens.
+        yen_per_gpu_second: yen per second the request spent on the upstream (from the
+            upstream call to the last byte) times ``gpus``.
+        gpus: GPUs of one replica of the model (for GPU-seconds).
+    """
+
+    prompt_yen_per_million: float = Field(default=0.0, ge=0)
+    completion_yen_per_million: float = Field(default=0.0, ge=0)
+    yen_per_gpu_second: float = Field(default=0.0, ge=0)
+    gpus: float = Field(default=1.0, gt=0)
+
+
 class EngineSpec(StrictModel):
     """An embedded engine ``prai up`` starts for an upstream (``prai serve`` = vLLM).
 
@@ -115,12 +160,16 @@ class ProjectConfig(StrictModel):
         guard_policy: name of a guardrail policy (``guard:`` section, issue 5); None = off.
         audit_prompts: ``none`` (default) stores no prompt text; ``masked`` stores the
             prompt after the guard's masking (requires a guard policy).
+        budget: quotas shared by every key of the project.
+        key_budget: quotas for each key of the project separately.
     """
 
     name: str = Field(pattern=_NAME)
     models: list[str] = Field(default_factory=lambda: ["*"])
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     key_limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    key_budget: BudgetConfig = Field(default_factory=BudgetConfig)
     guard_policy: str | None = None
     audit_prompts: Literal["none", "masked"] = "none"
 
@@ -132,10 +181,12 @@ class ProjectConfig(StrictModel):
 
 
 class TenantConfig(StrictModel):
-    """A tenant (a department, a customer) and its projects."""
+    """A tenant (a department, a customer), its projects and its quotas (``budget``:
+    shared by all its projects)."""
 
     name: str = Field(pattern=_NAME)
     projects: list[ProjectConfig] = Field(min_length=1)
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
 
     @field_validator("projects")
     @classmethod
@@ -159,12 +210,16 @@ class StorageConfig(StrictModel):
             ``gateway-journal`` under PRAI_CACHE_DIR.
         batch_max: largest number of audit records written in one transaction.
         flush_interval_s: seconds between database flushes of the audit journal.
+        journal_max_records: audit records a process holds while the database is
+            unreachable; when that many wait, new requests get 503 until the database is
+            back (records are never dropped).
     """
 
     url: str | None = None
     journal_dir: Path | None = None
     batch_max: int = Field(default=500, ge=1)
     flush_interval_s: float = Field(default=0.2, gt=0)
+    journal_max_records: int = Field(default=100_000, ge=1)
 
     @field_validator("url")
     @classmethod
@@ -175,15 +230,32 @@ class StorageConfig(StrictModel):
 
 
 class RateLimitStoreConfig(StrictModel):
-    """Where rate-limit counters live: ``memory://`` (one process) or ``redis://host:6379/0``."""
+    """Where limit and budget counters live.
+
+    Attributes:
+        url: ``memory://`` (one process), ``redis://HOST:6379/0`` (``rediss://`` for TLS),
+            ``redis+sentinel://HOST:26379[,HOST:26379]/SERVICE[/DB]`` (Sentinel) or
+            ``redis+cluster://HOST:PORT`` (Redis Cluster; keys of one tenant share a hash
+            slot).
+        fail_open: when the store cannot be reached, let requests through without limits
+            or budgets (default: refuse them with 503).
+        timeout_s: seconds a store call may take before the store counts as unreachable
+            (connection refused fails at once; this bounds a store that does not answer;
+            an overloaded gateway can be late by more than half a second).
+    """
 
     url: str = "memory://"
+    fail_open: bool = False
+    timeout_s: float = Field(default=3.0, gt=0, le=30)
 
     @field_validator("url")
     @classmethod
     def _scheme(cls, url: str) -> str:
-        if not re.match(r"^(memory://|rediss?://)", url):
-            raise ValueError("must be memory:// or redis://HOST:PORT/DB")
+        if not re.match(r"^(memory://|rediss?://|redis\+sentinel://|redis\+cluster://)", url):
+            raise ValueError(
+                "must be memory://, redis://HOST:PORT/DB, redis+sentinel://HOST:PORT/SERVICE "
+                "or redis+cluster://HOST:PORT"
+            )
         return url
 
 
@@ -203,6 +275,9 @@ class GatewayConfig(StrictModel):
             a `prai model promote` / `rollback` reaches every gateway process within this
             time (`prai model promote` waits for it before unloading an old adapter).
         console: the admin API and web console (docs/console.md).
+        budget_timezone: IANA zone whose calendar days and months budgets count in.
+        prices: model, adapter or alias name (``"*"``: any other) → price, for yen budgets
+            and ``prai usage``.
     """
 
     host: str = "127.0.0.1"
@@ -215,6 +290,33 @@ class GatewayConfig(StrictModel):
     key_cache_refresh_s: float = Field(default=1.0, gt=0, le=60)
     routing_refresh_s: float = Field(default=1.0, gt=0, le=60)
     console: ConsoleConfig = Field(default_factory=ConsoleConfig)
+    budget_timezone: str = "Asia/Tokyo"
+    prices: dict[str, ModelPrice] = Field(default_factory=dict)
+
+    @field_validator("budget_timezone")
+    @classmethod
+    def _zone(cls, name: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{name!r} is not an IANA time zone (e.g. Asia/Tokyo, UTC)") from None
+        return name
+
+    @model_validator(mode="after")
+    def _yen_needs_prices(self) -> GatewayConfig:
+        if self.prices:
+            return self
+        for t in self.tenants:
+            for what, b in [(f"tenants[{t.name}].budget", t.budget)] + [
+                (f"tenants[{t.name}].projects[{p.name}].{k}", getattr(p, k))
+                for p in t.projects
+                for k in ("budget", "key_budget")
+            ]:
+                if b.yen_per_day is not None or b.yen_per_month is not None:
+                    raise ValueError(f"{what}: a yen quota needs gateway.prices")
+        return self
 
     @model_validator(mode="after")
     def _unique_names(self) -> GatewayConfig:
@@ -238,9 +340,11 @@ class GatewayConfig(StrictModel):
 
 
 __all__ = [
+    "BudgetConfig",
     "EngineSpec",
     "GatewayConfig",
     "LimitsConfig",
+    "ModelPrice",
     "ProjectConfig",
     "RateLimitStoreConfig",
     "StorageConfig",

@@ -41,7 +41,10 @@ def open_engine(url: str) -> Engine:
             except OSError as exc:
                 raise StorageError(f"{path.parent}: cannot create ({exc.strerror})") from None
     try:
-        engine = create_engine(url, pool_pre_ping=True, future=True)
+        # PostgreSQL: fail a connection attempt after 5 s instead of the OS's minutes, so an
+        # unreachable database delays nothing but the audit thread's next retry.
+        connect_args = {"connect_timeout": 5} if url.startswith("postgresql") else {}
+        engine = create_engine(url, pool_pre_ping=True, future=True, connect_args=connect_args)
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         raise StorageError(f"storage URL not usable: {type(exc).__name__}") from None
     if engine.dialect.name == "sqlite":

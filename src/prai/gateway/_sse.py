@@ -20,7 +20,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from prai.gateway.guard_hook import OutputFilter, choice_texts
+from prai.gateway.guard_hook import choice_texts
+from prai.guard.hook import OutputFilter
 
 # A non-empty text delta in an event's raw bytes (chat ``"content"`` or completions ``"text"``).
 _HAS_TEXT = re.compile(rb'"(?:content|text)"\s*:\s*"[^"]')

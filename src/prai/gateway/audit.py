@@ -10,6 +10,11 @@ background thread fsyncs the journal and copies records to the database in batch
 last interval is lost. At start-up every journal whose owner is gone (its ``flock`` is
 free) is replayed into the database; records carry a unique ``rid``, so replay never
 duplicates.
+
+Database outages: records stay in the journal (and in memory) and the thread retries
+every second; requests keep flowing. :meth:`AuditWriter.full` turns true when
+``max_pending`` records wait — the gateway then answers 503 until the database is back,
+so no record is ever dropped.
 """
 
 from __future__ import annotations
@@ -83,6 +88,7 @@ class AuditWriter:
         journal_dir: directory shared by the gateway processes of one host.
         batch_max: records per database transaction.
         flush_interval_s: seconds between flushes.
+        max_pending: records held while the database is unreachable before :meth:`full`.
     """
 
     def __init__(
@@ -92,11 +98,13 @@ class AuditWriter:
         *,
         batch_max: int = 500,
         flush_interval_s: float = 0.2,
+        max_pending: int = 100_000,
     ) -> None:
         self.engine = engine
         self.journal_dir = journal_dir
         self.batch_max = batch_max
         self.flush_interval_s = flush_interval_s
+        self.max_pending = max_pending
         journal_dir.mkdir(parents=True, exist_ok=True)
         self.replayed = replay_orphans(engine, journal_dir, batch_max=batch_max)
         self._path, self._fd = _open_journal(journal_dir)
@@ -108,6 +116,7 @@ class AuditWriter:
         self._idle.set()
         self.written = 0
         self.failures = 0
+        self._outage = 0
         self._thread = threading.Thread(target=self._run, name="prai-audit", daemon=True)
         self._thread.start()
 
@@ -120,6 +129,15 @@ class AuditWriter:
             self._size += len(line)
             self._pending.append(record)
             self._idle.clear()
+
+    @property
+    def pending(self) -> int:
+        """Records journaled but not yet in the database."""
+        return len(self._pending)
+
+    def full(self) -> bool:
+        """True when ``max_pending`` records wait for the database."""
+        return len(self._pending) >= self.max_pending
 
     def _flush_once(self) -> None:
         with self._lock:
@@ -136,14 +154,20 @@ class AuditWriter:
                 append_audit(self.engine, batch, dedupe=True)
         except Exception as exc:  # keep the journal; retry next round
             self.failures += 1
-            log.warning(
-                "audit: database write failed (%s); records stay in %s",
-                type(exc).__name__,
-                self._path,
-            )
-            self._stop.wait(min(5.0, self.flush_interval_s * 5))
+            self._outage += 1
+            if self._outage == 1 or self._outage % 60 == 0:
+                log.warning(
+                    "audit: database write failed (%s); %d records wait in %s",
+                    type(exc).__name__,
+                    len(self._pending),
+                    self._path,
+                )
+            self._stop.wait(min(1.0, self.flush_interval_s * 5))
             return
         self.written += len(batch)
+        if self._outage:
+            log.warning("audit: database reachable again after %d failed writes", self._outage)
+            self._outage = 0
         with self._lock:
             del self._pending[: len(batch)]
             if not self._pending:

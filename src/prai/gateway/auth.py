@@ -147,7 +147,12 @@ class KeyCache(PolledTable):
             raise AuthenticationFailed("the Authorization header must be `Bearer <key>`")
         rec = self._by_hash.get(hash_key(token))
         if rec is None:
-            raise _KeyMiss("invalid API key")
+            raise _KeyMiss(
+                "invalid API key: this gateway has never seen it",
+                hint="was it made for another store? `prai keys create` writes to the database "
+                "of the kitchen.yaml it is given with -c: use the gateway's own kitchen.yaml "
+                "(gateway.storage.url), or ask its operator for a key",
+            )
         if rec.revoked_at is not None:
             raise AuthenticationFailed(f"API key {rec.id} was revoked")
         if rec.expires_at is not None and rec.expires_at <= time.time():

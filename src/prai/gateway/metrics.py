@@ -3,8 +3,13 @@
 Names follow vLLM's where the meaning is the same (``time_to_first_token_seconds``,
 ``e2e_request_latency_seconds``, ``generation_tokens_total``, ``prompt_tokens_total``),
 with the ``prai_gateway_`` prefix. Label values are bounded: ``model`` is only set for
-routed models (unknown names from clients become ``""``), tenant/project come from keys.
-The dashboard ``docs/grafana/prai-gateway.json`` reads these.
+routed models (unknown names from clients become ``""``); ``tenant``/``project`` only
+take configured names (a request without a valid key counts under ``""``); ``error_type``
+comes from the fixed set of :mod:`prai.errors` types; ``period`` is ``day`` or ``month``.
+API key ids are never labels. So the series count is bounded by
+tenants × projects × (models + error types), whatever clients send.
+The dashboards ``docs/grafana/prai-gateway.json`` (all tenants) and
+``docs/grafana/prai-tenant.json`` (one tenant, chosen in a variable) read these.
 """
 
 from __future__ import annotations
@@ -98,6 +103,47 @@ class GatewayMetrics:
             registry=r,
         )
         self.in_flight = Gauge(p + "requests_in_flight", "Requests being processed.", registry=r)
+        self.errors = Counter(
+            p + "errors",
+            "Answers with status >= 400 by tenant, project and error type.",
+            ["tenant", "project", "error_type"],
+            registry=r,
+        )
+        self.tenant_ttft = Histogram(
+            p + "tenant_time_to_first_token_seconds",
+            "Time to first streamed token by tenant and project (s).",
+            ["tenant", "project"],
+            buckets=_LAT_BUCKETS,
+            registry=r,
+        )
+        self.budget_soft = Counter(
+            p + "budget_soft_threshold",
+            "Budgets that crossed their soft threshold (once per period and scope).",
+            ["tenant", "project", "period"],
+            registry=r,
+        )
+        self.budget_exceeded = Counter(
+            p + "budget_exceeded",
+            "Requests refused with 429 budget_exceeded.",
+            ["tenant", "project", "period"],
+            registry=r,
+        )
+        self.limit_store_errors = Counter(
+            p + "limit_store_errors",
+            "Requests that found the limit store unreachable (action: refused or admitted).",
+            ["action"],
+            registry=r,
+        )
+        self.audit_pending = Gauge(
+            p + "audit_pending_records",
+            "Audit records journaled but not yet in the database.",
+            registry=r,
+        )
+        self.audit_failures = Gauge(
+            p + "audit_write_failures",
+            "Failed database writes of the audit journal since start.",
+            registry=r,
+        )
         self._children: dict[tuple[Any, ...], Any] = {}
 
     def child(self, family: Any, *labels: str) -> Any:

@@ -1,33 +1,61 @@
-"""Requests/min, tokens/min and concurrency limits per project and per key.
+"""Limits and budgets: requests/min, tokens/min and concurrency per project and per key,
+day and month quotas per tenant, project and key — one store call to admit a request,
+one more to settle it.
 
-Counters are sliding-window counters: in this process for ``memory://`` (see
-:class:`_LocalWindows`), or the ``limits`` library's sliding-window-counter strategy in
-Redis (several processes share the same counters, so limits do not multiply with the
-replica count). Concurrency is a counter in memory, or in Redis a sorted
-set of in-flight request ids (stale entries older than ``stale_after_s`` are dropped, so a
-killed gateway cannot leak slots forever).
+The store is this process (``memory://``) or Redis (``redis://``, ``rediss://``,
+``redis+sentinel://``, ``redis+cluster://``), which every replica shares: a Lua script
+checks all limits of a request atomically and charges them only when all pass
+(:mod:`._limitstore_redis`); after the answer a second script charges the real usage.
 
-Tokens per minute: the prompt is estimated before the call (:func:`estimate_tokens`) and
-charged; after the call the difference to the upstream's real usage (prompt + completion)
-is charged. The estimate is deliberately low (about 4 characters per token for ASCII,
-1 per token otherwise), so corrections are almost always positive; an over-estimate is not
-refunded.
+Tokens per minute: the prompt is estimated before the call (:func:`estimate_tokens`, a
+deliberately low estimate) and charged; after the call the difference to the upstream's
+real usage (prompt + completion) is charged. An over-estimate is not refunded.
+
+Budgets: a request is admitted while the period's usage plus the worst cases of the
+requests in flight (their *reservations*: :func:`estimate_tokens_upper` of the prompt plus
+``max_tokens`` × choices) stays below the quota; after the answer the reservation becomes
+the real usage. So with concurrent requests on any number of replicas a quota is overshot
+by at most the last admitted request's tokens (exactly so when requests carry
+``max_tokens`` or the project caps it; otherwise in-flight completions are not reserved).
+Counters missing in the store are seeded from the audit log (:mod:`.budgets`).
+
+Store faults: a store that cannot be reached answers 503 (:class:`LimitStoreUnavailable`)
+or, with ``ratelimit.fail_open``, lets requests through unlimited; both are counted in
+``prai_gateway_limit_store_errors_total``. Settlements that fail are retried in the
+background until the store is back.
 """
 
 from __future__ import annotations
 
+import asyncio
+import collections
+import contextlib
+import logging
 import math
 import time
-import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from limits import RateLimitItem, RateLimitItemPerMinute
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
-from limits.storage import storage_from_string
+from prai.config.gateway import GatewayConfig
+from prai.errors import BudgetExceeded, LimitStoreUnavailable, RateLimited
+from prai.gateway._limitstore_memory import MemoryStore
+from prai.gateway._limittypes import (
+    AdmitCall,
+    AdmitResult,
+    BudgetItem,
+    ConcItem,
+    Plan,
+    RateItem,
+    Rejection,
+    SettleCall,
+)
+from prai.gateway.budgets import MICRO, BudgetClock, Period
 
-from prai.config.gateway import LimitsConfig
-from prai.errors import RateLimited
+log = logging.getLogger("prai.gateway.limits")
+
+#: a function (budget item, period) → (tokens, micro-yen) already used (the audit log)
+UsageSource = Callable[[BudgetItem, Period], tuple[int, int]]
 
 
 def estimate_tokens(text: str) -> int:
@@ -36,232 +64,411 @@ def estimate_tokens(text: str) -> int:
     return (ascii_n + 3) // 4 + (len(text) - ascii_n)
 
 
-class _LocalWindows:
-    """Sliding-window counters in this process, with the algorithm of ``limits``'
-    ``SlidingWindowCounterRateLimiter`` (previous window weighted by the part of it still
-    inside the sliding window, plus the current window).
+def estimate_tokens_upper(text: str, parts: int = 1) -> int:
+    """A high estimate: UTF-8 bytes (no tokenizer makes more tokens than bytes) plus 16
+    tokens of chat-template overhead per message or prompt (``parts``)."""
+    return len(text.encode()) + 16 * max(parts, 1)
 
-    Used for ``memory://``: measured here, ``limits``' async MemoryStorage costs about 15 µs
-    per hit, and a request with project and key limits needs six (requests, tokens, token
-    correction, twice); this costs about 1 µs. Redis keeps using ``limits``.
-    """
 
-    def __init__(self) -> None:
-        self._w: dict[tuple[str, int, str], list[float]] = {}  # key -> [start, prev, cur]
-
-    def _roll(self, item: RateLimitItem, scope: str, now: float) -> tuple[list[float], float]:
-        period = float(item.get_expiry())
-        start = now - (now % period)
-        key = (item.namespace or "", item.amount, scope)
-        w = self._w.get(key)
-        if w is None:
-            w = self._w[key] = [start, 0.0, 0.0]
-        elif w[0] != start:
-            w[1] = w[2] if start - w[0] == period else 0.0
-            w[2], w[0] = 0.0, start
-        return w, period
-
-    @staticmethod
-    def _weighted(w: list[float], period: float, now: float) -> float:
-        return w[1] * (period - (now - w[0])) / period + w[2]
-
-    def hit(self, item: RateLimitItem, scope: str, cost: int) -> bool:
-        now = time.time()
-        w, period = self._roll(item, scope, now)
-        if self._weighted(w, period, now) + cost > item.amount:
-            return False
-        w[2] += cost
-        return True
-
-    def force(self, item: RateLimitItem, scope: str, cost: int) -> None:
-        w, _ = self._roll(item, scope, time.time())
-        w[2] += cost
-
-    def stats(self, item: RateLimitItem, scope: str, cost: int) -> tuple[float, int]:
-        """(seconds until ``cost`` more units fit, units remaining now)."""
-        now = time.time()
-        w, period = self._roll(item, scope, now)
-        used = self._weighted(w, period, now)
-        remaining = max(0, int(item.amount - used))
-        need = used + cost - item.amount
-        if need <= 0:
-            return 0.0, remaining
-        to_end = w[0] + period - now
-        if w[1] > 0 and need <= w[1] * to_end / period:
-            return need * period / w[1], remaining  # the previous window slides out linearly
-        allowed = item.amount - cost  # after the roll: cur becomes prev and slides out
-        if allowed < 0:
-            return to_end + period, remaining
-        extra = period * (1 - allowed / w[2]) if w[2] > allowed else 0.0
-        return to_end + extra, remaining
+def window_wait(
+    limit: int, period_s: int, start_s: float, prev: float, cur: float, now: float, cost: int
+) -> tuple[float, int]:
+    """(seconds until ``cost`` more units fit, units remaining now) of a sliding-window
+    counter with previous-window count ``prev`` and current ``cur`` (window starting at
+    ``start_s``). The previous window slides out linearly; after the roll the current
+    one does."""
+    used = prev * (period_s - (now - start_s)) / period_s + cur
+    remaining = max(0, int(limit - used))
+    need = used + cost - limit
+    if need <= 0:
+        return 0.0, remaining
+    to_end = start_s + period_s - now
+    if prev > 0 and need <= prev * to_end / period_s:
+        return need * period_s / prev, remaining
+    allowed = limit - cost
+    if allowed < 0:
+        return to_end + period_s, remaining
+    extra = period_s * (1 - allowed / cur) if cur > allowed else 0.0
+    return to_end + extra, remaining
 
 
 @dataclass
-class Admission:
-    """What a request was charged; pass it back to :meth:`Limiter.release`."""
+class SoftState:
+    """A budget at or past its soft threshold for this request."""
 
-    token_scopes: list[tuple[RateLimitItem, str]] = field(default_factory=list)
-    charged_tokens: int = 0
-    concurrency: list[tuple[str, str]] = field(default_factory=list)
+    what: str
+    period: Period
+    unit: str  # "tokens" or "yen"
+    limit: float
+    crossed: bool  # this request is the first past the threshold in the period
+
+
+@dataclass
+class Charge:
+    """What admission charged; pass it to :meth:`Limiter.settle`.
+
+    Attributes:
+        charged_tokens: tokens charged to tokens-per-minute windows (the estimate).
+        headers: extra response headers (``x-prai-budget-remaining``).
+        soft: budgets past their soft threshold.
+    """
+
+    call: AdmitCall
+    charged_tokens: int
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    soft: list[SoftState] = field(default_factory=list)
+    settled: bool = False
 
 
 class Limiter:
-    """Limit checks for the gateway.
+    """Limit and budget checks of one gateway process.
 
     Args:
-        url: ``memory://`` or ``redis://host:port/db`` (``rediss://`` for TLS).
-        stale_after_s: seconds after which a Redis concurrency slot counts as leaked.
+        cfg: the gateway config (projects, budgets, prices, ``ratelimit`` store).
+        usage_source: seeds budget counters the store lacks (default: none → 0).
+        clock: budget periods and the time of windows (injectable for tests).
+        on_store_error: called with ``"refused"`` or ``"admitted"`` when the store
+            cannot be reached (metrics).
+        stale_after_s: seconds after which a Redis concurrency slot or budget
+            reservation of a dead gateway is dropped.
     """
 
-    def __init__(self, url: str = "memory://", *, stale_after_s: float = 900.0) -> None:
+    def __init__(
+        self,
+        cfg: GatewayConfig,
+        *,
+        usage_source: UsageSource | None = None,
+        clock: BudgetClock | None = None,
+        on_store_error: Callable[[str], None] | None = None,
+        stale_after_s: float = 900.0,
+    ) -> None:
+        url = cfg.ratelimit.url
         self.url = url
-        self.stale_after_s = stale_after_s
-        self._local: _LocalWindows | None = None
+        self.store: Any
         if url.startswith("memory://"):
-            storage: Any = storage_from_string("async+memory://")
-            self._local = _LocalWindows()
-            self._redis: Any = None
+            self.store = MemoryStore()
         else:
-            storage = storage_from_string("async+" + url, implementation="redispy")
-            import redis.asyncio as aioredis
+            from prai.gateway._limitstore_redis import RedisStore
 
-            self._redis = aioredis.from_url(url)
-        self.storage = storage
-        self.strategy = SlidingWindowCounterRateLimiter(storage)
-        self._items: dict[tuple[str, int], RateLimitItem] = {}
-        self._inflight: dict[str, int] = {}
+            self.store = RedisStore(url, timeout_s=cfg.ratelimit.timeout_s)
+        self.shared = not url.startswith("memory://")
+        self.fail_open = cfg.ratelimit.fail_open
+        self.clock = clock or BudgetClock(cfg.budget_timezone)
+        self.usage_source = usage_source
+        self.on_store_error = on_store_error
+        self.stale_after_s = stale_after_s
+        self._tenants = {t.name: t for t in cfg.tenants}
+        self._plans: dict[tuple[str, str, str], Plan] = {}
+        self._retry: collections.deque[SettleCall] = collections.deque(maxlen=100_000)
+        self._retry_task: asyncio.Task[None] | None = None
+        self._last_warning = 0.0
 
-    def _item(self, kind: str, per_minute: int) -> RateLimitItem:
-        key = (kind, per_minute)
-        item = self._items.get(key)
-        if item is None:
-            item = self._items[key] = RateLimitItemPerMinute(per_minute, namespace=f"prai-{kind}")
-        return item
+    # --- plans ----------------------------------------------------------------------
 
-    async def _hit(self, item: RateLimitItem, scope: str, cost: int) -> bool:
-        if self._local is not None:
-            return self._local.hit(item, scope, cost)
-        return await self.strategy.hit(item, scope, cost=cost)
+    def plan(self, tenant: str, project: str, key_id: str) -> Plan:
+        """The limits of a key of ``tenant``/``project`` (cached)."""
+        k = (tenant, project, key_id)
+        plan = self._plans.get(k)
+        if plan is None:
+            plan = self._plans[k] = self._build(tenant, project, key_id)
+        return plan
 
-    async def _wait_s(self, item: RateLimitItem, scope: str, kind: str, cost: int) -> tuple[float, int]:
-        if self._local is not None:
-            wait_s, remaining = self._local.stats(item, scope, cost)
-            return max(wait_s, 0.001), remaining
-        stats = await self.strategy.get_window_stats(item, scope)
-        wait_s = max(stats.reset_time - time.time(), 0.001)
-        if kind == "tokens" and cost > 1:
-            # Time until enough of the window slides out for `cost` units (linear refill).
-            missing = max(cost - stats.remaining, 1)
-            wait_s = max(wait_s, 60.0 * missing / item.amount)
-        return wait_s, stats.remaining
-
-    async def _reject(self, item: RateLimitItem, scope: str, what: str, kind: str, cost: int) -> RateLimited:
-        wait_s, remaining = await self._wait_s(item, scope, kind, cost)
-        exc = RateLimited(
-            f"rate limit reached: {item.amount} {kind} per minute for {what}",
-            retry_after_s=wait_s,
+    def _build(self, tenant: str, project: str, key_id: str) -> Plan:
+        tcfg = self._tenants[tenant]
+        proj = next(p for p in tcfg.projects if p.name == project)
+        base = f"prai:{{{tenant}}}:"  # the hash tag: one Cluster slot per tenant
+        plan = Plan(tenant)
+        scopes = (
+            (f"{tenant}/{project}", "project", proj.limits),
+            (f"key:{key_id}", "key", proj.key_limits),
         )
-        exc.headers = [  # type: ignore[attr-defined]
-            (b"retry-after", str(math.ceil(wait_s)).encode()),
-            (f"x-ratelimit-limit-{kind}".encode(), str(item.amount).encode()),
-            (f"x-ratelimit-remaining-{kind}".encode(), str(remaining).encode()),
-            (f"x-ratelimit-reset-{kind}".encode(), f"{wait_s:.3f}s".encode()),
-        ]
-        return exc
+        for kind in ("requests", "tokens"):
+            for scope, what, lim in scopes:
+                n = lim.requests_per_minute if kind == "requests" else lim.tokens_per_minute
+                if n:
+                    plan.rates.append(RateItem(scope, what, kind, n, f"{base}rl:{scope}:{kind}:{n}:"))
+        # requests before tokens, project before key: the same order of checks as before
+        plan.rates.sort(key=lambda r: (r.what != "project", r.kind != "requests"))
+        for scope, what, lim in scopes:
+            if lim.concurrent_requests:
+                plan.concs.append(ConcItem(scope, what, lim.concurrent_requests, f"{base}cc:{scope}"))
+        for b, what, prefix, proj_name, kid in (
+            (tcfg.budget, f"tenant {tenant}", f"{base}b:t:", None, None),
+            (proj.budget, f"project {tenant}/{project}", f"{base}b:p:{project}:", project, None),
+            (proj.key_budget, f"key {key_id}", f"{base}b:k:{key_id}:", project, key_id),
+        ):
+            if b.is_set():
+                plan.budgets.append(BudgetItem(what, what, b, prefix, tenant, proj_name, kid))
+        return plan
+
+    def applies(self, tenant: str, project: str, key_id: str) -> bool:
+        """True when the key's requests go through the store at all."""
+        return not self.plan(tenant, project, key_id).empty
+
+    # --- admission ------------------------------------------------------------------
 
     async def admit(
         self,
         *,
-        project_scope: str,
-        key_scope: str,
-        project_limits: LimitsConfig,
-        key_limits: LimitsConfig,
+        tenant: str,
+        project: str,
+        key_id: str,
+        rid: str,
         prompt_tokens: int,
-    ) -> Admission:
-        """Charge one request and its estimated prompt tokens, take a concurrency slot.
+        reserve_tokens: int = 0,
+        reserve_micro_yen: int = 0,
+    ) -> Charge | None:
+        """Charge one request (one store round trip; two more when a budget counter must
+        be seeded from the audit log). None when no limit applies, or the store is
+        unreachable and ``fail_open`` is set.
+
+        Args:
+            prompt_tokens: the low prompt estimate charged to tokens-per-minute windows.
+            reserve_tokens / reserve_micro_yen: the request's worst case, held against
+                budgets until :meth:`settle`.
 
         Raises:
-            RateLimited: a limit is reached (HTTP 429); carries ``headers``
-                (``retry-after``, ``x-ratelimit-*``). Nothing stays charged for concurrency.
+            RateLimited: a per-minute or concurrency limit (HTTP 429, ``retry-after`` and
+                ``x-ratelimit-*`` headers).
+            BudgetExceeded: a day or month quota (HTTP 429 ``budget_exceeded``, names the
+                period and when it resets).
+            LimitStoreUnavailable: the store cannot be reached (HTTP 503), fail closed.
         """
-        adm = Admission()
-        scopes = ((project_scope, "project", project_limits), (key_scope, "key", key_limits))
-        try:
-            for scope, what, lim in scopes:
-                if lim.requests_per_minute:
-                    item = self._item("requests", lim.requests_per_minute)
-                    if not await self._hit(item, scope, 1):
-                        raise await self._reject(item, scope, what, "requests", 1)
-                if lim.tokens_per_minute:
-                    item = self._item("tokens", lim.tokens_per_minute)
-                    cost = max(prompt_tokens, 1)
-                    if not await self._hit(item, scope, cost):
-                        raise await self._reject(item, scope, what, "tokens", cost)
-                    adm.token_scopes.append((item, scope))
-            adm.charged_tokens = max(prompt_tokens, 1)
-            for scope, what, lim in scopes:
-                if lim.concurrent_requests:
-                    slot = await self._take_slot(scope, lim.concurrent_requests)
-                    if slot is None:
-                        exc = RateLimited(
-                            f"too many concurrent requests: {lim.concurrent_requests} allowed for {what}",
-                            retry_after_s=1.0,
-                            hint="wait for your running requests to finish, or send fewer at once",
-                        )
-                        exc.headers = [(b"retry-after", b"1")]  # type: ignore[attr-defined]
-                        raise exc
-                    adm.concurrency.append((scope, slot))
-        except BaseException:
-            await self.release(adm)
-            raise
-        return adm
-
-    async def _take_slot(self, scope: str, limit: int) -> str | None:
-        if self._redis is None:
-            n = self._inflight.get(scope, 0)
-            if n >= limit:
-                return None
-            self._inflight[scope] = n + 1
-            return "m"
-        key, member, now = f"prai-conc:{scope}", uuid.uuid4().hex, time.time()
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.zremrangebyscore(key, 0, now - self.stale_after_s)
-        pipe.zadd(key, {member: now})
-        pipe.zcard(key)
-        pipe.expire(key, int(self.stale_after_s))
-        res = await pipe.execute()
-        if int(res[2]) > limit:
-            await self._redis.zrem(key, member)
+        plan = self.plan(tenant, project, key_id)
+        if plan.empty:
             return None
-        return member
+        now = self.clock.now()
+        day, month = self.clock.periods(now)
+        cost_t = max(prompt_tokens, 1)
+        call = AdmitCall(
+            plan=plan,
+            rid=rid,
+            now=now,
+            costs=[1 if r.kind == "requests" else cost_t for r in plan.rates],
+            reserve_t=reserve_tokens if plan.budgets else 0,
+            reserve_y=reserve_micro_yen if plan.budgets else 0,
+            day=day,
+            month=month,
+            seeds={},
+            stale_after_s=self.stale_after_s,
+        )
+        try:
+            res = await self.store.admit(call)
+            for _ in range(2):
+                if not res.need_seed:
+                    break
+                call.seeds.update(await self._seeds(plan, res.need_seed, day, month))
+                res = await self.store.admit(call)
+        except Exception as exc:  # redis errors, OSError, timeouts: the store is unreachable
+            # A call that timed out may still have been applied: give its slots back later.
+            self._retry_later(SettleCall(call, now, [0] * len(plan.token_rates), 0, 0))
+            self._store_failed(exc)
+            return None
+        if not res.ok:
+            assert res.rejection is not None
+            raise self._rejection(call, res.rejection)
+        charge = Charge(call=call, charged_tokens=cost_t)
+        self._budget_state(charge, res)
+        return charge
 
-    async def release(self, adm: Admission) -> None:
-        """Give back the concurrency slots taken by :meth:`admit` (idempotent)."""
-        slots, adm.concurrency = adm.concurrency, []
-        for scope, member in slots:
-            if self._redis is None:
-                self._inflight[scope] = max(self._inflight.get(scope, 1) - 1, 0)
-            else:
-                await self._redis.zrem(f"prai-conc:{scope}", member)
-
-    async def correct_tokens(self, adm: Admission, real_tokens: int) -> None:
-        """Charge the difference between real usage and the pre-call estimate."""
-        delta = real_tokens - adm.charged_tokens
-        if delta <= 0:
-            return
-        adm.charged_tokens = real_tokens
-        for item, scope in adm.token_scopes:
-            if self._local is not None:
-                self._local.force(item, scope, delta)
+    async def _seeds(
+        self, plan: Plan, need: list[tuple[int, int]], day: Period, month: Period
+    ) -> dict[tuple[int, int], tuple[int, int]]:
+        out: dict[tuple[int, int], tuple[int, int]] = {}
+        for i, p in need:
+            period = day if p == 0 else month
+            if self.usage_source is None:
+                out[(i, p)] = (0, 0)
                 continue
-            # Charged even past the limit (the tokens were used): the storage call with an
-            # unbounded limit, since the strategy's hit() refuses to go over.
-            await self.storage.acquire_sliding_window_entry(item.key_for(scope), 2**62, item.get_expiry(), delta)
+            try:
+                out[(i, p)] = await asyncio.to_thread(self.usage_source, plan.budgets[i], period)
+            except Exception as exc:  # the audit store is down: count from zero, say so
+                log.warning(
+                    "budget of %s for %s %s: the audit store is unreachable (%s); counting "
+                    "from zero",
+                    plan.budgets[i].what,
+                    period.kind,
+                    period.label,
+                    type(exc).__name__,
+                )
+                out[(i, p)] = (0, 0)
+        return out
+
+    def _store_failed(self, exc: BaseException) -> None:
+        action = "admitted" if self.fail_open else "refused"
+        if self.on_store_error is not None:
+            self.on_store_error(action)
+        self._warn(
+            f"limit store {self.url.split('@')[-1]} unreachable ({type(exc).__name__}: {exc}): requests "
+            + ("pass without limits (fail_open)" if self.fail_open else "get 503")
+        )
+        if not self.fail_open:
+            raise LimitStoreUnavailable("the gateway's limit store cannot be reached") from None
+
+    def _warn(self, message: str) -> None:
+        """One warning line at most every 10 s (an outage must not flood the log)."""
+        now = time.monotonic()
+        if now - self._last_warning > 10.0:
+            self._last_warning = now
+            log.warning("%s", message)
+
+    def _budget_state(self, charge: Charge, res: AdmitResult) -> None:
+        plan = charge.call.plan
+        periods = (charge.call.day, charge.call.month)
+        in_soft = {"t": False, "y": False}
+        for i, p, unit, crossed in res.soft:
+            b = plan.budgets[i]
+            lim = b.limits[p if unit == "t" else p + 2]
+            charge.soft.append(
+                SoftState(
+                    b.what,
+                    periods[p],
+                    "tokens" if unit == "t" else "yen",
+                    lim if unit == "t" else lim / MICRO,
+                    crossed,
+                )
+            )
+            in_soft[unit] = True
+        if in_soft["t"] and res.remaining_t is not None:
+            charge.headers.append((b"x-prai-budget-remaining", str(max(res.remaining_t, 0)).encode()))
+        if in_soft["y"] and res.remaining_y is not None:
+            charge.headers.append(
+                (b"x-prai-budget-remaining-yen", f"{max(res.remaining_y, 0) / MICRO:.2f}".encode())
+            )
+
+    def _rejection(self, call: AdmitCall, rej: Rejection) -> RateLimited:
+        plan = call.plan
+        if rej.kind == "rate":
+            item = plan.rates[rej.index]
+            cost = call.costs[rej.index]
+            start = int(call.now // item.period_s) * item.period_s
+            wait_s, remaining = window_wait(item.limit, item.period_s, start, rej.prev, rej.cur, call.now, cost)
+            wait_s = max(wait_s, 0.001)
+            exc = RateLimited(
+                f"rate limit reached: {item.limit} {item.kind} per minute for {item.what}",
+                retry_after_s=wait_s,
+            )
+            exc.headers = [  # type: ignore[attr-defined]
+                (b"retry-after", str(math.ceil(wait_s)).encode()),
+                (f"x-ratelimit-limit-{item.kind}".encode(), str(item.limit).encode()),
+                (f"x-ratelimit-remaining-{item.kind}".encode(), str(remaining).encode()),
+                (f"x-ratelimit-reset-{item.kind}".encode(), f"{wait_s:.3f}s".encode()),
+            ]
+            return exc
+        if rej.kind == "conc":
+            c = plan.concs[rej.index]
+            exc = RateLimited(
+                f"too many concurrent requests: {c.limit} allowed for {c.what}",
+                retry_after_s=1.0,
+                hint="wait for your running requests to finish, or send fewer at once",
+            )
+            exc.headers = [(b"retry-after", b"1")]  # type: ignore[attr-defined]
+            return exc
+        b = plan.budgets[rej.index]
+        period = call.day if rej.period == 0 else call.month
+        lim = b.limits[rej.period if rej.unit == "t" else rej.period + 2]
+        amount = f"{lim} tokens" if rej.unit == "t" else f"¥{lim / MICRO:,.2f}"
+        zone = self.clock.timezone
+        if rej.used >= lim:
+            wait_s = max(period.end_s - call.now, 1.0)
+            msg = (
+                f"budget exceeded: {amount} per {period.kind} for {b.what} "
+                f"({period.kind} {period.label}, {zone}); it resets at {period.end_iso}"
+            )
+        else:
+            wait_s = 1.0
+            msg = (
+                f"budget nearly exhausted: {amount} per {period.kind} for {b.what} "
+                f"({period.kind} {period.label}, {zone}) is held by requests in flight; "
+                f"it resets at {period.end_iso}"
+            )
+        exc = BudgetExceeded(msg, retry_after_s=wait_s)
+        exc.period = period.kind  # type: ignore[attr-defined]
+        exc.headers = [  # type: ignore[attr-defined]
+            (b"retry-after", str(math.ceil(wait_s)).encode()),
+            (b"x-prai-budget-period", period.kind.encode()),
+            (b"x-prai-budget-reset", period.end_iso.encode()),
+        ]
+        return exc
+
+    # --- settlement -----------------------------------------------------------------
+
+    async def settle(
+        self, charge: Charge, *, real_tokens: int | None, micro_yen: int = 0, wait: bool = False
+    ) -> None:
+        """Charge the real usage (tokens-per-minute difference, budget usage), free the
+        concurrency slots and the budget reservation. One store round trip, which the
+        caller does not wait for (with Redis it joins the next pipeline) unless ``wait``.
+        Idempotent; never raises (a failure is retried in the background)."""
+        if charge.settled:
+            return
+        charge.settled = True
+        plan = charge.call.plan
+        real = real_tokens if real_tokens is not None else 0
+        delta = real - charge.charged_tokens if real_tokens is not None else 0
+        call = SettleCall(
+            admit=charge.call,
+            now=self.clock.now(),
+            deltas=[max(delta, 0)] * len(plan.token_rates),
+            used_t=real if plan.budgets else 0,
+            used_y=micro_yen if plan.budgets else 0,
+        )
+        try:
+            fut = self.store.settle_soon(call)
+        except Exception as exc:
+            self._settle_failed(call, exc)
+            return
+        if fut is not None:
+            fut.add_done_callback(lambda f: self._settle_done(f, call))
+            if wait:
+                await asyncio.wait([fut])
+
+    def _settle_done(self, fut: asyncio.Future[Any], call: SettleCall) -> None:
+        exc = fut.exception() if not fut.cancelled() else asyncio.CancelledError()
+        if exc is not None:
+            self._settle_failed(call, exc)
+
+    def _settle_failed(self, call: SettleCall, exc: BaseException) -> None:
+        self._warn(f"settling a request failed ({type(exc).__name__}: {exc}); retrying in the background")
+        self._retry_later(call)
+
+    def _retry_later(self, call: SettleCall) -> None:
+        self._retry.append(call)
+        if self._retry_task is None or self._retry_task.done():
+            self._retry_task = asyncio.get_running_loop().create_task(self._retry_loop())
+
+    async def _retry_loop(self) -> None:
+        while self._retry:
+            await asyncio.sleep(0.5)
+            while self._retry:
+                call = self._retry[0]
+                try:
+                    await self.store.settle(call)
+                except Exception:
+                    break
+                self._retry.popleft()
+
+    @property
+    def unsettled(self) -> int:
+        """Settlements waiting for the store to come back."""
+        return len(self._retry)
 
     async def close(self) -> None:
-        if self._redis is not None:
-            await self._redis.aclose()
+        """Send what is queued (bounded by the store's timeout), stop retrying, close."""
+        if self._retry_task is not None:
+            self._retry_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retry_task
+        with contextlib.suppress(Exception):
+            await self.store.close()
 
 
-__all__ = ["Admission", "Limiter", "estimate_tokens"]
+__all__ = [
+    "Charge",
+    "Limiter",
+    "SoftState",
+    "UsageSource",
+    "estimate_tokens",
+    "estimate_tokens_upper",
+    "window_wait",
+]

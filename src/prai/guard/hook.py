@@ -1,6 +1,6 @@
-"""The guardrail interface between the gateway and the guard (issue 5).
+"""The guard's interface as the gateway calls it (issue 5).
 
-Pipeline positions (see :mod:`prai.gateway.app`):
+Pipeline positions (see :mod:`prai.gateway.admission` and :mod:`prai.gateway.relay`):
 
 1. after authentication and before routing/limits: ``Guard.check_input(ctx, body)`` may
    return a changed request body (masked PII) or raise a :class:`~prai.errors.PraiError`
@@ -11,10 +11,10 @@ Pipeline positions (see :mod:`prai.gateway.app`):
 
 Every step appends what it did to ``ctx.actions`` (:class:`GuardAction`: detector, action,
 count); the audit record stores them. ``ctx.masked_prompt`` is stored as the audit's prompt
-when the project has ``audit_prompts: masked``. The implementation is
-:mod:`prai.guard.gateway_plugin`; the gateway imports it directly
-(:func:`prai.gateway.guard_hook.load_guard`). Projects without ``guard_policy`` never call
-the guard (the fast path).
+when the project has ``audit_prompts: masked``.
+
+The types live in the guard package so that the gateway imports the guard directly
+(``prai.gateway`` → ``prai.guard``, never back).
 """
 
 from __future__ import annotations

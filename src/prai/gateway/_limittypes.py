@@ -1,0 +1,281 @@
+"""What the limiter asks a limit store: the checks of one request and their keys.
+
+One :class:`Plan` per (tenant, project, key) lists the limits that apply; one
+:class:`AdmitCall` per request adds the costs, the window and period keys and the budget
+reservation; :class:`SettleCall` carries the real usage after the answer. Both stores
+(:mod:`._limitstore_memory`, :mod:`._limitstore_redis`) read the same calls and key names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from prai.config.gateway import BudgetConfig
+from prai.gateway.budgets import MICRO, Period
+
+
+@dataclass(frozen=True)
+class RateItem:
+    """A sliding-window limit: ``limit`` units (``kind``: requests or tokens) per minute."""
+
+    scope: str
+    what: str
+    kind: str
+    limit: int
+    prefix: str  # key prefix; the window index is appended
+    period_s: int = 60
+
+
+@dataclass(frozen=True)
+class ConcItem:
+    """At most ``limit`` requests of ``scope`` in flight."""
+
+    scope: str
+    what: str
+    limit: int
+    key: str
+
+
+@dataclass(frozen=True)
+class BudgetItem:
+    """Day and month quotas of one scope (tenant, project or key).
+
+    ``limits``: (tokens/day, tokens/month, micro-yen/day, micro-yen/month), 0 = none.
+    """
+
+    scope: str
+    what: str
+    cfg: BudgetConfig
+    prefix: str
+    tenant: str
+    project: str | None
+    key_id: str | None
+
+    limits: tuple[int, int, int, int] = (0, 0, 0, 0)
+
+    def __post_init__(self) -> None:
+        c = self.cfg
+        object.__setattr__(
+            self,
+            "limits",
+            (
+                c.tokens_per_day or 0,
+                c.tokens_per_month or 0,
+                round((c.yen_per_day or 0) * MICRO),
+                round((c.yen_per_month or 0) * MICRO),
+            ),
+        )
+        object.__setattr__(self, "_keys", {})
+
+    def keys_for(self, day: str, month: str) -> tuple[str, str, str, str]:
+        """(day hash, month hash, reservation hash, reservation expiry zset), cached."""
+        cache: dict[tuple[str, str], tuple[str, str, str, str]] = self.__dict__["_keys"]
+        k = cache.get((day, month))
+        if k is None:
+            if len(cache) > 4:
+                cache.clear()
+            p = self.prefix
+            k = cache[(day, month)] = (f"{p}d:{day}", f"{p}m:{month}", f"{p}r", f"{p}rz")
+        return k
+
+
+@dataclass
+class Plan:
+    """The limits of one (tenant, project, key); built once and cached."""
+
+    tenant: str
+    rates: list[RateItem] = field(default_factory=list)
+    concs: list[ConcItem] = field(default_factory=list)
+    budgets: list[BudgetItem] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.rates or self.concs or self.budgets)
+
+    @property
+    def token_rates(self) -> list[RateItem]:
+        return [r for r in self.rates if r.kind == "tokens"]
+
+
+def window_key(item: RateItem, index: int) -> str:
+    return f"{item.prefix}{index}"
+
+
+@dataclass
+class AdmitCall:
+    """One admission: every check of ``plan`` with this request's costs.
+
+    Attributes:
+        now: epoch seconds (the limiter's clock).
+        costs: one cost per ``plan.rates`` item (1 request, or estimated prompt tokens).
+        reserve_t / reserve_y: the request's worst case in tokens / micro-yen, held
+            against budgets while it runs.
+        day / month: the budget periods now.
+        seeds: (budget index, 0 = day / 1 = month) → (tokens, micro-yen) used before,
+            for counters the store does not have yet.
+        stale_after_s: seconds after which a concurrency slot or reservation of a dead
+            gateway is dropped.
+    """
+
+    plan: Plan
+    rid: str
+    now: float
+    costs: list[int]
+    reserve_t: int
+    reserve_y: int
+    day: Period
+    month: Period
+    seeds: dict[tuple[int, int], tuple[int, int]]
+    stale_after_s: float
+
+    def budget_keys(self, b: BudgetItem) -> tuple[str, str, str, str]:
+        """(day hash, month hash, reservation hash, reservation expiry zset)."""
+        return b.keys_for(self.day.label, self.month.label)
+
+    def period_ttls(self) -> tuple[int, int]:
+        """Seconds the day / month counters are kept (the period's rest plus one hour)."""
+        return (int(self.day.end_s - self.now) + 3600, int(self.month.end_s - self.now) + 3600)
+
+    def redis_args(self) -> tuple[list[str], list[Any]]:
+        """KEYS and ARGV of the ``ADMIT`` script."""
+        p = self.plan
+        keys: list[str] = []
+        args: list[Any] = [
+            repr(self.now),
+            self.rid,
+            repr(self.stale_after_s),
+            len(p.rates),
+            len(p.concs),
+            len(p.budgets),
+        ]
+        for item, cost in zip(p.rates, self.costs, strict=True):
+            idx = int(self.now // item.period_s)
+            keys += [window_key(item, idx), window_key(item, idx - 1)]
+            args += [item.limit, item.period_s, cost, idx * item.period_s]
+        for c in p.concs:
+            keys.append(c.key)
+            args.append(c.limit)
+        ttl_d, ttl_m = self.period_ttls()
+        for i, b in enumerate(p.budgets):
+            keys += list(self.budget_keys(b))
+            args += [*b.limits, b.cfg.soft_percent, self.reserve_t, self.reserve_y]
+            for per in (0, 1):
+                seed = self.seeds.get((i, per))
+                args += [seed[0], seed[1]] if seed is not None else ["-", "-"]
+            args += [ttl_d, ttl_m]
+        return keys, args
+
+
+@dataclass
+class Rejection:
+    """Why a request was refused: ``kind`` rate / conc / budget, the item index (0-based),
+    and for budgets the period (0 day, 1 month), unit (``t`` tokens, ``y`` micro-yen),
+    usage and reservations; for rates the previous and current window counts."""
+
+    kind: str
+    index: int
+    period: int = 0
+    unit: str = "t"
+    used: float = 0.0
+    reserved: float = 0.0
+    prev: float = 0.0
+    cur: float = 0.0
+
+
+@dataclass
+class AdmitResult:
+    """A store's answer: admitted (with remaining budget and soft-threshold states),
+    refused (``rejection``), or counters to seed first (``need_seed``)."""
+
+    ok: bool
+    rejection: Rejection | None = None
+    need_seed: list[tuple[int, int]] = field(default_factory=list)
+    remaining_t: int | None = None
+    remaining_y: int | None = None
+    #: (budget index, period, unit, crossed by this request)
+    soft: list[tuple[int, int, str, bool]] = field(default_factory=list)
+
+    @classmethod
+    def from_redis(cls, raw: list[Any]) -> AdmitResult:
+        def s(v: Any) -> str:
+            return v.decode() if isinstance(v, bytes) else str(v)
+
+        code = int(raw[0])
+        if code == 2:
+            need = []
+            for x in raw[1:]:
+                i, p = s(x).split(":")
+                need.append((int(i) - 1, int(p) - 1))
+            return cls(ok=False, need_seed=need)
+        if code == 0:
+            kind = s(raw[1])
+            idx = int(raw[2]) - 1
+            if kind == "rate":
+                return cls(False, Rejection("rate", idx, prev=float(s(raw[3])), cur=float(s(raw[4]))))
+            if kind == "conc":
+                return cls(False, Rejection("conc", idx))
+            return cls(
+                False,
+                Rejection(
+                    "budget",
+                    idx,
+                    period=int(raw[3]) - 1,
+                    unit=s(raw[4]),
+                    used=float(s(raw[5])),
+                    reserved=float(s(raw[6])),
+                ),
+            )
+        rem_t, rem_y = int(float(s(raw[1]))), int(float(s(raw[2])))
+        soft = []
+        for x in raw[3:]:
+            i, p, unit, crossed = s(x).split(":")
+            soft.append((int(i) - 1, int(p) - 1, unit, crossed == "1"))
+        return cls(
+            True,
+            remaining_t=rem_t if rem_t >= 0 else None,
+            remaining_y=rem_y if rem_y >= 0 else None,
+            soft=soft,
+        )
+
+
+@dataclass
+class SettleCall:
+    """After the answer: token corrections for the tokens-per-minute windows (``deltas``,
+    one per ``plan.token_rates`` item, charged to the window of ``now``), concurrency
+    slots to free, and the real usage (tokens, micro-yen) for every budget."""
+
+    admit: AdmitCall
+    now: float
+    deltas: list[int]
+    used_t: int
+    used_y: int
+
+    def redis_args(self) -> tuple[list[str], list[Any]]:
+        """KEYS and ARGV of the ``SETTLE`` script."""
+        p = self.admit.plan
+        toks = p.token_rates
+        keys: list[str] = []
+        args: list[Any] = [self.admit.rid, len(toks), len(p.concs), len(p.budgets)]
+        for item, delta in zip(toks, self.deltas, strict=True):
+            keys.append(window_key(item, int(self.now // item.period_s)))
+            args += [delta, item.period_s * 2 + 1]
+        keys += [c.key for c in p.concs]
+        ttl_d, ttl_m = self.admit.period_ttls()
+        for b in p.budgets:
+            keys += list(self.admit.budget_keys(b))
+            args += [self.used_t, self.used_y, ttl_d, ttl_m]
+        return keys, args
+
+
+__all__ = [
+    "AdmitCall",
+    "AdmitResult",
+    "BudgetItem",
+    "ConcItem",
+    "Plan",
+    "RateItem",
+    "Rejection",
+    "SettleCall",
+    "window_key",
+]

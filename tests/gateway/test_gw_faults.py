@@ -1,0 +1,200 @@
+"""The gateway rides out its stores' faults: Redis stopped and started (503 then recovery,
+or fail_open), PostgreSQL unreachable and back with zero lost audit records, the
+journal's bound, and three replicas starting at once on an empty PostgreSQL database."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from prai.db.engine import open_engine
+from prai.db.migrations import MIGRATIONS, schema_version
+from prai.db.schema import audit_table
+from tests.gateway._gwutil import FakeUpstream, Gateway, RedisServer, TcpProxy, http_json
+
+CHAT = {"model": "fake", "messages": [{"role": "user", "content": "hi"}]}
+
+
+def _chat(gw: Gateway, key: str) -> tuple[int, dict[str, str], Any]:
+    return http_json(gw.v1("/chat/completions"), CHAT, key=key)
+
+
+def _until_200(gw: Gateway, key: str, timeout_s: float = 15.0) -> float:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout_s:
+        if _chat(gw, key)[0] == 200:
+            return time.monotonic() - t0
+        time.sleep(0.1)
+    raise AssertionError(f"{gw.url} did not recover within {timeout_s} s")
+
+
+def _limited(tenant: str) -> list[dict[str, Any]]:
+    return [{"name": tenant, "projects": [{"name": "p", "limits": {"requests_per_minute": 100000},
+                                            "budget": {"tokens_per_day": 10**9}}]}]
+
+
+def test_redis_stopped_and_started_two_gateways(
+    make_gateway: Callable[..., Gateway], fake_upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    redis = RedisServer(tmp_path / "redis").start()
+    tenant = "f" + uuid.uuid4().hex[:8]
+    cfg = {
+        "upstreams": [{"name": "main", "base_urls": [fake_upstream.url]}],
+        "tenants": _limited(tenant),
+        "ratelimit": {"url": redis.url, "timeout_s": 0.3},
+        "storage": {"url": f"sqlite:///{tmp_path / 'gw.db'}", "journal_dir": str(tmp_path / "j"),
+                    "flush_interval_s": 0.05},
+    }
+    try:
+        gws = [make_gateway(cfg, sub=f"g{i}").start() for i in range(2)]
+        key = gws[0].key(tenant, "p")
+        assert [_chat(g, key)[0] for g in gws] == [200, 200]
+        redis.stop()
+        for g in gws:
+            st, _, body = _chat(g, key)
+            assert st == 503, body
+            err = body["error"]
+            assert err["type"] == "service_unavailable" and err["code"] == 503
+            assert "limit store cannot be reached" in err["message"] and "hint:" in err["message"]
+            assert g.metric('prai_gateway_limit_store_errors_total{action="refused"}') >= 1
+        redis.start()  # same port, empty: counters and budgets come back (seeded from the audit log)
+        for g in gws:
+            _until_200(g, key)
+    finally:
+        redis.stop()
+    for g in gws:
+        g.stop()
+        out = g.output()
+        assert "Traceback" not in out and "limit store" in out, out[-2000:]
+
+
+def test_redis_down_with_fail_open(
+    make_gateway: Callable[..., Gateway], fake_upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    redis = RedisServer(tmp_path / "redis").start()
+    tenant = "o" + uuid.uuid4().hex[:8]
+    gw = make_gateway(
+        {
+            "upstreams": [{"name": "main", "base_urls": [fake_upstream.url]}],
+            "tenants": _limited(tenant),
+            "ratelimit": {"url": redis.url, "fail_open": True, "timeout_s": 0.3},
+        }
+    ).start()
+    key = gw.key(tenant, "p")
+    redis.stop()
+    assert [_chat(gw, key)[0] for _ in range(3)] == [200, 200, 200]
+    assert gw.metric('prai_gateway_limit_store_errors_total{action="admitted"}') == 3
+
+
+def _audit_rows(url: str) -> set[str]:
+    engine = open_engine(url)
+    try:
+        with engine.connect() as c:
+            return {r[0] for r in c.execute(select(audit_table.c.rid))}
+    finally:
+        engine.dispose()
+
+
+def test_postgres_unreachable_and_back_loses_no_audit_record(
+    make_gateway: Callable[..., Gateway], fake_upstream: FakeUpstream, pg_database: str, tmp_path: Path
+) -> None:
+    host_port = pg_database.split("@", 1)[1].split("/", 1)[0]
+    proxy = TcpProxy("127.0.0.1", int(host_port.rsplit(":", 1)[1]))
+    via_proxy = pg_database.replace(host_port, f"127.0.0.1:{proxy.port}")
+
+    def cfg(i: int) -> dict[str, Any]:
+        return {
+            "upstreams": [{"name": "main", "base_urls": [fake_upstream.url]}],
+            "tenants": [{"name": "acme", "projects": [{"name": "chat"}]}],
+            "storage": {"url": via_proxy, "journal_dir": str(tmp_path / f"j{i}"), "flush_interval_s": 0.05,
+                        "journal_max_records": 1000},
+        }
+
+    gws = [make_gateway(cfg(i), sub=f"g{i}").start() for i in range(2)]
+    key = gws[0].key("acme", "chat")
+    rids = set()
+    for g in gws:
+        for _ in range(3):
+            st, headers, _ = _chat(g, key)
+            assert st == 200
+            rids.add(headers["x-prai-request-id"])
+    proxy.down()
+    for g in gws:
+        for _ in range(10):
+            st, headers, _ = _chat(g, key)
+            assert st == 200  # requests keep flowing while the database is away
+            rids.add(headers["x-prai-request-id"])
+    time.sleep(0.5)
+    assert sum(g.metric("prai_gateway_audit_pending_records") for g in gws) >= 10
+    proxy.up()
+    deadline = time.monotonic() + 20
+    while (stored := _audit_rows(pg_database)) < rids and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert rids <= stored, f"lost: {len(rids - stored)}"
+    assert len(stored) == len(rids)  # nothing duplicated either
+    res = gws[0].cli("audit", "verify", "-c", str(gws[0].config))
+    assert f"{len(rids)} records, hash chain intact" in res.stdout
+    for g in gws:
+        g.stop()
+        assert "Traceback" not in g.output()
+
+
+def test_journal_bound_answers_503_until_the_database_is_back(
+    make_gateway: Callable[..., Gateway], fake_upstream: FakeUpstream, pg_database: str, tmp_path: Path
+) -> None:
+    host_port = pg_database.split("@", 1)[1].split("/", 1)[0]
+    proxy = TcpProxy("127.0.0.1", int(host_port.rsplit(":", 1)[1]))
+    gw = make_gateway(
+        {
+            "upstreams": [{"name": "main", "base_urls": [fake_upstream.url]}],
+            "tenants": [{"name": "acme", "projects": [{"name": "chat"}]}],
+            "storage": {"url": pg_database.replace(host_port, f"127.0.0.1:{proxy.port}"),
+                        "journal_dir": str(tmp_path / "j"), "flush_interval_s": 0.05,
+                        "journal_max_records": 3},
+        }
+    ).start()
+    key = gw.key("acme", "chat")
+    proxy.down()
+    codes = [_chat(gw, key)[0] for _ in range(3)]
+    st, _, body = _chat(gw, key)
+    assert codes == [200, 200, 200] and st == 503
+    assert body["error"]["type"] == "service_unavailable" and "journal" in body["error"]["message"]
+    proxy.up()
+    _until_200(gw, key)
+    deadline = time.monotonic() + 10
+    while len(_audit_rows(pg_database)) < 4 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(_audit_rows(pg_database)) >= 4  # the 3 held records and the one after recovery
+
+
+def test_three_replicas_start_at_once_on_an_empty_database(
+    make_gateway: Callable[..., Gateway], fake_upstream: FakeUpstream, pg_database: str, tmp_path: Path
+) -> None:
+    gws = [
+        make_gateway(
+            {
+                "upstreams": [{"name": "main", "base_urls": [fake_upstream.url]}],
+                "tenants": [{"name": "acme", "projects": [{"name": "chat"}]}],
+                "storage": {"url": pg_database, "journal_dir": str(tmp_path / f"j{i}")},
+            },
+            sub=f"g{i}",
+        )
+        for i in range(3)
+    ]
+    for g in gws:
+        g.launch()  # all three at the same moment, on a database without tables
+    for g in gws:
+        g.wait(60)
+    key = gws[0].key("acme", "chat")
+    time.sleep(0.5)
+    assert [_chat(g, key)[0] for g in gws] == [200, 200, 200]
+    engine = open_engine(pg_database)
+    with engine.connect() as c:
+        assert schema_version(c) == len(MIGRATIONS)
+        assert c.execute(select(func.count()).select_from(audit_table)).scalar() >= 0
+    engine.dispose()
