@@ -98,6 +98,9 @@ class FakeUpstream:
     def set_health(self, up: bool) -> None:
         http_json(self.url + ("/admin/health/up" if up else "/admin/health/down"), b"")
 
+    def stop(self) -> None:
+        self.proc.stop()
+
 
 def gateway_env(cache_dir: Path) -> dict[str, str]:
     env = dict(os.environ)
@@ -149,7 +152,7 @@ class Gateway:
 
     def wait(self, timeout_s: float = 30.0) -> Gateway:
         assert self.proc is not None
-        wait_http(self.url + "/health", timeout_s, proc=self.proc.p)
+        wait_http(self.url + "/health", timeout_s=timeout_s, proc=self.proc.p)
         return self
 
     def output(self) -> str:
