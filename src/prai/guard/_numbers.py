@@ -45,7 +45,10 @@ def _words(*words: str) -> re.Pattern[str]:
 
 _CTX_MY_NUMBER = _words("個人番号", "マイナンバー", "my number", "mynumber", "my_number")
 _CTX_CORP = _words("法人番号", "corporate number", "登録番号", "法人")
-_CTX_PHONE = _words("電話", "tel", "phone", "携帯", "fax", "連絡先", "call", "ファックス", "でんわ")
+_CTX_PHONE = _words("電話", "tel", "phone", "携帯", "fax", "連絡先", "call", "ファックス", "でんわ",
+                    "mobile", "msisdn", "sms")
+# log keys that hold a phone number besides the words above (sms to=090…)
+_KEY_PHONE = re.compile(r"^(?:to|from|recipient|sender|caller|callee|number)$")
 _CTX_LICENSE = _words("免許", "license", "licence", "運転")
 # An account number follows its label directly (口座番号：1234567, 普通 1234567, 記号番号
 # 12340-12345671, savings 1234567): a bank word further away (口座振替日 20230224, 普通預金 in a
@@ -376,9 +379,9 @@ def _classify(
         n in (10, 11)
         and d[0] == "0"
         and _phone_grouping_ok(lens, d)
-        and jp_phone_valid(d, False)
+        and (jp_phone_valid(d, False) or (_has(ctx, _CTX_PHONE) and _phone_shape_ok(d)))
         and _phone_context_ok(ctx)
-        and (key is None or _key_says(key, _CTX_PHONE))
+        and (key is None or _key_says(key, _CTX_PHONE, _KEY_PHONE))
     ):
         return ("pii.phone_jp", start, e, 0.95)
     if 6 <= n <= 8 and bank and not _date_like(d, lens):
@@ -512,6 +515,16 @@ def scan_invoice(t: str) -> Iterator[Hit]:
 
 
 _NON_GEOGRAPHIC = ("0120", "0800", "0570", "0990", "0180")
+_ELEVEN = ("050", "060", "070", "080", "090", "0800")
+
+
+def _phone_shape_ok(d: str) -> bool:
+    """A number shaped by the numbering plan (10 digits 0X…, not a prefix that needs 11; or
+    11 digits 050/070/080/090/0800): taken after a phone label even where libphonenumber's
+    allocation data (which lags new allocations) does not list the range."""
+    if len(d) == 11:
+        return d.startswith(_ELEVEN)
+    return len(d) == 10 and d[0] == "0" and d[1] != "0" and not d.startswith(_ELEVEN[:5])
 
 
 def _phone_grouping_ok(lens: list[int], d: str = "") -> bool:
@@ -550,7 +563,7 @@ def scan_dotted_phones(
             if (
                 _left_ok(t, s)
                 and _right_ok(t, low, m.end())
-                and jp_phone_valid(d, False)
+                and (jp_phone_valid(d, False) or (_has(ctx, _CTX_PHONE) and _phone_shape_ok(d)))
                 and _phone_context_ok(ctx)
             ):
                 yield ("pii.phone_jp", s, m.end(), 0.9)
