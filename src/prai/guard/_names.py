@@ -99,7 +99,7 @@ _INTRO_AFTER = re.compile("(?:です|と申します|でございます|とい�
 _INTRO_BEFORE = frozenset(("の", "は", "、", "。", "！", "!", "：", ":"))
 _TRIGGER = re.compile(
     "|".join(sorted(map(re.escape, HONORIFICS | TITLES), key=len, reverse=True))
-    + "|" + _LABEL_RX.pattern + "|" + _LIST_RX.pattern + "|" + _INTRO_AFTER.pattern
+    + "|" + _LABEL_RX.pattern + "|" + _LIST_RX.pattern
 )
 _JA = re.compile("[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uff66-\uff9f]")
 _KANA_WORD = re.compile("[\u3041-\u3096\u30a1-\u30fa\u30fc\uff66-\uff9f]+")
@@ -123,6 +123,18 @@ def _is_hira(c: str) -> bool:
 
 
 def _kind(pos: str) -> str:
+    kind = _KINDS.get(pos)
+    if kind is None:
+        kind = _kind_of(pos)
+        if len(_KINDS) < 4096:  # UniDic has a few hundred POS strings
+            _KINDS[pos] = kind
+    return kind
+
+
+_KINDS: dict[str, str] = {}
+
+
+def _kind_of(pos: str) -> str:
     if "人名" in pos:
         if pos.endswith("姓"):
             return "sei"
@@ -148,7 +160,7 @@ def _tokens(unit: str, out: str) -> list[Tok]:
     for line in out.split("\n"):
         if not line or line == "EOS":
             continue
-        f = line.split("\t")
+        f = line.split("\t", 5)
         surf = f[0]
         if not surf:
             continue
@@ -426,8 +438,12 @@ def scan_japanese(t: str, deadline: Deadline, lo: int = 0, hi: int | None = None
         if " " in unit:
             unit = unit.replace(" ", "\u3000")
         out = an.parse(unit)
-        if "人名" not in out and _TRIGGER.search(unit) is None and not _any_surname(out, lists):
-            continue
+        if (
+            "人名" not in out
+            and _TRIGGER.search(unit) is None
+            and not (_INTRO_AFTER.search(unit) and _any_surname(out, lists))
+        ):
+            continue  # no name tag, no context word: no rule can fire
         u = _Unit(unit, _tokens(unit, out), lists)
         spans = list(u.names())
         spans.extend(u.readings(spans))
@@ -441,15 +457,20 @@ def _any_surname(out: str, lists: NameLists) -> bool:
 
 # --- kana names without context ------------------------------------------------------
 
+# Katakana names: two words (either may be short) or one word of 4+ letters; no ー (names
+# rarely hold one, loanwords often do: データ, サーバー), so most loanwords never match.
 _KATA_RUN = re.compile(
-    r"(?<![\u30a1-\u30fa\u30fc\uff66-\uff9f])([\u30a1-\u30fa][\u30a1-\u30fa\u30fc]{1,9})"
-    r"(?:[ \u3000・]([\u30a1-\u30fa][\u30a1-\u30fa\u30fc]{0,9}))?(?![\u30a1-\u30fa\u30fc\uff66-\uff9f])"
+    r"(?:([\u30a1-\u30fa](?<![\u30a1-\u30fa\u30fc\uff66-\uff9f][\u30a1-\u30fa])[\u30a1-\u30fa]{1,9})"
+    r"[ \u3000・]([\u30a1-\u30fa]{1,10})"
+    r"|([\u30a1-\u30fa](?<![\u30a1-\u30fa\u30fc\uff66-\uff9f][\u30a1-\u30fa])[\u30a1-\u30fa]{3,11}))"
+    r"(?![\u30a1-\u30fa\u30fc\uff66-\uff9f])"
 )
-_HIRA_PAIR = re.compile(
-    r"(?<![\u3041-\u3096])([\u3041-\u3096]{2,8})[ \u3000]([\u3041-\u3096]{1,8})(?![\u3041-\u3096])"
-)
+# two hiragana words: anchored on the space between them (rare in Japanese prose)
+_HIRA_GAP = re.compile(r"[ \u3000](?=[\u3041-\u3096])(?<=[\u3041-\u3096][ \u3000])")
+_HIRA_LEFT = re.compile(r"(?<![\u3041-\u3096])[\u3041-\u3096]{2,8}$")
+_HIRA_RIGHT = re.compile(r"[\u3041-\u3096]{1,8}(?![\u3041-\u3096])")
 # hiragana written without a space: only alone in a table cell (しのはらこうへい)
-_HIRA_CELL = re.compile(r"(?:^|(?<=[\t,]))[\u3041-\u3096]{4,12}(?=[\t,\n]|$)", re.MULTILINE)
+_HIRA_CELL = re.compile(r"[\u3041-\u3096](?<![^\t,\n][\u3041-\u3096])[\u3041-\u3096]{3,11}(?=[\t,\n]|$)")
 
 
 def _to_kata(s: str) -> str:
@@ -477,19 +498,21 @@ def scan_kana(t: str, deadline: Deadline) -> Iterator[Hit]:
     as two words (``おがわ　たかこ``) or alone in a table cell (``しのはらこうへい``)."""
     lists = names()
     for m in _KATA_RUN.finditer(t):
-        a, b = m.group(1), m.group(2)
-        if b is not None and len(b) == 0:
-            continue
         if m.start() > 0 and t[m.start() - 1] in ")）":  # ）カナニワ: a company's account
             continue
-        if (b and _kana_name(a, lists, b)) or (not b and len(a) >= 4 and _kana_name(a, lists)):
+        a, b = m.group(1), m.group(2)
+        if a is None:
+            if _kana_name(m.group(3), lists):
+                yield (NAME, m.start(), m.end(), 0.8)
+        elif _kana_name(a, lists, b):
             yield (NAME, m.start(), m.end(), 0.8)
-        elif b and len(a) >= 4 and _kana_name(a, lists):  # ヨコタリョウタ followed by a word
+        elif len(a) >= 4 and _kana_name(a, lists):  # ヨコタリョウタ followed by a word
             yield (NAME, m.start(1), m.end(1), 0.8)
-    for m in _HIRA_PAIR.finditer(t):
-        deadline.check()
-        if _kana_name(m.group(1), lists, m.group(2)):
-            yield (NAME, m.start(), m.end(), 0.8)
+    for g in _HIRA_GAP.finditer(t):
+        left = _HIRA_LEFT.search(t, max(0, g.start() - 8), g.start())
+        right = _HIRA_RIGHT.match(t, g.end())
+        if left and right and _kana_name(left.group(), lists, right.group()):
+            yield (NAME, left.start(), right.end(), 0.8)
     for m in _HIRA_CELL.finditer(t):
         if _kana_name(m.group(), lists):
             yield (NAME, m.start(), m.end(), 0.8)
@@ -583,28 +606,54 @@ _ROMAJI_PAIR = re.compile(
     rf"(?<![A-Za-z'.-])(?=[A-Z])((?i:{_SYL}){{1,8}})[ \u3000]{{1,2}}(?=[A-Z])((?i:{_SYL}){{1,8}})"
     r"(?![A-Za-z'-])"
 )
+# A name after a title (Mr. Sato, Ms. YAMADA Hanako).
 _ROMAJI_TITLED = re.compile(
-    r"(?<![A-Za-z])(?:Mr|Ms|Mrs|Miss|Dr|Prof)\.?[ \u3000]+"
+    r"(?:Mr|Ms|Mrs|Miss|Dr|Prof)(?<![A-Za-z][MDP][a-z])(?<![A-Za-z][MD][a-z][a-z])\.?[ \u3000]+"
     r"([A-Z][a-z]{1,13}(?:[ \u3000]+[A-Z][a-z]{1,13})?|[A-Z]{2,14}(?:[ \u3000]+[A-Z][a-z]{1,13})?)"
     r"(?![A-Za-z'-])"
-    r"|(?<![A-Za-z])([A-Z][a-z]{1,13})(?:-(?:san|sama|sensei|kun|shi)(?![a-z])|(?:さん|様|さま|氏|くん))"
-    r"|(?i:(?<![a-z])(?:full[ _]?name|name|card ?holder(?: name)?|holder|guest(?: name)?"
-    r"|contact(?: person)?|attn\.?|名義|氏名|お名前|宿泊者名|署名)"
-    r"[ \t]*[:：][ \t]*)([A-Z][a-z]{1,13}(?:[ \u3000]+[A-Z][a-z]{1,13}){0,2}|[A-Z]{2,14}(?:[ \u3000]+[A-Z]{2,14}){0,2})"
+)
+# A name before an honorific (Tanaka-san, Yoshikawaさん): anchored on the honorific's
+# first letter, the word found leftwards.
+_ROMAJI_HONORIFIC = re.compile(r"[a-z](?:-(?:san|sama|sensei|kun|shi)(?![a-z])|さん|様|さま|氏|くん)")
+_CAP_WORD_BEFORE = re.compile(r"(?<![A-Za-z])[A-Z][a-z]{1,13}$")
+# A name after a label (Name: …, CARD HOLDER: …, カード名義：…): anchored on the colon,
+# the label checked leftwards.
+_COLON_NAME = re.compile(
+    r"[:：][ \t]*([A-Z][a-z]{1,13}(?:[ \u3000]+[A-Z][a-z]{1,13}){0,2}|[A-Z]{2,14}(?:[ \u3000]+[A-Z]{2,14}){0,2})"
     r"(?![A-Za-z'-])"
+)
+_NAME_LABEL_BEFORE = re.compile(
+    r"(?i:(?<![a-z])(?:full[ _]?name|name|card ?holder(?: name)?|holder|guest(?: name)?"
+    r"|contact(?: person)?|attn\.?|名義|氏名|お名前|宿泊者名|署名))[ \t]*$"
 )
 
 # Positions where a person's name is written (any two Hepburn words there are a name): a
 # chat speaker tag, an e-mail From header, the line after a closing, a key="…" value.
+_PAIR_BODY = rf"((?=[A-Z])(?i:{_SYL}){{1,8}}[ \u3000](?=[A-Z])(?i:{_SYL}){{1,8}})(?![A-Za-z'-])"
+# Each branch starts with a literal character, so the regex engine skips to the candidates
+# quickly; the rest of each position is checked in Python (line start, the key, the
+# closing word on the line before).
 _ROMAJI_PLACED = re.compile(
-    rf"(?:^\[[0-9]{{1,2}}:[0-9]{{2}}(?::[0-9]{{2}})?\][ \t]*|^From:[ \t]*"
-    rf"|(?:regards|sincerely|best|thanks|thank you|cheers),?[ \t]*\r?\n(?:[ \t]*\r?\n)?[ \t]*"
-    rf"|(?:name|customer|user|holder|contact)=\")"
-    rf"((?=[A-Z])(?i:{_SYL}){{1,8}}[ \u3000](?=[A-Z])(?i:{_SYL}){{1,8}})(?![A-Za-z'-])"
-    # "Dear Ohashi,": one Hepburn word
-    rf"|(?<![A-Za-z])Dear[ \t]+((?=[A-Z])(?i:{_SYL}){{1,8}})(?=[ \t]*,)",
-    re.MULTILINE | re.IGNORECASE,
+    rf"\[[0-9]{{1,2}}:[0-9]{{2}}(?::[0-9]{{2}})?\][ \t]*{_PAIR_BODY}"
+    rf"|From:[ \t]*{_PAIR_BODY}"
+    rf"|=\"{_PAIR_BODY}"
+    rf"|,[ \t]*\r?\n(?:[ \t]*\r?\n)?[ \t]*{_PAIR_BODY}"
+    rf"|Dear[ \t]+((?=[A-Z])(?i:{_SYL}){{1,8}})(?=[ \t]*,)"  # Dear Ohashi,
 )
+_CLOSING = re.compile(r"(?i:regards|sincerely|best|thanks|thank you|cheers)[ \t]*$")
+_NAME_KEY_BEFORE = re.compile(r"(?<![A-Za-z_])(?:name|customer|user|holder|contact)$")
+
+
+def _placed_ok(t: str, m: re.Match[str], g: int) -> bool:
+    s = m.start()
+    if g in (1, 2):  # a chat tag or From: at the start of a line
+        return s == 0 or t[s - 1] == "\n"
+    if g == 3:
+        return _NAME_KEY_BEFORE.search(t, max(0, s - 12), s) is not None
+    if g == 4:  # the line ending with this comma is a closing (Best regards,)
+        line_start = t.rfind("\n", max(0, s - 40), s) + 1
+        return _CLOSING.search(t, line_start, s) is not None and (s - line_start) <= 30
+    return s == 0 or not t[s - 1].isalpha()
 
 _KANA = {
     "a": "ア", "i": "イ", "u": "ウ", "e": "エ", "o": "オ",
@@ -705,10 +754,18 @@ def romaji_name_kind(word: str) -> str:
 def scan_romaji(t: str, deadline: Deadline) -> Iterator[Hit]:
     """Romaji names: see the module docstring. Linear: each regex runs once over ``t``."""
     for m in _ROMAJI_TITLED.finditer(t):
-        g = next(k for k in (1, 2, 3) if m.group(k))
-        yield (NAME, m.start(g), m.end(g), 0.85)
+        yield (NAME, m.start(1), m.end(1), 0.85)
+    for m in _ROMAJI_HONORIFIC.finditer(t):
+        w = _CAP_WORD_BEFORE.search(t, max(0, m.start() - 13), m.start() + 1)
+        if w:
+            yield (NAME, w.start(), w.end(), 0.85)
+    for m in _COLON_NAME.finditer(t):
+        if _NAME_LABEL_BEFORE.search(t, max(0, m.start() - 24), m.start()):
+            yield (NAME, m.start(1), m.end(1), 0.85)
     for m in _ROMAJI_PLACED.finditer(t):
-        g = 1 if m.group(1) else 2
+        g = m.lastindex or 0
+        if not g or not _placed_ok(t, m, g):
+            continue
         a, _, b = m.group(g).replace("\u3000", " ").partition(" ")
         if _case_ok(a) and (not b or _case_ok(b)):
             yield (NAME, m.start(g), m.end(g), 0.85)
