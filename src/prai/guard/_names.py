@@ -240,9 +240,7 @@ class _Unit:
         u = self.u
         if s > 0 and _is_kata(u[s - 1]) and (_is_kata(u[s]) or u[s - 1] != "ー"):
             return True
-        if e < len(u) and _is_kata(u[e]) and u[e] != "ー" and not self.after_title(e):
-            return True
-        return False
+        return bool(e < len(u) and _is_kata(u[e]) and u[e] != "ー" and not self.after_title(e))
 
     def word_ends(self, e: int) -> bool:
         """Nothing of the same word follows ``e``: not kanji or kana, unless a title."""
@@ -322,9 +320,7 @@ class _Unit:
                 continue
             if not self.single_ok(k):
                 continue
-            if self.after_title(ce) and (self.word_ends(ce)):
-                yield cs, ce, 0.85
-            elif self.intro(k):
+            if (self.after_title(ce) and (self.word_ends(ce))) or self.intro(k):
                 yield cs, ce, 0.85
 
     def intro(self, k: int) -> bool:
@@ -486,10 +482,7 @@ def _kana_name(word: str, lists: NameLists, second: str = "") -> bool:
         return (a in lists.surname_kana and b in lists.given_kana) or (
             a in lists.given_kana and b in lists.surname_kana and len(b) >= 3
         )
-    for k in range(2, len(a) - 1):
-        if a[:k] in lists.surname_kana and a[k:] in lists.given_kana:
-            return True
-    return False
+    return any(a[:k] in lists.surname_kana and a[k:] in lists.given_kana for k in range(2, len(a) - 1))
 
 
 def scan_kana(t: str, deadline: Deadline) -> Iterator[Hit]:
