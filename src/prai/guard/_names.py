@@ -97,6 +97,11 @@ _ROLE = re.compile(
 # Self-introductions: 〜の横田です / 担当の辻と申します.
 _INTRO_AFTER = re.compile("(?:です|と申します|でございます|といいます|と言います)")
 _INTRO_BEFORE = frozenset(("の", "は", "、", "。", "！", "!", "：", ":"))
+# A role or title before 〜の + surname (部長の山田が, 弊社の佐藤より, 担当の辻が).
+_ROLE_BEFORE = re.compile(
+    "(?:" + "|".join(sorted(map(re.escape, TITLES | {"弊社", "当社", "秘書", "上司", "同僚", "部下"}),
+                            key=len, reverse=True)) + ")$"
+)
 _TRIGGER = re.compile(
     "|".join(sorted(map(re.escape, HONORIFICS | TITLES), key=len, reverse=True))
     + "|" + _LABEL_RX.pattern + "|" + _LIST_RX.pattern
@@ -274,11 +279,14 @@ class _Unit:
         while j + 1 < n and j - i < 4 and toks[j + 1][1] in ("mei", "jin") and toks[j + 1][2] == toks[j][3]:
             j += 1
         tagged = toks[i][1] in _NAMEISH and toks[j][1] in _NAMEISH
-        if not tagged:
+        if toks[j][1] not in _NAMEISH:
+            # a given name only on the list must end the word (岩崎元社長: 元 is no name)
             s, e = toks[i][2], toks[j][3]
-            # list words: the given name must end the word; two list words need 3+ characters
-            if not self.word_ends(e) or e - s - (1 if k > i + 1 else 0) < 3:
+            nxt = self.u[e : e + 1]
+            if not self.word_ends(e) or (e - toks[j][2] == 1 and nxt and _is_kanji(nxt)):
                 return None
+            if toks[i][1] not in _NAMEISH and e - s - (1 if k > i + 1 else 0) < 3:
+                return None  # two list words need 3+ characters (東大)
         return j, (0.9 if tagged else 0.85)
 
     def candidate(self, k: int) -> tuple[int, int, float] | None:
@@ -324,10 +332,18 @@ class _Unit:
                 yield cs, ce, 0.85
 
     def intro(self, k: int) -> bool:
-        """``…の横田です``, ``担当の辻と申します``, ``佐野です！`` (at the start)."""
+        """``…の横田です``, ``担当の辻と申します``, ``佐野です！`` (at the start), and a role
+        before: ``部長の山田が``, ``弊社の佐藤より``."""
         toks = self.toks
         if toks[k][1] != "sei" and toks[k][0] not in self.lists.surnames:
             return False
+        if (
+            k >= 2
+            and toks[k - 1][0] == "の"
+            and _ROLE_BEFORE.search(self.u, max(0, toks[k - 1][2] - 8), toks[k - 1][2])
+            and self.u[toks[k][3] : toks[k][3] + 1] in _PARTICLE_AFTER
+        ):
+            return True
         if _INTRO_AFTER.match(self.u, toks[k][3]) is None:
             return False
         if k == 0 or self.u[: toks[k][2]].strip(" \u3000「『【[") == "":
@@ -513,7 +529,7 @@ def scan_kana(t: str, deadline: Deadline) -> Iterator[Hit]:
 
 # --- the same name elsewhere in the text -------------------------------------------------
 
-_PARTICLE_AFTER = frozenset("がはをにのともへでや、。，,（(）)」』 \u3000\n\t:：")
+_PARTICLE_AFTER = frozenset("がはをにのともへでやよか、。，,（(）)」』 \u3000\n\t:：")
 
 
 def propagate(t: str, hits: Iterable[Hit]) -> list[Hit]:
