@@ -29,8 +29,9 @@ def test_payroll_export_accounts_only_under_their_column() -> None:
         "E1002,佐藤 花子,315000,0009,456,普通,１２３４５６７,サトウ ハナコ\n"
     )
     assert found(text) == [
-        ("pii.person_name", "山田 太郎"), ("pii.bank_account_jp", "7654321"), ("pii.person_name", "ヤマダ タロウ"),
-        ("pii.person_name", "佐藤 花子"), ("pii.bank_account_jp", "１２３４５６７"), ("pii.person_name", "サトウ ハナコ"),
+        ("pii.person_name", "山田 太郎"), ("pii.bank_account_jp", "7654321"),
+        ("pii.person_name", "ヤマダ タロウ"), ("pii.person_name", "佐藤 花子"),
+        ("pii.bank_account_jp", "１２３４５６７"), ("pii.person_name", "サトウ ハナコ"),
     ]
 
 
@@ -57,7 +58,9 @@ def test_json_lines_are_not_a_header_but_their_keys_count() -> None:
     )
     got = found(text)
     assert ("pii.person_name", "name") not in got
-    assert [t for d, t in got if d == "pii.person_name"] == ["横田亮太", "ヨコタリョウタ", "片山 英樹", "カタヤマ ヒデキ"]
+    assert [t for d, t in got if d == "pii.person_name"] == [
+        "横田亮太", "ヨコタリョウタ", "片山 英樹", "カタヤマ ヒデキ",
+    ]
     assert [t for d, t in got if d == "pii.address_jp"] == ["倉吉市志津３７３－５", "新潟市江南区両川2-3-4"]
 
 
