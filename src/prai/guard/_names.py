@@ -37,6 +37,7 @@ only sentences that hold kanji or kana. Offsets are indices into the scanned tex
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
@@ -436,30 +437,51 @@ def _label_spans(unit: str) -> list[tuple[int, int, bool]]:
 
 
 def scan_japanese(t: str, deadline: Deadline, lo: int = 0, hi: int | None = None) -> Iterator[Hit]:
-    """Japanese names in ``t[lo:hi]`` (see the module docstring)."""
-    an = analyser()
-    lists = names()
+    """Japanese names in ``t[lo:hi]`` (see the module docstring).
+
+    A sentence's names depend on the sentence alone, so they are remembered per sentence
+    (:data:`UNIT_CACHE_SIZE` sentences, keyed by a BLAKE2b digest: the cache holds offsets,
+    never text): a chat history sent again with each turn, or a stream's context window,
+    is analysed once."""
     hi = len(t) if hi is None else hi
     for us, ue in _units(t, lo, hi):
         unit = t[us:ue]
         if _JA.search(unit) is None:
             continue
-        deadline.check()
-        # the analyser drops ASCII spaces and may then read across them (運送 後藤様 →
-        # 運送/後/藤): an ideographic space (same length) is a word boundary to it
-        if " " in unit:
-            unit = unit.replace(" ", "\u3000")
-        out = an.parse(unit)
-        if (
-            "人名" not in out
-            and _TRIGGER.search(unit) is None
-            and not (_INTRO_AFTER.search(unit) and _any_surname(out, lists))
-        ):
-            continue  # no name tag, no context word: no rule can fire
-        u = _Unit(unit, _tokens(unit, out), lists)
-        spans = list(u.names())
-        spans.extend(u.readings(spans))
+        key = hashlib.blake2b(unit.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        spans = _UNIT_CACHE.get(key)
+        if spans is None:
+            deadline.check()
+            spans = _unit_names(unit)
+            if len(_UNIT_CACHE) >= UNIT_CACHE_SIZE:
+                _UNIT_CACHE.clear()
+            _UNIT_CACHE[key] = spans
         yield from ((NAME, us + s, us + e, sc) for s, e, sc in spans)
+
+
+#: Sentences whose names are remembered (see :func:`scan_japanese`).
+UNIT_CACHE_SIZE = 4096
+_UNIT_CACHE: dict[bytes, tuple[tuple[int, int, float], ...]] = {}
+
+
+def _unit_names(unit: str) -> tuple[tuple[int, int, float], ...]:
+    """(start, end, score) of the names in one sentence."""
+    lists = names()
+    # the analyser drops ASCII spaces and may then read across them (運送 後藤様 →
+    # 運送/後/藤): an ideographic space (same length) is a word boundary to it
+    if " " in unit:
+        unit = unit.replace(" ", "\u3000")
+    out = analyser().parse(unit)
+    if (
+        "人名" not in out
+        and _TRIGGER.search(unit) is None
+        and not (_INTRO_AFTER.search(unit) and _any_surname(out, lists))
+    ):
+        return ()  # no name tag, no context word: no rule can fire
+    u = _Unit(unit, _tokens(unit, out), lists)
+    spans = list(u.names())
+    spans.extend(u.readings(spans))
+    return tuple(spans)
 
 
 def _any_surname(out: str, lists: NameLists) -> bool:
