@@ -144,10 +144,11 @@ class Scanner:
         self.longest_word = max((len(w) for w in words), default=0)
 
     def load(self) -> None:
-        """Load the analyser and the postal data now (else on the first scan that needs
-        them): servers call this at start so the first request does not wait."""
+        """Load the analyser, the name lists and the postal data now (else on the first
+        scan that needs them): servers call this at start so the first request does not wait."""
         if "pii.person_name" in self.enabled:
             _ja.analyser()
+            _ja.names()
         if self.enabled & JA_DETECTORS:
             _ja.postal()
 
