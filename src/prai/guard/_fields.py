@@ -186,6 +186,7 @@ def scan_fields(
 ) -> Iterator[Hit]:
     """Name and address cells of tables and keyed values in ``t`` (see the module docstring)."""
     for c in tables(t, deadline) if cells is None else cells:
+        deadline.check()
         det = (
             "pii.person_name" if names and c.header in NAME_COLUMNS
             else "pii.address_jp" if addresses and c.header in ADDRESS_COLUMNS
@@ -202,6 +203,7 @@ def scan_fields(
     if '"' not in t:
         return
     for m in _KEYED.finditer(t):
+        deadline.check()
         g = 1 if m.group(1) else 3
         key = m.group(g).lower()
         det = (

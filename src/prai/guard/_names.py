@@ -42,7 +42,7 @@ import re
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
-from prai.guard._deadline import Deadline
+from prai.guard._deadline import UNLIMITED, Deadline
 from prai.guard._ja import NameLists, analyser, names
 
 Hit = tuple[str, int, int, float]
@@ -448,14 +448,13 @@ def scan_japanese(t: str, deadline: Deadline, lo: int = 0, hi: int | None = None
         unit = t[us:ue]
         if _JA.search(unit) is None:
             continue
+        deadline.check()
         if UNIT_CACHE_SIZE <= 0:
-            deadline.check()
             spans = _unit_names(unit)
         else:
             key = hashlib.blake2b(unit.encode("utf-8", "surrogatepass"), digest_size=16).digest()
             cached = _UNIT_CACHE.get(key)
             if cached is None:
-                deadline.check()
                 cached = _unit_names(unit)
                 if len(_UNIT_CACHE) >= UNIT_CACHE_SIZE:
                     _UNIT_CACHE.clear()
@@ -535,6 +534,7 @@ def scan_kana(t: str, deadline: Deadline) -> Iterator[Hit]:
     as two words (``おがわ　たかこ``) or alone in a table cell (``しのはらこうへい``)."""
     lists = names()
     for m in _KATA_RUN.finditer(t):
+        deadline.check()
         if m.start() > 0 and t[m.start() - 1] in ")）":  # ）カナニワ: a company's account
             continue
         a, b = m.group(1), m.group(2)
@@ -546,11 +546,13 @@ def scan_kana(t: str, deadline: Deadline) -> Iterator[Hit]:
         elif len(a) >= 4 and _kana_name(a, lists):  # ヨコタリョウタ followed by a word
             yield (NAME, m.start(1), m.end(1), 0.8)
     for g in _HIRA_GAP.finditer(t):
+        deadline.check()
         left = _HIRA_LEFT.search(t, max(0, g.start() - 8), g.start())
         right = _HIRA_RIGHT.match(t, g.end())
         if left and right and _kana_name(left.group(), lists, right.group()):
             yield (NAME, left.start(), right.end(), 0.8)
     for m in _HIRA_CELL.finditer(t):
+        deadline.check()
         if _kana_name(m.group(), lists):
             yield (NAME, m.start(), m.end(), 0.8)
 
@@ -560,11 +562,16 @@ def scan_kana(t: str, deadline: Deadline) -> Iterator[Hit]:
 _PARTICLE_AFTER = frozenset("がはをにのともへでやよか、。，,（(）)」』 \u3000\n\t:：")
 
 
-def propagate(t: str, hits: Iterable[Hit]) -> list[Hit]:
+#: Most distinct names one text's repeats are searched for (keeps the search linear).
+MAX_PROPAGATED = 256
+
+
+def propagate(t: str, hits: Iterable[Hit], deadline: Deadline = UNLIMITED) -> list[Hit]:
     """Other occurrences of names already found in ``t``: the whole name, and the surname
     of a kanji full name written alone (``金子 綾`` … ``金子が``). An occurrence must be a
     word of its own (no kanji or katakana of the same word around it; a one-character
-    surname only before a particle, punctuation or a title)."""
+    surname only before a particle, punctuation or a title). Linear: one regex of at most
+    :data:`MAX_PROPAGATED` names, overlaps checked against the sorted findings in one pass."""
     lists = names()
     found: dict[str, float] = {}
     spans: list[tuple[int, int]] = []
@@ -572,6 +579,8 @@ def propagate(t: str, hits: Iterable[Hit]) -> list[Hit]:
         if det != NAME:
             continue
         spans.append((s, e))
+        if len(found) >= MAX_PROPAGATED:
+            continue
         word = t[s:e]
         if len(word) >= 2:
             found.setdefault(word, 0.8)
@@ -583,9 +592,16 @@ def propagate(t: str, hits: Iterable[Hit]) -> list[Hit]:
     rx = re.compile("|".join(map(re.escape, sorted(found, key=len, reverse=True))))
     taken = sorted(spans)
     out: list[Hit] = []
+    k = 0
+    reach = -1  # the furthest end of the findings starting before the match's end
     for m in rx.finditer(t):
+        deadline.check()
         s, e = m.span()
-        if any(a < e and s < b for a, b in taken):
+        while k < len(taken) and taken[k][0] < e:
+            reach = max(reach, taken[k][1])
+            k += 1
+        # matches come in order: a finding starting before e overlaps when it ends after s
+        if reach > s:
             continue
         if not _own_word(t, s, e):
             continue
@@ -793,13 +809,16 @@ def scan_romaji(t: str, deadline: Deadline) -> Iterator[Hit]:
     for m in _ROMAJI_TITLED.finditer(t):
         yield (NAME, m.start(1), m.end(1), 0.85)
     for m in _ROMAJI_HONORIFIC.finditer(t):
+        deadline.check()
         w = _CAP_WORD_BEFORE.search(t, max(0, m.start() - 13), m.start() + 1)
         if w:
             yield (NAME, w.start(), w.end(), 0.85)
     for m in _COLON_NAME.finditer(t):
+        deadline.check()
         if _NAME_LABEL_BEFORE.search(t, max(0, m.start() - 24), m.start()):
             yield (NAME, m.start(1), m.end(1), 0.85)
     for m in _ROMAJI_PLACED.finditer(t):
+        deadline.check()
         g = m.lastindex or 0
         if not g or not _placed_ok(t, m, g):
             continue

@@ -192,7 +192,7 @@ class Scanner:
             found.extend(_names.scan_kana(t, deadline))
             found.extend(_fields.scan_fields(t, deadline, names=True,
                                              addresses="pii.address_jp" in on, cells=cells))
-            found.extend(_names.propagate(t, found))
+            found.extend(_names.propagate(t, found, deadline))
             hits.extend(found)
         elif "pii.address_jp" in on:
             hits.extend(_fields.scan_fields(t, deadline, names=False, addresses=True, cells=cells))
