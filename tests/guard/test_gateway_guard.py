@@ -313,7 +313,7 @@ FORMS = [  # (prompt, what reaches the upstream)
     ("患者氏名：鈴木 一郎、フリガナ：スズキ イチロウ", "患者氏名：［氏名］、フリガナ：［氏名］"),
     ("Best regards,\nSachiko Nishimura", "Best regards,\n［氏名］"),
     ("送付先は東京都港区六本木3-2-1 六本木グランドタワー 15Fです", "送付先は［住所］です"),
-    ("Ship to 3-2-1 Roppongi, Minato-ku, Tokyo 106-0032, Japan.", "Ship to ［住所］."),
+    ("Ship to 3-2-1 Roppongi, Minato-ku, Tokyo 106-0032, Japan.", "Ship to ［住所］ ［郵便番号］, Japan."),
     ("TEL +81(0)90-1234-5678 / 03.1234.5678", "TEL ［電話番号］ / ［電話番号］"),
     ("06-1234-5678（18時以降）", "［電話番号］（18時以降）"),
     ("登録番号 T9234-5678-9012-3", "登録番号 ［法人番号］"),

@@ -8,6 +8,7 @@ import pytest
 from prai.guard import Scanner
 
 S = Scanner(detectors=["pii.person_name"])
+ALL = Scanner()
 
 
 def names(text: str) -> list[str]:
@@ -83,3 +84,81 @@ def test_span_covers_whole_name_in_original_offsets() -> None:
     text = "ｶﾞｲﾄﾞ担当の山田　太郎様"  # half-width kana before: the NFKC copy path
     f = S.scan(text)
     assert [(x.text, text[x.start : x.end]) for x in f] == [("山田　太郎", "山田　太郎")]
+
+
+# Context that makes a single surname a name, kana names, readings and repeats (issue 15
+# item 2); examples written for these tests, none taken from bench/guard_data.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a role before 〜の (the guard engineer's open item), self-introductions
+        ("部長の山田が対応します。", ["山田"]),
+        ("弊社の佐藤より折り返しご連絡いたします。", ["佐藤"]),
+        ("お世話になっております。株式会社ミナト精工の岡本です。", ["岡本"]),
+        ("担当の藤井と申します。よろしくお願いいたします。", ["藤井"]),
+        # titles the analyser splits (部/長) and titles after a space or with 元/前
+        ("サンライズ物産 北川部長", ["北川"]),
+        ("大橋知事は定例会見で述べた。", ["大橋"]),
+        ("後任は岩崎元社長の長男。", ["岩崎"]),
+        ("日の出テクノロジー株式会社 伊藤 様", ["伊藤"]),
+        # labels, also with a role between label and name; lists of attendees
+        ("記入者：看護師 福田", ["福田"]),
+        ("記入者：Ns.篠原", ["篠原"]),
+        ("受付者：平野\u3000対応日時：3月2日", ["平野"]),
+        ("（担当：林）", ["林"]),
+        ("連帯保証人：川端 修（父）", ["川端 修"]),
+        ("参加者：森、吉岡（人事）、宇野課長、石原 真一", ["森", "吉岡", "宇野", "石原 真一"]),
+        # a surname the analyser reads as a place, with a given name
+        ("代表取締役　千葉　颯太　㊞", ["千葉　颯太"]),
+        # readings in brackets, kana names without a label
+        ("契約者：高木 恵（タカギ　メグミ）", ["高木 恵", "タカギ\u3000メグミ"]),
+        ("署名欄 岸本 光（Hikaru Kishimoto）", ["岸本 光", "Hikaru Kishimoto"]),
+        ("返金先 三井住友銀行 本店 普通 1234567 オオニシ エミ", ["オオニシ エミ"]),
+        ("西村 あかり\nにしむら　あかり", ["西村 あかり", "にしむら\u3000あかり"]),
+        ("ご依頼主：ヨシダ ケンタ 様", ["ヨシダ ケンタ"]),
+        # the same name again, and the surname of a full name alone
+        ("前回は岡本 浩二が説明した。その後、岡本が資料を送付した。", ["岡本 浩二", "岡本"]),
+        ("松下 恵美が入社しました。松下さんは経理部に配属されます。", ["松下 恵美", "松下"]),
+        # romaji in the places names take, and from the name lists
+        ("[10:02] Kenta Yoshida: 了解です", ["Kenta Yoshida"]),
+        ("From: Aya Matsuda <aya@example.jp>", ["Aya Matsuda"]),
+        ("Kind regards,\nHaruka Nomura", ["Haruka Nomura"]),
+        ("Dear Tanimoto,\nThank you.", ["Tanimoto"]),
+        ("Dear Ms. Sato,", ["Sato"]),
+        ("2024-05-01 INFO login name=\"Ryo Kimura\" ok", ["Ryo Kimura"]),
+        ("カード名義：CHIHIRO OKADA", ["CHIHIRO OKADA"]),
+        ("Holder: SHOTA MORI  Exp. 04/30", ["SHOTA MORI"]),
+        ("Please call Yoshikawaさん tomorrow.", ["Yoshikawa"]),
+    ],
+)
+def test_names_in_context(text: str, expected: list[str]) -> None:
+    assert names(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "本日は東京の森と大阪の林を視察した。",
+        "鈴木建設と本田技研の工場を訪問した。",
+        "出席者：営業部、開発部、品質保証部",
+        "担当：営業二課",
+        "口座名義：カ）サクラショウジ",
+        "口座名義：）カナニワ",
+        "2023/12/28 09:45　発送　羽田クロノゲート",
+        "所在地 愛知県名古屋市緑区瀬木南 49-24 瀬木南プレイス 22F",
+        "Best regards,\nCustomer Success Team",
+        "Dear Customer Support,",
+        "[10:05] Bot Notice: maintenance",
+        "データセンターのサーバーとネットワークを更新した。",
+        "東大の入試と西新宿の店舗",
+        "関する資料をお送りします。",
+    ],
+)
+def test_not_names_in_context(text: str) -> None:
+    # every detector on: a town read as a name inside an address is part of the address
+    assert [f.text for f in ALL.scan(text) if f.detector == "pii.person_name"] == []
+
+
+def test_json_keys() -> None:
+    text = '{"id":12,"name":"野村 光太","kana":"ノムラ コウタ","tel":"06-1234-5678"}\n'
+    assert names(text) == ["野村 光太", "ノムラ コウタ"]

@@ -34,10 +34,12 @@ Hit = tuple[str, int, int, float]
 
 _NUM = "[0-9０-９]{1,5}|[一二三四五六七八九十〇百千]{1,4}"
 _DASH = "-－‐‑–—―−ｰー"
-# One element of the block part: a number and what follows it.
+# One element of the block part: a number and what follows it; a number in kanji numerals
+# only with its unit (二丁目, 十二番: a bare 八 is a word, 北九州市八幡西区).
 _BLOCK_PART = re.compile(
-    rf"(?:{_NUM})(?:丁目|番地の|番地|番の|番|号|地割|の(?=[0-9０-９一二三四五六七八九十])"
+    rf"(?:[0-9０-９]{{1,5}}(?:丁目|番地の|番地|番の|番|号|地割|の(?=[0-9０-９一二三四五六七八九十])"
     rf"|[{_DASH}](?=[0-9０-９]))?"
+    rf"|[一二三四五六七八九十〇百千]{{1,4}}(?:丁目|番地の|番地|番の|番|号|地割))"
 )
 _SUFFIX = (
     "ビルディング|ビル|タワー|ハイツ|マンション|コーポ|レジデンス|ハウス|荘|館|棟|ヒルズ|プラザ|センター"
@@ -45,7 +47,7 @@ _SUFFIX = (
 )
 _ROOM = (
     r"(?:[0-9０-９]{1,3}(?:階|[FＦ])(?:[ \u3000]?[0-9０-９]{1,4}(?:号室|号)?)?"
-    r"|[0-9０-９]{1,5}号室|[#＃][0-9０-９]{1,5}|[A-ZＡ-Ｚ]?[0-9０-９]{3,4}(?:号)?(?![0-9０-９]))"
+    r"|[0-9０-９]{1,5}号室|[#＃][0-9０-９]{1,5}|[A-ZＡ-Ｚ]?[0-9０-９]{3,4}(?:号)?(?![0-9０-９]|[-－ー‐][0-9０-９]))"
 )
 _NAME_CH = "\u30a0-\u30ff\u3400-\u9fffA-Za-zＡ-Ｚａ-ｚ・&＆'’"
 _BUILDING = re.compile(
@@ -55,7 +57,7 @@ _BUILDING = re.compile(
 )
 _UNKNOWN_TOWN = re.compile(
     r"(?:[\u3400-\u9fff\u30a0-\u30ffヶヵ々〆]|上る|下る|入る|の(?=[\u3400-\u9fff])){1,16}?"
-    rf"(?=[ \u3000]?(?:{_NUM}))"
+    r"(?=[ \u3000]?(?:[0-9０-９]|[一二三四五六七八九十〇百千]{1,4}(?:丁目|番|号|地割)))"
 )
 _LABEL_BEFORE = re.compile(r"(?:住所|所在地|居住地|現住所|本籍|送付先|届け先|お届け先|勤務地)[^\n]{0,6}$")
 _POSTAL_BEFORE = re.compile(rf"〒?[ \u3000]?[0-9０-９]{{3}}[{_DASH}][0-9０-９]{{4}}[ \u3000]*$")
@@ -64,9 +66,28 @@ _PREF_MAX = 4
 _SPACES = " \u3000"
 
 
+_POSTAL_AFTER = re.compile(
+    rf"[ \u3000]{{0,2}}〒?[ \u3000]?([0-9０-９]{{3}}[{_DASH}][0-9０-９]{{4}}|[0-9０-９]{{7}})(?![0-9０-９])"
+)
+_TO_ASCII = str.maketrans("０１２３４５６７８９", "0123456789")
+
+
+def _postal_after(t: str, end: int, data: PostalData) -> Hit | None:
+    """A postal code written right after an address (``…1208号室 154-0005``) that Japan
+    Post lists: a ``pii.postal_code_jp`` finding."""
+    m = _POSTAL_AFTER.match(t, end)
+    if m is None:
+        return None
+    code = "".join(c for c in m.group(1).translate(_TO_ASCII) if c.isdigit())
+    if code not in data.codes:
+        return None
+    return ("pii.postal_code_jp", m.start(1), m.end(1), 0.85)
+
+
 def scan_japanese(t: str, deadline: Deadline, data: PostalData | None = None) -> Iterator[Hit]:
-    """Japanese addresses in ``t`` (see the module docstring). The postal data is loaded
-    (:func:`prai.guard._ja.postal`) only when ``t`` holds a 市, 区, 町 or 村."""
+    """Japanese addresses in ``t`` (see the module docstring), and a postal code written
+    right after one. The postal data is loaded (:func:`prai.guard._ja.postal`) only when
+    ``t`` holds a 市, 区, 町 or 村."""
     if _CITY_END.search(t) is None:
         return
     data = data or postal()
@@ -89,6 +110,9 @@ def scan_japanese(t: str, deadline: Deadline, data: PostalData | None = None) ->
         if hit:
             yield hit
             last_end = hit[2]
+            code = _postal_after(t, hit[2], data)
+            if code:
+                yield code
 
 
 def _extend(t: str, s: int, e: int, data: PostalData) -> Hit | None:
@@ -99,7 +123,7 @@ def _extend(t: str, s: int, e: int, data: PostalData) -> Hit | None:
         j += 1
     for k in range(min(data.max_city_chars, len(t) - j), 1, -1):
         nxt = t[j : j + k]
-        if nxt in data.cities and (city + nxt) in data.cities:
+        if (city + nxt) in data.cities:
             city, e = city + nxt, j + k
             break
     start = s
@@ -133,6 +157,11 @@ def _extend(t: str, s: int, e: int, data: PostalData) -> Hit | None:
             return None
         return ("pii.address_jp", start, e, 0.8)
     if block_end < 0:
+        # a municipality and town without a number (宇都宮市中河原町の住宅で, 物件：（船橋市
+        # 八木が谷）) is a place, not an address, unless a label or a postal code says so
+        before = t[max(0, start - 16) : start]
+        if not (_LABEL_BEFORE.search(before) or _POSTAL_BEFORE.search(before)):
+            return None
         return ("pii.address_jp", start, town_end, 0.8)
     end = block_end
     b = _BUILDING.match(t, end)
@@ -200,6 +229,7 @@ _TAIL_EN = re.compile(
 )
 
 
+_TRAILER_EN = re.compile(r"(?:[ ,]+(?:[0-9]{3}-[0-9]{4}|Japan|JAPAN))+$")
 _ANCHOR_HINT = re.compile(
     r"-(?:ku|shi|cho|machi|mura|gun)(?![a-z])| (?:City|Ward)(?![a-z])"
     r"|(?<![0-9])[0-9]{3}-[0-9]{4}(?![0-9])"
@@ -237,7 +267,9 @@ def scan_romaji(t: str, deadline: Deadline) -> Iterator[Hit]:
             continue
         tail = _TAIL_EN.match(t, m.end())
         end = tail.end() if tail else m.end()
-        yield ("pii.address_jp", start, end, 0.85)
+        # the postal code is its own finding and "Japan" no part of the address
+        cut = _TRAILER_EN.search(t, start, end)
+        yield ("pii.address_jp", start, cut.start() if cut else end, 0.85)
         last_end = end
 
 

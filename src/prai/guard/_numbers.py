@@ -21,6 +21,7 @@ from prai.guard._checks import (
     my_number_valid,
 )
 from prai.guard._deadline import UNLIMITED, Deadline
+from prai.guard._fields import CellIndex
 from prai.guard._normalize import DIGIT_CLASS, SEP_CHARS, ascii_digits
 
 _SEP = "".join(re.escape(c) for c in SEP_CHARS)
@@ -44,11 +45,26 @@ def _words(*words: str) -> re.Pattern[str]:
 
 _CTX_MY_NUMBER = _words("個人番号", "マイナンバー", "my number", "mynumber", "my_number")
 _CTX_CORP = _words("法人番号", "corporate number", "登録番号", "法人")
-_CTX_PHONE = _words("電話", "tel", "phone", "携帯", "fax", "連絡先", "call", "ファックス", "でんわ")
+_CTX_PHONE = _words("電話", "tel", "phone", "携帯", "fax", "連絡先", "call", "ファックス", "でんわ",
+                    "mobile", "msisdn", "sms")
+# log keys that hold a phone number besides the words above (sms to=090…)
+_KEY_PHONE = re.compile(r"^(?:to|from|recipient|sender|caller|callee|number)$")
 _CTX_LICENSE = _words("免許", "license", "licence", "運転")
-_CTX_BANK = _words("口座", "account", "acct", "普通預金", "当座預金", "普通", "当座", "支店",
-                   "記号番号", "振込先", "振込", "a/c")
+# An account number follows its label directly (口座番号：1234567, 普通 1234567, 記号番号
+# 12340-12345671, savings 1234567): a bank word further away (口座振替日 20230224, 普通預金 in a
+# journal row, 返金先口座のご連絡（注文番号 #215671）) says nothing about the number.
+_BANK_LABEL = re.compile(
+    r"(?:口座番号|口座|普通預金|当座預金|貯蓄預金|普通|当座|貯蓄|記号番号|記号・番号|番号"
+    r"|savings|checking|ordinary|account (?:no\.?|number|#)|acct\.? ?(?:no\.?|#)?|a/c(?: no\.?)?"
+    r"|bank account)(?:[（(][^）)\n]{0,8}[）)])?[ \u3000]*(?:[:：#＃]|no\.?)?[ \u3000]*$"
+)
+# "番号" alone is a bank label only right after a bank word (口座 番号, 普通 番号).
+_BANK_WORD = re.compile("口座|預金|普通|当座|貯蓄|記号")
+_BANK_HEADER = re.compile(r"口座番号|^口座$|account ?(?:no|number|#)|^acct|a/c|記号番号")
+_BANK_HEADER_NOT = re.compile("名義|種別|種目|コード|code|店|name|type")
+_BANK_KEY = re.compile(r"acc(?:oun)?t_?(?:no|num|number)|bank_?account|口座番号")
 _CTX_POSTAL = _words("〒", "郵便番号", "郵便", "住所", "postal", "zip", "post code", "postcode")
+_HEADER_POSTAL = re.compile("郵便|〒|postal|zip|post ?code")
 # Order, invoice and product numbers: a number after these is not personal data.
 _CTX_NEGATIVE = re.compile(
     "注文|受注|発注|伝票|請求|インボイス|管理番号|品番|型番|商品|製品|シリアル|追跡|問い合わせ番号"
@@ -130,7 +146,12 @@ def _groups(t: str, a: int, b: int) -> list[tuple[int, int]]:
 
 
 def scan_numbers(
-    t: str, low: str | None = None, low_ctx: int = 24, *, deadline: Deadline = UNLIMITED
+    t: str,
+    low: str | None = None,
+    low_ctx: int = 24,
+    *,
+    deadline: Deadline = UNLIMITED,
+    cells: CellIndex | None = None,
 ) -> Iterator[Hit]:
     """Number-shaped PII in ``t``.
 
@@ -139,6 +160,8 @@ def scan_numbers(
         low: ``t`` lower-cased with the same length (computed when None).
         low_ctx: characters before a candidate searched for context words.
         deadline: stops the scan (GuardTimeExceeded) when its time is up.
+        cells: the table cells of ``t`` (:func:`prai.guard._fields.table_cells`): a number
+            in a cell takes its column header as context instead of the text before it.
     Yields:
         (detector id, start, end, score), start/end indices into ``t``.
     """
@@ -167,7 +190,7 @@ def scan_numbers(
             digits, n = [digits[0], *digits[2:]], 4  # +81 (0)3 …: drop the bracketed trunk 0
         lens = [len(g) for g in digits]
         if n <= 4 and 5 <= sum(lens) <= 19:  # the common case: the whole run is one number
-            hit = _classify(t, low, "".join(digits), a, b, lens, low_ctx)
+            hit = _classify(t, low, "".join(digits), a, b, lens, low_ctx, cells)
             if hit:
                 yield hit
                 continue
@@ -218,7 +241,7 @@ def scan_numbers(
                     hit = (v[0], groups[i][0], groups[j][1], v[1]) if v else None
                 else:
                     hit = _classify(
-                        t, low, d, groups[i][0], groups[j][1], lens[i : j + 1], low_ctx
+                        t, low, d, groups[i][0], groups[j][1], lens[i : j + 1], low_ctx, cells
                     )
                     if key is not None and len(verdicts) < 4096:
                         verdicts[key] = (hit[0], hit[3]) if hit else None
@@ -229,7 +252,7 @@ def scan_numbers(
             if not hit:
                 i += 1
     yield from scan_kanji_phones(t, low, low_ctx)
-    yield from scan_dotted_phones(t, low, low_ctx)
+    yield from scan_dotted_phones(t, low, low_ctx, cells)
     yield from scan_invoice(t)
 
 
@@ -274,8 +297,33 @@ def scan_kanji_phones(t: str, low: str, low_ctx: int = 24) -> Iterator[Hit]:
             yield hit
 
 
+def _context(
+    t: str, low: str, start: int, low_ctx: int, cells: CellIndex | None
+) -> tuple[str, bool, bool]:
+    """(context words before the number, bank label, postal label). In a table cell the
+    column header is the context (and the text before the number in its cell)."""
+    cell = cells.at(start) if cells is not None else None
+    if cell is not None:
+        head = cell.header
+        bank = _BANK_HEADER.search(head) is not None and _BANK_HEADER_NOT.search(head) is None
+        return head + " " + low[cell.start : start], bank, _HEADER_POSTAL.search(head) is not None
+    ctx = low[max(0, start - low_ctx) : start]
+    return ctx, _bank_label(low, start), False
+
+
+def _bank_label(low: str, start: int) -> bool:
+    """A bank-account label right before ``start`` (see _BANK_LABEL)."""
+    m = _BANK_LABEL.search(low, max(0, start - 40), start)
+    if m is None:
+        return False
+    if m.group().startswith("番号"):
+        return _BANK_WORD.search(low, max(0, m.start() - 6), m.start()) is not None
+    return True
+
+
 def _classify(
-    t: str, low: str, d: str, s: int, e: int, lens: list[int], low_ctx: int
+    t: str, low: str, d: str, s: int, e: int, lens: list[int], low_ctx: int,
+    cells: CellIndex | None = None,
 ) -> Hit | None:
     n = len(d)
     if n in (5, 9):  # no detector takes 5 or 9 digits
@@ -283,12 +331,13 @@ def _classify(
     plus = s > 0 and t[s - 1] in "+＋"
     open_paren = s > 0 and t[s - 1] in "(（" and any(c in ")）" for c in t[s:e])
     start = s - 1 if plus or open_paren else s
-    ctx = low[max(0, start - low_ctx) : start]
+    ctx, bank, postal_head = _context(t, low, start, low_ctx, cells)
     near = t[max(0, start - 3) : start]
     key = _log_key(t, start)
+    if key is not None:
+        bank = _key_says(key, _BANK_KEY)
     if n <= 8 and not (
-        _has(ctx, _CTX_BANK)
-        or (n == 7 and ("〒" in near or _has(ctx, _CTX_POSTAL) or lens == [3, 4]))
+        bank or (n == 7 and ("〒" in near or postal_head or _has(ctx, _CTX_POSTAL) or lens == [3, 4]))
     ):
         return None  # 6-8 digits are personal data only after a context word
     if not _left_ok(t, start) or not _right_ok(t, low, e):
@@ -312,7 +361,7 @@ def _classify(
             and not (ean13_valid(d) and d.startswith(("978", "979", "45", "49")))
         ):
             return ("pii.corporate_number", start, e, 0.9)
-        if n == 13 and _has(ctx, _CTX_BANK) and len(lens) == 2:
+        if n == 13 and bank and lens == [5, 8]:
             return ("pii.bank_account_jp", start, e, 0.85)  # ゆうちょ 記号5桁-番号8桁
         return None
     if n == 12:
@@ -329,16 +378,16 @@ def _classify(
     if (
         n in (10, 11)
         and d[0] == "0"
-        and _phone_grouping_ok(lens)
-        and jp_phone_valid(d, False)
+        and _phone_grouping_ok(lens, d)
+        and (jp_phone_valid(d, False) or (_has(ctx, _CTX_PHONE) and _phone_shape_ok(d)))
         and _phone_context_ok(ctx)
-        and (key is None or _key_says(key, _CTX_PHONE))
+        and (key is None or _key_says(key, _CTX_PHONE, _KEY_PHONE))
     ):
         return ("pii.phone_jp", start, e, 0.95)
-    if 6 <= n <= 8 and _has(ctx, _CTX_BANK) and not _date_like(d, lens):
+    if 6 <= n <= 8 and bank and not _date_like(d, lens):
         return ("pii.bank_account_jp", start, e, 0.85)
     if n == 7 and lens in ([7], [3, 4]):
-        explicit = "〒" in near or _has(ctx, _CTX_POSTAL)
+        explicit = "〒" in near or postal_head or _has(ctx, _CTX_POSTAL)
         if explicit or (lens == [3, 4] and _postal_by_address(t, start, e)):
             if not _postal_code_exists(d):
                 return None
@@ -349,11 +398,19 @@ def _classify(
 
 _CTX_CARD = _words("card", "カード", "pan", "visa", "master", "amex", "jcb", "cc_", "ccnum")
 _LOG_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,40}[=:]$")
+_JSON_KEY = re.compile(r'"([A-Za-z_][A-Za-z0-9_.\-]{0,40})"[ \t]*:[ \t]*"?$|([A-Za-z_][A-Za-z0-9_.\-]{0,40})="$')
 
 
 def _log_key(t: str, s: int) -> str | None:
-    """The key when the number is a log ``key=value`` / ``key:value`` value (no space)."""
-    if s == 0 or t[s - 1] not in "=:":
+    """The key when the number is a log ``key=value`` / ``key:value`` value (no space),
+    a JSON value (``"tel":"03…"``, ``"zip":1000001``) or a quoted log value (``id="…"``)."""
+    if s == 0:
+        return None
+    if t[s - 1] in "\":" or (t[s - 1] == '"' and s > 1 and t[s - 2] in "=:"):
+        j = _JSON_KEY.search(t, max(0, s - 48), s)
+        if j is not None:
+            return (j.group(1) or j.group(2)).lower()
+    if t[s - 1] not in "=:":
         return None
     m = _LOG_KEY.search(t, max(0, s - 42), s)
     if m is None or (m.start() > 0 and t[m.start() - 1].isalnum()):
@@ -394,6 +451,8 @@ _PREFECTURES = [
     "鹿児島県", "沖縄県",
 ]
 _PREF_AFTER = re.compile("[ \u3000]{0,2}(?:" + "|".join(_PREFECTURES) + ")")
+# between a postal code and the address after it: spaces, a cell separator, a line end
+_CELL_GAP = " \u3000\t,\r\n"
 _PREFS_EN = frozenset([
     "hokkaido", "aomori", "iwate", "miyagi", "akita", "yamagata", "fukushima",
     "ibaraki", "tochigi", "gunma", "saitama", "chiba", "tokyo", "kanagawa", "niigata",
@@ -420,8 +479,10 @@ def _postal_by_address(t: str, s: int, e: int) -> bool:
     if data is None:
         return False
     j = e
-    while j < len(t) and t[j] in " \u3000" and j - e < 2:
+    while j < len(t) and t[j] in _CELL_GAP and j - e < 3:
         j += 1
+    if _PREF_AFTER.match(t, j):
+        return True
     return any(t[j : j + k] in data.cities for k in range(2, min(data.max_city_chars, len(t) - j) + 1))
 
 
@@ -453,18 +514,38 @@ def scan_invoice(t: str) -> Iterator[Hit]:
             yield ("pii.corporate_number", m.start(), m.end(), 0.99)
 
 
-def _phone_grouping_ok(lens: list[int]) -> bool:
-    """Separated numbers must be grouped like a phone number: first group 0…, 2-5 digits."""
+_NON_GEOGRAPHIC = ("0120", "0800", "0570", "0990", "0180")
+_ELEVEN = ("050", "060", "070", "080", "090", "0800")
+
+
+def _phone_shape_ok(d: str) -> bool:
+    """A number shaped by the numbering plan (10 digits 0X…, not a prefix that needs 11; or
+    11 digits 050/070/080/090/0800): taken after a phone label even where libphonenumber's
+    allocation data (which lags new allocations) does not list the range."""
+    if len(d) == 11:
+        return d.startswith(_ELEVEN)
+    return len(d) == 10 and d[0] == "0" and d[1] != "0" and not d.startswith(_ELEVEN[:5])
+
+
+def _phone_grouping_ok(lens: list[int], d: str = "") -> bool:
+    """Separated numbers must be grouped like a phone number (総務省 電気通信番号計画): an
+    area code of 2-5 digits with its 0, a local exchange, and a 4-digit subscriber number
+    (03-1234-5678, 0123-45-6789, 090-1234-5678); 0120/0800/0570/0990/0180 numbers may end
+    in 3 (0120-123-456). ``0205-2273-941`` or ``6073-7199-21`` are part numbers."""
     if len(lens) == 1:
         return True
-    return 2 <= lens[0] <= 5 and all(1 <= n <= 4 for n in lens[1:])
+    if not (2 <= lens[0] <= 5 and all(1 <= n <= 4 for n in lens[1:])):
+        return False
+    return lens[-1] == 4 or d.startswith(_NON_GEOGRAPHIC)
 
 
 _DOTTED = re.compile(r"\.[0-9]{1,4}\.[0-9]{3,4}(?![0-9]|\.[0-9])")
 _DOTTED_HEAD = re.compile(r"(?<![0-9.])0[0-9]{1,4}$")
 
 
-def scan_dotted_phones(t: str, low: str, low_ctx: int = 24) -> Iterator[Hit]:
+def scan_dotted_phones(
+    t: str, low: str, low_ctx: int = 24, cells: CellIndex | None = None
+) -> Iterator[Hit]:
     """Phone numbers written with dots (``03.1234.5678``), validated like the others."""
     if "." not in t:
         return
@@ -476,13 +557,13 @@ def scan_dotted_phones(t: str, low: str, low_ctx: int = 24) -> Iterator[Hit]:
         group = t[s : tail.end()]
         d = group.replace(".", "")
         lens = [len(g) for g in group.split(".")]
-        if len(d) in (10, 11) and _phone_grouping_ok(lens):
+        if len(d) in (10, 11) and _phone_grouping_ok(lens, d):
             m = tail
-            ctx = low[max(0, s - low_ctx) : s]
+            ctx = _context(t, low, s, low_ctx, cells)[0]
             if (
                 _left_ok(t, s)
                 and _right_ok(t, low, m.end())
-                and jp_phone_valid(d, False)
+                and (jp_phone_valid(d, False) or (_has(ctx, _CTX_PHONE) and _phone_shape_ok(d)))
                 and _phone_context_ok(ctx)
             ):
                 yield ("pii.phone_jp", s, m.end(), 0.9)

@@ -144,10 +144,11 @@ class Scanner:
         self.longest_word = max((len(w) for w in words), default=0)
 
     def load(self) -> None:
-        """Load the analyser and the postal data now (else on the first scan that needs
-        them): servers call this at start so the first request does not wait."""
+        """Load the analyser, the name lists and the postal data now (else on the first
+        scan that needs them): servers call this at start so the first request does not wait."""
         if "pii.person_name" in self.enabled:
             _ja.analyser()
+            _ja.names()
         if self.enabled & JA_DETECTORS:
             _ja.postal()
 
@@ -164,7 +165,9 @@ class Scanner:
         on = self.enabled
         anchors = find_anchors(t, low)
         hits: list[tuple[str, int, int, float]] = []
-        hits.extend(h for h in scan_numbers(t, low, deadline=deadline) if h[0] in on)
+        cells = _fields.tables(t, deadline)  # CSV/TSV: column headers are context
+        index = _fields.CellIndex(cells) if cells else None
+        hits.extend(h for h in scan_numbers(t, low, deadline=deadline, cells=index) if h[0] in on)
         if "pii.passport_jp" in on:
             hits.extend(scan_passport(t, anchors.passport))
         if "pii.ip_address" in on:
@@ -184,12 +187,15 @@ class Scanner:
         if "pii.person_name" in on:
             from prai.guard import _names
 
-            hits.extend(_names.scan_japanese(t, deadline))
-            hits.extend(_names.scan_romaji(t, deadline))
-            hits.extend(_fields.scan_fields(t, deadline, names=True,
-                                            addresses="pii.address_jp" in on))
+            found = list(_names.scan_japanese(t, deadline))
+            found.extend(_names.scan_romaji(t, deadline))
+            found.extend(_names.scan_kana(t, deadline))
+            found.extend(_fields.scan_fields(t, deadline, names=True,
+                                             addresses="pii.address_jp" in on, cells=cells))
+            found.extend(_names.propagate(t, found, deadline))
+            hits.extend(found)
         elif "pii.address_jp" in on:
-            hits.extend(_fields.scan_fields(t, deadline, names=False, addresses=True))
+            hits.extend(_fields.scan_fields(t, deadline, names=False, addresses=True, cells=cells))
         if "pii.address_jp" in on:
             from prai.guard import _address
 

@@ -15,7 +15,10 @@ Added time to first token: the first text is released once the model has written
 than ``holdback_chars`` characters and any token at the window edge has ended (or the
 choice ends). With the default window 0 and no deny list, Japanese prose is released
 delta by delta; only a number, e-mail or ASCII word being written is held until its end.
-Scanning a delta costs tens of microseconds (bench/guard_scan.py).
+Scanning a delta costs tens of microseconds (bench/guard_scan.py). Each scan covers the
+context and the buffer again, but the name analyser remembers the names of each sentence
+(:func:`prai.guard._names.scan_japanese`), so per delta it analyses only the sentence being
+written (about 6 characters per 3-character delta on the bench corpus instead of 25).
 """
 
 from __future__ import annotations
