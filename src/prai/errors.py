@@ -281,7 +281,8 @@ __all__ = [
 # Exit codes: 3 any integrity failure not listed below; 10 missing file, 11 extra file,
 # 12 digest mismatch (corrupted), 13 size mismatch (truncated or grown), 14 manifest
 # tampered/unreadable, 15 signature wrong or missing, 16 split part missing/corrupted,
-# 17 unsafe path (traversal, absolute, symlink), 18 load destination refused.
+# 17 unsafe path (traversal, absolute, symlink), 18 load destination refused,
+# 19 container registry: TLS, auth, refusal or a different digest (create and load).
 
 
 class BundleError(PraiError):
@@ -363,6 +364,28 @@ class BundleLoadError(BundleError):
 
     exit_code = 18
     hint = "fix the destination as described, then run the same `prai bundle load` again (it resumes)"
+
+
+class ImageRegistryError(BundleLoadError):
+    """A container registry refused a request, failed TLS or auth, or answered other
+    content than asked for (bundle create --image and bundle load)."""
+
+    exit_code = 19
+    hint = "fix the registry access as described, then run the same command again (it resumes)"
+
+
+class ImageRegistryUnreachable(ImageRegistryError):
+    """The registry could not be reached or the connection broke (a retry may succeed)."""
+
+
+class PushInterrupted(ImageRegistryError):
+    """The user stopped an image push (Ctrl-C); finished chunks stay in the registry."""
+
+    exit_code = 130
+    hint = "run the same command again: it skips what is there and continues cut-off uploads"
+
+
+__all__ += ["ImageRegistryError", "ImageRegistryUnreachable", "PushInterrupted"]
 
 
 # --- deploy (prai render) ---------------------------------------------------------------

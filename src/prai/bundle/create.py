@@ -34,6 +34,7 @@ from ._hashing import CHUNK_BYTES, NullProgress, ProgressSink, hash_file, worker
 from ._source import PARTS_SUFFIX
 from .certs import check_ca_file
 from .images import parse_image_ref
+from .images_carry import ImageCarryRequest
 from .manifest import (
     MANIFEST_NAME,
     SIGNATURE_NAME,
@@ -92,6 +93,8 @@ class _Item:
     src: Path | None  # None: generated content in ``data``
     path: str
     data: bytes = b""
+    known: tuple[str, int] | None = None  # (sha256 hex, size) already checked (issue 14)
+    move: bool = False  # src is a work file that may be moved into the bundle (issue 14)
 
 
 @dataclass
@@ -276,6 +279,7 @@ def create_bundle(
     require_chat_template: bool | None = None,
     progress: ProgressSink | None = None,
     now: datetime | None = None,
+    carry: ImageCarryRequest | None = None,
 ) -> CreateResult:
     """Validate the inputs and write a bundle.
 
@@ -287,7 +291,10 @@ def create_bundle(
             adapters are checked from their own files (config, weights, rank) only, since
             there is no base to check their shapes against.
         adapters: adapter name -> PEFT adapter directory.
-        cas: PEM files with CA certificates. images: image references (pin by digest).
+        cas: PEM files with CA certificates. images: image references only (pin by
+            digest; ``--image-ref-only``).
+        carry: container images to copy into ``images/`` as an OCI image layout
+            (``--image``; see :mod:`prai.bundle.images_carry`).
         evals, others: single files carried as role ``eval`` / ``other``.
         sign_key: PEM private key (Ed25519 or ECDSA) to sign the manifest; an encrypted
             key's passphrase comes from PRAI_SIGN_KEY_PASSWORD.
@@ -302,7 +309,8 @@ def create_bundle(
         ModelError: model incomplete.
         AdapterError: adapter does not fit. ConfigError: bad CA or key.
         BundleDigestMismatch: a file differs from the SHA-256 Hugging Face recorded, or
-        changed while it was packed.
+        changed while it was packed, or an image blob does not match its digest.
+        ImageRegistryError: a source registry refused, failed TLS or auth.
     """
     t0 = time.monotonic()
     sink = progress or NullProgress()
@@ -364,6 +372,24 @@ def create_bundle(
         if out_abs.is_relative_to(d.resolve()):
             raise UsageError(f"-o {out} is inside the input directory {d}")
 
+    # --- issue 14: carried container images, fetched and checked before anything is written
+    workdir = out.with_name(f".{out.name}.images.partial")
+    carried_items: list[_Item] = []
+    if carry is not None and carry.specs:
+        from .images_carry import cleanup, collect_images
+
+        cleanup(workdir)
+        try:
+            carried = collect_images(carry, workdir, sink)
+        except BaseException:
+            cleanup(workdir)
+            raise
+        image_refs += carried.refs
+        warnings += carried.warnings
+        carried_items = [
+            _Item("images", "images", f.src, f.path, f.data or b"", (f.sha256, f.size), f.move)
+            for f in carried.files
+        ]
     items = _plan(
         model_dir,
         adapter_dirs,
@@ -372,6 +398,7 @@ def create_bundle(
         [Path(e) for e in evals or []],
         [Path(o) for o in others or []],
     )
+    items += carried_items
     total = sum(i.src.stat().st_size if i.src else len(i.data) for i in items)
     staging = out.with_name(f".{out.name}.partial")
     if staging.exists():
@@ -389,7 +416,18 @@ def create_bundle(
                     dst.write_bytes(item.data)
                     os.chmod(dst, 0o644)
                     return hashlib.sha256(item.data).hexdigest(), len(item.data)
-                return _copy_hash(item.src, dst, sink)
+                if item.known is not None and item.move:  # a checked image blob (issue 14)
+                    os.replace(item.src, dst)
+                    os.chmod(dst, 0o644)
+                    sink.advance(item.known[1])
+                    return item.known
+                res = _copy_hash(item.src, dst, sink)
+                if item.known is not None and res != item.known:
+                    raise BundleDigestMismatch(
+                        f"{item.src} changed while it was packed",
+                        hint="stop whatever writes to the image layout, then create again",
+                    )
+                return res
 
             with ThreadPoolExecutor(max_workers=workers()) as pool:
                 for item, res in zip(items, pool.map(copy, items), strict=True):
@@ -401,7 +439,9 @@ def create_bundle(
                     items,
                     pool.map(
                         lambda i: (
-                            hash_file(i.src, sink.advance)
+                            i.known
+                            if i.known is not None
+                            else hash_file(i.src, sink.advance)
                             if i.src
                             else (hashlib.sha256(i.data).hexdigest(), len(i.data))
                         ),
@@ -468,6 +508,11 @@ def create_bundle(
         if staging.is_dir():
             shutil.rmtree(staging, ignore_errors=True)
         raise
+    finally:
+        if carried_items:
+            from .images_carry import cleanup
+
+            cleanup(workdir)
     return CreateResult(
         out, kind, root_digest(mbytes), manifest, warnings, parts, time.monotonic() - t0
     )

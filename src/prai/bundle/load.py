@@ -17,6 +17,7 @@ from prai.errors import UsageError
 from ._hashing import ProgressSink
 from ._source import BundleSource, open_bundle
 from .manifest import FileEntry, Manifest
+from .registry import GracefulStop
 from .verify import verify_source
 
 
@@ -39,6 +40,7 @@ class LoadResult:
     location: str = ""
     details: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    images: dict[str, Any] | None = None  # --images-to: ImagePushResult.to_json() (issue 14)
 
 
 def select_files(manifest: Manifest, only: str | None) -> list[FileEntry]:
@@ -70,7 +72,7 @@ def select_files(manifest: Manifest, only: str | None) -> list[FileEntry]:
 
 def load_bundle(
     bundle: str | Path,
-    to: str,
+    to: str | None,
     *,
     only: str | None = None,
     key: str | Path | None = None,
@@ -81,6 +83,10 @@ def load_bundle(
     authfile: str | Path | None = None,
     base_image: str | None = None,
     progress: ProgressSink | None = None,
+    images_to: str | None = None,
+    image_map_out: str | Path = "prai-image-map.json",
+    chunk_bytes: int | None = None,
+    stop: GracefulStop | None = None,
 ) -> LoadResult:
     """Verify ``bundle`` and load it (or the ``only`` part) into ``to``.
 
@@ -93,40 +99,94 @@ def load_bundle(
             PRAI_REGISTRY_USERNAME/PASSWORD).
         base_image: OCI only: ``repo[:tag|@digest]`` in the same registry to build the
             modelcar on (an image with ``sh``, as KServe's modelcar sidecar needs).
+        images_to: ``REGISTRY[:PORT][/PREFIX]``: push the carried container images there
+            (with or without ``to``); the mirror map goes to ``image_map_out`` and an
+            ImageDigestMirrorSet beside it (:func:`prai.bundle.images_push.push_images`).
+        chunk_bytes: image blobs above this size are uploaded in chunks of it (bytes).
+        stop: lets Ctrl-C end an image push between chunks (resumable).
 
     Raises:
         BundleError subclasses: the bundle is not intact (nothing written).
         BundleLoadError: the destination refused or cannot be read back.
         UsageError: bad ``to``/``only``.
     """
-    if base_image is not None and not to.startswith("oci://"):
+    if to is None and images_to is None:
+        raise UsageError(
+            "nothing to load into: give --to DEST and/or --images-to REGISTRY",
+            hint="e.g. --to /mnt/pvc/models or --images-to registry.internal:5000/mirror",
+        )
+    if base_image is not None and not (to or "").startswith("oci://"):
         raise UsageError("--base-image applies to oci:// destinations only")
+    if images_to is not None:  # issue 14: reject a bad target before hashing anything
+        from .images_push import parse_target
+
+        parse_target(images_to)
     src: BundleSource = open_bundle(bundle)
     manifest_preview = None
-    if only is not None:
+    if only is not None or to is None:
         from .manifest import parse_manifest
 
         manifest_preview = parse_manifest(src.manifest_bytes)
-        select_files(manifest_preview, only)  # fail fast on a bad --only
+    only_paths = None
+    if manifest_preview is not None:
+        only_paths = (
+            {f.path for f in select_files(manifest_preview, only)} if to is not None else set()
+        )
+        if images_to is not None:
+            only_paths |= {f.path for f in manifest_preview.files if f.role == "images"}
     report = verify_source(
         src,
         key=key,
         expected_root=expected_root,
         progress=progress,
-        only_paths={f.path for f in select_files(manifest_preview, only)}
-        if manifest_preview
-        else None,
+        only_paths=only_paths,
     )
     report.raise_for_problems()
     assert report.manifest is not None and report.root_digest is not None
-    files = select_files(report.manifest, only)
+    if to is None:
+        result = LoadResult(destination=str(images_to), root_digest=report.root_digest)
+    else:
+        result = _load_files(
+            src, report.manifest, report.root_digest, to, only=only, ca_bundle=ca_bundle,
+            endpoint_url=endpoint_url, env_file=env_file, authfile=authfile,
+            base_image=base_image, progress=progress,
+        )
+    if images_to is not None:  # issue 14: carried container images -> internal registry
+        from .images_push import push_images
+        from .registry import DEFAULT_CHUNK_BYTES
+
+        pushed = push_images(
+            src, report.manifest, report.root_digest, images_to, ca_bundle=ca_bundle,
+            authfile=authfile, map_out=image_map_out,
+            chunk_bytes=chunk_bytes or DEFAULT_CHUNK_BYTES, progress=progress, stop=stop,
+        )
+        result.images = pushed.to_json()
+    return result
+
+
+def _load_files(
+    src: BundleSource,
+    manifest: Manifest,
+    root: str,
+    to: str,
+    *,
+    only: str | None,
+    ca_bundle: str | Path | None,
+    endpoint_url: str | None,
+    env_file: str | Path | None,
+    authfile: str | Path | None,
+    base_image: str | None,
+    progress: ProgressSink | None,
+) -> LoadResult:
+    """The ``--to`` part of :func:`load_bundle` (the bundle is verified)."""
+    files = select_files(manifest, only)
     if to.startswith("s3://"):
         from .load_s3 import load_to_s3
 
         return load_to_s3(
             src,
-            report.manifest,
-            report.root_digest,
+            manifest,
+            root,
             files,
             to,
             endpoint_url=endpoint_url,
@@ -139,8 +199,8 @@ def load_bundle(
 
         return load_to_oci(
             src,
-            report.manifest,
-            report.root_digest,
+            manifest,
+            root,
             files,
             to,
             ca_bundle=ca_bundle,
@@ -155,4 +215,4 @@ def load_bundle(
         )
     from .load_dir import load_to_dir
 
-    return load_to_dir(src, report.manifest, report.root_digest, files, Path(to), progress=progress)
+    return load_to_dir(src, manifest, root, files, Path(to), progress=progress)

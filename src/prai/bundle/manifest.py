@@ -120,12 +120,25 @@ class CAFacts(_Strict):
 
 
 class ImageRef(_Strict):
-    """A container image reference, pinned by digest when ``digest`` is set."""
+    """A container image reference, pinned by digest when ``digest`` is set.
+
+    Carried images (``prai bundle create --image``, issue 14) are in ``images/`` as an OCI
+    image layout: ``carried`` is true, ``digest`` is the manifest (or index) digest stored
+    there byte for byte, ``media_type`` its media type, ``platforms`` the ``os/arch``
+    of the image(s), ``index_digest`` the source's index when ``--platform`` narrowed it,
+    ``source`` where it came from (registry | oci-layout | docker-archive).
+    """
 
     ref: str
     repository: str
     tag: str | None = None
     digest: str | None = None
+    # --- issue 14: carried images ---
+    carried: bool = False
+    media_type: str | None = None
+    platforms: list[str] = []
+    index_digest: str | None = None
+    source: Literal["registry", "oci-layout", "docker-archive"] | None = None
 
 
 class Manifest(_Strict):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -72,6 +73,60 @@ class _Bar:
             self._progress.advance(self._task, n_bytes)
 
 
+class _PlainLines:
+    """ProgressSink for logs (stderr not a terminal): one line every ``interval_s`` seconds
+    with bytes done, bytes/s and ETA, and a last line when a phase that printed ends."""
+
+    def __init__(self, interval_s: float = 10.0) -> None:
+        self._interval_s = interval_s
+        self._lock = threading.Lock()
+        self._desc = ""
+        self._total = 0
+        self._done = 0
+        self._t0 = self._last = time.monotonic()
+        self._printed = False
+
+    def __enter__(self) -> _PlainLines:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._finish()
+
+    def _line(self, now: float) -> str:
+        rate = self._done / max(now - self._t0, 1e-6)
+        eta = (self._total - self._done) / rate if rate > 0 else 0.0
+        pct = 100.0 * self._done / self._total if self._total else 100.0
+        return (f"{self._desc}: {_human(self._done)} of {_human(self._total)} ({pct:.0f} %), "
+                f"{_human(int(rate))}/s, ETA {eta:.0f} s")
+
+    def _finish(self) -> None:
+        if self._printed:
+            err.print(self._line(time.monotonic()), markup=False)
+        self._printed = False
+
+    def start(self, description: str, total_bytes: int) -> None:
+        with self._lock:
+            self._finish()
+            self._desc, self._total, self._done = description, total_bytes, 0
+            self._t0 = self._last = time.monotonic()
+
+    def advance(self, n_bytes: int) -> None:
+        with self._lock:
+            self._done += n_bytes
+            now = time.monotonic()
+            if now - self._last >= self._interval_s:
+                self._last = now
+                self._printed = True
+                err.print(self._line(now), markup=False)
+
+
+def _progress(as_json: bool) -> _Bar | _PlainLines:
+    """A rich bar on a terminal, periodic plain lines in logs; --json draws neither."""
+    if not as_json and not err.is_terminal:
+        return _PlainLines()
+    return _Bar(enabled=not as_json and err.is_terminal)
+
+
 def _human(n: int | None) -> str:
     if n is None:
         return "-"
@@ -119,7 +174,22 @@ def register(app: typer.Typer) -> None:
         ),
         adapter: list[str] = typer.Option([], "--adapter", help="NAME=DIR of a LoRA adapter."),
         ca: list[Path] = typer.Option([], "--ca", help="PEM file of a CA to carry in."),
-        image: list[str] = typer.Option([], "--image", help="Image reference (pin @sha256:…)."),
+        image: list[str] = typer.Option(
+            [], "--image", help="Copy an image into the bundle: REGISTRY/REPO@sha256:…, "
+            "oci:DIR[:NAME] or docker-archive:FILE[:REPO:TAG] (append =REPO:TAG to name it)."),
+        images_from: Path | None = typer.Option(
+            None, "--images-from", help="File with one --image source per line (# comments)."),
+        image_ref_only: list[str] = typer.Option(
+            [], "--image-ref-only", help="Record an image reference only (pin @sha256:…; for "
+            "sites that mirror with oc-mirror)."),
+        platform: str | None = typer.Option(
+            None, "--platform", help="Narrow multi-platform images to one, e.g. linux/amd64."),
+        allow_tag: bool = typer.Option(
+            False, "--allow-tag", help="Resolve registry tags now and record their digests."),
+        ca_bundle: Path | None = typer.Option(
+            None, "--ca-bundle", help="PEM CA for TLS to the source registries."),
+        authfile: Path | None = typer.Option(
+            None, "--authfile", help="containers-auth.json for the source registries."),
         eval_: list[Path] = typer.Option([], "--eval", help="Evaluation set file."),
         other: list[Path] = typer.Option([], "--other", help="Any other file to carry."),
         sign_key: Path | None = typer.Option(
@@ -135,15 +205,22 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Validate the inputs and pack them with a manifest, SHA256SUMS and a root digest."""
         from prai.bundle import create_bundle, parse_size
+        from prai.bundle.images_carry import ImageCarryRequest, read_images_file
 
         split = parse_size(split_size) if split_size else None
-        with _Bar(enabled=not as_json and err.is_terminal) as bar:
+        specs = list(image) + (read_images_file(images_from) if images_from else [])
+        if (platform or allow_tag) and not specs:
+            raise UsageError("--platform and --allow-tag apply to --image / --images-from")
+        carry = ImageCarryRequest(specs, platform=platform, allow_tag=allow_tag,
+                                  ca_bundle=ca_bundle, authfile=authfile) if specs else None
+        with _progress(as_json) as bar:
             res = create_bundle(
                 out,
                 model=model,
                 adapters=_parse_adapters(adapter),
                 cas=list(ca),
-                images=list(image),
+                images=list(image_ref_only),
+                carry=carry,
                 evals=list(eval_),
                 others=list(other),
                 sign_key=sign_key,
@@ -160,6 +237,7 @@ def register(app: typer.Typer) -> None:
                     "files": len(res.manifest.files),
                     "total_bytes": res.manifest.total_bytes,
                     "parts": [str(p) for p in res.parts],
+                    "images": [i.model_dump(mode="json") for i in res.manifest.images],
                     "warnings": res.warnings,
                     "seconds": round(res.seconds, 3),
                 }
@@ -174,6 +252,9 @@ def register(app: typer.Typer) -> None:
         )
         if res.kind == "parts":
             console.print(f"parts: {len(res.parts) - 2} (+ .parts.json, .parts.SHA256SUMS)")
+        for i in res.manifest.images:
+            if i.carried:
+                console.print(f"image {i.ref} ({', '.join(i.platforms) or '?'})", markup=False)
         console.print(f"root digest: {res.root_digest}", markup=False)
         console.print(
             "write the root digest on the transfer form; the receiver runs "
@@ -232,9 +313,9 @@ def register(app: typer.Typer) -> None:
                 f"ca {c.path}: {c.subject} (expires {c.not_after:%Y-%m-%d})", markup=False
             )
         for i in m.images:
-            console.print(
-                f"image {i.ref}" + ("" if i.digest else "  (NOT pinned by digest)"), markup=False
-            )
+            what = (f"  carried, {', '.join(i.platforms) or 'platform ?'}" if i.carried
+                    else "  reference only" if i.digest else "  (NOT pinned by digest)")
+            console.print(f"image {i.ref}{what}", markup=False)
         table = Table("role", "name", "path", "size", "sha256")
         for e in m.files:
             table.add_row(e.role, e.name, e.path, _human(e.size), e.sha256[:16] + "…")
@@ -303,9 +384,20 @@ def register(app: typer.Typer) -> None:
     @group.command("load")
     def load(
         bundle: Path = typer.Argument(..., help="Bundle directory, .tar or .parts.json."),
-        to: str = typer.Option(
-            ..., "--to", help="DIR (PVC path), s3://bucket/prefix or oci://registry/repo:tag."
+        to: str | None = typer.Option(
+            None, "--to", help="DIR (PVC path), s3://bucket/prefix or oci://registry/repo:tag."
         ),
+        images_to: str | None = typer.Option(
+            None, "--images-to", help="Push the carried images to REGISTRY[:PORT][/PREFIX]."
+        ),
+        image_map_out: Path = typer.Option(
+            Path("prai-image-map.json"), "--image-map-out",
+            help="Mirror map written by --images-to (an ImageDigestMirrorSet goes beside it "
+            "as NAME.idms.yaml).",
+        ),
+        chunk_size: str | None = typer.Option(
+            None, "--chunk-size", help="Upload image blobs above this size in chunks of it "
+            "(default 64MiB; lower it for proxies with a body limit)."),
         only: str | None = typer.Option(None, "--only", help="model, adapters, or one NAME."),
         key: Path | None = _KEY,
         root: str | None = _ROOT,
@@ -326,31 +418,70 @@ def register(app: typer.Typer) -> None:
         ),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
-        """Verify, then load into a directory, S3/MinIO or an OCI registry (resumable)."""
-        from prai.bundle import load_bundle
+        """Verify, then load into a directory, S3/MinIO or an OCI registry, and/or push the
+        carried images to the internal registry (resumable)."""
+        import signal
 
-        with _Bar(enabled=not as_json and err.is_terminal) as bar:
-            res = load_bundle(
-                bundle,
-                to,
-                only=only,
-                key=key,
-                expected_root=root,
-                ca_bundle=ca_bundle,
-                endpoint_url=endpoint_url,
-                env_file=env_file,
-                authfile=authfile,
-                base_image=base_image,
-                progress=bar,
-            )
+        from prai.bundle import load_bundle, parse_size
+        from prai.bundle.registry import GracefulStop
+
+        chunk = parse_size(chunk_size) if chunk_size else None
+        stop = GracefulStop()
+
+        def on_interrupt(signum: int, frame: object) -> None:
+            if not stop.request():
+                raise KeyboardInterrupt
+            err.print("stopping after the chunks in flight (Ctrl-C again to abort now)",
+                      markup=False)
+
+        previous = signal.signal(signal.SIGINT, on_interrupt) if images_to else None
+        try:
+            with _progress(as_json) as bar:
+                res = load_bundle(
+                    bundle,
+                    to,
+                    only=only,
+                    key=key,
+                    expected_root=root,
+                    ca_bundle=ca_bundle,
+                    endpoint_url=endpoint_url,
+                    env_file=env_file,
+                    authfile=authfile,
+                    base_image=base_image,
+                    progress=bar,
+                    images_to=images_to,
+                    image_map_out=image_map_out,
+                    chunk_bytes=chunk,
+                    stop=stop,
+                )
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
         if as_json:
             _print_json(res.__dict__)
             return
         for w in res.warnings:
             err.print(f"warning: {w}", style="yellow", markup=False)
-        console.print(
-            f"loaded {res.files} files into {res.destination}: {res.written} written "
-            f"({_human(res.bytes_written)}), {res.skipped} already there",
-            markup=False,
-        )
-        console.print(f"use: {res.location}", markup=False)
+        if to is not None:
+            console.print(
+                f"loaded {res.files} files into {res.destination}: {res.written} written "
+                f"({_human(res.bytes_written)}), {res.skipped} already there",
+                markup=False,
+            )
+            console.print(f"use: {res.location}", markup=False)
+        if res.images is not None:
+            im = res.images
+            console.print(
+                f"pushed {len(im['images'])} images to {im['registry']}: "
+                f"{im['blobs_uploaded']} blobs uploaded ({_human(im['bytes_uploaded'])}), "
+                f"{im['blobs_mounted']} mounted, {im['blobs_present']} already there, "
+                f"in {im['seconds']:.1f} s",
+                markup=False,
+            )
+            for e in im["images"]:
+                console.print(f"  {e['source']} -> {e['mirror']}", markup=False)
+            console.print(
+                f"mirror map: {im['map_path']} (prai render --image-map); "
+                f"ImageDigestMirrorSet: {im['idms_path']} (oc apply -f)",
+                markup=False,
+            )

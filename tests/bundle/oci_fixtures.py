@@ -1,0 +1,251 @@
+"""Container images for the image tests, written by hand (no container engine needed):
+OCI image layouts with a multi-layer image and a two-platform index, ``docker save``
+archives, a plain-HTTP "connected side" registry, and skopeo helpers."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import random
+import shutil
+import subprocess
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from bundle_fixtures import IN_CI, _wait_port, free_port
+
+MT_INDEX = "application/vnd.oci.image.index.v1+json"
+MT_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+MT_CONFIG = "application/vnd.oci.image.config.v1+json"
+MT_LAYER_GZ = "application/vnd.oci.image.layer.v1.tar+gzip"
+
+
+def sha(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def layer_tar(files: dict[str, bytes]) -> bytes:
+    """An uncompressed, deterministic layer tar."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        for name, body in sorted(files.items()):
+            ti = tarfile.TarInfo(name)
+            ti.size, ti.mode, ti.mtime = len(body), 0o644, 1700000000
+            tf.addfile(ti, io.BytesIO(body))
+    return raw.getvalue()
+
+
+@dataclass
+class Image:
+    """One image manifest with its blobs."""
+
+    manifest: bytes
+    config: bytes
+    layers: list[bytes]  # compressed blobs
+    diff_ids: list[str]
+    platform: str
+
+    @property
+    def digest(self) -> str:
+        return sha(self.manifest)
+
+    def blobs(self) -> dict[str, bytes]:
+        return {sha(b): b for b in [self.config, self.manifest, *self.layers]}
+
+
+def make_image(platform: str, layer_files: list[dict[str, bytes]]) -> Image:
+    os_, arch = platform.split("/")[:2]
+    raws = [layer_tar(f) for f in layer_files]
+    layers = [gzip.compress(r, mtime=0) for r in raws]
+    diff_ids = [sha(r) for r in raws]
+    config = json.dumps(
+        {
+            "architecture": arch,
+            "os": os_,
+            "config": {"Env": ["PATH=/usr/bin"], "Cmd": ["/bin/app"]},
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+            "history": [{"created_by": "prai test"} for _ in layers],
+        },
+        sort_keys=True,
+    ).encode()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": MT_MANIFEST,
+            "config": {"mediaType": MT_CONFIG, "digest": sha(config), "size": len(config)},
+            "layers": [
+                {"mediaType": MT_LAYER_GZ, "digest": sha(b), "size": len(b)} for b in layers
+            ],
+        },
+        indent=3,  # deliberately not canonical: the digest must survive byte for byte
+    ).encode()
+    return Image(manifest, config, layers, diff_ids, platform)
+
+
+def make_index(images: list[Image]) -> bytes:
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": MT_INDEX,
+            "manifests": [
+                {
+                    "mediaType": MT_MANIFEST,
+                    "digest": i.digest,
+                    "size": len(i.manifest),
+                    "platform": {
+                        "os": i.platform.split("/")[0],
+                        "architecture": i.platform.split("/")[1],
+                    },
+                }
+                for i in images
+            ],
+        }
+    ).encode()
+
+
+@dataclass
+class Layout:
+    """An OCI layout on disk and what it holds."""
+
+    path: Path
+    app: Image  # linux/amd64, three layers (one shared with the index's images)
+    multi: list[Image]  # linux/amd64 + linux/arm64
+    index: bytes
+    refs: dict[str, str] = field(default_factory=dict)  # ref.name -> digest
+
+    @property
+    def index_digest(self) -> str:
+        return sha(self.index)
+
+
+BASE_FILES = {"etc/os-release": b"ID=prai-test\n" * 50}
+
+
+def build_layout(path: Path, layer_bytes: int = 40_000) -> Layout:
+    """``app:1`` (three layers) and ``multi:1`` (an index of amd64 and arm64) in one layout;
+    the base layer is shared by all three images."""
+    filler = random.Random(0).randbytes(layer_bytes)  # incompressible: a real 40 kB layer
+    app = make_image(
+        "linux/amd64",
+        [BASE_FILES, {"bin/app": b"#!app\n" + filler}, {"etc/app.conf": b"x=1\n"}],
+    )
+    amd = make_image("linux/amd64", [BASE_FILES, {"bin/multi": b"amd64\n" + filler[:1000]}])
+    arm = make_image("linux/arm64", [BASE_FILES, {"bin/multi": b"arm64\n" + filler[:1000]}])
+    index = make_index([amd, arm])
+    blobs: dict[str, bytes] = {}
+    for img in (app, amd, arm):
+        blobs |= img.blobs()
+    blobs[sha(index)] = index
+    (path / "blobs/sha256").mkdir(parents=True)
+    for d, b in blobs.items():
+        (path / "blobs/sha256" / d.removeprefix("sha256:")).write_bytes(b)
+    (path / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    entries = [
+        {
+            "mediaType": MT_MANIFEST,
+            "digest": app.digest,
+            "size": len(app.manifest),
+            "annotations": {"org.opencontainers.image.ref.name": "app-1"},
+        },
+        {
+            "mediaType": MT_INDEX,
+            "digest": sha(index),
+            "size": len(index),
+            "annotations": {"org.opencontainers.image.ref.name": "multi-1"},
+        },
+    ]
+    (path / "index.json").write_text(
+        json.dumps({"schemaVersion": 2, "mediaType": MT_INDEX, "manifests": entries})
+    )
+    return Layout(path, app, [amd, arm], index, {"app-1": app.digest, "multi-1": sha(index)})
+
+
+def build_docker_archive(path: Path, repo_tag: str, layer_bytes: int = 30_000) -> dict[str, object]:
+    """A legacy ``docker save`` archive (manifest.json, <hex>.json, <id>/layer.tar)."""
+    raws = [layer_tar(BASE_FILES), layer_tar({"srv/data": b"d" * layer_bytes})]
+    diff_ids = [sha(r) for r in raws]
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"Cmd": ["/srv/run"]},
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        }
+    ).encode()
+    cfg_name = sha(config).removeprefix("sha256:") + ".json"
+    layer_names = [f"{d.removeprefix('sha256:')[:12]}/layer.tar" for d in diff_ids]
+    manifest = json.dumps(
+        [{"Config": cfg_name, "RepoTags": [repo_tag], "Layers": layer_names}]
+    ).encode()
+    with tarfile.open(path, "w") as tf:
+        for name, body in [(cfg_name, config), *zip(layer_names, raws, strict=True),
+                           ("manifest.json", manifest)]:
+            ti = tarfile.TarInfo(name)
+            ti.size = len(body)
+            tf.addfile(ti, io.BytesIO(body))
+    return {"config": config, "layers": raws, "diff_ids": diff_ids}
+
+
+# --- servers and tools -----------------------------------------------------------------
+
+
+def need(tool: str) -> str:
+    exe = shutil.which(tool)
+    if exe is None:
+        if IN_CI:
+            pytest.fail(f"{tool} is not installed; .ci/run installs it")
+        pytest.skip(f"{tool} is not installed (apt-get install {tool})")
+    return exe
+
+
+@dataclass
+class PlainRegistry:
+    host: str
+    storage: Path
+
+
+def start_plain_registry(d: Path) -> Iterator[PlainRegistry]:
+    """Debian's docker-registry over plain HTTP on 127.0.0.1, no auth (the connected side)."""
+    exe = shutil.which("docker-registry") or need("docker-registry")
+    port = free_port()
+    (d / "config.yml").write_text(f"""version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: {d / "data"}
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:{port}
+  secret: test-secret
+""")
+    log = open(d / "registry.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen([exe, "serve", str(d / "config.yml")], stdout=log,
+                            stderr=subprocess.STDOUT)
+    try:
+        _wait_port(port, proc, "docker-registry")
+        yield PlainRegistry(f"127.0.0.1:{port}", d / "data")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+
+
+def skopeo(*args: str) -> subprocess.CompletedProcess[str]:
+    out = subprocess.run(
+        [need("skopeo"), "--insecure-policy", *args], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    return out
+
+
+def registry_blob_file(storage: Path, digest: str) -> Path:
+    """Where docker-registry's filesystem driver keeps a blob."""
+    hex_ = digest.removeprefix("sha256:")
+    return storage / "docker/registry/v2/blobs/sha256" / hex_[:2] / hex_ / "data"
