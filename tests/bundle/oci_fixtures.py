@@ -4,6 +4,7 @@ archives, a plain-HTTP "connected side" registry, and skopeo helpers."""
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import io
@@ -17,7 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from bundle_fixtures import IN_CI, _wait_port, free_port
+from bundle_fixtures import IN_CI, Registry, _wait_port, free_port
+
+from prai.settings import get_settings
 
 MT_INDEX = "application/vnd.oci.image.index.v1+json"
 MT_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -249,3 +252,39 @@ def registry_blob_file(storage: Path, digest: str) -> Path:
     """Where docker-registry's filesystem driver keeps a blob."""
     hex_ = digest.removeprefix("sha256:")
     return storage / "docker/registry/v2/blobs/sha256" / hex_[:2] / hex_ / "data"
+
+
+# --- fixtures (imported by conftest.py) ---------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def connected(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlainRegistry]:
+    yield from start_plain_registry(tmp_path_factory.mktemp("connected"))
+
+
+@pytest.fixture(scope="session")
+def layout(tmp_path_factory: pytest.TempPathFactory, connected: PlainRegistry) -> Layout:
+    """The hand-written layout, also put into the connected registry with skopeo."""
+    lay = build_layout(tmp_path_factory.mktemp("layout") / "oci")
+    skopeo("copy", "--preserve-digests", "--dest-tls-verify=false",
+           f"oci:{lay.path}:app-1", f"docker://{connected.host}/team/app:1")
+    skopeo("copy", "--all", "--preserve-digests", "--dest-tls-verify=false",
+           f"oci:{lay.path}:multi-1", f"docker://{connected.host}/team/multi:1")
+    return lay
+
+
+@pytest.fixture
+def authfile(
+    tmp_path: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """A containers-auth.json for the internal registry (as `podman login` writes it)."""
+    for k in ("PRAI_REGISTRY_USERNAME", "PRAI_REGISTRY_PASSWORD", "REGISTRY_AUTH_FILE",
+              "XDG_RUNTIME_DIR"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "no-docker"))
+    get_settings.cache_clear()
+    f = tmp_path / "auth.json"
+    token = base64.b64encode(f"{registry.user}:{registry.password}".encode()).decode()
+    f.write_text(json.dumps({"auths": {registry.host: {"auth": token}}}))
+    yield f
+    get_settings.cache_clear()

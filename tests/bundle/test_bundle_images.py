@@ -4,7 +4,6 @@ test, htpasswd) — images written by hand as OCI layouts, skopeo as the indepen
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
 import json
@@ -24,11 +23,9 @@ from oci_fixtures import (
     Layout,
     PlainRegistry,
     build_docker_archive,
-    build_layout,
     registry_blob_file,
     sha,
     skopeo,
-    start_plain_registry,
 )
 
 from prai.bundle import create_bundle, load_bundle, verify_bundle
@@ -36,37 +33,6 @@ from prai.bundle.images_carry import ImageCarryRequest
 from prai.bundle.registry import Credentials, GracefulStop, RegistryClient, UploadState
 from prai.errors import BundleDigestMismatch, ImageRegistryError, PushInterrupted, UsageError
 from prai.settings import get_settings
-
-
-@pytest.fixture(scope="module")
-def connected(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlainRegistry]:
-    yield from start_plain_registry(tmp_path_factory.mktemp("connected"))
-
-
-@pytest.fixture(scope="module")
-def layout(tmp_path_factory: pytest.TempPathFactory, connected: PlainRegistry) -> Layout:
-    """The hand-written layout, also put into the connected registry with skopeo."""
-    lay = build_layout(tmp_path_factory.mktemp("layout") / "oci")
-    skopeo("copy", "--preserve-digests", "--dest-tls-verify=false",
-           f"oci:{lay.path}:app-1", f"docker://{connected.host}/team/app:1")
-    skopeo("copy", "--all", "--preserve-digests", "--dest-tls-verify=false",
-           f"oci:{lay.path}:multi-1", f"docker://{connected.host}/team/multi:1")
-    return lay
-
-
-@pytest.fixture
-def authfile(tmp_path: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A containers-auth.json for the internal registry (as `podman login` writes it)."""
-    for k in ("PRAI_REGISTRY_USERNAME", "PRAI_REGISTRY_PASSWORD", "REGISTRY_AUTH_FILE",
-              "XDG_RUNTIME_DIR"):
-        monkeypatch.delenv(k, raising=False)
-    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "no-docker"))
-    get_settings.cache_clear()
-    f = tmp_path / "auth.json"
-    token = base64.b64encode(f"{registry.user}:{registry.password}".encode()).decode()
-    f.write_text(json.dumps({"auths": {registry.host: {"auth": token}}}))
-    yield f
-    get_settings.cache_clear()
 
 
 def _certs(tmp: Path, pki: PKI) -> Path:
@@ -262,7 +228,7 @@ def test_blob_not_matching_its_digest_names_image_and_blob(
     pos = data.find(b"dddddddd")
     data[pos] = ord("e")
     archive.write_bytes(bytes(data))
-    with pytest.raises(BundleDigestMismatch, match="quay.io/corp/tool:2.0: layer .* diff_id"):
+    with pytest.raises(BundleDigestMismatch, match=r"quay\.io/corp/tool:2\.0: layer .* diff_id"):
         create_bundle(tmp_path / "d", model=minilm,
                       carry=ImageCarryRequest([f"docker-archive:{archive}"]))
 
@@ -390,7 +356,7 @@ def test_upload_resumes_after_interrupt(tmp_path: Path, registry: Registry, pki:
     assert held[0]["offset"] == 3 << 20
     with RegistryClient(registry.host, ca_bundle=pki.ca_cert, creds=creds) as c:
         assert c.blob_size("resume/x", digest) is None
-        sent = c.upload_blob("resume/x", digest, len(blob), lambda: open(tmp_path / "blob", "rb"),
+        sent = c.upload_blob("resume/x", digest, len(blob), lambda: open(tmp_path / "blob", "rb"),  # noqa: SIM115
                              chunk_bytes=1 << 20, state=UploadState(state_path))
         assert sent == 2 << 20
         assert c.blob_size("resume/x", digest) == len(blob)
