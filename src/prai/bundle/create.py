@@ -335,14 +335,14 @@ def create_bundle(
     if model_dir is not None:
         report = check_model_dir(model_dir, require_chat_template=require_chat_template)
         report.raise_for_problems()
-    elif adapter_dirs:
+    elif adapter_dirs or (carry is not None and carry.specs):
         # No base to compare with: no tensor shapes, no name, so check_adapter checks
-        # each adapter's own files only.
+        # each adapter's own files only. (An images-only bundle is fine too: issue 14.)
         report = ModelDirReport(Path(), ModelFacts(name="", path="model"))
     else:
         raise UsageError(
-            "nothing to pack: no model and no adapter",
-            hint="give --model DIR, or --adapter NAME=DIR for an adapter-only bundle",
+            "nothing to pack: no model, no adapter and no image",
+            hint="give --model DIR, --adapter NAME=DIR for an adapter-only bundle, or --image",
         )
     warnings = list(report.warnings)
     adapter_facts: list[AdapterFacts] = []
