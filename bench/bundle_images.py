@@ -10,7 +10,9 @@ Setup (in ``--dir``, removed at the end unless ``--keep``):
 * Debian's docker-registry on 127.0.0.1 with TLS (a CA made here) and htpasswd auth — the
   internal registry of the tests.
 
-Each round pushes to fresh repositories, in alternating order:
+Each round starts a fresh registry (new port, empty storage: skopeo's blob-info cache
+would otherwise mount blobs it saw in earlier rounds instead of uploading them) and runs,
+in alternating order:
 
 * prai: :func:`prai.bundle.images_push.push_images` in a fresh process (bundle already
   verified, as `load` does first), which reports its own peak RSS (``ru_maxrss``);
@@ -89,8 +91,8 @@ def write_layout(root: Path, total: int, n_layers: int) -> str:
     return "bench"
 
 
-def start_registry(d: Path) -> tuple[subprocess.Popen[bytes], str, Path, tuple[str, str]]:
-    """docker-registry with TLS from a fresh CA and htpasswd; (process, host, CA, creds)."""
+def make_pki(d: Path) -> tuple[Path, tuple[str, str]]:
+    """A CA, a server certificate for 127.0.0.1 and an htpasswd file in ``d``."""
     import ipaddress
 
     import bcrypt
@@ -125,6 +127,12 @@ def start_registry(d: Path) -> tuple[subprocess.Popen[bytes], str, Path, tuple[s
     user, pw = "bench", "bench-pw"
     (d / "htpasswd").write_bytes(user.encode() + b":" +
                                  bcrypt.hashpw(pw.encode(), bcrypt.gensalt(rounds=4)) + b"\n")
+    return d / "ca.pem", (user, pw)
+
+
+def start_registry(d: Path, pki: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """docker-registry on a free port with TLS and htpasswd (files from make_pki in pki)."""
+    d.mkdir(parents=True)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -134,8 +142,8 @@ storage: {{filesystem: {{rootdirectory: {d / "data"}}}, delete: {{enabled: true}
 http:
   addr: 127.0.0.1:{port}
   secret: bench
-  tls: {{certificate: {d / "srv.pem"}, key: {d / "srv.key"}}}
-auth: {{htpasswd: {{realm: bench, path: {d / "htpasswd"}}}}}
+  tls: {{certificate: {pki / "srv.pem"}, key: {pki / "srv.key"}}}
+auth: {{htpasswd: {{realm: bench, path: {pki / "htpasswd"}}}}}
 """)
     exe = shutil.which("docker-registry") or shutil.which("registry")
     if exe is None:
@@ -148,7 +156,7 @@ auth: {{htpasswd: {{realm: bench, path: {d / "htpasswd"}}}}}
             break
         except OSError:
             time.sleep(0.1)
-    return proc, f"127.0.0.1:{port}", d / "ca.pem", (user, pw)
+    return proc, f"127.0.0.1:{port}"
 
 
 _PUSH = """
@@ -208,8 +216,8 @@ def main() -> None:
 
         layout = base / "layout"
         refname = write_layout(layout, total, args.layers)
-        (base / "reg").mkdir()
-        proc, host, ca, creds = start_registry(base / "reg")
+        (base / "pki").mkdir()
+        ca, creds = make_pki(base / "pki")
         certs = base / "certs"
         certs.mkdir()
         shutil.copy(ca, certs / "ca.crt")
@@ -224,6 +232,7 @@ def main() -> None:
         work.mkdir()
         rows = []
         for i in range(args.rounds):
+            proc, host = start_registry(base / f"reg{i}", base / "pki")
             order = ["prai", "skopeo"] if i % 2 == 0 else ["skopeo", "prai"]
             row: dict[str, Any] = {"round": i}
             for tool in order:
@@ -240,6 +249,11 @@ def main() -> None:
                                                  f"{host}/skopeo{i}/bench/big:1", certs, creds)
             rows.append(row)
             print(json.dumps(row), file=sys.stderr)
+            proc.terminate()
+            proc.wait(10)
+            proc = None
+            shutil.rmtree(base / f"reg{i}", ignore_errors=True)
+        proc, host = start_registry(base / "reg-full", base / "pki")
         # the whole command once: verify (hash every file) + push
         t = time.perf_counter()
         full = subprocess.run([sys.executable, "-m", "prai.cli.main", "bundle", "load",

@@ -9,6 +9,7 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import random
 import shutil
 import subprocess
@@ -288,3 +289,120 @@ def authfile(
     f.write_text(json.dumps({"auths": {registry.host: {"auth": token}}}))
     yield f
     get_settings.cache_clear()
+
+
+# --- a registry with Docker token auth ----------------------------------------------------
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+@dataclass
+class TokenRegistry:
+    host: str
+    user: str
+    password: str
+    tokens_issued: list[str]
+
+
+def start_token_registry(d: Path, pki_dir: Path, server_cert: Path, server_key: Path,
+                         ) -> Iterator[TokenRegistry]:
+    """docker-registry with ``auth: token`` (TLS from the test PKI) and a small token service
+    on 127.0.0.1 that checks Basic credentials and signs ES256 JWTs with an ``x5c`` header
+    (the Docker registry token spec); the registry trusts that signing certificate."""
+    import threading
+    import time as _time
+    from datetime import UTC, datetime, timedelta
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import parse_qs, urlsplit
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "prai test token signer")])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=2))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    (d / "token-root.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    x5c = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+    user, password = "token-user", "token-pw"
+    issued: list[str] = []
+
+    def sign(claims: dict[str, object]) -> str:
+        header = {"typ": "JWT", "alg": "ES256", "x5c": [x5c]}
+        body = _b64url(json.dumps(header).encode()) + "." + _b64url(json.dumps(claims).encode())
+        r, s = decode_dss_signature(key.sign(body.encode(), ec.ECDSA(hashes.SHA256())))
+        return body + "." + _b64url(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+
+    class TokenService(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            return None
+
+        def do_GET(self) -> None:
+            want = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+            if self.headers.get("authorization") != want:
+                self.send_response(401)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            q = parse_qs(urlsplit(self.path).query)
+            access = []
+            for scope in q.get("scope", []):
+                kind, _, rest = scope.partition(":")
+                repo, _, actions = rest.rpartition(":")
+                access.append({"type": kind, "name": repo, "actions": actions.split(",")})
+            t = int(_time.time())
+            token = sign({"iss": "prai-test-issuer", "sub": user, "aud": q["service"][0],
+                          "exp": t + 300, "nbf": t - 10, "iat": t, "jti": os.urandom(8).hex(),
+                          "access": access})
+            issued.append(",".join(q.get("scope", [])))
+            body = json.dumps({"token": token, "expires_in": 300}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    tokens = ThreadingHTTPServer(("127.0.0.1", 0), TokenService)
+    threading.Thread(target=tokens.serve_forever, daemon=True).start()
+    exe = shutil.which("docker-registry") or need("docker-registry")
+    port = free_port()
+    (d / "config.yml").write_text(f"""version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: {d / "data"}
+http:
+  addr: 127.0.0.1:{port}
+  secret: test-secret
+  tls:
+    certificate: {server_cert}
+    key: {server_key}
+auth:
+  token:
+    realm: http://127.0.0.1:{tokens.server_address[1]}/token
+    service: prai-test-registry
+    issuer: prai-test-issuer
+    rootcertbundle: {d / "token-root.pem"}
+""")
+    log = open(d / "registry.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen([exe, "serve", str(d / "config.yml")], stdout=log,
+                            stderr=subprocess.STDOUT)
+    try:
+        _wait_port(port, proc, "docker-registry (token auth)")
+        yield TokenRegistry(f"127.0.0.1:{port}", user, password, issued)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+        tokens.shutdown()
+        tokens.server_close()

@@ -361,3 +361,37 @@ def test_upload_resumes_after_interrupt(tmp_path: Path, registry: Registry, pki:
         assert sent == 2 << 20
         assert c.blob_size("resume/x", digest) == len(blob)
     assert not state_path.exists()
+
+
+def test_bearer_token_auth(tmp_path: Path, minilm: Path, layout: Layout, pki: PKI,
+                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A registry behind a token service (Docker token spec): the client fetches a token per
+    repository scope with the Basic credentials and pushes; a wrong password is one error."""
+    from oci_fixtures import start_token_registry
+
+    d = tmp_path / "token-registry"
+    d.mkdir()
+    gen = start_token_registry(d, d, pki.server_cert, pki.server_key)
+    reg = next(gen)
+    try:
+        create_bundle(tmp_path / "b", model=minilm,
+                      carry=ImageCarryRequest([f"oci:{layout.path}:multi-1=quay.io/corp/multi:1"]))
+        monkeypatch.setenv("PRAI_REGISTRY_USERNAME", reg.user)
+        monkeypatch.setenv("PRAI_REGISTRY_PASSWORD", "wrong")
+        get_settings.cache_clear()
+        with pytest.raises(ImageRegistryError, match=r"token service .* refused the login"):
+            load_bundle(tmp_path / "b", None, images_to=f"{reg.host}/m", ca_bundle=pki.ca_cert,
+                        image_map_out=tmp_path / "map.json")
+        monkeypatch.setenv("PRAI_REGISTRY_PASSWORD", reg.password)
+        get_settings.cache_clear()
+        res = load_bundle(tmp_path / "b", None, images_to=f"{reg.host}/m", ca_bundle=pki.ca_cert,
+                          image_map_out=tmp_path / "map.json")
+        assert res.images is not None and res.images["blobs_uploaded"] == 5
+        assert any("repository:m/corp/multi:pull,push" in s for s in reg.tokens_issued)
+        raw = skopeo("inspect", "--raw", "--cert-dir", str(_certs(tmp_path, pki)), "--creds",
+                     f"{reg.user}:{reg.password}", f"docker://{reg.host}/m/corp/multi:1").stdout
+        assert sha(raw.encode()) == layout.index_digest
+    finally:
+        get_settings.cache_clear()
+        for _ in gen:
+            pass

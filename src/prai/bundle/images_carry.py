@@ -420,6 +420,7 @@ def _resolve(
                 host,
                 ca_bundle=req.ca_bundle,
                 creds=resolve_credentials(host, path, authfile=req.authfile),
+                max_connections=max(2, req.parallel),  # >= fetch threads (httpcore#1110)
             )
         client = clients[host]
         name = f"{spec.location}:{spec.ref.tag}" if spec.ref.tag else spec.location

@@ -232,8 +232,11 @@ def push_images(
     state = UploadState(map_path.with_name(f".{map_path.name}.uploads"))
     creds = resolve_credentials(host, plans[0].repo, authfile=authfile)
     result = ImagePushResult(registry=to)
+    # Never more threads than pooled connections: httpcore 1.0.9's pool can close a
+    # connection already handed to a waiting request (encode/httpcore#1110), which then
+    # hangs until the read timeout.
     with RegistryClient(host, ca_bundle=ca_bundle, creds=creds,
-                        max_connections=max(2, parallel)) as client:
+                        max_connections=2 * max(1, parallel)) as client:
         if stop is not None:
             stop.active = True
         try:
@@ -276,7 +279,7 @@ def _push_blobs(
                 repos_of[digest].append(p.repo)
             sizes[digest] = size
     pairs = [(repo, d) for d, repos in repos_of.items() for repo in repos]
-    with ThreadPoolExecutor(max_workers=max(1, parallel * 2)) as pool:
+    with ThreadPoolExecutor(max_workers=2 * max(1, parallel)) as pool:
         present_list = list(pool.map(lambda rd: client.blob_size(rd[0], rd[1]), pairs))
     present = {rd for rd, size in zip(pairs, present_list, strict=True) if size == sizes[rd[1]]}
     c.present = len(present)

@@ -285,9 +285,11 @@ class RegistryClient:
         host: as written in image references (``quay.io``, ``10.0.0.5:5000``).
         ca_bundle: PEM CA file added to the system trust store.
         creds: None = anonymous (see :func:`resolve_credentials`).
-        timeout_s: connect/write timeout; reads wait up to 10 minutes (a registry hashing
-            a large blob before it answers).
-        max_connections: connection pool size (parallel blob transfers).
+        timeout_s: connect/write timeout; reads wait up to 2 minutes (a registry
+            finishing a large blob before it answers).
+        max_connections: connection pool size; use at least as many as threads sharing
+            the client (httpcore's pool can strand a queued request otherwise,
+            encode/httpcore#1110).
     """
 
     def __init__(
@@ -311,7 +313,7 @@ class RegistryClient:
         self._tokens: dict[str, str] = {}
         self.http = httpx.Client(
             verify=self._ctx,
-            timeout=httpx.Timeout(timeout_s, read=600.0),
+            timeout=httpx.Timeout(timeout_s, read=120.0),
             follow_redirects=True,
             trust_env=False,
             limits=httpx.Limits(
