@@ -76,3 +76,17 @@ def test_cli_create_load_and_render(
     isvc = yaml.safe_load(next((tmp_path / "out").rglob("inferenceservice-*.yaml")).read_text())
     assert isvc["spec"]["predictor"]["model"]["storageUri"] == \
         f"oci://{registry.host}/m/models/llama@{layout.app.digest}"
+
+
+def test_progress_in_logs_is_periodic_plain_lines(capsys) -> None:  # type: ignore[no-untyped-def]
+    """Not a terminal: a line with bytes, bytes/s and ETA every interval (here: every call),
+    and a last line when the phase ends."""
+    from prai.cli.bundle import _PlainLines
+
+    with _PlainLines(interval_s=0) as p:
+        p.start("pushing images", 4 << 20)
+        p.advance(1 << 20)
+        p.advance(1 << 20)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("pushing images: 1.0 MiB of 4.0 MiB (25 %), ")
+    assert "/s, ETA " in lines[0] and lines[-1].startswith("pushing images: 2.0 MiB of 4.0 MiB")

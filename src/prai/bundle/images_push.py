@@ -9,8 +9,10 @@ For every image in the bundle's ``images/`` layout (see :mod:`prai.bundle.images
    a new run continue an upload cut off by Ctrl-C);
 2. manifests go up byte for byte, children of an index first, each under its digest, then
    the image under its original tag;
-3. everything is read back: each manifest by digest (its SHA-256 must be the digest), the
-   tag (must answer the same digest), each blob (``HEAD``, size).
+3. everything is read back: each manifest by digest (its SHA-256 must be the digest; a
+   manifest already there byte for byte is not stored again), the tag (must answer the
+   same digest), each blob stored by this run (``HEAD``, size; present ones were just
+   checked).
 
 Target repository: ``PREFIX/<source path without the registry host>``
 (``quay.io/modh/vllm`` -> ``registry.internal:5000/mirror/modh/vllm``), as oc-mirror does.
@@ -50,6 +52,7 @@ from .oci_layout import INDEX_FILE, image_blobs, index_entries, parse_doc
 from .registry import (
     DEFAULT_CHUNK_BYTES,
     INDEX_TYPES,
+    FetchedManifest,
     GracefulStop,
     RegistryClient,
     UploadState,
@@ -236,7 +239,7 @@ def push_images(
     # connection already handed to a waiting request (encode/httpcore#1110), which then
     # hangs until the read timeout.
     with RegistryClient(host, ca_bundle=ca_bundle, creds=creds,
-                        max_connections=2 * max(1, parallel)) as client:
+                        max_connections=max(1, parallel)) as client:
         if stop is not None:
             stop.active = True
         try:
@@ -246,8 +249,6 @@ def push_images(
                 stop.active = False
         for p in plans:
             result.manifests_put += _push_manifests(client, p)
-        for p in plans:
-            _read_back(client, p)
             result.images.append(_entry(host, p))
     result.blobs_uploaded, result.blobs_mounted = counter.uploaded, counter.mounted
     result.blobs_present = counter.present
@@ -269,7 +270,7 @@ def _push_blobs(
     sink: ProgressSink,
     stop: GracefulStop | None,
 ) -> _Counter:
-    """HEAD every (repository, blob); upload or mount what is missing."""
+    """HEAD every (repository, blob); upload or mount what is missing; HEAD those again."""
     c = _Counter()
     repos_of: dict[str, list[str]] = {}
     sizes: dict[str, int] = {}
@@ -279,9 +280,11 @@ def _push_blobs(
                 repos_of[digest].append(p.repo)
             sizes[digest] = size
     pairs = [(repo, d) for d, repos in repos_of.items() for repo in repos]
-    with ThreadPoolExecutor(max_workers=2 * max(1, parallel)) as pool:
-        present_list = list(pool.map(lambda rd: client.blob_size(rd[0], rd[1]), pairs))
-    present = {rd for rd, size in zip(pairs, present_list, strict=True) if size == sizes[rd[1]]}
+    # the first request alone: it settles auth (and plain HTTP on loopback) for the rest
+    found = [client.blob_size(*pairs[0])] if pairs else []
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        found += list(pool.map(lambda rd: client.blob_size(rd[0], rd[1]), pairs[1:]))
+    present = {rd for rd, size in zip(pairs, found, strict=True) if size == sizes[rd[1]]}
     c.present = len(present)
     c.bytes_present = sum(sizes[d] for _, d in present)
     missing = {d for r, d in pairs if (r, d) not in present}
@@ -309,54 +312,58 @@ def _push_blobs(
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
         for _ in pool.map(one, sorted(missing, key=lambda d: -sizes[d])):
             pass
+        # read-back of what this run stored (present blobs were just checked)
+        stored = [rd for rd in pairs if rd not in present]
+        for (repo, digest), have in zip(
+            stored, pool.map(lambda rd: client.blob_size(rd[0], rd[1]), stored), strict=True
+        ):
+            if have != sizes[digest]:
+                raise ImageRegistryError(
+                    f"{client.host}/{repo}: blob {digest} is "
+                    f"{'missing' if have is None else f'{have} bytes'} after the push "
+                    f"(expected {sizes[digest]})"
+                )
     return c
 
 
 def _push_manifests(client: RegistryClient, p: _Plan) -> int:
-    """Children, then the image by digest, then its tag. Returns manifests stored."""
+    """Children, then the image by digest, then its tag; each read back. Returns the
+    manifests stored (0 when all were there, byte for byte)."""
     put = 0
     for digest, data, mt in p.manifests:
-        if client.manifest_digest(p.repo, digest) != digest:
+        if _read_manifest(client, p.repo, digest) is None:
             client.put_manifest(p.repo, digest, data, mt)
             put += 1
+            if _read_manifest(client, p.repo, digest) is None:
+                raise ImageRegistryError(f"{client.host}/{p.repo}@{digest} is missing after "
+                                         "the push")
     if p.image.tag:
         digest, data, mt = p.manifests[-1]
         if client.manifest_digest(p.repo, p.image.tag) != digest:
             client.put_manifest(p.repo, p.image.tag, data, mt)
             put += 1
+            answered = client.manifest_digest(p.repo, p.image.tag)
+            if answered != digest:
+                raise ImageRegistryError(
+                    f"{client.host}/{p.repo}:{p.image.tag} answers digest {answered}, but "
+                    f"{digest} was pushed",
+                    hint="the registry rewrote the manifest or another push moved the tag; "
+                    "check the registry and push again",
+                )
     return put
 
 
-def _read_back(client: RegistryClient, p: _Plan) -> None:
-    """Every manifest by digest, the tag, every blob: as pushed, or ImageRegistryError."""
-    where = f"{client.host}/{p.repo}"
-    for digest, _data, _mt in p.manifests:
-        try:
-            got = client.get_manifest(p.repo, digest)
-        except BundleDigestMismatch as exc:
-            raise ImageRegistryError(
-                f"{where}@{digest}: the registry answers a different manifest ({exc.message})",
-                hint="the registry rewrites manifests; pods pinned to the digest would not find "
-                "the image. Use a registry that stores manifests byte for byte",
-            ) from None
-        if got.digest != digest:  # pragma: no cover - get_manifest checks it
-            raise ImageRegistryError(f"{where}@{digest} reads back as {got.digest}")
-    if p.image.tag:
-        answered = client.manifest_digest(p.repo, p.image.tag)
-        if answered != p.image.digest:
-            raise ImageRegistryError(
-                f"{where}:{p.image.tag} answers digest {answered}, but {p.image.digest} was "
-                "pushed",
-                hint="the registry rewrote the manifest or another push moved the tag; check "
-                "the registry and push again",
-            )
-    for digest, size in p.blobs.items():
-        have = client.blob_size(p.repo, digest)
-        if have != size:
-            raise ImageRegistryError(
-                f"{where}: blob {digest} is {'missing' if have is None else f'{have} bytes'} "
-                f"after the push (expected {size})"
-            )
+def _read_manifest(client: RegistryClient, repo: str, digest: str) -> FetchedManifest | None:
+    """The manifest by digest, None when absent; its bytes must hash to the digest."""
+    try:
+        return client.find_manifest(repo, digest)
+    except BundleDigestMismatch as exc:
+        raise ImageRegistryError(
+            f"{client.host}/{repo}@{digest}: the registry answers a different manifest "
+            f"({exc.message})",
+            hint="the registry rewrites manifests; pods pinned to the digest would not find "
+            "the image. Use a registry that stores manifests byte for byte",
+        ) from None
 
 
 def _entry(host: str, p: _Plan) -> MirroredImageEntry:

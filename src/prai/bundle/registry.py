@@ -492,14 +492,21 @@ class RegistryClient:
                 ``Docker-Content-Digest`` differs from the bytes' SHA-256.
             BundleDigestMismatch: fetched by digest and the bytes hash to another digest.
         """
-        r = self.request(
-            "GET", f"/v2/{repo}/manifests/{reference}", repo=repo, headers={"Accept": ACCEPT}
-        )
-        if r.status_code == 404:
+        found = self.find_manifest(repo, reference)
+        if found is None:
             raise ImageRegistryError(
                 f"{self.host}/{repo}: no manifest {reference}",
                 hint="check the repository and the tag or digest (skopeo inspect docker://…)",
             )
+        return found
+
+    def find_manifest(self, repo: str, reference: str) -> FetchedManifest | None:
+        """:meth:`get_manifest`, but None when the registry has no such manifest (404)."""
+        r = self.request(
+            "GET", f"/v2/{repo}/manifests/{reference}", repo=repo, headers={"Accept": ACCEPT}
+        )
+        if r.status_code == 404:
+            return None
         if r.status_code != 200:
             raise self._fail(f"reading manifest {repo}:{reference}", r)
         data = r.content
