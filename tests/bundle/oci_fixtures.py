@@ -17,6 +17,7 @@ import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bundle_fixtures import IN_CI, Registry, _wait_port, free_port
@@ -169,7 +170,7 @@ def build_layout(path: Path, layer_bytes: int = 40_000) -> Layout:
     return Layout(path, app, [amd, arm], index, {"app-1": app.digest, "multi-1": sha(index)})
 
 
-def build_docker_archive(path: Path, repo_tag: str, layer_bytes: int = 30_000) -> dict[str, object]:
+def build_docker_archive(path: Path, repo_tag: str, layer_bytes: int = 30_000) -> dict[str, Any]:
     """A legacy ``docker save`` archive (manifest.json, <hex>.json, <id>/layer.tar)."""
     raws = [layer_tar(BASE_FILES), layer_tar({"srv/data": b"d" * layer_bytes})]
     diff_ids = [sha(r) for r in raws]

@@ -178,7 +178,7 @@ def test_local_layout_and_docker_archive_to_tar_bundle(
     raw = _raw(tmp_path, registry, pki, "corp/tool:2.0")
     assert sha(raw) == tool.digest
     doc = json.loads(raw)
-    assert doc["config"]["digest"] == sha(facts["config"])  # type: ignore[arg-type]
+    assert doc["config"]["digest"] == sha(facts["config"])
     assert [ly["digest"] for ly in doc["layers"]] == facts["diff_ids"]
     info = _inspect(tmp_path, registry, pki, "corp/tool:2.0")
     assert info["Digest"] == tool.digest and info["Os"] == "linux"
@@ -285,8 +285,9 @@ class _RewritingProxy(BaseHTTPRequestHandler):
             if k.lower() == "location":
                 v = v.replace(self.upstream, f"http://{self.headers['host']}")
             self.send_header(k, v)
-        length = out_headers.get("content-length", "0") if self.command == "HEAD" else len(data)
-        self.send_header("Content-Length", str(length))
+        head = self.command == "HEAD"
+        self.send_header("Content-Length",
+                         out_headers.get("content-length", "0") if head else str(len(data)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
@@ -342,8 +343,8 @@ def test_upload_resumes_after_interrupt(tmp_path: Path, registry: Registry, pki:
     read = [0]
 
     class CtrlCAfter3MiB(io.FileIO):
-        def read(self, n: int = -1) -> bytes:
-            read[0] += n
+        def read(self, n: int | None = -1) -> bytes:
+            read[0] += n or 0
             if read[0] >= 3 << 20:
                 stop.request()  # what the CLI's SIGINT handler does
             return super().read(n)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from bundle_fixtures import PKI, Registry
 from oci_fixtures import Layout, PlainRegistry, skopeo
@@ -78,7 +79,7 @@ def test_cli_create_load_and_render(
         f"oci://{registry.host}/m/models/llama@{layout.app.digest}"
 
 
-def test_progress_in_logs_is_periodic_plain_lines(capsys) -> None:  # type: ignore[no-untyped-def]
+def test_progress_in_logs_is_periodic_plain_lines(capsys: pytest.CaptureFixture[str]) -> None:
     """Not a terminal: a line with bytes, bytes/s and ETA every interval (here: every call),
     and a last line when the phase ends."""
     from prai.cli.bundle import _PlainLines
