@@ -51,6 +51,7 @@ def http_client(
     read_timeout_s: float | None = None,
     headers: Mapping[str, str] | None = None,
     follow_redirects: bool = False,
+    max_connections: int | None = None,
 ) -> httpx.Client:
     """A synchronous httpx client configured as the module docstring says.
 
@@ -62,6 +63,8 @@ def http_client(
         read_timeout_s: seconds to wait for each chunk of a response (long downloads).
         headers: sent with every request.
         follow_redirects: follow 3xx answers (registries redirect blob downloads).
+        max_connections: pool size (and keep-alive connections); at least the number of
+            threads sharing the client (httpcore can hang otherwise, encode/httpcore#1110).
     """
     import httpx
 
@@ -73,6 +76,8 @@ def http_client(
         headers=dict(headers or {}),
         follow_redirects=follow_redirects,
         trust_env=False,
+        **({"limits": httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)}
+           if max_connections else {}),
     )
 
 

@@ -311,8 +311,9 @@ __all__ = [
 # 12 digest mismatch (corrupted), 13 size mismatch (truncated or grown), 14 manifest
 # tampered/unreadable, 15 signature wrong or missing, 16 split part missing/corrupted,
 # 17 unsafe path (traversal, absolute, symlink), 18 load destination refused (also a delta
-# whose base the destination does not hold), 19 software wheelhouse missing a wheel or not
-# fitting the target Python/platform.
+# whose base the destination does not hold), 19 container registry: TLS, auth, refusal or a
+# different digest (create and load), 9 software wheelhouse missing a wheel or not fitting the
+# target Python/platform.
 
 
 class BundleError(PraiError):
@@ -407,13 +408,35 @@ class BundleBaseMismatch(BundleLoadError):
 
 class BundleSoftwareError(BundleError):
     """PrAI's wheelhouse cannot be made (a wheel missing for the target) or does not fit
-    the interpreter it is installed with (exit 19)."""
+    the interpreter it is installed with (exit 9)."""
 
-    exit_code = 19
+    exit_code = 9
     hint = (
         "create the bundle for the target's Python and platform (--python 3.11 --platform "
         "manylinux_2_28_x86_64), or install with that Python"
     )
+
+
+class ImageRegistryError(BundleLoadError):
+    """A container registry refused a request, failed TLS or auth, or answered other
+    content than asked for (bundle create --image and bundle load)."""
+
+    exit_code = 19
+    hint = "fix the registry access as described, then run the same command again (it resumes)"
+
+
+class ImageRegistryUnreachable(ImageRegistryError):
+    """The registry could not be reached or the connection broke (a retry may succeed)."""
+
+
+class PushInterrupted(ImageRegistryError):
+    """The user stopped an image push (Ctrl-C); finished chunks stay in the registry."""
+
+    exit_code = 130
+    hint = "run the same command again: it skips what is there and continues cut-off uploads"
+
+
+__all__ += ["ImageRegistryError", "ImageRegistryUnreachable", "PushInterrupted"]
 
 
 # --- deploy (prai render) ---------------------------------------------------------------

@@ -43,6 +43,9 @@ class Settings(BaseModel):
         registry_username: PRAI_REGISTRY_USERNAME, user for `prai bundle load oci://`.
         registry_password: PRAI_REGISTRY_PASSWORD (secret; never logged).
         registry_authfile: REGISTRY_AUTH_FILE, a containers-auth.json (podman/skopeo login).
+        xdg_runtime_dir: XDG_RUNTIME_DIR; podman login writes ``containers/auth.json`` there.
+        docker_config: DOCKER_CONFIG, the directory of docker login's ``config.json``
+            (default ``~/.docker``).
         aws_s3_endpoint: AWS_S3_ENDPOINT, the S3 endpoint URL as an OpenShift AI Data
             Connection names it (`prai bundle load s3://` uses it when no --endpoint-url).
         sign_key_password: PRAI_SIGN_KEY_PASSWORD, passphrase of an encrypted
@@ -65,6 +68,8 @@ class Settings(BaseModel):
     registry_username: str | None = None
     registry_password: str | None = None
     registry_authfile: Path | None = None
+    xdg_runtime_dir: Path | None = None
+    docker_config: Path | None = None
     aws_s3_endpoint: str | None = None
     sign_key_password: str | None = None
     api_key: str | None = None
@@ -89,6 +94,8 @@ class Settings(BaseModel):
             registry_username=env.get("PRAI_REGISTRY_USERNAME") or None,
             registry_password=env.get("PRAI_REGISTRY_PASSWORD") or None,
             registry_authfile=Path(env["REGISTRY_AUTH_FILE"]) if env.get("REGISTRY_AUTH_FILE") else None,
+            xdg_runtime_dir=Path(env["XDG_RUNTIME_DIR"]) if env.get("XDG_RUNTIME_DIR") else None,
+            docker_config=Path(env["DOCKER_CONFIG"]) if env.get("DOCKER_CONFIG") else None,
             aws_s3_endpoint=env.get("AWS_S3_ENDPOINT") or None,
             sign_key_password=env.get("PRAI_SIGN_KEY_PASSWORD") or None,
             api_key=env.get("PRAI_API_KEY") or None,

@@ -39,7 +39,7 @@ def test_create_inspect_verify_load(
         f"legal={adapters['legal']}",
         "--ca",
         pki.ca_cert,
-        "--image",
+        "--image-ref-only",
         "quay.io/modh/vllm:latest",
         "--sign-key",
         pki.sign_key,

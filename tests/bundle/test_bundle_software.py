@@ -171,9 +171,9 @@ def test_install_refuses_a_tampered_wheelhouse(tmp_path: Path, software_bundle: 
 def test_a_wheel_missing_for_the_target_fails_create(tmp_path: Path, base_wheels: Path) -> None:
     out = _prai(
         "bundle", "create", "-o", tmp_path / "b", "--software", "base", "--wheels-from", base_wheels,
-        "--platform", "macosx_11_0_arm64",
+        "--wheel-platform", "macosx_11_0_arm64",
     )
-    assert out.returncode == 19, out.stderr
+    assert out.returncode == 9, out.stderr
     assert re.search(r"no wheel of \S+ for CPython 3\.\d+ on macosx_11_0_arm64", out.stderr), out.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing written, no partial output
 
@@ -182,7 +182,7 @@ def test_a_missing_dependency_is_named(tmp_path: Path) -> None:
     empty = tmp_path / "wheels"
     empty.mkdir()
     out = _prai("bundle", "create", "-o", tmp_path / "b", "--software", "base", "--wheels-from", empty)
-    assert out.returncode == 19, out.stderr
+    assert out.returncode == 9, out.stderr
     assert re.search(r"no wheel of [A-Za-z0-9_.-]+.* for CPython .* in --wheels-from", out.stderr), out.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["wheels"]
 
@@ -203,12 +203,12 @@ def test_check_target_refuses_another_python_or_platform(tmp_path: Path) -> None
                       machine="x86_64", glibc=(2, 28))
     assert not wheel_fits("x-1-cp311-abi3-manylinux_2_28_x86_64.whl", impl="cpython", version=(3, 10),
                           machine="x86_64", glibc=(2, 28))
-    # the script shipped in the bundle says so in one line and exits 19
+    # the script shipped in the bundle says so in one line and exits 9
     (tmp_path / "prai-bundle.json").write_text(json.dumps({"software": software}))
     script = Path(__file__).resolve().parents[2] / "src" / "prai" / "bundle" / "_target.py"
     proc = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True)
     if sys.version_info[:2] != (3, 12):
-        assert proc.returncode == 19 and "is for CPython 3.12" in proc.stderr, proc.stderr
+        assert proc.returncode == 9 and "is for CPython 3.12" in proc.stderr, proc.stderr
 
 
 def test_expand_platform() -> None:

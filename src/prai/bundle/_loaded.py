@@ -25,3 +25,4 @@ class LoadResult:
     location: str = ""
     details: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    images: dict[str, Any] | None = None  # --images-to: ImagePushResult.to_json() (issue 14)

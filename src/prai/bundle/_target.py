@@ -11,7 +11,7 @@ set), PEP 600 (``manylinux_2_X_ARCH`` needs glibc >= 2.X; the legacy aliases
 ``manylinux1``/``2010``/``2014`` mean glibc 2.5/2.12/2.17) and PEP 384 (``abi3`` wheels
 built for CPython 3.N load on CPython >= 3.N).
 
-Run: ``python3 check_target.py BUNDLE_DIR`` (exit 0: fits; 19: does not, one line on stderr).
+Run: ``python3 check_target.py BUNDLE_DIR`` (exit 0: fits; 9: does not, one line on stderr).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import platform
 import sys
 from pathlib import Path
 
-EXIT_DOES_NOT_FIT = 19  # prai.errors.BundleSoftwareError.exit_code
+EXIT_DOES_NOT_FIT = 9  # prai.errors.BundleSoftwareError.exit_code
 _LEGACY_MANYLINUX = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
 
 
@@ -136,7 +136,7 @@ def check_fit(
 
 
 def main(argv: list[str]) -> int:
-    """``check_target.py BUNDLE_DIR``: exit 0 when the software fits, 19 when it does not."""
+    """``check_target.py BUNDLE_DIR``: exit 0 when the software fits, 9 when it does not."""
     bundle = Path(argv[1] if len(argv) > 1 else ".")
     try:
         manifest = json.loads((bundle / "prai-bundle.json").read_text(encoding="utf-8"))

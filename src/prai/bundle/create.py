@@ -37,6 +37,7 @@ from ._source import PARTS_SUFFIX
 from .certs import check_ca_file
 from .delta import plan_delta
 from .images import parse_image_ref
+from .images_carry import ImageCarryRequest
 from .manifest import (
     MANIFEST_NAME,
     SIGNATURE_NAME,
@@ -98,6 +99,8 @@ class _Item:
     src: Path | None  # None: generated content in ``data``
     path: str
     data: bytes = b""
+    known: tuple[str, int] | None = None  # (sha256 hex, size) already checked (issue 14)
+    move: bool = False  # src is a work file that may be moved into the bundle (issue 14)
 
 
 @dataclass
@@ -248,7 +251,18 @@ def _stage(staging: Path, item: _Item, sink: ProgressSink) -> tuple[str, int]:
         dst.write_bytes(item.data)
         os.chmod(dst, 0o644)
         return hashlib.sha256(item.data).hexdigest(), len(item.data)
-    return _copy_hash(item.src, dst, sink)
+    if item.known is not None and item.move:  # a checked image blob (issue 14)
+        os.replace(item.src, dst)
+        os.chmod(dst, 0o644)
+        sink.advance(item.known[1])
+        return item.known
+    res = _copy_hash(item.src, dst, sink)
+    if item.known is not None and res != item.known:
+        raise BundleDigestMismatch(
+            f"{item.src} changed while it was packed",
+            hint="stop whatever writes to the image layout, then create again",
+        )
+    return res
 
 
 def _read_item(item: _Item | None, limit: int = 1 << 20) -> bytes | None:
@@ -327,6 +341,7 @@ def create_bundle(
     require_chat_template: bool | None = None,
     software: SoftwareSpec | None = None,
     since: str | Path | None = None,
+    carry: ImageCarryRequest | None = None,
     progress: ProgressSink | None = None,
     now: datetime | None = None,
 ) -> CreateResult:
@@ -340,7 +355,10 @@ def create_bundle(
             adapters are checked from their own files (config, weights, rank) only, since
             there is no base to check their shapes against.
         adapters: adapter name -> PEFT adapter directory.
-        cas: PEM files with CA certificates. images: image references (pin by digest).
+        cas: PEM files with CA certificates. images: image references only (pin by
+            digest; ``--image-ref-only``).
+        carry: container images to copy into ``images/`` as an OCI image layout
+            (``--image``; see :mod:`prai.bundle.images_carry`).
         evals, others: single files carried as role ``eval`` / ``other``.
         sign_key: PEM private key (Ed25519 or ECDSA) to sign the manifest; an encrypted
             key's passphrase comes from PRAI_SIGN_KEY_PASSWORD.
@@ -356,12 +374,14 @@ def create_bundle(
         CreateResult with the root digest (``sha256:…``) to write on the transfer form.
 
     Raises:
-        UsageError: bad names or paths, output exists, neither a model, an adapter nor software.
+        UsageError: bad names or paths, output exists, neither a model, an adapter, an image
+            nor software.
+        ImageRegistryError: a source registry refused, failed TLS or auth.
         BundleSoftwareError: a wheel is missing for the target Python/platform.
         ModelError: model incomplete.
         AdapterError: adapter does not fit. ConfigError: bad CA or key.
         BundleDigestMismatch: a file differs from the SHA-256 Hugging Face recorded, or
-        changed while it was packed.
+        changed while it was packed, or an image blob does not match its digest.
     """
     t0 = time.monotonic()
     sink = progress or NullProgress()
@@ -387,10 +407,10 @@ def create_bundle(
     if model_dir is not None:
         report = check_model_dir(model_dir, require_chat_template=require_chat_template)
         report.raise_for_problems()
-    elif not (adapter_dirs or software is not None):
+    elif not (adapter_dirs or software is not None or (carry is not None and carry.specs)):
         raise UsageError(
-            "nothing to pack: no model, no adapter and no software",
-            hint="give --model DIR, --adapter NAME=DIR for an adapter-only bundle, or --software base",
+            "nothing to pack: no model, no adapter, no image and no software",
+            hint="give --model DIR, --adapter NAME=DIR (an adapter-only bundle), --image REF or --software base",
         )
     warnings = list(report.warnings) if report else []
     adapter_facts: list[ManifestAdapter] = []
@@ -422,6 +442,24 @@ def create_bundle(
             raise UsageError(f"-o {out} is inside the input directory {d}")
 
     base = read_base(since) if since is not None else None  # issue 14: delta
+    # --- issue 14: carried container images, fetched and checked before anything is written
+    workdir = out.with_name(f".{out.name}.images.partial")
+    carried_items: list[_Item] = []
+    if carry is not None and carry.specs:
+        from .images_carry import cleanup, collect_images
+
+        cleanup(workdir)
+        try:
+            carried_images = collect_images(carry, workdir, sink)
+        except BaseException:
+            cleanup(workdir)
+            raise
+        image_refs += carried_images.refs
+        warnings += carried_images.warnings
+        carried_items = [
+            _Item("images", "images", f.src, f.path, f.data or b"", (f.sha256, f.size), f.move)
+            for f in carried_images.files
+        ]
     items = _plan(
         model_dir,
         adapter_dirs,
@@ -430,6 +468,7 @@ def create_bundle(
         [Path(e) for e in evals or []],
         [Path(o) for o in others or []],
     )
+    items += carried_items
     staging = out.with_name(f".{out.name}.partial")
     software_work = out.with_name(f".{out.name}.software.partial")
     for old in (staging, software_work):
@@ -457,7 +496,9 @@ def create_bundle(
                     items,
                     pool.map(
                         lambda i: (
-                            hash_file(i.src, sink.advance)
+                            i.known
+                            if i.known is not None
+                            else hash_file(i.src, sink.advance)
                             if i.src
                             else (hashlib.sha256(i.data).hexdigest(), len(i.data))
                         ),
@@ -552,6 +593,10 @@ def create_bundle(
         raise
     finally:
         shutil.rmtree(software_work, ignore_errors=True)
+        if carried_items:
+            from .images_carry import cleanup
+
+            cleanup(workdir)
     return CreateResult(
         out, kind, root_digest(mbytes), manifest, warnings, parts, time.monotonic() - t0
     )

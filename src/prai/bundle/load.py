@@ -16,6 +16,7 @@ from ._hashing import ProgressSink
 from ._loaded import LoadResult
 from ._source import BundleSource, open_bundle
 from .manifest import FileEntry, Manifest, parse_manifest
+from .registry import GracefulStop
 from .verify import verify_source
 
 
@@ -48,7 +49,7 @@ def select_files(manifest: Manifest, only: str | None) -> list[FileEntry]:
 
 def load_bundle(
     bundle: str | Path,
-    to: str,
+    to: str | None,
     *,
     only: str | None = None,
     key: str | Path | None = None,
@@ -58,8 +59,12 @@ def load_bundle(
     env_file: str | Path | None = None,
     authfile: str | Path | None = None,
     base_image: str | None = None,
-    receipt_out: str | Path | None = None,
     progress: ProgressSink | None = None,
+    receipt_out: str | Path | None = None,
+    images_to: str | None = None,
+    image_map_out: str | Path = "prai-image-map.json",
+    chunk_bytes: int | None = None,
+    stop: GracefulStop | None = None,
 ) -> LoadResult:
     """Verify ``bundle`` and load it (or the ``only`` part) into ``to``.
 
@@ -72,11 +77,17 @@ def load_bundle(
             PRAI_REGISTRY_USERNAME/PASSWORD).
         base_image: OCI only: ``repo[:tag|@digest]`` in the same registry to build the
             modelcar on (an image with ``sh``, as KServe's modelcar sidecar needs).
+        images_to: ``REGISTRY[:PORT][/PREFIX]``: push the carried container images there
+            (with or without ``to``); the mirror map goes to ``image_map_out`` and an
+            ImageDigestMirrorSet beside it (:func:`prai.bundle.images_push.push_images`).
+        chunk_bytes: image blobs above this size are uploaded in chunks of it (bytes).
+        stop: lets Ctrl-C end an image push between chunks (resumable).
         receipt_out: also write the import receipt to this file (to carry back out for
             the next ``prai bundle create --since``).
 
     A delta bundle first checks that ``to`` holds its base (nothing is written otherwise),
-    and ends in the full new state. Every load leaves an import receipt (receipt.py).
+    and ends in the full new state. Every load into ``to`` leaves an import receipt
+    (receipt.py), with the pushed images when there were any.
 
     Raises:
         BundleError subclasses: the bundle is not intact (nothing written).
@@ -84,100 +95,137 @@ def load_bundle(
         BundleBaseMismatch: a delta whose base the destination does not hold.
         UsageError: bad ``to``/``only``.
     """
-    if base_image is not None and not to.startswith("oci://"):
+    if to is None and images_to is None:
+        raise UsageError(
+            "nothing to load into: give --to DEST and/or --images-to REGISTRY",
+            hint="e.g. --to /mnt/pvc/models or --images-to registry.internal:5000/mirror",
+        )
+    if base_image is not None and not (to or "").startswith("oci://"):
         raise UsageError("--base-image applies to oci:// destinations only")
+    if images_to is not None:  # issue 14: reject a bad target before hashing anything
+        from .images_push import parse_target
+
+        parse_target(images_to)
     src: BundleSource = open_bundle(bundle)
     try:
         manifest_preview = None
-        if only is not None:
+        if only is not None or to is None:
             manifest_preview = parse_manifest(src.manifest_bytes)
-            select_files(manifest_preview, only)  # fail fast on a bad --only
+        only_paths = None
+        if manifest_preview is not None:
+            only_paths = (
+                {f.path for f in select_files(manifest_preview, only)} if to is not None else set()
+            )
+            if images_to is not None:
+                only_paths |= {f.path for f in manifest_preview.files if f.role == "images"}
         report = verify_source(
-            src,
-            key=key,
-            expected_root=expected_root,
-            progress=progress,
-            only_paths={f.path for f in select_files(manifest_preview, only)}
-            if manifest_preview
-            else None,
+            src, key=key, expected_root=expected_root, progress=progress, only_paths=only_paths
         )
         report.raise_for_problems()
         assert report.manifest is not None and report.root_digest is not None
-        files = select_files(report.manifest, only)
+        manifest, root = report.manifest, report.root_digest
         # --- issue 14: a delta is refused before any write unless the destination holds its base
         base = None
-        if report.manifest.delta is not None:
+        if manifest.delta is not None:
+            if to is None:
+                raise UsageError("a delta bundle needs --to (the destination that holds its base)")
             from .delta import check_holds_base
 
             base = check_holds_base(
-                to, report.manifest, only, endpoint_url=endpoint_url, ca_bundle=ca_bundle, env_file=env_file
+                to, manifest, only, endpoint_url=endpoint_url, ca_bundle=ca_bundle, env_file=env_file
             )
-        # --- end issue 14
-        if to.startswith("s3://"):
-            from .load_s3 import load_to_s3
-
-            result = load_to_s3(
-                src,
-                report.manifest,
-                report.root_digest,
-                files,
-                to,
-                endpoint_url=endpoint_url,
-                ca_bundle=ca_bundle,
-                env_file=env_file,
-                progress=progress,
-            )
-        elif to.startswith("oci://"):
-            from .load_oci import load_to_oci
-
-            result = load_to_oci(
-                src,
-                report.manifest,
-                report.root_digest,
-                files,
-                to,
-                ca_bundle=ca_bundle,
-                authfile=authfile,
-                base_image=base_image,
-                progress=progress,
-            )
-        elif "://" in to:
-            raise UsageError(
-                f"--to {to!r}: unknown scheme",
-                hint="use a directory path, s3://bucket/prefix or oci://registry/repo:tag",
-            )
+        if to is None:
+            result = LoadResult(destination=str(images_to), root_digest=root)
         else:
-            from .load_dir import load_to_dir
-
-            result = load_to_dir(
-                src, report.manifest, report.root_digest, files, Path(to), progress=progress
+            result = _load_files(
+                src, manifest, root, to, only=only, ca_bundle=ca_bundle,
+                endpoint_url=endpoint_url, env_file=env_file, authfile=authfile,
+                base_image=base_image, progress=progress,
             )
-        # --- issue 14: finish a delta (drop what the new state no longer lists), leave a receipt
-        from .receipt import record_load
+        if images_to is not None:  # issue 14: carried container images -> internal registry
+            from .images_push import push_images
+            from .registry import DEFAULT_CHUNK_BYTES
 
-        if base is not None:
-            from .delta import remove_dropped
-
-            result.details["removed"] = remove_dropped(
-                to, base, report.manifest, endpoint_url=endpoint_url, ca_bundle=ca_bundle, env_file=env_file
+            pushed = push_images(
+                src, manifest, root, images_to, ca_bundle=ca_bundle,
+                authfile=authfile, map_out=image_map_out,
+                chunk_bytes=chunk_bytes or DEFAULT_CHUNK_BYTES, progress=progress, stop=stop,
             )
-        record_load(
-            result,
-            src,
-            report.manifest,
-            files,
-            to,
-            only=only,
-            receipt_out=receipt_out,
-            endpoint_url=endpoint_url,
-            ca_bundle=ca_bundle,
-            env_file=env_file,
-            authfile=authfile,
-        )
+            result.images = pushed.to_json()
+            result.details["images"] = result.images
+        if to is not None:
+            # finish a delta (drop what the new state no longer lists), leave a receipt
+            from .receipt import record_load
+
+            if base is not None:
+                from .delta import remove_dropped
+
+                result.details["removed"] = remove_dropped(
+                    to, base, manifest, endpoint_url=endpoint_url, ca_bundle=ca_bundle, env_file=env_file
+                )
+            record_load(
+                result, src, manifest, select_files(manifest, only), to, only=only,
+                receipt_out=receipt_out, endpoint_url=endpoint_url, ca_bundle=ca_bundle,
+                env_file=env_file, authfile=authfile,
+            )
         # --- end issue 14
         return result
     finally:
         src.close()
+
+
+def _load_files(
+    src: BundleSource,
+    manifest: Manifest,
+    root: str,
+    to: str,
+    *,
+    only: str | None,
+    ca_bundle: str | Path | None,
+    endpoint_url: str | None,
+    env_file: str | Path | None,
+    authfile: str | Path | None,
+    base_image: str | None,
+    progress: ProgressSink | None,
+) -> LoadResult:
+    """The ``--to`` part of :func:`load_bundle` (the bundle is verified)."""
+    files = select_files(manifest, only)
+    if to.startswith("s3://"):
+        from .load_s3 import load_to_s3
+
+        return load_to_s3(
+            src,
+            manifest,
+            root,
+            files,
+            to,
+            endpoint_url=endpoint_url,
+            ca_bundle=ca_bundle,
+            env_file=env_file,
+            progress=progress,
+        )
+    if to.startswith("oci://"):
+        from .load_oci import load_to_oci
+
+        return load_to_oci(
+            src,
+            manifest,
+            root,
+            files,
+            to,
+            ca_bundle=ca_bundle,
+            authfile=authfile,
+            base_image=base_image,
+            progress=progress,
+        )
+    if "://" in to:
+        raise UsageError(
+            f"--to {to!r}: unknown scheme",
+            hint="use a directory path, s3://bucket/prefix or oci://registry/repo:tag",
+        )
+    from .load_dir import load_to_dir
+
+    return load_to_dir(src, manifest, root, files, Path(to), progress=progress)
 
 
 __all__ = ["LoadResult", "load_bundle", "select_files"]

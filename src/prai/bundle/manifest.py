@@ -279,12 +279,25 @@ class CAFacts(_Strict):
 
 
 class ImageRef(_Strict):
-    """A container image reference, pinned by digest when ``digest`` is set."""
+    """A container image reference, pinned by digest when ``digest`` is set.
+
+    Carried images (``prai bundle create --image``, issue 14) are in ``images/`` as an OCI
+    image layout: ``carried`` is true, ``digest`` is the manifest (or index) digest stored
+    there byte for byte, ``media_type`` its media type, ``platforms`` the ``os/arch``
+    of the image(s), ``index_digest`` the source's index when ``--platform`` narrowed it,
+    ``source`` where it came from (registry | oci-layout | docker-archive).
+    """
 
     ref: Text
     repository: Text
     tag: Name | None = None
     digest: Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")] | None = None
+    # --- issue 14: carried images ---
+    carried: bool = False
+    media_type: Text | None = None
+    platforms: Annotated[list[Name], Field(max_length=MAX_LIST)] = []
+    index_digest: Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")] | None = None
+    source: Literal["registry", "oci-layout", "docker-archive"] | None = None
 
 
 # --- software, delta (issue 14: wheelhouse, SBOM, deltas; see wheelhouse.py, delta.py) ---

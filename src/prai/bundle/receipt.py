@@ -309,33 +309,26 @@ def push_oci_receipt(
         ``host/repo:TAG.prai-receipt@sha256:…``.
 
     Raises:
-        BundleLoadError: the registry refused (TLS, auth, upload).
+        ImageRegistryError: the registry refused (TLS, auth, upload).
     """
     import hashlib
+    import io
 
-    import httpx
-
-    from prai.errors import BundleLoadError
-    from prai.settings import get_settings
-
-    from .load_oci import _REF, MT_MANIFEST, _auth_from_file, _Registry, _translate
+    from .load_oci import _REF, MT_MANIFEST
+    from .registry import RegistryClient
+    from .registry_auth import resolve_credentials
 
     m = _REF.match(to)
     assert m is not None  # load_to_oci parsed it already
     host, repo, tag = m["host"], m["repo"], m["tag"] or "latest"
-    settings = get_settings()
-    creds = (settings.registry_username, settings.registry_password or "") if settings.registry_username else None
-    auth_path = Path(authfile) if authfile else settings.registry_authfile
-    if creds is None and auth_path is not None:
-        creds = _auth_from_file(auth_path, host)
-    reg = _Registry(host, repo, ca_bundle, creds)
-    try:
-        head = reg.request("HEAD", f"/v2/{repo}/manifests/{image_digest}", headers={"Accept": MT_MANIFEST})
+    reg = RegistryClient(host, ca_bundle=ca_bundle, creds=resolve_credentials(host, repo, authfile=authfile))
+    with reg:
+        subject = reg.get_manifest(repo, image_digest)
         blobs = []
         for body in (_EMPTY, data):
             digest = "sha256:" + hashlib.sha256(body).hexdigest()
-            if not reg.has_blob(digest, len(body)):
-                reg.push_blob(digest, len(body), body)
+            if reg.blob_size(repo, digest) != len(body):
+                reg.upload_blob(repo, digest, len(body), lambda b=body: io.BytesIO(b))  # type: ignore[misc]
             blobs.append({"digest": digest, "size": len(body)})
         manifest = json.dumps(
             {
@@ -344,23 +337,11 @@ def push_oci_receipt(
                 "artifactType": RECEIPT_MEDIA_TYPE,
                 "config": {"mediaType": "application/vnd.oci.empty.v1+json", **blobs[0]},
                 "layers": [{"mediaType": RECEIPT_MEDIA_TYPE, **blobs[1]}],
-                "subject": {
-                    "mediaType": MT_MANIFEST,
-                    "digest": image_digest,
-                    "size": int(head.headers.get("content-length", 0)),
-                },
+                "subject": {"mediaType": MT_MANIFEST, "digest": image_digest, "size": len(subject.data)},
                 "annotations": {"org.opencontainers.image.title": RECEIPT_NAME},
             },
             sort_keys=True,
             separators=(",", ":"),
         ).encode()
-        r = reg.request(
-            "PUT", f"/v2/{repo}/manifests/{receipt_tag(tag)}", content=manifest, headers={"Content-Type": MT_MANIFEST}
-        )
-        if r.status_code != 201:
-            raise BundleLoadError(f"registry refused the import receipt ({r.status_code}: {r.text[:200]})")
-    except httpx.HTTPError as exc:
-        raise _translate(exc, host) from None
-    finally:
-        reg.http.close()
+        reg.put_manifest(repo, receipt_tag(tag), manifest, MT_MANIFEST)
     return f"{host}/{repo}:{receipt_tag(tag)}@sha256:{hashlib.sha256(manifest).hexdigest()}"

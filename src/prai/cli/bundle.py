@@ -11,6 +11,7 @@ import json
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -89,7 +90,7 @@ class _Bar:
 
 
 @contextlib.contextmanager
-def _interruptible(bar: _Bar, resume: str) -> Iterator[None]:
+def _interruptible(bar: _Bar | _PlainLines, resume: str) -> Iterator[None]:
     """Ctrl-C: stop the worker threads, print what was done and how to resume, exit 130."""
 
     def on_sigint(signum: int, frame: FrameType | None) -> None:
@@ -107,6 +108,72 @@ def _interruptible(bar: _Bar, resume: str) -> Iterator[None]:
         raise typer.Exit(130) from None
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+class _PlainLines:
+    """ProgressSink for logs (stderr not a terminal): one line every ``interval_s`` seconds
+    with bytes done, bytes/s and ETA, and a last line when a phase that printed ends."""
+
+    def __init__(self, interval_s: float = 10.0) -> None:
+        self._interval_s = interval_s
+        self._lock = threading.Lock()
+        self._desc = ""
+        self._total = 0
+        self._done = 0
+        self._t0 = self._last = time.monotonic()
+        self._printed = False
+        self.cancelled = threading.Event()
+        self.phases: list[tuple[str, int, int]] = []  # (description, bytes done, bytes total)
+
+    def done_text(self) -> str:
+        """What was done before an interrupt: each phase with bytes done / total."""
+        return "; ".join(f"{d}: {_human(done)} of {_human(total)}" for d, done, total in self.phases) or "nothing"
+
+    def __enter__(self) -> _PlainLines:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._finish()
+
+    def _line(self, now: float) -> str:
+        rate = self._done / max(now - self._t0, 1e-6)
+        eta = (self._total - self._done) / rate if rate > 0 else 0.0
+        pct = 100.0 * self._done / self._total if self._total else 100.0
+        return (f"{self._desc}: {_human(self._done)} of {_human(self._total)} ({pct:.0f} %), "
+                f"{_human(int(rate))}/s, ETA {eta:.0f} s")
+
+    def _finish(self) -> None:
+        if self._printed:
+            err.print(self._line(time.monotonic()), markup=False)
+        self._printed = False
+
+    def start(self, description: str, total_bytes: int) -> None:
+        with self._lock:
+            self._finish()
+            self._desc, self._total, self._done = description, total_bytes, 0
+            self._t0 = self._last = time.monotonic()
+            self.phases.append((description, 0, total_bytes))
+
+    def advance(self, n_bytes: int) -> None:
+        if self.cancelled.is_set():  # Ctrl-C: worker threads stop at their next chunk
+            raise KeyboardInterrupt
+        with self._lock:
+            self._done += n_bytes
+            if self.phases:
+                d, done, total = self.phases[-1]
+                self.phases[-1] = (d, done + n_bytes, total)
+            now = time.monotonic()
+            if now - self._last >= self._interval_s:
+                self._last = now
+                self._printed = True
+                err.print(self._line(now), markup=False)
+
+
+def _progress(as_json: bool) -> _Bar | _PlainLines:
+    """A rich bar on a terminal, periodic plain lines in logs; --json draws neither."""
+    if not as_json and not err.is_terminal:
+        return _PlainLines()
+    return _Bar(enabled=not as_json and err.is_terminal)
 
 
 def _human(n: int | None) -> str:
@@ -190,7 +257,22 @@ def register(app: typer.Typer) -> None:
         ),
         adapter: list[str] = typer.Option([], "--adapter", help="NAME=DIR of a LoRA adapter."),
         ca: list[Path] = typer.Option([], "--ca", help="PEM file of a CA to carry in."),
-        image: list[str] = typer.Option([], "--image", help="Image reference (pin @sha256:…)."),
+        image: list[str] = typer.Option(
+            [], "--image", help="Copy an image into the bundle: REGISTRY/REPO@sha256:…, "
+            "oci:DIR[:NAME] or docker-archive:FILE[:REPO:TAG] (append =REPO:TAG to name it)."),
+        images_from: Path | None = typer.Option(
+            None, "--images-from", help="File with one --image source per line (# comments)."),
+        image_ref_only: list[str] = typer.Option(
+            [], "--image-ref-only", help="Record an image reference only (pin @sha256:…; for "
+            "sites that mirror with oc-mirror)."),
+        platform: str | None = typer.Option(
+            None, "--platform", help="Narrow multi-platform images to one, e.g. linux/amd64."),
+        allow_tag: bool = typer.Option(
+            False, "--allow-tag", help="Resolve registry tags now and record their digests."),
+        ca_bundle: Path | None = typer.Option(
+            None, "--ca-bundle", help="PEM CA for TLS to the source registries."),
+        authfile: Path | None = typer.Option(
+            None, "--authfile", help="containers-auth.json for the source registries."),
         eval_: list[Path] = typer.Option([], "--eval", help="Evaluation set file."),
         other: list[Path] = typer.Option([], "--other", help="Any other file to carry."),
         sign_key: Path | None = typer.Option(
@@ -206,8 +288,8 @@ def register(app: typer.Typer) -> None:
             None, "--software", help="Carry PrAI itself as a wheelhouse: base, cpu or gpu."
         ),
         python: str | None = typer.Option(None, "--python", help="Target Python for --software (e.g. 3.11)."),
-        platform: str = typer.Option(
-            "manylinux_2_28_x86_64", "--platform", help="Target wheel platform tag for --software."
+        wheel_platform: str = typer.Option(
+            "manylinux_2_28_x86_64", "--wheel-platform", help="Target wheel platform tag for --software."
         ),
         wheels_from: Path | None = typer.Option(
             None, "--wheels-from", help="Take wheels from this folder only (no index)."
@@ -222,27 +304,34 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Validate the inputs and pack them with a manifest, SHA256SUMS, an SBOM and a root digest."""
         from prai.bundle import create_bundle, parse_size
+        from prai.bundle.images_carry import ImageCarryRequest, read_images_file
         from prai.bundle.wheelhouse import SoftwareSpec
 
         split = parse_size(split_size) if split_size else None
+        specs = list(image) + (read_images_file(images_from) if images_from else [])
+        if (platform or allow_tag) and not specs:
+            raise UsageError("--platform and --allow-tag apply to --image / --images-from")
+        carry = ImageCarryRequest(specs, platform=platform, allow_tag=allow_tag,
+                                  ca_bundle=ca_bundle, authfile=authfile) if specs else None
         if software is None and (python or wheels_from or constraints):
             raise UsageError("--python, --wheels-from and --constraints go with --software", hint="add --software base")
         spec = None
         if software is not None:
-            spec = SoftwareSpec(software, platform=platform, wheels_from=wheels_from, constraints=constraints)
+            spec = SoftwareSpec(software, platform=wheel_platform, wheels_from=wheels_from, constraints=constraints)
             if python:
-                spec = SoftwareSpec(software, python, platform, wheels_from, constraints)
+                spec = SoftwareSpec(software, python, wheel_platform, wheels_from, constraints)
         resume = (
             f"nothing was left behind (the partial output .{out.name}.partial is removed); "
             "run the same command again to start over"
         )
-        with _Bar(enabled=not as_json and err.is_terminal) as bar, _interruptible(bar, resume):
+        with _progress(as_json) as bar, _interruptible(bar, resume):
             res = create_bundle(
                 out,
                 model=model,
                 adapters=_parse_adapters(adapter),
                 cas=list(ca),
-                images=list(image),
+                images=list(image_ref_only),
+                carry=carry,
                 evals=list(eval_),
                 others=list(other),
                 sign_key=sign_key,
@@ -265,6 +354,7 @@ def register(app: typer.Typer) -> None:
                     "files": len(res.manifest.files),
                     "total_bytes": res.manifest.total_bytes,
                     "parts": [str(p) for p in res.parts],
+                    "images": [i.model_dump(mode="json") for i in res.manifest.images],
                     "warnings": res.warnings,
                     "seconds": round(res.seconds, 3),
                 }
@@ -292,6 +382,9 @@ def register(app: typer.Typer) -> None:
             )
         if res.kind == "parts":
             console.print(f"parts: {len(res.parts) - 2} (+ .parts.json, .parts.SHA256SUMS)")
+        for i in res.manifest.images:
+            if i.carried:
+                console.print(f"image {i.ref} ({', '.join(i.platforms) or '?'})", markup=False)
         console.print(f"root digest: {res.root_digest}", markup=False)
         console.print(
             "write the root digest on the transfer form; the receiver runs "
@@ -375,9 +468,9 @@ def register(app: typer.Typer) -> None:
                 markup=False,
             )
         for i in m.images:
-            console.print(
-                f"image {i.ref}" + ("" if i.digest else "  (NOT pinned by digest)"), markup=False
-            )
+            what = (f"  carried, {', '.join(i.platforms) or 'platform ?'}" if i.carried
+                    else "  reference only" if i.digest else "  (NOT pinned by digest)")
+            console.print(f"image {i.ref}{what}", markup=False)
         in_base = set(m.delta.in_base) if m.delta is not None else set()
 
         def state(path: str) -> str:
@@ -466,9 +559,20 @@ def register(app: typer.Typer) -> None:
     @group.command("load")
     def load(
         bundle: Path = typer.Argument(..., help="Bundle directory, .tar or .parts.json."),
-        to: str = typer.Option(
-            ..., "--to", help="DIR (PVC path), s3://bucket/prefix or oci://registry/repo:tag."
+        to: str | None = typer.Option(
+            None, "--to", help="DIR (PVC path), s3://bucket/prefix or oci://registry/repo:tag."
         ),
+        images_to: str | None = typer.Option(
+            None, "--images-to", help="Push the carried images to REGISTRY[:PORT][/PREFIX]."
+        ),
+        image_map_out: Path = typer.Option(
+            Path("prai-image-map.json"), "--image-map-out",
+            help="Mirror map written by --images-to (an ImageDigestMirrorSet goes beside it "
+            "as NAME.idms.yaml).",
+        ),
+        chunk_size: str | None = typer.Option(
+            None, "--chunk-size", help="Upload image blobs above this size in chunks of it "
+            "(default 64MiB; lower it for proxies with a body limit)."),
         only: str | None = typer.Option(None, "--only", help="model, adapters, or one NAME."),
         key: Path | None = _KEY,
         root: str | None = _ROOT,
@@ -492,42 +596,83 @@ def register(app: typer.Typer) -> None:
         ),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
-        """Verify, then load into a directory, S3/MinIO or an OCI registry (resumable).
+        """Verify, then load into a directory, S3/MinIO or an OCI registry, and/or push the
+        carried images to the internal registry (resumable).
 
         A delta bundle is refused unless the destination holds its base. Every load leaves
         an import receipt (.prai-import-receipt.json) at the destination."""
-        from prai.bundle import load_bundle
+        import signal
+
+        from prai.bundle import load_bundle, parse_size
+        from prai.bundle.registry import GracefulStop
+
+        chunk = parse_size(chunk_size) if chunk_size else None
+        stop = GracefulStop()
+
+        def on_interrupt(signum: int, frame: object) -> None:
+            if not stop.request():
+                raise KeyboardInterrupt
+            err.print("stopping after the chunks in flight (Ctrl-C again to abort now)",
+                      markup=False)
 
         resume = (
             f"files already written (or staged under {to}/.prai-staging) are kept; run the same "
             "`prai bundle load` again: it resumes and copies only what is missing"
         )
-        with _Bar(enabled=not as_json and err.is_terminal) as bar, _interruptible(bar, resume):
-            res = load_bundle(
-                bundle,
-                to,
-                only=only,
-                key=key,
-                expected_root=root,
-                ca_bundle=ca_bundle,
-                endpoint_url=endpoint_url,
-                env_file=env_file,
-                authfile=authfile,
-                base_image=base_image,
-                receipt_out=receipt,
-                progress=bar,
-            )
+        previous = signal.signal(signal.SIGINT, on_interrupt) if images_to else None
+        try:
+            with _progress(as_json) as bar, (
+                contextlib.nullcontext() if images_to else _interruptible(bar, resume)
+            ):
+                res = load_bundle(
+                    bundle,
+                    to,
+                    only=only,
+                    key=key,
+                    expected_root=root,
+                    ca_bundle=ca_bundle,
+                    endpoint_url=endpoint_url,
+                    env_file=env_file,
+                    authfile=authfile,
+                    base_image=base_image,
+                    receipt_out=receipt,
+                    progress=bar,
+                    images_to=images_to,
+                    image_map_out=image_map_out,
+                    chunk_bytes=chunk,
+                    stop=stop,
+                )
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
         if as_json:
             _print_json(res.__dict__)
             return
         for w in res.warnings:
             err.print(f"warning: {w}", style="yellow", markup=False)
-        console.print(
-            f"loaded {res.files} files into {res.destination}: {res.written} written "
-            f"({_human(res.bytes_written)}), {res.skipped} already there",
-            markup=False,
-        )
-        console.print(f"use: {res.location}", markup=False)
+        if to is not None:
+            console.print(
+                f"loaded {res.files} files into {res.destination}: {res.written} written "
+                f"({_human(res.bytes_written)}), {res.skipped} already there",
+                markup=False,
+            )
+            console.print(f"use: {res.location}", markup=False)
+        if res.images is not None:
+            im = res.images
+            console.print(
+                f"pushed {len(im['images'])} images to {im['registry']}: "
+                f"{im['blobs_uploaded']} blobs uploaded ({_human(im['bytes_uploaded'])}), "
+                f"{im['blobs_mounted']} mounted, {im['blobs_present']} already there, "
+                f"in {im['seconds']:.1f} s",
+                markup=False,
+            )
+            for e in im["images"]:
+                console.print(f"  {e['source']} -> {e['mirror']}", markup=False)
+            console.print(
+                f"mirror map: {im['map_path']} (prai render --image-map); "
+                f"ImageDigestMirrorSet: {im['idms_path']} (oc apply -f)",
+                markup=False,
+            )
         if res.details.get("removed"):
             console.print(f"delta: removed {len(res.details['removed'])} file(s) the new state drops", markup=False)
         for where in res.details.get("receipt") or []:

@@ -45,6 +45,10 @@ def register(app: typer.Typer) -> None:
             "database: sqlite:///PATH or postgresql://...; `auto` = kitchen.yaml's "
             "gateway.storage.url): --lora-modules ALIAS@VERSION for each current and canary "
             "version, and the prai.io/promoted annotation. Default: no registry."),
+        image_map: Path | None = typer.Option(
+            None, "--image-map", metavar="FILE",
+            help="Mirror map from `prai bundle load --images-to`: cluster.images (and images "
+            "given with source: only) are taken from it."),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     ) -> None:
         """Render Namespaces, PVC, Data Connection, vLLM runtime, InferenceService, CA, IDMS,
@@ -65,7 +69,7 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"--crd-dir {crd_dir}: no such directory")
         result = render(kitchen, entrance=entrance,  # type: ignore[arg-type]
                         include_secrets=include_secrets, crd_dir=crd_dir or _default_crd_dir(),
-                        registry=registry)
+                        registry=registry, image_map=image_map)
         console = Console(highlight=False)
         if diff is not None:
             d = diff_against(result.files, diff)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -59,9 +59,16 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
 
 
 def load_yaml_model(
-    path: str | Path, model: type[M], *, env: Mapping[str, str] | None = None
+    path: str | Path,
+    model: type[M],
+    *,
+    env: Mapping[str, str] | None = None,
+    prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> M:
     """Read a YAML file into ``model``.
+
+    ``prepare`` may complete the data (``${ENV}`` already expanded) before validation,
+    e.g. ``prai render --image-map`` filling ``cluster.images``.
 
     Raises:
         ConfigError: file missing or unreadable, YAML syntax error, unset ``${ENV}``
@@ -85,6 +92,8 @@ def load_yaml_model(
     if not isinstance(data, dict):
         raise ConfigError(f"{p}: the top level must be a mapping of sections")
     data = _expand_env(data, os.environ if env is None else env, "")
+    if prepare is not None:
+        data = prepare(data)
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -357,6 +357,7 @@ def render(
     env: Mapping[str, str] | None = None,
     now: dt.datetime | None = None,
     registry: str | None = None,
+    image_map: str | Path | None = None,
 ) -> RenderResult:
     """Render kitchen.yaml's ``cluster:`` section into files (nothing is written).
 
@@ -378,6 +379,9 @@ def render(
             canary (``ALIAS@VERSION``, the registry's path), and the InferenceService gets
             the ``prai.io/promoted`` annotation. None (default): no registry is read and the
             output is exactly as without this option.
+        image_map: a mirror map written by ``prai bundle load --images-to``: missing
+            ``cluster.images`` entries (and images given with ``source:`` only) are taken
+            from it (:mod:`prai.deploy.image_map`).
 
     Raises:
         ConfigError, CaBundleError, ModelFactsError, GpuDoesNotFit, ManifestSchemaError,
@@ -389,7 +393,17 @@ def render(
 
         env = get_settings().environ
     kitchen = Path(kitchen_path)
-    cfg = load_kitchen(kitchen, env=env)
+    map_notes: list[str] = []
+    prepare = None
+    if image_map is not None:
+        from prai.deploy.image_map import apply_image_map, read_image_map
+
+        imap = read_image_map(image_map)
+
+        def prepare(data: dict[str, Any]) -> dict[str, Any]:
+            return apply_image_map(data, imap, map_notes)
+
+    cfg = load_kitchen(kitchen, env=env, prepare=prepare)
     if cfg.cluster is None:
         raise ConfigError(f"{kitchen}: no `cluster:` section",
                           hint="add one as in examples/kitchen-cluster.yaml (docs/deploy.md)")
@@ -454,7 +468,7 @@ def render(
     env_names = sorted(_env_refs(plan.gateway_raw or {}))
     files["README.md"] = _readme(plan, entrance, env_names)
 
-    notes = []
+    notes = list(map_notes)
     if crd_dir is None:
         notes.append("KServe CRDs not found: InferenceService and ServingRuntime were checked "
                      "semantically only (pass --crd-dir)")

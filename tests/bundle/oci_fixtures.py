@@ -1,0 +1,409 @@
+"""Container images for the image tests, written by hand (no container engine needed):
+OCI image layouts with a multi-layer image and a two-platform index, ``docker save``
+archives, a plain-HTTP "connected side" registry, and skopeo helpers."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import io
+import json
+import os
+import random
+import shutil
+import subprocess
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from prai.settings import get_settings
+from tests.bundle.bundle_fixtures import IN_CI, Registry, _wait_port, free_port
+
+MT_INDEX = "application/vnd.oci.image.index.v1+json"
+MT_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+MT_CONFIG = "application/vnd.oci.image.config.v1+json"
+MT_LAYER_GZ = "application/vnd.oci.image.layer.v1.tar+gzip"
+
+
+def sha(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def layer_tar(files: dict[str, bytes]) -> bytes:
+    """An uncompressed, deterministic layer tar."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        for name, body in sorted(files.items()):
+            ti = tarfile.TarInfo(name)
+            ti.size, ti.mode, ti.mtime = len(body), 0o644, 1700000000
+            tf.addfile(ti, io.BytesIO(body))
+    return raw.getvalue()
+
+
+@dataclass
+class Image:
+    """One image manifest with its blobs."""
+
+    manifest: bytes
+    config: bytes
+    layers: list[bytes]  # compressed blobs
+    diff_ids: list[str]
+    platform: str
+
+    @property
+    def digest(self) -> str:
+        return sha(self.manifest)
+
+    def blobs(self) -> dict[str, bytes]:
+        return {sha(b): b for b in [self.config, self.manifest, *self.layers]}
+
+
+def make_image(platform: str, layer_files: list[dict[str, bytes]]) -> Image:
+    os_, arch = platform.split("/")[:2]
+    raws = [layer_tar(f) for f in layer_files]
+    layers = [gzip.compress(r, mtime=0) for r in raws]
+    diff_ids = [sha(r) for r in raws]
+    config = json.dumps(
+        {
+            "architecture": arch,
+            "os": os_,
+            "config": {"Env": ["PATH=/usr/bin"], "Cmd": ["/bin/app"]},
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+            "history": [{"created_by": "prai test"} for _ in layers],
+        },
+        sort_keys=True,
+    ).encode()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": MT_MANIFEST,
+            "config": {"mediaType": MT_CONFIG, "digest": sha(config), "size": len(config)},
+            "layers": [
+                {"mediaType": MT_LAYER_GZ, "digest": sha(b), "size": len(b)} for b in layers
+            ],
+        },
+        indent=3,  # deliberately not canonical: the digest must survive byte for byte
+    ).encode()
+    return Image(manifest, config, layers, diff_ids, platform)
+
+
+def make_index(images: list[Image]) -> bytes:
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": MT_INDEX,
+            "manifests": [
+                {
+                    "mediaType": MT_MANIFEST,
+                    "digest": i.digest,
+                    "size": len(i.manifest),
+                    "platform": {
+                        "os": i.platform.split("/")[0],
+                        "architecture": i.platform.split("/")[1],
+                    },
+                }
+                for i in images
+            ],
+        }
+    ).encode()
+
+
+@dataclass
+class Layout:
+    """An OCI layout on disk and what it holds."""
+
+    path: Path
+    app: Image  # linux/amd64, three layers (one shared with the index's images)
+    multi: list[Image]  # linux/amd64 + linux/arm64
+    index: bytes
+    refs: dict[str, str] = field(default_factory=dict)  # ref.name -> digest
+
+    @property
+    def index_digest(self) -> str:
+        return sha(self.index)
+
+
+BASE_FILES = {"etc/os-release": b"ID=prai-test\n" * 50}
+
+
+def build_layout(path: Path, layer_bytes: int = 40_000) -> Layout:
+    """``app:1`` (three layers) and ``multi:1`` (an index of amd64 and arm64) in one layout;
+    the base layer is shared by all three images."""
+    filler = random.Random(0).randbytes(layer_bytes)  # incompressible: a real 40 kB layer
+    app = make_image(
+        "linux/amd64",
+        [BASE_FILES, {"bin/app": b"#!app\n" + filler}, {"etc/app.conf": b"x=1\n"}],
+    )
+    amd = make_image("linux/amd64", [BASE_FILES, {"bin/multi": b"amd64\n" + filler[:1000]}])
+    arm = make_image("linux/arm64", [BASE_FILES, {"bin/multi": b"arm64\n" + filler[:1000]}])
+    index = make_index([amd, arm])
+    blobs: dict[str, bytes] = {}
+    for img in (app, amd, arm):
+        blobs |= img.blobs()
+    blobs[sha(index)] = index
+    (path / "blobs/sha256").mkdir(parents=True)
+    for d, b in blobs.items():
+        (path / "blobs/sha256" / d.removeprefix("sha256:")).write_bytes(b)
+    (path / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    entries = [
+        {
+            "mediaType": MT_MANIFEST,
+            "digest": app.digest,
+            "size": len(app.manifest),
+            "annotations": {"org.opencontainers.image.ref.name": "app-1"},
+        },
+        {
+            "mediaType": MT_INDEX,
+            "digest": sha(index),
+            "size": len(index),
+            "annotations": {"org.opencontainers.image.ref.name": "multi-1"},
+        },
+    ]
+    (path / "index.json").write_text(
+        json.dumps({"schemaVersion": 2, "mediaType": MT_INDEX, "manifests": entries})
+    )
+    return Layout(path, app, [amd, arm], index, {"app-1": app.digest, "multi-1": sha(index)})
+
+
+def build_docker_archive(path: Path, repo_tag: str, layer_bytes: int = 30_000) -> dict[str, Any]:
+    """A legacy ``docker save`` archive (manifest.json, <hex>.json, <id>/layer.tar)."""
+    raws = [layer_tar(BASE_FILES), layer_tar({"srv/data": b"d" * layer_bytes})]
+    diff_ids = [sha(r) for r in raws]
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"Cmd": ["/srv/run"]},
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        }
+    ).encode()
+    cfg_name = sha(config).removeprefix("sha256:") + ".json"
+    layer_names = [f"{d.removeprefix('sha256:')[:12]}/layer.tar" for d in diff_ids]
+    manifest = json.dumps(
+        [{"Config": cfg_name, "RepoTags": [repo_tag], "Layers": layer_names}]
+    ).encode()
+    with tarfile.open(path, "w") as tf:
+        for name, body in [(cfg_name, config), *zip(layer_names, raws, strict=True),
+                           ("manifest.json", manifest)]:
+            ti = tarfile.TarInfo(name)
+            ti.size = len(body)
+            tf.addfile(ti, io.BytesIO(body))
+    return {"config": config, "layers": raws, "diff_ids": diff_ids}
+
+
+# --- servers and tools -----------------------------------------------------------------
+
+
+def need(tool: str) -> str:
+    exe = shutil.which(tool)
+    if exe is None:
+        if IN_CI:
+            pytest.fail(f"{tool} is not installed; .ci/run installs it")
+        pytest.skip(f"{tool} is not installed (apt-get install {tool})")
+    return exe
+
+
+@dataclass
+class PlainRegistry:
+    host: str
+    storage: Path
+
+
+def start_plain_registry(d: Path) -> Iterator[PlainRegistry]:
+    """Debian's docker-registry over plain HTTP on 127.0.0.1, no auth (the connected side)."""
+    exe = shutil.which("docker-registry") or need("docker-registry")
+    port = free_port()
+    (d / "config.yml").write_text(f"""version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: {d / "data"}
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:{port}
+  secret: test-secret
+""")
+    log = open(d / "registry.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen([exe, "serve", str(d / "config.yml")], stdout=log,
+                            stderr=subprocess.STDOUT)
+    try:
+        _wait_port(port, proc, "docker-registry")
+        yield PlainRegistry(f"127.0.0.1:{port}", d / "data")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+
+
+def skopeo(*args: str) -> subprocess.CompletedProcess[str]:
+    out = subprocess.run(
+        [need("skopeo"), "--insecure-policy", *args], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    return out
+
+
+def registry_blob_file(storage: Path, digest: str) -> Path:
+    """Where docker-registry's filesystem driver keeps a blob."""
+    hex_ = digest.removeprefix("sha256:")
+    return storage / "docker/registry/v2/blobs/sha256" / hex_[:2] / hex_ / "data"
+
+
+# --- fixtures (imported by conftest.py) ---------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def connected(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlainRegistry]:
+    yield from start_plain_registry(tmp_path_factory.mktemp("connected"))
+
+
+@pytest.fixture(scope="session")
+def layout(tmp_path_factory: pytest.TempPathFactory, connected: PlainRegistry) -> Layout:
+    """The hand-written layout, also put into the connected registry with skopeo."""
+    lay = build_layout(tmp_path_factory.mktemp("layout") / "oci")
+    skopeo("copy", "--preserve-digests", "--dest-tls-verify=false",
+           f"oci:{lay.path}:app-1", f"docker://{connected.host}/team/app:1")
+    skopeo("copy", "--all", "--preserve-digests", "--dest-tls-verify=false",
+           f"oci:{lay.path}:multi-1", f"docker://{connected.host}/team/multi:1")
+    return lay
+
+
+@pytest.fixture
+def authfile(
+    tmp_path: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """A containers-auth.json for the internal registry (as `podman login` writes it)."""
+    for k in ("PRAI_REGISTRY_USERNAME", "PRAI_REGISTRY_PASSWORD", "REGISTRY_AUTH_FILE",
+              "XDG_RUNTIME_DIR"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "no-docker"))
+    get_settings.cache_clear()
+    f = tmp_path / "auth.json"
+    token = base64.b64encode(f"{registry.user}:{registry.password}".encode()).decode()
+    f.write_text(json.dumps({"auths": {registry.host: {"auth": token}}}))
+    yield f
+    get_settings.cache_clear()
+
+
+# --- a registry with Docker token auth ----------------------------------------------------
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+@dataclass
+class TokenRegistry:
+    host: str
+    user: str
+    password: str
+    tokens_issued: list[str]
+
+
+def start_token_registry(d: Path, pki_dir: Path, server_cert: Path, server_key: Path,
+                         ) -> Iterator[TokenRegistry]:
+    """docker-registry with ``auth: token`` (TLS from the test PKI) and a small token service
+    on 127.0.0.1 that checks Basic credentials and signs ES256 JWTs with an ``x5c`` header
+    (the Docker registry token spec); the registry trusts that signing certificate."""
+    import threading
+    import time as _time
+    from datetime import UTC, datetime, timedelta
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import parse_qs, urlsplit
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "prai test token signer")])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=2))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    (d / "token-root.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    x5c = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+    user, password = "token-user", "token-pw"
+    issued: list[str] = []
+
+    def sign(claims: dict[str, object]) -> str:
+        header = {"typ": "JWT", "alg": "ES256", "x5c": [x5c]}
+        body = _b64url(json.dumps(header).encode()) + "." + _b64url(json.dumps(claims).encode())
+        r, s = decode_dss_signature(key.sign(body.encode(), ec.ECDSA(hashes.SHA256())))
+        return body + "." + _b64url(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+
+    class TokenService(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            return None
+
+        def do_GET(self) -> None:
+            want = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+            if self.headers.get("authorization") != want:
+                self.send_response(401)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            q = parse_qs(urlsplit(self.path).query)
+            access = []
+            for scope in q.get("scope", []):
+                kind, _, rest = scope.partition(":")
+                repo, _, actions = rest.rpartition(":")
+                access.append({"type": kind, "name": repo, "actions": actions.split(",")})
+            t = int(_time.time())
+            token = sign({"iss": "prai-test-issuer", "sub": user, "aud": q["service"][0],
+                          "exp": t + 300, "nbf": t - 10, "iat": t, "jti": os.urandom(8).hex(),
+                          "access": access})
+            issued.append(",".join(q.get("scope", [])))
+            body = json.dumps({"token": token, "expires_in": 300}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    tokens = ThreadingHTTPServer(("127.0.0.1", 0), TokenService)
+    threading.Thread(target=tokens.serve_forever, daemon=True).start()
+    exe = shutil.which("docker-registry") or need("docker-registry")
+    port = free_port()
+    (d / "config.yml").write_text(f"""version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: {d / "data"}
+http:
+  addr: 127.0.0.1:{port}
+  secret: test-secret
+  tls:
+    certificate: {server_cert}
+    key: {server_key}
+auth:
+  token:
+    realm: http://127.0.0.1:{tokens.server_address[1]}/token
+    service: prai-test-registry
+    issuer: prai-test-issuer
+    rootcertbundle: {d / "token-root.pem"}
+""")
+    log = open(d / "registry.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen([exe, "serve", str(d / "config.yml")], stdout=log,
+                            stderr=subprocess.STDOUT)
+    try:
+        _wait_port(port, proc, "docker-registry (token auth)")
+        yield TokenRegistry(f"127.0.0.1:{port}", user, password, issued)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+        tokens.shutdown()
+        tokens.server_close()

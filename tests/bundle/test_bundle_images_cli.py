@@ -1,0 +1,94 @@
+"""Images through the CLI as a user runs it: `prai bundle create --images-from`,
+`prai bundle load --images-to`, then `prai render --image-map` with the map it wrote."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.bundle.bundle_fixtures import PKI, Registry
+from tests.bundle.oci_fixtures import Layout, PlainRegistry, skopeo
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _prai(*args: object, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "prai.cli.main", *map(str, args)],
+        capture_output=True, text=True, cwd=cwd, timeout=180,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+
+
+def test_cli_create_load_and_render(
+    tmp_path: Path, minilm: Path, layout: Layout, connected: PlainRegistry, registry: Registry,
+    pki: PKI, authfile: Path,
+) -> None:
+    for src, dst in (("app-1", "rhoai/vllm:0.8"), ("multi-1", "prai/prai:1"),
+                     ("app-1", "models/llama:1")):
+        skopeo("copy", "--all", "--preserve-digests", "--dest-tls-verify=false",
+               f"oci:{layout.path}:{src}", f"docker://{connected.host}/{dst}")
+    listing = tmp_path / "images.txt"
+    listing.write_text(f"# what the kitchen runs\n{connected.host}/rhoai/vllm:0.8\n\n"
+                       f"{connected.host}/prai/prai@{layout.index_digest}  # gateway\n"
+                       f"{connected.host}/models/llama@{layout.app.digest}\n")
+    refused = _prai("bundle", "create", "-o", tmp_path / "b", "--model", minilm,
+                    "--images-from", listing)
+    assert refused.returncode == 2 and "a tag is not a pinned image" in refused.stderr
+    assert "--allow-tag" in refused.stderr and not (tmp_path / "b").exists()
+    made = _prai("bundle", "create", "-o", tmp_path / "b", "--model", minilm,
+                 "--images-from", listing, "--allow-tag", "--json")
+    assert made.returncode == 0, made.stderr
+    images = json.loads(made.stdout)["images"]
+    assert [i["digest"] for i in images] == [layout.app.digest, layout.index_digest,
+                                             layout.app.digest]
+    text = _prai("bundle", "inspect", tmp_path / "b")
+    assert "carried, linux/amd64, linux/arm64" in text.stdout
+
+    no_login = _prai("bundle", "load", tmp_path / "b", "--images-to", f"{registry.host}/m",
+                     "--ca-bundle", pki.ca_cert, "--image-map-out", tmp_path / "map.json")
+    assert no_login.returncode == 19 and "needs a login" in no_login.stderr, no_login.stderr
+    loaded = _prai("bundle", "load", tmp_path / "b", "--images-to", f"{registry.host}/m",
+                   "--ca-bundle", pki.ca_cert, "--authfile", authfile,
+                   "--image-map-out", tmp_path / "map.json")
+    assert loaded.returncode == 0, loaded.stderr
+    assert "pushed 3 images" in loaded.stdout and "ImageDigestMirrorSet" in loaded.stdout
+    assert (tmp_path / "map.idms.yaml").is_file()
+
+    site = tmp_path / "site"
+    shutil.copytree(REPO / "examples/cluster", site / "cluster")
+    doc = yaml.safe_load((REPO / "examples/kitchen-cluster-modelcar.yaml").read_text())
+    doc["cluster"]["registry"] = registry.host
+    del doc["cluster"]["images"]
+    doc["cluster"]["models"][0]["storage"]["oci"] = {"source": f"{connected.host}/models/llama"}
+    (site / "kitchen.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True))
+    out = _prai("render", site / "kitchen.yaml", "-o", tmp_path / "out",
+                "--image-map", tmp_path / "map.json")
+    assert out.returncode == 0, out.stderr
+    rt = yaml.safe_load(next((tmp_path / "out").rglob("servingruntime-*.yaml")).read_text())
+    assert rt["spec"]["containers"][0]["image"] == \
+        f"{registry.host}/m/rhoai/vllm@{layout.app.digest}"
+    isvc = yaml.safe_load(next((tmp_path / "out").rglob("inferenceservice-*.yaml")).read_text())
+    assert isvc["spec"]["predictor"]["model"]["storageUri"] == \
+        f"oci://{registry.host}/m/models/llama@{layout.app.digest}"
+
+
+def test_progress_in_logs_is_periodic_plain_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    """Not a terminal: a line with bytes, bytes/s and ETA every interval (here: every call),
+    and a last line when the phase ends."""
+    from prai.cli.bundle import _PlainLines
+
+    with _PlainLines(interval_s=0) as p:
+        p.start("pushing images", 4 << 20)
+        p.advance(1 << 20)
+        p.advance(1 << 20)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("pushing images: 1.0 MiB of 4.0 MiB (25 %), ")
+    assert "/s, ETA " in lines[0] and lines[-1].startswith("pushing images: 2.0 MiB of 4.0 MiB")
