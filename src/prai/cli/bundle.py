@@ -8,68 +8,20 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 from rich.table import Table
 
+from prai.cli._console import make_console
+from prai.cli._interrupt import on_interrupt
+from prai.cli._params import check_input, check_output, input_dir, input_file, input_path, output_path
+from prai.cli._progress import ByteProgress
 from prai.errors import UsageError
 
-console = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-class _Bar:
-    """ProgressSink drawn with rich: bytes, bytes/s, ETA (on stderr; hidden when not a TTY
-    or with --json)."""
-
-    def __init__(self, enabled: bool) -> None:
-        self._progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=err,
-            transient=False,
-            disable=not enabled,
-        )
-        self._task: TaskID | None = None
-        self._lock = threading.Lock()
-
-    def __enter__(self) -> _Bar:
-        self._progress.start()
-        return self
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._progress.stop()
-
-    def start(self, description: str, total_bytes: int) -> None:
-        with self._lock:
-            if self._task is not None:
-                self._progress.update(
-                    self._task, completed=self._progress.tasks[self._task].total or 0
-                )
-            self._task = self._progress.add_task(description, total=max(total_bytes, 1))
-
-    def advance(self, n_bytes: int) -> None:
-        if self._task is not None:
-            self._progress.advance(self._task, n_bytes)
+console = make_console()
+err = make_console(stderr=True)
 
 
 def _human(n: int | None) -> str:
@@ -97,11 +49,13 @@ def _parse_adapters(values: list[str]) -> dict[str, Path]:
             )
         if name in out:
             raise UsageError(f"--adapter {name!r} is given twice")
-        out[name] = Path(path)
+        out[name] = check_input(f"--adapter {name}=", Path(path), "dir")
     return out
 
 
-_KEY = typer.Option(None, "--key", help="Creator's PEM public key; a valid signature is required.")
+_KEY = typer.Option(
+    None, "--key", callback=input_file, help="Creator's PEM public key; a valid signature is required."
+)
 _ROOT = typer.Option(None, "--root-digest", help="Expected root digest (sha256:…).")
 
 
@@ -113,17 +67,18 @@ def register(app: typer.Typer) -> None:
 
     @group.command("create")
     def create(
-        out: Path = typer.Option(..., "-o", "--out", help="Bundle directory, or NAME.tar."),
+        out: Path = typer.Option(..., "-o", "--out", callback=output_path, help="Bundle directory, or NAME.tar."),
         model: Path | None = typer.Option(
-            None, "--model", help="Hugging Face model directory (omit for an adapter-only bundle)."
+            None, "--model", callback=input_dir,
+            help="Hugging Face model directory (omit for an adapter-only bundle).",
         ),
         adapter: list[str] = typer.Option([], "--adapter", help="NAME=DIR of a LoRA adapter."),
-        ca: list[Path] = typer.Option([], "--ca", help="PEM file of a CA to carry in."),
+        ca: list[Path] = typer.Option([], "--ca", callback=input_file, help="PEM file of a CA to carry in."),
         image: list[str] = typer.Option([], "--image", help="Image reference (pin @sha256:…)."),
-        eval_: list[Path] = typer.Option([], "--eval", help="Evaluation set file."),
-        other: list[Path] = typer.Option([], "--other", help="Any other file to carry."),
+        eval_: list[Path] = typer.Option([], "--eval", callback=input_file, help="Evaluation set file."),
+        other: list[Path] = typer.Option([], "--other", callback=input_file, help="Any other file to carry."),
         sign_key: Path | None = typer.Option(
-            None, "--sign-key", help="PEM private key (Ed25519/ECDSA)."
+            None, "--sign-key", callback=input_file, help="PEM private key (Ed25519/ECDSA)."
         ),
         split_size: str | None = typer.Option(
             None, "--split-size", help="Split the tar, e.g. 4GiB."
@@ -137,7 +92,9 @@ def register(app: typer.Typer) -> None:
         from prai.bundle import create_bundle, parse_size
 
         split = parse_size(split_size) if split_size else None
-        with _Bar(enabled=not as_json and err.is_terminal) as bar:
+        bar = ByteProgress(enabled=not as_json)
+        with bar, on_interrupt(bar.summary, f"nothing was written to {out} (bundles are built in a staging "
+                               "folder and renamed when complete): run the same command again"):
             res = create_bundle(
                 out,
                 model=model,
@@ -183,7 +140,7 @@ def register(app: typer.Typer) -> None:
 
     @group.command("inspect")
     def inspect(
-        bundle: Path = typer.Argument(..., help="Bundle directory, .tar or .parts.json."),
+        bundle: Path = typer.Argument(..., callback=input_path, help="Bundle directory, .tar or .parts.json."),
         as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
     ) -> None:
         """Show what a bundle holds (manifest facts; no hashing)."""
@@ -245,7 +202,7 @@ def register(app: typer.Typer) -> None:
 
     @group.command("verify")
     def verify(
-        bundle: Path = typer.Argument(..., help="Bundle directory, .tar or .parts.json."),
+        bundle: Path = typer.Argument(..., callback=input_path, help="Bundle directory, .tar or .parts.json."),
         key: Path | None = _KEY,
         root: str | None = _ROOT,
         as_json: bool = typer.Option(False, "--json", help="Print the per-file report as JSON."),
@@ -255,7 +212,8 @@ def register(app: typer.Typer) -> None:
         from prai.errors import BundleError
 
         try:
-            with _Bar(enabled=not as_json and err.is_terminal) as bar:
+            bar = ByteProgress(enabled=not as_json)
+            with bar, on_interrupt(bar.summary, "verifying changes nothing: run the same command again"):
                 report = verify_bundle(bundle, key=key, expected_root=root, progress=bar)
         except BundleError as exc:
             if as_json:
@@ -302,7 +260,7 @@ def register(app: typer.Typer) -> None:
 
     @group.command("load")
     def load(
-        bundle: Path = typer.Argument(..., help="Bundle directory, .tar or .parts.json."),
+        bundle: Path = typer.Argument(..., callback=input_path, help="Bundle directory, .tar or .parts.json."),
         to: str = typer.Option(
             ..., "--to", help="DIR (PVC path), s3://bucket/prefix or oci://registry/repo:tag."
         ),
@@ -310,16 +268,16 @@ def register(app: typer.Typer) -> None:
         key: Path | None = _KEY,
         root: str | None = _ROOT,
         ca_bundle: Path | None = typer.Option(
-            None, "--ca-bundle", help="PEM CA for TLS to S3/registry."
+            None, "--ca-bundle", callback=input_file, help="PEM CA for TLS to S3/registry."
         ),
         endpoint_url: str | None = typer.Option(
             None, "--endpoint-url", help="S3 endpoint (else AWS_S3_ENDPOINT)."
         ),
         env_file: Path | None = typer.Option(
-            None, "--env-file", help="Data Connection-style KEY=VALUE file."
+            None, "--env-file", callback=input_file, help="Data Connection-style KEY=VALUE file."
         ),
         authfile: Path | None = typer.Option(
-            None, "--authfile", help="containers-auth.json for the registry."
+            None, "--authfile", callback=input_file, help="containers-auth.json for the registry."
         ),
         base_image: str | None = typer.Option(
             None, "--base-image", help="OCI: repo[:tag] in the same registry, with a shell."
@@ -329,7 +287,12 @@ def register(app: typer.Typer) -> None:
         """Verify, then load into a directory, S3/MinIO or an OCI registry (resumable)."""
         from prai.bundle import load_bundle
 
-        with _Bar(enabled=not as_json and err.is_terminal) as bar:
+        if "://" not in to:
+            check_output("--to", Path(to))
+        bar = ByteProgress(enabled=not as_json)
+        resume = (f"run the same command again (prai bundle load {bundle} --to {to} ...): it resumes, "
+                  "keeping the files already copied and verified")
+        with bar, on_interrupt(bar.summary, resume):
             res = load_bundle(
                 bundle,
                 to,

@@ -37,6 +37,12 @@ def demo_model_name(models: Any) -> str:
     return str(getattr(models, "served_model_name", None) or DEMO_MODEL_NAME)
 
 
+def demo_kitchen_path(cache_dir: Path) -> Path:
+    """Where `prai up` without a kitchen.yaml writes its demo kitchen (``CACHE/up/kitchen.yaml``);
+    `prai keys`, `prai audit` and `prai model` use it when no ``-c`` / PRAI_KITCHEN is given."""
+    return cache_dir / "up" / "kitchen.yaml"
+
+
 def demo_kitchen(cache_dir: Path, *, engine_port: int, gateway_port: int, log: Callable[[str], None]) -> Path:
     """Write the demo kitchen.yaml (demo model + adapters, one tenant) and return its path.
 
@@ -46,7 +52,8 @@ def demo_kitchen(cache_dir: Path, *, engine_port: int, gateway_port: int, log: C
     from prai.engine.demo_model import ensure_demo_models
 
     models = ensure_demo_models(cache_dir, log=log)
-    up_dir = cache_dir / "up"
+    path = demo_kitchen_path(cache_dir)
+    up_dir = path.parent
     up_dir.mkdir(parents=True, exist_ok=True)
     kitchen = {
         "gateway": {
@@ -70,7 +77,6 @@ def demo_kitchen(cache_dir: Path, *, engine_port: int, gateway_port: int, log: C
             },
         }
     }
-    path = up_dir / "kitchen.yaml"
     tmp = path.with_suffix(".tmp")
     tmp.write_text(yaml.safe_dump(kitchen, allow_unicode=True, sort_keys=False), encoding="utf-8")
     tmp.replace(path)
@@ -186,6 +192,12 @@ def run_up(
             f"{config}: gateway.upstreams is empty",
             hint="add an upstream (see examples/kitchen.yaml)",
         )
+    from prai.engine.process import ensure_port_free
+
+    # Every port this command will listen on, checked before anything starts (seconds, not minutes).
+    for up in to_start:
+        ensure_port_free("127.0.0.1", int(up.base_urls[0].rsplit(":", 1)[1]), f"upstream {up.name} port")
+    ensure_port_free(gw.host, gw.port, "gateway port")
     engines: list[tuple[Any, subprocess.Popen[bytes]]] = []
     try:
         for up in to_start:
@@ -273,4 +285,4 @@ def _smoke(url: str, key: str | None, model: str, result: dict[str, Any]) -> Non
         result["server"].should_exit = True  # stop the gateway
 
 
-__all__ = ["demo_kitchen", "engine_command", "run_up", "taste_test", "wait_engines"]
+__all__ = ["demo_kitchen", "demo_kitchen_path", "engine_command", "run_up", "taste_test", "wait_engines"]
