@@ -263,7 +263,7 @@ def test_relative_path_typo_is_a_path_not_a_hub_id(cli) -> None:  # type: ignore
     (cli.work / "store").mkdir()
     code, out, err, _ = cli("serve", "store/modle", "--preflight-only")
     lines = _one_line_and_hint(code, out, err, "serve store/modle")
-    assert code == 2 and "store/modle" in lines[0] and "no such directory" in lines[0], lines
+    assert code == 4 and "store/modle (relative to" in lines[0] and "no such directory" in lines[0], lines
     assert "hub" not in lines[0]
 
 

@@ -59,11 +59,10 @@ def register(app: typer.Typer) -> None:
         nothing could be checked (every check skipped)."""
         from prai.cli._console import make_console
         from prai.cli._interrupt import on_interrupt
+        from prai.cli._params import check_input
         from prai.doctor import build_plan, parse_only, render_report, run_doctor
         from prai.errors import UsageError
         from prai.settings import get_settings
-
-        from prai.cli._params import check_input
 
         for text in adapter or []:
             name, sep, path = text.partition("=")

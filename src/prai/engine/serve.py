@@ -27,7 +27,7 @@ from typing import Any
 from prai.engine.args import ServeArgs, parse_serve_args
 from prai.engine.engine_support import check_engine_support, installed_engine
 from prai.engine.environment import engine_environment
-from prai.errors import EngineNotInstalled, PathNotFound, UsageError
+from prai.errors import AdapterError, EngineNotInstalled, ModelError, UsageError
 from prai.modelfiles.adapter import AdapterFacts, inspect_adapter, round_up_lora_rank
 from prai.modelfiles.model_dir import ModelFacts, inspect_model_dir, inspect_tokenizer_dir
 from prai.settings import Settings, get_settings
@@ -192,17 +192,18 @@ def refuse_missing_paths(args: ServeArgs) -> None:
     """Name a missing model, tokenizer or adapter directory as missing, before the preflight.
 
     Raises:
-        PathNotFound: a path-shaped reference that does not exist (exit 2).
+        ModelError: the model or tokenizer path does not exist (exit 4, as every preflight
+            finding about the model).
+        AdapterError: an adapter path does not exist (exit 4).
     """
-    refs = [("--model", args.model), ("--tokenizer", args.tokenizer or "")]
-    refs += [(f"--lora-modules {m.name}=", m.path) for m in args.lora_modules]
-    for flag, ref in refs:
+    refs = [("--model ", args.model, ModelError), ("--tokenizer ", args.tokenizer or "", ModelError)]
+    refs += [(f"--lora-modules {m.name}=", m.path, AdapterError) for m in args.lora_modules]
+    for flag, ref, error in refs:
         if ref and _looks_like_a_path(ref) and not Path(ref).expanduser().exists():
             where = ref if Path(ref).is_absolute() else f"{ref} (relative to {Path.cwd()})"
-            sep = "" if flag.endswith("=") else " "
-            raise PathNotFound(f"{flag}{sep}{where}: no such directory",
-                               hint="check the path for typos (ls -lah); in a closed network the model "
-                               "must be a local directory (prai bundle load)")
+            raise error(f"{flag}{where}: no such directory",
+                        hint="check the path for typos (ls -lah); in a closed network the model must be a "
+                        "local directory (prai bundle load)")
 
 
 def serve_main(argv: list[str], *, settings: Settings | None = None) -> int:
@@ -214,7 +215,7 @@ def serve_main(argv: list[str], *, settings: Settings | None = None) -> int:
     Raises:
         PortInUse: ``--port`` is held by another process (checked after the preflight,
             before vLLM starts; exit 5).
-        PathNotFound: a model/tokenizer/adapter path that does not exist (exit 2).
+        ModelError, AdapterError: a model/tokenizer/adapter path that does not exist (exit 4).
         PraiError subclasses for every preflight failure (the CLI prints one line + hint).
     """
     only = "--preflight-only" in argv
