@@ -65,7 +65,7 @@ def test_ctrl_c_reports_what_was_done_and_exits_130() -> None:
                 break
         time.sleep(0.5)
         p.send_signal(signal.SIGINT)
-        out, err = p.communicate(timeout=30)
+        _, err = p.communicate(timeout=30)
     assert p.returncode == 130, err
     assert "interrupted (prai doctor): areas started: endpoint" in err
     assert "hint: doctor changes nothing: run it again" in err and "Traceback" not in err
