@@ -443,4 +443,8 @@ def _set_base_name(path: Path, name: str) -> None:
     # PEFT records the local build path; record the served name instead (portable).
     data = json.loads(path.read_text())
     data["base_model_name_or_path"] = name
+    # PEFT writes target_modules from a set, in an order that changes with PYTHONHASHSEED:
+    # sorted, the file is the same on every build.
+    if isinstance(data.get("target_modules"), list):
+        data["target_modules"] = sorted(data["target_modules"])
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")

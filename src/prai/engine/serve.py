@@ -196,7 +196,8 @@ def refuse_missing_paths(args: ServeArgs) -> None:
             finding about the model).
         AdapterError: an adapter path does not exist (exit 4).
     """
-    refs = [("--model ", args.model, ModelError), ("--tokenizer ", args.tokenizer or "", ModelError)]
+    refs: list[tuple[str, str, type[ModelError | AdapterError]]] = [
+        ("--model ", args.model, ModelError), ("--tokenizer ", args.tokenizer or "", ModelError)]
     refs += [(f"--lora-modules {m.name}=", m.path, AdapterError) for m in args.lora_modules]
     for flag, ref, error in refs:
         if ref and _looks_like_a_path(ref) and not Path(ref).expanduser().exists():

@@ -106,8 +106,14 @@ def engine_command(upstream: Any) -> list[str]:
     return cmd + list(spec.args)
 
 
-def wait_engines(engines: list[tuple[Any, subprocess.Popen[bytes]]], timeout_s: float) -> None:
+def wait_engines(
+    engines: list[tuple[Any, subprocess.Popen[bytes]]], timeout_s: float, log_dir: Path | None = None
+) -> None:
     """Wait for every engine's ``/health`` to answer 200.
+
+    Args:
+        log_dir: where the engines' logs are (``engine-NAME.log``): their last lines go into
+            the error.
 
     Raises:
         EngineStartError: an engine exited or was not healthy within ``timeout_s``.
@@ -117,7 +123,8 @@ def wait_engines(engines: list[tuple[Any, subprocess.Popen[bytes]]], timeout_s: 
     while pending:
         up, proc = pending[0]
         if proc.poll() is not None:
-            raise EngineStartError(f"the engine for upstream {up.name} exited with code {proc.returncode}")
+            raise EngineStartError(f"the engine for upstream {up.name} exited with code {proc.returncode}"
+                                   + _log_tail(log_dir, up.name))
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(up.base_urls[0] + up.health_path, timeout=2, trust_env=False).status_code == 200:
                 pending.pop(0)
@@ -128,6 +135,17 @@ def wait_engines(engines: list[tuple[Any, subprocess.Popen[bytes]]], timeout_s: 
                 hint="raise PRAI_ENGINE_READY_TIMEOUT_S, or run its `prai serve` alone to see why",
             )
         time.sleep(1.0)
+
+
+def _log_tail(log_dir: Path | None, name: str, lines: int = 12) -> str:
+    if log_dir is None:
+        return ""
+    path = log_dir / f"engine-{name}.log"
+    try:
+        tail = path.read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return ""
+    return f"; last lines of {path}:\n" + "\n".join(tail)
 
 
 def taste_test(gateway_url: str, key: str, model: str, timeout_s: float = 120.0) -> str:
@@ -199,11 +217,18 @@ def run_up(
         ensure_port_free("127.0.0.1", int(up.base_urls[0].rsplit(":", 1)[1]), f"upstream {up.name} port")
     ensure_port_free(gw.host, gw.port, "gateway port")
     engines: list[tuple[Any, subprocess.Popen[bytes]]] = []
+    log_dir = cache_dir / "up" / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
     try:
         for up in to_start:
-            log(f"prai up: starting engine {up.name} on {up.base_urls[0]}")
-            engines.append((up, subprocess.Popen(engine_command(up), preexec_fn=die_with_parent)))
-        wait_engines(engines, engine_ready_timeout_s)
+            # vLLM's (and transformers') own output goes to the engine's log, not between PrAI's lines.
+            log_path = log_dir / f"engine-{up.name}.log"
+            log(f"prai up: starting engine {up.name} on {up.base_urls[0]} (log: {log_path})")
+            with log_path.open("wb") as engine_log:
+                engines.append((up, subprocess.Popen(
+                    engine_command(up), stdout=engine_log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    preexec_fn=die_with_parent)))
+        wait_engines(engines, engine_ready_timeout_s, log_dir=log_dir)
         key = None
         if demo or smoke:
             engine, gwcfg = admin.open_store(config, cache_dir)
