@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
 
     Exit codes: 0 success; 1 a check failed; 2 usage (bad value, missing path, unknown
     option); 5 environment (permission denied, busy port, engine missing); 8 nothing was
-    checked (doctor); 130 interrupted (Ctrl-C); others per command (docs/cli.md).
+    checked (doctor); 130 interrupted (Ctrl-C); others per command (README, "Development"; prai/errors.py).
     """
     from prai.cli._errors import report_and_exit, report_os_error, report_usage_error
     from prai.cli._interrupt import command_words, report_interrupt
