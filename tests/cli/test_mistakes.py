@@ -173,7 +173,7 @@ def test_path_option_mistakes(cli, words: tuple[str, ...], param: Any) -> None: 
     assert code == 5 and "permission denied" in lines[0], lines
 
     # 4. malformed content: garbage where a kitchen.yaml, PEM, JSON or bundle is expected
-    if kind in ("file", "any") and words not in REPORTS_ON_CONTENT:
+    if kind in ("file", "any", "bundle") and words not in REPORTS_ON_CONTENT:
         garbage = work / "garbage.yaml"
         garbage.write_bytes(b"\x00\xff: [unclosed\n-----BEGIN nothing\n")
         code, out, err, _ = cli(*_argv(words, param, str(garbage)))

@@ -22,10 +22,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from prai.engine.process import ensure_port_free
 from prai.errors import PathNotFound, PathNotReadable
 
-KIND_ATTR = "prai_path_kind"  # set on each callback: file, dir, any, output, config
+KIND_ATTR = "prai_path_kind"  # set on each callback: file, dir, any, bundle, output
 Callback = Callable[[Any, Any, Any], Any]
 
 
@@ -45,7 +44,8 @@ def check_input(flag: str, path: Path, kind: str, hint: str | None = None) -> Pa
 
     Args:
         flag: the option as the user typed it (``--ca``), for the message.
-        kind: ``file``, ``dir`` or ``any``.
+        kind: ``file``, ``dir``, ``any``, or ``bundle`` (any, or ``NAME.tar`` of a split
+            bundle whose ``NAME.tar.parts.json`` exists).
 
     Returns:
         ``path`` unchanged.
@@ -61,6 +61,8 @@ def check_input(flag: str, path: Path, kind: str, hint: str | None = None) -> Pa
         raise PathNotReadable(f"{flag} {path}: permission denied (a folder on the way cannot be entered)") from None
     except OSError:
         exists = False
+    if not exists and kind == "bundle" and p.with_name(p.name + ".parts.json").is_file():
+        return path  # a split bundle named by its tar (prai.bundle opens the parts)
     if not exists:
         what = {"file": "no such file", "dir": "no such directory"}.get(kind, "no such file or directory")
         parent = p.parent
@@ -127,7 +129,19 @@ def input_dir_hint(hint: str) -> Callback:
 
 input_file: Callback = _make("file")
 input_dir: Callback = _make("dir")
-input_path: Callback = _make("any")  # a bundle: a directory, a .tar or a .parts.json
+input_path: Callback = _make("any")  # a file or a directory
+input_bundle: Callback = _make("bundle")  # a bundle directory, .tar, .parts.json, or a split bundle's .tar name
+
+
+def ensure_port_free(host: str, port: int, flag: str = "--port") -> None:
+    """Refuse a port another process listens on (see :func:`prai.engine.process.ensure_port_free`).
+
+    Raises:
+        PortInUse: exit 5.
+    """
+    from prai.engine.process import ensure_port_free as check
+
+    check(host, port, flag)
 output_path: Callback = _make("output")
 
 
@@ -136,6 +150,7 @@ __all__ = [
     "check_input",
     "check_output",
     "ensure_port_free",
+    "input_bundle",
     "input_dir",
     "input_dir_hint",
     "input_file",

@@ -17,7 +17,7 @@ import typer
 from rich.table import Table
 
 from prai.cli._console import make_console
-from prai.cli._params import input_dir, input_file, input_path, output_path
+from prai.cli._params import input_bundle, input_dir, input_file, input_path, output_path
 from prai.errors import BenchRegression, UsageError
 
 console = make_console()
@@ -169,7 +169,7 @@ def register(app: typer.Typer) -> None:
         tokenizer: Path | None = typer.Option(
             None, "--tokenizer", callback=input_dir, help="Local model dir with the tokenizer."),
         bundle: Path | None = typer.Option(
-            None, "--bundle", callback=input_path, help="Bundle (or loaded) dir; its model's tokenizer."),
+            None, "--bundle", callback=input_bundle, help="Bundle (or loaded) dir; its model's tokenizer."),
         slo: str | None = typer.Option(None, "--slo", help="ttft=500ms,tpot=50ms,e2e=10s (goodput)"),
         out: Path | None = typer.Option(None, "-o", "--out", callback=output_path, help="Output directory."),
         request_format: str = typer.Option("/v1/chat/completions", "--request-format",

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from prai.cli._console import make_console
 from prai.cli._interrupt import on_interrupt
-from prai.cli._params import check_input, check_output, input_dir, input_file, input_path, output_path
+from prai.cli._params import check_input, check_output, input_bundle, input_dir, input_file, output_path
 from prai.cli._progress import ByteProgress
 from prai.errors import UsageError
 
@@ -140,7 +140,7 @@ def register(app: typer.Typer) -> None:
 
     @group.command("inspect")
     def inspect(
-        bundle: Path = typer.Argument(..., callback=input_path, help="Bundle directory, .tar or .parts.json."),
+        bundle: Path = typer.Argument(..., callback=input_bundle, help="Bundle directory, .tar or .parts.json."),
         as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
     ) -> None:
         """Show what a bundle holds (manifest facts; no hashing)."""
@@ -202,7 +202,7 @@ def register(app: typer.Typer) -> None:
 
     @group.command("verify")
     def verify(
-        bundle: Path = typer.Argument(..., callback=input_path, help="Bundle directory, .tar or .parts.json."),
+        bundle: Path = typer.Argument(..., callback=input_bundle, help="Bundle directory, .tar or .parts.json."),
         key: Path | None = _KEY,
         root: str | None = _ROOT,
         as_json: bool = typer.Option(False, "--json", help="Print the per-file report as JSON."),
@@ -260,7 +260,7 @@ def register(app: typer.Typer) -> None:
 
     @group.command("load")
     def load(
-        bundle: Path = typer.Argument(..., callback=input_path, help="Bundle directory, .tar or .parts.json."),
+        bundle: Path = typer.Argument(..., callback=input_bundle, help="Bundle directory, .tar or .parts.json."),
         to: str = typer.Option(
             ..., "--to", help="DIR (PVC path), s3://bucket/prefix or oci://registry/repo:tag."
         ),

@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from prai.cli._params import input_dir, input_file, input_path, output_path
+from prai.cli._params import input_bundle, input_dir, input_file, output_path
 from prai.errors import UsageError
 
 _CONFIG_HELP = (
@@ -71,7 +71,7 @@ def register(app: typer.Typer) -> None:
 
     @model.command("register")
     def register_cmd(
-        bundle: Path = typer.Argument(..., callback=input_path, help="A prai bundle (directory, tar or parts)."),
+        bundle: Path = typer.Argument(..., callback=input_bundle, help="A prai bundle (directory, tar or parts)."),
         version: str = typer.Option(..., "--version", "-V", help="Version label, e.g. v2 (immutable)."),
         config: Path | None = typer.Option(None, "--config", "-c", callback=input_file, help=_CONFIG_HELP),
         only: str | None = typer.Option(None, "--only", help="Register only this model/adapter of the bundle."),
