@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import platform
 import signal
 import socket
@@ -86,3 +87,43 @@ def test_ctrl_c_anywhere_else_is_130_with_a_line(tmp_path: Path) -> None:
     assert p.returncode == 130, err
     assert err.startswith("interrupted (prai guard scan)") and "hint: " in err and "Traceback" not in err
     assert json.loads(out or "null") is None
+
+
+def test_ctrl_c_during_bundle_load_says_how_to_resume(tmp_path: Path) -> None:
+    """`prai bundle load` without a terminal prints progress lines; Ctrl-C in the middle says
+    how far it got and that the same command resumes; the same command then completes."""
+    import os
+
+    big = tmp_path / "weights.bin"
+    with open(big, "wb") as f:
+        f.truncate(256 * 2**20)  # 256 MiB of zeros: hashed and copied, quickly created
+    bundle = tmp_path / "bundle"
+    env = dict(os.environ, PRAI_PROGRESS_INTERVAL_S="0.01")
+    cmd = [sys.executable, "-m", "prai.cli.main", "bundle"]
+    from prai.engine.demo_shipped import SHIPPED_DIR
+
+    adapter = f"kansai={SHIPPED_DIR / 'adapters' / 'kansai'}"
+    r = subprocess.run([*cmd, "create", "-o", str(bundle), "--adapter", adapter, "--other", str(big)],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"^packing: \S+ MiB of 256\.\d MiB \(\d+%\), \S+ \S+/s, ETA \d+ s$", r.stderr, re.M), r.stderr
+    load = [*cmd, "load", str(bundle), "--to", str(tmp_path / "pvc")]
+    p = subprocess.Popen(load, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    assert p.stderr is not None
+    seen = []
+    for line in p.stderr:
+        seen.append(line)
+        if re.match(r"^\w[\w ]*: \S+ \S+ of 256\.\d MiB \(\d+%\)", line):
+            break
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    err = "".join(seen) + err
+    if p.returncode == 0:  # the machine finished before the signal arrived: nothing to check
+        print("bundle load finished before Ctrl-C arrived")
+        return
+    assert p.returncode == 130, err
+    assert re.search(r"^interrupted \(prai bundle load\): .*of 256\.\d MiB", err, re.M), err
+    assert "hint: run the same command again" in err and "it resumes" in err and "Traceback" not in err
+    r = subprocess.run(load, capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "pvc").is_dir()
