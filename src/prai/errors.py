@@ -157,6 +157,14 @@ class TasteTestFailed(PraiError):
     hint = "look at the engine log; try the base model alone first, then add LoRA (seed §9 Tips)"
 
 
+class CacheBusy(PraiError):
+    """Another PrAI process is using a part of the cache that one process at a time may use."""
+
+    exit_code = 5
+    http_status = 500
+    hint = "wait for the other process, or give this one its own PRAI_CACHE_DIR"
+
+
 class PathNotReadable(PraiError):
     """A path named on the command line exists but this user may not read (or write) it."""
 

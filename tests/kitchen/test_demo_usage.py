@@ -33,3 +33,18 @@ def test_usage_text_is_copyable(tmp_path: Path) -> None:
     assert "'/opt/my env/python' -c" in text  # quoted for the shell
     assert "curl -s http" in text and "Authorization: Bearer sk-x" in text
     assert str(REPO_ROOT) not in text
+
+
+def test_a_second_demo_on_the_same_cache_is_refused_at_once(tmp_path: Path) -> None:
+    """Its bundle, store, gateway database and reports live in the cache: one demo at a time."""
+    import pytest
+    from filelock import FileLock
+
+    from prai.errors import CacheBusy
+    from prai.kitchen.demo import run_demo
+    from prai.settings import Settings
+
+    settings = Settings.from_env({"PRAI_CACHE_DIR": str(tmp_path), "HOME": str(tmp_path)})
+    (tmp_path / "demo").mkdir()
+    with FileLock(str(tmp_path / "demo" / ".demo-run.lock")), pytest.raises(CacheBusy, match="another `prai demo`"):
+        run_demo(smoke=True, port=free_port(), gateway_port=free_port(), settings=settings)

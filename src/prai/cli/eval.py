@@ -48,8 +48,18 @@ def register(app: typer.Typer) -> None:
             if not as_json:
                 console.print(f"{'[green]PASS[/]' if passed else '[bold red]FAIL[/]'} {m} {item}")
 
-        run = run_eval(suite, target, out, models=models, api_key=api_key or get_settings().api_key,
-                       baseline=baseline, ca_bundle=ca_bundle, on_item=on_item)
+        from prai.cli._interrupt import on_interrupt
+
+        done: list[str] = []
+
+        def on_item_counted(m: str, item: str, passed: bool) -> None:
+            done.append(item)
+            on_item(m, item, passed)
+
+        with on_interrupt(lambda: f"{len(done)} answer(s) checked; no result written",
+                          f"run the same command again: it asks every item again and writes {out}"):
+            run = run_eval(suite, target, out, models=models, api_key=api_key or get_settings().api_key,
+                           baseline=baseline, ca_bundle=ca_bundle, on_item=on_item_counted)
         if as_json:
             print(json.dumps(run.result, indent=2, ensure_ascii=False))
         else:

@@ -220,12 +220,24 @@ def register(app: typer.Typer) -> None:
         gates = _gate_spec(gate_eval, gate_bench, max_regression, tokenizer)
         engine, gw = _open(config)
         _needs_gateway(gw, "prai model promote")
-        say = (lambda m: None) if as_json else (lambda m: print(f"· {m}", flush=True))
-        report = promote(
-            gw, engine, name, version, actor=actor_of(actor), progress=say,
-            options=PromoteOptions(canary_percent=pct, gates=gates, gate_dir=gate_dir,
-                                   drain_timeout_s=drain_timeout),
-        )
+        steps: list[str] = []
+
+        def say(m: str) -> None:
+            steps.append(m)
+            if not as_json:
+                print(f"· {m}", flush=True)
+
+        from prai.cli._interrupt import on_interrupt
+
+        where = f" -c {config}" if config else ""
+        with on_interrupt(lambda: f"last step: {steps[-1]}" if steps else "nothing switched yet",
+                          f"the alias switches in one transaction, so it routes either way: see `prai model show "
+                          f"{name}{where}`, then run the same promote again"):
+            report = promote(
+                gw, engine, name, version, actor=actor_of(actor), progress=say,
+                options=PromoteOptions(canary_percent=pct, gates=gates, gate_dir=gate_dir,
+                                       drain_timeout_s=drain_timeout),
+            )
         _print_report(report, as_json)
 
     @model.command("rollback")

@@ -20,6 +20,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -98,9 +99,38 @@ def run_demo(
     """
     settings = settings or get_settings()
     console = console or Console(highlight=False, soft_wrap=True)
-    interval = settings.progress_interval_s
     ensure_port_free(HOST, port, "--port")
     ensure_port_free(HOST, gateway_port, "--gateway-port")
+    lock = _hold_demo_lock(settings.cache_dir)
+    try:
+        return _run_demo(console, settings, smoke=smoke, port=port, gateway_port=gateway_port)
+    finally:
+        lock.release()
+
+
+def _hold_demo_lock(cache_dir: Path) -> Any:
+    """One `prai demo` per cache: its bundle, store, gateway database and reports live there.
+
+    Raises:
+        CacheBusy: another demo holds the lock (exit 5).
+    """
+    from filelock import FileLock, Timeout
+
+    from prai.errors import CacheBusy
+
+    (cache_dir / "demo").mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(cache_dir / "demo" / ".demo-run.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise CacheBusy(f"another `prai demo` is running with the cache {cache_dir}",
+                        hint="stop it (Ctrl-C), or give this one its own cache: "
+                        "PRAI_CACHE_DIR=/tmp/prai-demo-2 prai demo --port 8100 --gateway-port 4100") from None
+    return lock
+
+
+def _run_demo(console: Console, settings: Settings, *, smoke: bool, port: int, gateway_port: int) -> int:
+    interval = settings.progress_interval_s
     _stop_on_hangup_and_term()
     t0 = time.monotonic()
     with step(console, "demo model: preparing the model and adapters", interval_s=interval) as update:
