@@ -83,17 +83,17 @@ def no_network_env(tmp_path: Path) -> Iterator[dict[str, str]]:
 
 @pytest.fixture(scope="session")
 def demo_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """PrAI cache dir holding the demo model: PRAI_TEST_CACHE_DIR to reuse a build across
-    runs, else a fresh one per session (the build takes about a minute on 2 idle cores)."""
+    """PrAI cache dir holding the demo model: PRAI_TEST_CACHE_DIR to share one across runs,
+    else a fresh one per session (filled from the shipped weights in milliseconds)."""
     preset = os.environ.get("PRAI_TEST_CACHE_DIR")
     return Path(preset) if preset else tmp_path_factory.mktemp("prai-cache")
 
 
 @pytest.fixture(scope="session")
 def demo_models(demo_cache_dir: Path):  # type: ignore[no-untyped-def]
-    """The trained demo model and its two adapters (prai.engine.demo_model.DemoModels)."""
-    pytest.importorskip("torch", reason="the demo model is built with torch (the `cpu` extra)")
-    pytest.importorskip("peft", reason="the demo adapters are built with peft (the `cpu` extra)")
+    """The demo model and its two adapters (prai.engine.demo_model.DemoModels): the weights
+    shipped with PrAI, copied into the session's cache (a file lock keeps concurrent
+    sessions sharing PRAI_TEST_CACHE_DIR from writing it twice)."""
     from prai.engine.demo_model import ensure_demo_models
 
     return ensure_demo_models(demo_cache_dir, log=lambda line: None)

@@ -69,6 +69,11 @@ def http_client(
     import httpx
 
     timeout = httpx.Timeout(timeout_s, read=read_timeout_s if read_timeout_s is not None else timeout_s)
+    limits = (
+        httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        if max_connections
+        else httpx.Limits(max_connections=100, max_keepalive_connections=20)  # httpx's defaults
+    )
     return httpx.Client(
         base_url=base_url,
         verify=verify if verify is not None else tls_verify(ca_file),
@@ -76,8 +81,7 @@ def http_client(
         headers=dict(headers or {}),
         follow_redirects=follow_redirects,
         trust_env=False,
-        **({"limits": httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)}
-           if max_connections else {}),
+        limits=limits,
     )
 
 

@@ -5,8 +5,11 @@ Every failure a user can cause is a :class:`PraiError` subclass carrying an exit
 prints ``error: <message>`` and ``hint: <hint>`` and exits with ``exit_code``; servers
 answer with the OpenAI error envelope built by :func:`prai.openai_api.error_body`.
 
-Exit codes: 1 generic, 2 usage/config, 3 integrity (bundle digests), 4 model/adapter
-preflight, 5 environment (missing extra, port busy), 6 network/TLS, 7 engine runtime.
+Exit codes: 1 generic, 2 usage/config (a bad value, a missing path), 3 integrity (bundle
+digests), 4 model/adapter preflight, 5 environment (missing extra, port busy, permission
+denied), 6 network/TLS, 7 engine runtime, 8 nothing was checked (``prai doctor``), 130
+interrupted (Ctrl-C). Domain groups below document their own ranges (bundle 10-18, deploy
+20-32, guard 40-42, bench/evals 50-53, lifecycle 60-63).
 """
 
 from __future__ import annotations
@@ -54,6 +57,24 @@ class UsageError(PraiError, ValueError):
     http_status = 400
     error_type = "invalid_request_error"
     hint = "run the same command with --help to see its options"
+
+
+class PathNotFound(UsageError):
+    """A path named on the command line does not exist, or is a file where a directory is
+    needed (or the reverse)."""
+
+    exit_code = 2
+    hint = "check the path for typos; a relative path starts from the current directory"
+
+
+class KitchenNotFound(UsageError):
+    """A command that reads the gateway's store was given no kitchen.yaml and found none."""
+
+    exit_code = 2
+    hint = (
+        "pass -c kitchen.yaml (the file your `prai gateway -c` runs with), or set "
+        "PRAI_KITCHEN=/path/to/kitchen.yaml once for every prai command"
+    )
 
 
 # --- model directory and adapters (prai serve preflight) ---------------------------
@@ -134,6 +155,22 @@ class TasteTestFailed(PraiError):
     http_status = 502
     error_type = "upstream_error"
     hint = "look at the engine log; try the base model alone first, then add LoRA (seed §9 Tips)"
+
+
+class CacheBusy(PraiError):
+    """Another PrAI process is using a part of the cache that one process at a time may use."""
+
+    exit_code = 5
+    http_status = 500
+    hint = "wait for the other process, or give this one its own PRAI_CACHE_DIR"
+
+
+class PathNotReadable(PraiError):
+    """A path named on the command line exists but this user may not read (or write) it."""
+
+    exit_code = 5
+    http_status = 500
+    hint = "check its permissions (ls -l; chmod u+r, or g+rX for group 0 on OpenShift) and the owner"
 
 
 # --- gateway -------------------------------------------------------------------------

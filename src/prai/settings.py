@@ -54,6 +54,13 @@ class Settings(BaseModel):
             --api-key is given (secret; never logged or written).
         actor: PRAI_ACTOR, who `prai model` records as having made a change (default:
             ``USER@HOST``; CI pipelines set e.g. ``gitops-bot``).
+        kitchen: PRAI_KITCHEN, the kitchen.yaml that `prai gateway`, `prai keys`,
+            `prai audit` and `prai model` use when no ``-c`` is given (see
+            :func:`prai.cli._kitchen.resolve_kitchen`).
+        doctor_timeout_s: PRAI_DOCTOR_TIMEOUT_S, seconds an endpoint may stay silent before
+            its `prai doctor` check FAILs (default 5).
+        progress_interval_s: PRAI_PROGRESS_INTERVAL_S, seconds between two plain progress
+            lines when the output is not a terminal (default 10).
     """
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
@@ -74,6 +81,9 @@ class Settings(BaseModel):
     sign_key_password: str | None = None
     api_key: str | None = None
     actor: str = "unknown"
+    kitchen: Path | None = None
+    doctor_timeout_s: float = 5.0
+    progress_interval_s: float = 10.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -100,7 +110,19 @@ class Settings(BaseModel):
             sign_key_password=env.get("PRAI_SIGN_KEY_PASSWORD") or None,
             api_key=env.get("PRAI_API_KEY") or None,
             actor=env.get("PRAI_ACTOR") or _default_actor(env),
+            kitchen=Path(env["PRAI_KITCHEN"]).expanduser() if env.get("PRAI_KITCHEN") else None,
+            doctor_timeout_s=_positive(env, "PRAI_DOCTOR_TIMEOUT_S", 5.0),
+            progress_interval_s=_positive(env, "PRAI_PROGRESS_INTERVAL_S", 10.0),
         )
+
+
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    """A positive number of seconds from ``env[name]``; ``default`` when unset or not one."""
+    try:
+        value = float(env.get(name) or default)
+    except ValueError:
+        return default
+    return value if value > 0 else default
 
 
 def _default_actor(env: Mapping[str, str]) -> str:

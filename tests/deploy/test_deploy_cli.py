@@ -144,3 +144,33 @@ def test_kustomize_builds_the_output(kitchen, crd_dir: Path, tmp_path: Path) -> 
     docs = [d for d in yaml.safe_load_all(built.stdout) if d]
     assert len(docs) == 24
     assert {d["kind"] for d in docs} >= {"InferenceService", "ServingRuntime", "Route"}
+
+
+def test_without_crds_render_says_how_to_get_them(kitchen, tmp_path: Path) -> None:
+    """No CRDs: the note says exactly how to fetch the cluster's own; the output names the
+    checks that ran (which schema validated which files, the semantic checks)."""
+    from prai.cli.render import checks_ran
+    from prai.deploy import render
+    from prai.deploy.renderer import CRD_HOWTO
+
+    result = render(kitchen(), crd_dir=None)
+    assert CRD_HOWTO in result.summary["notes"]
+    assert ("oc get crd inferenceservices.serving.kserve.io servingruntimes.serving.kserve.io -o yaml > "
+            "crds/kserve-crds.yaml") in CRD_HOWTO and "--crd-dir crds" in CRD_HOWTO
+    lines = checks_ran(result.summary)
+    assert any("kserve-crd (not available)" in line and "NOT schema-validated" in line for line in lines)
+    assert any(line.startswith("schema kubernetes-validate ") for line in lines)
+    assert "objects validated; semantic checks: images internal and pinned" in lines[-1]
+
+
+def test_crds_as_oc_get_writes_them(kitchen, crd_dir: Path, tmp_path: Path) -> None:
+    """`oc get crd A B -o yaml` writes one `kind: List`: --crd-dir takes it as it is."""
+    docs = [yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted(crd_dir.glob("*.yaml"))]
+    crds = tmp_path / "crds"
+    crds.mkdir()
+    (crds / "kserve-crds.yaml").write_text(
+        yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": docs}), encoding="utf-8")
+    r = prai("render", kitchen(), "-o", tmp_path / "out", "--crd-dir", crds)
+    assert r.returncode == 0, r.stderr
+    assert f"schema kserve-crd {crds}: " in r.stdout and "NOT schema-validated" not in r.stdout
+    assert "no KServe CRDs" not in r.stdout

@@ -95,3 +95,123 @@ def test_cli_exit_status_and_remediation_lines() -> None:
                           "--endpoint", "http://127.0.0.1:9"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2
     assert "unknown area(s) kitchen" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_hung_endpoint_fails_within_the_timeout() -> None:
+    """A server that accepts connections and never answers: FAIL in well under 10 s, with a
+    remediation about an engine that accepts but does not answer (not "dropped")."""
+    import socket
+    import time
+
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(16)  # the kernel accepts; nobody ever reads or answers
+        url = f"http://127.0.0.1:{srv.getsockname()[1]}"
+        start = time.monotonic()
+        c = checks(run_doctor(build_plan(None, env={}, endpoint=url), ["endpoint"]), "endpoint")
+        assert time.monotonic() - start < 10 and c["health"].status == "FAIL"  # default: 5 s of silence
+        out = subprocess.run([sys.executable, "-m", "prai.cli.main", "doctor", "--endpoint", url,
+                              "--only", "endpoint", "--json"], capture_output=True, text=True, timeout=60)
+        by = {c["name"]: c for c in json.loads(out.stdout)["checks"]}
+        assert out.returncode == 1, out.stderr
+        assert by["route tcp"]["status"] == "PASS" and by["health"]["status"] == "FAIL"
+        assert "no answer within 5 s" in by["health"]["evidence"]
+        assert "accepts connections but did not answer" in by["health"]["remediation"]
+        start = time.monotonic()
+        plan = build_plan(None, env={}, endpoint=url, timeout_s=1.5)  # configurable (--timeout)
+        c = checks(run_doctor(plan, ["endpoint"]), "endpoint")
+        assert time.monotonic() - start < 4 and "within 1.5 s" in c["health"].evidence
+
+
+def _embedding_engine(models: list[str]):  # type: ignore[no-untyped-def]
+    """vLLM with --runner pooling: /v1/embeddings only; chat and completions are no routes."""
+
+    def handle(req: http.server.BaseHTTPRequestHandler) -> None:
+        if req.path == "/health":
+            send_json(req, 200, {})
+        elif req.path == "/v1/models":
+            send_json(req, 200, {"object": "list", "data": [{"id": m, "object": "model"} for m in models]})
+        elif req.path == "/v1/embeddings":
+            n = int(req.headers.get("Content-Length", "0"))
+            body = json.loads(req.rfile.read(n))
+            assert body["model"] in models and body["input"] == "こんにちは"
+            send_json(req, 200, {"object": "list", "model": body["model"],
+                                 "data": [{"object": "embedding", "index": 0, "embedding": [0.1] * 384}]})
+        else:
+            send_json(req, 404, {"detail": "Not Found"})  # FastAPI's own 404: the route is absent
+
+    return handle
+
+
+def test_taste_picks_embeddings_from_the_model_config(tmp_path: Path) -> None:
+    model = tmp_path / "minilm"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps({"architectures": ["BertModel"], "model_type": "bert"}))
+    with http_server(_embedding_engine(["minilm"])) as url:
+        plan = build_plan(None, env={}, endpoint=url, model=model, served_model_name="minilm")
+        c = checks(run_doctor(plan, ["endpoint"]), "endpoint")
+        assert c["taste minilm"].status == "PASS", c["taste minilm"].evidence
+        assert c["taste minilm"].data["api"] == "embeddings" and c["taste minilm"].data["dimensions"] == 384
+        assert "/v1/embeddings (BertModel is not a text generator)" in c["taste minilm"].evidence
+        # Nothing known about the model (only the endpoint): chat is tried, is not served, embeddings answer.
+        c = checks(run_doctor(build_plan(None, env={}, endpoint=url), ["endpoint"]), "endpoint")
+        assert c["taste minilm"].status == "PASS" and c["taste minilm"].data["api"] == "embeddings"
+        assert "not served: chat: POST /v1/chat/completions → HTTP 404" in c["taste minilm"].evidence
+
+
+def test_taste_uses_completions_without_a_chat_template(tmp_path: Path) -> None:
+    model = tmp_path / "base-lm"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps({"architectures": ["LlamaForCausalLM"]}))
+
+    def engine(req: http.server.BaseHTTPRequestHandler) -> None:
+        if req.path == "/v1/completions":
+            n = int(req.headers.get("Content-Length", "0"))
+            assert json.loads(req.rfile.read(n))["prompt"] == "こんにちは"
+            data = (b'data: {"choices": [{"index": 0, "text": "\\u3053\\u3093"}]}\n\n'
+                    b'data: {"choices": [], "usage": {"completion_tokens": 1}}\n\ndata: [DONE]\n\n')
+            req.send_response(200)
+            req.send_header("Content-Type", "text/event-stream")
+            req.send_header("Content-Length", str(len(data)))
+            req.end_headers()
+            req.wfile.write(data)
+        else:
+            fake_engine(["base-lm"])(req)
+
+    with http_server(engine) as url:
+        plan = build_plan(None, env={}, endpoint=url, model=model, served_model_name="base-lm")
+        c = checks(run_doctor(plan, ["endpoint"]), "endpoint")
+    t = c["taste base-lm"]
+    assert t.status == "PASS" and t.data["api"] == "completions" and "こん" in t.evidence
+    assert "without a chat template" in t.evidence
+
+
+def test_gateway_only_kitchen_tastes_its_upstreams(tmp_path: Path) -> None:
+    """A kitchen.yaml with only a gateway: section is checked through its upstreams."""
+    from doctor_util import write_kitchen
+
+    with http_server(fake_engine(["tiny", "faq"])) as up_url:
+        k = write_kitchen(tmp_path / "kitchen.yaml", {"gateway": {
+            "upstreams": [{"name": "engines", "base_urls": [up_url], "models": ["tiny", "faq"]}],
+            "tenants": [{"name": "acme", "projects": [{"name": "chat", "models": ["*"]}]}],
+        }})
+        out = subprocess.run([sys.executable, "-m", "prai.cli.main", "doctor", str(k), "--only", "endpoint",
+                              "--json"], capture_output=True, text=True, timeout=120)
+    report = json.loads(out.stdout)
+    by = {c["name"]: c for c in report["checks"]}
+    assert out.returncode == 0, report
+    assert by["upstream engines health"]["status"] == "PASS"
+    assert by["upstream engines taste faq"]["status"] == "PASS"
+    assert report["verdict"] == "ready"
+
+
+def test_nothing_checked_is_no_verdict(tmp_path: Path) -> None:
+    """Every check skipped: "nothing checked", exit 8 — never "ready"."""
+    from doctor_util import write_kitchen
+
+    k = write_kitchen(tmp_path / "kitchen.yaml", {"doctor": {"serving_uid": 1000}})
+    out = subprocess.run([sys.executable, "-m", "prai.cli.main", "doctor", str(k)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 8, out.stdout + out.stderr
+    assert "nothing checked: 0 passed" in out.stdout and "\nready:" not in out.stdout
+    assert "every check was skipped" in out.stdout

@@ -129,3 +129,23 @@ def test_adapter_target_module_missing(tmp_path: Path, model_dir: Path) -> None:
     (a / "adapter_config.json").write_text(json.dumps(cfg))
     c = checks(_run(["lora"], model=model_dir, adapters=[f"a={a}"]), "lora")["tiny-llama/a"]
     assert c.status == "FAIL" and "query_key_value" in c.evidence
+
+
+def test_a_model_under_a_cache_folder_is_checked_file_by_file(tmp_path: Path, model_dir: Path) -> None:
+    """A model kept under ~/.cache (the demo's store, a Hugging Face cache) is checked like
+    any other: every file counted and read-tested; only a `.cache` folder inside the model
+    directory (hf download metadata) is left out."""
+    import shutil
+
+    cached = tmp_path / "home" / ".cache" / "prai" / "store" / "tiny-llama"
+    shutil.copytree(model_dir, cached)
+    (cached / ".cache" / "huggingface").mkdir(parents=True)
+    (cached / ".cache" / "huggingface" / "download.metadata").write_text("not part of the model")
+    expected = len([p for p in model_dir.rglob("*") if p.is_file()])
+    c = checks(_run(["model"], model=cached), "model")
+    assert c["tiny-llama present"].status == "PASS"
+    assert c["tiny-llama present"].data["files"] == expected > 0
+    assert f"can read all {expected} files" in c["tiny-llama readable"].evidence
+    (cached / "config.json").chmod(0o000)  # the read test (as the serving UID) now fails
+    c = checks(_run(["model"], model=cached), "model")
+    assert c["tiny-llama readable"].status == "FAIL" and "config.json" in c["tiny-llama readable"].evidence

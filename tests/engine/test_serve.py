@@ -196,7 +196,7 @@ def test_engine_environment_is_closed_network_safe(server) -> None:  # type: ign
     assert env["VLLM_ALLOW_RUNTIME_LORA_UPDATING"].lower() == "true"
     assert env["VLLM_CPU_KVCACHE_SPACE"] == "1"
     cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
-    assert "vllm.entrypoints.openai.api_server" in cmdline
+    assert "vllm.entrypoints.launchers.api_server.entry" in cmdline  # not the deprecated api_server module
 
 
 def test_mixed_batches_keep_the_base_model(server) -> None:  # type: ignore[no-untyped-def]

@@ -47,11 +47,17 @@ def report_os_error(exc: OSError) -> NoReturn:
 
 
 def report_usage_error(exc: BaseException) -> NoReturn:
-    """A command-line usage error (click/typer): its own message, exit 2."""
-    show = getattr(exc, "show", None)
-    if callable(show):
-        show()
-    else:
-        err_console.print("aborted", markup=False)
-    code = getattr(exc, "exit_code", 1)
+    """A command-line usage error (click/typer): one ``error:`` line with click's message
+    and a ``hint:`` naming the command's --help; exit 2 (click's own code)."""
+    fmt = getattr(exc, "format_message", None)
+    if not callable(fmt):
+        err_console.print("error: aborted", markup=False, style="bold red")
+        sys.exit(1)
+    ctx = getattr(exc, "ctx", None)
+    command = getattr(ctx, "command_path", None) or "prai"
+    message = " ".join(str(fmt()).split())  # one line
+    if message:  # empty when the help was printed (a group called without a command)
+        err_console.print(f"error: {message}", markup=False, style="bold red")
+        err_console.print(f"hint: see `{command} --help`", markup=False, style="yellow")
+    code = getattr(exc, "exit_code", 2)
     sys.exit(code if isinstance(code, int) else 2)

@@ -13,14 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from prai.cli._console import make_console
 from prai.cli._output import print_json
+from prai.cli._params import input_bundle, input_dir, input_file, input_path, output_path
 from prai.errors import BenchRegression, UsageError
 
-console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+console = make_console()
+err = make_console(stderr=True)
 
 
 def _f(v: Any, pct: bool = False) -> str:
@@ -50,15 +51,28 @@ def _rows_table(summary: dict[str, Any]) -> Table:
 
 
 class _Live:
-    """Live progress on stderr: one line per run with elapsed time and GuideLLM's counters."""
+    """Live progress on stderr: one line per run with elapsed time and GuideLLM's counters;
+    without a terminal, the same line printed plainly every PRAI_PROGRESS_INTERVAL_S seconds."""
 
     def __init__(self, enabled: bool) -> None:
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+        from prai.settings import get_settings
+
+        self.plain = enabled and not err.is_terminal
+        self.interval_s = get_settings().progress_interval_s
+        self.last_print = 0.0
         self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                                 console=err, disable=not enabled)
+                                 console=err, disable=not enabled or self.plain)
         self.tasks: dict[str, Any] = {}
         self.lock = threading.Lock()
+
+    def _say(self, line: str, *, always: bool) -> None:
+        import time
+
+        if self.plain and (always or time.monotonic() - self.last_print >= self.interval_s):
+            self.last_print = time.monotonic()
+            print(line, file=sys.stderr, flush=True)
 
     def hooks(self) -> Any:
         from prai.bench.runner import Progress as Hooks
@@ -66,15 +80,17 @@ class _Live:
         def on_run(run: Any, i: int, n: int) -> None:
             with self.lock:
                 self.tasks[run.name] = self.progress.add_task(f"[{i}/{n}] {run.name}: starting GuideLLM", total=None)
+                self._say(f"[{i}/{n}] {run.name}: starting GuideLLM", always=True)
 
         def on_update(run: Any, f: dict[str, str]) -> None:
             with self.lock:
                 task = self.tasks.get(run.name)
-                if task is not None:
-                    self.progress.update(task, description=(
-                        f"{run.name}: benchmark {f['index']} ({f['strategy']}) {f['status']} · ok {f['successful']} "
+                line = (f"{run.name}: benchmark {f['index']} ({f['strategy']}) {f['status']} · ok {f['successful']} "
                         f"err {f['errored']} inc {f['incomplete']} · {float(f['rps']):.2f} req/s · "
-                        f"{float(f['tps']):.1f} tok/s"))
+                        f"{float(f['tps']):.1f} tok/s")
+                if task is not None:
+                    self.progress.update(task, description=line)
+                self._say(line, always=False)
 
         def on_done(run: Any, rows: list[dict[str, Any]]) -> None:
             with self.lock:
@@ -84,6 +100,7 @@ class _Live:
                     bad = sum(r.get("requests_errored") or 0 for r in rows)
                     self.progress.update(task, total=1, completed=1,
                                          description=f"{run.name}: done · {ok} ok, {bad} errors")
+                    self._say(f"{run.name}: done · {ok} ok, {bad} errors", always=True)
 
         return Hooks(on_run=on_run, on_update=on_update, on_done=on_done)
 
@@ -106,8 +123,12 @@ def _bench_run(
         data=parse_data(data), slo=parse_slo(slo), request_format=request_format, ca_bundle=ca_bundle,
         include_base=not no_base, seed=seed,
     )
-    live = _Live(enabled=err.is_terminal and not as_json)
-    with live.progress:
+    from prai.cli._interrupt import on_interrupt
+
+    live = _Live(enabled=not as_json)
+    with live.progress, on_interrupt(lambda: f"runs started: {', '.join(live.tasks) or 'none'}",
+                                     f"finished runs are under {out / 'runs'}; run the same command again "
+                                     "for a complete summary and report"):
         result = run_bench(opts, progress=live.hooks())
     if as_json:
         print_json(result.summary)
@@ -145,13 +166,16 @@ def register(app: typer.Typer) -> None:
         cooldown: float | None = typer.Option(None, "--cooldown", help="<1: fraction, >=1: seconds excluded."),
         data: str = typer.Option("synthetic:prompt_tokens=256,output_tokens=128", "--data",
                                  help="synthetic:prompt_tokens=N,output_tokens=M or FILE.jsonl"),
-        tokenizer: Path | None = typer.Option(None, "--tokenizer", help="Local model dir with the tokenizer."),
-        bundle: Path | None = typer.Option(None, "--bundle", help="Bundle (or loaded) dir; its model's tokenizer."),
+        tokenizer: Path | None = typer.Option(
+            None, "--tokenizer", callback=input_dir, help="Local model dir with the tokenizer."),
+        bundle: Path | None = typer.Option(
+            None, "--bundle", callback=input_bundle, help="Bundle (or loaded) dir; its model's tokenizer."),
         slo: str | None = typer.Option(None, "--slo", help="ttft=500ms,tpot=50ms,e2e=10s (goodput)"),
-        out: Path | None = typer.Option(None, "-o", "--out", help="Output directory."),
+        out: Path | None = typer.Option(None, "-o", "--out", callback=output_path, help="Output directory."),
         request_format: str = typer.Option("/v1/chat/completions", "--request-format",
                                            help="/v1/chat/completions or /v1/completions"),
-        ca_bundle: Path | None = typer.Option(None, "--ca-bundle", help="PEM CAs for an https target."),
+        ca_bundle: Path | None = typer.Option(
+            None, "--ca-bundle", callback=input_file, help="PEM CAs for an https target."),
         seed: int = typer.Option(42, "--seed", help="Seed for synthetic data and the adapter mix."),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     ) -> None:
@@ -159,6 +183,10 @@ def register(app: typer.Typer) -> None:
         report.html and GuideLLM's own JSON under -o."""
         if ctx.invoked_subcommand is not None:
             return
+        if not data.startswith("synthetic"):
+            from prai.cli._params import check_input
+
+            check_input("--data", Path(data), "file")
         if not target or not model or out is None:
             missing = [n for n, v in (("--target", target), ("--model", model), ("-o", out)) if not v]
             raise UsageError(f"prai bench needs {', '.join(missing)}",
@@ -170,8 +198,8 @@ def register(app: typer.Typer) -> None:
 
     @bench_app.command("compare")
     def compare_cmd(
-        base: Path = typer.Argument(..., help="BASE run: output dir or its summary.json."),
-        new: Path = typer.Argument(..., help="NEW run: output dir or its summary.json."),
+        base: Path = typer.Argument(..., callback=input_path, help="BASE run: output dir or its summary.json."),
+        new: Path = typer.Argument(..., callback=input_path, help="NEW run: output dir or its summary.json."),
         max_regression: str | None = typer.Option(
             None, "--max-regression", help="metric=pct,... e.g. ttft_p95=10%,output_tokens_per_s=5% "
             "(default: ttft/itl/e2e p95 10%, req/s and tokens/s 5%)"),
@@ -208,7 +236,8 @@ def register(app: typer.Typer) -> None:
 
     @bench_app.command("report")
     def report_cmd(
-        out: Path = typer.Argument(..., help="Output directory of `prai bench` (with summary.json)."),
+        out: Path = typer.Argument(
+            ..., callback=input_dir, help="Output directory of `prai bench` (with summary.json)."),
     ) -> None:
         """Write OUT/report.html again from OUT/summary.json and the GuideLLM JSON."""
         from prai.bench import load_summary, render_report

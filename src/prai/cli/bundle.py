@@ -10,88 +10,29 @@ import contextlib
 import json
 import signal
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import FrameType
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 from rich.table import Table
 from rich.text import Text
 
+from prai.cli._console import make_console
+from prai.cli._interrupt import on_interrupt
+from prai.cli._params import check_input, check_output, input_bundle, input_dir, input_file, output_path
+from prai.cli._progress import ByteProgress
 from prai.errors import UsageError
 
-console = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-class _Bar:
-    """ProgressSink drawn with rich: bytes, bytes/s, ETA (on stderr; hidden when not a TTY
-    or with --json)."""
-
-    def __init__(self, enabled: bool) -> None:
-        self._progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=err,
-            transient=False,
-            disable=not enabled,
-        )
-        self._task: TaskID | None = None
-        self._lock = threading.Lock()
-        self.cancelled = threading.Event()
-        self.phases: list[tuple[str, int, int]] = []  # (description, bytes done, bytes total)
-
-    def __enter__(self) -> _Bar:
-        self._progress.start()
-        return self
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._progress.stop()
-
-    def start(self, description: str, total_bytes: int) -> None:
-        with self._lock:
-            if self._task is not None:
-                self._progress.update(
-                    self._task, completed=self._progress.tasks[self._task].total or 0
-                )
-            self._task = self._progress.add_task(description, total=max(total_bytes, 1))
-            self.phases.append((description, 0, total_bytes))
-
-    def advance(self, n_bytes: int) -> None:
-        if self.cancelled.is_set():  # Ctrl-C: worker threads stop at their next chunk
-            raise KeyboardInterrupt
-        if self._task is not None:
-            self._progress.advance(self._task, n_bytes)
-            with self._lock:
-                d, done, total = self.phases[-1]
-                self.phases[-1] = (d, done + n_bytes, total)
-
-    def done_text(self) -> str:
-        """What was done before an interrupt: each phase with bytes done / total."""
-        return "; ".join(f"{d}: {_human(done)} of {_human(total)}" for d, done, total in self.phases) or "nothing"
+console = make_console()
+err = make_console(stderr=True)
 
 
 @contextlib.contextmanager
-def _interruptible(bar: _Bar | _PlainLines, resume: str) -> Iterator[None]:
-    """Ctrl-C: stop the worker threads, print what was done and how to resume, exit 130."""
+def _cancel_workers(bar: ByteProgress) -> Iterator[None]:
+    """Ctrl-C sets ``bar.cancelled`` before the KeyboardInterrupt, so the hashing and copying
+    threads stop at their next chunk instead of finishing their files."""
 
     def on_sigint(signum: int, frame: FrameType | None) -> None:
         bar.cancelled.set()
@@ -100,80 +41,8 @@ def _interruptible(bar: _Bar | _PlainLines, resume: str) -> Iterator[None]:
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
         yield
-    except KeyboardInterrupt:
-        bar.cancelled.set()
-        bar.__exit__(None, None, None)
-        err.print(f"interrupted; done so far: {bar.done_text()}", markup=False)
-        err.print(resume, markup=False, style="yellow")
-        raise typer.Exit(130) from None
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-class _PlainLines:
-    """ProgressSink for logs (stderr not a terminal): one line every ``interval_s`` seconds
-    with bytes done, bytes/s and ETA, and a last line when a phase that printed ends."""
-
-    def __init__(self, interval_s: float = 10.0) -> None:
-        self._interval_s = interval_s
-        self._lock = threading.Lock()
-        self._desc = ""
-        self._total = 0
-        self._done = 0
-        self._t0 = self._last = time.monotonic()
-        self._printed = False
-        self.cancelled = threading.Event()
-        self.phases: list[tuple[str, int, int]] = []  # (description, bytes done, bytes total)
-
-    def done_text(self) -> str:
-        """What was done before an interrupt: each phase with bytes done / total."""
-        return "; ".join(f"{d}: {_human(done)} of {_human(total)}" for d, done, total in self.phases) or "nothing"
-
-    def __enter__(self) -> _PlainLines:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._finish()
-
-    def _line(self, now: float) -> str:
-        rate = self._done / max(now - self._t0, 1e-6)
-        eta = (self._total - self._done) / rate if rate > 0 else 0.0
-        pct = 100.0 * self._done / self._total if self._total else 100.0
-        return (f"{self._desc}: {_human(self._done)} of {_human(self._total)} ({pct:.0f} %), "
-                f"{_human(int(rate))}/s, ETA {eta:.0f} s")
-
-    def _finish(self) -> None:
-        if self._printed:
-            err.print(self._line(time.monotonic()), markup=False)
-        self._printed = False
-
-    def start(self, description: str, total_bytes: int) -> None:
-        with self._lock:
-            self._finish()
-            self._desc, self._total, self._done = description, total_bytes, 0
-            self._t0 = self._last = time.monotonic()
-            self.phases.append((description, 0, total_bytes))
-
-    def advance(self, n_bytes: int) -> None:
-        if self.cancelled.is_set():  # Ctrl-C: worker threads stop at their next chunk
-            raise KeyboardInterrupt
-        with self._lock:
-            self._done += n_bytes
-            if self.phases:
-                d, done, total = self.phases[-1]
-                self.phases[-1] = (d, done + n_bytes, total)
-            now = time.monotonic()
-            if now - self._last >= self._interval_s:
-                self._last = now
-                self._printed = True
-                err.print(self._line(now), markup=False)
-
-
-def _progress(as_json: bool) -> _Bar | _PlainLines:
-    """A rich bar on a terminal, periodic plain lines in logs; --json draws neither."""
-    if not as_json and not err.is_terminal:
-        return _PlainLines()
-    return _Bar(enabled=not as_json and err.is_terminal)
 
 
 def _human(n: int | None) -> str:
@@ -235,11 +104,13 @@ def _parse_adapters(values: list[str]) -> dict[str, Path]:
             )
         if name in out:
             raise UsageError(f"--adapter {name!r} is given twice")
-        out[name] = Path(path)
+        out[name] = check_input(f"--adapter {name}=", Path(path), "dir")
     return out
 
 
-_KEY = typer.Option(None, "--key", help="Creator's PEM public key; a valid signature is required.")
+_KEY = typer.Option(
+    None, "--key", callback=input_file, help="Creator's PEM public key; a valid signature is required."
+)
 _ROOT = typer.Option(None, "--root-digest", help="Expected root digest (sha256:…).")
 
 
@@ -251,12 +122,13 @@ def register(app: typer.Typer) -> None:
 
     @group.command("create")
     def create(
-        out: Path = typer.Option(..., "-o", "--out", help="Bundle directory, or NAME.tar."),
+        out: Path = typer.Option(..., "-o", "--out", callback=output_path, help="Bundle directory, or NAME.tar."),
         model: Path | None = typer.Option(
-            None, "--model", help="Hugging Face model directory (omit for an adapter-only bundle)."
+            None, "--model", callback=input_dir,
+            help="Hugging Face model directory (omit for an adapter-only bundle).",
         ),
         adapter: list[str] = typer.Option([], "--adapter", help="NAME=DIR of a LoRA adapter."),
-        ca: list[Path] = typer.Option([], "--ca", help="PEM file of a CA to carry in."),
+        ca: list[Path] = typer.Option([], "--ca", callback=input_file, help="PEM file of a CA to carry in."),
         image: list[str] = typer.Option(
             [], "--image", help="Copy an image into the bundle: REGISTRY/REPO@sha256:…, "
             "oci:DIR[:NAME] or docker-archive:FILE[:REPO:TAG] (append =REPO:TAG to name it)."),
@@ -273,10 +145,10 @@ def register(app: typer.Typer) -> None:
             None, "--ca-bundle", help="PEM CA for TLS to the source registries."),
         authfile: Path | None = typer.Option(
             None, "--authfile", help="containers-auth.json for the source registries."),
-        eval_: list[Path] = typer.Option([], "--eval", help="Evaluation set file."),
-        other: list[Path] = typer.Option([], "--other", help="Any other file to carry."),
+        eval_: list[Path] = typer.Option([], "--eval", callback=input_file, help="Evaluation set file."),
+        other: list[Path] = typer.Option([], "--other", callback=input_file, help="Any other file to carry."),
         sign_key: Path | None = typer.Option(
-            None, "--sign-key", help="PEM private key (Ed25519/ECDSA)."
+            None, "--sign-key", callback=input_file, help="PEM private key (Ed25519/ECDSA)."
         ),
         split_size: str | None = typer.Option(
             None, "--split-size", help="Split the tar, e.g. 4GiB."
@@ -320,11 +192,10 @@ def register(app: typer.Typer) -> None:
             spec = SoftwareSpec(software, platform=wheel_platform, wheels_from=wheels_from, constraints=constraints)
             if python:
                 spec = SoftwareSpec(software, python, wheel_platform, wheels_from, constraints)
-        resume = (
-            f"nothing was left behind (the partial output .{out.name}.partial is removed); "
-            "run the same command again to start over"
-        )
-        with _progress(as_json) as bar, _interruptible(bar, resume):
+        bar = ByteProgress(enabled=not as_json)
+        resume = (f"nothing was written to {out} (bundles are built in a staging folder and renamed "
+                  "when complete): run the same command again")
+        with bar, on_interrupt(bar.summary, resume), _cancel_workers(bar):
             res = create_bundle(
                 out,
                 model=model,
@@ -394,7 +265,7 @@ def register(app: typer.Typer) -> None:
 
     @group.command("inspect")
     def inspect(
-        bundle: Path = typer.Argument(..., help="Bundle directory, .tar or .parts.json."),
+        bundle: Path = typer.Argument(..., callback=input_bundle, help="Bundle directory, .tar or .parts.json."),
         files: bool = typer.Option(False, "--files", help="List every file (one line each)."),
         as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
         sbom: bool = typer.Option(False, "--sbom", help="Print the CycloneDX 1.6 SBOM (JSON)."),
@@ -485,7 +356,7 @@ def register(app: typer.Typer) -> None:
 
     @group.command("verify")
     def verify(
-        bundle: Path = typer.Argument(..., help="Bundle directory, .tar or .parts.json."),
+        bundle: Path = typer.Argument(..., callback=input_bundle, help="Bundle directory, .tar or .parts.json."),
         key: Path | None = _KEY,
         root: str | None = _ROOT,
         manifest: Path | None = typer.Option(
@@ -503,7 +374,8 @@ def register(app: typer.Typer) -> None:
         from prai.errors import BundleError
 
         try:
-            with _Bar(enabled=not as_json and err.is_terminal) as bar:
+            bar = ByteProgress(enabled=not as_json)
+            with bar, on_interrupt(bar.summary, "verifying changes nothing: run the same command again"):
                 if manifest is not None:
                     from prai.bundle.destination import verify_destination
 
@@ -558,7 +430,7 @@ def register(app: typer.Typer) -> None:
 
     @group.command("load")
     def load(
-        bundle: Path = typer.Argument(..., help="Bundle directory, .tar or .parts.json."),
+        bundle: Path = typer.Argument(..., callback=input_bundle, help="Bundle directory, .tar or .parts.json."),
         to: str | None = typer.Option(
             None, "--to", help="DIR (PVC path), s3://bucket/prefix or oci://registry/repo:tag."
         ),
@@ -577,16 +449,16 @@ def register(app: typer.Typer) -> None:
         key: Path | None = _KEY,
         root: str | None = _ROOT,
         ca_bundle: Path | None = typer.Option(
-            None, "--ca-bundle", help="PEM CA for TLS to S3/registry."
+            None, "--ca-bundle", callback=input_file, help="PEM CA for TLS to S3/registry."
         ),
         endpoint_url: str | None = typer.Option(
             None, "--endpoint-url", help="S3 endpoint (else AWS_S3_ENDPOINT)."
         ),
         env_file: Path | None = typer.Option(
-            None, "--env-file", help="Data Connection-style KEY=VALUE file."
+            None, "--env-file", callback=input_file, help="Data Connection-style KEY=VALUE file."
         ),
         authfile: Path | None = typer.Option(
-            None, "--authfile", help="containers-auth.json for the registry."
+            None, "--authfile", callback=input_file, help="containers-auth.json for the registry."
         ),
         base_image: str | None = typer.Option(
             None, "--base-image", help="OCI: repo[:tag] in the same registry, with a shell."
@@ -609,20 +481,21 @@ def register(app: typer.Typer) -> None:
         chunk = parse_size(chunk_size) if chunk_size else None
         stop = GracefulStop()
 
-        def on_interrupt(signum: int, frame: object) -> None:
+        def on_sigint(signum: int, frame: object) -> None:
             if not stop.request():
                 raise KeyboardInterrupt
             err.print("stopping after the chunks in flight (Ctrl-C again to abort now)",
                       markup=False)
 
-        resume = (
-            f"files already written (or staged under {to}/.prai-staging) are kept; run the same "
-            "`prai bundle load` again: it resumes and copies only what is missing"
-        )
-        previous = signal.signal(signal.SIGINT, on_interrupt) if images_to else None
+        if to is not None and "://" not in to:
+            check_output("--to", Path(to))
+        bar = ByteProgress(enabled=not as_json)
+        resume = (f"run the same command again (prai bundle load {bundle} ...): it resumes, keeping "
+                  "the files already copied and verified and the image chunks already uploaded")
+        previous = signal.signal(signal.SIGINT, on_sigint) if images_to else None
         try:
-            with _progress(as_json) as bar, (
-                contextlib.nullcontext() if images_to else _interruptible(bar, resume)
+            with bar, on_interrupt(bar.summary, resume), (
+                contextlib.nullcontext() if images_to else _cancel_workers(bar)
             ):
                 res = load_bundle(
                     bundle,

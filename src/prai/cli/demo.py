@@ -1,4 +1,4 @@
-"""`prai demo`: the whole kitchen on one machine (build demo model, serve, taste test)."""
+"""`prai demo`: the whole kitchen on one machine (demo model, bring-in, serve, taste test, gateway)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,13 @@ def register(app: typer.Typer) -> None:
             4000, "--gateway-port", min=1, max=65535, help="Port for the gateway (127.0.0.1)."
         ),
     ) -> None:
-        """Build the demo model and adapters, serve them with vLLM, run the taste test (味見)."""
+        """Serve the demo model and its LoRA adapters with vLLM, run the taste test (味見), doctor,
+        the gateway with guardrails, a promote/rollback and a short bench."""
+        from prai.cli._console import make_console
+        from prai.cli._interrupt import on_interrupt
         from prai.kitchen.demo import run_demo
 
-        raise typer.Exit(run_demo(smoke=smoke, port=port, gateway_port=gateway_port))
+        with on_interrupt(lambda: "stopped the engine and the gateway",
+                          "nothing to clean up: run `prai demo` again (the demo model stays in the cache)"):
+            code = run_demo(smoke=smoke, port=port, gateway_port=gateway_port, console=make_console())
+        raise typer.Exit(code)

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
 
 from prai.cli._output import print_json
+from prai.cli._params import input_dir, input_dir_hint, input_file
 
 
 def register(app: typer.Typer) -> None:
     @app.command("doctor")
     def doctor_cmd(
         kitchen: Path | None = typer.Argument(
-            None, help="kitchen.yaml (cluster:, gateway:, doctor: sections)."),
+            None, callback=input_file, help="kitchen.yaml (cluster:, gateway:, doctor: sections)."),
         only: str | None = typer.Option(
             None, "--only", help="Comma-separated areas: storage,images,model,offline,certs,lora,"
             "endpoint,lifecycle."),
@@ -23,7 +25,10 @@ def register(app: typer.Typer) -> None:
             None, "--api-key", help="Gateway API key for the endpoint checks (never printed); "
             "prefer doctor.api_key_env in kitchen.yaml."),
         model: Path | None = typer.Option(
-            None, "--model", help="Model directory to check (e.g. /mnt/models inside the pod)."),
+            None, "--model", callback=input_dir_hint(
+                "check the mount: `ls -lah /mnt/models` in the pod, the PVC name and storageUri path "
+                "(seed §7 Tips)"),
+            help="Model directory to check (e.g. /mnt/models inside the pod)."),
         served_model_name: str | None = typer.Option(
             None, "--served-model-name", help="The model's served name (default: directory name)."),
         adapter: list[str] | None = typer.Option(
@@ -31,7 +36,7 @@ def register(app: typer.Typer) -> None:
         max_lora_rank: int | None = typer.Option(
             None, "--max-lora-rank", help="The engine's --max-lora-rank."),
         ca: list[Path] | None = typer.Option(
-            None, "--ca", help="Internal CA file (PEM) to check and trust (repeatable)."),
+            None, "--ca", callback=input_file, help="Internal CA file (PEM) to check and trust (repeatable)."),
         deep: bool = typer.Option(False, "--deep", help="Hash files and S3 objects (SHA-256)."),
         live: bool = typer.Option(
             False, "--live", help="Also load the tokenizer with the network blocked and ask "
@@ -41,34 +46,57 @@ def register(app: typer.Typer) -> None:
             help="Model registry to compare (gateway database URL; default with a gateway: "
             "section: its storage.url, as `prai model -c` uses)."),
         rendered: Path | None = typer.Option(
-            None, "--rendered", help="A `prai render -o` directory whose InferenceServices are "
+            None, "--rendered", callback=input_dir, help="A `prai render -o` directory whose InferenceServices are "
             "compared with the registry."),
+        timeout: float | None = typer.Option(
+            None, "--timeout", min=0.1, metavar="SECONDS",
+            help="How long an endpoint may stay silent before its check FAILs "
+            "(default PRAI_DOCTOR_TIMEOUT_S or 5)."),
         as_json: bool = typer.Option(False, "--json", help="Print the report as JSON (for CI)."),
     ) -> None:
         """Check storage, images, model, offline, certs, LoRA, the endpoint and whether the model
-        registry, the rendered manifests and the endpoint agree; exit 1 on any FAIL."""
-        from rich.console import Console
-
+        registry, the rendered manifests and the endpoint agree; exit 1 on any FAIL, 8 when
+        nothing could be checked (every check skipped)."""
+        from prai.cli._console import make_console
+        from prai.cli._interrupt import on_interrupt
+        from prai.cli._params import check_input
         from prai.doctor import build_plan, parse_only, render_report, run_doctor
         from prai.errors import UsageError
         from prai.settings import get_settings
 
+        for text in adapter or []:
+            name, sep, path = text.partition("=")
+            if sep and name and path:
+                check_input(f"--adapter {name}=", Path(path), "dir")
         areas = parse_only(only)
         if kitchen is None and model is None and endpoint is None and not ca and registry is None:
             raise UsageError("nothing to check",
                              hint="pass kitchen.yaml, or --model DIR / --endpoint URL / --ca FILE "
                              "/ --registry URL")
+        settings = get_settings()
         plan = build_plan(
-            kitchen, env=get_settings().environ, model=model, served_model_name=served_model_name,
+            kitchen, env=settings.environ, model=model, served_model_name=served_model_name,
             adapters=adapter, max_lora_rank=max_lora_rank, ca=ca, endpoint=endpoint,
             api_key=api_key, deep=deep, live=live, registry=registry, rendered=rendered,
+            timeout_s=timeout if timeout is not None else settings.doctor_timeout_s,
         )
-        console = Console(highlight=False, stderr=as_json)
-        if as_json:
-            report = run_doctor(plan, areas)
-            print_json(report.to_json())
-        else:
-            with console.status("checking...") as status:
-                report = run_doctor(plan, areas, on_area=lambda a: status.update(f"checking {a}..."))
-            render_report(report, console)
+        console = make_console(stderr=as_json)
+        done: list[str] = []
+
+        def on_area(area: str) -> None:
+            done.append(area)
+            if not as_json and not console.is_terminal:
+                print(f"checking {area}...", file=sys.stderr, flush=True)
+            elif not as_json:
+                status.update(f"checking {area}...")
+
+        with on_interrupt(lambda: f"areas started: {', '.join(done) or 'none'}",
+                          "doctor changes nothing: run it again (--only AREA,... for some areas)"):
+            if as_json:
+                report = run_doctor(plan, areas, on_area=on_area)
+                print_json(report.to_json())
+            else:
+                with console.status("checking...") as status:
+                    report = run_doctor(plan, areas, on_area=on_area)
+                render_report(report, console)
         raise typer.Exit(report.exit_code)

@@ -7,48 +7,59 @@ without a baseline; 2 bad suite or options.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from prai.cli._console import make_console
 from prai.cli._output import print_json
+from prai.cli._params import input_file, output_path
 from prai.errors import BenchRegression, EvalFailed
 
-console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+console = make_console()
 
 
 def register(app: typer.Typer) -> None:
     @app.command("eval")
     def eval_cmd(
-        suite: Path = typer.Argument(..., help="Suite file (.yaml or .jsonl) carried in with the bundle."),
+        suite: Path = typer.Argument(
+            ..., callback=input_file, help="Suite file (.yaml or .jsonl) carried in with the bundle."),
         target: str = typer.Option(..., "--target", help="Server base URL, e.g. http://127.0.0.1:8000"),
         model: str | None = typer.Option(None, "--model", help="Models/adapters, comma list "
                                          "(default: the suite's `models:`)."),
         api_key: str | None = typer.Option(None, "--api-key", help="API key (default: $PRAI_API_KEY)."),
-        baseline: Path | None = typer.Option(None, "--baseline", help="result.json of an accepted run: "
-                                             "fail only on newly failing items."),
-        out: Path = typer.Option(..., "-o", "--out", help="Output directory (result.json, report.html)."),
-        ca_bundle: Path | None = typer.Option(None, "--ca-bundle", help="PEM CAs for an https target."),
+        baseline: Path | None = typer.Option(None, "--baseline", callback=input_file,
+                                             help="result.json of an accepted run: fail only on newly "
+                                             "failing items."),
+        out: Path = typer.Option(
+            ..., "-o", "--out", callback=output_path, help="Output directory (result.json, report.html)."),
+        ca_bundle: Path | None = typer.Option(
+            None, "--ca-bundle", callback=input_file, help="PEM CAs for an https target."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Ask every item of SUITE to every model, check its assertions, write JSON + HTML."""
-        from prai.errors import UsageError
         from prai.evals import run_eval
         from prai.settings import get_settings
 
-        if ca_bundle is not None and not ca_bundle.is_file():
-            raise UsageError(f"--ca-bundle {ca_bundle}: no such file")
         models = [m.strip() for m in model.split(",") if m.strip()] if model else None
 
         def on_item(m: str, item: str, passed: bool) -> None:
             if not as_json:
                 console.print(f"{'[green]PASS[/]' if passed else '[bold red]FAIL[/]'} {m} {item}")
 
-        run = run_eval(suite, target, out, models=models, api_key=api_key or get_settings().api_key,
-                       baseline=baseline, ca_bundle=ca_bundle, on_item=on_item)
+        from prai.cli._interrupt import on_interrupt
+
+        done: list[str] = []
+
+        def on_item_counted(m: str, item: str, passed: bool) -> None:
+            done.append(item)
+            on_item(m, item, passed)
+
+        with on_interrupt(lambda: f"{len(done)} answer(s) checked; no result written",
+                          f"run the same command again: it asks every item again and writes {out}"):
+            run = run_eval(suite, target, out, models=models, api_key=api_key or get_settings().api_key,
+                           baseline=baseline, ca_bundle=ca_bundle, on_item=on_item_counted)
         if as_json:
             print_json(run.result)
         else:

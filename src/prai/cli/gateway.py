@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from prai.cli._output import print_json
+from prai.cli._params import input_file, output_path
 
 _CONFIG_HELP = (
-    "kitchen.yaml with a `gateway:` section (default storage: SQLite under PRAI_CACHE_DIR)."
+    "kitchen.yaml with a `gateway:` section, the one `prai gateway` runs with (default: "
+    "PRAI_KITCHEN, else the kitchen of `prai up`)."
 )
+
+
+def _store(config: Path | None) -> tuple[Any, Any]:
+    """(database engine, GatewayConfig) of the kitchen meant (``-c``, PRAI_KITCHEN, `prai up`'s)."""
+    from prai.cli._kitchen import resolve_kitchen
+    from prai.gateway import admin
+    from prai.settings import get_settings
+
+    return admin.open_store(resolve_kitchen(config), get_settings().cache_dir)
 
 
 def register(app: typer.Typer) -> None:
@@ -22,28 +34,34 @@ def register(app: typer.Typer) -> None:
 
     @app.command("gateway")
     def gateway(
-        config: Path = typer.Option(
-            ..., "--config", "-c", help="kitchen.yaml with a `gateway:` section."
+        config: Path | None = typer.Option(
+            None, "--config", "-c", callback=input_file,
+            help="kitchen.yaml with a `gateway:` section (default: PRAI_KITCHEN, else the kitchen of `prai up`).",
         ),
         host: str | None = typer.Option(
             None, "--host", help="Listen address (default gateway.host)."
         ),
-        port: int | None = typer.Option(None, "--port", help="Listen port (default gateway.port)."),
+        port: int | None = typer.Option(
+            None, "--port", min=1, max=65535, help="Listen port (default gateway.port)."),
         workers: int = typer.Option(
             1, "--workers", min=1, help="Processes sharing the port (needs Redis limits)."
         ),
         reuse_port: bool = typer.Option(False, "--reuse-port", hidden=True),
         log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
-        tls_cert: Path | None = typer.Option(None, "--tls-cert", help="PEM certificate (chain): serve HTTPS."),
-        tls_key: Path | None = typer.Option(None, "--tls-key", help="PEM private key for --tls-cert."),
+        tls_cert: Path | None = typer.Option(
+            None, "--tls-cert", callback=input_file, help="PEM certificate (chain): serve HTTPS."),
+        tls_key: Path | None = typer.Option(
+            None, "--tls-key", callback=input_file, help="PEM private key for --tls-cert."),
     ) -> None:
         """Run the multi-tenant OpenAI-compatible gateway."""
         from rich.console import Console
 
+        from prai.cli._kitchen import resolve_kitchen
         from prai.gateway.server import serve
         from prai.settings import get_settings
 
-        console = Console(stderr=True, highlight=False)
+        console = Console(stderr=True, highlight=False, soft_wrap=True)
+        config = resolve_kitchen(config)
 
         def ready(h: str, p: int) -> None:
             if not reuse_port or workers > 1:
@@ -69,14 +87,13 @@ def register(app: typer.Typer) -> None:
         project: str = typer.Option(..., "--project", help="Project name of that tenant."),
         name: str = typer.Option("", "--name", help="A label for the key (who holds it)."),
         expires: str | None = typer.Option(None, "--expires", help="Lifetime, e.g. 30d, 12h."),
-        config: Path | None = typer.Option(None, "--config", "-c", help=_CONFIG_HELP),
+        config: Path | None = typer.Option(None, "--config", "-c", callback=input_file, help=_CONFIG_HELP),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """Create a key; it is printed once and only its hash is stored."""
         from prai.gateway import admin
-        from prai.settings import get_settings
 
-        engine, gw = admin.open_store(config, get_settings().cache_dir)
+        engine, gw = _store(config)
         created = admin.create_key(
             engine, gw, tenant=tenant, project=project, name=name, expires=expires
         )
@@ -99,7 +116,7 @@ def register(app: typer.Typer) -> None:
     @keys.command("list")
     def keys_list(
         tenant: str | None = typer.Option(None, "--tenant", help="Only this tenant's keys."),
-        config: Path | None = typer.Option(None, "--config", "-c", help=_CONFIG_HELP),
+        config: Path | None = typer.Option(None, "--config", "-c", callback=input_file, help=_CONFIG_HELP),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """List keys (ids and metadata; never the keys)."""
@@ -107,9 +124,8 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         from prai.gateway import admin
-        from prai.settings import get_settings
 
-        engine, _ = admin.open_store(config, get_settings().cache_dir)
+        engine, _ = _store(config)
         rows = admin.key_rows(engine, tenant)
         if as_json:
             print_json(rows)
@@ -122,24 +138,23 @@ def register(app: typer.Typer) -> None:
                     for c in ("id", "tenant", "project", "name", "state", "created", "expires")
                 )
             )
-        Console().print(table)
+        Console(highlight=False, soft_wrap=True).print(table)
 
     @keys.command("revoke")
     def keys_revoke(
         key_id: str = typer.Argument(..., help="Key id from `prai keys list`."),
-        config: Path | None = typer.Option(None, "--config", "-c", help=_CONFIG_HELP),
+        config: Path | None = typer.Option(None, "--config", "-c", callback=input_file, help=_CONFIG_HELP),
     ) -> None:
         """Revoke a key; running gateways refuse it within gateway.key_cache_refresh_s."""
         from prai.gateway import admin
-        from prai.settings import get_settings
 
-        engine, _ = admin.open_store(config, get_settings().cache_dir)
+        engine, _ = _store(config)
         admin.revoke(engine, key_id)
         print(f"revoked {key_id}")
 
     @audit.command("verify")
     def audit_verify(
-        config: Path | None = typer.Option(None, "--config", "-c", help=_CONFIG_HELP),
+        config: Path | None = typer.Option(None, "--config", "-c", callback=input_file, help=_CONFIG_HELP),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
         expect_head: str | None = typer.Option(
             None,
@@ -150,10 +165,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Check the audit hash chain; exit 3 when a record was edited, reordered or deleted."""
         from prai.gateway import admin
-        from prai.settings import get_settings
 
         expected = admin.parse_expect_head(expect_head) if expect_head else None
-        engine, _ = admin.open_store(config, get_settings().cache_dir)
+        engine, _ = _store(config)
         res = admin.verify(engine, expected)
         if as_json:
             print_json({"ok": True, "records": res.records, "head_seq": res.records, "head_hash": res.head_hash})
@@ -167,15 +181,15 @@ def register(app: typer.Typer) -> None:
         project: str | None = typer.Option(None, "--project", help="Only this project."),
         since: str | None = typer.Option(None, "--since", help="ISO date/time (UTC) or 24h, 7d."),
         fmt: str = typer.Option("jsonl", "--format", help="jsonl or csv."),
-        output: Path | None = typer.Option(None, "--output", "-o", help="File (default: stdout)."),
-        config: Path | None = typer.Option(None, "--config", "-c", help=_CONFIG_HELP),
+        output: Path | None = typer.Option(
+            None, "--output", "-o", callback=output_path, help="File (default: stdout)."),
+        config: Path | None = typer.Option(None, "--config", "-c", callback=input_file, help=_CONFIG_HELP),
     ) -> None:
         """Export audit records (no keys; prompts only when stored masked)."""
         from prai.gateway import admin
-        from prai.settings import get_settings
 
         since_us = admin.parse_since(since) if since else None
-        engine, _ = admin.open_store(config, get_settings().cache_dir)
+        engine, _ = _store(config)
         lines = admin.export_lines(
             engine, fmt=fmt, tenant=tenant, project=project, since_us=since_us
         )

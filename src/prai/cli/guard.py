@@ -7,18 +7,18 @@ is not UTF-8 text; 2 configuration errors; 5 port busy.
 
 from __future__ import annotations
 
-import socket
 import sys
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from prai.cli._console import make_console
 from prai.cli._output import print_json
+from prai.cli._params import input_file
 
-console = Console(highlight=False, soft_wrap=True)
+console = make_console()
 
 _CONFIG_HELP = "kitchen.yaml whose `guard:` section defines policies (built-in ones otherwise)."
 
@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
         direction: str = typer.Option(
             "input", "--direction", "-d", help="Apply the policy's `input` or `output` rules."
         ),
-        config: Path | None = typer.Option(None, "--config", "-c", help=_CONFIG_HELP),
+        config: Path | None = typer.Option(None, "--config", "-c", callback=input_file, help=_CONFIG_HELP),
         as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
         masked: bool = typer.Option(
             False, "--masked", help="Print only the text as the policy would pass it on."
@@ -92,7 +92,7 @@ def register(app: typer.Typer) -> None:
         if unavailable:
             from prai.guard._ja import INSTALL_HINT
 
-            err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+            err = make_console(stderr=True)
             err.print(f"note: {', '.join(unavailable)} not checked: the Japanese analyser and "
                       f"postal data are not installed ({INSTALL_HINT})", style="yellow")
         if masked:
@@ -155,22 +155,17 @@ def register(app: typer.Typer) -> None:
     @guard.command("serve")
     def serve(
         host: str = typer.Option("127.0.0.1", "--host", help="Listen address."),
-        port: int = typer.Option(8001, "--port", help="Listen port."),
-        config: Path | None = typer.Option(None, "--config", "-c", help=_CONFIG_HELP),
+        port: int = typer.Option(8001, "--port", min=1, max=65535, help="Listen port."),
+        config: Path | None = typer.Option(None, "--config", "-c", callback=input_file, help=_CONFIG_HELP),
     ) -> None:
         """Serve the detectors with the FMS / TrustyAI detector API (POST /api/v1/text/contents)."""
         import uvicorn
 
-        from prai.errors import PortInUse
+        from prai.cli._params import ensure_port_free
         from prai.guard.server import build_app
 
+        ensure_port_free(host, port, "--port")
         app_ = build_app(_guardrails(config))
-        with socket.socket() as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                s.bind((host, port))
-            except OSError as exc:
-                raise PortInUse(f"cannot listen on {host}:{port} ({exc.strerror})") from None
         console.print(f"prai guard serve: http://{host}:{port}/api/v1/text/contents", style="green")
         uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
 

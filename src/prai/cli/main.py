@@ -51,16 +51,22 @@ _register()
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; user errors print one message and a hint, never a traceback."""
-    from prai.cli._errors import report_and_exit, report_os_error, report_usage_error
+    """Run the CLI; user errors print one message and a hint, never a traceback.
 
+    Exit codes: 0 success; 1 a check failed; 2 usage (bad value, missing path, unknown
+    option); 5 environment (permission denied, busy port, engine missing); 8 nothing was
+    checked (doctor); 130 interrupted (Ctrl-C); others per command (README, "Development"; prai/errors.py).
+    """
+    from prai.cli._errors import report_and_exit, report_os_error, report_usage_error
+    from prai.cli._interrupt import command_words, report_interrupt
+
+    args = sys.argv[1:] if argv is None else argv
     try:
-        rv = app(args=argv, standalone_mode=False)
+        rv = app(args=args, prog_name="prai", standalone_mode=False)
     except PraiError as exc:
         report_and_exit(exc)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
+        report_interrupt(command_words(args))
     except OSError as exc:
         report_os_error(exc)
     except Exception as exc:
@@ -69,6 +75,8 @@ def main(argv: list[str] | None = None) -> None:
         if (hasattr(exc, "show") and hasattr(exc, "exit_code")) or isinstance(exc, click.exceptions.Abort):
             report_usage_error(exc)
         raise
+    if rv == 130:  # typer turns Ctrl-C outside `on_interrupt` into a silent 130
+        report_interrupt(command_words(args))
     if isinstance(rv, int) and rv != 0:
         sys.exit(rv)
 

@@ -11,9 +11,13 @@ from typing import Any
 import typer
 
 from prai.cli._output import print_json
+from prai.cli._params import input_bundle, input_dir, input_file, output_path
 from prai.errors import UsageError
 
-_CONFIG_HELP = "kitchen.yaml with a `gateway:` section (its storage holds the registry)."
+_CONFIG_HELP = (
+    "kitchen.yaml with a `gateway:` section (its storage holds the registry; default: "
+    "PRAI_KITCHEN, else the kitchen of `prai up`)."
+)
 
 
 def _ts(t: float | None) -> str:
@@ -33,10 +37,11 @@ def parse_percent(text: str) -> float:
 
 
 def _open(config: Path | None) -> tuple[Any, Any]:
+    from prai.cli._kitchen import resolve_kitchen
     from prai.gateway import admin
     from prai.settings import get_settings
 
-    return admin.open_store(config, get_settings().cache_dir)
+    return admin.open_store(resolve_kitchen(config), get_settings().cache_dir)
 
 
 def _needs_gateway(gw: Any, what: str) -> Any:
@@ -62,9 +67,9 @@ def register(app: typer.Typer) -> None:
 
     @model.command("register")
     def register_cmd(
-        bundle: Path = typer.Argument(..., help="A prai bundle (directory, tar or parts)."),
+        bundle: Path = typer.Argument(..., callback=input_bundle, help="A prai bundle (directory, tar or parts)."),
         version: str = typer.Option(..., "--version", "-V", help="Version label, e.g. v2 (immutable)."),
-        config: Path | None = typer.Option(None, "--config", "-c", help=_CONFIG_HELP),
+        config: Path | None = typer.Option(None, "--config", "-c", callback=input_file, help=_CONFIG_HELP),
         only: str | None = typer.Option(None, "--only", help="Register only this model/adapter of the bundle."),
         name: str | None = typer.Option(None, "--name", help="Alias name (default: the name in the bundle)."),
         base: str | None = typer.Option(
@@ -73,7 +78,8 @@ def register(app: typer.Typer) -> None:
         path: str | None = typer.Option(
             None, "--path", help="Adapters: the directory as the engine sees it (default: inside BUNDLE)."
         ),
-        key: Path | None = typer.Option(None, "--key", help="PEM public key: require a valid signature."),
+        key: Path | None = typer.Option(
+            None, "--key", callback=input_file, help="PEM public key: require a valid signature."),
         actor: str | None = typer.Option(None, "--actor", help="Who registers (default PRAI_ACTOR or USER@HOST)."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
@@ -95,7 +101,7 @@ def register(app: typer.Typer) -> None:
 
     @model.command("list")
     def list_cmd(
-        config: Path | None = typer.Option(None, "--config", "-c", help=_CONFIG_HELP),
+        config: Path | None = typer.Option(None, "--config", "-c", callback=input_file, help=_CONFIG_HELP),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """Aliases and where they route."""
@@ -125,7 +131,7 @@ def register(app: typer.Typer) -> None:
     @model.command("show")
     def show_cmd(
         name: str = typer.Argument(..., help="Alias name."),
-        config: Path | None = typer.Option(None, "--config", "-c", help=_CONFIG_HELP),
+        config: Path | None = typer.Option(None, "--config", "-c", callback=input_file, help=_CONFIG_HELP),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """One alias: its routing and every registered version."""
@@ -156,7 +162,7 @@ def register(app: typer.Typer) -> None:
     @model.command("history")
     def history_cmd(
         name: str = typer.Argument(..., help="Alias name."),
-        config: Path | None = typer.Option(None, "--config", "-c", help=_CONFIG_HELP),
+        config: Path | None = typer.Option(None, "--config", "-c", callback=input_file, help=_CONFIG_HELP),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """Every registration, promotion, canary and rollback of an alias (who, when, from, to)."""
@@ -180,12 +186,12 @@ def register(app: typer.Typer) -> None:
     def promote_cmd(
         name: str = typer.Argument(..., help="Alias name (what clients put in `model`)."),
         version: str = typer.Argument(..., help="A registered version."),
-        config: Path = typer.Option(..., "--config", "-c", help=_CONFIG_HELP),
+        config: Path | None = typer.Option(None, "--config", "-c", callback=input_file, help=_CONFIG_HELP),
         canary: str | None = typer.Option(
             None, "--canary", help="Send this share of API keys (sticky per key) to VERSION, e.g. 10%."
         ),
         gate_eval: Path | None = typer.Option(
-            None, "--gate-eval", help="A prai eval suite VERSION must pass first."
+            None, "--gate-eval", callback=input_file, help="A prai eval suite VERSION must pass first."
         ),
         gate_bench: bool = typer.Option(
             False, "--gate-bench", help="Bench VERSION against the current version first (prai bench compare)."
@@ -193,8 +199,10 @@ def register(app: typer.Typer) -> None:
         max_regression: str | None = typer.Option(
             None, "--max-regression", help="Bench gate thresholds, e.g. ttft_p95=10%,output_tokens_per_s=5%."
         ),
-        tokenizer: Path | None = typer.Option(None, "--tokenizer", help="Local tokenizer dir for the bench gate."),
-        gate_dir: Path | None = typer.Option(None, "--gate-dir", help="Where gate reports go (default ./prai-gates)."),
+        tokenizer: Path | None = typer.Option(
+            None, "--tokenizer", callback=input_dir, help="Local tokenizer dir for the bench gate."),
+        gate_dir: Path | None = typer.Option(
+            None, "--gate-dir", callback=output_path, help="Where gate reports go (default ./prai-gates)."),
         drain_timeout: float = typer.Option(
             300.0, "--drain-timeout", min=0, help="Seconds to wait for the old version's requests."
         ),
@@ -208,18 +216,30 @@ def register(app: typer.Typer) -> None:
         gates = _gate_spec(gate_eval, gate_bench, max_regression, tokenizer)
         engine, gw = _open(config)
         _needs_gateway(gw, "prai model promote")
-        say = (lambda m: None) if as_json else (lambda m: print(f"· {m}", flush=True))
-        report = promote(
-            gw, engine, name, version, actor=actor_of(actor), progress=say,
-            options=PromoteOptions(canary_percent=pct, gates=gates, gate_dir=gate_dir,
-                                   drain_timeout_s=drain_timeout),
-        )
+        steps: list[str] = []
+
+        def say(m: str) -> None:
+            steps.append(m)
+            if not as_json:
+                print(f"· {m}", flush=True)
+
+        from prai.cli._interrupt import on_interrupt
+
+        where = f" -c {config}" if config else ""
+        with on_interrupt(lambda: f"last step: {steps[-1]}" if steps else "nothing switched yet",
+                          f"the alias switches in one transaction, so it routes either way: see `prai model show "
+                          f"{name}{where}`, then run the same promote again"):
+            report = promote(
+                gw, engine, name, version, actor=actor_of(actor), progress=say,
+                options=PromoteOptions(canary_percent=pct, gates=gates, gate_dir=gate_dir,
+                                       drain_timeout_s=drain_timeout),
+            )
         _print_report(report, as_json)
 
     @model.command("rollback")
     def rollback_cmd(
         name: str = typer.Argument(..., help="Alias name."),
-        config: Path = typer.Option(..., "--config", "-c", help=_CONFIG_HELP),
+        config: Path | None = typer.Option(None, "--config", "-c", callback=input_file, help=_CONFIG_HELP),
         drain_timeout: float = typer.Option(
             300.0, "--drain-timeout", min=0, help="Seconds to wait for the rolled-back version's requests."
         ),

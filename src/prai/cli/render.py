@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from prai.cli._output import print_json
+from prai.cli._params import input_dir, input_file, output_path
 from prai.errors import UsageError
 
 
@@ -22,13 +23,30 @@ def _default_crd_dir() -> Path | None:
     return None
 
 
+def checks_ran(summary: dict[str, object]) -> list[str]:
+    """Which checks ran, one line each: every schema source with its file count, then the
+    semantic checks (from the render summary's ``schemas``: file -> schema source)."""
+    from collections import Counter
+
+    schemas = summary.get("schemas")
+    counts = Counter(schemas.values()) if isinstance(schemas, dict) else Counter()
+    lines = [f"schema {src}: {n} file(s) valid" if "not available" not in src else
+             f"schema {src}: {n} file(s) NOT schema-validated (see the note below)"
+             for src, n in sorted(counts.items())]
+    lines.append(f"{summary.get('objects')} objects validated; semantic checks: images internal and pinned, "
+                 "storageUri/PVC, adapter ranks and bases, no external hostnames, no secrets in plain "
+                 "fields, GPU fit")
+    return lines
+
+
 def register(app: typer.Typer) -> None:
     @app.command("render")
     def render_cmd(
-        kitchen: Path = typer.Argument(..., help="kitchen.yaml with a `cluster:` section."),
-        out: Path | None = typer.Option(None, "-o", "--out", help="Output directory (kustomize)."),
+        kitchen: Path = typer.Argument(..., callback=input_file, help="kitchen.yaml with a `cluster:` section."),
+        out: Path | None = typer.Option(
+            None, "-o", "--out", callback=output_path, help="Output directory (kustomize)."),
         diff: Path | None = typer.Option(
-            None, "--diff", help="Show what would change against an earlier render; writes "
+            None, "--diff", callback=input_dir, help="Show what would change against an earlier render; writes "
             "nothing; exit 1 when something would change."),
         entrance: str = typer.Option(
             "prai", "--entrance", help="prai (Route to the gateway) or kong (+ kong/kong.yaml)."),
@@ -37,8 +55,10 @@ def register(app: typer.Typer) -> None:
             help="Put the S3 keys (from the env variables named in the config) into the Data "
             "Connection Secret."),
         crd_dir: Path | None = typer.Option(
-            None, "--crd-dir",
-            help="KServe CRD YAML directory (default: ../shared/schemas/kserve)."),
+            None, "--crd-dir", callback=input_dir,
+            help="Directory of the target cluster's KServe CRDs (YAML), e.g. from `oc get crd "
+            "inferenceservices.serving.kserve.io servingruntimes.serving.kserve.io -o yaml > "
+            "crds/kserve-crds.yaml`. Without it the KServe objects get semantic checks only."),
         registry: str | None = typer.Option(
             None, "--registry", metavar="URL|auto",
             help="Render the promoted adapter versions of the model registry (the gateway's "
@@ -53,9 +73,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Render Namespaces, PVC, Data Connection, vLLM runtime, InferenceService, CA, IDMS,
         NetworkPolicies, gateway, monitoring; validate them offline; write atomically."""
-        from rich.console import Console
         from rich.table import Table
 
+        from prai.cli._console import make_console
         from prai.deploy import diff_against, render, write_atomic
 
         if (out is None) == (diff is None):
@@ -65,12 +85,10 @@ def register(app: typer.Typer) -> None:
                              hint="compare without --include-secrets")
         if entrance not in ("prai", "kong"):
             raise UsageError(f"--entrance {entrance!r}: choose prai or kong")
-        if crd_dir is not None and not crd_dir.is_dir():
-            raise UsageError(f"--crd-dir {crd_dir}: no such directory")
         result = render(kitchen, entrance=entrance,  # type: ignore[arg-type]
                         include_secrets=include_secrets, crd_dir=crd_dir or _default_crd_dir(),
                         registry=registry, image_map=image_map)
-        console = Console(highlight=False)
+        console = make_console()
         if diff is not None:
             d = diff_against(result.files, diff)
             if as_json:
@@ -108,6 +126,8 @@ def register(app: typer.Typer) -> None:
                                            if r["canary"] else "")
                 for n, r in s["registry"]["aliases"].items()) or "no adapter alias"
             console.print(f"registry {s['registry']['url']}: {routed}")
-        console.print(f"{s['objects']} objects validated; apply with: oc apply -k {written}")
+        for line in checks_ran(s):
+            console.print(line, markup=False)
+        console.print(f"apply with: oc apply -k {written}")
         for n in s["notes"]:
-            console.print(f"note: {n}", style="yellow")
+            console.print(f"note: {n}", style="yellow", markup=False)

@@ -6,31 +6,45 @@ from pathlib import Path
 
 import typer
 
+from prai.cli._params import input_file
+
 
 def register(app: typer.Typer) -> None:
     @app.command("up")
     def up(
         config: Path | None = typer.Argument(
-            None, help="kitchen.yaml (default: the demo model, one tenant)."
+            None, callback=input_file,
+            help="kitchen.yaml (default: PRAI_KITCHEN, else the demo model with one tenant, written to "
+            "$PRAI_CACHE_DIR/up/kitchen.yaml, which `prai keys` / `prai audit` / `prai model` then use).",
         ),
         engine_port: int = typer.Option(
-            8000, "--engine-port", help="Demo engine port (no kitchen.yaml)."
+            8000, "--engine-port", min=1, max=65535, help="Demo engine port (no kitchen.yaml)."
         ),
-        gateway_port: int = typer.Option(4000, "--port", help="Gateway port (no kitchen.yaml)."),
+        gateway_port: int = typer.Option(
+            4000, "--port", min=1, max=65535, help="Gateway port (no kitchen.yaml)."),
         smoke: bool = typer.Option(
             False, "--smoke", help="Run the taste test through the gateway, then exit."
         ),
     ) -> None:
         """Start `prai serve` (vLLM) for each upstream and the gateway; print an API key for the demo tenant."""
-        from rich.console import Console
-
+        from prai.cli._console import make_console
+        from prai.cli._interrupt import on_interrupt
+        from prai.cli._params import ensure_port_free
         from prai.kitchen.up import run_up
         from prai.settings import get_settings
 
-        console = Console(stderr=True, highlight=False, soft_wrap=True)
+        console = make_console(stderr=True)
         s = get_settings()
-        raise typer.Exit(
-            run_up(
+        if config is None and s.kitchen is not None:
+            from prai.cli._kitchen import resolve_kitchen
+
+            config = resolve_kitchen(None)
+        if config is None:  # the demo kitchen: both ports are ours to check before building anything
+            ensure_port_free("127.0.0.1", engine_port, "--engine-port")
+            ensure_port_free("127.0.0.1", gateway_port, "--port")
+        with on_interrupt(lambda: "stopped the engines and the gateway",
+                          "nothing to clean up: run `prai up` again (the demo model stays cached)"):
+            code = run_up(
                 config,
                 cache_dir=s.cache_dir,
                 engine_port=engine_port,
@@ -39,4 +53,4 @@ def register(app: typer.Typer) -> None:
                 smoke=smoke,
                 log=lambda line: console.print(line, markup=False),
             )
-        )
+        raise typer.Exit(code)

@@ -79,6 +79,9 @@ def load_yaml_model(
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{p}: no such file", hint="pass the path of your kitchen.yaml") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{p}: not UTF-8 text (invalid byte at offset {exc.start}): not a kitchen.yaml?",
+                          hint="pass the path of your kitchen.yaml (YAML, saved as UTF-8)") from None
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read ({exc.strerror})") from None
     try:

@@ -67,6 +67,14 @@ class RenderResult:
     objects: list[tuple[str, Obj]]
     summary: dict[str, Any] = field(default_factory=dict)
 
+# What `prai render` says when it has no KServe CRDs (README "prai render" says the same).
+CRD_HOWTO = (
+    "no KServe CRDs: InferenceService and ServingRuntime got the semantic checks only, no schema "
+    "validation. Get your cluster's CRDs (where `oc` is logged in): `mkdir -p crds && oc get crd "
+    "inferenceservices.serving.kserve.io servingruntimes.serving.kserve.io -o yaml > "
+    "crds/kserve-crds.yaml`, carry crds/ in, then render again with --crd-dir crds"
+)
+
 
 def _resolve(base: Path, p: Path) -> Path:
     return p if p.is_absolute() else (base / p)
@@ -470,8 +478,7 @@ def render(
 
     notes = list(map_notes)
     if crd_dir is None:
-        notes.append("KServe CRDs not found: InferenceService and ServingRuntime were checked "
-                     "semantically only (pass --crd-dir)")
+        notes.append(CRD_HOWTO)
     for mp in models:
         pvc = mp.cfg.storage.pvc
         if pvc is not None and mp.cfg.replicas > 1 and pvc.access_mode == "ReadWriteOnce":

@@ -5,7 +5,9 @@ Three sources, all local files (nothing is fetched):
 - Kubernetes core types: the JSON schemas shipped in the ``kubernetes-validate`` package
   (strict variants: unknown fields are errors), for the configured Kubernetes version.
 - KServe (InferenceService, ServingRuntime): the real CRDs' ``openAPIV3Schema`` read
-  from a directory of CRD YAML files (``../shared/schemas/kserve`` in this project). As
+  from a directory of CRD YAML files (``../shared/schemas/kserve`` in this project; the
+  target cluster's own: ``oc get crd inferenceservices.serving.kserve.io
+  servingruntimes.serving.kserve.io -o yaml > DIR/kserve-crds.yaml``, a ``kind: List``). As
   the API server does for structural schemas, unknown fields are treated as errors
   (``additionalProperties: false`` is added where the schema neither lists
   ``additionalProperties`` nor sets ``x-kubernetes-preserve-unknown-fields``);
@@ -106,7 +108,10 @@ def _kserve_schemas(crd_dir: str) -> dict[tuple[str, str], dict[str, Any]]:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for f in sorted(Path(crd_dir).glob("*.yaml")):
-        for doc in yaml.load_all(f.read_text(encoding="utf-8"), Loader=loader):
+        docs = list(yaml.load_all(f.read_text(encoding="utf-8"), Loader=loader))
+        # `oc get crd A B -o yaml` writes one `kind: List` whose items are the CRDs.
+        docs += [i for d in docs if isinstance(d, dict) and d.get("kind") == "List" for i in d.get("items") or []]
+        for doc in docs:
             if not isinstance(doc, dict) or doc.get("kind") != "CustomResourceDefinition":
                 continue
             spec = doc["spec"]

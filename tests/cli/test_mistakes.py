@@ -1,0 +1,289 @@
+"""Every command answers a mistake before work starts: one ``error:`` line, one ``hint:``
+line, a documented exit code, no traceback.
+
+The test walks the real CLI (typer's click tree): every path option and argument must
+carry one of :mod:`prai.cli._params`' validators, and is then fed a missing path (relative,
+so it must be called a path, not a hub id), a path of the wrong kind, an unreadable one and
+a file with garbage in it. Every port option gets malformed values and a port another
+socket holds. Commands run in-process through ``prai.cli.main.main`` (what the console
+script calls); the ones that would start servers if the check were missing run as
+processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+import yaml
+
+import prai.errors
+from prai.cli._params import KIND_ATTR
+from prai.cli.main import app, main
+from prai.settings import get_settings
+from tests.conftest import free_port
+
+# What a user may see as an exit code: every code of the error hierarchy, click's usage 2.
+DOCUMENTED = {2} | {
+    c.exit_code for c in vars(prai.errors).values()
+    if isinstance(c, type) and issubclass(c, prai.errors.PraiError)
+}
+# Path-like options whose type is a string (NAME=DIR, FILE or a scheme): checked by hand.
+EXTRA_PATH_OPTIONS = [
+    (("doctor",), "--adapter", "x={}", "dir"),
+    (("bundle", "create", "-o", "out"), "--adapter", "x={}", "dir"),
+    (("bench",), "--data", "{}", "file"),
+]
+# Commands whose job is to report on a file's content: garbage is a finding, not a refusal.
+REPORTS_ON_CONTENT = {("doctor",)}
+
+
+def _path_params() -> list[tuple[tuple[str, ...], Any]]:
+    """(command words, click parameter) for every parameter typed as a path."""
+    found: list[tuple[tuple[str, ...], Any]] = []
+
+    def walk(cmd: Any, words: tuple[str, ...]) -> None:
+        for p in cmd.params:
+            d = getattr(p, "type_descriptor", None)
+            if d is not None and (d.is_path or "Path" in str(d.annotation)):
+                found.append((words, p))
+        for name, sub in (getattr(cmd, "commands", None) or {}).items():
+            walk(sub, (*words, name))
+
+    walk(typer.main.get_command(app), ())
+    return found
+
+
+PATH_PARAMS = _path_params()
+IDS = [" ".join(w) + " " + (p.opts[0] if p.opts else p.name) for w, p in PATH_PARAMS]
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    """Run `prai ARGS` in-process from an empty directory with an empty cache; returns
+    (exit code, stdout, stderr, seconds)."""
+    work = Path(tempfile.mkdtemp(prefix="prai-mistakes-"))
+    work.chmod(0o755)  # reachable by the unprivileged user of the unreadable cases
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("PRAI_CACHE_DIR", str(work / "cache"))
+    monkeypatch.delenv("PRAI_KITCHEN", raising=False)
+    get_settings.cache_clear()
+
+    def run(*args: str) -> tuple[int, str, str, float]:
+        start = time.monotonic()
+        code = 0
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        out, err = capsys.readouterr()
+        return code, out, err, time.monotonic() - start
+
+    run.work = work  # type: ignore[attr-defined]
+    yield run
+    get_settings.cache_clear()
+    for p in work.rglob("*"):  # undo chmod 000 so the folder can be removed
+        with contextlib.suppress(OSError):
+            p.chmod(0o755)
+    subprocess.run(["rm", "-rf", str(work)], check=False)
+
+
+def _one_line_and_hint(code: int, out: str, err: str, what: str) -> list[str]:
+    lines = err.strip().splitlines()
+    assert "Traceback" not in out + err, f"{what}: traceback\n{err}"
+    assert code in DOCUMENTED, f"{what}: exit {code} is not a documented exit code\n{err}"
+    assert len(lines) == 2 and lines[0].startswith("error: ") and lines[1].startswith("hint: "), (
+        f"{what}: expected one error line and one hint, got:\n{err}")
+    return lines
+
+
+@contextlib.contextmanager
+def _unprivileged() -> Iterator[None]:
+    """As root, act as `nobody` (effective ids) so that mode 000 means unreadable."""
+    if os.geteuid() != 0:
+        yield
+        return
+    os.setegid(65534)
+    os.seteuid(65534)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+        os.setegid(0)
+
+
+def _argv(words: tuple[str, ...], param: Any, value: str) -> list[str]:
+    if param.param_type_name == "argument":
+        return [*words, value]
+    return [*words, param.opts[0], value]
+
+
+def test_every_path_option_is_checked_before_work_starts() -> None:
+    unchecked = [i for i, (_, p) in zip(IDS, PATH_PARAMS, strict=True) if not hasattr(p.callback, KIND_ATTR)]
+    assert not unchecked, f"path options without a prai.cli._params validator: {unchecked}"
+    assert len(PATH_PARAMS) > 40  # the walk found the CLI
+
+
+@pytest.mark.parametrize(("words", "param"), PATH_PARAMS, ids=IDS)
+def test_path_option_mistakes(cli, words: tuple[str, ...], param: Any) -> None:  # type: ignore[no-untyped-def]
+    kind = getattr(param.callback, KIND_ATTR)
+    work: Path = cli.work
+    what = " ".join(_argv(words, param, "VALUE"))
+
+    # 1. missing (a relative path whose folder does not exist either): named as missing, as a path
+    if kind != "output":
+        code, out, err, took = cli(*_argv(words, param, "stroe/modle.yaml"))
+        lines = _one_line_and_hint(code, out, err, what)
+        assert code == 2 and "no such" in lines[0] and "relative to" in lines[0], lines
+        assert "hub" not in lines[0] and "format" not in lines[0]
+        assert took < 2, f"{what}: {took:.1f} s"
+
+    # 2. the wrong kind: a folder for a file, a file for a folder, a file in the way of an output
+    a_file = work / "a-file.txt"
+    a_file.write_text("x")
+    a_dir = work / "a-dir"
+    a_dir.mkdir()
+    wrong = {"file": str(a_dir), "dir": str(a_file), "output": str(a_file / "out")}.get(kind)
+    if wrong is not None:
+        code, out, err, _ = cli(*_argv(words, param, wrong))
+        lines = _one_line_and_hint(code, out, err, what)
+        assert code == 2 and ("is a directory" in lines[0] or "is a file" in lines[0]), lines
+
+    # 3. unreadable (or, for an output, a folder that cannot be written)
+    locked = work / ("locked-dir" if kind in ("dir", "output") else "locked.yaml")
+    if kind in ("dir", "output"):
+        locked.mkdir(mode=0o555 if kind == "output" else 0o000)
+    else:
+        locked.write_text("x")
+        locked.chmod(0o000)
+    value = str(locked / "out") if kind == "output" else str(locked)
+    with _unprivileged():
+        code, out, err, _ = cli(*_argv(words, param, value))
+    lines = _one_line_and_hint(code, out, err, what)
+    assert code == 5 and "permission denied" in lines[0], lines
+
+    # 4. malformed content: garbage where a kitchen.yaml, PEM, JSON or bundle is expected
+    if kind in ("file", "any", "bundle") and words not in REPORTS_ON_CONTENT:
+        garbage = work / "garbage.yaml"
+        garbage.write_bytes(b"\x00\xff: [unclosed\n-----BEGIN nothing\n")
+        code, out, err, _ = cli(*_argv(words, param, str(garbage)))
+        _one_line_and_hint(code, out, err, what)
+
+
+@pytest.mark.parametrize(("words", "flag", "template", "kind"), EXTRA_PATH_OPTIONS,
+                         ids=[" ".join(w) + " " + f for w, f, _, _ in EXTRA_PATH_OPTIONS])
+def test_path_like_string_options(cli, words: tuple[str, ...], flag: str, template: str, kind: str) -> None:  # type: ignore[no-untyped-def]
+    code, out, err, _ = cli(*words, flag, template.format("stroe/modle"))
+    lines = _one_line_and_hint(code, out, err, f"{' '.join(words)} {flag}")
+    assert code == 2 and "no such" in lines[0], lines
+
+
+PORT_OPTIONS = [
+    (("demo",), "--port"), (("demo",), "--gateway-port"), (("up",), "--engine-port"), (("up",), "--port"),
+    (("gateway",), "--port"), (("guard", "serve"), "--port"),
+]
+
+
+@pytest.mark.parametrize(("words", "flag"), PORT_OPTIONS, ids=[" ".join(w) + " " + f for w, f in PORT_OPTIONS])
+@pytest.mark.parametrize("value", ["abc", "0", "70000"])
+def test_malformed_ports(cli, words: tuple[str, ...], flag: str, value: str) -> None:  # type: ignore[no-untyped-def]
+    code, out, err, _ = cli(*words, flag, value)
+    lines = _one_line_and_hint(code, out, err, f"{' '.join(words)} {flag} {value}")
+    assert code == 2 and flag in lines[0], lines
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        yield s.getsockname()[1]
+
+
+def _gateway_kitchen(path: Path) -> Path:
+    path.write_text(yaml.safe_dump({"gateway": {
+        "upstreams": [{"name": "e", "base_urls": [f"http://127.0.0.1:{free_port()}"], "models": ["m"]}],
+        "tenants": [{"name": "t", "projects": [{"name": "p", "models": ["*"]}]}],
+        "storage": {"url": f"sqlite:///{path.parent / 'gw.db'}"},
+    }}))
+    return path
+
+
+def test_busy_ports_are_refused_at_once(busy_port: int, tmp_path: Path) -> None:
+    """Each command that listens refuses a held port in one line (exit 5) before starting
+    anything; run as processes, as a user does (a missing check would start servers)."""
+    from tests.engine.conftest import write_tiny_model
+
+    model = write_tiny_model(tmp_path / "tiny")
+    kitchen = _gateway_kitchen(tmp_path / "kitchen.yaml")
+    cases = [
+        ["serve", str(model), "--port", str(busy_port)],
+        ["demo", "--smoke", "--gateway-port", str(busy_port), "--port", str(free_port())],
+        ["up", "--port", str(busy_port), "--engine-port", str(free_port())],
+        ["up", "--engine-port", str(busy_port)],
+        ["gateway", "-c", str(kitchen), "--port", str(busy_port)],
+        ["guard", "serve", "--port", str(busy_port)],
+    ]
+    env = dict(os.environ, PRAI_CACHE_DIR=str(tmp_path / "cache"))
+    for args in cases:
+        start = time.monotonic()
+        r = subprocess.run([sys.executable, "-m", "prai.cli.main", *args], capture_output=True, text=True,
+                           timeout=60, env=env)
+        took = time.monotonic() - start
+        lines = _one_line_and_hint(r.returncode, r.stdout, r.stderr, " ".join(args))
+        assert r.returncode == 5 and str(busy_port) in lines[0] and "in use" in lines[0], lines
+        assert took < 30, f"{args}: {took:.1f} s (interpreter start included)"
+
+
+def test_serve_refuses_a_busy_port_in_under_two_seconds(busy_port: int, tmp_path: Path) -> None:
+    """The check itself (parse, preflight, bind) takes well under 2 s: measured in-process."""
+    from prai.engine.serve import serve_main
+    from prai.errors import PortInUse
+    from tests.engine.conftest import write_tiny_model
+
+    model = write_tiny_model(tmp_path / "tiny")
+    serve_main([str(model), "--preflight-only"])  # imports done (part of the interpreter's start)
+    start = time.monotonic()
+    with pytest.raises(PortInUse, match=f"--port {busy_port}"):
+        serve_main([str(model), "--port", str(busy_port)])
+    assert time.monotonic() - start < 2
+
+
+def test_relative_path_typo_is_a_path_not_a_hub_id(cli) -> None:  # type: ignore[no-untyped-def]
+    (cli.work / "store").mkdir()
+    code, out, err, _ = cli("serve", "store/modle", "--preflight-only")
+    lines = _one_line_and_hint(code, out, err, "serve store/modle")
+    assert code == 4 and "store/modle (relative to" in lines[0] and "no such directory" in lines[0], lines
+    assert "hub" not in lines[0]
+
+
+def test_gateway_store_commands_without_a_kitchen_refuse_with_the_fix(cli) -> None:  # type: ignore[no-untyped-def]
+    for args in (["keys", "create", "--tenant", "t", "--project", "p"], ["keys", "list"], ["audit", "verify"],
+                 ["model", "list"], ["gateway"]):
+        code, out, err, _ = cli(*args)
+        lines = _one_line_and_hint(code, out, err, " ".join(args))
+        assert code == 2 and "no kitchen.yaml" in lines[0], lines
+        assert "-c kitchen.yaml" in lines[1] and "PRAI_KITCHEN" in lines[1], lines
+        assert not list((cli.work / "cache").glob("*.db")), "a store was created anyway"
+
+
+def test_kitchen_from_prai_kitchen(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    kitchen = _gateway_kitchen(cli.work / "kitchen.yaml")
+    monkeypatch.setenv("PRAI_KITCHEN", str(kitchen))
+    get_settings.cache_clear()
+    code, out, err, _ = cli("keys", "create", "--tenant", "t", "--project", "p")
+    assert code == 0, err
+    assert out.startswith("sk-") and (cli.work / "gw.db").is_file()  # the store kitchen.yaml names
+    code, out, err, _ = cli("keys", "create", "--tenant", "t", "--project", "nope")
+    lines = _one_line_and_hint(code, out, err, "keys create unknown project")
+    assert "t/nope is not in gateway.tenants" in lines[0]
