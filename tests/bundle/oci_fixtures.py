@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 
 from prai.settings import get_settings
-from tests.bundle.bundle_fixtures import IN_CI, Registry, _wait_port, free_port
+from tests._support.net import free_port, wait_port
+from tests.bundle.bundle_fixtures import IN_CI, Registry
 
 MT_INDEX = "application/vnd.oci.image.index.v1+json"
 MT_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -234,7 +235,7 @@ http:
     proc = subprocess.Popen([exe, "serve", str(d / "config.yml")], stdout=log,
                             stderr=subprocess.STDOUT)
     try:
-        _wait_port(port, proc, "docker-registry")
+        wait_port(port, proc=proc, what="docker-registry")
         yield PlainRegistry(f"127.0.0.1:{port}", d / "data")
     finally:
         proc.terminate()
@@ -399,7 +400,7 @@ auth:
     proc = subprocess.Popen([exe, "serve", str(d / "config.yml")], stdout=log,
                             stderr=subprocess.STDOUT)
     try:
-        _wait_port(port, proc, "docker-registry (token auth)")
+        wait_port(port, proc=proc, what="docker-registry (token auth)")
         yield TokenRegistry(f"127.0.0.1:{port}", user, password, issued)
     finally:
         proc.terminate()

@@ -222,7 +222,7 @@ def _gateway_kitchen(path: Path) -> Path:
 def test_busy_ports_are_refused_at_once(busy_port: int, tmp_path: Path) -> None:
     """Each command that listens refuses a held port in one line (exit 5) before starting
     anything; run as processes, as a user does (a missing check would start servers)."""
-    from tests.engine.conftest import write_tiny_model
+    from tests._support.model_dirs import write_tiny_model
 
     model = write_tiny_model(tmp_path / "tiny")
     kitchen = _gateway_kitchen(tmp_path / "kitchen.yaml")
@@ -249,7 +249,7 @@ def test_serve_refuses_a_busy_port_in_under_two_seconds(busy_port: int, tmp_path
     """The check itself (parse, preflight, bind) takes well under 2 s: measured in-process."""
     from prai.engine.serve import serve_main
     from prai.errors import PortInUse
-    from tests.engine.conftest import write_tiny_model
+    from tests._support.model_dirs import write_tiny_model
 
     model = write_tiny_model(tmp_path / "tiny")
     serve_main([str(model), "--preflight-only"])  # imports done (part of the interpreter's start)

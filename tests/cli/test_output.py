@@ -25,9 +25,9 @@ def test_tables_and_digests_are_whole_without_a_terminal(tmp_path: Path) -> None
     assert r.returncode == 0, r.stderr
     assert re.search(rf"created dir bundle {re.escape(str(deep))}: ", r.stdout), r.stdout
     assert re.search(r"^root digest: sha256:[0-9a-f]{64}$", r.stdout, re.M), r.stdout
-    r = _prai("bundle", "inspect", deep)
+    r = _prai("bundle", "inspect", deep, "--files")  # every path (the default is a summary per role)
     assert r.returncode == 0, r.stderr
     assert "adapters/kansai-with-a-long-name/adapter_model.safetensors" in r.stdout  # not cut with "…"
     assert max(len(line) for line in r.stdout.splitlines()) > 80  # lines are as long as they need
-    r = _prai("bundle", "verify", deep)
+    r = _prai("bundle", "verify", deep, "--files")  # every path (the default is a summary per role)
     assert r.returncode == 0 and "adapters/kansai-with-a-long-name/adapter_config.json" in r.stdout, r.stdout

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from _console import ConsoleKitchen, start_kitchen
+
+from tests.console._console import ConsoleKitchen, start_kitchen
 
 
 @pytest.fixture(scope="module")

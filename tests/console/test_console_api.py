@@ -12,7 +12,8 @@ from typing import Any
 
 import openai
 import pytest
-from _console import USERS, AdminClient, ConsoleKitchen, password_of, wait_until
+
+from tests.console._console import USERS, AdminClient, ConsoleKitchen, password_of, wait_until
 
 ROLES = ("root", "alice", "audrey", None)  # platform-admin, tenant-admin of acme, auditor, not logged in
 
@@ -470,7 +471,7 @@ def test_console_can_be_switched_off(make_console_off: Any) -> None:
 
 @pytest.fixture
 def make_console_off(tmp_path: Any) -> Any:
-    from _console import Gateway
+    from tests.console._console import Gateway
 
     gw = Gateway(tmp_path / "off", {"tenants": [{"name": "a", "projects": [{"name": "p"}]}],
                                     "console": {"enabled": False}})

@@ -23,7 +23,8 @@ from urllib.parse import urlsplit
 
 import openai
 import pytest
-from _console import ConsoleKitchen, password_of, wait_until
+
+from tests.console._console import ConsoleKitchen, password_of, wait_until
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"

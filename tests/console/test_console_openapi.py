@@ -12,7 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
-from _console import ConsoleKitchen
+
+from tests.console._console import ConsoleKitchen
 
 #: operations the fuzzer leaves alone: logging in/out and changing the password would end the
 #: session it fuzzes with (they are tested in test_console_api.py)

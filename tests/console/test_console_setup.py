@@ -10,9 +10,9 @@ from pathlib import Path
 
 import httpx
 import yaml
-from _console import PRAI, REPO_ROOT, AdminClient, FakeUpstream, Gateway, free_port
 
 from prai.gateway.console.setup import login_lines
+from tests.console._console import PRAI, REPO_ROOT, AdminClient, FakeUpstream, Gateway, free_port
 from tests.gateway._gwutil import gateway_env
 
 

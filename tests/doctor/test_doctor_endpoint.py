@@ -188,7 +188,7 @@ def test_taste_uses_completions_without_a_chat_template(tmp_path: Path) -> None:
 
 def test_gateway_only_kitchen_tastes_its_upstreams(tmp_path: Path) -> None:
     """A kitchen.yaml with only a gateway: section is checked through its upstreams."""
-    from doctor_util import write_kitchen
+    from tests.doctor.doctor_util import write_kitchen
 
     with http_server(fake_engine(["tiny", "faq"])) as up_url:
         k = write_kitchen(tmp_path / "kitchen.yaml", {"gateway": {
@@ -207,7 +207,7 @@ def test_gateway_only_kitchen_tastes_its_upstreams(tmp_path: Path) -> None:
 
 def test_nothing_checked_is_no_verdict(tmp_path: Path) -> None:
     """Every check skipped: "nothing checked", exit 8 — never "ready"."""
-    from doctor_util import write_kitchen
+    from tests.doctor.doctor_util import write_kitchen
 
     k = write_kitchen(tmp_path / "kitchen.yaml", {"doctor": {"serving_uid": 1000}})
     out = subprocess.run([sys.executable, "-m", "prai.cli.main", "doctor", str(k)],

@@ -10,6 +10,7 @@ from typing import Any
 
 import typer
 
+from prai.cli._params import input_file
 from prai.errors import UsageError
 
 _CONFIG_HELP = "kitchen.yaml with a `gateway:` section (its storage holds the users)."
@@ -67,7 +68,7 @@ def register(app: typer.Typer) -> None:
         password_stdin: bool = typer.Option(
             False, "--password-stdin", help="Read the password from standard input (default: generate a "
             "one-time password, printed once)."),
-        config: Path | None = typer.Option(None, "--config", "-c", help=_CONFIG_HELP),
+        config: Path | None = typer.Option(None, "--config", "-c", callback=input_file, help=_CONFIG_HELP),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """Create a console user; a generated password is printed once and must be changed at first login."""
@@ -83,7 +84,7 @@ def register(app: typer.Typer) -> None:
 
     @admin.command("list-users")
     def list_users(
-        config: Path | None = typer.Option(None, "--config", "-c", help=_CONFIG_HELP),
+        config: Path | None = typer.Option(None, "--config", "-c", callback=input_file, help=_CONFIG_HELP),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """Console users, their roles and state (never passwords or hashes)."""
@@ -110,7 +111,7 @@ def register(app: typer.Typer) -> None:
     def reset_password(
         username: str = typer.Argument(..., help="User name."),
         password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the new password from stdin."),
-        config: Path | None = typer.Option(None, "--config", "-c", help=_CONFIG_HELP),
+        config: Path | None = typer.Option(None, "--config", "-c", callback=input_file, help=_CONFIG_HELP),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """Set a new password (generated: one-time) and end the user's sessions."""
@@ -124,7 +125,7 @@ def register(app: typer.Typer) -> None:
     @admin.command("disable-user")
     def disable_user(
         username: str = typer.Argument(..., help="User name."),
-        config: Path | None = typer.Option(None, "--config", "-c", help=_CONFIG_HELP),
+        config: Path | None = typer.Option(None, "--config", "-c", callback=input_file, help=_CONFIG_HELP),
     ) -> None:
         """Disable a user: logins refused, sessions ended."""
         from prai.gateway.console.users import set_disabled
@@ -136,7 +137,7 @@ def register(app: typer.Typer) -> None:
     @admin.command("enable-user")
     def enable_user(
         username: str = typer.Argument(..., help="User name."),
-        config: Path | None = typer.Option(None, "--config", "-c", help=_CONFIG_HELP),
+        config: Path | None = typer.Option(None, "--config", "-c", callback=input_file, help=_CONFIG_HELP),
     ) -> None:
         """Enable a disabled user again."""
         from prai.gateway.console.users import set_disabled

@@ -21,7 +21,7 @@ from rich.text import Text
 
 from prai.cli._console import make_console
 from prai.cli._interrupt import on_interrupt
-from prai.cli._params import check_input, check_output, input_bundle, input_dir, input_file, output_path
+from prai.cli._params import check_input, check_output, input_bundle, input_dir, input_file, input_path, output_path
 from prai.cli._progress import ByteProgress
 from prai.errors import UsageError
 
@@ -133,7 +133,7 @@ def register(app: typer.Typer) -> None:
             [], "--image", help="Copy an image into the bundle: REGISTRY/REPO@sha256:…, "
             "oci:DIR[:NAME] or docker-archive:FILE[:REPO:TAG] (append =REPO:TAG to name it)."),
         images_from: Path | None = typer.Option(
-            None, "--images-from", help="File with one --image source per line (# comments)."),
+            None, "--images-from", callback=input_file, help="File with one --image source per line (# comments)."),
         image_ref_only: list[str] = typer.Option(
             [], "--image-ref-only", help="Record an image reference only (pin @sha256:…; for "
             "sites that mirror with oc-mirror)."),
@@ -142,9 +142,9 @@ def register(app: typer.Typer) -> None:
         allow_tag: bool = typer.Option(
             False, "--allow-tag", help="Resolve registry tags now and record their digests."),
         ca_bundle: Path | None = typer.Option(
-            None, "--ca-bundle", help="PEM CA for TLS to the source registries."),
+            None, "--ca-bundle", callback=input_file, help="PEM CA for TLS to the source registries."),
         authfile: Path | None = typer.Option(
-            None, "--authfile", help="containers-auth.json for the source registries."),
+            None, "--authfile", callback=input_file, help="containers-auth.json for the source registries."),
         eval_: list[Path] = typer.Option([], "--eval", callback=input_file, help="Evaluation set file."),
         other: list[Path] = typer.Option([], "--other", callback=input_file, help="Any other file to carry."),
         sign_key: Path | None = typer.Option(
@@ -164,13 +164,13 @@ def register(app: typer.Typer) -> None:
             "manylinux_2_28_x86_64", "--wheel-platform", help="Target wheel platform tag for --software."
         ),
         wheels_from: Path | None = typer.Option(
-            None, "--wheels-from", help="Take wheels from this folder only (no index)."
+            None, "--wheels-from", callback=input_dir, help="Take wheels from this folder only (no index)."
         ),
         constraints: Path | None = typer.Option(
-            None, "--constraints", help="Pins for the wheelhouse (default: constraints/cpu.txt)."
+            None, "--constraints", callback=input_file, help="Pins for the wheelhouse (default: constraints/cpu.txt)."
         ),
         since: Path | None = typer.Option(
-            None, "--since", help="Delta: carry only what this import receipt or manifest lacks."
+            None, "--since", callback=input_path, help="Delta: carry only what this import receipt or manifest lacks."
         ),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
@@ -360,7 +360,8 @@ def register(app: typer.Typer) -> None:
         key: Path | None = _KEY,
         root: str | None = _ROOT,
         manifest: Path | None = typer.Option(
-            None, "--manifest", help="Load destination only: check it against this prai-bundle.json."
+            None, "--manifest", callback=input_file,
+            help="Load destination only: check it against this prai-bundle.json."
         ),
         files: bool = typer.Option(False, "--files", help="List every file's result."),
         as_json: bool = typer.Option(False, "--json", help="Print the per-file report as JSON."),
@@ -438,7 +439,7 @@ def register(app: typer.Typer) -> None:
             None, "--images-to", help="Push the carried images to REGISTRY[:PORT][/PREFIX]."
         ),
         image_map_out: Path = typer.Option(
-            Path("prai-image-map.json"), "--image-map-out",
+            Path("prai-image-map.json"), "--image-map-out", callback=output_path,
             help="Mirror map written by --images-to (an ImageDigestMirrorSet goes beside it "
             "as NAME.idms.yaml).",
         ),
@@ -464,7 +465,8 @@ def register(app: typer.Typer) -> None:
             None, "--base-image", help="OCI: repo[:tag] in the same registry, with a shell."
         ),
         receipt: Path | None = typer.Option(
-            None, "--receipt", help="Also write the import receipt here (to send back for --since)."
+            None, "--receipt", callback=output_path,
+            help="Also write the import receipt here (to send back for --since)."
         ),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
@@ -553,12 +555,14 @@ def register(app: typer.Typer) -> None:
 
     @group.command("fetch-wheels")
     def fetch_wheels(
-        dest: Path = typer.Option(..., "-d", "--dest", help="Folder for the wheels."),
+        dest: Path = typer.Option(..., "-d", "--dest", callback=output_path, help="Folder for the wheels."),
         software: str = typer.Option("base", "--software", help="Profile: base, cpu or gpu."),
         python: str | None = typer.Option(None, "--python", help="Target Python (e.g. 3.11)."),
         platform: str = typer.Option("manylinux_2_28_x86_64", "--platform", help="Target wheel platform tag."),
-        wheels_from: Path | None = typer.Option(None, "--wheels-from", help="Take wheels from this folder only."),
-        constraints: Path | None = typer.Option(None, "--constraints", help="Pins (default: constraints/cpu.txt)."),
+        wheels_from: Path | None = typer.Option(
+            None, "--wheels-from", callback=input_dir, help="Take wheels from this folder only."),
+        constraints: Path | None = typer.Option(
+            None, "--constraints", callback=input_file, help="Pins (default: constraints/cpu.txt)."),
     ) -> None:
         """Download a software profile's wheels once (connected side), for later --wheels-from."""
         from prai.bundle.wheelhouse import SoftwareSpec, download_profile

@@ -217,7 +217,7 @@ def register(app: typer.Typer) -> None:
             "--timezone",
             help="Zone of days and months (default gateway.budget_timezone, else Asia/Tokyo).",
         ),
-        config: Path | None = typer.Option(None, "--config", "-c", help=_CONFIG_HELP),
+        config: Path | None = typer.Option(None, "--config", "-c", callback=input_file, help=_CONFIG_HELP),
     ) -> None:
         """Requests, tokens and cost per tenant, project, model, key, day or month (audit log)."""
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError

@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
             "gateway.storage.url): --lora-modules ALIAS@VERSION for each current and canary "
             "version, and the prai.io/promoted annotation. Default: no registry."),
         image_map: Path | None = typer.Option(
-            None, "--image-map", metavar="FILE",
+            None, "--image-map", metavar="FILE", callback=input_file,
             help="Mirror map from `prai bundle load --images-to`: cluster.images (and images "
             "given with source: only) are taken from it."),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
