@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import platform
+import re
 import signal
 import socket
 import subprocess
