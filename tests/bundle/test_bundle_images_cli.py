@@ -82,13 +82,17 @@ def test_cli_create_load_and_render(
 
 def test_progress_in_logs_is_periodic_plain_lines(capsys: pytest.CaptureFixture[str]) -> None:
     """Not a terminal: a line with bytes, bytes/s and ETA every interval (here: every call),
-    and a last line when the phase ends."""
-    from prai.cli.bundle import _PlainLines
+    and a last line when the phase ends (the one progress reporter every command uses)."""
+    import sys
 
-    with _PlainLines(interval_s=0) as p:
+    from prai.cli._progress import ByteProgress
+
+    with ByteProgress(interval_s=0, stream=sys.stderr, tty=False) as p:
         p.start("pushing images", 4 << 20)
         p.advance(1 << 20)
         p.advance(1 << 20)
     lines = capsys.readouterr().err.splitlines()
-    assert lines[0].startswith("pushing images: 1.0 MiB of 4.0 MiB (25 %), ")
-    assert "/s, ETA " in lines[0] and lines[-1].startswith("pushing images: 2.0 MiB of 4.0 MiB")
+    assert lines[0] == "pushing images: 4.0 MiB to do", lines
+    assert lines[1].startswith("pushing images: 1.0 MiB of 4.0 MiB (25%), "), lines
+    assert "/s, ETA " in lines[1] and lines[2].startswith("pushing images: 2.0 MiB of 4.0 MiB"), lines
+    assert lines[-1].startswith("pushing images: done"), lines
