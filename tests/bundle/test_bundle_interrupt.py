@@ -40,7 +40,7 @@ def test_ctrl_c_during_load_then_resume(tmp_path: Path, tiny_llama: Path) -> Non
     dest = tmp_path / "pvc"
     done = _interrupt_when([*PRAI, "bundle", "load", str(tmp_path / "b"), "--to", str(dest)], dest / ".prai-staging")
     assert done.returncode == 130, done.stderr
-    assert "interrupted; done so far:" in done.stderr and "it resumes" in done.stderr
+    assert "interrupted (prai bundle load" in done.stderr and "hint:" in done.stderr and "it resumes" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (dest / ".prai-import-receipt.json").exists()
     again = subprocess.run([*PRAI, "bundle", "load", str(tmp_path / "b"), "--to", str(dest)], capture_output=True,
@@ -58,5 +58,5 @@ def test_ctrl_c_during_create_leaves_nothing(tmp_path: Path, tiny_llama: Path) -
         tmp_path / ".b.partial" / "other",
     )
     assert done.returncode == 130, done.stderr
-    assert "interrupted; done so far:" in done.stderr and "run the same command again" in done.stderr
+    assert "interrupted (prai bundle create" in done.stderr and "run the same command again" in done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.bin", "tiny-llama"]
