@@ -28,7 +28,7 @@ def test_plain_progress_lines_without_a_terminal() -> None:
         assert bar.summary() == "verifying done (4.0 MiB); copying: 512.0 KiB of 1.0 MiB"
         bar.advance(2**19)
     lines = out.getvalue().splitlines()
-    assert lines[0] == "verifying: 4.0 MiB to do"
+    assert lines[0].startswith("verifying: 1.0 MiB of 4.0 MiB (25%), ")
     assert any(line.startswith("verifying: 2.0 MiB of 4.0 MiB (50%), ") and "/s, ETA " in line for line in lines)
     assert any(line.startswith("verifying: done, 4.0 MiB in ") for line in lines)
     assert lines[-1].startswith("copying: done, 1.0 MiB in ")
@@ -40,7 +40,7 @@ def test_progress_lines_are_spaced_by_the_interval() -> None:
         bar.start("hashing", 100)
         for _ in range(100):
             bar.advance(1)
-    assert out.getvalue().splitlines() == ["hashing: 100 B to do", "hashing: done, 100 B in 0.0 s"]
+    assert out.getvalue().splitlines() == []  # finished within the interval: nothing to report
 
 
 def test_json_mode_prints_nothing() -> None:

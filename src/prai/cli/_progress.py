@@ -126,7 +126,9 @@ class ByteProgress:
                     self._bar.update(self._task, completed=self._bar.tasks[self._task].total or 0)
                 self._task = self._bar.add_task(description, total=max(total_bytes, 1))
             else:
-                self._print(f"{description}: {human_bytes(total_bytes)} to do")
+                # No line until the interval has passed: work that ends (or is refused) sooner
+                # prints nothing, so a refusal stays one line (issue 19).
+                self._last_print = self._phase.started
 
     def advance(self, n_bytes: int) -> None:
         """``n_bytes`` more bytes were processed (thread-safe).
@@ -160,7 +162,7 @@ class ByteProgress:
         p = self._phase
         assert p is not None
         self._finished.append(f"{p.description} done ({human_bytes(p.total)})")
-        if self.enabled and self._bar is None:
+        if self.enabled and self._bar is None and self._last_print > p.started:
             elapsed = time.monotonic() - p.started
             self._print(f"{p.description}: done, {human_bytes(p.total)} in {elapsed:.1f} s")
         self._phase = None
