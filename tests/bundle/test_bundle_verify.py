@@ -224,4 +224,5 @@ def test_not_a_bundle(tmp_path: Path) -> None:
     out = _prai("bundle", "verify", str(tmp_path / "empty"))
     assert out.returncode == 14 and "no prai-bundle.json" in out.stderr
     out = _prai("bundle", "verify", str(tmp_path / "nothing-here"))
-    assert out.returncode == 3 and "no bundle here" in out.stderr
+    # a path that does not exist is a usage error for every command (issue 18: exit 2, named as missing)
+    assert out.returncode == 2 and "no such file or directory" in out.stderr
