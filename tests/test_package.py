@@ -45,6 +45,8 @@ def test_hugging_face_is_offline_when_the_demo_model_builder_starts(tmp_path: Pa
         "def probe(out, *, log):\n"
         "    import huggingface_hub.constants as c; print(c.HF_HUB_OFFLINE); raise SystemExit(0)\n"
         "demo_model._build = probe\n"
+        "import prai.engine.demo_shipped as shipped\n"
+        "shipped.check_shipped = lambda key, *a, **k: (None, 'shipped weights disabled by the test')\n"
         "demo_model.ensure_demo_models(Path(sys.argv[1]), log=print)\n"
     )
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)

@@ -266,7 +266,7 @@ def test_vllm_parses_promoted_lora_modules(reg: Registry, crd_dir: Path,
 
     if importlib.util.find_spec("vllm") is None:
         pytest.skip("the cpu extra (vLLM) is not installed")
-    from test_deploy_vllm_args import _PARSE
+    from tests.deploy.test_deploy_vllm_args import _PARSE
 
     reg.add("kansai", "v1")
     reg.add("kansai", "v2", rank=128)

@@ -94,4 +94,5 @@ def test_port_in_use(server: str) -> None:
         text=True,
         timeout=30,
     )
-    assert p.returncode == 5 and "cannot listen" in p.stderr
+    assert p.returncode == 5 and f"port {port} on 127.0.0.1 is already in use" in p.stderr
+    assert "hint: choose another --port" in p.stderr and "Traceback" not in p.stderr

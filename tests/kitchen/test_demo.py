@@ -26,4 +26,5 @@ def test_demo_refuses_a_busy_port() -> None:
             timeout=60,
         )
     assert r.returncode == 5
-    assert r.stderr.startswith("error: port") and "hint:" in r.stderr
+    assert r.stderr.startswith(f"error: --port {port}: port {port} on 127.0.0.1 is already in use")
+    assert "hint: choose another --port" in r.stderr

@@ -94,7 +94,7 @@ def register(app: typer.Typer) -> None:
 
             err = make_console(stderr=True)
             err.print(f"note: {', '.join(unavailable)} not checked: the Japanese analyser and "
-                      f"postal data are not installed ({INSTALL_HINT})", style="yellow")
+                      f"postal data are not installed ({INSTALL_HINT})", style="yellow", markup=False)
         if masked:
             if not out.blocked:  # a blocked text is never printed, not even in part
                 sys.stdout.write(out.text)

@@ -253,7 +253,7 @@ def _taste_embeddings(
 ) -> TasteResult:
     start = time.perf_counter()
     try:
-        with httpx.Client(timeout=timeout_s, verify=verify, trust_env=False) as client:
+        with http_client(timeout_s=timeout_s, ca_file=verify if isinstance(verify, str) else None) as client:
             resp = client.post(f"{url}/embeddings", json={"model": model, "input": prompt}, headers=headers)
     except httpx.TimeoutException as exc:
         raise TasteTestFailed(f"{model}: no answer within {timeout_s:g} s ({type(exc).__name__})") from None
