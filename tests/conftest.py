@@ -7,6 +7,7 @@ except under CI (CI=true), where they fail instead: CI must exercise them.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,12 @@ from pathlib import Path
 import pytest
 
 from tests._support.net import free_port
+
+# A shell starts background jobs (`cmd &`, nohup) with SIGINT ignored, and an ignored signal
+# stays ignored across exec: the CLI processes the Ctrl-C tests start would never see it.
+# Give them the default disposition, as a terminal's foreground job has.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = REPO_ROOT.parent / "shared"
