@@ -403,7 +403,8 @@ class FakeOpenAI:
         def run() -> None:
             loop = asyncio.new_event_loop()
             self._loop = loop
-            with contextlib.suppress(asyncio.CancelledError):  # stop() closes the server
+            # stop() closes the server; if the loop does not wind down it stops the loop
+            with contextlib.suppress(asyncio.CancelledError, RuntimeError):
                 loop.run_until_complete(self.serve(port, ssl_context, ready))
             loop.close()
 
@@ -418,7 +419,10 @@ class FakeOpenAI:
         if self._loop is not None and self._server is not None:
             self._loop.call_soon_threadsafe(self._close)
         if self._thread is not None:
-            self._thread.join(10)
+            self._thread.join(2)
+            if self._thread.is_alive() and self._loop is not None:  # a handler still holds the loop
+                self._loop.call_soon_threadsafe(self._loop.stop)
+                self._thread.join(5)
 
     def _close(self) -> None:
         """Close the server and every open connection (idle keep-alive ones included)."""
