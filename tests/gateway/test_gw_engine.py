@@ -15,8 +15,8 @@ from typing import Any
 import openai
 import pytest
 
-from tests._support.net import free_port, wait_http
-from tests.gateway._gwutil import PRAI, Gateway, Proc
+from tests._support.net import free_port
+from tests.gateway._gwutil import PRAI, Gateway
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
@@ -28,58 +28,32 @@ def _engine_missing() -> str | None:
 
 
 @pytest.fixture(scope="module")
-def engine_gateway(tmp_path_factory: pytest.TempPathFactory, demo_models: Any) -> Iterator[tuple[Gateway, str]]:
+def engine_gateway(tmp_path_factory: pytest.TempPathFactory, demo_models: Any,
+                   demo_engine: Any) -> Iterator[tuple[Gateway, str]]:
     reason = _engine_missing()
     if reason:
         pytest.skip(reason)
-    from prai.settings import get_settings
-
-    settings = get_settings()
-    models = demo_models  # the session's build (tests/conftest.py)
-    port = free_port()
-    env = dict(os.environ)
-    engine = Proc(
-        [
-            *PRAI,
-            "serve",
-            "--model",
-            str(models.base),
-            "--served-model-name",
-            "demo",
-            "--port",
-            str(port),
-            "--lora-modules",
-            *(f"{k}={v}" for k, v in models.adapters.items()),
-        ],
-        env=env,
-    )
+    models = demo_models  # the session's build and engine (tests/conftest.py)
+    url = demo_engine[0]
+    gw = Gateway(
+        tmp_path_factory.mktemp("gw-engine"),
+        {
+            "upstreams": [{"name": "cpu-engine", "base_urls": [url]}],
+            "tenants": [
+                {
+                    "name": "acme",
+                    "projects": [
+                        {"name": "chat", "models": ["prai-demo", *models.adapters]},
+                        {"name": "base-only", "models": ["prai-demo"]},
+                    ],
+                }
+            ],
+        },
+    ).start()
     try:
-        wait_http(
-            f"http://127.0.0.1:{port}/health",
-            timeout_s=settings.engine_ready_timeout_s,
-            proc=engine.p,
-        )
-        gw = Gateway(
-            tmp_path_factory.mktemp("gw-engine"),
-            {
-                "upstreams": [{"name": "cpu-engine", "base_urls": [f"http://127.0.0.1:{port}"]}],
-                "tenants": [
-                    {
-                        "name": "acme",
-                        "projects": [
-                            {"name": "chat", "models": ["demo", *models.adapters]},
-                            {"name": "base-only", "models": ["demo"]},
-                        ],
-                    }
-                ],
-            },
-        ).start()
-        try:
-            yield gw, gw.key("acme", "chat")
-        finally:
-            gw.stop()
+        yield gw, gw.key("acme", "chat")
     finally:
-        engine.stop()
+        gw.stop()
 
 
 def _client(gw: Gateway, key: str) -> openai.OpenAI:
@@ -94,16 +68,16 @@ def _audit(gw: Gateway) -> list[dict[str, Any]]:
 def test_models_discovered_with_adapters(engine_gateway: tuple[Gateway, str]) -> None:
     gw, key = engine_gateway
     data = {m.id: (m.model_extra or {}).get("parent") for m in _client(gw, key).models.list().data}
-    assert data["demo"] is None
+    assert data["prai-demo"] is None
     adapters = [name for name, parent in data.items() if parent]
-    assert adapters and all(data[a] == "demo" for a in adapters)
+    assert adapters and all(data[a] == "prai-demo" for a in adapters)
 
 
 def test_chat_stream_and_adapter_through_gateway(engine_gateway: tuple[Gateway, str]) -> None:
     gw, key = engine_gateway
     c = _client(gw, key)
     resp = c.chat.completions.create(
-        model="demo",
+        model="prai-demo",
         messages=[{"role": "user", "content": "こんにちは"}],
         max_tokens=24,
         temperature=0,
@@ -111,7 +85,7 @@ def test_chat_stream_and_adapter_through_gateway(engine_gateway: tuple[Gateway, 
     assert resp.choices[0].message.content and resp.usage and resp.usage.completion_tokens > 0
     chunks = list(
         c.chat.completions.create(
-            model="demo",
+            model="prai-demo",
             messages=[{"role": "user", "content": "こんにちは"}],
             max_tokens=24,
             temperature=0,
@@ -126,7 +100,7 @@ def test_chat_stream_and_adapter_through_gateway(engine_gateway: tuple[Gateway, 
     rows = _audit(gw)
     streamed_rec = next(r for r in rows if r["stream"])
     assert streamed_rec["completion_tokens"] == resp.usage.completion_tokens and streamed_rec["ttft_ms"] > 0
-    assert rows[-1]["model"] == "demo" and rows[-1]["adapter"] == adapter and rows[-1]["status"] == 200
+    assert rows[-1]["model"] == "prai-demo" and rows[-1]["adapter"] == adapter and rows[-1]["status"] == 200
     other = _client(gw, gw.key("acme", "base-only"))
     with pytest.raises(openai.PermissionDeniedError):
         other.chat.completions.create(model=adapter, messages=[{"role": "user", "content": "x"}], max_tokens=4)
@@ -134,7 +108,7 @@ def test_chat_stream_and_adapter_through_gateway(engine_gateway: tuple[Gateway, 
 
 def test_completions_through_gateway(engine_gateway: tuple[Gateway, str]) -> None:
     gw, key = engine_gateway
-    out = _client(gw, key).completions.create(model="demo", prompt="こんにちは", max_tokens=8, temperature=0)
+    out = _client(gw, key).completions.create(model="prai-demo", prompt="こんにちは", max_tokens=8, temperature=0)
     assert out.usage and out.usage.completion_tokens > 0
 
 
@@ -151,7 +125,7 @@ def test_promote_and_rollback_on_real_vllm_under_load(
     for version, src in (("v1", demo_models.adapters["kansai"]), ("v2", demo_models.next_adapters["kansai"])):
         bundle = tmp / f"kansai-{version}"
         gw.cli("bundle", "create", "-o", str(bundle), "--adapter", f"kansai={src}")
-        gw.cli("model", "register", str(bundle), "--version", version, "--base", "demo", "-c", str(gw.config))
+        gw.cli("model", "register", str(bundle), "--version", version, "--base", "prai-demo", "-c", str(gw.config))
 
     def model_cli(*args: str) -> str:
         return str(gw.cli("model", *args, "-c", str(gw.config)).stdout)
