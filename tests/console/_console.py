@@ -121,7 +121,7 @@ class ConsoleKitchen:
             c.close()
         self.gw.stop()
         self.engine.stop()
-        self.upstream.proc.stop()
+        self.upstream.stop()
 
 
 def register_adapter_versions(kitchen: ConsoleKitchen, tmp: Path, name: str = "kansai") -> None:

@@ -45,7 +45,7 @@ def test_up_prints_the_console_and_how_to_log_in(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(30)
-        upstream.proc.stop()
+        upstream.stop()
 
 
 def test_demo_admin_gets_a_one_time_password(tmp_path: Path) -> None:
