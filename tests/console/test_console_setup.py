@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from prai.gateway.console.setup import login_lines
+from prai.console.setup import login_lines
 from tests.console._console import PRAI, REPO_ROOT, AdminClient, FakeUpstream, Gateway, free_port
 from tests.gateway._gwutil import gateway_env
 
