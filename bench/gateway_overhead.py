@@ -22,7 +22,7 @@ database it creates (``--postgres-url``) and drops.
 Per round and target (the order alternates every round): req/s at 32 connections; p50 at
 1 connection; req/s and p99 at 256 connections. Then the median time to first token of
 probe streams while 64 slow streams (200 chunks, 50 ms apart, from
-``tests/gateway/fake_upstream.py``, the only fake with slow streams) are open, and
+``tests/_support/fake_openai.py``, the tests' fake, which has slow streams) are open, and
 the 1-worker in-memory gateway's RSS after ``--stream-requests`` and twice that many
 short streamed requests. Medians of the rounds are reported, with ratios.
 
@@ -55,7 +55,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ROOT.parent / "shared" / "tools"
 FAST = TOOLS / "fake_upstream.py"
 LUA = TOOLS / "chat.lua"
-SLOWFAKE = ROOT / "tests" / "gateway" / "fake_upstream.py"
+SLOWFAKE = ROOT / "tests" / "_support" / "fake_openai.py"
 PASS = ROOT / "bench" / "_passthrough.py"
 HIGH_LIMITS = {"requests_per_minute": 10_000_000, "tokens_per_minute": 1_000_000_000, "concurrent_requests": 100_000}
 HIGH_BUDGET = {"tokens_per_day": 10**12, "tokens_per_month": 10**13, "soft_percent": 100}

@@ -15,18 +15,24 @@ What the answer is, by configuration:
 
 - default: ``こんにちは！ from NAME``; the prompt's words steer it: ``SLOW`` (200 chunks
   50 ms apart; a client that hangs up counts in ``cancelled``), ``SLEEP`` (2 s first),
-  ``FAIL500`` (HTTP 500), ``BREAK`` (the stream stops mid-way without ``[DONE]``), ``PII``
-  (a phone number, split across two chunks when streamed);
+  ``FAIL500`` (HTTP 500), ``BADPARAM`` (HTTP 400 in vLLM's older error shape,
+  ``{"object": "error", "message": ...}``), ``BREAK`` (the stream stops mid-way without
+  ``[DONE]``), ``PII`` (a phone number, split across two chunks when streamed);
 - ``personas``: per model (``*`` for any), a fixed reply sent one character per token after
   a time to first token, with a per-token delay, or HTTP 500 (``fail``); the usage chunk
   is always sent; ``api_key`` and ``block_words`` (HTTP 400 ``guardrail_violation``) apply;
 - ``echo``: the last user message (the text after ``ANSWER:``, or the base64 text after
   ``B64:``), streamed three characters per event; ``DELAY_MS:n;`` waits n ms between events;
+  an answer ``TOOL:ARGS`` is a tool call (``lookup``) whose ``arguments`` are ARGS (streamed
+  three characters per event too, ``finish_reason: tool_calls``); ``REASON:a|b`` answers
+  with ``reasoning_content`` a and ``content`` b;
 - ``lora_base``: a vLLM with the runtime LoRA API: ``/v1/load_lora_adapter`` and
   ``/v1/unload_lora_adapter`` (vLLM's 400/404 answers), unknown models answer 404,
   answers are ``answer from MODEL``, ``GET /metrics`` has ``vllm:num_requests_running``,
   ``..._waiting`` and ``vllm:lora_requests_info``; ``/stats`` records loads, unloads and
-  ``violations`` (an adapter unloaded while its requests were running).
+  ``violations`` (an adapter unloaded while its requests were running);
+- ``pooling`` (with any of the above): an embeddings-only vLLM (``--runner pooling``): chat
+  and completions answer ``404 {"detail": "Not Found"}``, a route that does not exist.
 """
 
 from __future__ import annotations
@@ -76,6 +82,8 @@ class Answer:
     first_s: float = 0.0  # before the first piece
     between_s: float = 0.0  # between pieces
     stream_usage: dict[str, int] | None = None  # when a stream counts differently
+    reasoning: list[str] = field(default_factory=list)  # reasoning_content pieces, before the text
+    tool: bool = False  # the text is a tool call's arguments (finish_reason tool_calls)
     role_chunk: bool = False  # chat streams open with an empty assistant delta
     finish_chunk: bool = False  # a separate last event carries finish_reason
     finish_on_last: bool = False  # the last piece carries finish_reason
@@ -94,6 +102,7 @@ class FakeOpenAI:
     models: list[tuple[str, str | None]] | None = None
     personas: dict[str, Persona] = field(default_factory=dict)
     echo: bool = False
+    pooling: bool = False
     api_key: str | None = None
     block_words: tuple[str, ...] = ()
     lora_base: str | None = None
@@ -160,11 +169,15 @@ class FakeOpenAI:
                 answer = base64.b64decode(last.split("B64:", 1)[1]).decode("utf-8")
             else:
                 answer = last.split("ANSWER:", 1)[1] if "ANSWER:" in last else last
-            pieces = [answer[i: i + 3] for i in range(0, len(answer), 3)]
-            return Answer(model, pieces, answer, {"prompt_tokens": 5, "completion_tokens": len(answer),
-                                                  "total_tokens": 5 + len(answer)},
-                          rid="chatcmpl-guard", created=int(time.time()),
-                          between_s=int(delay.group(1)) / 1000 if delay else 0.0, finish_on_last=True)
+            usage = {"prompt_tokens": 5, "completion_tokens": len(answer), "total_tokens": 5 + len(answer)}
+            tool, reasoning = answer.startswith("TOOL:"), ""
+            if tool:
+                answer = answer[len("TOOL:"):]
+            elif answer.startswith("REASON:"):
+                reasoning, _, answer = answer[len("REASON:"):].partition("|")
+            return Answer(model, _threes(answer), answer, usage, rid="chatcmpl-guard", created=int(time.time()),
+                          between_s=int(delay.group(1)) / 1000 if delay else 0.0, finish_on_last=True,
+                          reasoning=_threes(reasoning), tool=tool)
         slow = "SLOW" in text
         pieces = ["x"] * 200 if slow else ["こん", "にち", "は", f" from {self.name}"]
         whole = f"こんにちは！ from {self.name}"
@@ -244,6 +257,13 @@ class FakeOpenAI:
         default_mode = not (self.personas or self.echo or self.lora_base is not None)
         if default_mode and "SLEEP" in text:
             await asyncio.sleep(2.0)
+        if self.pooling and not path.endswith("/embeddings"):
+            writer.write(_resp(404, JSON, b'{"detail":"Not Found"}'))
+            return True
+        if default_mode and "BADPARAM" in text:
+            writer.write(_json(400, {"object": "error", "message": "temperature must be >= 0",
+                                     "type": "BadRequestError", "param": None, "code": 400}))
+            return True
         if any(w in text for w in self.block_words):
             writer.write(_json(400, {"error": {"message": "blocked by policy default: pii.my_number",
                                                "type": "guardrail_violation", "param": None, "code": 400}}))
@@ -280,9 +300,14 @@ class FakeOpenAI:
                     return False
             else:
                 await asyncio.sleep(answer.wait_s)
-                choice: dict[str, Any] = {"index": 0, "finish_reason": "stop"}
-                if chat:
+                choice: dict[str, Any] = {"index": 0, "finish_reason": "tool_calls" if answer.tool else "stop"}
+                if chat and answer.tool:
+                    choice["message"] = {"role": "assistant", "content": None, "tool_calls": [
+                        {"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": answer.text}}]}
+                elif chat:
                     choice["message"] = {"role": "assistant", "content": answer.text}
+                    if answer.reasoning:
+                        choice["message"]["reasoning_content"] = "".join(answer.reasoning)
                 else:
                     choice["text"] = answer.text
                 writer.write(_json(200, {"id": answer.rid, "object": "chat.completion" if chat else "text_completion",
@@ -300,22 +325,29 @@ class FakeOpenAI:
         obj = "chat.completion.chunk" if chat else "text_completion"
         base = {"id": a.rid, "object": obj, "created": a.created, "model": a.model}
 
-        def choice(content: str, finish: str | None) -> dict[str, Any]:
-            if chat:
-                return {"index": 0, "delta": {"content": content} if content or not finish else {},
-                        "finish_reason": finish}
-            return {"index": 0, "text": content, "finish_reason": finish}
+        def choice(content: str, finish: str | None, key: str = "content", first: bool = False) -> dict[str, Any]:
+            if not chat:
+                return {"index": 0, "text": content, "finish_reason": finish}
+            if a.tool and content:
+                fn = {"name": "lookup", "arguments": content} if first else {"arguments": content}
+                call: dict[str, Any] = {"index": 0, "function": fn}
+                if first:
+                    call.update(id="call_1", type="function")
+                return {"index": 0, "delta": {"tool_calls": [call]}, "finish_reason": finish}
+            return {"index": 0, "delta": {key: content} if content or not finish else {}, "finish_reason": finish}
 
         if a.role_chunk and chat:
             writer.write(_event({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
                                                       "finish_reason": None}]}))
         await asyncio.sleep(a.first_s)
-        for i, piece in enumerate(a.pieces):
+        pieces = [("reasoning_content", p) for p in a.reasoning] + [("content", p) for p in a.pieces]
+        for i, (key, piece) in enumerate(pieces):
             if i and a.between_s and not a.slow:
                 await writer.drain()
                 await asyncio.sleep(a.between_s)
-            last = a.finish_on_last and i == len(a.pieces) - 1
-            writer.write(_event({**base, "choices": [choice(piece, "stop" if last else None)]}))
+            last = a.finish_on_last and i == len(pieces) - 1
+            finish = ("tool_calls" if a.tool else "stop") if last else None
+            writer.write(_event({**base, "choices": [choice(piece, finish, key, first=i == 0)]}))
             if a.slow:
                 await writer.drain()
                 await asyncio.sleep(a.between_s)
@@ -446,6 +478,10 @@ def _json(status: int, obj: Any) -> bytes:
     return _resp(status, JSON, json.dumps(obj, ensure_ascii=False).encode())
 
 
+def _threes(text: str) -> list[str]:
+    return [text[i: i + 3] for i in range(0, len(text), 3)]
+
+
 def _chunk(data: bytes) -> bytes:
     return hex(len(data))[2:].encode() + b"\r\n" + data + b"\r\n"
 
@@ -461,12 +497,13 @@ class FakeOpenAIProcess:
     """The fake upstream as its own process on a free port (``url``, ``stats()``, ``stop()``).
 
     Args:
-        name / models / echo: as :class:`FakeOpenAI` (``models``: ``"a,b:a"``, ``b`` an adapter of ``a``).
+        name / models / echo / pooling: as :class:`FakeOpenAI` (``models``: ``"a,b:a"``, ``b`` an
+            adapter of ``a``).
         base, adapters, delay_ms, slow, linger_ms: the fake vLLM (``lora_base`` ...; ``slow``:
             model → extra ms before its first token).
     """
 
-    def __init__(self, name: str = "fake", models: str | None = None, *, echo: bool = False,
+    def __init__(self, name: str = "fake", models: str | None = None, *, echo: bool = False, pooling: bool = False,
                  base: str | None = None, adapters: dict[str, str] | None = None, delay_ms: float = 40,
                  slow: dict[str, float] | None = None, linger_ms: float = 0) -> None:
         from tests._support.net import free_port, wait_http  # (this file also runs as a script)
@@ -477,6 +514,7 @@ class FakeOpenAIProcess:
                "--linger-ms", str(linger_ms)]
         cmd += ["--models", models] if models else []
         cmd += ["--echo"] if echo else []
+        cmd += ["--pooling"] if pooling else []
         cmd += ["--base", base] if base else []
         cmd += [f"--adapter={n}={p}" for n, p in (adapters or {}).items()]
         cmd += [f"--slow={n}={ms}" for n, ms in (slow or {}).items()]
@@ -510,6 +548,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--name", default="fake", help="named in the default answer")
     ap.add_argument("--models", help="listed models: a,b:a (b is a LoRA adapter of a)")
     ap.add_argument("--echo", action="store_true", help="answer with the last user message")
+    ap.add_argument("--pooling", action="store_true", help="embeddings only: chat and completions are 404")
     ap.add_argument("--base", help="a vLLM with the runtime LoRA API serving this base model")
     ap.add_argument("--adapter", action="append", default=[], help="NAME=PATH loaded at start (with --base)")
     ap.add_argument("--delay-ms", type=float, default=40, help="--base: answer time (ms)")
@@ -520,7 +559,7 @@ def main(argv: list[str] | None = None) -> None:
     if a.models:
         models = [(m.split(":")[0], m.split(":")[1] if ":" in m else None) for m in a.models.split(",")]
     fake = FakeOpenAI(
-        name=a.name, models=models, echo=a.echo, lora_base=a.base,
+        name=a.name, models=models, echo=a.echo, pooling=a.pooling, lora_base=a.base,
         adapters=dict(x.split("=", 1) for x in a.adapter), delay_s=a.delay_ms / 1000,
         slow={n: float(ms) / 1000 for n, ms in (x.split("=", 1) for x in a.slow)}, linger_s=a.linger_ms / 1000,
     )

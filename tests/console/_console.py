@@ -121,7 +121,7 @@ class ConsoleKitchen:
             c.close()
         self.gw.stop()
         self.engine.stop()
-        self.upstream.proc.stop()
+        self.upstream.stop()
 
 
 def register_adapter_versions(kitchen: ConsoleKitchen, tmp: Path, name: str = "kansai") -> None:
@@ -188,7 +188,7 @@ def start_kitchen(tmp: Path, *, console: dict[str, Any] | None = None) -> Consol
     kitchen = ConsoleKitchen(gw, upstream, engine, engine_url, reports)
     try:
         gw.start()
-        from prai.gateway.console.users import create_user
+        from prai.console.users import create_user
 
         db = kitchen.db()
         try:  # the library `prai admin create-user` calls (test_console_api tests the command itself)

@@ -184,7 +184,7 @@ def test_logout_and_disable_end_sessions(kitchen: ConsoleKitchen) -> None:
     kitchen.admin_cli("disable-user", "bob")
     assert c.get("/admin/keys").status_code == 401
     assert kitchen.client().login("bob").status_code == 401
-    from prai.gateway.console.users import set_disabled
+    from prai.console.users import set_disabled
 
     engine = kitchen.db()
     set_disabled(engine, "bob", False, actor="test")  # what `prai admin enable-user bob` calls

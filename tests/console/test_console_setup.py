@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from prai.gateway.console.setup import login_lines
+from prai.console.setup import login_lines
 from tests.console._console import PRAI, REPO_ROOT, AdminClient, FakeUpstream, Gateway, free_port
 from tests.gateway._gwutil import gateway_env
 
@@ -45,7 +45,7 @@ def test_up_prints_the_console_and_how_to_log_in(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(30)
-        upstream.proc.stop()
+        upstream.stop()
 
 
 def test_demo_admin_gets_a_one_time_password(tmp_path: Path) -> None:

@@ -15,15 +15,15 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Engine
 
 from prai.config.console import ConsoleConfig
+from prai.console import passwords, sessions
+from prai.console.i18n import LANGS, catalog
+from prai.console.roles import Principal
+from prai.console.users import create_user, set_disabled
 from prai.db.engine import normalize_url, open_engine
 from prai.db.migrations import MIGRATIONS, migrate, schema_version
 from prai.errors import AdminAuthRequired, AdminForbidden, AdminLoginFailed, AdminUserError, LoginThrottled
-from prai.gateway.console import passwords, sessions
-from prai.gateway.console.i18n import LANGS, catalog
-from prai.gateway.console.roles import Principal
-from prai.gateway.console.users import create_user, set_disabled
 
-CONSOLE = Path(__file__).resolve().parents[2] / "src" / "prai" / "gateway" / "console"
+CONSOLE = Path(__file__).resolve().parents[2] / "src" / "prai" / "console"
 
 
 # --- passwords ----------------------------------------------------------------------------
@@ -69,8 +69,8 @@ def test_both_languages_have_every_key_the_pages_use() -> None:
 
 
 def test_doctor_areas_in_the_api_schema_are_doctors() -> None:
+    from prai.console.schemas import DoctorArea
     from prai.doctor import AREAS
-    from prai.gateway.console.schemas import DoctorArea
 
     assert get_args(DoctorArea) == AREAS
 

@@ -18,10 +18,8 @@ from typing import Any
 
 import yaml
 
+from tests._support.fake_openai import FakeOpenAIProcess
 from tests._support.net import free_port, wait_http
-
-# the gateway tests' upstream (--pooling, BADPARAM, SLOW, ...)
-FAKE = Path(__file__).with_name("fake_upstream.py")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PRAI = [sys.executable, "-m", "prai.cli.main"]
@@ -81,25 +79,14 @@ class Proc:
                 self.p.wait(5)
 
 
-class FakeUpstream:
-    def __init__(
-        self, name: str = "fake", models: str = "fake,fake-lora:fake,embed", *extra: str
-    ) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = Proc(
-            [sys.executable, str(FAKE), str(self.port), "--name", name, "--models", models, *extra]
-        )
-        wait_http(self.url + "/health", proc=self.proc.p)
+class FakeUpstream(FakeOpenAIProcess):
+    """The gateway tests' upstream: tests/_support/fake_openai.py as its own process, listing
+    ``fake``, ``fake-lora`` (an adapter of ``fake``) and ``embed`` unless told otherwise
+    (``pooling``: an embeddings-only vLLM)."""
 
-    def stats(self) -> dict[str, Any]:
-        return http_json(self.url + "/stats")[2]
-
-    def set_health(self, up: bool) -> None:
-        http_json(self.url + ("/admin/health/up" if up else "/admin/health/down"), b"")
-
-    def stop(self) -> None:
-        self.proc.stop()
+    def __init__(self, name: str = "fake", models: str = "fake,fake-lora:fake,embed", *,
+                 pooling: bool = False) -> None:
+        super().__init__(name, models, pooling=pooling)
 
 
 def gateway_env(cache_dir: Path) -> dict[str, str]:

@@ -14,9 +14,9 @@ from tests.gateway._gwutil import FakeUpstream, Gateway, http_json
 
 @pytest.fixture(scope="module")
 def pooling_upstream() -> Iterator[FakeUpstream]:
-    up = FakeUpstream("pool", "minilm", "--pooling")
+    up = FakeUpstream("pool", "minilm", pooling=True)
     yield up
-    up.proc.stop()
+    up.stop()
 
 
 def test_chat_to_an_embeddings_only_model(

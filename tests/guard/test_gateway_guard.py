@@ -18,6 +18,7 @@ import openai
 import pytest
 import yaml
 
+from tests._support.fake_openai import FakeOpenAIProcess
 from tests._support.net import free_port, wait_http
 
 HERE = Path(__file__).resolve().parent
@@ -39,18 +40,13 @@ class Kitchen:
 
 
 @pytest.fixture(scope="module")
-def kitchen(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kitchen]:
+def kitchen(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Kitchen]:
     tmp = tmp_path_factory.mktemp("gwguard")
-    up_port, gw_port = free_port(), free_port()
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("guard_upstream.py")), str(up_port)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-    ]
-    upstream = f"http://127.0.0.1:{up_port}"
-    wait_http(upstream + "/health", proc=procs[0])
+    gw_port = free_port()
+    fake = FakeOpenAIProcess(models="m", echo=True)  # ANSWER:, B64:, DELAY_MS:, TOOL:, REASON:
+    request.addfinalizer(fake.stop)
+    upstream = fake.url
+    procs: list[subprocess.Popen[bytes]] = []
     cfg = {
         "gateway": {
             "host": "127.0.0.1",
@@ -120,10 +116,10 @@ def kitchen(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kitchen]:
     )
     url = f"http://127.0.0.1:{gw_port}"
     try:
-        wait_http(url + "/health", proc=procs[1])
+        wait_http(url + "/health", proc=procs[0])
         yield Kitchen(url, upstream, keys["legal"], config, tmp, env, keys["ops"])
     finally:
-        for p in reversed(procs):
+        for p in procs:
             p.terminate()
             try:
                 p.wait(15)

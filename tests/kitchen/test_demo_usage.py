@@ -25,7 +25,7 @@ def test_the_printed_openai_example_runs_outside_the_venv(tmp_path: Path) -> Non
         assert r.returncode == 0, r.stderr
         assert "こんにちは" in r.stdout
     finally:
-        up.proc.stop()
+        up.stop()
 
 
 def test_usage_text_is_copyable(tmp_path: Path) -> None:

@@ -72,7 +72,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """Create a console user; a generated password is printed once and must be changed at first login."""
-        from prai.gateway.console.users import create_user as do_create
+        from prai.console.users import create_user as do_create
 
         password = _stdin_password(password_stdin)
         engine, gw = _open(config)
@@ -91,7 +91,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        from prai.gateway.console.users import user_rows
+        from prai.console.users import user_rows
 
         engine, _gw = _open(config)
         rows = user_rows(engine)
@@ -115,7 +115,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """Set a new password (generated: one-time) and end the user's sessions."""
-        from prai.gateway.console.users import reset_password as do_reset
+        from prai.console.users import reset_password as do_reset
 
         password = _stdin_password(password_stdin)
         engine, _gw = _open(config)
@@ -128,7 +128,7 @@ def register(app: typer.Typer) -> None:
         config: Path | None = typer.Option(None, "--config", "-c", callback=input_file, help=_CONFIG_HELP),
     ) -> None:
         """Disable a user: logins refused, sessions ended."""
-        from prai.gateway.console.users import set_disabled
+        from prai.console.users import set_disabled
 
         engine, _gw = _open(config)
         set_disabled(engine, username, True, actor=_actor())
@@ -140,7 +140,7 @@ def register(app: typer.Typer) -> None:
         config: Path | None = typer.Option(None, "--config", "-c", callback=input_file, help=_CONFIG_HELP),
     ) -> None:
         """Enable a disabled user again."""
-        from prai.gateway.console.users import set_disabled
+        from prai.console.users import set_disabled
 
         engine, _gw = _open(config)
         set_disabled(engine, username, False, actor=_actor())

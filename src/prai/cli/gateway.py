@@ -57,6 +57,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         from prai.cli._kitchen import resolve_kitchen
+        from prai.console import build_console
         from prai.gateway.server import serve
         from prai.settings import get_settings
 
@@ -79,6 +80,7 @@ def register(app: typer.Typer) -> None:
             on_ready=ready,
             tls_cert=tls_cert,
             tls_key=tls_key,
+            console=build_console,
         )
 
     @keys.command("create")

@@ -1,7 +1,7 @@
 """Console users, their browser sessions and failed logins (tables of migration step 2).
 
-Rows only: password hashing lives in :mod:`prai.gateway.console.passwords`, roles and
-sessions' rules in :mod:`prai.gateway.console`. Functions ending in ``_in`` run inside the
+Rows only: password hashing lives in :mod:`prai.console.passwords`, roles and
+sessions' rules in :mod:`prai.console`. Functions ending in ``_in`` run inside the
 caller's transaction, so a change and its audit record commit together.
 """
 

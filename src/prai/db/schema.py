@@ -177,7 +177,7 @@ admin_users_table = Table(
     Column("username", String(64), primary_key=True),
     Column("role", String(32), nullable=False),
     Column("tenant", String(64), nullable=True),
-    # scrypt parameters, salt and derived key (see prai.gateway.console.passwords)
+    # scrypt parameters, salt and derived key (see prai.console.passwords)
     Column("password_hash", String(256), nullable=False),
     Column("must_change_password", Boolean, nullable=False, default=False),
     Column("disabled", Boolean, nullable=False, default=False),

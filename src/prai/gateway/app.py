@@ -9,7 +9,9 @@
 3. accounting (:mod:`prai.gateway.accounting`): usage, token-limit correction, audit
    record (journaled before the last byte), metrics.
 
-``GET /v1/models`` is :mod:`prai.gateway.models`. Every error is the OpenAI envelope
+``GET /v1/models`` is :mod:`prai.gateway.models`. ``/admin`` and ``/console`` go to the
+operator console when the caller passes one (``console=``; :mod:`prai.console` sits above the
+gateway, so the gateway never imports it). Every error is the OpenAI envelope
 (:mod:`prai.gateway._asgi`); after an SSE stream has started, an error goes out as one
 ``data:`` event. Each answer carries ``x-prai-gateway-ms`` (the time spent in the gateway
 itself; for streams: up to the response headers) and ``x-prai-request-id`` (the audit
@@ -21,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
 
@@ -45,6 +47,9 @@ from prai.gateway.relay import RelayStage
 from prai.gateway.upstreams import Router
 from prai.openai_api import error_body
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
 log = logging.getLogger("prai.gateway")
 
 #: Seconds after which a request starts watching for the client's disconnect.
@@ -56,6 +61,14 @@ ENDPOINTS = {
 }
 
 
+class ConsoleFactory(Protocol):
+    """Builds the ASGI app that answers ``/admin`` and ``/console`` over the gateway's config
+    and database engine (:func:`prai.console.build_console`)."""
+
+    def __call__(self, gateway: GatewayConfig, engine: Engine, *, cache_dir: Path,
+                 config_path: Path | None = None) -> Any: ...
+
+
 class GatewayApp:
     """The ASGI callable; create with a loaded kitchen config.
 
@@ -64,6 +77,8 @@ class GatewayApp:
         cache_dir: default location of the SQLite file and audit journal (PRAI_CACHE_DIR).
         guard: a guard implementation; default: :func:`load_guard`.
         config_path: kitchen.yaml, for the console (doctor runs with it).
+        console: builds the operator console (:func:`prai.console.build_console`), called when
+            ``gateway.console.enabled``; None: ``/admin`` and ``/console`` answer 404.
 
     Raises:
         ConfigError: no ``gateway`` section, or a guard policy that is not defined.
@@ -71,7 +86,8 @@ class GatewayApp:
     """
 
     def __init__(
-        self, kitchen: Any, *, cache_dir: Path, guard: Guard | None = None, config_path: Path | None = None
+        self, kitchen: Any, *, cache_dir: Path, guard: Guard | None = None, config_path: Path | None = None,
+        console: ConsoleFactory | None = None,
     ) -> None:
         cfg: GatewayConfig = kitchen.gateway
         self.cfg = cfg
@@ -102,10 +118,8 @@ class GatewayApp:
         self.started = False
         # --- console hook (issue 17): /admin and /console go to the console's own app ---
         self.console: Any = None
-        if cfg.console.enabled:
-            from prai.gateway.console import build_console
-
-            self.console = build_console(cfg, self.engine, cache_dir=cache_dir, config_path=config_path)
+        if cfg.console.enabled and console is not None:
+            self.console = console(cfg, self.engine, cache_dir=cache_dir, config_path=config_path)
 
     # --- lifecycle ---------------------------------------------------------------------
 

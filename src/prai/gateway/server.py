@@ -16,11 +16,14 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prai.config import load_kitchen
 from prai.config.gateway import GatewayConfig
 from prai.errors import ConfigError, PortInUse
+
+if TYPE_CHECKING:
+    from prai.gateway.app import ConsoleFactory
 
 
 def load_gateway_config(path: str | Path, env: dict[str, str] | None = None) -> Any:
@@ -79,6 +82,7 @@ def serve(
     on_server: Any = None,
     tls_cert: Path | None = None,
     tls_key: Path | None = None,
+    console: ConsoleFactory | None = None,
 ) -> None:
     """Serve the gateway until SIGINT/SIGTERM.
 
@@ -92,6 +96,9 @@ def serve(
         on_server: called with the ``uvicorn.Server``; set its ``should_exit`` to stop.
         tls_cert / tls_key: PEM certificate chain and key: serve HTTPS (an OpenShift Route
             with ``reencrypt`` termination talks TLS to the pod).
+        console: the operator console's builder (:func:`prai.console.build_console`; `prai
+            gateway` and `prai up` pass it); None: no ``/admin`` or ``/console``. Extra workers
+            are `prai gateway` processes, which always pass it.
 
     Raises:
         ConfigError: invalid config, or ``workers > 1`` with in-memory rate limits.
@@ -119,7 +126,7 @@ def serve(
             raise ConfigError(f"{flag} {path}: no such file", hint="mount the serving certificate secret there")
     tls_args = ["--tls-cert", str(tls_cert), "--tls-key", str(tls_key)] if tls_cert and tls_key else []
     sock = bind_socket(host, port, reuse_port=reuse_port or workers > 1)
-    app = GatewayApp(kitchen, cache_dir=cache_dir, config_path=Path(config_path))
+    app = GatewayApp(kitchen, cache_dir=cache_dir, config_path=Path(config_path), console=console)
     children: list[subprocess.Popen[bytes]] = []
     for _ in range(workers - 1):
         children.append(

@@ -333,7 +333,7 @@ def usage_text(url: str, key: str, model: str, adapter: str, python: str = sys.e
 
 
 def _print_usage(console: Console, gateway: DemoGateway, models: DemoModels) -> None:
-    from prai.gateway.console.setup import login_lines
+    from prai.console.setup import login_lines
 
     adapter = next(iter(models.adapters))
     print(usage_text(gateway.url, gateway.key, models.served_model_name, adapter), flush=True)

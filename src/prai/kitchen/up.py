@@ -243,7 +243,8 @@ def run_up(
             key = admin.create_key(engine, gwcfg, tenant=tenant, project=project, name="prai up").key
             engine.dispose()
         url = f"http://{gw.host}:{gw.port}"
-        from prai.gateway.console.setup import login_lines
+        from prai.console import build_console
+        from prai.console.setup import login_lines
         from prai.settings import get_settings
 
         console = [] if smoke else login_lines(config, cache_dir, url, demo_user=demo, actor=get_settings().actor)
@@ -267,7 +268,8 @@ def run_up(
             if smoke:
                 threading.Thread(target=_smoke, args=(url, key, model, result), daemon=True).start()
 
-        serve(config, cache_dir=cache_dir, on_ready=ready, on_server=lambda s: result.update(server=s))
+        serve(config, cache_dir=cache_dir, on_ready=ready, on_server=lambda s: result.update(server=s),
+              console=build_console)
         if smoke:
             if "error" in result:
                 raise result["error"]

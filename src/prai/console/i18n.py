@@ -22,7 +22,7 @@ LANG_COOKIE = "prai_lang"
 @cache
 def catalog(lang: str) -> dict[str, str]:
     """The catalog of ``lang`` (one of :data:`LANGS`)."""
-    text = resources.files("prai.gateway.console").joinpath("i18n", f"{lang}.json").read_text(encoding="utf-8")
+    text = resources.files("prai.console").joinpath("i18n", f"{lang}.json").read_text(encoding="utf-8")
     data: dict[str, str] = json.loads(text)
     return data
 

@@ -24,10 +24,10 @@ from typing import Any
 
 from sqlalchemy import case, func, select
 
+from prai.console.context import ConsoleContext
+from prai.console.roles import Principal
 from prai.db.schema import audit_table
 from prai.errors import UsageError
-from prai.gateway.console.context import ConsoleContext
-from prai.gateway.console.roles import Principal
 
 REQUEST_ENDPOINTS = ("chat.completions", "completions", "embeddings")
 MAX_BUCKETS = 500

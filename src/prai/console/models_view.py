@@ -11,10 +11,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from prai.console._audit import admin_record, audit
+from prai.console.context import ConsoleContext
+from prai.console.roles import Principal
 from prai.errors import PraiError, UsageError
-from prai.gateway.console._audit import admin_record, audit
-from prai.gateway.console.context import ConsoleContext
-from prai.gateway.console.roles import Principal
 from prai.lifecycle import registry
 
 

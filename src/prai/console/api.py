@@ -15,10 +15,8 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import iterate_in_threadpool
 
-from prai.errors import UsageError
-from prai.gateway import admin as gw_admin
-from prai.gateway.console import audit_view, checks, key_admin, models_view, sessions, tenants, usage, users
-from prai.gateway.console._deps import (
+from prai.console import audit_view, checks, key_admin, models_view, sessions, tenants, usage, users
+from prai.console._deps import (
     check_same_origin,
     client_of,
     ctx_of,
@@ -27,8 +25,8 @@ from prai.gateway.console._deps import (
     reader,
     writer,
 )
-from prai.gateway.console.roles import Principal
-from prai.gateway.console.schemas import (
+from prai.console.roles import Principal
+from prai.console.schemas import (
     KEY_ID_PATTERN,
     NAME_PATTERN,
     AliasWithVersions,
@@ -54,6 +52,8 @@ from prai.gateway.console.schemas import (
     UsageOut,
     UserOut,
 )
+from prai.errors import UsageError
+from prai.gateway import admin as gw_admin
 
 router = APIRouter(prefix="/admin")
 

@@ -22,6 +22,11 @@ from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from prai.bench.htmlkit import line_chart
+from prai.console import audit_view, checks, key_admin, models_view, sessions, tenants, usage, users
+from prai.console._deps import check_csrf, check_same_origin, client_of, ctx_of, principal_of
+from prai.console.api import report_response, set_session_cookie, time_us
+from prai.console.i18n import LANG_COOKIE, LANGS, pick_lang, translator
+from prai.console.roles import AUDITOR, PLATFORM_ADMIN, Principal
 from prai.errors import (
     AdminLoginFailed,
     BadRequest,
@@ -30,17 +35,12 @@ from prai.errors import (
     PraiError,
     UsageError,
 )
-from prai.gateway.console import audit_view, checks, key_admin, models_view, sessions, tenants, usage, users
-from prai.gateway.console._deps import check_csrf, check_same_origin, client_of, ctx_of, principal_of
-from prai.gateway.console.api import report_response, set_session_cookie, time_us
-from prai.gateway.console.i18n import LANG_COOKIE, LANGS, pick_lang, translator
-from prai.gateway.console.roles import AUDITOR, PLATFORM_ADMIN, Principal
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 MAX_FORM_BYTES = 64 * 1024
 
 _env = jinja2.Environment(
-    loader=jinja2.PackageLoader("prai.gateway.console", "templates"),
+    loader=jinja2.PackageLoader("prai.console", "templates"),
     autoescape=True,
     trim_blocks=True,
     lstrip_blocks=True,

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from prai.console._audit import admin_record, audit
+from prai.console.context import ConsoleContext
+from prai.console.roles import Principal
 from prai.errors import ConsoleError, ReportNotFound, UsageError
-from prai.gateway.console._audit import admin_record, audit
-from prai.gateway.console.context import ConsoleContext
-from prai.gateway.console.roles import Principal
 
 MAX_DEPTH = 3
 MAX_REPORTS = 50

@@ -19,13 +19,13 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
+from prai.console._audit import admin_record, audit
+from prai.console.context import ConsoleContext
+from prai.console.roles import Principal
 from prai.db.audit_log import verify_audit
 from prai.db.schema import audit_table
 from prai.errors import UsageError
 from prai.gateway.admin import EXPORT_FIELDS, _csv_cell, _export_row
-from prai.gateway.console._audit import admin_record, audit
-from prai.gateway.console.context import ConsoleContext
-from prai.gateway.console.roles import Principal
 
 MAX_LIMIT = 500
 

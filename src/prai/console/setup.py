@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from prai.console.roles import PLATFORM_ADMIN
+from prai.console.users import create_user, reset_password
 from prai.db.admins import get_user, list_users
-from prai.gateway.console.roles import PLATFORM_ADMIN
-from prai.gateway.console.users import create_user, reset_password
 
 DEMO_ADMIN = "admin"
 

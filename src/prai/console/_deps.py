@@ -8,10 +8,10 @@ from urllib.parse import urlsplit
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyCookie, APIKeyHeader
 
+from prai.console import sessions
+from prai.console.context import ConsoleContext
+from prai.console.roles import Principal
 from prai.errors import CsrfRejected, PasswordChangeRequired
-from prai.gateway.console import sessions
-from prai.gateway.console.context import ConsoleContext
-from prai.gateway.console.roles import Principal
 
 CSRF_HEADER = "X-CSRF-Token"
 
@@ -26,7 +26,7 @@ csrf_auth = APIKeyHeader(
 
 
 def ctx_of(request: Request) -> ConsoleContext:
-    """The console's context (set on the app by :func:`prai.gateway.console.web.build_app`)."""
+    """The console's context (set on the app by :func:`prai.console.web.build_app`)."""
     ctx: ConsoleContext = request.app.state.ctx
     return ctx
 

@@ -2,6 +2,11 @@
 ``/admin/openapi.json``) and a web console under ``/console`` (server-rendered pages in
 Japanese and English), served by the gateway on its own port. docs/console.md.
 
+A room above the capabilities: a user interface over the gateway's keys, usage and audit,
+the lifecycle (promote, rollback), doctor and the bench/eval reports. Nothing below imports
+it: `prai gateway` and `prai up` pass :func:`build_console` to the gateway
+(``serve(..., console=build_console)``), which hands it ``/admin`` and ``/console``.
+
 Public surface: :data:`PREFIXES` (the paths the gateway hands over) and
 :func:`build_console` (the ASGI app). Users are created with `prai admin` (:mod:`.users`).
 FastAPI and Jinja2 are imported only when a console is built.
@@ -32,8 +37,8 @@ def build_console(
         config_path: kitchen.yaml, for doctor and relative report directories.
         environ: environment for doctor's secrets (default: the process's, via settings).
     """
-    from prai.gateway.console.context import ConsoleContext
-    from prai.gateway.console.web import build_app
+    from prai.console.context import ConsoleContext
+    from prai.console.web import build_app
 
     if environ is None:
         from prai.settings import get_settings

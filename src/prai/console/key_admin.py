@@ -12,12 +12,12 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from prai.console._audit import admin_record, audit_in
+from prai.console.context import ConsoleContext
+from prai.console.roles import Principal
 from prai.db.keys import KeyRecord, get_key_in, insert_key_in, list_keys, revoke_key_in, set_key_expiry_in
 from prai.errors import KeyNotFound, UsageError
 from prai.gateway import auth
-from prai.gateway.console._audit import admin_record, audit_in
-from prai.gateway.console.context import ConsoleContext
-from prai.gateway.console.roles import Principal
 
 STATES = ("active", "revoked", "expired")
 

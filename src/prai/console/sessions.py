@@ -26,6 +26,9 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 
 from prai.config.console import ConsoleConfig
+from prai.console._audit import admin_record, audit, audit_in
+from prai.console.passwords import DUMMY_HASH, verify_password
+from prai.console.roles import Principal
 from prai.db.admins import (
     SessionRow,
     clear_login_failures_in,
@@ -39,9 +42,6 @@ from prai.db.admins import (
     touch_session,
 )
 from prai.errors import AdminAuthRequired, AdminLoginFailed, LoginThrottled
-from prai.gateway.console._audit import admin_record, audit, audit_in
-from prai.gateway.console.passwords import DUMMY_HASH, verify_password
-from prai.gateway.console.roles import Principal
 
 COOKIE = "prai_console"
 #: the cookie's name over HTTPS: the ``__Host-`` prefix makes browsers require Secure, Path=/

@@ -6,9 +6,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from prai.console.context import ConsoleContext
+from prai.console.roles import Principal
 from prai.db.keys import list_keys
-from prai.gateway.console.context import ConsoleContext
-from prai.gateway.console.roles import Principal
 
 SOURCE_NOTE = (
     "Tenants, projects, limits and budgets come from kitchen.yaml, the reviewed source of truth: "

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from prai.console._audit import admin_record, audit_in
+from prai.console.passwords import check_new_password, generate_password, hash_password, verify_password
+from prai.console.roles import Principal, check_role
 from prai.db.admins import (
     AdminUser,
     delete_user_sessions_in,
@@ -25,9 +28,6 @@ from prai.db.admins import (
     update_user_in,
 )
 from prai.errors import AdminLoginFailed, AdminUserError, AdminUserNotFound
-from prai.gateway.console._audit import admin_record, audit_in
-from prai.gateway.console.passwords import check_new_password, generate_password, hash_password, verify_password
-from prai.gateway.console.roles import Principal, check_role
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 

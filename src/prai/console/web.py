@@ -21,9 +21,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
 
 from prai import __version__
+from prai.console import api, pages
+from prai.console.context import ConsoleContext
 from prai.errors import AdminAuthRequired, PasswordChangeRequired, PraiError
-from prai.gateway.console import api, pages
-from prai.gateway.console.context import ConsoleContext
 from prai.openai_api import error_body
 
 #: the console's policy: its own origin only (``data:`` images for inline SVG icons)
@@ -177,7 +177,7 @@ def build_app(ctx: ConsoleContext) -> Any:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.include_router(api.router)
     app.include_router(pages.router)
-    static = resources.files("prai.gateway.console").joinpath("static")
+    static = resources.files("prai.console").joinpath("static")
     app.mount("/console/static", StaticFiles(directory=str(static)), name="static")
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return SecurityHeaders(app)
