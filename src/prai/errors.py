@@ -403,6 +403,17 @@ class BundleManifestError(BundleError):
     )
 
 
+class BundleImageLayoutError(BundleManifestError):
+    """The bundle's ``images/`` OCI layout is unreadable or disagrees with the manifest's
+    ``images[]`` (a broken ``index.json``, a manifest that is not JSON, an image missing
+    from the index)."""
+
+    hint = (
+        "the images/ layout was damaged or edited after creation: take the bundle again (compare "
+        "the root digest), or create it again with `prai bundle create --image …`"
+    )
+
+
 class BundleSignatureError(BundleError):
     """The manifest signature is missing, malformed or made with another key."""
 
@@ -449,7 +460,7 @@ class BundleSoftwareError(BundleError):
 
     exit_code = 9
     hint = (
-        "create the bundle for the target's Python and platform (--python 3.11 --platform "
+        "create the bundle for the target's Python and platform (--python 3.11 --wheel-platform "
         "manylinux_2_28_x86_64), or install with that Python"
     )
 

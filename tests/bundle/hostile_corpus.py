@@ -24,6 +24,7 @@ from typing import Any
 
 from prai.bundle.manifest import (
     FileEntry,
+    ImageRef,
     Manifest,
     ManifestAdapter,
     ManifestModel,
@@ -55,13 +56,15 @@ def _role(path: str) -> tuple[str, str]:
     top = path.split("/")[0]
     if top == "adapters":
         return "adapter", path.split("/")[1]
+    if top in ("images", "software", "sbom"):  # one logical name per role, as create writes
+        return top, top
     return {"model": "model", "other": "other", "eval": "eval", "ca": "ca"}.get(top, "other"), (
         "model" if top == "model" else path.rsplit("/", 1)[-1]
     )
 
 
-def manifest_dict(files: dict[str, bytes]) -> dict[str, Any]:
-    """A valid manifest (as plain JSON data) for ``files``."""
+def manifest_dict(files: dict[str, bytes], images: list[ImageRef] | None = None) -> dict[str, Any]:
+    """A valid manifest (as plain JSON data) for ``files`` (and carried ``images``)."""
     entries = []
     for path, data in files.items():
         role, name = _role(path)
@@ -83,6 +86,7 @@ def manifest_dict(files: dict[str, bytes]) -> dict[str, Any]:
         if "model/model.safetensors" in files
         else (ManifestModel(name="tiny") if any(p.startswith("model/") for p in files) else None),
         adapters=[ManifestAdapter(name=a, path=f"adapters/{a}", rank=8) for a in adapters],
+        images=images or [],
     )
     return json.loads(dump_manifest(m))
 
@@ -722,6 +726,35 @@ for _name, _path in {
     RECIPES[_name] = (_path_recipe(_path), 17, repr(_path)[:20])
 
 
+def _colliding(*paths: str) -> Recipe:
+    """The valid bundle plus files at ``paths`` (distinct on Linux, one name on Windows or
+    macOS), in the manifest and on disk."""
+
+    def make(d: Path) -> Path:
+        files = payload()
+        files[paths[0]] = b"file 0\n"
+        data = manifest_dict(files)  # valid: the others are added past the model's checks
+        for i, path in enumerate(paths[1:], 1):
+            files[path] = f"file {i}\n".encode()
+            data["files"].append({"role": _role(path)[0], "name": _role(path)[1], "path": path,
+                                  "size": len(files[path]),
+                                  "sha256": hashlib.sha256(files[path]).hexdigest()})
+        return _dir_with_manifest(d, canonical(data), files)
+
+    return make
+
+
+RECIPES["path-case-collision"] = (
+    _colliding("other/Readme.txt", "other/README.txt"), 17, "differ only by case"
+)
+RECIPES["path-folder-case-collision"] = (
+    _colliding("model/Sub/a.json", "model/sub/b.json"), 17, "'model/Sub' and 'model/sub'"
+)
+RECIPES["path-nfc-nfd-collision"] = (
+    _colliding("other/caf\u00e9.txt", "other/cafe\u0301.txt"), 17, "Unicode normalisation"
+)
+
+
 @recipe("manifest-file-and-folder", 17, "is a file and also the folder")
 def _file_and_folder(d: Path) -> Path:
     files = payload()
@@ -872,3 +905,166 @@ def _parts_json(d: Path) -> Path:
     index = _parts(d)
     index.write_text('{"parts": ' + "[" * 100_000)
     return index
+
+
+# container images: the OCI layout under images/ (issue 14) -------------------------------
+
+
+def _sha(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _doc(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _image_layout(layer_size_delta: int = 0) -> tuple[dict[str, bytes], ImageRef]:
+    """images/ of a bundle that carries one image: an index naming one image manifest,
+    its config and one layer (``layer_size_delta`` is added to the layer's descriptor size).
+    Returns the files and the manifest's ``images[]`` entry."""
+    config = _doc({"architecture": "amd64", "os": "linux",
+                   "rootfs": {"type": "layers", "diff_ids": [_sha(b"layer")]}})
+    layer = b"layer-bytes " * 50
+    image = _doc({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": _sha(config), "size": len(config)},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                    "digest": _sha(layer), "size": len(layer) + layer_size_delta}],
+    })
+    index = _doc({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                       "digest": _sha(image), "size": len(image),
+                       "platform": {"os": "linux", "architecture": "amd64"}}],
+    })
+    top = {"mediaType": "application/vnd.oci.image.index.v1+json", "digest": _sha(index),
+           "size": len(index), "annotations": {"org.opencontainers.image.ref.name": "team/app:1"}}
+    files = {
+        "images/oci-layout": b'{"imageLayoutVersion":"1.0.0"}',
+        "images/index.json": _doc({"schemaVersion": 2, "manifests": [top]}),
+    }
+    for blob in (index, image, config, layer):
+        files["images/blobs/sha256/" + _sha(blob)[7:]] = blob
+    ref = ImageRef(ref=f"registry.example/team/app:1@{_sha(index)}", repository="registry.example/team/app",
+                   tag="1", digest=_sha(index), carried=True,
+                   media_type="application/vnd.oci.image.index.v1+json", platforms=["linux/amd64"],
+                   source="oci-layout")
+    return files, ref
+
+
+def _with_images(d: Path, edit: Callable[[dict[str, bytes], ImageRef], ImageRef] | None = None,
+                 layer_size_delta: int = 0) -> Path:
+    """The valid bundle plus a carried image; ``edit`` changes the images/ files (and may
+    return another images[] entry) before the manifest is written to match them."""
+    images, ref = _image_layout(layer_size_delta)
+    if edit is not None:
+        ref = edit(images, ref)
+    files = {**payload(), **images}
+    return _dir_with_manifest(d, canonical(manifest_dict(files, [ref])), files)
+
+
+def _blob_of(files: dict[str, bytes], kind: str) -> str:
+    """The path of the image's ``kind`` blob (``index``, ``image``, ``config``, ``layer``)."""
+    paths = [p for p in files if p.startswith("images/blobs/")]
+    return paths[["index", "image", "config", "layer"].index(kind)]
+
+
+@recipe("images-layout-ok", 0)
+def _images_ok(d: Path) -> Path:
+    return _with_images(d)
+
+
+@recipe("images-index-json-not-json", 14, "images/index.json: not valid JSON")
+def _images_index_broken(d: Path) -> Path:
+    def edit(f: dict[str, bytes], ref: ImageRef) -> ImageRef:
+        f["images/index.json"] = b'{"schemaVersion": 2, "manifests": ['
+        return ref
+
+    return _with_images(d, edit)
+
+
+@recipe("images-index-json-nested", 14, "nested")
+def _images_index_deep(d: Path) -> Path:
+    def edit(f: dict[str, bytes], ref: ImageRef) -> ImageRef:
+        f["images/index.json"] = b'{"manifests": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
+        return ref
+
+    return _with_images(d, edit)
+
+
+@recipe("images-index-json-names-no-image", 14, "not in images/index.json")
+def _images_not_in_index(d: Path) -> Path:
+    def edit(f: dict[str, bytes], ref: ImageRef) -> ImageRef:
+        f["images/index.json"] = _doc({"schemaVersion": 2, "manifests": []})
+        f.pop(_blob_of(f, "index"))  # nothing names it: only the manifest's images[] does
+        return ref
+
+    return _with_images(d, edit)
+
+
+@recipe("images-index-json-names-unknown-image", 14, "does not list")
+def _images_unknown_in_index(d: Path) -> Path:
+    def edit(f: dict[str, bytes], ref: ImageRef) -> ImageRef:
+        image = _blob_of(f, "image")
+        return ref.model_copy(update={"digest": "sha256:" + image.rsplit("/", 1)[1],
+                                      "ref": "registry.example/team/app@sha256:" + image.rsplit("/", 1)[1]})
+
+    return _with_images(d, edit)
+
+
+@recipe("images-layer-not-in-bundle", 10, "names it as a layers blob")
+def _images_layer_missing(d: Path) -> Path:
+    def edit(f: dict[str, bytes], ref: ImageRef) -> ImageRef:
+        f.pop(_blob_of(f, "layer"))
+        return ref
+
+    return _with_images(d, edit)
+
+
+@recipe("images-platform-manifest-not-in-bundle", 10, "index sha256:")
+def _images_child_missing(d: Path) -> Path:
+    def edit(f: dict[str, bytes], ref: ImageRef) -> ImageRef:
+        image = f.pop(_blob_of(f, "image"))
+        f.pop("images/blobs/sha256/" + hashlib.sha256(b"layer-bytes " * 50).hexdigest())
+        config = json.loads(image)["config"]["digest"]
+        f.pop("images/blobs/sha256/" + config[7:])
+        return ref
+
+    return _with_images(d, edit)
+
+
+@recipe("images-unused-blob", 11, "no image in images/index.json refers to it")
+def _images_extra_blob(d: Path) -> Path:
+    def edit(f: dict[str, bytes], ref: ImageRef) -> ImageRef:
+        stray = b"a blob no manifest names"
+        f["images/blobs/sha256/" + _sha(stray)[7:]] = stray
+        return ref
+
+    return _with_images(d, edit)
+
+
+@recipe("images-blob-content-not-its-name", 12, "must hash to its name")
+def _images_misnamed(d: Path) -> Path:
+    def edit(f: dict[str, bytes], ref: ImageRef) -> ImageRef:
+        path = _blob_of(f, "layer")
+        f[path] = bytes(len(f[path]))  # same size, other bytes (the manifest lists their hash)
+        return ref
+
+    return _with_images(d, edit)
+
+
+@recipe("images-layer-size-differs-from-descriptor", 13, "says")
+def _images_layer_size(d: Path) -> Path:
+    return _with_images(d, layer_size_delta=7)
+
+
+@recipe("images-oci-layout-version", 14, "imageLayoutVersion")
+def _images_layout_version(d: Path) -> Path:
+    def edit(f: dict[str, bytes], ref: ImageRef) -> ImageRef:
+        f["images/oci-layout"] = b'{"imageLayoutVersion":"2.0.0"}'
+        return ref
+
+    return _with_images(d, edit)

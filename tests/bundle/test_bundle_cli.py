@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from prai.bundle import verify_bundle
 from prai.kitchen.bring_in import demo_roundtrip
 
@@ -104,3 +106,35 @@ def test_demo_roundtrip(tmp_path: Path, tiny_llama: Path, adapters: dict[str, Pa
     assert rt.verify.ok and verify_bundle(rt.bundle).root_digest == rt.root_digest
     again = demo_roundtrip(tiny_llama, adapters, tmp_path / "work")
     assert again.load.written == 0  # rerun copies nothing
+
+
+@pytest.mark.parametrize(
+    ("names", "needle"),
+    [
+        (("--model", "Notes.md", "notes.md"), "differ only by case"),
+        (("--other", "caf\u00e9.txt", "cafe\u0301.txt"), "differ only by Unicode normalisation"),
+    ],
+    ids=["case-in-model-dir", "nfc-nfd-other-files"],
+)
+@pytest.mark.parametrize("out_name", ["b", "b.tar"])
+def test_create_refuses_names_that_are_one_on_windows_or_macos(
+    tmp_path: Path, tiny_llama: Path, names: tuple[str, str, str], needle: str, out_name: str
+) -> None:
+    """Distinct on Linux, one file on NTFS/APFS: refused before anything is written (17)."""
+    flag, first, second = names
+    args: list[object] = ["bundle", "create", "-o", tmp_path / "out" / out_name, "--model", tiny_llama]
+    if flag == "--model":
+        (tiny_llama / first).write_text("one\n")
+        (tiny_llama / second).write_text("two\n")
+    else:
+        for i, name in enumerate((first, second)):
+            (tmp_path / f"in{i}").mkdir()
+            (tmp_path / f"in{i}" / name).write_text(f"file {i}\n")
+            args += ["--other", tmp_path / f"in{i}" / name]
+    (tmp_path / "out").mkdir()
+    out = _prai(*map(str, args))
+    assert out.returncode == 17, out.stderr
+    lines = out.stderr.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("error: ") and lines[1].startswith("hint: rename")
+    assert needle in lines[0] and "Traceback" not in out.stderr
+    assert list((tmp_path / "out").iterdir()) == []  # no bundle, no staging or partial files

@@ -396,3 +396,38 @@ def test_bearer_token_auth(tmp_path: Path, minilm: Path, layout: Layout, pki: PK
         get_settings.cache_clear()
         for _ in gen:
             pass
+
+
+def test_delta_with_images_checks_the_layout_it_carries(
+    tmp_path: Path, minilm: Path, layout: Layout,
+) -> None:
+    """A delta adds an image: its layout check reads what the delta carries and trusts the
+    base for the rest (nothing called missing or extra); the loaded state verifies whole."""
+    app = f"oci:{layout.path}:app-1=quay.io/corp/app:1"
+    create_bundle(tmp_path / "full", model=minilm, carry=ImageCarryRequest([app]))
+    dest = tmp_path / "pvc"
+    load_bundle(tmp_path / "full", str(dest))
+    delta = create_bundle(
+        tmp_path / "delta", model=minilm, since=dest,
+        carry=ImageCarryRequest([app, f"oci:{layout.path}:multi-1=quay.io/corp/multi:1"]),
+    )
+    assert delta.manifest.delta is not None
+    in_base = set(delta.manifest.delta.in_base)
+    assert f"images/blobs/sha256/{layout.app.digest[7:]}" in in_base  # the app's manifest: not carried
+    assert "images/index.json" not in in_base  # a new image: a new index
+    report = verify_bundle(tmp_path / "delta")
+    assert report.ok, [str(p) for p in report.problems]
+    load_bundle(tmp_path / "delta", str(dest))
+    assert verify_bundle(dest).ok
+    # the same delta with its new platform manifest taken out of the layout: named, refused
+    child = layout.multi[0].digest[7:]
+    broken = tmp_path / "broken"
+    shutil.copytree(tmp_path / "delta", broken)
+    data = json.loads((broken / "prai-bundle.json").read_text())
+    data["files"] = [f for f in data["files"] if f["path"] != f"images/blobs/sha256/{child}"]
+    (broken / "prai-bundle.json").write_text(json.dumps(data, sort_keys=True, indent=2) + "\n")
+    (broken / "SHA256SUMS").write_text("".join(
+        f"{f['sha256']}  {f['path']}\n" for f in data["files"] if f["path"] not in in_base))
+    (broken / f"images/blobs/sha256/{child}").unlink()
+    report = verify_bundle(broken)
+    assert report.exit_code == 10 and f"images/blobs/sha256/{child} is missing" in str(report.problems[0])

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -95,3 +96,94 @@ def test_progress_in_logs_is_periodic_plain_lines(capsys: pytest.CaptureFixture[
     assert lines[0].startswith("pushing images: 1.0 MiB of 4.0 MiB (25%), "), lines
     assert "/s, ETA " in lines[0] and lines[1].startswith("pushing images: 2.0 MiB of 4.0 MiB"), lines
     assert lines[-1].startswith("pushing images: done"), lines
+
+# --- Docker credential helpers (credHelpers / credsStore in config.json) ---------------------
+
+FAKE_HELPER = """#!/bin/sh
+# a Docker credential helper as docker-credential-helpers implement it: `get` reads the
+# server address on stdin and answers {"ServerURL", "Username", "Secret"}
+[ "$1" = get ] || exit 3
+read -r server || true
+printf '%s\\n' "$server" >> "$HELPER_LOG"
+if [ "$server" = "$HELPER_HOST" ]; then
+  printf '{"ServerURL":"%s","Username":"%s","Secret":"%s"}\\n' "$server" "$HELPER_USER" "$HELPER_SECRET"
+else
+  echo "credentials not found in native keychain"; exit 1
+fi
+"""
+
+
+def _helper_env(tmp_path: Path, registry: Registry, config: dict[str, object]) -> dict[str, str]:
+    """PATH with docker-credential-praitest, DOCKER_CONFIG with ``config``, no other login."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    helper = bin_dir / "docker-credential-praitest"
+    helper.write_text(FAKE_HELPER)
+    helper.chmod(0o755)
+    docker = tmp_path / "docker"
+    docker.mkdir(exist_ok=True)
+    (docker / "config.json").write_text(json.dumps(config))
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PRAI_REGISTRY_USERNAME", "PRAI_REGISTRY_PASSWORD", "REGISTRY_AUTH_FILE",
+                        "XDG_RUNTIME_DIR")}
+    return env | {
+        "PATH": f"{bin_dir}:{env.get('PATH', '')}", "DOCKER_CONFIG": str(docker), "COLUMNS": "200",
+        "HELPER_LOG": str(tmp_path / "helper.log"), "HELPER_HOST": registry.host,
+        "HELPER_USER": registry.user, "HELPER_SECRET": registry.password,
+    }
+
+
+def _run(env: dict[str, str], *args: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "prai.cli.main", *map(str, args)],
+                          capture_output=True, text=True, timeout=180, env=env)
+
+
+def test_docker_credential_helpers(
+    tmp_path: Path, layout: Layout, registry: Registry, pki: PKI
+) -> None:
+    from prai.bundle import create_bundle
+    from prai.bundle.images_carry import ImageCarryRequest
+
+    bundle = tmp_path / "b"
+    create_bundle(bundle, model=None,
+                  carry=ImageCarryRequest([f"oci:{layout.path}:app-1=quay.io/corp/helper:1"]))
+    push = ("bundle", "load", bundle, "--images-to", f"{registry.host}/helper",
+            "--ca-bundle", pki.ca_cert, "--image-map-out", tmp_path / "map.json")
+
+    # credHelpers: the helper for this registry is asked, with the registry on stdin
+    env = _helper_env(tmp_path, registry, {"auths": {registry.host: {}},
+                                           "credHelpers": {registry.host: "praitest"}})
+    out = _run(env, *push)
+    assert out.returncode == 0, out.stderr
+    assert "pushed 1 images" in out.stdout
+    assert (tmp_path / "helper.log").read_text().split() == [registry.host]
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    (certs / "ca.crt").write_bytes(pki.ca_cert.read_bytes())
+    raw = skopeo("inspect", "--raw", "--cert-dir", str(certs), "--creds",
+                 f"{registry.user}:{registry.password}",
+                 f"docker://{registry.host}/helper/corp/helper:1").stdout
+    assert "sha256:" + hashlib.sha256(raw.encode()).hexdigest() == layout.app.digest
+
+    # credsStore: the default helper for every registry (docker login's "desktop", "pass"…)
+    (tmp_path / "map.json").unlink()
+    env = _helper_env(tmp_path, registry, {"credsStore": "praitest"})
+    out = _run(env, *push)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "map.json").is_file()
+
+    # a helper that has nothing for this registry: anonymous, so the registry asks for a login
+    env = _helper_env(tmp_path, registry, {"credsStore": "praitest"}) | {"HELPER_HOST": "other:1"}
+    out = _run(env, *push)
+    assert out.returncode == 19 and "needs a login" in out.stderr, out.stderr
+
+    # a helper that is not installed: one line, the fix, and nothing written
+    env = _helper_env(tmp_path, registry, {"credsStore": "desktop"})
+    (tmp_path / "map.json").unlink()
+    out = _run(env, *push[:3], "--to", tmp_path / "pvc", *push[3:])
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("error: ") and "Traceback" not in out.stderr
+    assert "docker-credential-desktop is not installed" in lines[0]
+    assert lines[1].startswith("hint: install docker-credential-desktop")
+    assert not (tmp_path / "pvc").exists() and not (tmp_path / "map.json").exists()

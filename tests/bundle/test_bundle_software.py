@@ -217,3 +217,82 @@ def test_expand_platform() -> None:
     assert "manylinux_2_29_x86_64" not in tags and tags[-2:] == ["manylinux_2_5_x86_64", "manylinux1_x86_64"]
     assert expand_platform("manylinux2014_aarch64")[0] == "manylinux_2_17_aarch64"
     assert expand_platform("win_amd64") == ["win_amd64"]
+
+
+# --- a wheelhouse that cannot install on the loading machine (issue 14) -------------------
+
+
+def _bundle_with_wheelhouse(root: Path, python: str, wheel: str) -> Path:
+    """A small bundle (written the way create writes it) whose software/ holds one wheel
+    made for ``python`` with the tags in the file name ``wheel``."""
+    from tests.bundle.hostile_corpus import canonical, control, manifest_dict, payload, write_dir
+
+    files = payload()
+    wheel_path = f"software/wheels/{wheel}"
+    files[wheel_path] = b"PK\x05\x06" + bytes(18)  # an empty zip
+    name, version = wheel.split("-")[:2]
+    digest = hashlib.sha256(files[wheel_path]).hexdigest()
+    files["software/requirements.lock"] = f"{name}=={version} --hash=sha256:{digest}\n".encode()
+    files["software/install.sh"] = b"#!/bin/sh\nexit 0\n"
+    data = manifest_dict(files)
+    data["software"] = {
+        "profile": "base", "python": python, "implementation": "cp",
+        "platforms": ["manylinux_2_28_x86_64"], "requirement": "prai==0.1.0", "prai_version": "0.1.0",
+        "lock": "software/requirements.lock", "install_script": "software/install.sh",
+        "wheels": [{"name": name, "version": version, "path": wheel_path}],
+    }
+    return write_dir(root, {**control(files, canonical(data)), **files})
+
+
+HERE = f"{sys.version_info[0]}.{sys.version_info[1]}"
+OTHER_PY = f"{sys.version_info[0]}.{sys.version_info[1] + 1}"
+CP_OTHER = f"cp{sys.version_info[0]}{sys.version_info[1] + 1}"
+CP_HERE = f"cp{sys.version_info[0]}{sys.version_info[1]}"
+OTHER_ARCH = "aarch64" if os.uname().machine == "x86_64" else "x86_64"
+
+
+@pytest.mark.parametrize(
+    ("python", "wheel", "needle"),
+    [
+        (OTHER_PY, f"fastx-1.0-{CP_OTHER}-{CP_OTHER}-manylinux_2_17_x86_64.whl",
+         f"PrAI's wheelhouse in this bundle is for CPython {OTHER_PY}"),
+        (HERE, f"fastx-1.0-{CP_HERE}-{CP_HERE}-manylinux_2_17_{OTHER_ARCH}.whl",
+         f"wheel fastx-1.0-{CP_HERE}-{CP_HERE}-manylinux_2_17_{OTHER_ARCH}.whl does not install"),
+    ],
+    ids=["another-python", "another-cpu"],
+)
+def test_load_refuses_a_wheelhouse_that_cannot_install_here(
+    tmp_path: Path, python: str, wheel: str, needle: str
+) -> None:
+    bundle = _bundle_with_wheelhouse(tmp_path / "b", python, wheel)
+    dest = tmp_path / "pvc"
+    out = _prai("bundle", "load", bundle, "--to", dest)
+    assert out.returncode == 9, out.stderr
+    lines = out.stderr.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("error: ") and needle in lines[0], out.stderr
+    assert lines[1].startswith("hint: ") and f"--python {HERE} --wheel-platform manylinux_" in lines[1]
+    assert "--only" in lines[1] and "--allow-unfit-software" in lines[1]
+    assert not dest.exists()  # refused before anything was written
+    # verify checks the bundle, which is intact: exit 0, and it says the wheelhouse is not for here
+    ver = _prai("bundle", "verify", bundle)
+    assert ver.returncode == 0 and "OK" in ver.stdout, ver.stderr
+    assert f"warning: {needle}" in ver.stderr and "install.sh will refuse it here" in ver.stderr
+    as_json = json.loads(_prai("bundle", "verify", bundle, "--json").stdout)
+    assert as_json["ok"] and needle in as_json["software_fit"][0]
+    # the other parts load without the wheelhouse; with --allow-unfit-software it is loaded too
+    model_only = _prai("bundle", "load", bundle, "--to", dest, "--only", "model")
+    assert model_only.returncode == 0, model_only.stderr
+    assert (dest / "model" / "config.json").is_file() and not (dest / "software").exists()
+    allowed = _prai("bundle", "load", bundle, "--to", tmp_path / "pvc2", "--allow-unfit-software")
+    assert allowed.returncode == 0, allowed.stderr
+    assert (tmp_path / "pvc2" / "software" / "wheels" / wheel).is_file()
+    assert "warning: PrAI's wheelhouse was loaded but does not install on this machine" in allowed.stderr
+
+
+def test_a_wheelhouse_that_fits_loads_without_a_word(tmp_path: Path) -> None:
+    bundle = _bundle_with_wheelhouse(tmp_path / "b", HERE, "purex-1.0-py3-none-any.whl")
+    out = _prai("bundle", "load", bundle, "--to", tmp_path / "pvc")
+    assert out.returncode == 0 and "warning" not in out.stderr, out.stderr
+    assert (tmp_path / "pvc" / "software" / "wheels" / "purex-1.0-py3-none-any.whl").is_file()
+    ver = _prai("bundle", "verify", bundle, "--json")
+    assert ver.returncode == 0 and json.loads(ver.stdout)["software_fit"] == []

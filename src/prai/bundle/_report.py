@@ -36,6 +36,9 @@ class VerifyReport:
         ok: True only when every check passed.
         signature: "absent", "present (not checked: no --key)", or "valid (<key type>)".
         problems: the errors found, most specific first; ``exit_code`` is the first's.
+        software_fit: for a bundle carrying PrAI's wheelhouse, why it would not install on
+            this machine (empty: it would); None without a wheelhouse. Not a problem:
+            verify checks the bundle, the install may happen elsewhere.
     """
 
     location: str
@@ -47,6 +50,7 @@ class VerifyReport:
     parts: list[dict[str, Any]] = field(default_factory=list)
     problems: list[PraiError] = field(default_factory=list)
     manifest: Manifest | None = None
+    software_fit: list[str] | None = None
 
     @property
     def ok(self) -> bool:
@@ -79,6 +83,7 @@ class VerifyReport:
             "total_bytes": self.total_bytes,
             "files": [asdict(f) for f in self.files],
             "parts": self.parts,
+            "software_fit": self.software_fit,
             "problems": [
                 {
                     "type": type(p).__name__,

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from prai import __version__
-from prai.errors import BundleDigestMismatch, UsageError
+from prai.errors import BundleDigestMismatch, BundleUnsafePath, UsageError
 from prai.modelfiles.adapter import AdapterFacts, inspect_adapter
 from prai.modelfiles.model_dir import ModelDirReport, ModelFacts, check_model_dir
 from prai.settings import get_settings
@@ -51,6 +51,8 @@ from .manifest import (
     ManifestModel,
     Role,
     check_relpath,
+    colliding_paths,
+    collision_message,
     dump_manifest,
     render_sums,
     root_digest,
@@ -303,6 +305,21 @@ def _plan(
     return items
 
 
+def _refuse_collisions(items: list[_Item]) -> None:
+    """Refuse two bundle paths that are one name on Windows or macOS (case, NFC/NFD).
+
+    Raises:
+        BundleUnsafePath (17): names both paths.
+    """
+    pair = colliding_paths([i.path for i in items])
+    if pair is not None:
+        raise BundleUnsafePath(
+            collision_message(pair),
+            hint="rename one of them in the input so that the names differ by more than case "
+            "or accents' encoding, then create the bundle again",
+        )
+
+
 #: ModelFacts fields the manifest records under the same name.
 _MANIFEST_MODEL_FACTS = ("name", "architectures", "model_type", "dtype", "parameter_count", "max_context_tokens",
                          "hidden_size", "num_hidden_layers", "vocab_size", "has_chat_template", "weight_files")
@@ -477,10 +494,12 @@ def create_bundle(
     digests: dict[str, tuple[str, int]] = {}
     wheelhouse = None
     try:
+        _refuse_collisions(items)  # before anything is copied
         if software is not None:  # issue 14: PrAI's own wheelhouse
             sink.start(f"wheelhouse ({software.profile}, CPython {software.python}, {software.platform})", 0)
             wheelhouse = prepare_wheelhouse(software, software_work)
             items += [_Item("software", "software", f, path) for path, f in wheelhouse.files.items()]
+            _refuse_collisions(items)
         total = sum(i.src.stat().st_size if i.src else len(i.data) for i in items)
         hash_first = as_tar or base is not None
         if not hash_first:

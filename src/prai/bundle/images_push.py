@@ -48,16 +48,15 @@ from ._hashing import NullProgress, ProgressSink
 from ._source import BundleSource
 from .images_carry import IMAGES_DIR
 from .manifest import ImageRef, Manifest
-from .oci_layout import INDEX_FILE, image_blobs, index_entries, parse_doc
+from .oci_layout import check_bundle_layout
 from .registry import (
     DEFAULT_CHUNK_BYTES,
-    INDEX_TYPES,
+    Credentials,
     FetchedManifest,
     GracefulStop,
     RegistryClient,
     UploadState,
     resolve_credentials,
-    sha256_digest,
     split_repository,
 )
 
@@ -132,55 +131,48 @@ class _Plan:
     blobs: dict[str, int]  # digest -> size
 
 
-def _read_blob(src: BundleSource, digest: str, limit: int = 16 << 20) -> bytes:
-    path = f"{IMAGES_DIR}/blobs/sha256/{digest.removeprefix('sha256:')}"
-    data = src.read_small(path, limit)
-    if data is None:
-        raise BundleManifestError(
-            f"{path} is not in the bundle, but the image layout refers to it",
-            hint="create the bundle again; its images/ layout is incomplete",
-        )
-    if sha256_digest(data) != digest:
-        raise BundleDigestMismatch(f"{path} does not hash to its name")
-    return data
-
-
 def _plan(src: BundleSource, manifest: Manifest, prefix: str) -> list[_Plan]:
+    """What to push for each carried image: the layout as :func:`check_bundle_layout`
+    walks it (the same check ``prai bundle verify`` runs).
+
+    Raises:
+        UsageError: the bundle carries no images. BundleError: the layout is incomplete or
+        inconsistent (the first problem), or a document is not in the bundle (a delta).
+    """
     carried = [i for i in manifest.images if i.carried]
     if not carried:
         raise UsageError(
             "--images-to: this bundle carries no container images",
             hint="create the bundle with --image REF (not --image-ref-only)",
         )
-    raw = src.read_small(f"{IMAGES_DIR}/{INDEX_FILE}")
-    if raw is None:
-        raise BundleManifestError(f"{IMAGES_DIR}/{INDEX_FILE} is missing")
-    index, _ = parse_doc(raw, f"{IMAGES_DIR}/{INDEX_FILE}")
-    tops = {d.digest: d for d in index_entries(index, f"{IMAGES_DIR}/{INDEX_FILE}")}
-    plans = []
-    for img in carried:
-        assert img.digest is not None
-        if img.digest not in tops:
-            raise BundleManifestError(
-                f"image {img.ref} is in the manifest but not in {IMAGES_DIR}/{INDEX_FILE}"
-            )
-        top = _read_blob(src, img.digest)
-        doc, mt = parse_doc(top, img.ref)
-        manifests: list[tuple[str, bytes, str]] = []
-        blobs: dict[str, int] = {}
-        children = index_entries(doc, img.ref) if mt in INDEX_TYPES else []
-        for child in children:
-            data = _read_blob(src, child.digest)
-            cdoc, cmt = parse_doc(data, f"{img.ref}@{child.digest}")
-            manifests.append((child.digest, data, child.media_type or cmt))
-            for b in image_blobs(cdoc, img.ref):
-                blobs[b.digest] = b.size
-        if not children:
-            for b in image_blobs(doc, img.ref):
-                blobs[b.digest] = b.size
-        manifests.append((img.digest, top, mt))
-        plans.append(_Plan(img, mirror_path(prefix, img.repository), manifests, blobs))
-    return plans
+    layout = check_bundle_layout(manifest, lambda p: src.read_bytes(p) if p in src.entries else None)
+    if layout.problems:
+        raise layout.problems[0]
+    if layout.unread:
+        raise BundleManifestError(
+            f"{layout.unread[0]} is not in the bundle, but the image layout refers to it",
+            hint="push the images from the full bundle (a delta carries only what changed)",
+        )
+    return [
+        _Plan(b.image, mirror_path(prefix, b.image.repository), b.manifests, b.blobs)
+        for b in layout.images
+    ]
+
+
+def push_credentials(
+    manifest: Manifest, to: str, *, authfile: str | Path | None = None
+) -> Credentials | None:
+    """The credentials a push of ``manifest``'s images to ``to`` uses (credential helpers
+    run here), so a load can say that they are missing before it writes anything.
+
+    Raises:
+        UsageError: bad ``to``. ConfigError: auth file unreadable, a credential helper not
+        installed or failing.
+    """
+    host, prefix = parse_target(to)
+    carried = [i for i in manifest.images if i.carried]
+    repo = mirror_path(prefix, carried[0].repository) if carried else None
+    return resolve_credentials(host, repo, authfile=authfile)
 
 
 class _Counter:
@@ -233,7 +225,7 @@ def push_images(
     idms_path = map_path.with_name(map_path.name.removesuffix(".json") + ".idms.yaml")
     plans = _plan(src, manifest, prefix)
     state = UploadState(map_path.with_name(f".{map_path.name}.uploads"))
-    creds = resolve_credentials(host, plans[0].repo, authfile=authfile)
+    creds = push_credentials(manifest, to, authfile=authfile)
     result = ImagePushResult(registry=to)
     # Never more threads than pooled connections: httpcore 1.0.9's pool can close a
     # connection already handed to a waiting request (encode/httpcore#1110), which then

@@ -65,6 +65,7 @@ def load_bundle(
     image_map_out: str | Path = "prai-image-map.json",
     chunk_bytes: int | None = None,
     stop: GracefulStop | None = None,
+    allow_unfit_software: bool = False,
 ) -> LoadResult:
     """Verify ``bundle`` and load it (or the ``only`` part) into ``to``.
 
@@ -84,6 +85,9 @@ def load_bundle(
         stop: lets Ctrl-C end an image push between chunks (resumable).
         receipt_out: also write the import receipt to this file (to carry back out for
             the next ``prai bundle create --since``).
+        allow_unfit_software: load PrAI's wheelhouse (``software/``) even when it does not
+            install on this machine (it is meant for another one). Without it such a load
+            is refused before anything is hashed or written (exit 9).
 
     A delta bundle first checks that ``to`` holds its base (nothing is written otherwise),
     and ends in the full new state. Every load into ``to`` leaves an import receipt
@@ -93,6 +97,8 @@ def load_bundle(
         BundleError subclasses: the bundle is not intact (nothing written).
         BundleLoadError: the destination refused or cannot be read back.
         BundleBaseMismatch: a delta whose base the destination does not hold.
+        BundleSoftwareError: the selected files include a wheelhouse that does not install
+            on this machine (Python, CPU, glibc), and ``allow_unfit_software`` is false.
         UsageError: bad ``to``/``only``.
     """
     if to is None and images_to is None:
@@ -118,8 +124,14 @@ def load_bundle(
             )
             if images_to is not None:
                 only_paths |= {f.path for f in manifest_preview.files if f.role == "images"}
+        # issue 14: a wheelhouse that cannot install here is refused before anything is written
+        software_loaded = to is not None and (
+            manifest_preview is None
+            or any(f.role == "software" for f in select_files(manifest_preview, only))
+        )
         report = verify_source(
-            src, key=key, expected_root=expected_root, progress=progress, only_paths=only_paths
+            src, key=key, expected_root=expected_root, progress=progress, only_paths=only_paths,
+            software_must_fit=software_loaded and not allow_unfit_software,
         )
         report.raise_for_problems()
         assert report.manifest is not None and report.root_digest is not None
@@ -134,6 +146,10 @@ def load_bundle(
             base = check_holds_base(
                 to, manifest, only, endpoint_url=endpoint_url, ca_bundle=ca_bundle, env_file=env_file
             )
+        if images_to is not None and to is not None:
+            from .images_push import push_credentials
+
+            push_credentials(manifest, images_to, authfile=authfile)  # a broken login: before any write
         if to is None:
             result = LoadResult(destination=str(images_to), root_digest=root)
         else:
@@ -141,6 +157,11 @@ def load_bundle(
                 src, manifest, root, to, only=only, ca_bundle=ca_bundle,
                 endpoint_url=endpoint_url, env_file=env_file, authfile=authfile,
                 base_image=base_image, progress=progress,
+            )
+        if software_loaded and report.software_fit:
+            result.warnings.append(
+                f"PrAI's wheelhouse was loaded but does not install on this machine: "
+                f"{report.software_fit[0]}"
             )
         if images_to is not None:  # issue 14: carried container images -> internal registry
             from .images_push import push_images

@@ -138,6 +138,60 @@ def check_relpath(path: str) -> str:
     return path
 
 
+def fold_path(path: str) -> str:
+    """The key under which file systems that ignore case or Unicode normalisation store
+    ``path``: its canonical caseless form, NFD(casefold(NFD(path))) (Unicode §3.13, D145).
+
+    Windows (NTFS) and macOS (APFS, HFS+) compare names this way (or more loosely than
+    exact bytes), so ``model/A.bin`` and ``model/a.bin``, or ``other/café`` in NFC and in
+    NFD, are one file there.
+    """
+    if path.isascii():
+        return path.lower()
+    return unicodedata.normalize("NFD", unicodedata.normalize("NFD", path).casefold())
+
+
+def colliding_paths(paths: list[str]) -> tuple[str, str] | None:
+    """Two of ``paths`` (or of their folders) that differ only by case or Unicode
+    normalisation, or None.
+
+    Such names are distinct on Linux but one name on case-insensitive or normalising file
+    systems (Windows, macOS): a copy there keeps one file and loses the other, or merges
+    two folders. Folders count too: ``model/A/x`` and ``model/a/y`` collide.
+    """
+    seen: dict[str, str] = {}
+    for path in paths:
+        head = path
+        while head:
+            key = fold_path(head)
+            other = seen.get(key)
+            if other is None:
+                seen[key] = head
+            elif other != head:
+                return other, head
+            elif head != path:
+                break  # this folder, and every folder above it, was seen already
+            head = head.rpartition("/")[0]
+    return None
+
+
+def collision_message(pair: tuple[str, str]) -> str:
+    """One line naming two colliding paths (see :func:`colliding_paths`)."""
+    a, b = pair
+    nfc_a, nfc_b = unicodedata.normalize("NFC", a), unicodedata.normalize("NFC", b)
+    how = ("Unicode normalisation (NFC/NFD)" if nfc_a == nfc_b
+           else "case" if nfc_a.casefold() == nfc_b.casefold() or a.lower() == b.lower()
+           else "case and Unicode normalisation")
+    if nfc_a == nfc_b:  # they print alike: show the code points
+        a, b = ascii(a[:80]), ascii(b[:80])
+    else:
+        a, b = show(a), show(b)
+    return (
+        f"{a} and {b} differ only by {how}: they are one name on "
+        "case-insensitive or normalising file systems (Windows, macOS)"
+    )
+
+
 def _unsafe(reason: str) -> PydanticCustomError:
     return PydanticCustomError("unsafe_path", "{reason}", {"reason": reason})
 
@@ -343,7 +397,8 @@ class Manifest(_Strict):
     """The whole manifest. ``files`` lists every payload file, in bundle order.
 
     Beyond each field's own rules: paths are unique; no path is also another path's
-    folder (``model/a`` and ``model/a/b``); each adapter's facts name a folder that holds
+    folder (``model/a`` and ``model/a/b``); no two paths (or folders) differ only by case
+    or Unicode normalisation (``model/A.bin`` and ``model/a.bin``); each adapter's facts name a folder that holds
     its files; each CA's ``path``, and each of the model's ``weight_files``, is a listed
     file.
     """
@@ -381,6 +436,9 @@ class Manifest(_Strict):
                 if head in paths:
                     raise _unsafe(f"{show(head)} is a file and also the folder of {show(f.path)}")
                 head, _, _ = head.rpartition("/")
+        pair = colliding_paths([f.path for f in self.files])
+        if pair is not None:
+            raise _unsafe(collision_message(pair))
         names = [a.name for a in self.adapters]
         if len(set(names)) != len(names):
             raise PydanticCustomError("duplicate_adapter", "an adapter is listed twice")

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import posixpath
+import re
 import tarfile
 import zlib
 from collections.abc import Callable
@@ -30,9 +31,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from prai.errors import BundleDigestMismatch, UsageError
+from prai.errors import (
+    BundleDigestMismatch,
+    BundleError,
+    BundleExtraFile,
+    BundleImageLayoutError,
+    BundleMissingFile,
+    BundleSizeMismatch,
+    UsageError,
+)
 
 from ._hashing import CHUNK_BYTES
+from ._json import load_json
+from .manifest import ImageRef, Manifest, show
 from .registry import (
     INDEX_TYPES,
     MANIFEST_TYPES,
@@ -485,6 +496,225 @@ def _layer_digest(reader: BlobReader, rel: str, diff_id: str, gz: bool, image: s
     return digest
 
 
+# --- the layout inside a bundle (verify, push) ----------------------------------------------
+
+IMAGES_PREFIX = "images/"
+BLOBS_PREFIX = "images/blobs/sha256/"
+MAX_DOC_BYTES = 16 << 20  # a manifest or index (registries take 4 MiB)
+MAX_DOC_DEPTH = 8  # indexes inside indexes
+_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+_HEX_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass
+class BundleImage:
+    """One carried image as the bundle's layout holds it.
+
+    Attributes:
+        image: its ``images[]`` entry in the bundle manifest.
+        manifests: (digest, bytes, media type) of every manifest and index, children
+            before the index that names them, the image's own last (the order to push).
+        blobs: config and layer digest -> size (bytes).
+    """
+
+    image: ImageRef
+    manifests: list[tuple[str, bytes, str]] = field(default_factory=list)
+    blobs: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class LayoutCheck:
+    """Result of :func:`check_bundle_layout`.
+
+    Attributes:
+        images: every carried image, walked.
+        problems: what is wrong, one error each (exit codes as in verify: 10 a blob named
+            but not listed, 11 a listed file no image refers to, 12 a blob whose name is not
+            its SHA-256, 13 a descriptor size that differs, 14 unreadable documents).
+        unread: documents listed but not in the bundle (a delta's ``in_base``); what they
+            name was not checked, and nothing was called extra.
+    """
+
+    images: list[BundleImage] = field(default_factory=list)
+    problems: list[BundleError] = field(default_factory=list)
+    unread: list[str] = field(default_factory=list)
+
+
+def _doc_json(data: bytes, where: str) -> dict[str, Any]:
+    doc = load_json(data, where, BundleImageLayoutError, max_bytes=MAX_DOC_BYTES)
+    if not isinstance(doc, dict):
+        raise BundleImageLayoutError(f"{where}: not a JSON object")
+    return doc
+
+
+def _descriptors(doc: dict[str, Any], key: str, where: str) -> list[tuple[str, int]]:
+    """(digest, size) of ``doc[key]`` (a descriptor or a list of them), checked."""
+    raw = doc.get(key)
+    if key == "config" and raw is None:
+        raise BundleImageLayoutError(f"{where}: an image manifest without config")
+    items = [raw] if key == "config" else raw if raw is not None else []
+    if not isinstance(items, list):
+        raise BundleImageLayoutError(f"{where}: {key} is not a list of descriptors")
+    out = []
+    for d in items:
+        digest = d.get("digest") if isinstance(d, dict) else None
+        size = d.get("size") if isinstance(d, dict) else None
+        if not isinstance(digest, str) or not _DIGEST_RE.match(digest):
+            raise BundleImageLayoutError(
+                f"{where}: a {key} descriptor's digest is not sha256:<64 lowercase hex>"
+            )
+        if type(size) is not int or size < 0:
+            raise BundleImageLayoutError(f"{where}: descriptor {digest} has no valid size")
+        out.append((digest, size))
+    return out
+
+
+def check_bundle_layout(manifest: Manifest, read: Callable[[str], bytes | None]) -> LayoutCheck:
+    """Check the OCI image layout under ``images/`` against the bundle manifest.
+
+    ``images/oci-layout`` is ``{"imageLayoutVersion": "1.0.0"}``; ``images/index.json``
+    parses (bounded JSON) and names exactly the manifest's carried images; from each,
+    recursively through image indexes, every manifest, index, config and layer it names
+    is listed under ``images/blobs/sha256/<hex>`` with the size its descriptor gives, and
+    every listed blob is named by its SHA-256 and used by some image (image-spec
+    ``image-layout.md``, ``descriptor.md``). Reads only the small documents (index,
+    manifests), each checked against its digest; layers are looked up in the manifest.
+
+    Args:
+        manifest: the bundle manifest (already validated).
+        read: bundle path -> bytes, or None when the file is not in the bundle (a delta).
+
+    Returns:
+        The walked images (for pushing) and the problems found.
+    """
+    listed = {f.path: f for f in manifest.files if f.role == "images"}
+    carried = [i for i in manifest.images if i.carried]
+    result = LayoutCheck()
+    in_layout = [p for p in listed if p != f"{IMAGES_PREFIX}images.txt"]
+    if not carried and not in_layout:
+        return result
+    problems = result.problems
+    used = {f"{IMAGES_PREFIX}{LAYOUT_FILE}", f"{IMAGES_PREFIX}{INDEX_FILE}",
+            f"{IMAGES_PREFIX}images.txt"}
+
+    def fetch(path: str, what: str) -> bytes | None:
+        if path not in listed:
+            problems.append(BundleMissingFile(
+                f"{path} is missing: {what} names it, but the bundle manifest does not list it"
+            ))
+            return None
+        if listed[path].size > MAX_DOC_BYTES:
+            problems.append(BundleImageLayoutError(
+                f"{path} ({what}) is {listed[path].size} bytes, too large for a manifest"
+            ))
+            return None
+        data = read(path)
+        if data is None:
+            result.unread.append(path)
+        return data
+
+    for path, f in listed.items():  # blobs are content-addressed: the name is the SHA-256
+        if path.startswith(BLOBS_PREFIX):
+            name = path[len(BLOBS_PREFIX):]
+            if _HEX_RE.match(name) and f.sha256 != name:
+                problems.append(BundleDigestMismatch(
+                    f"{path} has SHA-256 {f.sha256[:16]}…: a blob must hash to its name"
+                ))
+    tops: dict[str, int | None] = {i.digest: None for i in carried if i.digest}
+    try:
+        layout = fetch(f"{IMAGES_PREFIX}{LAYOUT_FILE}", "the OCI layout")
+        if layout is not None:
+            doc = _doc_json(layout, f"{IMAGES_PREFIX}{LAYOUT_FILE}")
+            if doc.get("imageLayoutVersion") != "1.0.0":
+                raise BundleImageLayoutError(
+                    f"{IMAGES_PREFIX}{LAYOUT_FILE}: imageLayoutVersion is not \"1.0.0\""
+                )
+        raw_index = fetch(f"{IMAGES_PREFIX}{INDEX_FILE}", "the OCI layout")
+        if raw_index is not None:
+            where = f"{IMAGES_PREFIX}{INDEX_FILE}"
+            entries = _descriptors(_doc_json(raw_index, where), "manifests", where)
+            for digest, size in entries:
+                if digest not in tops:
+                    raise BundleImageLayoutError(
+                        f"{where} names image {digest}, which the bundle manifest's images[] "
+                        "does not list"
+                    )
+                tops[digest] = size
+            named = {d for d, _ in entries}
+            for i in carried:
+                if i.digest not in named:
+                    raise BundleImageLayoutError(
+                        f"image {i.ref} is in the bundle manifest but not in {where}"
+                    )
+    except BundleError as exc:
+        problems.append(exc)
+        return result
+
+    def walk(img: BundleImage, digest: str, size: int | None, what: str, depth: int) -> None:
+        path = BLOBS_PREFIX + digest.removeprefix("sha256:")
+        used.add(path)
+        f = listed.get(path)
+        if f is not None and size is not None and f.size != size:
+            problems.append(BundleSizeMismatch(
+                f"{path} is {f.size} bytes, but {what} says {size} ({img.image.ref})"
+            ))
+            return
+        data = fetch(path, f"{what} of image {img.image.ref}")
+        if data is None:
+            return
+        if sha256_digest(data) != digest:
+            raise BundleDigestMismatch(f"{path} does not hash to its name ({img.image.ref})")
+        where = f"{img.image.ref}@{digest}"
+        doc = _doc_json(data, where)
+        if doc.get("schemaVersion") != 2:
+            raise BundleImageLayoutError(f"{where}: not an image manifest or index (schemaVersion 2)")
+        mt = doc.get("mediaType") or (MT_OCI_INDEX if "manifests" in doc else MT_OCI_MANIFEST)
+        if mt in INDEX_TYPES:
+            if depth >= MAX_DOC_DEPTH:
+                raise BundleImageLayoutError(f"{where}: indexes nested deeper than {MAX_DOC_DEPTH}")
+            for child, child_size in _descriptors(doc, "manifests", where):
+                walk(img, child, child_size, f"index {digest}", depth + 1)
+        elif mt in MANIFEST_TYPES:
+            for key in ("config", "layers"):
+                for blob, blob_size in _descriptors(doc, key, where):
+                    bpath = BLOBS_PREFIX + blob.removeprefix("sha256:")
+                    used.add(bpath)
+                    img.blobs[blob] = blob_size
+                    if bpath not in listed:
+                        problems.append(BundleMissingFile(
+                            f"{bpath} is missing: image {img.image.ref} names it as a {key} "
+                            f"blob, but the bundle manifest does not list it"
+                        ))
+                    elif listed[bpath].size != blob_size:
+                        problems.append(BundleSizeMismatch(
+                            f"{bpath} is {listed[bpath].size} bytes, but image {img.image.ref} "
+                            f"says {blob_size} for that {key} blob"
+                        ))
+        else:
+            raise BundleImageLayoutError(f"{where}: unsupported media type {show(str(mt))}")
+        if all(d != digest for d, _, _ in img.manifests):
+            img.manifests.append((digest, data, str(mt)))
+
+    for i in carried:
+        if i.digest is None:
+            problems.append(BundleImageLayoutError(f"image {i.ref} is carried but has no digest"))
+            continue
+        img = BundleImage(i)
+        try:
+            walk(img, i.digest, tops.get(i.digest), f"{IMAGES_PREFIX}{INDEX_FILE}", 0)
+        except BundleError as exc:
+            problems.append(exc)
+            return result  # what it names is unknown: no "extra" verdicts
+        result.images.append(img)
+    if not result.unread:
+        for path in sorted(set(listed) - used):
+            problems.append(BundleExtraFile(
+                f"{path} is listed in the bundle manifest, but no image in "
+                f"{IMAGES_PREFIX}{INDEX_FILE} refers to it"
+            ))
+    return result
+
+
 def layout_index(entries: list[dict[str, Any]]) -> bytes:
     """``index.json`` of a layout holding ``entries`` (descriptor dicts), keys sorted."""
     doc = {"schemaVersion": 2, "mediaType": MT_OCI_INDEX, "manifests": entries}
@@ -502,8 +732,11 @@ __all__ = [
     "MT_OCI_LAYER_GZIP",
     "REF_NAME",
     "BlobReader",
+    "BundleImage",
     "Descriptor",
+    "LayoutCheck",
     "LocalImage",
+    "check_bundle_layout",
     "check_bytes",
     "hash_stream_check",
     "image_blobs",

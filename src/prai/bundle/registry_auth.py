@@ -4,6 +4,12 @@ Sources, first found (containers-auth.json(5) and Docker's config.json formats):
 ``PRAI_REGISTRY_USERNAME``/``PRAI_REGISTRY_PASSWORD``; ``--authfile``;
 ``REGISTRY_AUTH_FILE``; ``$XDG_RUNTIME_DIR/containers/auth.json`` (podman login);
 ``$DOCKER_CONFIG/config.json`` or ``~/.docker/config.json`` (docker login).
+
+Within one file, as Docker does: a ``credHelpers`` entry for the registry, else the
+``credsStore``, runs the credential helper ``docker-credential-NAME get`` (the server
+address on stdin, ``{"ServerURL", "Username", "Secret"}`` JSON on stdout; the protocol
+of github.com/docker/docker-credential-helpers); a helper that has nothing for the
+registry ("credentials not found") falls back to the file's ``auths``.
 """
 
 from __future__ import annotations
@@ -11,10 +17,16 @@ from __future__ import annotations
 import base64
 import json
 import re
+import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from prai.errors import ConfigError
+
+HELPER_TIMEOUT_S = 30.0  # seconds a credential helper may take (it may unlock a keychain)
+_HELPER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_NOT_FOUND = "credentials not found"  # docker-credential-helpers' ErrCredentialsNotFound
 
 
 @dataclass(frozen=True)
@@ -38,12 +50,97 @@ def _auth_keys(key: str) -> str:
     return "docker.io" if k in ("index.docker.io", "registry-1.docker.io") else k
 
 
+def _helper_error(path: Path, text: str, hint: str | None = None) -> ConfigError:
+    return ConfigError(f"registry auth file {path}: {text}", hint=hint or (
+        "fix the credential helper, or log in without one (podman login --authfile FILE, "
+        "then --authfile FILE), or set PRAI_REGISTRY_USERNAME and PRAI_REGISTRY_PASSWORD"
+    ))
+
+
+def run_credential_helper(helper: str, host: str, path: Path) -> Credentials | None:
+    """Ask the Docker credential helper ``docker-credential-<helper>`` for ``host``.
+
+    Runs ``docker-credential-<helper> get`` with the server address on stdin (Docker Hub:
+    ``https://index.docker.io/v1/``, else ``host[:port]``), as the Docker CLI does, and
+    reads ``{"Username": …, "Secret": …}`` from stdout. ``path`` (the auth file naming
+    the helper) is only for messages; the secret is never printed.
+
+    Returns:
+        The credentials, or None when the helper has none for ``host``.
+
+    Raises:
+        ConfigError: the helper is not installed (not on PATH), fails, takes longer than
+            HELPER_TIMEOUT_S, answers something that is not its JSON, or answers an
+            identity token (``Username: <token>``, an OAuth refresh token PrAI cannot use).
+    """
+    if not _HELPER_NAME.match(helper):
+        raise _helper_error(path, f"credential helper name {helper[:64]!r} is not a program name")
+    exe_name = f"docker-credential-{helper}"
+    exe = shutil.which(exe_name)
+    if exe is None:
+        raise _helper_error(
+            path,
+            f"it names the credential helper {helper!r} for {host}, but {exe_name} is not "
+            "installed (not found on PATH)",
+            hint=f"install {exe_name} on this machine (or put it on PATH), or remove "
+            f"credsStore/credHelpers from {path.name} and log in with podman login --authfile "
+            "FILE (then --authfile FILE), or set PRAI_REGISTRY_USERNAME and PRAI_REGISTRY_PASSWORD",
+        )
+    server = "https://index.docker.io/v1/" if _auth_keys(host) == "docker.io" else host
+    try:
+        proc = subprocess.run(
+            [exe, "get"], input=server.encode(), capture_output=True, timeout=HELPER_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise _helper_error(path, f"{exe_name} did not answer within {HELPER_TIMEOUT_S:.0f} s") from None
+    except OSError as exc:
+        raise _helper_error(path, f"{exe_name} cannot be run ({exc.strerror or exc.__class__.__name__})") from None
+    if proc.returncode != 0:
+        said = (proc.stdout + proc.stderr).decode("utf-8", "replace").strip()
+        if _NOT_FOUND in said.lower():
+            return None
+        first = said.splitlines()[0][:200] if said else "no message"
+        raise _helper_error(path, f"{exe_name} get failed for {server} (exit {proc.returncode}: {first!r})")
+    try:
+        answer = json.loads(proc.stdout)
+        user, secret = answer["Username"], answer["Secret"]
+        if not isinstance(user, str) or not isinstance(secret, str):
+            raise TypeError
+    except (ValueError, KeyError, TypeError):
+        raise _helper_error(path, f"{exe_name} get answered something other than its JSON for {server}") from None
+    if user == "<token>":
+        raise _helper_error(
+            path,
+            f"{exe_name} holds an identity token for {server}, not a user and password",
+            hint="log in with a user and password or a registry token (podman login / docker "
+            "login -u USER), or set PRAI_REGISTRY_USERNAME and PRAI_REGISTRY_PASSWORD",
+        )
+    return Credentials(user, secret)
+
+
+def _helper_for(data: dict[str, object], host: str, path: Path) -> str | None:
+    """The helper Docker would run for ``host``: ``credHelpers[host]``, else ``credsStore``."""
+    helpers = data.get("credHelpers") or {}
+    store = data.get("credsStore") or None
+    if not isinstance(helpers, dict) or not (store is None or isinstance(store, str)):
+        raise ConfigError(f"registry auth file {path}: credHelpers is not an object or credsStore not a name")
+    want = _auth_keys(host)
+    for key, name in helpers.items():
+        if _auth_keys(str(key)) == want:
+            if not isinstance(name, str) or not name:
+                raise ConfigError(f"registry auth file {path}: credHelpers[{key!r}] is not a helper name")
+            return name
+    return store
+
+
 def _creds_from_file(path: Path, host: str, repo: str | None) -> Credentials | None:
     """Look ``host[/repo…]`` up in a containers-auth.json / Docker config.json.
 
-    The most specific key wins (``host/ns/repo``, then ``host/ns``, then ``host``), as
-    containers-auth.json(5) describes. Entries hold ``auth`` (base64 ``user:password``) or
-    ``username``/``password``; credential helpers (``credsStore``) are not run.
+    A credential helper for ``host`` (``credHelpers``, else ``credsStore``) is asked first
+    (:func:`run_credential_helper`). Then ``auths``: the most specific key wins
+    (``host/ns/repo``, then ``host/ns``, then ``host``), as containers-auth.json(5)
+    describes; entries hold ``auth`` (base64 ``user:password``) or ``username``/``password``.
     """
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -52,11 +149,16 @@ def _creds_from_file(path: Path, host: str, repo: str | None) -> Credentials | N
             raise ValueError("auths is not an object")
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, AttributeError) as exc:
+    except (OSError, ValueError, AttributeError, RecursionError) as exc:
         raise ConfigError(
             f"registry auth file {path}: unreadable ({exc.__class__.__name__})",
             hint="log in again (podman login / docker login) or fix the JSON",
         ) from None
+    helper = _helper_for(data, host, path)
+    if helper is not None:
+        found = run_credential_helper(helper, host, path)
+        if found is not None:
+            return found
     want = _auth_keys(host)
     table = {_auth_keys(k): v for k, v in auths.items() if isinstance(v, dict)}
     candidates = []
@@ -89,10 +191,12 @@ def resolve_credentials(
     Order: ``PRAI_REGISTRY_USERNAME``/``PRAI_REGISTRY_PASSWORD``; ``authfile``
     (``--authfile``); ``REGISTRY_AUTH_FILE``; ``$XDG_RUNTIME_DIR/containers/auth.json``
     (podman login); ``$DOCKER_CONFIG/config.json`` or ``~/.docker/config.json`` (docker
-    login). None when nothing matches (anonymous access).
+    login), each with its credential helpers (``credHelpers``, ``credsStore``). None when
+    nothing matches (anonymous access).
 
     Raises:
-        ConfigError: ``authfile`` missing, or an auth file that is not valid JSON.
+        ConfigError: ``authfile`` missing, an auth file that is not valid JSON, or a
+            credential helper that is not installed or fails.
     """
     from prai.settings import get_settings
 
@@ -114,4 +218,4 @@ def resolve_credentials(
     return None
 
 
-__all__ = ["Credentials", "resolve_credentials"]
+__all__ = ["Credentials", "resolve_credentials", "run_credential_helper"]

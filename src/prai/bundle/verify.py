@@ -5,7 +5,9 @@ bundle (parts index valid, parts present with the right sizes, the tar read stri
 no links, special files, hidden members or unsafe names), parse the manifest against
 its schema, compare the root digest (when given), check the signature (when a key is
 given), compare SHA256SUMS with the manifest, compare the file and folder lists
-(missing / extra) and sizes, then hash every file on every core. A split bundle's parts
+(missing / extra) and sizes, then hash every file on every core; once the images/ files
+are intact, check their OCI layout (index.json, every manifest, config and layer it
+names listed with its size, nothing unused). A split bundle's parts
 are hashed in the same pass (one sequential reader computes each part's SHA-256 and the
 whole tar's) and compared with the parts index.
 """
@@ -146,12 +148,17 @@ def verify_source(
     progress: ProgressSink | None = None,
     hash_files: bool = True,
     only_paths: set[str] | None = None,
+    software_must_fit: bool = False,
 ) -> VerifyReport:
     """Verify an opened bundle; see :func:`verify_bundle`.
 
     ``only_paths``: hash only these files (the rest still checked for presence and size)
     and, for split bundles, only the parts that hold them (the whole tar's SHA-256 is
     then not checked).
+
+    ``software_must_fit``: refuse (BundleSoftwareError, exit 9) a wheelhouse that does not
+    install on this machine, before any file is hashed; otherwise the reasons are only
+    recorded in ``report.software_fit``.
     """
     sink = progress or NullProgress()
     report = VerifyReport(location=str(src.location), kind=src.kind)
@@ -181,6 +188,12 @@ def verify_source(
     if sums is None:
         raise BundleManifestError("SHA256SUMS is missing; it is part of every PrAI bundle")
     check_sums(manifest, sums)
+    if manifest.software is not None:  # issue 14: the wheelhouse fits this machine?
+        from .wheelhouse import refuse_unfit_software, software_fit_problems
+
+        if software_must_fit:
+            refuse_unfit_software(manifest.software)
+        report.software_fit = software_fit_problems(manifest.software)
 
     actual = {p: src.entries[p] for p in src.payload_paths()}
     to_hash: list[FileResult] = []
@@ -258,6 +271,15 @@ def verify_source(
             )
     if src.parts:
         _check_parts(src, report, part_digests, whole)
+    # issue 14: the images' OCI layout holds what its index.json names, and nothing else
+    images = [r for r in report.files if r.role == "images"]
+    if images and all(r.status in ("ok", "in_base") for r in images):
+        from .oci_layout import check_bundle_layout
+
+        layout = check_bundle_layout(
+            manifest, lambda p: src.read_bytes(p) if p in src.entries else None
+        )
+        report.problems += layout.problems
     # most specific first: parts, then missing/extra, sizes, digests (stable within a kind)
     order = [
         BundlePartError,

@@ -107,6 +107,54 @@ def expand_platform(tag: str) -> list[str]:
     return tags
 
 
+def software_fit_problems(software: SoftwareFacts) -> list[str]:
+    """Why the wheelhouse ``software`` describes does not install on this machine with this
+    interpreter (Python version, CPython, CPU architecture, glibc; PEP 425/600/384), one
+    line each; empty when every wheel installs here.
+
+    The same check ``software/install.sh`` runs before it installs
+    (:func:`prai.bundle._target.check_fit`, shipped as ``check_target.py``), so ``prai
+    bundle verify`` and ``load`` say it before anything is written, not at install time.
+    """
+    from ._target import check_fit
+
+    return check_fit(software.model_dump(mode="json"))
+
+
+def fit_hint(software: SoftwareFacts) -> str:
+    """What to do when :func:`software_fit_problems` found problems: the ``prai bundle
+    create`` options that make a wheelhouse for this machine."""
+    import platform as _platform
+
+    from ._target import glibc_version
+
+    glibc = glibc_version()
+    machine = _platform.machine()
+    here = f"--python {sys.version_info.major}.{sys.version_info.minor}"
+    if glibc is not None and sys.platform == "linux":
+        here += f" --wheel-platform manylinux_{glibc[0]}_{glibc[1]}_{machine}"
+    return (
+        f"ask the connected side for `prai bundle create --software {software.profile} {here}` "
+        "for this machine, or install PrAI with the Python the bundle was made for"
+    )
+
+
+def refuse_unfit_software(software: SoftwareFacts) -> None:
+    """Raise when the wheelhouse cannot install here (see :func:`software_fit_problems`).
+
+    Raises:
+        BundleSoftwareError (exit 9): the first reason, and the options that fit this machine.
+    """
+    problems = software_fit_problems(software)
+    if problems:
+        raise BundleSoftwareError(
+            problems[0],
+            hint=fit_hint(software)
+            + "; load the other parts with --only, or pass --allow-unfit-software when PrAI "
+            "is installed on another machine",
+        )
+
+
 def source_root() -> Path | None:
     """The checkout PrAI runs from (``pyproject.toml`` naming project ``prai``), or None
     when PrAI is installed from a wheel."""

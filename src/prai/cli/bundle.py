@@ -408,6 +408,9 @@ def register(app: typer.Typer) -> None:
         if as_json:
             _print_json(report.to_json())
             raise typer.Exit(report.exit_code)
+        if report.software_fit:  # issue 14: intact, but not for this machine (--json: every reason)
+            err.print(f"warning: {report.software_fit[0]}; software/install.sh will refuse it here",
+                      style="yellow", markup=False)
 
         def size(f: Any) -> int | None:
             return f.actual_size if f.actual_size is not None else f.expected_size
@@ -468,6 +471,10 @@ def register(app: typer.Typer) -> None:
             None, "--receipt", callback=output_path,
             help="Also write the import receipt here (to send back for --since)."
         ),
+        allow_unfit_software: bool = typer.Option(
+            False, "--allow-unfit-software",
+            help="Load PrAI's wheelhouse even if it does not install on this machine "
+            "(it is for another one)."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Verify, then load into a directory, S3/MinIO or an OCI registry, and/or push the
@@ -516,6 +523,7 @@ def register(app: typer.Typer) -> None:
                     image_map_out=image_map_out,
                     chunk_bytes=chunk,
                     stop=stop,
+                    allow_unfit_software=allow_unfit_software,
                 )
         finally:
             if previous is not None:
