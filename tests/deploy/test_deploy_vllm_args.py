@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,15 +46,21 @@ print(json.dumps({
 """
 
 
+def container_argv(objs: dict[str, Any]) -> list[str]:
+    """The vLLM container's argv as KServe runs it: the runtime's command and args, then
+    the InferenceService's args."""
+    container = objs["ServingRuntime"]["spec"]["containers"][0]
+    return [*container["command"], *container["args"],
+            *objs["InferenceService"]["spec"]["predictor"]["model"]["args"]]
+
+
 @pytest.mark.engine
 def test_vllm_serve_parses_rendered_command(crd_dir: Path, no_network_env: dict[str, str]) -> None:
     if importlib.util.find_spec("vllm") is None:
         pytest.skip("the cpu extra (vLLM) is not installed")
     result = render(EXAMPLES / "kitchen-cluster.yaml", crd_dir=crd_dir, env={})
     objs = {o["kind"]: o for _, o in result.objects}
-    container = objs["ServingRuntime"]["spec"]["containers"][0]
-    argv = (container["command"] + container["args"]
-            + objs["InferenceService"]["spec"]["predictor"]["model"]["args"])
+    argv = container_argv(objs)
     assert argv[:2] == ["vllm", "serve"]  # not the deprecated api_server module
     out = subprocess.run([sys.executable, "-c", _PARSE, json.dumps(argv)], env=no_network_env,
                          capture_output=True, text=True, timeout=300)
