@@ -287,3 +287,64 @@ def test_kitchen_from_prai_kitchen(cli, monkeypatch: pytest.MonkeyPatch) -> None
     code, out, err, _ = cli("keys", "create", "--tenant", "t", "--project", "nope")
     lines = _one_line_and_hint(code, out, err, "keys create unknown project")
     assert "t/nope is not in gateway.tenants" in lines[0]
+
+
+def _model_dir_cases(model: str, adapter: str, absolute: str, out: Path) -> list[tuple[tuple[str, ...], str]]:
+    """(argv, the option that holds the relative path) for every command taking a model,
+    tokenizer or adapter directory; the other directories are given as ``absolute``."""
+    return [
+        (("serve", model, "--preflight-only"), "--model"),
+        (("serve", "--model", model, "--preflight-only"), "--model"),
+        (("serve", absolute, "--tokenizer", model, "--preflight-only"), "--tokenizer"),
+        (("serve", absolute, "--lora-modules", f"a={adapter}", "--preflight-only"), "--lora-modules a="),
+        (("doctor", "--model", model, "--only", "model"), "--model"),
+        (("doctor", "--model", absolute, "--adapter", f"a={adapter}", "--only", "lora"), "--adapter a="),
+        (("bundle", "create", "-o", str(out), "--model", model), "--model"),
+        (("bundle", "create", "-o", str(out), "--model", absolute, "--adapter", f"a={adapter}"), "--adapter a="),
+        (("bench", "--target", "http://127.0.0.1:9", "--model", "m", "-o", str(out), "--tokenizer", model),
+         "--tokenizer"),
+        (("model", "promote", "m", "v1", "--tokenizer", model), "--tokenizer"),
+    ]
+
+
+def test_model_dir_commands_agree_on_a_relative_path(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """The same relative path, run from a directory that is neither the test's nor the
+    model's parent: where it exists every command takes it as the local directory (never a
+    hub repo id); where it does not (its first folder exists) every command says "no such
+    directory", relative to the current directory."""
+    import json
+
+    from tests._support.model_dirs import write_adapter, write_tiny_model
+
+    here, there = cli.work / "here", cli.work / "there"
+    write_tiny_model(here / "store" / "model")
+    write_adapter(here / "store", "lora")
+    (there / "store").mkdir(parents=True)
+    model, adapter = "store/model", "store/adapters/lora"
+
+    monkeypatch.chdir(here)
+    code, out, err, _ = cli("serve", model, "--tokenizer", model, "--lora-modules", f"a={adapter}",
+                            "--preflight-only", "--json")
+    assert code == 0, err
+    found = json.loads(out)
+    assert found["model"]["path"] == str(here / model)
+    assert [a["path"] for a in found["adapters"]] == [str(here / adapter)]
+    assert found["command"][found["command"].index("--tokenizer") + 1] == str(here / model)
+    code, out, err, _ = cli("doctor", "--model", model, "--adapter", f"a={adapter}", "--only", "model,lora", "--json")
+    checks = {c["name"]: c for c in json.loads(out)["checks"]}
+    assert checks["model present"]["status"] == "PASS" and checks["model complete"]["status"] == "PASS", checks
+    assert checks["model/a"]["status"] == "PASS", checks["model/a"]
+    code, out, err, _ = cli("bundle", "create", "-o", str(cli.work / "bundle"), "--model", model,
+                            "--adapter", f"a={adapter}")
+    assert code == 0, err
+
+    monkeypatch.chdir(there)
+    for argv, flag in _model_dir_cases(model, adapter, str(here / model), cli.work / "out"):
+        code, out, err, _ = cli(*argv)
+        what = " ".join(argv)
+        lines = _one_line_and_hint(code, out, err, what)
+        rel = adapter if flag.endswith("=") else model
+        assert f"{flag}{'' if flag.endswith('=') else ' '}{rel} (relative to {there}): no such directory" in lines[0], (
+            what, lines)
+        assert "hub" not in lines[0], (what, lines)
+        assert code == (4 if argv[0] == "serve" else 2), (what, code)

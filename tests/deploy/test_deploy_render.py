@@ -142,7 +142,10 @@ def test_shapes_follow_openshift_ai(crd_dir: Path) -> None:
     assert rt["spec"]["supportedModelFormats"] == tmpl_rt["spec"]["supportedModelFormats"]
     c = rt["spec"]["containers"][0]
     assert c["name"] == "kserve-container"
-    assert c["command"] == tmpl_rt["spec"]["containers"][0]["command"]
+    # The one departure from the template: vLLM's documented `vllm serve MODEL`, not the
+    # template's `python -m vllm.entrypoints.openai.api_server` (deprecated in vLLM 0.32).
+    assert c["command"] == ["vllm", "serve", "/mnt/models"]
+    assert not any(a.startswith("--model") for a in c["args"])
     assert c["ports"] == tmpl_rt["spec"]["containers"][0]["ports"]
     env = {e["name"]: e["value"] for e in c["env"]}
     for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE",

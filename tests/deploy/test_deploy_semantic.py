@@ -181,6 +181,15 @@ def test_external_host_in_gateway_config(kitchen, crd_dir: Path) -> None:
     render(kitchen(edit=internal), crd_dir=crd_dir, env={})
 
 
+def test_hub_id_as_the_vllm_serve_model(crd_dir: Path) -> None:
+    """`vllm serve MODEL` in the runtime's command is checked like --model."""
+    objs, plan = _render_objects(crd_dir)
+    rt = _find(objs, "ServingRuntime")
+    rt["spec"]["containers"][0]["command"] = ["vllm", "serve", "meta-llama/Llama-2-7b-hf"]
+    with pytest.raises(ExternalHostname, match=r"--model=meta-llama/Llama-2-7b-hf is not a local path"):
+        semantic.check_all(objs, plan)
+
+
 def test_external_host_in_env_value(crd_dir: Path) -> None:
     objs, plan = _render_objects(crd_dir)
     rt = _find(objs, "ServingRuntime")

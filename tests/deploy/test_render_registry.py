@@ -266,19 +266,18 @@ def test_vllm_parses_promoted_lora_modules(reg: Registry, crd_dir: Path,
 
     if importlib.util.find_spec("vllm") is None:
         pytest.skip("the cpu extra (vLLM) is not installed")
-    from tests.deploy.test_deploy_vllm_args import _PARSE
+    from tests.deploy.test_deploy_vllm_args import _PARSE, container_argv
 
     reg.add("kansai", "v1")
     reg.add("kansai", "v2", rank=128)
     reg.route("kansai", "v1", canary="v2", pct=10)
     result = render(EXAMPLES / "kitchen-cluster.yaml", crd_dir=crd_dir, env={}, registry=reg.url)
     objs = {o["kind"]: o for _, o in result.objects}
-    args = (objs["ServingRuntime"]["spec"]["containers"][0]["args"]
-            + objs["InferenceService"]["spec"]["predictor"]["model"]["args"])
-    out = subprocess.run([sys.executable, "-c", _PARSE, json.dumps(args)], env=no_network_env,
+    out = subprocess.run([sys.executable, "-c", _PARSE, json.dumps(container_argv(objs))], env=no_network_env,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     ns = json.loads(out.stdout.strip().splitlines()[-1])
+    assert ns["model"] == "/mnt/models"
     assert ns["max_loras"] == 4 and ns["max_lora_rank"] == 128
     assert ns["lora"][2:] == [["kansai@v1", "/mnt/models/adapters/kansai-v1", "tsuzumi-7b"],
                               ["kansai@v2", "/mnt/models/adapters/kansai-v2", "tsuzumi-7b"]]

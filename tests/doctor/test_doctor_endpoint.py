@@ -9,7 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from prai.doctor import build_plan, run_doctor
+from prai.errors import UsageError
 from tests.doctor.doctor_util import Pki, checks, fake_engine, http_server, send_json
 
 MODELS = ["tiny", "faq", "legal"]
@@ -157,6 +160,27 @@ def test_taste_picks_embeddings_from_the_model_config(tmp_path: Path) -> None:
         c = checks(run_doctor(build_plan(None, env={}, endpoint=url), ["endpoint"]), "endpoint")
         assert c["taste minilm"].status == "PASS" and c["taste minilm"].data["api"] == "embeddings"
         assert "not served: chat: POST /v1/chat/completions → HTTP 404" in c["taste minilm"].evidence
+
+
+def test_served_model_name_alone_picks_the_model_to_taste(tmp_path: Path) -> None:
+    """`prai doctor --endpoint URL --served-model-name minilm` (no model directory): only
+    minilm is listed and tasted, not every model the gateway lists for the key."""
+    with http_server(_embedding_engine(["minilm", "other"])) as url:
+        plan = build_plan(None, env={}, endpoint=url, served_model_name="minilm")
+        c = checks(run_doctor(plan, ["endpoint"]), "endpoint")
+        assert c["models"].status == "PASS"
+        assert c["taste minilm"].status == "PASS" and c["taste minilm"].data["api"] == "embeddings"
+        assert "taste other" not in c
+        plan = build_plan(None, env={}, endpoint=url, served_model_name="nope")
+        c = checks(run_doctor(plan, ["endpoint"]), "endpoint")
+        assert c["models"].status == "FAIL" and "missing nope" in c["models"].evidence
+    kitchen = tmp_path / "kitchen.yaml"
+    kitchen.write_text(json.dumps({"gateway": {
+        "upstreams": [{"name": "e", "base_urls": ["http://127.0.0.1:9"], "models": ["a", "b"],
+                       "serve": {"model": str(tmp_path), "served_model_name": "a"}}],
+        "tenants": [{"name": "t", "projects": [{"name": "p", "models": ["*"]}]}]}}))
+    with pytest.raises(UsageError, match="--served-model-name without --model"):
+        build_plan(kitchen, env={}, served_model_name="b")
 
 
 def test_taste_uses_completions_without_a_chat_template(tmp_path: Path) -> None:

@@ -7,8 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from prai.errors import ModelError, ModelNotLocal
-from prai.modelfiles.model_dir import check_model_dir, inspect_model_dir
+from prai.errors import AdapterError, ModelError, ModelNotLocal
+from prai.modelfiles.adapter import inspect_adapter
+from prai.modelfiles.model_dir import (
+    check_model_dir,
+    inspect_model_dir,
+    inspect_tokenizer_dir,
+    looks_like_remote,
+    resolve_model_dir,
+)
+from tests._support.model_dirs import write_adapter
 
 
 def test_complete_model_passes(tiny_model: Path) -> None:
@@ -22,6 +30,42 @@ def test_complete_model_passes(tiny_model: Path) -> None:
 def test_repo_id_is_refused() -> None:
     with pytest.raises(ModelNotLocal, match="hub repo id"):
         inspect_model_dir("tsuzumi/tsuzumi-7b")
+
+
+def test_relative_paths_follow_the_serve_rule(tiny_model: Path, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A relative path is a local directory, never a hub repo id, when it exists or its
+    first folder does (a typo under it is "no such directory", relative to the current
+    directory); only a ref whose first folder is absent here is taken for a hub repo id."""
+    here = tmp_path / "elsewhere"
+    (here / "store").mkdir(parents=True)
+    tiny_model.rename(here / "store" / "model")
+    write_adapter(here / "store", "lora")
+    monkeypatch.chdir(here)
+
+    assert resolve_model_dir("store/model") == here / "store" / "model"
+    assert inspect_model_dir("store/model").path == here / "store" / "model"
+    assert inspect_tokenizer_dir("store/model") == here / "store" / "model"
+    facts = inspect_model_dir("store/model")
+    assert inspect_adapter("a", "store/adapters/lora", facts).path == here / "store" / "adapters" / "lora"
+    assert not looks_like_remote("store/model") and not looks_like_remote("store/modle")
+
+    typo = f"store/modle (relative to {here}): no such directory"
+    for call in (lambda: resolve_model_dir("store/modle"), lambda: inspect_model_dir("store/modle"),
+                 lambda: inspect_tokenizer_dir("store/modle")):
+        with pytest.raises(ModelError) as exc:
+            call()
+        assert not isinstance(exc.value, ModelNotLocal)
+        assert typo in exc.value.message and "hub" not in exc.value.message
+        assert "typos" in exc.value.hint
+    with pytest.raises(AdapterError, match=r"store/lroa \(relative to .*\): no such directory"):
+        inspect_adapter("a", "store/lroa", facts)
+
+    assert looks_like_remote("tsuzumi/tsuzumi-7b")
+    with pytest.raises(ModelNotLocal, match="hub repo id"):
+        resolve_model_dir("tsuzumi/tsuzumi-7b")
+    with pytest.raises(ModelError, match=r"/nowhere/model: no such directory"):
+        resolve_model_dir("/nowhere/model")
 
 
 def test_missing_shard_is_named(tiny_model: Path) -> None:

@@ -39,13 +39,18 @@ def _where(path: Path) -> str:
     return f"{path} (relative to {Path.cwd()})"
 
 
-def check_input(flag: str, path: Path, kind: str, hint: str | None = None) -> Path:
+def check_input(flag: str, path: Path, kind: str, hint: str | None = None, *, model_dir: bool = False) -> Path:
     """Refuse a path that is missing, of the wrong kind, or unreadable.
 
     Args:
-        flag: the option as the user typed it (``--ca``), for the message.
+        flag: the option as the user typed it (``--ca``, or ``--adapter NAME=``), for the message.
         kind: ``file``, ``dir``, ``any``, or ``bundle`` (any, or ``NAME.tar`` of a split
             bundle whose ``NAME.tar.parts.json`` exists).
+        hint: the hint for a missing path (default: the typo hint of PathNotFound).
+        model_dir: a model, tokenizer or adapter directory: a missing one shaped like a hub
+            repo id (:func:`prai.modelfiles.model_dir.looks_like_remote`) gets the hint that
+            nothing is downloaded. The first line still calls it a missing path, as
+            ``prai serve`` does for a relative path under an existing folder.
 
     Returns:
         ``path`` unchanged.
@@ -55,10 +60,11 @@ def check_input(flag: str, path: Path, kind: str, hint: str | None = None) -> Pa
         PathNotReadable: this user cannot read it (or list it, for a directory).
     """
     p = path.expanduser()
+    flag = flag if flag.endswith("=") else flag + " "  # `--adapter a=DIR` reads as typed
     try:
         exists = p.exists()
     except PermissionError:  # a folder on the way may not be entered
-        raise PathNotReadable(f"{flag} {path}: permission denied (a folder on the way cannot be entered)") from None
+        raise PathNotReadable(f"{flag}{path}: permission denied (a folder on the way cannot be entered)") from None
     except OSError:
         exists = False
     if not exists and kind == "bundle" and p.with_name(p.name + ".parts.json").is_file():
@@ -67,14 +73,20 @@ def check_input(flag: str, path: Path, kind: str, hint: str | None = None) -> Pa
         what = {"file": "no such file", "dir": "no such directory"}.get(kind, "no such file or directory")
         parent = p.parent
         extra = "" if parent == Path(".") or parent.is_dir() else f"; {parent} does not exist either"
-        raise PathNotFound(f"{flag} {_where(path)}: {what}{extra}", hint=hint)
+        if model_dir:
+            from prai.modelfiles.model_dir import looks_like_remote
+
+            if looks_like_remote(str(path)):
+                hint = (f"if {path} is a hub repo id: nothing is downloaded in a closed network; bring the "
+                        "model in as a directory (prai bundle load) and pass its path")
+        raise PathNotFound(f"{flag}{_where(path)}: {what}{extra}", hint=hint)
     if kind == "file" and p.is_dir():
-        raise PathNotFound(f"{flag} {path}: is a directory, a file is needed")
+        raise PathNotFound(f"{flag}{path}: is a directory, a file is needed")
     if kind == "dir" and not p.is_dir():
-        raise PathNotFound(f"{flag} {path}: is a file, a directory is needed")
+        raise PathNotFound(f"{flag}{path}: is a file, a directory is needed")
     need = os.R_OK | (os.X_OK if p.is_dir() else 0)
     if not os.access(p, need, effective_ids=os.access in os.supports_effective_ids):
-        raise PathNotReadable(f"{flag} {path}: permission denied (this user cannot read it)")
+        raise PathNotReadable(f"{flag}{path}: permission denied (this user cannot read it)")
     return path
 
 
@@ -99,7 +111,7 @@ def check_output(flag: str, path: Path) -> Path:
     return path
 
 
-def _make(kind: str, hint: str | None = None) -> Callback:
+def _make(kind: str, hint: str | None = None, *, model_dir: bool = False) -> Callback:
     def callback(ctx: Any, param: Any, value: Any) -> Any:
         if value is None or getattr(ctx, "resilient_parsing", False):
             return value
@@ -110,7 +122,7 @@ def _make(kind: str, hint: str | None = None) -> Callback:
             if kind == "output":
                 check_output(_flag(param), Path(v))
             else:
-                check_input(_flag(param), Path(v), kind, hint)
+                check_input(_flag(param), Path(v), kind, hint, model_dir=model_dir)
         return value
 
     setattr(callback, KIND_ATTR, kind)
@@ -127,8 +139,14 @@ def input_dir_hint(hint: str) -> Callback:
     return _make("dir", hint)
 
 
+def input_model_dir_hint(hint: str) -> Callback:
+    """Like :data:`input_model_dir`, with the command's own hint for a missing directory."""
+    return _make("dir", hint, model_dir=True)
+
+
 input_file: Callback = _make("file")
 input_dir: Callback = _make("dir")
+input_model_dir: Callback = _make("dir", model_dir=True)  # a model, tokenizer or adapter directory
 input_path: Callback = _make("any")  # a file or a directory
 input_bundle: Callback = _make("bundle")  # a bundle directory, .tar, .parts.json, or a split bundle's .tar name
 
@@ -155,6 +173,8 @@ __all__ = [
     "input_dir_hint",
     "input_file",
     "input_file_hint",
+    "input_model_dir",
+    "input_model_dir_hint",
     "input_path",
     "output_path",
 ]

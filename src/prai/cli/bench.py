@@ -17,7 +17,7 @@ from rich.table import Table
 
 from prai.cli._console import make_console
 from prai.cli._output import print_json
-from prai.cli._params import input_bundle, input_dir, input_file, input_path, output_path
+from prai.cli._params import input_bundle, input_dir, input_file, input_model_dir, input_path, output_path
 from prai.errors import BenchRegression, UsageError
 
 console = make_console()
@@ -167,7 +167,7 @@ def register(app: typer.Typer) -> None:
         data: str = typer.Option("synthetic:prompt_tokens=256,output_tokens=128", "--data",
                                  help="synthetic:prompt_tokens=N,output_tokens=M or FILE.jsonl"),
         tokenizer: Path | None = typer.Option(
-            None, "--tokenizer", callback=input_dir, help="Local model dir with the tokenizer."),
+            None, "--tokenizer", callback=input_model_dir, help="Local model dir with the tokenizer."),
         bundle: Path | None = typer.Option(
             None, "--bundle", callback=input_bundle, help="Bundle (or loaded) dir; its model's tokenizer."),
         slo: str | None = typer.Option(None, "--slo", help="ttft=500ms,tpot=50ms,e2e=10s (goodput)"),

@@ -21,7 +21,16 @@ from rich.text import Text
 
 from prai.cli._console import make_console
 from prai.cli._interrupt import on_interrupt
-from prai.cli._params import check_input, check_output, input_bundle, input_dir, input_file, input_path, output_path
+from prai.cli._params import (
+    check_input,
+    check_output,
+    input_bundle,
+    input_dir,
+    input_file,
+    input_model_dir,
+    input_path,
+    output_path,
+)
 from prai.cli._progress import ByteProgress
 from prai.errors import UsageError
 
@@ -104,7 +113,7 @@ def _parse_adapters(values: list[str]) -> dict[str, Path]:
             )
         if name in out:
             raise UsageError(f"--adapter {name!r} is given twice")
-        out[name] = check_input(f"--adapter {name}=", Path(path), "dir")
+        out[name] = check_input(f"--adapter {name}=", Path(path), "dir", model_dir=True)
     return out
 
 
@@ -124,7 +133,7 @@ def register(app: typer.Typer) -> None:
     def create(
         out: Path = typer.Option(..., "-o", "--out", callback=output_path, help="Bundle directory, or NAME.tar."),
         model: Path | None = typer.Option(
-            None, "--model", callback=input_dir,
+            None, "--model", callback=input_model_dir,
             help="Hugging Face model directory (omit for an adapter-only bundle).",
         ),
         adapter: list[str] = typer.Option([], "--adapter", help="NAME=DIR of a LoRA adapter."),

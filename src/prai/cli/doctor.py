@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from prai.cli._output import print_json
-from prai.cli._params import input_dir, input_dir_hint, input_file
+from prai.cli._params import input_dir, input_file, input_model_dir_hint
 
 
 def register(app: typer.Typer) -> None:
@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
             None, "--api-key", help="Gateway API key for the endpoint checks (never printed); "
             "prefer doctor.api_key_env in kitchen.yaml."),
         model: Path | None = typer.Option(
-            None, "--model", callback=input_dir_hint(
+            None, "--model", callback=input_model_dir_hint(
                 "check the mount: `ls -lah /mnt/models` in the pod, the PVC name and storageUri path "
                 "(seed §7 Tips)"),
             help="Model directory to check (e.g. /mnt/models inside the pod)."),
@@ -67,7 +67,7 @@ def register(app: typer.Typer) -> None:
         for text in adapter or []:
             name, sep, path = text.partition("=")
             if sep and name and path:
-                check_input(f"--adapter {name}=", Path(path), "dir")
+                check_input(f"--adapter {name}=", Path(path), "dir", model_dir=True)
         areas = parse_only(only)
         if kitchen is None and model is None and endpoint is None and not ca and registry is None:
             raise UsageError("nothing to check",

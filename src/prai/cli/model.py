@@ -11,7 +11,7 @@ from typing import Any
 import typer
 
 from prai.cli._output import print_json
-from prai.cli._params import input_bundle, input_dir, input_file, output_path
+from prai.cli._params import input_bundle, input_file, input_model_dir, output_path
 from prai.errors import UsageError
 
 _CONFIG_HELP = (
@@ -200,7 +200,7 @@ def register(app: typer.Typer) -> None:
             None, "--max-regression", help="Bench gate thresholds, e.g. ttft_p95=10%,output_tokens_per_s=5%."
         ),
         tokenizer: Path | None = typer.Option(
-            None, "--tokenizer", callback=input_dir, help="Local tokenizer dir for the bench gate."),
+            None, "--tokenizer", callback=input_model_dir, help="Local tokenizer dir for the bench gate."),
         gate_dir: Path | None = typer.Option(
             None, "--gate-dir", callback=output_path, help="Where gate reports go (default ./prai-gates)."),
         drain_timeout: float = typer.Option(

@@ -1,7 +1,9 @@
 """Objects of a model namespace: Namespace, PVC, Data Connection, CA, runtime, ISVC, policy.
 
 Shapes follow OpenShift AI: the ServingRuntime mirrors ``vllm-cuda-runtime-template``
-(../shared/schemas/odh/), the Data Connection Secret is what the dashboard creates
+(../shared/schemas/odh/) but starts vLLM as ``vllm serve /mnt/models/...`` (as KServe's
+LLMInferenceService configs do) instead of the template's deprecated ``python -m
+vllm.entrypoints.openai.api_server``, the Data Connection Secret is what the dashboard creates
 (``aws-connection-NAME`` with AWS_* keys), the CA ConfigMap follows
 ``odh-trusted-ca-bundle`` (key ``odh-ca-bundle.crt``; the label lets the Cluster Network
 Operator add the cluster-wide bundle as ``ca-bundle.crt``).
@@ -29,6 +31,9 @@ from prai.deploy._common import (
 from prai.deploy.promoted import ANNOTATION as PROMOTED_ANNOTATION
 
 RUNTIME_TEMPLATE = "vllm-cuda-runtime-template"
+# The runtime container's entry point: the `vllm` console script's `serve` subcommand
+# (vLLM 0.32 documents it; the model directory follows as its positional argument).
+VLLM_COMMAND = ("vllm", "serve")
 OFFLINE_ENV = (
     ("HF_HUB_OFFLINE", "1"),
     ("TRANSFORMERS_OFFLINE", "1"),
@@ -149,7 +154,11 @@ def runtime_env(plan: Plan) -> list[Obj]:
 
 
 def serving_runtime(plan: Plan, mp: ModelPlan) -> Obj:
-    """A vLLM ServingRuntime in the shape of OpenShift AI's vllm-cuda-runtime-template."""
+    """A vLLM ServingRuntime in the shape of OpenShift AI's vllm-cuda-runtime-template.
+
+    The container runs ``vllm serve MODEL_DIR --port=8080``; the InferenceService's
+    :func:`vllm_args` are appended by KServe.
+    """
     m = mp.cfg
     model_path = f"{MODEL_ROOT}/{m.model_subdir}".rstrip("/")
     volumes: list[Obj] = [
@@ -167,8 +176,11 @@ def serving_runtime(plan: Plan, mp: ModelPlan) -> Obj:
     container: Obj = {
         "name": "kserve-container",
         "image": plan.cluster.images.vllm.ref,
-        "command": ["python", "-m", "vllm.entrypoints.openai.api_server"],
-        "args": [f"--port={VLLM_PORT}", f"--model={model_path}"],
+        # `vllm serve MODEL` (vLLM's documented entry point, as KServe's own vLLM configs
+        # start it); `python -m vllm.entrypoints.openai.api_server`, which OpenShift AI's
+        # template still uses, prints a deprecation warning since vLLM 0.32.
+        "command": [*VLLM_COMMAND, model_path],
+        "args": [f"--port={VLLM_PORT}"],
         "env": runtime_env(plan) + (
             # Rendered from the registry: `prai model promote` loads new versions at runtime
             # (/v1/load_lora_adapter); only the gateway namespace reaches the predictor.

@@ -231,7 +231,8 @@ def check_hosts(objects: list[Obj], plan: Plan) -> list[Problem]:
                                         f"external host {m.group(1)}"))
         for label, c in containers(o):
             where = f"{_where(o)} {label}"
-            texts = [(f"arg {a!r}", str(a)) for a in c.get("args") or []]
+            texts = [(f"command {a!r}", str(a)) for a in c.get("command") or []]
+            texts += [(f"arg {a!r}", str(a)) for a in c.get("args") or []]
             texts += [(f"env {e.get('name')}", str(e["value"])) for e in c.get("env") or []
                       if "value" in e]
             for what, text in texts:
@@ -240,8 +241,12 @@ def check_hosts(objects: list[Obj], plan: Plan) -> list[Problem]:
                         out.append((ExternalHostname, f"{where}: {what} names the external "
                                     f"host {h} (internal: {', '.join(domains)})"))
             args = [str(a) for a in c.get("args") or []]
+            command = [str(a) for a in c.get("command") or []]
             for flag in ("--model", "--tokenizer"):
                 v = _arg_value(args, flag)
+                if flag == "--model" and command[:2] == ["vllm", "serve"]:
+                    # `vllm serve MODEL`: the positional model wins over --model.
+                    v = next((a for a in (command + args)[2:3] if not a.startswith("-")), v)
                 if v is not None and not v.startswith("/"):
                     out.append((ExternalHostname, f"{where}: {flag}={v} is not a local path; "
                                 "vLLM would try to download it from the hub (seed §8)"))

@@ -149,7 +149,9 @@ def build_plan(
         env: the environment (Settings.environ): S3 keys by the names the config gives,
             the API key by ``doctor.api_key_env``, and, inside a pod, the runtime variables.
         model / served_model_name / adapters / max_lora_rank: a model directory to check
-            (replaces the directory of the first cluster model, or adds one).
+            (replaces the directory of the first cluster model, or adds one). Without
+            ``model`` and without models in kitchen.yaml, ``served_model_name`` names the one
+            model the endpoint checks list and taste.
         ca: extra CA files (PEM).
         endpoint / api_key: the endpoint to taste and its key.
         registry: the model registry for the lifecycle check: a database URL or ``auto``;
@@ -274,6 +276,15 @@ def build_plan(
             plan.tls_endpoints.append(("endpoint", plan.endpoint, plan.ca_file))
     for mt in plan.models:
         plan.expected_models += [mt.name, *mt.adapters]
+    if model is None and served_model_name:
+        if plan.models:
+            raise UsageError(
+                "--served-model-name without --model: kitchen.yaml already names the models to check",
+                hint="pass --model DIR with it, or drop it")
+        # Only the served name: taste that model, not every model the endpoint lists.
+        plan.expected_models = [served_model_name]
+        for t in plan.upstreams:
+            t.expected = [m for m in t.expected if m == served_model_name]
     if registry is not None or gateway_cfg is not None:
         from prai.deploy.promoted import AUTO, resolve_registry_url
         from prai.errors import PraiError

@@ -11,8 +11,8 @@ looks at ``POST /v1/load_lora_adapter``.
 
 Before the preflight, the mistakes that need no file reading are refused in one line: a
 port another process holds, and a relative model/tokenizer/adapter path that does not
-exist (called a path, not a hub repo id, when its first folder exists here or it starts
-with ``./``, ``../`` or ``~``).
+exist (called a path, not a hub repo id, by :func:`prai.modelfiles.model_dir.names_local_path`,
+the rule every command that takes a model directory follows).
 """
 
 from __future__ import annotations
@@ -29,7 +29,14 @@ from prai.engine.engine_support import check_engine_support, installed_engine
 from prai.engine.environment import engine_environment
 from prai.errors import AdapterError, EngineNotInstalled, ModelError, UsageError
 from prai.modelfiles.adapter import AdapterFacts, inspect_adapter, round_up_lora_rank
-from prai.modelfiles.model_dir import ModelFacts, inspect_model_dir, inspect_tokenizer_dir
+from prai.modelfiles.model_dir import (
+    MISSING_DIR_HINT,
+    ModelFacts,
+    inspect_model_dir,
+    inspect_tokenizer_dir,
+    names_local_path,
+    where,
+)
 from prai.settings import Settings, get_settings
 
 MIDDLEWARE = "prai.engine.middleware.LoraPreflightMiddleware"
@@ -177,17 +184,6 @@ def describe(pre: Preflight) -> list[str]:
     return lines
 
 
-def _looks_like_a_path(ref: str) -> bool:
-    """True when ``ref`` can only mean a local path: it starts with ``/``, ``./``, ``../`` or
-    ``~``, has more than one ``/`` (hub ids have one), or its first folder exists here."""
-    if "://" in ref:
-        return False
-    if ref.startswith(("/", "./", "../", "~")) or ref.count("/") > 1:
-        return True
-    first = Path(ref).parts[0] if Path(ref).parts else ""
-    return "/" in ref and bool(first) and Path(first).is_dir()
-
-
 def refuse_missing_paths(args: ServeArgs) -> None:
     """Name a missing model, tokenizer or adapter directory as missing, before the preflight.
 
@@ -200,11 +196,8 @@ def refuse_missing_paths(args: ServeArgs) -> None:
         ("--model ", args.model, ModelError), ("--tokenizer ", args.tokenizer or "", ModelError)]
     refs += [(f"--lora-modules {m.name}=", m.path, AdapterError) for m in args.lora_modules]
     for flag, ref, error in refs:
-        if ref and _looks_like_a_path(ref) and not Path(ref).expanduser().exists():
-            where = ref if Path(ref).is_absolute() else f"{ref} (relative to {Path.cwd()})"
-            raise error(f"{flag}{where}: no such directory",
-                        hint="check the path for typos (ls -lah); in a closed network the model must be a "
-                        "local directory (prai bundle load)")
+        if ref and names_local_path(ref) and not Path(ref).expanduser().exists():
+            raise error(f"{flag}{where(ref)}: no such directory", hint=MISSING_DIR_HINT)
 
 
 def serve_main(argv: list[str], *, settings: Settings | None = None) -> int:

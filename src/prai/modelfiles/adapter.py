@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from prai.errors import AdapterError, ModelFactsError
-from prai.modelfiles.model_dir import ModelFacts, looks_like_remote, read_json_object, tree_bytes
+from prai.modelfiles.model_dir import (
+    MISSING_DIR_HINT,
+    ModelFacts,
+    looks_like_remote,
+    read_json_object,
+    tree_bytes,
+    where,
+)
 from prai.modelfiles.safetensors_header import SafetensorsHeaderError, read_header
 
 # vLLM's LoRAConfig.max_lora_rank accepts only these values (vllm/config/lora.py,
@@ -137,7 +144,7 @@ def inspect_adapter(
                 f"adapter {name!r}: {ref!r} is a hub repo id or URL, not a local directory",
                 hint="bring the adapter in as a directory and pass its path (seed §13)",
             )
-        raise AdapterError(f"adapter {name!r}: {ref}: no such directory", hint="check the path with `ls -lah`")
+        raise AdapterError(f"adapter {name!r}: {where(ref)}: no such directory", hint=MISSING_DIR_HINT)
     path = path.resolve()
     cfg = _adapter_config(name, path)
     try:

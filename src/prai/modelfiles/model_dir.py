@@ -169,9 +169,48 @@ class ModelDirReport:
         raise ModelError(f"{self.path}: {first.message}", hint=first.hint)
 
 
+def names_local_path(ref: str) -> bool:
+    """True when ``ref`` can only mean a local path, whether or not it exists.
+
+    It starts with ``/``, ``./``, ``../`` or ``~``, has more than one ``/`` (hub repo ids
+    have one), exists here, or its first folder exists in the current directory (so
+    ``store/modle``, a typo under an existing ``store/``, is a path, not the hub repo
+    ``store/modle``). This is the one rule of every command that takes a model, tokenizer
+    or adapter directory (``prai serve``, ``prai doctor``, ``prai bundle create``, the
+    adapter-loading middleware).
+    """
+    if "://" in ref:
+        return False
+    if ref.startswith(("/", "./", "../", "~")) or ref.count("/") > 1:
+        return True
+    path = Path(ref)
+    if path.exists():
+        return True
+    first = path.parts[0] if path.parts else ""
+    return "/" in ref and bool(first) and Path(first).is_dir()
+
+
 def looks_like_remote(ref: str) -> bool:
-    """True for hub repo ids (``org/name``) and URLs, which vLLM would download."""
-    return bool(_REPO_ID.match(ref)) or "://" in ref
+    """True for hub repo ids (``org/name``) and URLs, which vLLM would download.
+
+    A ref that :func:`names_local_path` (it exists, or its first folder does) is never
+    remote: a relative path is a local directory, never a hub repo id.
+    """
+    if "://" in ref:
+        return True
+    return bool(_REPO_ID.match(ref)) and not names_local_path(ref)
+
+
+def where(ref: str | Path) -> str:
+    """``ref`` as a message names it: a relative path with the directory it starts from."""
+    path = Path(ref).expanduser()
+    return str(ref) if path.is_absolute() else f"{ref} (relative to {Path.cwd()})"
+
+
+MISSING_DIR_HINT = (
+    "check the path for typos (ls -lah); in a closed network the model must be a local "
+    "directory (prai bundle load)"
+)
 
 
 def _inside(root: Path, name: object) -> bool:
@@ -394,15 +433,19 @@ def check_model_dir(path: str | Path, *, require_chat_template: bool | None = No
 def resolve_model_dir(ref: str) -> Path:
     """The local model directory named by ``--model``.
 
+    A relative ``ref`` starts from the current directory; it is a hub repo id only when
+    :func:`looks_like_remote` says so (the rule of :func:`names_local_path`).
+
     Raises:
         ModelNotLocal: ``ref`` is a hub repo id or URL and no such local directory exists.
-        ModelError: the path does not exist or is not a directory.
+        ModelError: the path does not exist (named with the directory it is relative to)
+            or is not a directory.
     """
     path = Path(ref).expanduser()
     if not path.exists():
         if looks_like_remote(ref):
             raise ModelNotLocal(f"--model {ref!r} is a hub repo id or URL, not a local directory")
-        raise ModelError(f"--model {ref}: no such directory", hint="check the mount path with `ls -lah` (seed §7)")
+        raise ModelError(f"--model {where(ref)}: no such directory", hint=MISSING_DIR_HINT)
     if not path.is_dir():
         raise ModelError(f"--model {ref}: not a directory (pass the directory that holds config.json)")
     return path.resolve()
@@ -450,7 +493,9 @@ def inspect_tokenizer_dir(ref: str) -> Path:
     if not path.is_dir():
         if looks_like_remote(ref):
             raise ModelNotLocal(f"--tokenizer {ref!r} is a hub repo id or URL, not a local directory")
-        raise ModelError(f"--tokenizer {ref}: no such directory")
+        if path.exists():
+            raise ModelError(f"--tokenizer {ref}: not a directory (pass the directory that holds the tokenizer files)")
+        raise ModelError(f"--tokenizer {where(ref)}: no such directory", hint=MISSING_DIR_HINT)
     problem = _tokenizer_problem(path)
     if problem:
         raise ModelError(f"--tokenizer {ref}: {problem}")
@@ -516,6 +561,7 @@ def read_model_facts(model_dir: Path) -> ModelFacts:
 
 
 __all__ = [
+    "MISSING_DIR_HINT",
     "TOKENIZER_SETS",
     "ModelDirReport",
     "ModelFacts",
@@ -524,8 +570,10 @@ __all__ = [
     "inspect_model_dir",
     "inspect_tokenizer_dir",
     "looks_like_remote",
+    "names_local_path",
     "read_json_object",
     "read_model_facts",
     "resolve_model_dir",
     "tree_bytes",
+    "where",
 ]
