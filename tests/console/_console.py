@@ -159,9 +159,20 @@ def write_reports(root: Path) -> None:
     (ev / "report.html").write_text("<!doctype html><title>eval</title><h1>eval report</h1>")
 
 
+#: the budgets of the test kitchen: acme's tenant budget (tokens and yen a month), and
+#: acme/metered's project budget and per-key budget (40 tokens a day: the fake upstream
+#: answers 10 + 5 tokens, so a key's fourth request is refused)
+ACME_BUDGET = {"tokens_per_month": 10_000_000, "yen_per_month": 1000}
+METERED_BUDGET = {"tokens_per_day": 100_000}
+METERED_KEY_BUDGET = {"tokens_per_day": 40, "soft_percent": 1}
+#: yen per million tokens for every model (the cost columns of `prai usage` and yen budgets)
+PRICES = {"*": {"prompt_yen_per_million": 1000, "completion_yen_per_million": 2000}}
+
+
 def start_kitchen(tmp: Path, *, console: dict[str, Any] | None = None) -> ConsoleKitchen:
-    """Fake upstream + fake vLLM + `prai gateway` with tenants acme (chat, rag) and globex (ops),
-    and the console users of :data:`USERS` (passwords from :func:`password_of`)."""
+    """Fake upstream + fake vLLM + `prai gateway` with tenants acme (chat, rag, metered) and
+    globex (ops), budgets on acme (:data:`ACME_BUDGET`, ...), prices, and the console users of
+    :data:`USERS` (passwords from :func:`password_of`)."""
     upstream = FakeUpstream()
     eport = free_port()
     engine_url = f"http://127.0.0.1:{eport}"
@@ -177,11 +188,14 @@ def start_kitchen(tmp: Path, *, console: dict[str, Any] | None = None) -> Consol
             {"name": "engine", "base_urls": [engine_url], "health_interval_s": 0.5},
         ],
         "tenants": [
-            {"name": "acme", "projects": [{"name": "chat", "models": ["*"],
-                                           "limits": {"requests_per_minute": 1000}},
-                                          {"name": "rag", "models": ["embed"]}]},
+            {"name": "acme", "budget": ACME_BUDGET,
+             "projects": [{"name": "chat", "models": ["*"], "limits": {"requests_per_minute": 1000}},
+                          {"name": "rag", "models": ["embed"]},
+                          {"name": "metered", "models": ["*"], "budget": METERED_BUDGET,
+                           "key_budget": METERED_KEY_BUDGET}]},
             {"name": "globex", "projects": [{"name": "ops", "models": ["*"]}]},
         ],
+        "prices": PRICES,
         "routing_refresh_s": 0.2,
         "console": console_cfg,
     })

@@ -56,6 +56,12 @@ MATRIX: list[tuple[str, str, Any, dict[str | None, int]]] = [
                                                                     None: 401}),
     ("GET", "/admin/usage", None, {"root": 200, "alice": 200, "audrey": 200, None: 401}),
     ("GET", "/admin/usage?tenant=globex", None, {"root": 200, "alice": 403, "audrey": 200, None: 401}),
+    ("GET", "/admin/usage?by=key&tenant=acme", None, {"root": 200, "alice": 200, "audrey": 200, None: 401}),
+    ("GET", "/admin/usage?by=week", None, {"root": 400, "alice": 400, "audrey": 400, None: 401}),
+    ("GET", "/admin/usage?by=day&timezone=Mars/Olympus", None, {"root": 400, "alice": 400, "audrey": 400,
+                                                                None: 401}),
+    ("GET", "/admin/budgets", None, {"root": 200, "alice": 200, "audrey": 200, None: 401}),
+    ("GET", "/admin/budgets?tenant=globex", None, {"root": 200, "alice": 403, "audrey": 200, None: 401}),
     ("GET", "/admin/audit", None, {"root": 200, "alice": 200, "audrey": 200, None: 401}),
     ("GET", "/admin/audit?tenant=globex", None, {"root": 200, "alice": 403, "audrey": 200, None: 401}),
     ("GET", "/admin/audit/export?tenant=globex", None, {"root": 200, "alice": 403, "audrey": 200, None: 401}),
@@ -304,7 +310,8 @@ def test_usage_moves_and_is_scoped(kitchen: ConsoleKitchen, as_user: dict[str | 
     assert row["ttft_p50_ms"] is not None and row["latency_p95_ms"] >= row["latency_p50_ms"]
     series = report["series"][0]["points"]
     assert len(series) == 24 and sum(p["requests"] for p in series) == row["requests"]
-    assert {m["model"] for m in report["models"]} == {"fake"}
+    assert report["by"] == "model" and {r["group"] for r in report["rows"]} == {"fake"}
+    assert sum(r["requests"] for r in report["rows"]) == row["requests"]
     scopes = {f"{r['tenant']}/{r['project']}" for r in alice.get("/admin/usage?since=1h").json()["totals"]}
     assert scopes == {"acme/chat"}
     assert root.get("/admin/usage", params={"since": "tomorrow"}).status_code == 400
@@ -424,7 +431,8 @@ def test_doctor_runs_from_the_console(kitchen: ConsoleKitchen, as_user: dict[str
 
 # --- pages ----------------------------------------------------------------------------------
 
-PAGES = ["/console/", "/console/keys", "/console/usage", "/console/audit", "/console/audit?verify=1",
+PAGES = ["/console/", "/console/keys", "/console/usage", "/console/usage?by=key", "/console/usage?by=day",
+         "/console/budgets", "/console/audit", "/console/audit?verify=1",
          "/console/models", "/console/checks", "/console/tenants", "/console/api", "/console/account"]
 
 

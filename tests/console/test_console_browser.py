@@ -18,13 +18,21 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import openai
 import pytest
 
-from tests.console._console import ConsoleKitchen, password_of, wait_until
+from tests.bench.conftest import tiny_tokenizer  # noqa: F401  (the session fixture, reused)
+from tests.console._console import (
+    METERED_KEY_BUDGET,
+    ConsoleKitchen,
+    password_of,
+    register_adapter_versions,
+    wait_until,
+)
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -276,6 +284,89 @@ def test_promote_and_roll_back_an_adapter(browser: Browser, kitchen: ConsoleKitc
     assert "v2 → v1" in browser.text("#model-result")
     assert browser.text("#alias-kansai .current") == "v1"
     assert wait_until(lambda: sdk_chat(kitchen, key, "kansai") == "answer from kansai@v1")
+
+
+def test_promote_form_offers_the_gates_of_prai_model_promote(
+    browser: Browser, kitchen: ConsoleKitchen, tiny_tokenizer: Path, tmp_path: Path  # noqa: F811
+) -> None:
+    register_adapter_versions(kitchen, tmp_path, name="nara")
+    form = "#promote-nara"
+
+    def promote(version: str, *, bench: bool, tokenizer: str = "", max_regression: str = "") -> None:
+        browser.open("/console/models")
+        Select(browser.find(f"{form} select.version")).select_by_value(version)
+        if bench:
+            browser.find(f"{form} .gate-bench").click()
+        browser.find(f"{form} .tokenizer").send_keys(tokenizer)
+        browser.find(f"{form} .max-regression").send_keys(max_regression)
+        assert "nara" in browser.submit_confirmed(f"{form} button.promote")
+
+    # the refusals of `prai model promote --gate-bench`, before anything is loaded
+    promote("v1", bench=True)
+    assert "no tokenizer" in browser.text("#error") and "--tokenizer" in browser.text("#error .hint")
+    assert browser.text("#alias-nara .current") == "-"
+    promote("v1", bench=True, tokenizer=str(tiny_tokenizer), max_regression="bogus=5%")
+    assert "unknown metric 'bogus'" in browser.text("#error")
+    promote("v1", bench=False, max_regression="ttft_p95=10%")
+    assert "applies to the bench gate" in browser.text("#error")
+    assert browser.text("#alias-nara .current") == "-"
+    # a first promote has no current version to compare with: the bench gate passes at once
+    promote("v1", bench=True, tokenizer=str(tiny_tokenizer), max_regression="ttft_p95=1000%")
+    result = browser.text("#model-result")
+    assert "→ v1" in result and "gate bench: passed" in result and "no current version" in result
+    assert browser.text("#alias-nara .current") == "v1"
+    browser.find("#lang-ja").click()
+    assert browser.text(f"{form} legend") == "ゲート（prai model promote と同じ）"
+    assert "ベンチゲート" in browser.text(f"{form} fieldset.gates")
+    browser.find("#lang-en").click()
+    assert browser.text(f"{form} legend") == "Gates (as prai model promote)"
+
+
+def test_usage_page_shows_the_rows_of_prai_usage(browser: Browser, kitchen: ConsoleKitchen) -> None:
+    def page_rows() -> dict[str, int]:
+        browser.open("/console/usage?since=1h")
+        Select(browser.find("#usage-by")).select_by_value("key")
+        browser.find("#usage-refresh").click()
+        browser.find('#usage-rows[data-by="key"]')
+        browser.collect()
+        rows = browser.driver.find_elements(By.CSS_SELECTOR, "#usage-rows tr[data-group]")
+        return {r.get_attribute("data-group"): int(r.find_element(By.CSS_SELECTOR, ".requests").text) for r in rows}
+
+    def cli_rows() -> dict[str, int]:
+        out = kitchen.prai("usage", "--by", "key", "--since", "1h", "--format", "json", "-c", str(kitchen.gw.config))
+        return {r["group"]: r["requests"] for r in json.loads(out.stdout)}
+
+    shown = wait_until(lambda: (rows := page_rows()) == cli_rows() and rows, timeout_s=15, every_s=0.5)
+    assert len(shown) >= 2
+    assert "prai usage --by key --since 1h" in browser.text("#usage-command")
+
+
+def test_budgets_page_shows_spent_and_remaining(browser: Browser, kitchen: ConsoleKitchen) -> None:
+    key = kitchen.api_key("acme", "metered")
+    key_id = key.removeprefix("sk-prai-").split("_")[0]
+    answered = 0
+    with pytest.raises(openai.RateLimitError, match="budget exceeded"):
+        for _ in range(10):
+            sdk_chat(kitchen, key)
+            answered += 1
+    assert answered == 3  # 15 tokens each, 40 a day: the fourth is refused
+    row = f'#budgets tr[data-budget="key {key_id}"][data-period="day"]'
+
+    def spent() -> str:
+        browser.open("/console/budgets")
+        return browser.text(f"{row} .spent")
+
+    wait_until(lambda: spent() == "45", timeout_s=15, every_s=0.3)
+    assert browser.text(f"{row} .limit") == str(METERED_KEY_BUDGET["tokens_per_day"])
+    assert browser.text(f"{row} .remaining") == "0"
+    assert browser.text(f"{row} .state") == "exhausted: requests refused"
+    assert "source of truth" in browser.text("#budgets-source")
+    assert "Asia/Tokyo" in browser.text("#budget-periods")
+    browser.find("#lang-ja").click()
+    assert browser.text("h1") == "予算"
+    assert browser.text(f"{row} .state") == "上限到達：リクエストは拒否されます"
+    browser.find("#lang-en").click()
+    assert browser.text("h1") == "Budgets"
 
 
 def test_audit_checks_tenants_and_api_pages(browser: Browser) -> None:

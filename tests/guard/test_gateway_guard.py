@@ -69,7 +69,7 @@ def kitchen(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReq
         },
         "guard": {
             "stream_holdback_chars": 8,
-            "max_scan_s": 1.0,
+            "max_scan_s": 0.25,  # a 3.5 MB prompt takes longer to check on any machine
             "policies": {
                 "legal": {
                     "input": {"default": "mask", "secret": "block", "injection": "block"},
@@ -397,7 +397,7 @@ def test_stream_answer_with_names_and_addresses(kitchen: Kitchen) -> None:
 
 
 def test_guard_time_is_bounded(kitchen: Kitchen) -> None:
-    """guard.max_scan_s = 1: a prompt that takes longer to check is refused with 413 in
+    """guard.max_scan_s = 0.25: a prompt that takes longer to check is refused with 413 in
     the OpenAI envelope, quickly, and nothing reaches the upstream."""
     before = upstream_last(kitchen)
     line = "山田太郎さんの住所は東京都港区六本木3-2-1です。電話 090-1234-5678。\n"

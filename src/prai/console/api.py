@@ -15,7 +15,17 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import iterate_in_threadpool
 
-from prai.console import audit_view, checks, key_admin, models_view, sessions, tenants, usage, users
+from prai.console import (
+    audit_view,
+    budgets,
+    checks,
+    key_admin,
+    models_view,
+    sessions,
+    tenants,
+    usage,
+    users,
+)
 from prai.console._deps import (
     check_same_origin,
     client_of,
@@ -31,6 +41,7 @@ from prai.console.schemas import (
     NAME_PATTERN,
     AliasWithVersions,
     AuditPage,
+    BudgetsOut,
     ChainStatus,
     ChangeOut,
     DoctorOut,
@@ -203,18 +214,38 @@ def set_key_expiry(
 def get_usage(
     request: Request,
     who: Principal = Depends(reader),
-    since: str = Query("24h", max_length=64, description="Duration ago (24h, 7d) or ISO time."),
-    until: str | None = Query(None, max_length=64, description="ISO time or duration ago; default now."),
+    since: str = Query("24h", max_length=64, description="Duration ago (24h, 7d) or ISO time (UTC)."),
+    until: str | None = Query(None, max_length=64, description="ISO time (UTC) or duration ago; default now."),
     tenant: str | None = Query(None, pattern=NAME_PATTERN),
     project: str | None = Query(None, pattern=NAME_PATTERN),
+    by: str = Query("model", pattern="^(tenant|project|model|key|day|month)$",
+                    description="Grouping of rows, as `prai usage --by`."),
+    timezone: str | None = Query(None, max_length=64,
+                                 description="IANA zone of days and months; default gateway.budget_timezone."),
     buckets: int = Query(24, ge=1, le=usage.MAX_BUCKETS, description="Intervals of the time series."),
 ) -> dict[str, Any]:
-    """Requests, errors, tokens, TTFT and latency percentiles per tenant and project, with time series."""
+    """The figures of `prai usage` (rows: the same function, the same output), and per tenant and
+    project TTFT and latency percentiles and time series."""
     since_us = time_us("since", since)
     if since_us is None:
         raise UsageError("since is empty", hint="give a duration (24h, 7d) or an ISO time")
     return usage.usage_report(ctx_of(request), who, since_us=since_us, until_us=time_us("until", until),
-                              tenant=tenant, project=project, buckets=buckets)
+                              tenant=tenant, project=project, by=by, buckets=buckets, timezone=timezone)
+
+
+# --- budgets ------------------------------------------------------------------------------
+
+
+@router.get("/budgets", tags=["budgets"], response_model=BudgetsOut, responses=READ)
+def get_budgets(
+    request: Request,
+    who: Principal = Depends(reader),
+    tenant: str | None = Query(None, pattern=NAME_PATTERN),
+    project: str | None = Query(None, pattern=NAME_PATTERN),
+) -> dict[str, Any]:
+    """Budgets of tenants, projects and keys (kitchen.yaml, read-only) with spent and remaining
+    in the current day and month."""
+    return budgets.budget_report(ctx_of(request), who, tenant=tenant, project=project)
 
 
 # --- audit --------------------------------------------------------------------------------

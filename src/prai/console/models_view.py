@@ -92,7 +92,8 @@ def promote(
     who.require_platform_admin("promoting a model")
     action = "canary" if canary_percent is not None else "promote"
     detail: dict[str, Any] = {"version": version, "canary_percent": canary_percent, "gate_eval": gate_eval,
-                              "gate_bench": gate_bench}
+                              "gate_bench": gate_bench, "max_regression": max_regression, "tokenizer": tokenizer,
+                              "drain_timeout_s": drain_timeout_s}
     try:
         _needs_upstreams(ctx, "promote")
         gates = _gates(ctx, gate_eval, gate_bench, max_regression, tokenizer)
@@ -109,7 +110,8 @@ def promote(
     out = _report(report)
     audit(ctx.engine, admin_record(f"model.{action}", actor=who.username, role=who.role, client=client, model=name,
                                    detail={**detail, "result": report.action, "from": report.from_version,
-                                           "to": report.to_version}))
+                                           "to": report.to_version,
+                                           "gates": {g.gate: g.passed for g in report.gates}}))
     return out
 
 

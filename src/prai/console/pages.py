@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -22,7 +23,17 @@ from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from prai.bench.htmlkit import line_chart
-from prai.console import audit_view, checks, key_admin, models_view, sessions, tenants, usage, users
+from prai.console import (
+    audit_view,
+    budgets,
+    checks,
+    key_admin,
+    models_view,
+    sessions,
+    tenants,
+    usage,
+    users,
+)
 from prai.console._deps import check_csrf, check_same_origin, client_of, ctx_of, principal_of
 from prai.console.api import report_response, set_session_cookie, time_us
 from prai.console.i18n import LANG_COOKIE, LANGS, pick_lang, translator
@@ -68,6 +79,7 @@ NAV = [
     ("/console/", "nav.overview", None),
     ("/console/keys", "nav.keys", None),
     ("/console/usage", "nav.usage", None),
+    ("/console/budgets", "nav.budgets", None),
     ("/console/audit", "nav.audit", None),
     ("/console/models", "nav.models", None),
     ("/console/checks", "nav.checks", (PLATFORM_ADMIN, AUDITOR)),
@@ -81,11 +93,15 @@ def render(request: Request, template: str, *, who: Principal | None = None, sta
     """A page in the request's language, with the user's CSRF token for its forms."""
     lang = pick_lang(request)
     token = request.cookies.get(sessions.COOKIE) if who is not None else None
+    if request.method == "GET":
+        path, here = request.url.path, request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    else:  # the answer to a form (POST /console/models/NAME/promote): its page is /console/models
+        path = here = "/".join(request.url.path.split("/")[:3])
     html = _env.get_template(template).render(
-        t=translator(lang), lang=lang, langs=LANGS, who=who, path=request.url.path,
+        t=translator(lang), lang=lang, langs=LANGS, who=who, path=path,
         csrf=sessions.csrf_token(token) if token else "",
         nav=[n for n in NAV if who is not None and (n[2] is None or who.role in n[2])],
-        here=quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""), safe="/"),
+        here=quote(here, safe="/"),
         **values,
     )
     return HTMLResponse(html, status_code=status)
@@ -304,22 +320,46 @@ def usage_charts(report: dict[str, Any], t: Callable[..., str]) -> list[Markup]:
     return out
 
 
+def usage_command(since: str, by: str, tenant: str | None, project: str | None, scope: str | None) -> str:
+    """The `prai usage` command line that prints the same rows as the page."""
+    parts = ["prai usage", f"--by {by}", f"--since {since}"]
+    if scope:
+        parts.append(f"--tenant {scope}")
+    if project:
+        parts.append(f"--project {project}")
+    return " ".join([*parts, "-c kitchen.yaml"])
+
+
 @router.get("/usage")
 async def usage_page(request: Request, since: str = "24h", tenant: str | None = None,
-                     project: str | None = None) -> Response:
+                     project: str | None = None, by: str = "model") -> Response:
     who = await _who(request)
     since = since if since in WINDOWS else "24h"
+    by = by if by in usage.GROUP_BY else "model"
     t = translator(pick_lang(request))
 
     def build() -> dict[str, Any]:
         since_us = time_us("since", since)
         assert since_us is not None
         report = usage.usage_report(ctx_of(request), who, since_us=since_us, tenant=tenant or None,
-                                    project=project or None, buckets=24)
-        return {"report": report, "charts": usage_charts(report, t)}
+                                    project=project or None, by=by, buckets=24)
+        return {"report": report, "charts": usage_charts(report, t),
+                "command": usage_command(since, by, tenant, project or None, who.tenant_filter(tenant or None))}
 
-    return render(request, "usage.jinja", who=who, windows=WINDOWS, since=since, tenant=tenant or "",
-                  project=project or "", **await run_in_threadpool(build))
+    return render(request, "usage.jinja", who=who, windows=WINDOWS, group_by=usage.GROUP_BY, by=by, since=since,
+                  tenant=tenant or "", project=project or "", **await run_in_threadpool(build))
+
+
+# --- budgets -------------------------------------------------------------------------------
+
+
+@router.get("/budgets")
+async def budgets_page(request: Request, tenant: str | None = None, project: str | None = None) -> Response:
+    who = await _who(request)
+    report = await run_in_threadpool(lambda: budgets.budget_report(ctx_of(request), who, tenant=tenant or None,
+                                                                   project=project or None))
+    return render(request, "budgets.jinja", who=who, report=report, tenant=tenant or "", project=project or "",
+                  config_path=str(ctx_of(request).config_path or ""))
 
 
 # --- audit ---------------------------------------------------------------------------------
@@ -374,18 +414,50 @@ async def models_page(request: Request) -> Response:
     return await _models_render(request, await _who(request))
 
 
+def parse_percent(text: str) -> float:
+    """``10%``, ``10`` or ``2.5%`` -> 10.0 / 2.5 (as `prai model promote --canary`).
+
+    Raises:
+        UsageError: not a number above 0 and below 100.
+    """
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*%?\s*", text)
+    if not m or not 0 < float(m.group(1)) < 100:
+        raise UsageError(f"canary {text!r}: not a percentage above 0 and below 100", hint="use e.g. 10%")
+    return float(m.group(1))
+
+
+def parse_seconds(name: str, text: str | None, default: float) -> float:
+    """A number of seconds from 0 to 3600 (the API's bounds); ``default`` when empty.
+
+    Raises:
+        UsageError: not such a number.
+    """
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 3600:
+        raise UsageError(f"{name} {text!r}: give seconds from 0 to 3600")
+    return value
+
+
 @router.post("/models/{name}/promote")
 async def models_promote(request: Request, name: str) -> Response:
+    """Promote or canary with the gates of `prai model promote`: eval suite, bench comparison
+    (with its regression limits and tokenizer), and the drain timeout."""
     who, form = await _posted(request)
     try:
         canary = _opt(form, "canary_percent")
+        canary_percent = parse_percent(canary) if canary else None
+        drain_timeout_s = parse_seconds("drain timeout", _opt(form, "drain_timeout_s"), 300.0)
         result = await run_in_threadpool(
             lambda: models_view.promote(
-                ctx_of(request), who, name, form.get("version", ""),
-                canary_percent=float(canary) if canary else None, gate_eval=_opt(form, "gate_eval"),
-                client=client_of(request)))
-    except ValueError:
-        return await _models_render(request, who, error=UsageError("canary % is not a number"))
+                ctx_of(request), who, name, form.get("version", ""), canary_percent=canary_percent,
+                gate_eval=_opt(form, "gate_eval"), gate_bench=form.get("gate_bench") == "on",
+                max_regression=_opt(form, "max_regression"), tokenizer=_opt(form, "tokenizer"),
+                drain_timeout_s=drain_timeout_s, client=client_of(request)))
     except PraiError as exc:
         return await _models_render(request, who, error=exc)
     return await _models_render(request, who, result=result)
@@ -472,4 +544,5 @@ def _operations(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return ops
 
 
-__all__ = ["NAV", "error_page", "login_url", "render", "router", "usage_charts"]
+__all__ = ["NAV", "error_page", "login_url", "parse_percent", "parse_seconds", "render", "router", "usage_charts",
+           "usage_command"]

@@ -118,6 +118,22 @@ class KeyExpiry(_Body):
 # --- usage --------------------------------------------------------------------------------
 
 
+class UsageRowOut(BaseModel):
+    """One row of `prai usage --format json` (:class:`prai.gateway.usage.UsageRow`)."""
+
+    group: str = Field(description="The tenant, tenant/project, model (adapter for LoRA requests), key id, "
+                                   "day (2026-01-31) or month (2026-01) in the usage time zone.")
+    tenant: str | None = Field(description="Set when the group belongs to one tenant (by tenant, project, key).")
+    project: str | None = Field(description="Set when the group belongs to one project (by project, key).")
+    requests: int
+    errors: int = Field(description="Requests answered with HTTP status >= 400.")
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    upstream_seconds: float = Field(description="Seconds the requests spent on upstreams (GPU time basis).")
+    cost_yen: float | None = Field(description="Cost from gateway.prices; null when no prices are configured.")
+
+
 class UsageTotal(BaseModel):
     tenant: str | None
     project: str | None
@@ -125,18 +141,13 @@ class UsageTotal(BaseModel):
     errors: int
     prompt_tokens: int
     completion_tokens: int
+    total_tokens: int
+    upstream_seconds: float
+    cost_yen: float | None
     ttft_p50_ms: float | None
     ttft_p95_ms: float | None
     latency_p50_ms: float | None
     latency_p95_ms: float | None
-
-
-class UsageModel(BaseModel):
-    tenant: str | None
-    project: str | None
-    model: str | None
-    requests: int
-    tokens: int
 
 
 class UsagePoint(BaseModel):
@@ -156,9 +167,50 @@ class UsageOut(BaseModel):
     since: str
     until: str
     bucket_s: float
-    totals: list[UsageTotal]
-    models: list[UsageModel]
+    timezone: str = Field(description="IANA zone of by=day|month (gateway.budget_timezone unless asked).")
+    by: Literal["tenant", "project", "model", "key", "day", "month"]
+    rows: list[UsageRowOut] = Field(description="Exactly `prai usage --by BY --format json` for the same filters.")
+    totals: list[UsageTotal] = Field(description="Per tenant/project: its by=project row, TTFT and latency.")
     series: list[UsageSeries]
+
+
+# --- budgets ------------------------------------------------------------------------------
+
+
+class PeriodOut(BaseModel):
+    label: str = Field(description="2026-01-31 (day) or 2026-01 (month), in the budget time zone.")
+    starts_at: str = Field(description="ISO 8601 with the zone's offset.")
+    resets_at: str = Field(description="When the next period starts (ISO 8601 with offset).")
+
+
+class QuotaOut(BaseModel):
+    period: Literal["day", "month"]
+    unit: Literal["tokens", "yen"]
+    limit: int | float = Field(description="The quota from kitchen.yaml (tokens, or yen).")
+    spent: int | float = Field(description="Usage of the current period in the audit log (tokens, or yen).")
+    remaining: int | float = Field(description="limit - spent, at least 0 (tokens, or yen).")
+    used_percent: float
+    state: Literal["ok", "soft", "exhausted"] = Field(
+        description="soft: at or past soft_percent; exhausted: new requests are refused (429 budget_exceeded).")
+
+
+class BudgetOut(BaseModel):
+    scope: Literal["tenant", "project", "key"]
+    name: str = Field(description="As the gateway's budget messages name it: tenant T, project T/P, key ID.")
+    tenant: str
+    project: str | None
+    key_id: str | None
+    key_name: str | None
+    soft_percent: float
+    quotas: list[QuotaOut]
+
+
+class BudgetsOut(BaseModel):
+    source_of_truth: str = Field(description="Where budgets are changed (kitchen.yaml), and how.")
+    timezone: str = Field(description="gateway.budget_timezone: budgets count calendar days and months there.")
+    day: PeriodOut
+    month: PeriodOut
+    budgets: list[BudgetOut]
 
 
 # --- audit --------------------------------------------------------------------------------
@@ -332,6 +384,8 @@ __all__ = [
     "AliasWithVersions",
     "AuditPage",
     "AuditRecord",
+    "BudgetOut",
+    "BudgetsOut",
     "ChainStatus",
     "ChangeOut",
     "DoctorCheck",
@@ -348,16 +402,18 @@ __all__ = [
     "LoginRequest",
     "ModelDetail",
     "PasswordChange",
+    "PeriodOut",
     "ProjectOut",
     "PromoteRequest",
+    "QuotaOut",
     "ReportOut",
     "RollbackRequest",
     "SessionInfo",
     "TenantOut",
     "TenantsOut",
-    "UsageModel",
     "UsageOut",
     "UsagePoint",
+    "UsageRowOut",
     "UsageSeries",
     "UsageTotal",
     "UserOut",

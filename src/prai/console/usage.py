@@ -1,13 +1,13 @@
-"""Usage per tenant and project, read from the audit log (the records of API requests).
+"""Usage for the console: the figures of `prai usage`, plus TTFT and latency per tenant and
+project, and time series for the charts.
 
-NOTE for integration: `prai usage` (``gateway/usage.py``) is being written in parallel; until
-it lands, this module computes the console's figures from the same source, the audit table
-(``chat.completions``, ``completions`` and ``embeddings`` records; admin and model events
-are not usage). Definitions:
+Requests, errors, tokens, upstream seconds and cost come from
+:func:`prai.gateway.usage.usage_report`, the function behind `prai usage`, called with the
+same arguments the command would pass (``gateway.budget_timezone`` and ``gateway.prices``
+of the gateway's kitchen.yaml), so the console and the command always agree: ``rows`` is
+exactly what `prai usage --by BY --format json` prints for the same filters. The timing
+figures and the series select the same audit records (:func:`prai.gateway.usage.request_conditions`).
 
-- ``requests``: records in the window; ``errors``: those with HTTP status >= 400.
-- ``prompt_tokens`` / ``completion_tokens``: sums of what the gateway charged (the
-  upstream's usage, or the relayed count for streams cut short).
 - ``ttft_p50_ms`` / ``ttft_p95_ms``: nearest-rank percentiles of time to first token of
   streamed answers (ms); ``latency_p50_ms`` / ``latency_p95_ms``: of end-to-end latency.
 - series: the window cut into ``buckets`` equal intervals: requests, tokens (prompt +
@@ -19,18 +19,22 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
 from prai.console.context import ConsoleContext
 from prai.console.roles import Principal
 from prai.db.schema import audit_table
 from prai.errors import UsageError
+from prai.gateway import usage as gw_usage
 
-REQUEST_ENDPOINTS = ("chat.completions", "completions", "embeddings")
 MAX_BUCKETS = 500
+#: ``by`` values, as `prai usage --by`
+GROUP_BY = gw_usage.GROUP_BY
 
 
 def percentile(sorted_values: list[int], q: float) -> float | None:
@@ -49,21 +53,62 @@ def _ms(us: float | None) -> float | None:
     return None if us is None else round(us / 1000, 3)
 
 
+def usage_rows(
+    ctx: ConsoleContext, who: Principal, *, since_us: int | None, until_us: int | None,
+    tenant: str | None = None, project: str | None = None, by: str = "model", timezone: str | None = None,
+) -> list[dict[str, Any]]:
+    """`prai usage --format json` for these filters, as the user may see it.
+
+    Args:
+        since_us / until_us: epoch microseconds, ``[since, until)``; None: unbounded.
+        tenant / project: filters (a tenant-admin is limited to the own tenant).
+        by: ``tenant``, ``project``, ``model``, ``key``, ``day`` or ``month``.
+        timezone: IANA zone of days and months (default ``gateway.budget_timezone``).
+
+    Returns:
+        One dict per :class:`prai.gateway.usage.UsageRow`, in its order.
+
+    Raises:
+        AdminForbidden: a tenant-admin asked for another tenant (HTTP 403).
+        UsageError: unknown ``by`` or zone (HTTP 400).
+    """
+    scope = who.tenant_filter(tenant)
+    zone = _zone(ctx, timezone)
+    rows = gw_usage.usage_report(ctx.engine, tenant=scope, project=project, by=by, since_us=since_us,
+                                 until_us=until_us, timezone=zone, prices=ctx.gateway.prices)
+    return [asdict(r) for r in rows]
+
+
+def _zone(ctx: ConsoleContext, timezone: str | None) -> str:
+    zone = timezone or ctx.gateway.budget_timezone
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(f"timezone {zone!r}: not an IANA time zone", hint="e.g. Asia/Tokyo or UTC") from None
+    return zone
+
+
 def usage_report(
     ctx: ConsoleContext, who: Principal, *, since_us: int, until_us: int | None = None,
-    tenant: str | None = None, project: str | None = None, buckets: int = 24,
+    tenant: str | None = None, project: str | None = None, by: str = "model", buckets: int = 24,
+    timezone: str | None = None,
 ) -> dict[str, Any]:
     """Usage figures and time series (see the module docstring for the definitions).
 
     Args:
         since_us / until_us: the window, epoch microseconds (until: now when None).
+        by: the grouping of ``rows`` (as `prai usage --by`).
+        buckets: intervals of the series.
+        timezone: zone of ``by=day|month`` (default ``gateway.budget_timezone``).
 
     Returns:
-        ``{"since", "until", "bucket_s", "totals": [...], "models": [...], "series": [...]}``.
+        ``{"since", "until", "bucket_s", "timezone", "by", "rows": [...], "totals": [...],
+        "series": [...]}``; ``rows`` as `prai usage --format json`, ``totals`` one per
+        tenant/project (its ``by=project`` row plus TTFT and latency percentiles).
 
     Raises:
         AdminForbidden: a tenant-admin asked for another tenant.
-        UsageError: an empty window or a bad bucket count.
+        UsageError: an empty window, a bad bucket count, an unknown ``by`` or zone.
     """
     scope = who.tenant_filter(tenant)
     until_us = until_us if until_us is not None else time.time_ns() // 1000
@@ -71,28 +116,18 @@ def usage_report(
         raise UsageError("the window is empty: `until` must be after `since`")
     if not 1 <= buckets <= MAX_BUCKETS:
         raise UsageError(f"buckets must be between 1 and {MAX_BUCKETS}")
+    if by not in GROUP_BY:
+        raise UsageError(f"by {by!r}: use one of {', '.join(GROUP_BY)}")
+    zone = _zone(ctx, timezone)
+    rows = usage_rows(ctx, who, since_us=since_us, until_us=until_us, tenant=scope, project=project, by=by,
+                      timezone=zone)
+    per_project = rows if by == "project" else usage_rows(
+        ctx, who, since_us=since_us, until_us=until_us, tenant=scope, project=project, by="project", timezone=zone)
     a = audit_table
-    where = [a.c.endpoint.in_(REQUEST_ENDPOINTS), a.c.ts_us >= since_us, a.c.ts_us < until_us]
-    if scope is not None:
-        where.append(a.c.tenant == scope)
-    if project is not None:
-        where.append(a.c.project == project)
+    where = gw_usage.request_conditions(tenant=scope, project=project, since_us=since_us, until_us=until_us)
     bucket_us = max(1, math.ceil((until_us - since_us) / buckets))
     tokens = func.coalesce(a.c.prompt_tokens, 0) + func.coalesce(a.c.completion_tokens, 0)
-    errors = func.sum(case((a.c.status >= 400, 1), else_=0))
     with ctx.engine.connect() as conn:
-        totals_q = (
-            select(a.c.tenant, a.c.project, func.count(), errors, func.sum(func.coalesce(a.c.prompt_tokens, 0)),
-                   func.sum(func.coalesce(a.c.completion_tokens, 0)))
-            .where(*where).group_by(a.c.tenant, a.c.project).order_by(a.c.tenant, a.c.project)
-        )
-        totals_rows = conn.execute(totals_q).all()
-        model_col = func.coalesce(a.c.adapter, a.c.model)
-        models_rows = conn.execute(
-            select(a.c.tenant, a.c.project, model_col, func.count(), func.sum(tokens))
-            .where(*where).group_by(a.c.tenant, a.c.project, model_col)
-            .order_by(a.c.tenant, a.c.project, model_col)
-        ).all()
         bucket = (a.c.ts_us - since_us) // bucket_us
         series_rows = conn.execute(
             select(a.c.tenant, a.c.project, bucket, func.count(), func.sum(tokens), func.avg(a.c.ttft_us))
@@ -108,13 +143,12 @@ def usage_report(
             if lat is not None:
                 lats.append(int(lat))
     totals = []
-    for t, p, n, n_err, pt, ct in totals_rows:
-        ttfts, lats = times[(t, p)]
+    for row in per_project:
+        ttfts, lats = times[(row["tenant"], row["project"])]
         ttfts.sort()
         lats.sort()
         totals.append({
-            "tenant": t, "project": p, "requests": int(n), "errors": int(n_err or 0),
-            "prompt_tokens": int(pt or 0), "completion_tokens": int(ct or 0),
+            **{k: v for k, v in row.items() if k != "group"},
             "ttft_p50_ms": _ms(percentile(ttfts, 50)), "ttft_p95_ms": _ms(percentile(ttfts, 95)),
             "latency_p50_ms": _ms(percentile(lats, 50)), "latency_p95_ms": _ms(percentile(lats, 95)),
         })
@@ -130,12 +164,9 @@ def usage_report(
                            "ttft_avg_ms": _ms(ttft)})
         series.append({"tenant": t, "project": p, "points": points})
     return {
-        "since": _iso(since_us), "until": _iso(until_us), "bucket_s": bucket_us / 1e6,
-        "totals": totals,
-        "models": [{"tenant": t, "project": p, "model": m, "requests": int(n), "tokens": int(tok or 0)}
-                   for t, p, m, n, tok in models_rows],
-        "series": series,
+        "since": _iso(since_us), "until": _iso(until_us), "bucket_s": bucket_us / 1e6, "timezone": zone, "by": by,
+        "rows": rows, "totals": totals, "series": series,
     }
 
 
-__all__ = ["REQUEST_ENDPOINTS", "percentile", "usage_report"]
+__all__ = ["GROUP_BY", "MAX_BUCKETS", "percentile", "usage_report", "usage_rows"]

@@ -61,6 +61,33 @@ class UsageRow:
     cost_yen: float | None
 
 
+def request_conditions(
+    *,
+    tenant: str | None = None,
+    project: str | None = None,
+    since_us: int | None = None,
+    until_us: int | None = None,
+) -> list[Any]:
+    """The audit records usage counts, as SQLAlchemy conditions on ``audit_table`` (AND).
+
+    Proxied requests only (``endpoint`` in :data:`~prai.gateway.budgets.REQUEST_ENDPOINTS`),
+    of ``tenant`` / ``project`` when given, with ``since_us <= ts_us < until_us`` (epoch
+    microseconds). :func:`usage_report` and the console's TTFT charts select with it, so
+    their figures always count the same requests.
+    """
+    a = audit_table.c
+    cond: list[Any] = [a.endpoint.in_(REQUEST_ENDPOINTS)]
+    if tenant:
+        cond.append(a.tenant == tenant)
+    if project:
+        cond.append(a.project == project)
+    if since_us is not None:
+        cond.append(a.ts_us >= since_us)
+    if until_us is not None:
+        cond.append(a.ts_us < until_us)
+    return cond
+
+
 def usage_report(
     engine: Engine,
     *,
@@ -92,15 +119,7 @@ def usage_report(
     zone = ZoneInfo(timezone)
     a = audit_table.c
     bucket = (a.ts_us // _BUCKET_US).label("bucket")
-    cond: list[Any] = [a.endpoint.in_(REQUEST_ENDPOINTS)]
-    if tenant:
-        cond.append(a.tenant == tenant)
-    if project:
-        cond.append(a.project == project)
-    if since_us is not None:
-        cond.append(a.ts_us >= since_us)
-    if until_us is not None:
-        cond.append(a.ts_us < until_us)
+    cond = request_conditions(tenant=tenant, project=project, since_us=since_us, until_us=until_us)
     q = (
         select(
             a.tenant,
@@ -243,4 +262,4 @@ def _csv_text(v: Any) -> Any:
     return v
 
 
-__all__ = ["GROUP_BY", "UsageRow", "format_usage", "usage_report"]
+__all__ = ["GROUP_BY", "UsageRow", "format_usage", "request_conditions", "usage_report"]
