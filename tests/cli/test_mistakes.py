@@ -145,7 +145,7 @@ def test_path_option_mistakes(cli, words: tuple[str, ...], param: Any) -> None: 
         code, out, err, took = cli(*_argv(words, param, "stroe/modle.yaml"))
         lines = _one_line_and_hint(code, out, err, what)
         assert code == 2 and "no such" in lines[0] and "relative to" in lines[0], lines
-        assert "hub" not in lines[0] and "format" not in lines[0]
+        assert "hub" not in lines[0].replace(str(cli.work), "WORK") and "format" not in lines[0]
         assert took < 2, f"{what}: {took:.1f} s"
 
     # 2. the wrong kind: a folder for a file, a file for a folder, a file in the way of an output
@@ -264,7 +264,7 @@ def test_relative_path_typo_is_a_path_not_a_hub_id(cli) -> None:  # type: ignore
     code, out, err, _ = cli("serve", "store/modle", "--preflight-only")
     lines = _one_line_and_hint(code, out, err, "serve store/modle")
     assert code == 4 and "store/modle (relative to" in lines[0] and "no such directory" in lines[0], lines
-    assert "hub" not in lines[0]
+    assert "hub" not in lines[0].replace(str(cli.work), "WORK")
 
 
 def test_gateway_store_commands_without_a_kitchen_refuse_with_the_fix(cli) -> None:  # type: ignore[no-untyped-def]
@@ -346,5 +346,5 @@ def test_model_dir_commands_agree_on_a_relative_path(cli, monkeypatch: pytest.Mo
         rel = adapter if flag.endswith("=") else model
         assert f"{flag}{'' if flag.endswith('=') else ' '}{rel} (relative to {there}): no such directory" in lines[0], (
             what, lines)
-        assert "hub" not in lines[0], (what, lines)
+        assert "hub" not in lines[0].replace(str(there), "THERE"), (what, lines)
         assert code == (4 if argv[0] == "serve" else 2), (what, code)
