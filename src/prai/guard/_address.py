@@ -135,7 +135,7 @@ def _extend(t: str, s: int, e: int, data: PostalData) -> Hit | None:
             start = p - k
             break
     end = e
-    towns = data.cities.get(city, frozenset())
+    towns = data.cities.get(city, {})
     q = e
     if q < len(t) and t[q] in _SPACES:
         q += 1

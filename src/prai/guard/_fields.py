@@ -22,7 +22,9 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Iterator
-from dataclasses import dataclass
+from functools import partial
+from operator import add
+from typing import NamedTuple
 
 from prai.guard._deadline import UNLIMITED, Deadline
 
@@ -57,6 +59,7 @@ _KEYED = re.compile(
     r'"([A-Za-z_\u3040-\u30ff\u4e00-\u9fff]{2,20})"[ \t]*:[ \t]*"([^"\n]{1,120})"'
     r'|(?<![A-Za-z0-9_])([A-Za-z_]{2,20})="([^"\n]{1,120})"'
 )
+_LABELS = NAME_COLUMNS | ADDRESS_COLUMNS
 _CSV_CELL = re.compile(r'[ \t]*(?:"(?:[^"\n]|"")*"|[^,\n]*)')
 _DIGIT = re.compile("[0-9０-９]")
 _DIGITS3 = re.compile("[0-9０-９]{3}")
@@ -64,14 +67,22 @@ _JA_OR_LATIN = re.compile("[A-Za-z\u3040-\u30ff\u3400-\u9fff]")
 _MAX_HEADER_CELL = 30
 
 
+_TRIM_LEFT = ' "\u3000'
+_TRIM_RIGHT = ' "\u3000\r'
+
+
 def _cells(line: str, base: int, tab: bool) -> list[tuple[int, int]]:
     """(start, end) of each cell of ``line`` (offsets + ``base``), quotes and spaces trimmed."""
     out: list[tuple[int, int]] = []
-    if tab:
-        s = 0
-        for part in line.split("\t"):
-            out.append((s, s + len(part)))
-            s += len(part) + 1
+    if tab or '"' not in line:  # no quoting: the cells are what a split gives
+        s = base
+        for part in line.split("\t" if tab else ","):
+            rest = part.lstrip(_TRIM_LEFT)
+            e = s + len(part)
+            b = e - len(rest)
+            out.append((b, b + len(rest.rstrip(_TRIM_RIGHT))))
+            s = e + 1
+        return out
     else:
         pos = 0
         n = len(line)
@@ -84,17 +95,17 @@ def _cells(line: str, base: int, tab: bool) -> list[tuple[int, int]]:
                 break
     trimmed = []
     for s, e in out:
-        while s < e and line[s] in ' "\u3000':
+        while s < e and line[s] in _TRIM_LEFT:
             s += 1
-        while e > s and line[e - 1] in ' "\u3000\r':
+        while e > s and line[e - 1] in _TRIM_RIGHT:
             e -= 1
         trimmed.append((base + s, base + e))
     return trimmed
 
 
-@dataclass(frozen=True)
-class Cell:
-    """A body cell of a table: offsets into the text and its column's header (lower case)."""
+class Cell(NamedTuple):
+    """A body cell of a table: offsets into the text and its column's header (lower case).
+    (A named tuple: a table of 100,000 rows makes 100,000s of them.)"""
 
     start: int
     end: int
@@ -109,9 +120,7 @@ def _header(t: str, ls: int, line: str) -> list[tuple[int, int]] | None:
     cells = _cells(line, ls, tab)
     if len(cells) < 2:
         return None
-    if len(cells) == 2 and not any(
-        t[s:e].strip().lower() in NAME_COLUMNS | ADDRESS_COLUMNS for s, e in cells
-    ):
+    if len(cells) == 2 and not any(t[s:e].strip().lower() in _LABELS for s, e in cells):
         return None
     for s, e in cells:
         if e <= s or e - s > _MAX_HEADER_CELL or _DIGITS3.search(t, s, e) or '":' in t[s:e]:
@@ -140,7 +149,7 @@ def tables(t: str, deadline: Deadline = UNLIMITED) -> list[Cell]:
         if head is None:
             i += 1
             continue
-        names = [t[s:e].strip().lower() for s, e in head]
+        names = [(t[s:e].strip().lower(),) for s, e in head]
         width = len(head)
         j = i + 1
         body: list[list[tuple[int, int]]] = []
@@ -155,23 +164,56 @@ def tables(t: str, deadline: Deadline = UNLIMITED) -> list[Cell]:
                 break  # the line after the header must fit it
             j += 1
         deadline.check()
-        for cells in body:
-            out.extend(Cell(s, e, names[k]) for k, (s, e) in enumerate(cells))
+        for cells in body:  # (s, e) + (header,): C-level passes, no Python call per cell
+            out.extend(map(_new_cell, map(add, cells, names)))
         i = j if body else i + 1
     return out
 
 
+_new_cell = partial(tuple.__new__, Cell)
+
+
 class CellIndex:
-    """Finds the table cell (and so the column header) around an offset: O(log n)."""
+    """Finds the table cell (and so the column header) around an offset: O(log n).
+
+    ``CellIndex(cells)`` indexes cells found already; ``CellIndex.of(t, deadline)`` finds
+    the tables of ``t`` on first use (:attr:`cells`, :meth:`at`, truth value), so a scan
+    that never asks — no number in the text, names and addresses not looked for — does not
+    read its tables. False when there is no cell.
+    """
+
+    __slots__ = ("_cells", "_deadline", "_starts", "_text")
 
     def __init__(self, cells: list[Cell]) -> None:
-        self.cells = cells
+        self._cells: list[Cell] | None = cells
         self._starts = [c.start for c in cells]
+        self._text = ""
+        self._deadline = UNLIMITED
+
+    @classmethod
+    def of(cls, t: str, deadline: Deadline = UNLIMITED) -> CellIndex:
+        """The cells of the tables in ``t``, found on first use."""
+        index = cls([])
+        index._cells, index._text, index._deadline = None, t, deadline
+        return index
+
+    @property
+    def cells(self) -> list[Cell]:
+        """Every body cell, sorted by start (see :func:`tables`)."""
+        if self._cells is None:
+            self._cells = tables(self._text, self._deadline)
+            self._starts = [c.start for c in self._cells]
+        return self._cells
+
+    def __bool__(self) -> bool:
+        return bool(self.cells)
 
     def at(self, pos: int) -> Cell | None:
+        """The cell holding offset ``pos`` (None when it lies in no cell)."""
+        cells = self.cells
         k = bisect_right(self._starts, pos) - 1
-        if k >= 0 and self.cells[k].start <= pos < max(self.cells[k].end, self.cells[k].start + 1):
-            return self.cells[k]
+        if k >= 0 and cells[k].start <= pos < max(cells[k].end, cells[k].start + 1):
+            return cells[k]
         return None
 
 
