@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Iterator
-from functools import partial
+from itertools import accumulate
 from operator import add
 from typing import NamedTuple
 
@@ -104,12 +104,17 @@ def _cells(line: str, base: int, tab: bool) -> list[tuple[int, int]]:
 
 
 class Cell(NamedTuple):
-    """A body cell of a table: offsets into the text and its column's header (lower case).
-    (A named tuple: a table of 100,000 rows makes 100,000s of them.)"""
+    """A body cell of a table: offsets into the text and its column's header (lower case)."""
 
     start: int
     end: int
     header: str
+
+
+#: A cell as the scanner keeps it: ``(start, end, header)``. A plain tuple: a table of
+#: 100,000 rows makes 100,000s of them, and Python's garbage collector stops tracking a
+#: tuple of numbers and strings (a named tuple it walks at every full collection).
+RawCell = tuple[int, int, str]
 
 
 def _header(t: str, ls: int, line: str) -> list[tuple[int, int]] | None:
@@ -130,15 +135,16 @@ def _header(t: str, ls: int, line: str) -> list[tuple[int, int]] | None:
 
 def tables(t: str, deadline: Deadline = UNLIMITED) -> list[Cell]:
     """Every body cell of every table in ``t`` with its column header, sorted by start."""
-    out: list[Cell] = []
+    return [Cell(*c) for c in table_cells_raw(t, deadline)]
+
+
+def table_cells_raw(t: str, deadline: Deadline = UNLIMITED) -> list[RawCell]:
+    """:func:`tables` as plain ``(start, end, header)`` tuples."""
+    out: list[RawCell] = []
     if ("," not in t and "\t" not in t) or "\n" not in t:
         return out
     lines = t.split("\n")
-    starts = []
-    pos = 0
-    for line in lines:
-        starts.append(pos)
-        pos += len(line) + 1
+    starts = list(accumulate(map((1).__add__, map(len, lines)), initial=0))  # (C-level)
     i = 0
     while i < len(lines) - 1:
         line = lines[i]
@@ -165,12 +171,9 @@ def tables(t: str, deadline: Deadline = UNLIMITED) -> list[Cell]:
             j += 1
         deadline.check()
         for cells in body:  # (s, e) + (header,): C-level passes, no Python call per cell
-            out.extend(map(_new_cell, map(add, cells, names)))
+            out.extend(map(add, cells, names))
         i = j if body else i + 1
     return out
-
-
-_new_cell = partial(tuple.__new__, Cell)
 
 
 class CellIndex:
@@ -184,9 +187,9 @@ class CellIndex:
 
     __slots__ = ("_cells", "_deadline", "_starts", "_text")
 
-    def __init__(self, cells: list[Cell]) -> None:
-        self._cells: list[Cell] | None = cells
-        self._starts = [c.start for c in cells]
+    def __init__(self, cells: list[RawCell]) -> None:
+        self._cells: list[RawCell] | None = cells
+        self._starts = [c[0] for c in cells]
         self._text = ""
         self._deadline = UNLIMITED
 
@@ -198,50 +201,53 @@ class CellIndex:
         return index
 
     @property
-    def cells(self) -> list[Cell]:
+    def cells(self) -> list[RawCell]:
         """Every body cell, sorted by start (see :func:`tables`)."""
         if self._cells is None:
-            self._cells = tables(self._text, self._deadline)
-            self._starts = [c.start for c in self._cells]
+            self._cells = table_cells_raw(self._text, self._deadline)
+            self._starts = [c[0] for c in self._cells]
         return self._cells
 
     def __bool__(self) -> bool:
         return bool(self.cells)
 
-    def at(self, pos: int) -> Cell | None:
+    def at(self, pos: int) -> RawCell | None:
         """The cell holding offset ``pos`` (None when it lies in no cell)."""
         cells = self.cells
         k = bisect_right(self._starts, pos) - 1
-        if k >= 0 and cells[k].start <= pos < max(cells[k].end, cells[k].start + 1):
-            return cells[k]
+        if k >= 0:
+            start, end, _ = cells[k]
+            if start <= pos < max(end, start + 1):
+                return cells[k]
         return None
 
 
 def table_cells(t: str, deadline: Deadline = UNLIMITED) -> CellIndex | None:
     """:class:`CellIndex` of the tables in ``t`` (None when there is none)."""
-    cells = tables(t, deadline)
+    cells = table_cells_raw(t, deadline)
     return CellIndex(cells) if cells else None
 
 
 def scan_fields(
-    t: str, deadline: Deadline, *, names: bool, addresses: bool, cells: list[Cell] | None = None
+    t: str, deadline: Deadline, *, names: bool, addresses: bool,
+    cells: list[RawCell] | None = None,
 ) -> Iterator[Hit]:
     """Name and address cells of tables and keyed values in ``t`` (see the module docstring)."""
-    for c in tables(t, deadline) if cells is None else cells:
+    for start, end, header in table_cells_raw(t, deadline) if cells is None else cells:
         deadline.check()
         det = (
-            "pii.person_name" if names and c.header in NAME_COLUMNS
-            else "pii.address_jp" if addresses and c.header in ADDRESS_COLUMNS
+            "pii.person_name" if names and header in NAME_COLUMNS
+            else "pii.address_jp" if addresses and header in ADDRESS_COLUMNS
             else None
         )
         if det is None:
             continue
-        value = t[c.start : c.end]
-        if c.end - c.start < 2 or not _JA_OR_LATIN.search(value):
+        value = t[start:end]
+        if end - start < 2 or not _JA_OR_LATIN.search(value):
             continue
-        if det == "pii.person_name" and (c.end - c.start > 40 or _DIGIT.search(value)):
+        if det == "pii.person_name" and (end - start > 40 or _DIGIT.search(value)):
             continue
-        yield (det, c.start, c.end, 0.9)
+        yield (det, start, end, 0.9)
     if '"' not in t:
         return
     for m in _KEYED.finditer(t):
@@ -267,5 +273,5 @@ def scan_fields(
 
 __all__ = [
     "ADDRESS_COLUMNS", "ADDRESS_KEYS", "NAME_COLUMNS", "NAME_KEYS", "Cell", "CellIndex", "scan_fields",
-    "table_cells", "tables",
+    "table_cells", "table_cells_raw", "tables",
 ]

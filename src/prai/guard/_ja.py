@@ -117,6 +117,10 @@ class PostalData:
     max_city_chars: int
     max_town_chars: int
     prefectures: Mapping[str, None] = field(default_factory=dict)
+    #: per municipality: its longest town name, and how much longer the longest
+    #: municipality starting with its name is (横浜市 → 横浜市港北区: 3; most: 0)
+    town_chars: Mapping[str, int] = field(default_factory=dict)
+    longer: Mapping[str, int] = field(default_factory=dict)
 
 
 def _db_path() -> Path:
@@ -148,12 +152,19 @@ def _load_postal() -> PostalData:
             if town:
                 bucket.add(town)
     cities = {c: dict.fromkeys(sorted(t)) for c, t in towns.items()}
+    longer = dict.fromkeys(cities, 0)
+    for c in cities:
+        for i in range(2, len(c)):
+            if c[:i] in longer:
+                longer[c[:i]] = max(longer[c[:i]], len(c) - i)
     return PostalData(
         codes=dict.fromkeys([r[0] for r in rows] + offices),
         cities=cities,
         max_city_chars=max(len(c) for c in cities),
         max_town_chars=max((len(t) for ts in cities.values() for t in ts), default=0),
         prefectures=dict.fromkeys(sorted(prefs)),
+        town_chars={c: max(map(len, ts), default=0) for c, ts in cities.items()},
+        longer=longer,
     )
 
 

@@ -278,8 +278,11 @@ def _run_numbers(judge: _Judge, run: str, a: int, deadline: Deadline) -> Iterato
         yield from _numbers_in_groups(judge, a, pieces, digits, lens, deadline)
 
 
-#: Judgements remembered per scan, per kind (see :class:`_Judge`).
+#: Judgements remembered per scan by each memo of :class:`_Judge` (0: none; the findings
+#: are the same either way, only the time differs) ...
 MEMO_SIZE = 4096
+#: ... and by its ``verdicts``, which is part of what the detector finds (see there).
+VERDICTS_SIZE = 4096
 #: Characters around a candidate that :func:`_classify` may read: before its start (a
 #: bracket or + before it, a log key of up to 48 characters, a bank label of 40 and the
 #: bank word before that) and after its end (currency words; a prefecture, or a
@@ -311,7 +314,8 @@ class _Judge:
 
     A surroundings key is built only for digits (runs) seen once already in this scan, so
     text where nothing repeats pays a set lookup. Each memo holds at most
-    :data:`MEMO_SIZE` entries; past that, candidates are judged afresh.
+    :data:`MEMO_SIZE` entries (``verdicts``: :data:`VERDICTS_SIZE`); past that,
+    candidates are judged afresh.
     """
 
     __slots__ = ("around", "behind", "cells", "low", "low_ctx", "runs", "runs_seen", "seen",
@@ -501,7 +505,7 @@ def _number_from(
             hit = (v[0], starts[i], ends[j], v[1]) if v else None
         else:
             hit = judge.classify(d, starts[i], ends[j], lens[i : j + 1])
-            if key is not None and len(verdicts) < MEMO_SIZE:
+            if key is not None and len(verdicts) < VERDICTS_SIZE:
                 verdicts[key] = (hit[0], hit[3]) if hit else None
             else:
                 pure = False
@@ -562,9 +566,9 @@ def _context(
     column header is the context (and the text before the number in its cell)."""
     cell = cells.at(start) if cells is not None else None
     if cell is not None:
-        head = cell.header
+        cell_start, _, head = cell
         bank = _BANK_HEADER.search(head) is not None and _BANK_HEADER_NOT.search(head) is None
-        return head + " " + low[cell.start : start], bank, _HEADER_POSTAL.search(head) is not None
+        return head + " " + low[cell_start:start], bank, _HEADER_POSTAL.search(head) is not None
     ctx = low[max(0, start - low_ctx) : start]
     return ctx, _bank_label(low, start), False
 
