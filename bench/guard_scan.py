@@ -2,7 +2,7 @@
 repeated-pattern (adversarial) cost, and the person-name analyser choice.
 
     .venv/bin/python bench/guard_scan.py [--mb 8] [--iterations 2000] [--gateway N]
-    .venv/bin/python bench/guard_scan.py --adversarial [--adv-kb 1000]
+    .venv/bin/python bench/guard_scan.py --adversarial [--adv-kb 1000] [--policy NAME ...]
     .venv/bin/python bench/guard_scan.py --analysers
 
 Prints, measured side by side in one run on one core (one Python thread):
@@ -27,8 +27,11 @@ without — sends N requests of each (interleaved, 4 KB prompts with PII, one co
 and compares the gateway's own time (``x-prai-gateway-ms``, which excludes the upstream).
 
 ``--adversarial``: every pattern of :data:`ADVERSARIAL` repeated to ``--adv-kb`` KB, scanned
-by both policies; per-KB CPU time against the same policy's typical text. Exits 1 when a
-pattern costs more than 10x (issue 19's goal).
+by every policy (or those named by ``--policy``: ``standard``, ``structured``, ``names`` —
+names on, addresses allowed —, ``addresses`` — the reverse); per-KB CPU time against the
+same policy's typical text (best of 3). A pattern over 10x is measured twice more and
+counts by its best run (a shared machine preempts single runs). Exits 1 when a pattern
+costs more than 10x (issue 19's goal).
 
 ``--analysers``: fugashi + unidic-lite against SudachiPy + sudachidict_core (when
 installed) on the same text: MB/s of tagging and agreement of their person-name tags.
@@ -151,20 +154,27 @@ STANDARD_RULES = {
     "output": {"default": "mask", "injection": "log"},
 }
 OFF = {"pii.person_name": "allow", "pii.address_jp": "allow"}
+#: Policies of --adversarial: which of the two analyser-backed detectors each leaves off.
+POLICY_OFF = {
+    "standard": {},
+    "structured": OFF,
+    "names": {"pii.address_jp": "allow"},
+    "addresses": {"pii.person_name": "allow"},
+}
 
 
 def policies() -> Guardrails:
     """``standard`` (built in: names and addresses on) and ``structured`` (the same rules
-    with names and addresses allowed, so those detectors do not run), both with deny
-    lists."""
+    with names and addresses allowed, so those detectors do not run), ``names`` and
+    ``addresses`` (one of the two on), all with deny lists."""
     from prai.config.guard import GuardConfig, GuardPolicyConfig
 
     deny = {"deny_words": ["社外秘", "Project Falcon"], "deny_regexes": [r"PRJ-\d{4}"]}
     return Guardrails(GuardConfig(policies={
-        "standard": GuardPolicyConfig(**STANDARD_RULES, **deny),
-        "structured": GuardPolicyConfig(
-            input={**STANDARD_RULES["input"], **OFF}, output={**STANDARD_RULES["output"], **OFF},
-            **deny),
+        name: GuardPolicyConfig(
+            input={**STANDARD_RULES["input"], **off},
+            output={**STANDARD_RULES["output"], **off}, **deny)
+        for name, off in POLICY_OFF.items()
     }))
 
 
@@ -177,6 +187,8 @@ def main() -> None:
     ap.add_argument("--adversarial", action="store_true",
                     help="repeated patterns vs typical text; exit 1 past 10x")
     ap.add_argument("--adv-kb", type=int, default=1000, help="size of each repeated pattern (KB)")
+    ap.add_argument("--policy", action="append", choices=list(POLICY_OFF), default=None,
+                    help="with --adversarial: a policy to measure (repeatable; default: all)")
     ap.add_argument("--analysers", action="store_true", help="fugashi vs SudachiPy")
     args = ap.parse_args()
     # The name analyser remembers each sentence's names; this corpus is built from a few
@@ -187,10 +199,10 @@ def main() -> None:
     cache_size = _names.UNIT_CACHE_SIZE
     _names.UNIT_CACHE_SIZE = 0
     rails = policies()
-    for name in ("standard", "structured"):
+    for name in POLICY_OFF:
         rails.policy(name).scanner.load()
     if args.adversarial:
-        raise SystemExit(adversarial(rails, args.adv_kb))
+        raise SystemExit(adversarial(rails, args.adv_kb, args.policy or list(POLICY_OFF)))
     if args.analysers:
         analysers()
         return
@@ -291,24 +303,28 @@ ADVERSARIAL = [
 ]
 
 
-def adversarial(rails: Guardrails, kb: int) -> int:
+def adversarial(rails: Guardrails, kb: int, names: list[str]) -> int:
     """Per-KB CPU time of each repeated pattern against typical text, per policy."""
     typical = corpus(kb * 1000, 2048, seed=5)
     worst: list[tuple[float, str, str]] = []
-    for name in ("standard", "structured"):
+    for name in names:
         scanner = rails.policy(name).scanner
-        _, cpu = rate(scanner.scan, typical, repeat=1)
+        _, cpu = rate(scanner.scan, typical, repeat=3)
         base_us = 1000 / cpu  # µs per KB (1 MB/s = 1000 µs per KB)
         print(f"policy {name}: typical text {base_us:8.1f} µs/KB ({cpu:.2f} MB/s)")
         for pat in ADVERSARIAL:
             text = pat * (kb * 1000 // len(pat.encode()) + 1)
-            c0 = time.thread_time()
-            scanner.scan(text)
-            us = (time.thread_time() - c0) / (len(text.encode()) / 1000) * 1e6
+            us = float("inf")
+            for _ in range(3):  # once; over the goal, twice more (the best run counts)
+                c0 = time.thread_time()
+                scanner.scan(text)
+                us = min(us, (time.thread_time() - c0) / (len(text.encode()) / 1000) * 1e6)
+                if us <= 10 * base_us:
+                    break
             ratio = us / base_us
             worst.append((ratio, name, pat))
             flag = "  <== over 10x" if ratio > 10 else ""
-            print(f"  {pat!r:22} {us:9.1f} µs/KB  {ratio:6.2f}x{flag}")
+            print(f"  {pat!r:22} {us:9.1f} µs/KB  {ratio:6.2f}x{flag}", flush=True)
     worst.sort(reverse=True)
     print("worst:", ", ".join(f"{p!r} ({n}) {r:.2f}x" for r, n, p in worst[:5]))
     return 1 if worst[0][0] > 10 else 0

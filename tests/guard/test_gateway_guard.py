@@ -400,8 +400,10 @@ def test_guard_time_is_bounded(kitchen: Kitchen) -> None:
     """guard.max_scan_s = 0.25: a prompt that takes longer to check is refused with 413 in
     the OpenAI envelope, quickly, and nothing reaches the upstream."""
     before = upstream_last(kitchen)
-    line = "山田太郎さんの住所は東京都港区六本木3-2-1です。電話 090-1234-5678。\n"
-    prompt = line * (3_500_000 // len(line.encode()))
+    # every line different: the scan remembers what it judged in identical surroundings
+    line = "山田太郎さんの住所は東京都港区六本木3-2-{}です。電話 090-{:04d}-{:04d}。\n"
+    n = 3_500_000 // len(line.format(1, 0, 0).encode())
+    prompt = "".join(line.format(i % 50 + 1, i % 10_000, i * 7919 % 10_000) for i in range(n))
     t0 = time.monotonic()
     with pytest.raises(openai.APIStatusError) as ei:
         client(kitchen).chat.completions.create(

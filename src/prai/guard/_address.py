@@ -94,25 +94,62 @@ def scan_japanese(t: str, deadline: Deadline, data: PostalData | None = None) ->
     cities = data.cities
     maxc = data.max_city_chars
     last_end = -1
+    seen: set[str] = set()
+    memo: dict[tuple[int, str], tuple[Hit, ...]] = {}
     for m in _CITY_END.finditer(t):
         e = m.end()
         if e <= last_end:
             continue
         deadline.check()
+        # What follows depends on the characters from _BEFORE before to _AFTER after e
+        # alone: a municipality in the same surroundings (a text of one address line, or
+        # of 港区 alone, repeated) is judged once. The key is built only where the
+        # characters before e came before in this text.
+        key = None
+        tail = t[e - maxc if e > maxc else 0 : e]
+        if tail in seen:
+            lo = e - _BEFORE if e > _BEFORE else 0
+            key = (e - lo, t[lo : e + _AFTER])
+            got = memo.get(key)
+            if got is not None:
+                for det, a, b, score in got:
+                    yield (det, e + a, e + b, score)
+                if got:
+                    last_end = e + got[0][2]
+                continue
+        elif len(seen) < MEMO_SIZE:
+            seen.add(tail)
         s = -1
         for k in range(min(maxc, e), 1, -1):
             if t[e - k : e] in cities:
                 s = e - k
                 break
-        if s < 0:
-            continue
-        hit = _extend(t, s, e, data)
-        if hit:
-            yield hit
-            last_end = hit[2]
-            code = _postal_after(t, hit[2], data)
-            if code:
-                yield code
+        found = _judge(t, s, e, data) if s >= 0 else ()
+        if key is not None and len(memo) < MEMO_SIZE:
+            memo[key] = tuple((h[0], h[1] - e, h[2] - e, h[3]) for h in found)
+        yield from found
+        if found:
+            last_end = found[0][2]
+
+
+#: Judgements remembered per text (0: none; the findings are the same either way).
+MEMO_SIZE = 4096
+#: What :func:`_judge` reads around a municipality ending at ``e``: from ``e - 31`` (the
+#: longest municipality, a space, a prefecture and 16 characters for a label or a postal
+#: code before it) to ``e + 193`` (a longer municipality, a town of up to 32 characters or
+#: an unlisted one of up to 32 and the number after it, six block numbers with a space
+#: and the next one, a building and room of up to 56, and a postal code after those).
+_BEFORE = 32
+_AFTER = 200
+
+
+def _judge(t: str, s: int, e: int, data: PostalData) -> tuple[Hit, ...]:
+    """The address from the municipality ``t[s:e]``, and a postal code right after it."""
+    hit = _extend(t, s, e, data)
+    if not hit:
+        return ()
+    code = _postal_after(t, hit[2], data)
+    return (hit, code) if code else (hit,)
 
 
 def _extend(t: str, s: int, e: int, data: PostalData) -> Hit | None:
@@ -121,7 +158,8 @@ def _extend(t: str, s: int, e: int, data: PostalData) -> Hit | None:
     j = e
     while j < len(t) and t[j] in _SPACES and j - e < 1:
         j += 1
-    for k in range(min(data.max_city_chars, len(t) - j), 1, -1):
+    longer = data.longer.get(city, data.max_city_chars)  # (most have no longer one: 0)
+    for k in range(min(data.max_city_chars, longer, len(t) - j), 1, -1):
         nxt = t[j : j + k]
         if (city + nxt) in data.cities:
             city, e = city + nxt, j + k
@@ -135,12 +173,13 @@ def _extend(t: str, s: int, e: int, data: PostalData) -> Hit | None:
             start = p - k
             break
     end = e
-    towns = data.cities.get(city, frozenset())
+    towns = data.cities.get(city, {})
     q = e
     if q < len(t) and t[q] in _SPACES:
         q += 1
     town_end = -1
-    for k in range(min(data.max_town_chars, len(t) - q), 1, -1):
+    longest = data.town_chars.get(city, data.max_town_chars)  # (its longest town)
+    for k in range(min(data.max_town_chars, longest, len(t) - q), 1, -1):
         if t[q : q + k] in towns:
             town_end = q + k
             break
@@ -229,6 +268,19 @@ _TAIL_EN = re.compile(
 )
 
 
+_ANY_DIGIT = re.compile("[0-9]")
+_CAPITAL = re.compile("[A-Z]")
+_REST_EN = re.compile(r"[\s,]*(?:[A-Z][A-Za-z-]+[\s,]+){0,2}")
+
+
+def _block_start(window: str) -> int:
+    """Where the block part of an address ending ``window`` starts (-1: none)."""
+    for b in _BLOCK_EN.finditer(window):
+        if _REST_EN.fullmatch(window, b.end()):
+            return b.start()
+    return -1
+
+
 _TRAILER_EN = re.compile(r"(?:[ ,]+(?:[0-9]{3}-[0-9]{4}|Japan|JAPAN))+$")
 _ANCHOR_HINT = re.compile(
     r"-(?:ku|shi|cho|machi|mura|gun)(?![a-z])| (?:City|Ward)(?![a-z])"
@@ -240,7 +292,10 @@ def _anchors(t: str) -> Iterator[re.Match[str]]:
     """:data:`_ANCHOR_EN` matches, searched only just before the literal hints (fast)."""
     last = 0
     for h in _ANCHOR_HINT.finditer(t):
-        m = _ANCHOR_EN.search(t, max(last, h.start() - 40), h.end())
+        lo = max(last, h.start() - 40)
+        if _CAPITAL.search(t, lo, h.end()) is None:
+            continue  # every anchor starts with a capital (a list of phone numbers: none)
+        m = _ANCHOR_EN.search(t, lo, h.end())
         if m:
             last = m.end()
             yield m
@@ -249,22 +304,25 @@ def _anchors(t: str) -> Iterator[re.Match[str]]:
 def scan_romaji(t: str, deadline: Deadline) -> Iterator[Hit]:
     """Romaji addresses (see the module docstring)."""
     last_end = -1
+    starts: dict[str, int] = {}  # window before an anchor → where its block part starts
     for m in _anchors(t):
         if m.start() < last_end:
             continue
         deadline.check()
-        line_start = max(t.rfind("\n", 0, m.start()) + 1, m.start() - 120)
+        # (the line's start looked for only as far as the window reaches: linear)
+        line_start = max(t.rfind("\n", max(0, m.start() - 120), m.start()) + 1,
+                         m.start() - 120)
         window = t[line_start : m.start()]
         # the block part: the last block number (with town) before the anchor, then only
-        # commas and spaces up to the anchor
-        start = -1
-        for b in _BLOCK_EN.finditer(window):
-            rest = window[b.end() :]
-            if re.fullmatch(r"[\s,]*(?:[A-Z][A-Za-z-]+[\s,]+){0,2}", rest):
-                start = line_start + b.start()
-                break
-        if start < 0:
+        # commas and spaces up to the anchor (it holds a digit; a window is judged once)
+        found = starts.get(window)
+        if found is None:
+            found = _block_start(window) if _ANY_DIGIT.search(window) else -1
+            if len(starts) < MEMO_SIZE:
+                starts[window] = found
+        if found < 0:
             continue
+        start = line_start + found
         tail = _TAIL_EN.match(t, m.end())
         end = tail.end() if tail else m.end()
         # the postal code is its own finding and "Japan" no part of the address

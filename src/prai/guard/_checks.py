@@ -6,6 +6,7 @@ Pure functions on ASCII digit strings; no I/O.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 
 
@@ -151,11 +152,23 @@ def shannon_entropy(s: str) -> float:
     if not s:
         return 0.0
     n = len(s)
-    return -sum(c / n * math.log2(c / n) for c in Counter(s).values())
+    distinct = dict.fromkeys(s)  # in order of first occurrence, as Counter(s) counts them
+    # few distinct characters (a value repeating itself): one C-level count each
+    counts = [s.count(c) for c in distinct] if len(distinct) <= 16 else Counter(s).values()
+    return -sum(c / n * math.log2(c / n) for c in counts)
+
+
+_LOWER = re.compile("[a-z]")
+_UPPER = re.compile("[A-Z]")
+_DIGIT = re.compile("[0-9]")
+_OTHER = re.compile("[^A-Za-z0-9]")
 
 
 def char_classes(s: str) -> int:
     """How many of lower-case, upper-case, digit and other characters ``s`` contains."""
+    if s.isascii():  # the same classes, searched by the regex engine
+        return (_LOWER.search(s) is not None) + (_UPPER.search(s) is not None) + (
+            _DIGIT.search(s) is not None) + (_OTHER.search(s) is not None)
     return (
         any(c.islower() for c in s)
         + any(c.isupper() for c in s)

@@ -22,7 +22,9 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Iterator
-from dataclasses import dataclass
+from itertools import accumulate
+from operator import add
+from typing import NamedTuple
 
 from prai.guard._deadline import UNLIMITED, Deadline
 
@@ -57,6 +59,7 @@ _KEYED = re.compile(
     r'"([A-Za-z_\u3040-\u30ff\u4e00-\u9fff]{2,20})"[ \t]*:[ \t]*"([^"\n]{1,120})"'
     r'|(?<![A-Za-z0-9_])([A-Za-z_]{2,20})="([^"\n]{1,120})"'
 )
+_LABELS = NAME_COLUMNS | ADDRESS_COLUMNS
 _CSV_CELL = re.compile(r'[ \t]*(?:"(?:[^"\n]|"")*"|[^,\n]*)')
 _DIGIT = re.compile("[0-9０-９]")
 _DIGITS3 = re.compile("[0-9０-９]{3}")
@@ -64,14 +67,22 @@ _JA_OR_LATIN = re.compile("[A-Za-z\u3040-\u30ff\u3400-\u9fff]")
 _MAX_HEADER_CELL = 30
 
 
+_TRIM_LEFT = ' "\u3000'
+_TRIM_RIGHT = ' "\u3000\r'
+
+
 def _cells(line: str, base: int, tab: bool) -> list[tuple[int, int]]:
     """(start, end) of each cell of ``line`` (offsets + ``base``), quotes and spaces trimmed."""
     out: list[tuple[int, int]] = []
-    if tab:
-        s = 0
-        for part in line.split("\t"):
-            out.append((s, s + len(part)))
-            s += len(part) + 1
+    if tab or '"' not in line:  # no quoting: the cells are what a split gives
+        s = base
+        for part in line.split("\t" if tab else ","):
+            rest = part.lstrip(_TRIM_LEFT)
+            e = s + len(part)
+            b = e - len(rest)
+            out.append((b, b + len(rest.rstrip(_TRIM_RIGHT))))
+            s = e + 1
+        return out
     else:
         pos = 0
         n = len(line)
@@ -84,21 +95,26 @@ def _cells(line: str, base: int, tab: bool) -> list[tuple[int, int]]:
                 break
     trimmed = []
     for s, e in out:
-        while s < e and line[s] in ' "\u3000':
+        while s < e and line[s] in _TRIM_LEFT:
             s += 1
-        while e > s and line[e - 1] in ' "\u3000\r':
+        while e > s and line[e - 1] in _TRIM_RIGHT:
             e -= 1
         trimmed.append((base + s, base + e))
     return trimmed
 
 
-@dataclass(frozen=True)
-class Cell:
+class Cell(NamedTuple):
     """A body cell of a table: offsets into the text and its column's header (lower case)."""
 
     start: int
     end: int
     header: str
+
+
+#: A cell as the scanner keeps it: ``(start, end, header)``. A plain tuple: a table of
+#: 100,000 rows makes 100,000s of them, and Python's garbage collector stops tracking a
+#: tuple of numbers and strings (a named tuple it walks at every full collection).
+RawCell = tuple[int, int, str]
 
 
 def _header(t: str, ls: int, line: str) -> list[tuple[int, int]] | None:
@@ -109,9 +125,7 @@ def _header(t: str, ls: int, line: str) -> list[tuple[int, int]] | None:
     cells = _cells(line, ls, tab)
     if len(cells) < 2:
         return None
-    if len(cells) == 2 and not any(
-        t[s:e].strip().lower() in NAME_COLUMNS | ADDRESS_COLUMNS for s, e in cells
-    ):
+    if len(cells) == 2 and not any(t[s:e].strip().lower() in _LABELS for s, e in cells):
         return None
     for s, e in cells:
         if e <= s or e - s > _MAX_HEADER_CELL or _DIGITS3.search(t, s, e) or '":' in t[s:e]:
@@ -121,15 +135,16 @@ def _header(t: str, ls: int, line: str) -> list[tuple[int, int]] | None:
 
 def tables(t: str, deadline: Deadline = UNLIMITED) -> list[Cell]:
     """Every body cell of every table in ``t`` with its column header, sorted by start."""
-    out: list[Cell] = []
+    return [Cell(*c) for c in table_cells_raw(t, deadline)]
+
+
+def table_cells_raw(t: str, deadline: Deadline = UNLIMITED) -> list[RawCell]:
+    """:func:`tables` as plain ``(start, end, header)`` tuples."""
+    out: list[RawCell] = []
     if ("," not in t and "\t" not in t) or "\n" not in t:
         return out
     lines = t.split("\n")
-    starts = []
-    pos = 0
-    for line in lines:
-        starts.append(pos)
-        pos += len(line) + 1
+    starts = list(accumulate(map((1).__add__, map(len, lines)), initial=0))  # (C-level)
     i = 0
     while i < len(lines) - 1:
         line = lines[i]
@@ -140,7 +155,7 @@ def tables(t: str, deadline: Deadline = UNLIMITED) -> list[Cell]:
         if head is None:
             i += 1
             continue
-        names = [t[s:e].strip().lower() for s, e in head]
+        names = [(t[s:e].strip().lower(),) for s, e in head]
         width = len(head)
         j = i + 1
         body: list[list[tuple[int, int]]] = []
@@ -155,51 +170,84 @@ def tables(t: str, deadline: Deadline = UNLIMITED) -> list[Cell]:
                 break  # the line after the header must fit it
             j += 1
         deadline.check()
-        for cells in body:
-            out.extend(Cell(s, e, names[k]) for k, (s, e) in enumerate(cells))
+        for cells in body:  # (s, e) + (header,): C-level passes, no Python call per cell
+            out.extend(map(add, cells, names))
         i = j if body else i + 1
     return out
 
 
 class CellIndex:
-    """Finds the table cell (and so the column header) around an offset: O(log n)."""
+    """Finds the table cell (and so the column header) around an offset: O(log n).
 
-    def __init__(self, cells: list[Cell]) -> None:
-        self.cells = cells
-        self._starts = [c.start for c in cells]
+    ``CellIndex(cells)`` indexes cells found already; ``CellIndex.of(t, deadline)`` finds
+    the tables of ``t`` on first use (:attr:`cells`, :meth:`at`, truth value), so a scan
+    that never asks — no number in the text, names and addresses not looked for — does not
+    read its tables. False when there is no cell.
+    """
 
-    def at(self, pos: int) -> Cell | None:
+    __slots__ = ("_cells", "_deadline", "_starts", "_text")
+
+    def __init__(self, cells: list[RawCell]) -> None:
+        self._cells: list[RawCell] | None = cells
+        self._starts = [c[0] for c in cells]
+        self._text = ""
+        self._deadline = UNLIMITED
+
+    @classmethod
+    def of(cls, t: str, deadline: Deadline = UNLIMITED) -> CellIndex:
+        """The cells of the tables in ``t``, found on first use."""
+        index = cls([])
+        index._cells, index._text, index._deadline = None, t, deadline
+        return index
+
+    @property
+    def cells(self) -> list[RawCell]:
+        """Every body cell, sorted by start (see :func:`tables`)."""
+        if self._cells is None:
+            self._cells = table_cells_raw(self._text, self._deadline)
+            self._starts = [c[0] for c in self._cells]
+        return self._cells
+
+    def __bool__(self) -> bool:
+        return bool(self.cells)
+
+    def at(self, pos: int) -> RawCell | None:
+        """The cell holding offset ``pos`` (None when it lies in no cell)."""
+        cells = self.cells
         k = bisect_right(self._starts, pos) - 1
-        if k >= 0 and self.cells[k].start <= pos < max(self.cells[k].end, self.cells[k].start + 1):
-            return self.cells[k]
+        if k >= 0:
+            start, end, _ = cells[k]
+            if start <= pos < max(end, start + 1):
+                return cells[k]
         return None
 
 
 def table_cells(t: str, deadline: Deadline = UNLIMITED) -> CellIndex | None:
     """:class:`CellIndex` of the tables in ``t`` (None when there is none)."""
-    cells = tables(t, deadline)
+    cells = table_cells_raw(t, deadline)
     return CellIndex(cells) if cells else None
 
 
 def scan_fields(
-    t: str, deadline: Deadline, *, names: bool, addresses: bool, cells: list[Cell] | None = None
+    t: str, deadline: Deadline, *, names: bool, addresses: bool,
+    cells: list[RawCell] | None = None,
 ) -> Iterator[Hit]:
     """Name and address cells of tables and keyed values in ``t`` (see the module docstring)."""
-    for c in tables(t, deadline) if cells is None else cells:
+    for start, end, header in table_cells_raw(t, deadline) if cells is None else cells:
         deadline.check()
         det = (
-            "pii.person_name" if names and c.header in NAME_COLUMNS
-            else "pii.address_jp" if addresses and c.header in ADDRESS_COLUMNS
+            "pii.person_name" if names and header in NAME_COLUMNS
+            else "pii.address_jp" if addresses and header in ADDRESS_COLUMNS
             else None
         )
         if det is None:
             continue
-        value = t[c.start : c.end]
-        if c.end - c.start < 2 or not _JA_OR_LATIN.search(value):
+        value = t[start:end]
+        if end - start < 2 or not _JA_OR_LATIN.search(value):
             continue
-        if det == "pii.person_name" and (c.end - c.start > 40 or _DIGIT.search(value)):
+        if det == "pii.person_name" and (end - start > 40 or _DIGIT.search(value)):
             continue
-        yield (det, c.start, c.end, 0.9)
+        yield (det, start, end, 0.9)
     if '"' not in t:
         return
     for m in _KEYED.finditer(t):
@@ -225,5 +273,5 @@ def scan_fields(
 
 __all__ = [
     "ADDRESS_COLUMNS", "ADDRESS_KEYS", "NAME_COLUMNS", "NAME_KEYS", "Cell", "CellIndex", "scan_fields",
-    "table_cells", "tables",
+    "table_cells", "table_cells_raw", "tables",
 ]

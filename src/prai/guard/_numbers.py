@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from bisect import bisect_left
 from collections.abc import Iterator
+from itertools import accumulate, chain, repeat
+from operator import or_
 
 from prai.guard._checks import (
     card_issuer,
@@ -27,12 +30,31 @@ from prai.guard._normalize import DIGIT_CLASS, SEP_CHARS, ascii_digits
 _SEP = "".join(re.escape(c) for c in SEP_CHARS)
 # A digit run with separators; the lookahead rejects runs shorter than five characters
 # inside the regex engine (most numbers in prose: years, percentages) without a Python call.
+# (Possessive: a group or separator is never given back, which changes no match.)
 _RUN = re.compile(
-    f"[{DIGIT_CLASS}](?=[{DIGIT_CLASS}{_SEP}]{{4}})[{DIGIT_CLASS}]*(?:[{_SEP}]{{1,3}}[{DIGIT_CLASS}]+)*"
+    f"[{DIGIT_CLASS}](?=[{DIGIT_CLASS}{_SEP}]{{4}})[{DIGIT_CLASS}]*+"
+    f"(?:[{_SEP}]{{1,3}}+[{DIGIT_CLASS}]++)*+"
 )
-_GROUP = re.compile(f"[{DIGIT_CLASS}]+")
 _SPACE = re.compile(r"\s")
-_SEPS = re.compile(f"[{_SEP}]+")
+_SEP_SPLIT = re.compile(f"([{_SEP}]+)")  # groups and the separators between them
+_SEP_SET = frozenset(SEP_CHARS)
+_ANY_SEP = re.compile(f"[{_SEP}]")
+_DIGITS3 = re.compile(f"[{DIGIT_CLASS}]{{3}}")
+# Inside a run of digit groups (separators: 1-3 characters): a window is a group, up to
+# three more, and the separator after the last when another group follows.
+# (Possessive: groups and separators are maximal, so nothing is ever given back.)
+_WIN = (f"[{DIGIT_CLASS}]++(?:[{_SEP}]{{1,3}}+[{DIGIT_CLASS}]++){{0,3}}+"
+        f"(?:[{_SEP}]{{1,3}}+(?=[{DIGIT_CLASS}]))?+")
+_WINDOW = re.compile(_WIN)
+# A separator holding whitespace (from the whitespace on, at most three characters: all
+# separator characters, so it never reaches past the run) and the window after it.
+_WS = "".join(re.escape(c) for c in SEP_CHARS if re.match(r"\s", c))
+_NEAR_START = re.compile(f"[{_WS}][{_SEP}]{{0,2}}+(?=({_WIN}))")
+# ... whose first group is shaped like the start of a number found without a context word
+# (see _context_free_starts: 0…, one digit, four digits, ten or more)
+_FREE_START = (f"(?:[0０][{DIGIT_CLASS}]*+|[{DIGIT_CLASS}]{{10,}}+|[{DIGIT_CLASS}]{{4}}"
+               f"|[{DIGIT_CLASS}])(?![{DIGIT_CLASS}])")
+_DEEP_START = re.compile(f"[{_WS}][{_SEP}]{{0,2}}+(?=(?={_FREE_START})({_WIN}))")
 _IPV4_TAIL = re.compile(r"\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})(?![0-9]|\.[0-9])")
 _IPV6_ANCHOR = re.compile(r":[0-9A-Fa-f]{0,4}:")
 _HEXCOLON = frozenset("0123456789abcdefABCDEF:.")
@@ -141,10 +163,6 @@ def _unclosed_paren(run: str) -> int:
     return depth_at
 
 
-def _groups(t: str, a: int, b: int) -> list[tuple[int, int]]:
-    return [m.span() for m in _GROUP.finditer(t, a, b)]
-
-
 def scan_numbers(
     t: str,
     low: str | None = None,
@@ -169,92 +187,331 @@ def scan_numbers(
         low = t.lower()
     if len(low) != len(t):  # a few characters (İ) lower-case to two: keep offsets
         low = "".join(c if len(c.lower()) != 1 else c.lower() for c in t)
-    verdicts: dict[tuple[str, tuple[int, ...]], tuple[str, float] | None] = {}
+    judge = _Judge(t, low, low_ctx, cells)
+    short_run = low_ctx + 1  # no group of a run this long starts deep inside it
+    tabled: bool | None = None  # the text holds a table (asked once, when first needed)
     for m in _RUN.finditer(t):
         a, b = m.span()
         if b - a < 5:
             continue
         deadline.check()
         run = m.group()
-        cut = _unclosed_paren(run)
-        if cut >= 0:  # 06-1234-5678（18時以降）: the bracket opens a remark, not a number
-            run = run[:cut].rstrip(_SEP_STRIP)
-            b = a + len(run)
-            if b - a < 5:
-                continue
-        digits = _SEPS.split(run)
-        n = len(digits)
-        if not run.isascii():
-            digits = [ascii_digits(g) for g in digits]
-        if n == 5 and digits[0] == "81" and digits[1] == "0" and a > 0 and t[a - 1] in "+＋":
-            digits, n = [digits[0], *digits[2:]], 4  # +81 (0)3 …: drop the bracketed trunk 0
-        lens = [len(g) for g in digits]
-        if n <= 4 and 5 <= sum(lens) <= 19:  # the common case: the whole run is one number
-            hit = _classify(t, low, "".join(digits), a, b, lens, low_ctx, cells)
-            if hit:
-                yield hit
-                continue
-        if n == 1:
+        if tabled is None:
+            tabled = bool(cells)
+        if b - a > short_run or tabled:
+            yield from _run_numbers(judge, run, a, deadline)
             continue
-        longest = max(lens)
-        if longest == 1:  # "0 9 0 1 2 3 4 5 6 7 8": spelled out digit by digit
-            if 10 <= n <= 11:
-                hit = _spelled_phone(t, low, "".join(digits), a, b, low_ctx)
-                if hit:
-                    yield hit
+        # a short run's numbers depend on the run and its surroundings alone: a text that
+        # repeats one line of numbers judges each distinct line once
+        if run not in judge.runs_seen:
+            if len(judge.runs_seen) < MEMO_SIZE:
+                judge.runs_seen.add(run)
+            yield from _run_numbers(judge, run, a, deadline)
             continue
-        if longest <= 2:  # at most two short groups per number: < 5 digits
+        lo = a - judge.behind if a > judge.behind else 0
+        w = t[lo : b + _AHEAD]
+        if "Σ" in w:  # (lower-cased by what follows it: see _Judge)
+            yield from _run_numbers(judge, run, a, deadline)
             continue
-        groups = _groups(t, a, b)
-        # gap k (between group k and k+1) holds whitespace: only there may a number end
-        spaced = [
-            _SPACE.search(t, groups[k][1], groups[k + 1][0]) is not None for k in range(n - 1)
-        ]
-        short = [len(g) < 3 for g in digits]
-        i = 0
-        while i < n:
-            hit = None
-            if (
-                (i > 0 and not spaced[i - 1])
-                or (groups[i][0] - low_ctx > a and not _context_free_start(digits[i]))
-            ):
-                i += 1  # not set off by a space, or no number without context starts so
-                continue
-            # a number has at most four groups (card 4-4-4-4, +81 3 1234 5678, 1-4-4-4)
-            for j in range(min(n - 1, i + 3), i - 1, -1):
-                # a sub-candidate inside a run must be set off by whitespace, not a dash
-                if (i > 0 and not spaced[i - 1]) or (j < n - 1 and not spaced[j]):
-                    continue
-                if sum(short[i : j + 1]) > 2:
-                    continue  # "12 34 56 78": a table of small numbers, not one number
-                d = "".join(digits[i : j + 1])
-                if len(d) > 19:
-                    continue
-                if len(d) < 5:
-                    break
-                # deep inside a run (no context word in reach, spaces on both sides) the
-                # verdict depends on the digits alone: repeated numbers are judged once
-                deep = j < n - 1 and groups[i][0] - low_ctx > a
-                key = (d, tuple(lens[i : j + 1])) if deep else None
-                if key is not None and key in verdicts:
-                    v = verdicts[key]
-                    hit = (v[0], groups[i][0], groups[j][1], v[1]) if v else None
-                else:
-                    hit = _classify(
-                        t, low, d, groups[i][0], groups[j][1], lens[i : j + 1], low_ctx, cells
-                    )
-                    if key is not None and len(verdicts) < 4096:
-                        verdicts[key] = (hit[0], hit[3]) if hit else None
-                if hit:
-                    yield hit
-                    i = j + 1
-                    break
-            if not hit:
-                i += 1
+        key = (a - lo, w)  # (the run ends where _RUN's match from a ends: inside w)
+        got = judge.runs.get(key, _UNSEEN_RUN)
+        if got is _UNSEEN_RUN:
+            found = list(_run_numbers(judge, run, a, deadline))
+            if len(judge.runs) < MEMO_SIZE:
+                judge.runs[key] = tuple((h[0], h[1] - a, h[2] - a, h[3]) for h in found)
+            yield from found
+        else:
+            for det, x, y, score in got:
+                yield (det, a + x, a + y, score)
     yield from scan_kanji_phones(t, low, low_ctx)
     yield from scan_dotted_phones(t, low, low_ctx, cells)
     yield from scan_invoice(t)
 
+
+#: A run longer than this is no single number (four groups of up to 19 digits with three
+#: separators of up to three characters) nor a number spelled digit by digit (11 groups).
+_LONG_RUN = 11 + 10 * 3
+
+
+def _run_numbers(judge: _Judge, run: str, a: int, deadline: Deadline) -> Iterator[Hit]:
+    """The numbers in one run of digit groups and separators ``run`` at ``a``."""
+    t = judge.t
+    cut = _unclosed_paren(run)
+    if cut >= 0:  # 06-1234-5678（18時以降）: the bracket opens a remark, not a number
+        run = run[:cut].rstrip(_SEP_STRIP)
+    b = a + len(run)
+    if b - a < 5:
+        return
+    if len(run) > _LONG_RUN and not (a > 0 and t[a - 1] in "+＋"):
+        # longer than one number, than a number spelled digit by digit: two groups and
+        # more, one of three digits and more, make numbers (cheap tests, no list built)
+        if _ANY_SEP.search(run) and _DIGITS3.search(run):
+            yield from _numbers_in_run(judge, a, b, deadline)
+        return
+    pieces = _SEP_SPLIT.split(run)  # group, separators, group, …
+    digits = pieces[0::2]  # the digit groups
+    n = len(digits)
+    if not run.isascii():
+        digits = list(map(ascii_digits, digits))
+    if n == 5 and digits[0] == "81" and digits[1] == "0" and a > 0 and t[a - 1] in "+＋":
+        digits, n = [digits[0], *digits[2:]], 4  # +81 (0)3 …: drop the bracketed trunk 0
+    lens = list(map(len, digits))
+    if n <= 4 and 5 <= sum(lens) <= 19:  # the common case: the whole run is one number
+        hit = judge.classify("".join(digits), a, b, lens)
+        if hit:
+            yield hit
+            return
+    if n == 1:
+        return
+    longest = max(lens)
+    if longest == 1:  # "0 9 0 1 2 3 4 5 6 7 8": spelled out digit by digit
+        if 10 <= n <= 11:
+            hit = _spelled_phone(t, judge.low, "".join(digits), a, b, judge.low_ctx)
+            if hit:
+                yield hit
+        return
+    if longest <= 2:  # at most two short groups per number: < 5 digits
+        return
+    if n == len(pieces) // 2 + 1:
+        yield from _numbers_in_run(judge, a, b, deadline)
+    else:  # +81 (0)…: the trunk 0 dropped
+        yield from _numbers_in_groups(judge, a, pieces, digits, lens, deadline)
+
+
+#: Judgements remembered per scan by each memo of :class:`_Judge` (0: none; the findings
+#: are the same either way, only the time differs) ...
+MEMO_SIZE = 4096
+#: ... and by its ``verdicts``, which is part of what the detector finds (see there).
+VERDICTS_SIZE = 4096
+#: Characters around a candidate that :func:`_classify` may read: before its start (a
+#: bracket or + before it, a log key of up to 48 characters, a bank label of 40 and the
+#: bank word before that) and after its end (currency words; a prefecture, or a
+#: municipality of up to _CITY_REACH characters, after a postal code, past up to three
+#: cell separators).
+_BEHIND = 64
+_AHEAD = 32
+_UNSEEN = ("", 0, 0.0)  # a memo miss (no stored value is this object)
+_UNSEEN_START = (0, "", 0.0)  # (the same for judge.starts)
+_UNSEEN_RUN: tuple[Hit, ...] = (("", 0, 0, 0.0),)
+
+
+class _Judge:
+    """:func:`_classify` for one scan, its answers remembered where they cannot differ.
+
+    What a candidate is depends on its digits, their grouping and the characters within
+    ``behind`` (``_BEHIND``, or more for a longer ``low_ctx``) before and ``_AHEAD`` after
+    it, read in ``t`` and in ``low`` — and ``low`` there is a function of ``t`` there,
+    except where a capital sigma is lower-cased by what follows it (:meth:`window` declines
+    those). So:
+
+    * ``around``: the same number in the same surroundings is classified once;
+    * ``runs``: the same short run (one that no group starts deep inside) in the same
+      surroundings yields the same numbers (see :func:`scan_numbers`);
+    * ``verdicts`` (the detector's long-standing rule): deep inside a run of numbers, where
+      no context word is in reach, a candidate's verdict depends on its digits alone;
+    * ``starts``: deep inside a run, the first number from a group depends on the next four
+      groups and the separators after them alone (see :func:`_numbers_in_run`).
+
+    A surroundings key is built only for digits (runs) seen once already in this scan, so
+    text where nothing repeats pays a set lookup. Each memo holds at most
+    :data:`MEMO_SIZE` entries (``verdicts``: :data:`VERDICTS_SIZE`); past that,
+    candidates are judged afresh.
+    """
+
+    __slots__ = ("around", "behind", "cells", "low", "low_ctx", "runs", "runs_seen", "seen",
+                 "starts", "t", "verdicts")
+
+    def __init__(self, t: str, low: str, low_ctx: int, cells: CellIndex | None) -> None:
+        self.t = t
+        self.low = low
+        self.low_ctx = low_ctx
+        self.behind = max(_BEHIND, low_ctx + 2)  # context words: low_ctx before a bracket
+        self.cells = cells
+        self.seen: set[str] = set()
+        self.around: dict[tuple[tuple[int, int, str], str, tuple[int, ...]],
+                          tuple[str, int, float] | None] = {}
+        self.runs_seen: set[str] = set()
+        self.runs: dict[tuple[int, str], tuple[Hit, ...]] = {}
+        self.verdicts: dict[tuple[str, tuple[int, ...]], tuple[str, float] | None] = {}
+        self.starts: dict[str, tuple[int, str, float] | None] = {}
+
+    def window(self, s: int, e: int) -> tuple[int, int, str] | None:
+        """A key for ``t[s:e]`` and everything :func:`_classify` may read around it (None
+        where ``low`` there depends on more: a capital sigma)."""
+        lo = s - self.behind if s > self.behind else 0
+        w = self.t[lo : e + _AHEAD]
+        if "Σ" in w:
+            return None
+        return (s - lo, e - lo, w)
+
+    def classify(self, d: str, s: int, e: int, lens: list[int]) -> Hit | None:
+        """``_classify`` of the candidate ``t[s:e]`` (digits ``d``, groups ``lens``)."""
+        t, low, cells = self.t, self.low, self.cells
+        if d not in self.seen or len(self.around) >= MEMO_SIZE or (
+            cells is not None and (cells.at(s) is not None or cells.at(s - 1) is not None)
+        ):  # first time these digits occur, memo full, or a table cell: its header counts
+            if len(self.seen) < MEMO_SIZE:
+                self.seen.add(d)
+            return _classify(t, low, d, s, e, lens, self.low_ctx, cells)
+        w = self.window(s, e)
+        if w is None:
+            return _classify(t, low, d, s, e, lens, self.low_ctx, cells)
+        key = (w, d, tuple(lens))
+        got = self.around.get(key, _UNSEEN)
+        if got is not _UNSEEN:
+            return (got[0], s + got[1], e, got[2]) if got is not None else None
+        hit = _classify(t, low, d, s, e, lens, self.low_ctx, cells)
+        self.around[key] = (hit[0], hit[1] - s, hit[3]) if hit else None
+        return hit
+
+
+def _numbers_in_run(judge: _Judge, a: int, b: int, deadline: Deadline) -> Iterator[Hit]:
+    """The numbers inside a run ``t[a:b]`` of digit groups that is not one number (a table
+    row, a list of phone numbers): each is at most four groups set off by whitespace.
+
+    Linear, and cheap per group: no list is built over the run. A number may start at the
+    run's first group or at a group after a separator holding whitespace; deep inside the
+    run (past ``low_ctx`` characters: no context word in reach) only at such a group shaped
+    like a number found without context (:data:`_FREE_START`). The regex engine finds these
+    starts, each with its window: the group, the next three, and the separator after each
+    (:data:`_NEAR_START`, :data:`_DEEP_START`). Deep inside, the first number from a start
+    depends on its window alone, so a window judged once is looked up (``judge.starts``).
+    """
+    t = judge.t
+    deep_from = a + judge.low_ctx  # a group starting past this has no context word in reach
+    first = _WINDOW.match(t, a, b)  # the first group starts a number whatever precedes it
+    assert first is not None  # (a run starts with a digit)
+    near = ((m.end(), m.group(1)) for m in _NEAR_START.finditer(t, a, b))
+    nxt = a  # the end of the last number found: starts before it are inside it
+    for s, w in chain(((a, first.group()),), near):
+        if s > deep_from:
+            break
+        if s < nxt:
+            continue
+        deadline.check()
+        e, hit, _ = _number_at(judge, w, s, deep=False)
+        if hit:
+            yield hit
+            nxt = e
+    memo = judge.starts
+    # (from up to three characters earlier: the separator before the first deep group)
+    for m in _DEEP_START.finditer(t, max(a, nxt - 3, deep_from - 2), b):
+        s = m.end()
+        if s < nxt or s <= deep_from:
+            continue
+        w = m.group(1)
+        if w[-1] in _SEP_SET:  # a group follows the window: its numbers end inside the run
+            got = memo.get(w, _UNSEEN_START)
+            if got is None:
+                continue
+            if got is not _UNSEEN_START:
+                nxt = s + got[0]
+                yield (got[1], s, nxt, got[2])
+                continue
+            deadline.check()
+            e, hit, pure = _number_at(judge, w, s, deep=True)
+            if pure and len(memo) < MEMO_SIZE:
+                memo[w] = (e - s, hit[0], hit[3]) if hit else None
+        else:
+            deadline.check()
+            e, hit, _ = _number_at(judge, w, s, deep=True)
+        if hit:
+            yield hit
+            nxt = e
+
+
+def _number_at(judge: _Judge, w: str, s: int, *, deep: bool) -> tuple[int, Hit | None, bool]:
+    """:func:`_number_from` the first group of the window ``w`` at ``s`` (up to four groups,
+    with the separator after the last when another group follows): (the end of the number,
+    the hit or None, whether the answer came from the digits alone)."""
+    pieces = _SEP_SPLIT.split(w)  # group, separators, …; "" last when a group follows
+    digits = pieces[0::2]
+    if not w.isascii():
+        digits = list(map(ascii_digits, digits))
+    lens = list(map(len, digits))
+    offsets = list(accumulate(map(len, pieces), initial=s))
+    ends = offsets[1::2]
+    j, hit, pure = _number_from(
+        judge, 0, offsets[0::2], ends, list(map(bool, map(_SPACE.search, pieces[1::2]))),
+        list(map((3).__gt__, lens)), digits, lens, deep=deep,
+    )
+    return ends[j], hit, pure
+
+
+def _numbers_in_groups(
+    judge: _Judge, a: int, pieces: list[str], digits: list[str], lens: list[int],
+    deadline: Deadline,
+) -> Iterator[Hit]:
+    """:func:`_numbers_in_run` by lists of groups, for ``+81 (0)…`` runs only, whose digit
+    groups (the trunk 0 dropped) no longer line up with the groups in the text: the
+    judgement the other runs get, kept as it was for them."""
+    n = len(digits)
+    offsets = list(accumulate(map(len, pieces), initial=a))
+    starts, ends = offsets[0::2], offsets[1::2]
+    spaced = list(map(bool, map(_SPACE.search, pieces[1::2])))
+    short = list(map((3).__gt__, lens))
+    i = 0
+    while i < n:
+        deep = starts[i] - judge.low_ctx > a
+        if (i > 0 and not spaced[i - 1]) or (
+            deep and not next(_context_free_starts(digits[i : i + 1], lens[i : i + 1]))
+        ):
+            i += 1
+            continue
+        deadline.check()
+        j, hit, _ = _number_from(judge, i, starts, ends, spaced, short, digits, lens, deep=deep)
+        if hit:
+            yield hit
+            i = j + 1
+        else:
+            i += 1
+
+
+def _number_from(
+    judge: _Judge,
+    i: int,
+    starts: list[int],
+    ends: list[int],
+    spaced: list[bool],
+    short: list[bool],
+    digits: list[str],
+    lens: list[int],
+    *,
+    deep: bool,
+) -> tuple[int, Hit | None, bool]:
+    """The longest number of one to four groups starting at group ``i`` (see
+    :func:`_numbers_in_run`): its last group, the hit or None, and whether the answer
+    came from the digits alone (from ``judge.verdicts``: the same for the same groups)."""
+    n = len(digits)
+    verdicts = judge.verdicts
+    pure = True
+    # a number has at most four groups (card 4-4-4-4, +81 3 1234 5678, 1-4-4-4)
+    for j in range(min(n - 1, i + 3), i - 1, -1):
+        # a sub-candidate inside a run must be set off by whitespace, not a dash
+        if j < n - 1 and not spaced[j]:
+            continue
+        if sum(short[i : j + 1]) > 2:
+            continue  # "12 34 56 78": a table of small numbers, not one number
+        d = "".join(digits[i : j + 1])
+        if len(d) > 19:
+            continue
+        if len(d) < 5:
+            break
+        # deep inside a run (no context word in reach, spaces on both sides) the
+        # verdict depends on the digits alone: repeated numbers are judged once
+        key = (d, tuple(lens[i : j + 1])) if deep and j < n - 1 else None
+        if key is not None and key in verdicts:
+            v = verdicts[key]
+            hit = (v[0], starts[i], ends[j], v[1]) if v else None
+        else:
+            hit = judge.classify(d, starts[i], ends[j], lens[i : j + 1])
+            if key is not None and len(verdicts) < VERDICTS_SIZE:
+                verdicts[key] = (hit[0], hit[3]) if hit else None
+            else:
+                pure = False
+        if hit:
+            return j, hit, pure
+    return i, None, pure
 
 _KANJI_DIGITS = "〇一二三四五六七八九"
 _KANJI_TO_ASCII = str.maketrans(_KANJI_DIGITS, "0123456789")
@@ -266,12 +523,17 @@ _KANJI_PHONE = re.compile(
 )
 
 
-def _context_free_start(group: str) -> bool:
-    """True when a number found without a context word may start with this digit group:
-    a phone (0…), My Number or card (4 digits), Corporate Number (1 digit), one long group.
-    Deep inside a run of numbers no context word can be near, so other groups are skipped
-    without building candidates (keeps number tables linear and cheap)."""
-    return group[0] == "0" or len(group) in (1, 4) or len(group) >= 10
+_FREE_LEN = [k in (1, 4) or k >= 10 for k in range(11)]  # by length, capped at 10
+
+
+def _context_free_starts(groups: list[str], lens: list[int]) -> Iterator[bool]:
+    """For each digit group, whether a number found without a context word may start with
+    it: a phone (0…), My Number or card (4 digits), Corporate Number (1 digit), one long
+    group. Deep inside a run of numbers no context word can be near, so other groups are
+    skipped without building candidates (keeps number tables linear and cheap). C-level
+    passes: no Python call per group."""
+    return map(or_, map(str.startswith, groups, repeat("0")),
+               map(_FREE_LEN.__getitem__, map(min, lens, repeat(10))))
 
 
 def _spelled_phone(t: str, low: str, d: str, s: int, e: int, low_ctx: int) -> Hit | None:
@@ -304,9 +566,9 @@ def _context(
     column header is the context (and the text before the number in its cell)."""
     cell = cells.at(start) if cells is not None else None
     if cell is not None:
-        head = cell.header
+        cell_start, _, head = cell
         bank = _BANK_HEADER.search(head) is not None and _BANK_HEADER_NOT.search(head) is None
-        return head + " " + low[cell.start : start], bank, _HEADER_POSTAL.search(head) is not None
+        return head + " " + low[cell_start:start], bank, _HEADER_POSTAL.search(head) is not None
     ctx = low[max(0, start - low_ctx) : start]
     return ctx, _bank_label(low, start), False
 
@@ -450,6 +712,9 @@ _PREFECTURES = [
     "香川県", "愛媛県", "高知県", "福岡県", "佐賀県", "長崎県", "熊本県", "大分県", "宮崎県",
     "鹿児島県", "沖縄県",
 ]
+#: The longest municipality name looked for after a postal code (Japan Post's longest is
+#: 10 characters; a bound keeps what a number's verdict reads around it fixed, see _Judge).
+_CITY_REACH = 24
 _PREF_AFTER = re.compile("[ \u3000]{0,2}(?:" + "|".join(_PREFECTURES) + ")")
 # between a postal code and the address after it: spaces, a cell separator, a line end
 _CELL_GAP = " \u3000\t,\r\n"
@@ -483,7 +748,8 @@ def _postal_by_address(t: str, s: int, e: int) -> bool:
         j += 1
     if _PREF_AFTER.match(t, j):
         return True
-    return any(t[j : j + k] in data.cities for k in range(2, min(data.max_city_chars, len(t) - j) + 1))
+    reach = min(data.max_city_chars, _CITY_REACH, len(t) - j)
+    return any(t[j : j + k] in data.cities for k in range(2, reach + 1))
 
 
 def _postal_code_exists(d: str) -> bool:
@@ -569,6 +835,25 @@ def scan_dotted_phones(
                 yield ("pii.phone_jp", s, m.end(), 0.9)
 
 
+_HEXCOLON_RUN = re.compile("[0-9A-Fa-f:.]*")
+_IPV6_ANCHORS = re.compile(f"({_IPV6_ANCHOR.pattern})")  # (split keeps the anchors)
+
+
+def _next_ipv6_anchor(t: str, q: int, last: int) -> re.Match[str] | None:
+    """The first match of ``_IPV6_ANCHOR.finditer(t, q)`` that starts at ``last`` or later:
+    the matches before it (inside a stretch already examined) are stepped over in C. An
+    anchor is at most six characters, so those before ``last`` lie in ``t[q:last + 5]``."""
+    if q < last and last < len(t) and t[last] in _HEXCOLON:
+        parts = _IPV6_ANCHORS.split(t[q : last + 5])  # text, anchor, text, …, text
+        offsets = list(accumulate(map(len, parts), initial=q))
+        k = bisect_left(offsets[1:-1:2], last)  # anchors starting before last
+        if k:
+            q = offsets[2 * k]  # the end of the last of them
+    else:  # no anchor spans last (a character no anchor holds, or the end)
+        q = max(q, last)
+    return _IPV6_ANCHOR.search(t, q)
+
+
 def scan_ip(t: str) -> Iterator[Hit]:
     """IPv4 and IPv6 addresses (validated with :mod:`ipaddress`)."""
     # anchored on the dots (rarer than digits): ".168.1.10", then the first octet leftwards
@@ -589,17 +874,16 @@ def scan_ip(t: str) -> Iterator[Hit]:
             continue  # loopback and 0.0.0.0 identify nothing
         yield ("pii.ip_address", s, e, 0.95)
     last = -1
-    for m in _IPV6_ANCHOR.finditer(t):
-        if m.start() < last:  # inside a stretch already examined
-            continue
-        left = m.start()
-        floor = max(0, last, m.start() - 45)
+    m6 = _IPV6_ANCHOR.search(t)
+    while m6 is not None:
+        left = m6.start()
+        floor = max(0, last, m6.start() - 45)
         while left > floor and t[left - 1] in _HEXCOLON:
             left -= 1
-        right = m.end()
-        while right < len(t) and t[right] in _HEXCOLON and right - m.start() < 45:
-            right += 1
+        right = _HEXCOLON_RUN.match(t, m6.end(), m6.start() + 45).end()  # type: ignore[union-attr]
         last = right
+        # the next anchor outside the stretch examined, as finditer would give it
+        m6 = _next_ipv6_anchor(t, m6.end(), last)
         tok = t[left:right].strip(".")
         if tok.endswith(":") and not tok.endswith("::"):
             tok = tok[:-1]
@@ -607,6 +891,8 @@ def scan_ip(t: str) -> Iterator[Hit]:
             continue
         end = left + len(tok)
         if end < len(t) and _is_word(t[end]):
+            continue
+        if len(tok) > 45 or ":::" in tok:  # what ipaddress refuses first, cheaply
             continue
         try:
             addr6 = ipaddress.IPv6Address(tok)

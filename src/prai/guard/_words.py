@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import sub
 from typing import Any
 
 from prai.guard._checks import char_classes, shannon_entropy
@@ -218,14 +220,16 @@ _WINDOW = 120
 
 
 def _windows(positions: list[int], size: int) -> list[tuple[int, int]]:
-    merged: list[tuple[int, int]] = []
-    for pos in sorted(positions):
-        s, e = max(0, pos - _WINDOW), min(size, pos + _WINDOW)
-        if merged and s <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], e))
-        else:
-            merged.append((s, e))
-    return merged
+    """``_WINDOW`` characters either side of each position (< ``size``), overlapping
+    windows merged: a new window starts where two positions lie more than two windows
+    apart. C-level passes, however many positions (a text of one keyword repeated)."""
+    ps = sorted(positions)
+    if not ps:
+        return []
+    breaks = list(compress(range(1, len(ps)), map((2 * _WINDOW).__lt__, map(sub, ps[1:], ps))))
+    firsts = [ps[0], *map(ps.__getitem__, breaks)]
+    lasts = [*map(ps.__getitem__, map((1).__rsub__, breaks)), ps[-1]]
+    return [(max(0, a - _WINDOW), min(size, b + _WINDOW)) for a, b in zip(firsts, lasts, strict=True)]
 
 
 def scan_injection(t: str, low: str, anchors: Anchors) -> Iterator[Hit]:

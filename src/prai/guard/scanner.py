@@ -56,6 +56,11 @@ DETECTORS: dict[str, tuple[str, str]] = {
     "deny.regex": ("deny_list", "［禁止語］"),
 }
 _ORDER = {name: i for i, name in enumerate(DETECTORS)}
+#: Detectors whose findings come from :func:`~prai.guard._numbers.scan_numbers`.
+NUMBER_DETECTORS = frozenset((
+    "pii.my_number", "pii.corporate_number", "pii.phone_jp", "pii.postal_code_jp",
+    "pii.payment_card", "pii.bank_account_jp", "pii.drivers_license_jp",
+))
 #: Detectors that need the ``ja`` extra (morphological analyser, Japan Post data).
 JA_DETECTORS = frozenset(("pii.person_name", "pii.address_jp"))
 
@@ -165,9 +170,10 @@ class Scanner:
         on = self.enabled
         anchors = find_anchors(t, low)
         hits: list[tuple[str, int, int, float]] = []
-        cells = _fields.tables(t, deadline)  # CSV/TSV: column headers are context
-        index = _fields.CellIndex(cells) if cells else None
-        hits.extend(h for h in scan_numbers(t, low, deadline=deadline, cells=index) if h[0] in on)
+        # CSV/TSV: column headers are context (the tables are read when first needed)
+        index = _fields.CellIndex.of(t, deadline)
+        numbers = scan_numbers(t, low, deadline=deadline, cells=index)
+        hits.extend(numbers if on >= NUMBER_DETECTORS else (h for h in numbers if h[0] in on))
         if "pii.passport_jp" in on:
             hits.extend(scan_passport(t, anchors.passport))
         if "pii.ip_address" in on:
@@ -191,11 +197,13 @@ class Scanner:
             found.extend(_names.scan_romaji(t, deadline))
             found.extend(_names.scan_kana(t, deadline))
             found.extend(_fields.scan_fields(t, deadline, names=True,
-                                             addresses="pii.address_jp" in on, cells=cells))
+                                             addresses="pii.address_jp" in on,
+                                             cells=index.cells))
             found.extend(_names.propagate(t, found, deadline))
             hits.extend(found)
         elif "pii.address_jp" in on:
-            hits.extend(_fields.scan_fields(t, deadline, names=False, addresses=True, cells=cells))
+            hits.extend(_fields.scan_fields(t, deadline, names=False, addresses=True,
+                                            cells=index.cells))
         if "pii.address_jp" in on:
             from prai.guard import _address
 
@@ -221,13 +229,18 @@ class Scanner:
         hits.sort(key=lambda h: (h[1], -(h[2] - h[1]), _ORDER[h[0]]))
         out: list[Finding] = []
         last_end = -1
-        identity = not omap.segments
+        new = tuple.__new__  # Finding(...) without its Python-level __new__: findings can be
+        if omap.identity:    # one per ten characters of a hostile text
+            for det, s, e, score in hits:
+                if s >= last_end:
+                    out.append(new(Finding, (det, s, e, text[s:e], score)))
+                    last_end = e
+            return out
         for det, s, e, score in hits:
-            if s < last_end:
-                continue
-            os_, oe = (s, e) if identity else (omap.start(s), omap.end(e))
-            out.append(Finding(det, os_, oe, text[os_:oe], score))
-            last_end = e
+            if s >= last_end:
+                os_, oe = omap.start(s), omap.end(e)
+                out.append(new(Finding, (det, os_, oe, text[os_:oe], score)))
+                last_end = e
         return out
 
 

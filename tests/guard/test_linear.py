@@ -1,0 +1,134 @@
+"""Issue 19: the guard's scan stays linear, and cheap, on hostile repeated input.
+
+Every pattern of bench/guard_scan.py's ``ADVERSARIAL`` list (prefixes of every detector,
+separators, normalisation triggers, findings back to back) is scanned at 20 KB and at
+200 KB: a quadratic path shows as a per-KB cost ten times higher at 200 KB, so the test
+allows three. And at 200 KB a pattern may cost at most 20x the per-KB time of typical
+text under the same policy (the benchmark's goal is 10x: the test leaves room for a noisy
+shared machine, and a regression to the old paths, 20-30x, still fails it).
+
+CPU time of this thread (``time.thread_time``), best of several runs, the garbage
+collector paused while timing (it is the algorithm that is measured; bench/guard_scan.py
+``--adversarial`` measures with it), the name analyser's sentence cache off (a repeated
+sentence would otherwise be analysed once).
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from prai.guard import Scanner, _address, _names, _numbers
+from prai.guard._normalize import MAX_COMBINING, normalize
+from prai.guard.scanner import DETECTORS
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+
+from guard_scan import ADVERSARIAL, corpus
+
+LINEAR_MARGIN = 3.0  # per-KB cost at 200 KB over that at 20 KB (quadratic: ~10)
+TYPICAL_MARGIN = 15.0  # per-KB cost of a pattern over typical text's (the goal: 10)
+
+STRUCTURED = Scanner(
+    deny_words=["社外秘", "Project Falcon"],
+    deny_regexes=[r"PRJ-\d{4}"],
+    detectors=[d for d in DETECTORS if d not in ("pii.person_name", "pii.address_jp")],
+)
+# The patterns the name and address detectors work hardest on (bench figures, standard).
+NAME_PATTERNS = ["港区", "Minato-ku, ", "Tokyo 106-0032 ", "氏名,住所\n", "山田,港区\n", "フリガナ ",
+                 "山田太郎様、", "TARO YAMADA ", "港区六本木3-2-1 ", "さん", "ア"]
+
+
+@pytest.fixture(autouse=True)
+def _no_sentence_cache(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(_names, "UNIT_CACHE_SIZE", 0)
+    yield
+
+
+def _repeat(pattern: str, kb: int) -> str:
+    return pattern * (kb * 1000 // len(pattern.encode()) + 1)
+
+
+def _per_kb(scan: Callable[[str], object], text: str, runs: int) -> float:
+    """Best CPU seconds per KB of UTF-8 over ``runs`` scans, the collector paused."""
+    best = float("inf")
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(runs):
+            t0 = time.thread_time()
+            scan(text)
+            best = min(best, time.thread_time() - t0)
+    finally:
+        if enabled:
+            gc.enable()
+    return best / (len(text.encode()) / 1000)
+
+
+def _check(scanner: Scanner, patterns: list[str]) -> None:
+    scanner.load()
+    typical = _per_kb(scanner.scan, corpus(200_000, 2048, seed=5), runs=3)
+    problems = []
+    for pattern in patterns:
+        small = _per_kb(scanner.scan, _repeat(pattern, 20), runs=3)
+        large = _per_kb(scanner.scan, _repeat(pattern, 200), runs=2)
+        if large > LINEAR_MARGIN * small:
+            problems.append(f"{pattern!r}: {large * 1e6:.0f} µs/KB at 200 KB, "
+                            f"{small * 1e6:.0f} at 20 KB (not linear)")
+        if large > TYPICAL_MARGIN * typical:
+            problems.append(f"{pattern!r}: {large * 1e6:.0f} µs/KB at 200 KB, "
+                            f"{large / typical:.1f}x typical text ({typical * 1e6:.0f} µs/KB)")
+    assert not problems, "\n".join(problems)
+
+
+def test_repeated_patterns_linear_and_bounded_structured_policy() -> None:
+    _check(STRUCTURED, ADVERSARIAL)
+
+
+@pytest.mark.slow
+def test_repeated_patterns_linear_and_bounded_with_names_and_addresses() -> None:
+    _check(Scanner(deny_words=["社外秘"], deny_regexes=[r"PRJ-\d{4}"]), NAME_PATTERNS)
+
+
+def test_long_runs_of_combining_marks_are_linear() -> None:
+    """NFKC sorts a run of combining marks by insertion sort (``"a" + "\\u0301\\u0316" * n``
+    is quadratic in CPython): the normaliser takes them 30 at a time."""
+    for text in ("a" + "\u0301\u0316" * 10_000, "a" + "\u0301\u0316" * 100_000):
+        _per_kb(STRUCTURED.scan, text, runs=1)  # (warm)
+    small = _per_kb(STRUCTURED.scan, "a" + "\u0301\u0316" * 10_000, runs=3)
+    large = _per_kb(STRUCTURED.scan, "a" + "\u0301\u0316" * 100_000, runs=2)
+    assert large < LINEAR_MARGIN * small
+    norm, omap = normalize("x" + "\u0301" * (MAX_COMBINING + 5) + "y")
+    assert norm.endswith("y") and omap.end(len(norm)) == MAX_COMBINING + 7
+
+
+def test_memos_change_no_finding(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The number and address detectors remember what they judged in identical
+    surroundings (and the romaji address windows, the windows of four digit groups): with
+    those memos off, every finding is the same."""
+    import random
+
+    pieces = ["090-1234-5678", "03 1234 5678", "1234 5678 9012 3456", "4111 1111 1111 1111",
+              "123456789018", "Tokyo 106-0032", "〒106-0032", "106-0032 東京都港区", "+81 (0)3 1234 5678",
+              "口座番号 1234567", "tel:", "電話 ", "(", ")", "円", "Σ", "ΑΣ", "\n", ",", " ", "  ", "-",
+              "0120-123-456", "2023-06-21", "T1234567890123", "1 2 3 4", "12 34 56 78 90",
+              "氏名,電話\n山田,090-1234-5678\n", "090 1234 5678 090 1234 5678 090 1234 5678 ",
+              "港区", "港区六本木3-2-1 ", "東京都港区六本木", "二丁目9番21号", "住所：", "横浜市 港北区",
+              "3-2-1 Roppongi, Minato-ku, ", "Minato-ku, ", "Osaka City", "メゾン青山 301号室", "市"]
+    r = random.Random(19)
+    texts = []
+    for _ in range(300):
+        unit = "".join(r.choice(pieces) for _ in range(r.randint(1, 12)))
+        texts.append(unit * r.randint(1, 12))
+    texts += [_repeat(p, 3) for p in ADVERSARIAL]
+    scanner = Scanner()
+    scanner.load()
+    with_memos = [scanner.scan(t) for t in texts]
+    monkeypatch.setattr(_numbers, "MEMO_SIZE", 0)
+    monkeypatch.setattr(_address, "MEMO_SIZE", 0)
+    assert [scanner.scan(t) for t in texts] == with_memos
