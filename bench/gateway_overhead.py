@@ -13,6 +13,8 @@ load from this machine with ``wrk`` (Debian package) and ``../shared/tools/chat.
   Redis, limits only (to compare limit-store designs in the same run);
 - ``litellm-2w``: LiteLLM proxy with 2 workers from its own venv (``--litellm-venv`` or
   ``PRAI_BENCH_LITELLM_VENV``, default /work/venv-litellm); skipped with a note when absent.
+  It listens on 127.0.0.1 and is kept offline with ``LITELLM_LOCAL_MODEL_COST_MAP=True``
+  (no cost-map download at start) and ``LITELLM_TELEMETRY=False``.
 
 Every prai target runs with a real key, project and key limits (requests/min, tokens/min,
 concurrency) and tenant, project and key budgets, all high enough never to refuse, and
@@ -24,7 +26,16 @@ Per round and target (the order alternates every round): req/s at 32 connections
 probe streams while 64 slow streams (200 chunks, 50 ms apart, from
 ``tests/_support/fake_openai.py``, the tests' fake, which has slow streams) are open, and
 the 1-worker in-memory gateway's RSS after ``--stream-requests`` and twice that many
-short streamed requests. Medians of the rounds are reported, with ratios.
+short streamed requests. Medians of the rounds are reported, with ratios, and the values
+of every round.
+
+CPU, because the machine is shared: each 32-connection run also records the CPU time per
+answered request of the target's processes, the fake upstream, Redis and the bench
+database's PostgreSQL backends (``cpu_ms_per_req_*``), wrk's own CPU (``wrk_cpu_pct``, % of
+one core: the load generator is not the limit while it stays far below 100) and how busy
+the whole machine was (``busy_pct``, all cores, other jobs included). wrk runs with
+``--timeout 10s`` so a slow target's latencies are measured instead of dropped as socket
+timeouts (counted in ``wrk_socket_errors``).
 
 Run: ``PYTHONPATH=src .venv/bin/python bench/gateway_overhead.py [--duration 4] [--rounds 3]``
 """
@@ -36,6 +47,7 @@ import asyncio
 import json
 import os
 import re
+import resource
 import shutil
 import socket
 import statistics
@@ -82,27 +94,76 @@ def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
 
 
-def wrk(url: str, key: str, conns: int, duration_s: float) -> dict[str, float]:
-    """One wrk run: req/s, p50 and p99 (ms), requests and non-2xx answers."""
+def _tree(pid: int) -> list[psutil.Process]:
+    try:
+        p = psutil.Process(pid)
+        return [p, *p.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def cpu_s(procs: list[psutil.Process]) -> float:
+    """CPU seconds (user + system) used so far by these processes (gone ones count 0)."""
+    total = 0.0
+    for p in procs:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def machine_busy_s() -> float:
+    """CPU seconds the whole machine spent busy (every core, every user)."""
+    t = psutil.cpu_times()
+    return sum(t) - t.idle - getattr(t, "iowait", 0.0)
+
+
+def wrk(url: str, key: str, conns: int, duration_s: float,
+        watch: dict[str, list[psutil.Process]] | None = None) -> dict[str, float]:
+    """One wrk run: req/s, p50 and p99 (ms), requests, non-2xx answers and socket errors.
+
+    With ``watch`` (name -> processes), also the CPU each group used during the run in
+    ms per answered request, wrk's own CPU (``wrk_cpu_pct``, % of one core: the load
+    generator must stay far from 100) and how busy the whole machine was (``busy_pct``,
+    % of all cores, other users' jobs included).
+    """
+    groups = {n: list(ps) for n, ps in (watch or {}).items()}
+    before = {n: cpu_s(ps) for n, ps in groups.items()}
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    busy0, t0 = machine_busy_s(), time.monotonic()
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{conns}", f"-d{max(1, round(duration_s))}s", "--latency", "-s", str(LUA),
-         url + "/v1/chat/completions"],
+        # --timeout 10s: a slow target's latencies are measured, not dropped as timeouts (wrk's default is 2 s)
+        ["wrk", "-t1", f"-c{conns}", f"-d{max(1, round(duration_s))}s", "--timeout", "10s", "--latency",
+         "-s", str(LUA), url + "/v1/chat/completions"],
         env={**os.environ, "KEY": key, "MODEL": "fake"},
         capture_output=True,
         text=True,
         check=True,
     ).stdout
+    wall = time.monotonic() - t0
+    busy = machine_busy_s() - busy0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p = {q: re.search(rf"{q}%\s+([\d.]+)(us|ms|s)\b", out) for q in ("50", "99")}
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     total = re.search(r"(\d+) requests in", out)
-    return {
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    n = float(total.group(1)) if total else 0.0
+    res = {
         "rps": rps,
         "non2xx": float(bad.group(1)) if bad else 0.0,
-        "requests": float(total.group(1)) if total else 0.0,
-        "p50_ms": _ms(*p["50"].groups()) if p["50"] else float("nan"),
-        "p99_ms": _ms(*p["99"].groups()) if p["99"] else float("nan"),
+        "requests": n,
+        "socket_errors": float(sum(int(x) for x in sock.groups())) if sock else 0.0,
+        "p50_ms": _ms(*p["50"].groups()) if p["50"] and n else float("nan"),
+        "p99_ms": _ms(*p["99"].groups()) if p["99"] and n else float("nan"),
+        "wrk_cpu_pct": 100 * (ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime) / wall,
+        "busy_pct": 100 * busy / wall / (os.cpu_count() or 1),
     }
+    for name, ps in groups.items():
+        res[f"cpu_ms_per_req_{name}"] = 1000 * (cpu_s(ps) - before[name]) / n if n else float("nan")
+    return res
 
 
 def _is_token(chunk: bytes) -> bool:
@@ -175,6 +236,7 @@ class Stack:
         self.notes: list[str] = []
         self.pg_url: str | None = None
         self.redis_url: str | None = None
+        self.stores: dict[str, tuple[bool, bool]] = {}  # prai target -> (uses Redis, uses PostgreSQL)
         self.tenant = "bench" + uuid.uuid4().hex[:6]
 
     # --- processes ------------------------------------------------------------------
@@ -187,7 +249,7 @@ class Stack:
     def start(self) -> None:
         a = self.args
         port = free_port()
-        self._start([sys.executable, str(FAST), str(port)])
+        self.pids["upstream"] = self._start([sys.executable, str(FAST), str(port)]).pid
         self.upstream = f"http://127.0.0.1:{port}"
         port = free_port()
         self._start([sys.executable, str(SLOWFAKE), str(port), "--models", "stream"])
@@ -195,8 +257,9 @@ class Stack:
         wait(self.upstream + "/v1/models")
         wait(self.stream_upstream + "/health")
         self.urls["direct"] = self.upstream
+        self.pids["direct"] = self.pids["upstream"]
         pt = free_port()
-        self._start([sys.executable, str(PASS), str(pt), self.upstream, "1"])
+        self.pids["passthrough"] = self._start([sys.executable, str(PASS), str(pt), self.upstream, "1"]).pid
         self.urls["passthrough"] = f"http://127.0.0.1:{pt}"
         self._start_redis()
         self._create_pg()
@@ -229,10 +292,10 @@ class Stack:
             self.notes.append(f"redis-server not found: used {self.redis_url}")
             return
         port = free_port()
-        self._start(
+        self.pids["redis"] = self._start(
             ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--dir", str(self.workdir)]
-        )
+        ).pid
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
@@ -291,6 +354,7 @@ class Stack:
         self.urls[name] = f"http://127.0.0.1:{port}"
         self.keys[name] = key
         self.pids[name] = p.pid
+        self.stores[name] = (limits_url.startswith("redis"), db_url.startswith("postgres"))
 
     def _start_litellm(self, venv: Path, workers: int) -> None:
         port = free_port()
@@ -307,13 +371,13 @@ class Stack:
         env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_TELEMETRY": "False"}
         env.pop("PYTHONPATH", None)
         name = f"litellm-{workers}w"
-        self._start(
+        self.pids[f"litellm-{workers}w"] = self._start(
             # A LiteLLM worker imports for longer than uvicorn's default 5 s health-check
             # timeout on a busy 2-core machine, and is then killed and restarted forever.
-            [str(venv / "bin" / "litellm"), "--config", str(path), "--port", str(port), "--num_workers", str(workers),
-             "--timeout_worker_healthcheck", "120"],
+            [str(venv / "bin" / "litellm"), "--config", str(path), "--host", "127.0.0.1", "--port", str(port),
+             "--num_workers", str(workers), "--timeout_worker_healthcheck", "120"],
             env=env,
-        )
+        ).pid
         self.urls[name] = f"http://127.0.0.1:{port}"
         self.keys[name] = key
 
@@ -323,6 +387,19 @@ class Stack:
     def rss_mib(self, name: str) -> float:
         p = psutil.Process(self.pids[name])
         return sum(x.memory_info().rss for x in [p, *p.children(recursive=True)]) / 2**20
+
+    def watch(self, name: str) -> dict[str, list[psutil.Process]]:
+        """The processes whose CPU a run against ``name`` is charged to, by role."""
+        out = {"target": _tree(self.pids[name])}
+        if name != "direct":
+            out["upstream"] = _tree(self.pids["upstream"])
+        redis, pg = self.stores.get(name, (False, False))
+        if redis and "redis" in self.pids:
+            out["redis"] = _tree(self.pids["redis"])
+        if pg and self.pg_url:
+            db = self.pg_url.rsplit("/", 1)[1]
+            out["postgres"] = [p for p in psutil.process_iter(["cmdline"]) if db in " ".join(p.info["cmdline"] or [])]
+        return out
 
     def stop(self) -> None:
         for p in self.procs:
@@ -346,6 +423,23 @@ def _ratio(med: dict[str, dict[str, float]], a: str, b: str, k: str = "rps32") -
     if a in med and b in med and med[b].get(k):
         return round(med[a][k] / med[b][k], 3)
     return None
+
+
+def goals(out: dict[str, Any]) -> dict[str, bool | None]:
+    """Issue 16's goals, met or not (None: not measured in this run)."""
+    r, p50, ttft = out["ratios"], out["added_p50_ms_1conn"], out["added_ttft_ms_64_streams"]
+
+    def at_least(v: float | None, goal: float) -> bool | None:
+        return None if v is None else v >= goal
+
+    prai = [n for n in p50 if n.startswith("prai")]
+    return {
+        "redis_vs_mem >= 0.8": at_least(r["redis_vs_mem (goal >= 0.8)"], 0.8),
+        "2w_vs_1w_redis_pg >= 1.6": at_least(r["2w_vs_1w_redis_pg (goal >= 1.6)"], 1.6),
+        "prai_2w_vs_litellm_2w >= 25": at_least(r["prai_2w_vs_litellm_2w (goal >= 25)"], 25),
+        **{f"added_p50_1conn <= 0.5 ms: {n}": p50[n] <= 0.5 for n in prai},
+        **{f"added_ttft_64_streams <= 2 ms: {n}": v <= 2.0 for n, v in ttft.items()},
+    }
 
 
 def main() -> int:
@@ -376,14 +470,16 @@ def main() -> int:
     try:
         stack.start()
         names = list(stack.urls)
-        res = {n: {"rps32": [], "p50_1": [], "rps256": [], "p99_256": [], "non2xx": []} for n in names}
+        res = {n: {"rps32": [], "p50_1": [], "rps256": [], "p99_256": [], "non2xx": [], "socket_errors": []}
+               for n in names}
         for n in names:  # warm-up
             wrk(stack.urls[n], stack.key(n), 8, 1)
+        out["loadavg_start"] = os.getloadavg()
         for rnd in range(args.rounds):
             for n in names if rnd % 2 == 0 else names[::-1]:
                 url, key = stack.urls[n], stack.key(n)
                 print(f"round {rnd + 1}: {n}", file=sys.stderr)
-                w32 = wrk(url, key, 32, args.duration)
+                w32 = wrk(url, key, 32, args.duration, stack.watch(n))
                 w1 = wrk(url, key, 1, max(2.0, args.duration / 2))
                 w = wrk(url, key, 256, args.duration)
                 res[n]["rps32"].append(w32["rps"])
@@ -392,6 +488,12 @@ def main() -> int:
                 res[n]["p99_256"].append(w["p99_ms"])
                 # refused answers would inflate req/s: they are counted and reported
                 res[n]["non2xx"].append(w32["non2xx"] + w1["non2xx"] + w["non2xx"])
+                res[n]["socket_errors"].append(w32["socket_errors"] + w1["socket_errors"] + w["socket_errors"])
+                # CPU at 32 connections: who used it, and whether wrk or the machine was the limit
+                for k, v in w32.items():
+                    if k.startswith("cpu_ms_per_req_") or k in ("wrk_cpu_pct", "busy_pct"):
+                        res[n].setdefault(k + "_32", []).append(v)
+                res[n].setdefault("wrk_cpu_pct_256", []).append(w["wrk_cpu_pct"])
         probe = {"direct": (stack.stream_upstream, "sk-none")}
         for n in ("prai-1w-mem", "prai-1w-redis", "prai-2w-redis-pg"):
             if n in stack.urls:
@@ -411,9 +513,13 @@ def main() -> int:
                                       f"after_{2 * args.stream_requests}": rss[2]}
     finally:
         stack.stop()
-    med = {n: {k: round(statistics.median(v), 3) for k, v in d.items() if v and k != "non2xx"}
+    med = {n: {k: round(statistics.median(v), 3) for k, v in d.items() if v and k not in ("non2xx", "socket_errors")}
            for n, d in res.items()}
     non2xx = {n: int(sum(d["non2xx"])) for n, d in res.items() if sum(d.get("non2xx", []))}
+    sock_err = {n: int(sum(d["socket_errors"])) for n, d in res.items() if sum(d.get("socket_errors", []))}
+    # the load generator's CPU against the gateways (against `direct` it runs at full speed on purpose)
+    wrk_max = max((max(d.get("wrk_cpu_pct_32", [0]) + d.get("wrk_cpu_pct_256", [0])) for n, d in res.items()
+                   if n != "direct"), default=0.0)
     ttft_med = {n: round(statistics.median(v), 3) for n, v in ttft.items() if v}
     out.update(
         {
@@ -422,8 +528,12 @@ def main() -> int:
             "cpus": os.cpu_count(),
             "loadavg_end": os.getloadavg(),
             "median": med,
+            "per_round": {n: {k: [round(x, 3) for x in v] for k, v in d.items() if k in ("rps32", "p50_1", "rps256",
+                                                                                      "p99_256")}
+                          for n, d in res.items()},
             "added_p50_ms_1conn": {n: round(med[n]["p50_1"] - med["direct"]["p50_1"], 3) for n in med if n != "direct"},
             "ttft_ms_64_streams": ttft_med,
+            "ttft_ms_64_streams_per_round": {n: [round(x, 3) for x in v] for n, v in ttft.items()},
             "added_ttft_ms_64_streams": {n: round(v - ttft_med["direct"], 3) for n, v in ttft_med.items()
                                          if n != "direct"},
             "ratios": {
@@ -433,11 +543,17 @@ def main() -> int:
                 "prai_2w_vs_litellm_2w (goal >= 25)": _ratio(med, "prai-2w-redis-pg", "litellm-2w"),
                 "prai_1w_mem_vs_passthrough": _ratio(med, "prai-1w-mem", "passthrough"),
                 "prai_1w_redis_vs_baseline_redis": _ratio(med, "prai-1w-redis", "prai-baseline-redis"),
+                # CPU per answered request of the gateway processes alone (less sensitive to other jobs)
+                "litellm_2w_cpu_per_req_over_prai_2w": _ratio(med, "litellm-2w", "prai-2w-redis-pg",
+                                                              "cpu_ms_per_req_target_32"),
             },
             "non_2xx_answers": non2xx,
+            "wrk_socket_errors": sock_err,
+            "wrk_cpu_pct_max_gateways": round(wrk_max, 1),
             "notes": stack.notes,
         }
     )
+    out["goals"] = goals(out)
     print(json.dumps(out, indent=2))
     if args.json:
         args.json.write_text(json.dumps(out, indent=2) + "\n")
