@@ -425,6 +425,15 @@ def _ratio(med: dict[str, dict[str, float]], a: str, b: str, k: str = "rps32") -
     return None
 
 
+def _round_ratio(res: dict[str, dict[str, list[float]]], a: str, b: str, k: str = "rps32") -> float | None:
+    """Median of the per-round ratios: both targets of one round ran within a minute of each
+    other, so this drifts less with other jobs on a shared machine than a ratio of medians."""
+    if a not in res or b not in res:
+        return None
+    pairs = [x / y for x, y in zip(res[a][k], res[b][k], strict=True) if y]
+    return round(statistics.median(pairs), 3) if pairs else None
+
+
 def goals(out: dict[str, Any]) -> dict[str, bool | None]:
     """Issue 16's goals, met or not (None: not measured in this run)."""
     r, p50, ttft = out["ratios"], out["added_p50_ms_1conn"], out["added_ttft_ms_64_streams"]
@@ -546,6 +555,14 @@ def main() -> int:
                 # CPU per answered request of the gateway processes alone (less sensitive to other jobs)
                 "litellm_2w_cpu_per_req_over_prai_2w": _ratio(med, "litellm-2w", "prai-2w-redis-pg",
                                                               "cpu_ms_per_req_target_32"),
+            },
+            "ratios_median_of_rounds": {
+                "redis_vs_mem": _round_ratio(res, "prai-1w-redis", "prai-1w-mem"),
+                "2w_vs_1w_redis_pg": _round_ratio(res, "prai-2w-redis-pg", "prai-1w-redis-pg"),
+                "2w_vs_1w_redis_pg_at_256": _round_ratio(res, "prai-2w-redis-pg", "prai-1w-redis-pg", "rps256"),
+                "prai_2w_vs_litellm_2w": _round_ratio(res, "prai-2w-redis-pg", "litellm-2w"),
+                "prai_2w_vs_litellm_2w_at_256": _round_ratio(res, "prai-2w-redis-pg", "litellm-2w", "rps256"),
+                "prai_1w_mem_vs_passthrough": _round_ratio(res, "prai-1w-mem", "passthrough"),
             },
             "non_2xx_answers": non2xx,
             "wrk_socket_errors": sock_err,
