@@ -522,6 +522,7 @@ def main() -> int:
                                       f"after_{2 * args.stream_requests}": rss[2]}
     finally:
         stack.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
     med = {n: {k: round(statistics.median(v), 3) for k, v in d.items() if v and k not in ("non2xx", "socket_errors")}
            for n, d in res.items()}
     non2xx = {n: int(sum(d["non2xx"])) for n, d in res.items() if sum(d.get("non2xx", []))}
@@ -574,7 +575,6 @@ def main() -> int:
     print(json.dumps(out, indent=2))
     if args.json:
         args.json.write_text(json.dumps(out, indent=2) + "\n")
-    shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 
