@@ -394,12 +394,14 @@ def _numbers_in_run(judge: _Judge, a: int, b: int, deadline: Deadline) -> Iterat
             yield hit
             nxt = e
     memo = judge.starts
+    starts = misses = 0
     # (from up to three characters earlier: the separator before the first deep group)
     for m in _DEEP_START.finditer(t, max(a, nxt - 3, deep_from - 2), b):
         s = m.end()
         if s < nxt or s <= deep_from:
             continue
         w = m.group(1)
+        starts += 1
         if w[-1] in _SEP_SET:  # a group follows the window: its numbers end inside the run
             got = memo.get(w, _UNSEEN_START)
             if got is None:
@@ -408,6 +410,12 @@ def _numbers_in_run(judge: _Judge, a: int, b: int, deadline: Deadline) -> Iterat
                 nxt = s + got[0]
                 yield (got[1], s, nxt, got[2])
                 continue
+            misses += 1
+            if misses > 64 and misses * 4 > starts:
+                # numbers that do not repeat (a list of different ones): judging them from
+                # lists built once over the rest of the run is cheaper than window by window
+                yield from _deep_numbers(judge, s, b, deadline)
+                return
             deadline.check()
             e, hit, pure = _number_at(judge, w, s, deep=True)
             if pure and len(memo) < MEMO_SIZE:
@@ -418,6 +426,37 @@ def _numbers_in_run(judge: _Judge, a: int, b: int, deadline: Deadline) -> Iterat
         if hit:
             yield hit
             nxt = e
+
+
+def _deep_numbers(judge: _Judge, p: int, b: int, deadline: Deadline) -> Iterator[Hit]:
+    """The numbers deep inside a run from the group at ``p`` (a start: after a separator
+    holding whitespace, shaped like a number without context) to the run's end ``b``, as
+    :func:`_numbers_in_run` finds them, by lists built once over ``t[p:b]``."""
+    region = judge.t[p:b]
+    pieces = _SEP_SPLIT.split(region)
+    digits = pieces[0::2]
+    if not region.isascii():
+        digits = list(map(ascii_digits, digits))
+    lens = list(map(len, digits))
+    n = len(digits)
+    offsets = list(accumulate(map(len, pieces), initial=p))
+    starts, ends = offsets[0::2], offsets[1::2]
+    spaced = list(map(bool, map(_SPACE.search, pieces[1::2])))
+    short = list(map((3).__gt__, lens))
+    free = list(_context_free_starts(digits, lens))
+    i = 0
+    while i < n:
+        if i > 0 and not (spaced[i - 1] and free[i]):
+            i += 1
+            continue
+        deadline.check()
+        j, hit, _ = _number_from(judge, i, starts, ends, spaced, short, digits, lens,
+                                 deep=True)
+        if hit:
+            yield hit
+            i = j + 1
+        else:
+            i += 1
 
 
 def _number_at(judge: _Judge, w: str, s: int, *, deep: bool) -> tuple[int, Hit | None, bool]:
@@ -503,12 +542,16 @@ def _number_from(
         if key is not None and key in verdicts:
             v = verdicts[key]
             hit = (v[0], starts[i], ends[j], v[1]) if v else None
-        else:
-            hit = judge.classify(d, starts[i], ends[j], lens[i : j + 1])
-            if key is not None and len(verdicts) < VERDICTS_SIZE:
+        elif key is not None:  # (verdicts remembers it: no need for the judge's memo)
+            hit = _classify(judge.t, judge.low, d, starts[i], ends[j], lens[i : j + 1],
+                            judge.low_ctx, judge.cells)
+            if len(verdicts) < VERDICTS_SIZE:
                 verdicts[key] = (hit[0], hit[3]) if hit else None
             else:
                 pure = False
+        else:
+            hit = judge.classify(d, starts[i], ends[j], lens[i : j + 1])
+            pure = False
         if hit:
             return j, hit, pure
     return i, None, pure
@@ -591,6 +634,15 @@ def _classify(
     if n in (5, 9):  # no detector takes 5 or 9 digits
         return None
     plus = s > 0 and t[s - 1] in "+＋"
+    # what the digits alone rule out, before any context is read (the branches below
+    # find nothing else for these lengths): 14-19 digits are a card or nothing; 13 a card,
+    # a Corporate Number or a 5-8 passbook account; 10-11 a phone (0…, or +81…)
+    if n >= 14 and not card_issuer(d):
+        return None
+    if n == 13 and lens != [5, 8] and not card_issuer(d) and not corporate_number_valid(d):
+        return None
+    if n in (10, 11) and d[0] != "0" and not (plus and d.startswith("81")):
+        return None
     open_paren = s > 0 and t[s - 1] in "(（" and any(c in ")）" for c in t[s:e])
     start = s - 1 if plus or open_paren else s
     ctx, bank, postal_head = _context(t, low, start, low_ctx, cells)
