@@ -132,3 +132,24 @@ def test_memos_change_no_finding(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_numbers, "MEMO_SIZE", 0)
     monkeypatch.setattr(_address, "MEMO_SIZE", 0)
     assert [scanner.scan(t) for t in texts] == with_memos
+
+
+def test_plain_table_bodies_read_as_row_by_row() -> None:
+    """A table body of unquoted rows is cut by C-level passes over the whole body: the
+    cells are those the row-by-row reading gives."""
+    import random
+
+    from prai.guard._fields import _cells, _plain_body
+
+    r = random.Random(7)
+    words = ["氏名", "住所", " 山田 ", "\u3000港区", "", "a b", "1234567", "x\r", "  "]
+    for _ in range(2000):
+        width = r.randint(1, 5)
+        rows = [",".join(r.choice(words) for _ in range(width)) for _ in range(r.randint(0, 8))]
+        headers = [f"h{k}" for k in range(width)]
+        base = r.randint(0, 50)
+        expected, pos = [], base
+        for row in rows:
+            expected += [(s, e, headers[k]) for k, (s, e) in enumerate(_cells(row, pos, False))]
+            pos += len(row) + 1
+        assert _plain_body(rows, base, headers) == expected

@@ -288,31 +288,43 @@ _ANCHOR_HINT = re.compile(
 )
 
 
-def _anchors(t: str) -> Iterator[re.Match[str]]:
-    """:data:`_ANCHOR_EN` matches, searched only just before the literal hints (fast)."""
+def _anchors(t: str) -> Iterator[tuple[int, int]]:
+    """Spans of :data:`_ANCHOR_EN` matches, searched only just before the literal hints
+    (fast). A search reads the characters it is given and the one before them; the same
+    characters (a line repeated) are searched once."""
     last = 0
+    seen: dict[tuple[bool, str], tuple[int, int] | None] = {}
     for h in _ANCHOR_HINT.finditer(t):
         lo = max(last, h.start() - 40)
-        if _CAPITAL.search(t, lo, h.end()) is None:
+        hi = h.end()
+        if _CAPITAL.search(t, lo, hi) is None:
             continue  # every anchor starts with a capital (a list of phone numbers: none)
-        m = _ANCHOR_EN.search(t, lo, h.end())
-        if m:
-            last = m.end()
-            yield m
+        key = (lo == 0, t[lo - 1 if lo else 0 : hi])
+        got = seen.get(key, _NO_ANCHOR)
+        if got is _NO_ANCHOR:
+            m = _ANCHOR_EN.search(t, lo, hi)
+            got = (m.start() - lo, m.end() - lo) if m else None
+            if len(seen) < MEMO_SIZE:
+                seen[key] = got
+        if got is not None:
+            last = lo + got[1]
+            yield lo + got[0], last
+
+
+_NO_ANCHOR = (-1, -1)
 
 
 def scan_romaji(t: str, deadline: Deadline) -> Iterator[Hit]:
     """Romaji addresses (see the module docstring)."""
     last_end = -1
     starts: dict[str, int] = {}  # window before an anchor → where its block part starts
-    for m in _anchors(t):
-        if m.start() < last_end:
+    for a_start, a_end in _anchors(t):
+        if a_start < last_end:
             continue
         deadline.check()
         # (the line's start looked for only as far as the window reaches: linear)
-        line_start = max(t.rfind("\n", max(0, m.start() - 120), m.start()) + 1,
-                         m.start() - 120)
-        window = t[line_start : m.start()]
+        line_start = max(t.rfind("\n", max(0, a_start - 120), a_start) + 1, a_start - 120)
+        window = t[line_start:a_start]
         # the block part: the last block number (with town) before the anchor, then only
         # commas and spaces up to the anchor (it holds a digit; a window is judged once)
         found = starts.get(window)
@@ -323,8 +335,8 @@ def scan_romaji(t: str, deadline: Deadline) -> Iterator[Hit]:
         if found < 0:
             continue
         start = line_start + found
-        tail = _TAIL_EN.match(t, m.end())
-        end = tail.end() if tail else m.end()
+        tail = _TAIL_EN.match(t, a_end)
+        end = tail.end() if tail else a_end
         # the postal code is its own finding and "Japan" no part of the address
         cut = _TRAILER_EN.search(t, start, end)
         yield ("pii.address_jp", start, cut.start() if cut else end, 0.85)

@@ -202,6 +202,8 @@ _CLUSTER = re.compile(f"(?s).[{_COMBINERS}]{{0,{MAX_COMBINING}}}")
 # A run as the normaliser takes it: changing characters, with the character before them
 # when the first one combines with it (e.g. カ + ゛, ｶ + ﾞ, e + U+0301).
 _RUN = re.compile(f"((?s:.(?=[{_COMBINERS}]))?{_CHANGING.pattern})")
+_PLAIN_RUN = re.compile(f"({_CHANGING.pattern})")
+_ANY_COMBINER = re.compile(f"[{_COMBINERS}]")
 
 
 class _Run(NamedTuple):
@@ -255,7 +257,9 @@ def normalize(text: str) -> tuple[str, OffsetMap]:
     """
     if not needs_full_normalization(text):
         return text, IDENTITY
-    pieces = _RUN.split(text)  # text, run, text, run, …, text
+    # text, run, text, run, …, text (without a combining mark no run takes the character
+    # before it, and the plain class is found by a much faster scan)
+    pieces = (_RUN if _ANY_COMBINER.search(text) else _PLAIN_RUN).split(text)
     runs = list(map(_Runs().__getitem__, pieces[1::2]))
     rels: list[_Run | None] = [None] * len(pieces)
     rels[1::2] = [r if r.segs is not None else None for r in runs]

@@ -198,6 +198,8 @@ def scan_numbers(
         run = m.group()
         if tabled is None:
             tabled = bool(cells)
+            if not tabled:  # no table: no cell to look up for any number
+                cells = judge.cells = None
         if b - a > short_run or tabled:
             yield from _run_numbers(judge, run, a, deadline)
             continue
@@ -214,11 +216,11 @@ def scan_numbers(
             yield from _run_numbers(judge, run, a, deadline)
             continue
         key = (a - lo, w)  # (the run ends where _RUN's match from a ends: inside w)
-        got = judge.runs.get(key, _UNSEEN_RUN)
-        if got is _UNSEEN_RUN:
-            found = list(_run_numbers(judge, run, a, deadline))
+        got = judge.runs.get(key)
+        if got is None:
+            found = _run_numbers(judge, run, a, deadline)
             if len(judge.runs) < MEMO_SIZE:
-                judge.runs[key] = tuple((h[0], h[1] - a, h[2] - a, h[3]) for h in found)
+                judge.runs[key] = [(h[0], h[1] - a, h[2] - a, h[3]) for h in found]
             yield from found
         else:
             for det, x, y, score in got:
@@ -233,21 +235,22 @@ def scan_numbers(
 _LONG_RUN = 11 + 10 * 3
 
 
-def _run_numbers(judge: _Judge, run: str, a: int, deadline: Deadline) -> Iterator[Hit]:
-    """The numbers in one run of digit groups and separators ``run`` at ``a``."""
+def _run_numbers(judge: _Judge, run: str, a: int, deadline: Deadline) -> list[Hit]:
+    """The numbers in one run of digit groups and separators ``run`` at ``a`` (a list: most
+    runs hold one number or none, and a generator per run would cost more)."""
     t = judge.t
     cut = _unclosed_paren(run)
     if cut >= 0:  # 06-1234-5678（18時以降）: the bracket opens a remark, not a number
         run = run[:cut].rstrip(_SEP_STRIP)
     b = a + len(run)
     if b - a < 5:
-        return
+        return []
     if len(run) > _LONG_RUN and not (a > 0 and t[a - 1] in "+＋"):
         # longer than one number, than a number spelled digit by digit: two groups and
         # more, one of three digits and more, make numbers (cheap tests, no list built)
         if _ANY_SEP.search(run) and _DIGITS3.search(run):
-            yield from _numbers_in_run(judge, a, b, deadline)
-        return
+            return list(_numbers_in_run(judge, a, b, deadline))
+        return []
     pieces = _SEP_SPLIT.split(run)  # group, separators, group, …
     digits = pieces[0::2]  # the digit groups
     n = len(digits)
@@ -257,25 +260,22 @@ def _run_numbers(judge: _Judge, run: str, a: int, deadline: Deadline) -> Iterato
         digits, n = [digits[0], *digits[2:]], 4  # +81 (0)3 …: drop the bracketed trunk 0
     lens = list(map(len, digits))
     if n <= 4 and 5 <= sum(lens) <= 19:  # the common case: the whole run is one number
-        hit = judge.classify("".join(digits), a, b, lens)
+        hit = _classify(t, judge.low, "".join(digits), a, b, lens, judge.low_ctx, judge.cells)
         if hit:
-            yield hit
-            return
+            return [hit]
     if n == 1:
-        return
+        return []
     longest = max(lens)
     if longest == 1:  # "0 9 0 1 2 3 4 5 6 7 8": spelled out digit by digit
         if 10 <= n <= 11:
             hit = _spelled_phone(t, judge.low, "".join(digits), a, b, judge.low_ctx)
             if hit:
-                yield hit
-        return
+                return [hit]
+        return []
     if longest <= 2:  # at most two short groups per number: < 5 digits
-        return
-    if n == len(pieces) // 2 + 1:
-        yield from _numbers_in_run(judge, a, b, deadline)
-    else:  # +81 (0)…: the trunk 0 dropped
-        yield from _numbers_in_groups(judge, a, pieces, digits, lens, deadline)
+        return []
+    # a run this short: lists of its few groups (also for +81 (0)…, the trunk 0 dropped)
+    return list(_numbers_in_groups(judge, a, pieces, digits, lens, deadline))
 
 
 #: Judgements remembered per scan by each memo of :class:`_Judge` (0: none; the findings
@@ -290,36 +290,33 @@ VERDICTS_SIZE = 4096
 #: cell separators).
 _BEHIND = 64
 _AHEAD = 32
-_UNSEEN = ("", 0, 0.0)  # a memo miss (no stored value is this object)
-_UNSEEN_START = (0, "", 0.0)  # (the same for judge.starts)
-_UNSEEN_RUN: tuple[Hit, ...] = (("", 0, 0, 0.0),)
+_UNSEEN_START = (0, "", 0.0)  # a miss in judge.starts (no stored value is this object)
 
 
 class _Judge:
-    """:func:`_classify` for one scan, its answers remembered where they cannot differ.
+    """:func:`_classify` for one scan, and what it remembers where answers cannot differ.
 
     What a candidate is depends on its digits, their grouping and the characters within
     ``behind`` (``_BEHIND``, or more for a longer ``low_ctx``) before and ``_AHEAD`` after
     it, read in ``t`` and in ``low`` — and ``low`` there is a function of ``t`` there,
-    except where a capital sigma is lower-cased by what follows it (:meth:`window` declines
-    those). So:
+    except where a capital sigma is lower-cased by what follows it (such runs are not
+    remembered). So:
 
-    * ``around``: the same number in the same surroundings is classified once;
     * ``runs``: the same short run (one that no group starts deep inside) in the same
-      surroundings yields the same numbers (see :func:`scan_numbers`);
+      surroundings yields the same numbers (see :func:`scan_numbers`); a key is built only
+      for a run seen once already in this scan (``runs_seen``), so text where nothing
+      repeats pays a set lookup;
     * ``verdicts`` (the detector's long-standing rule): deep inside a run of numbers, where
       no context word is in reach, a candidate's verdict depends on its digits alone;
     * ``starts``: deep inside a run, the first number from a group depends on the next four
       groups and the separators after them alone (see :func:`_numbers_in_run`).
 
-    A surroundings key is built only for digits (runs) seen once already in this scan, so
-    text where nothing repeats pays a set lookup. Each memo holds at most
-    :data:`MEMO_SIZE` entries (``verdicts``: :data:`VERDICTS_SIZE`); past that,
-    candidates are judged afresh.
+    Each memo holds at most :data:`MEMO_SIZE` entries (``verdicts``:
+    :data:`VERDICTS_SIZE`); past that, candidates are judged afresh.
     """
 
-    __slots__ = ("around", "behind", "cells", "low", "low_ctx", "runs", "runs_seen", "seen",
-                 "starts", "t", "verdicts")
+    __slots__ = ("behind", "cells", "low", "low_ctx", "runs", "runs_seen", "starts", "t",
+                 "verdicts")
 
     def __init__(self, t: str, low: str, low_ctx: int, cells: CellIndex | None) -> None:
         self.t = t
@@ -327,42 +324,14 @@ class _Judge:
         self.low_ctx = low_ctx
         self.behind = max(_BEHIND, low_ctx + 2)  # context words: low_ctx before a bracket
         self.cells = cells
-        self.seen: set[str] = set()
-        self.around: dict[tuple[tuple[int, int, str], str, tuple[int, ...]],
-                          tuple[str, int, float] | None] = {}
         self.runs_seen: set[str] = set()
-        self.runs: dict[tuple[int, str], tuple[Hit, ...]] = {}
+        self.runs: dict[tuple[int, str], list[Hit]] = {}
         self.verdicts: dict[tuple[str, tuple[int, ...]], tuple[str, float] | None] = {}
         self.starts: dict[str, tuple[int, str, float] | None] = {}
 
-    def window(self, s: int, e: int) -> tuple[int, int, str] | None:
-        """A key for ``t[s:e]`` and everything :func:`_classify` may read around it (None
-        where ``low`` there depends on more: a capital sigma)."""
-        lo = s - self.behind if s > self.behind else 0
-        w = self.t[lo : e + _AHEAD]
-        if "Σ" in w:
-            return None
-        return (s - lo, e - lo, w)
-
     def classify(self, d: str, s: int, e: int, lens: list[int]) -> Hit | None:
         """``_classify`` of the candidate ``t[s:e]`` (digits ``d``, groups ``lens``)."""
-        t, low, cells = self.t, self.low, self.cells
-        if d not in self.seen or len(self.around) >= MEMO_SIZE or (
-            cells is not None and (cells.at(s) is not None or cells.at(s - 1) is not None)
-        ):  # first time these digits occur, memo full, or a table cell: its header counts
-            if len(self.seen) < MEMO_SIZE:
-                self.seen.add(d)
-            return _classify(t, low, d, s, e, lens, self.low_ctx, cells)
-        w = self.window(s, e)
-        if w is None:
-            return _classify(t, low, d, s, e, lens, self.low_ctx, cells)
-        key = (w, d, tuple(lens))
-        got = self.around.get(key, _UNSEEN)
-        if got is not _UNSEEN:
-            return (got[0], s + got[1], e, got[2]) if got is not None else None
-        hit = _classify(t, low, d, s, e, lens, self.low_ctx, cells)
-        self.around[key] = (hit[0], hit[1] - s, hit[3]) if hit else None
-        return hit
+        return _classify(self.t, self.low, d, s, e, lens, self.low_ctx, self.cells)
 
 
 def _numbers_in_run(judge: _Judge, a: int, b: int, deadline: Deadline) -> Iterator[Hit]:
@@ -394,12 +363,14 @@ def _numbers_in_run(judge: _Judge, a: int, b: int, deadline: Deadline) -> Iterat
             yield hit
             nxt = e
     memo = judge.starts
+    starts = misses = 0
     # (from up to three characters earlier: the separator before the first deep group)
     for m in _DEEP_START.finditer(t, max(a, nxt - 3, deep_from - 2), b):
         s = m.end()
         if s < nxt or s <= deep_from:
             continue
         w = m.group(1)
+        starts += 1
         if w[-1] in _SEP_SET:  # a group follows the window: its numbers end inside the run
             got = memo.get(w, _UNSEEN_START)
             if got is None:
@@ -408,6 +379,12 @@ def _numbers_in_run(judge: _Judge, a: int, b: int, deadline: Deadline) -> Iterat
                 nxt = s + got[0]
                 yield (got[1], s, nxt, got[2])
                 continue
+            misses += 1
+            if misses > 64 and misses * 4 > starts:
+                # numbers that do not repeat (a list of different ones): judging them from
+                # lists built once over the rest of the run is cheaper than window by window
+                yield from _deep_numbers(judge, s, b, deadline)
+                return
             deadline.check()
             e, hit, pure = _number_at(judge, w, s, deep=True)
             if pure and len(memo) < MEMO_SIZE:
@@ -418,6 +395,37 @@ def _numbers_in_run(judge: _Judge, a: int, b: int, deadline: Deadline) -> Iterat
         if hit:
             yield hit
             nxt = e
+
+
+def _deep_numbers(judge: _Judge, p: int, b: int, deadline: Deadline) -> Iterator[Hit]:
+    """The numbers deep inside a run from the group at ``p`` (a start: after a separator
+    holding whitespace, shaped like a number without context) to the run's end ``b``, as
+    :func:`_numbers_in_run` finds them, by lists built once over ``t[p:b]``."""
+    region = judge.t[p:b]
+    pieces = _SEP_SPLIT.split(region)
+    digits = pieces[0::2]
+    if not region.isascii():
+        digits = list(map(ascii_digits, digits))
+    lens = list(map(len, digits))
+    n = len(digits)
+    offsets = list(accumulate(map(len, pieces), initial=p))
+    starts, ends = offsets[0::2], offsets[1::2]
+    spaced = list(map(bool, map(_SPACE.search, pieces[1::2])))
+    short = list(map((3).__gt__, lens))
+    free = list(_context_free_starts(digits, lens))
+    i = 0
+    while i < n:
+        if i > 0 and not (spaced[i - 1] and free[i]):
+            i += 1
+            continue
+        deadline.check()
+        j, hit, _ = _number_from(judge, i, starts, ends, spaced, short, digits, lens,
+                                 deep=True)
+        if hit:
+            yield hit
+            i = j + 1
+        else:
+            i += 1
 
 
 def _number_at(judge: _Judge, w: str, s: int, *, deep: bool) -> tuple[int, Hit | None, bool]:
@@ -442,9 +450,9 @@ def _numbers_in_groups(
     judge: _Judge, a: int, pieces: list[str], digits: list[str], lens: list[int],
     deadline: Deadline,
 ) -> Iterator[Hit]:
-    """:func:`_numbers_in_run` by lists of groups, for ``+81 (0)…`` runs only, whose digit
-    groups (the trunk 0 dropped) no longer line up with the groups in the text: the
-    judgement the other runs get, kept as it was for them."""
+    """:func:`_numbers_in_run` by lists of the groups, for a run of a few groups (cheaper
+    than windows there), and for ``+81 (0)…`` runs, whose digit groups (the trunk 0
+    dropped) no longer line up with the groups in the text."""
     n = len(digits)
     offsets = list(accumulate(map(len, pieces), initial=a))
     starts, ends = offsets[0::2], offsets[1::2]
@@ -503,12 +511,16 @@ def _number_from(
         if key is not None and key in verdicts:
             v = verdicts[key]
             hit = (v[0], starts[i], ends[j], v[1]) if v else None
-        else:
-            hit = judge.classify(d, starts[i], ends[j], lens[i : j + 1])
-            if key is not None and len(verdicts) < VERDICTS_SIZE:
+        elif key is not None:  # (verdicts remembers it: no need for the judge's memo)
+            hit = _classify(judge.t, judge.low, d, starts[i], ends[j], lens[i : j + 1],
+                            judge.low_ctx, judge.cells)
+            if len(verdicts) < VERDICTS_SIZE:
                 verdicts[key] = (hit[0], hit[3]) if hit else None
             else:
                 pure = False
+        else:
+            hit = judge.classify(d, starts[i], ends[j], lens[i : j + 1])
+            pure = False
         if hit:
             return j, hit, pure
     return i, None, pure
@@ -591,6 +603,16 @@ def _classify(
     if n in (5, 9):  # no detector takes 5 or 9 digits
         return None
     plus = s > 0 and t[s - 1] in "+＋"
+    # what the digits alone rule out, before any context is read (the branches below
+    # find nothing else for these lengths): 14-19 digits are a card or nothing; 13 a card,
+    # a Corporate Number or a 5-8 passbook account; 10-11 a phone (0…, or +81…)
+    issuer = card_issuer(d) if n >= 13 else None
+    if n >= 14 and not issuer:
+        return None
+    if n == 13 and lens != [5, 8] and not issuer and not corporate_number_valid(d):
+        return None
+    if n in (10, 11) and d[0] != "0" and not (plus and d.startswith("81")):
+        return None
     open_paren = s > 0 and t[s - 1] in "(（" and any(c in ")）" for c in t[s:e])
     start = s - 1 if plus or open_paren else s
     ctx, bank, postal_head = _context(t, low, start, low_ctx, cells)
@@ -613,7 +635,7 @@ def _classify(
             return ("pii.corporate_number", start, e, 0.99)
         if key is not None and not _key_says(key, _CTX_CARD, _CTX_CORP):
             return None  # bytes=4111…, req_id=…: a log value, not a card or a company
-        if card_issuer(d) and not (n == 13 and ean13_valid(d)):  # JAN/EAN-13 product codes
+        if issuer and not (n == 13 and ean13_valid(d)):  # JAN/EAN-13 product codes
             return ("pii.payment_card", start, e, 0.99)
         if (
             n == 13

@@ -217,6 +217,14 @@ _INJ_JA = re.compile(
     r"|あなたは(?:今から|これから|もう)(?:制限|制約|ルール)の?(?:ない|なし|無い|無し)"
 )
 _WINDOW = 120
+# Every match of _INJ_EN holds one of these words (each alternative of the pattern needs
+# one: "previous …", "… system prompt", "you are now", "… mode", "no rules", "so far", …).
+_INJ_EN_NEEDS = word_alternation((
+    "previous", "prior", "above", "earlier", "preceding", "former", "original", "system",
+    "initial", "existing", "hidden", "instruction", "prompt", "now", "mode", "anything", "rule",
+    "restriction", "limit", "guideline", "filter", "far", "dan", "direction", "message",
+    "command", "directive",
+))
 
 
 def _windows(positions: list[int], size: int) -> list[tuple[int, int]]:
@@ -236,6 +244,8 @@ def scan_injection(t: str, low: str, anchors: Anchors) -> Iterator[Hit]:
     """Prompt-injection phrases ("ignore previous instructions", 「これまでの指示を無視」,
     system-prompt extraction, jailbreak modes). Heuristic: score 0.9."""
     for s, e in _windows(anchors.inj_en, len(t)):
+        if _INJ_EN_NEEDS.search(low, s, e) is None:
+            continue  # (a window of "ignore" repeated: the full pattern is not tried)
         for m in _INJ_EN.finditer(low, s, e):
             yield ("injection.prompt", m.start(), m.end(), 0.9)
     for s, e in _windows(anchors.inj_ja, len(t)):
