@@ -1,6 +1,6 @@
 """The audit log from the console: query, export (CSV / JSON Lines) and hash-chain status.
 
-Records have the columns of `prai audit export` (:data:`prai.gateway.admin.EXPORT_FIELDS`:
+Records have the columns of `prai audit export` (:data:`prai.db.audit_export.EXPORT_FIELDS`:
 times in ms, ISO time) plus ``detail`` (parsed) for admin and model events. Tenant-admins
 see only their tenant's records (requests and admin actions on it); platform events
 (models, logins of other roles) are not theirs. An export is itself audited
@@ -10,8 +10,6 @@ see only their tenant's records (requests and admin actions on it); platform eve
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,10 +20,10 @@ from sqlalchemy import or_, select
 from prai.console._audit import admin_record, audit
 from prai.console.context import ConsoleContext
 from prai.console.roles import Principal
+from prai.db.audit_export import EXPORT_FORMATS, export_row, export_text
 from prai.db.audit_log import verify_audit
 from prai.db.schema import audit_table
 from prai.errors import UsageError
-from prai.gateway.admin import EXPORT_FIELDS, _csv_cell, _export_row
 
 MAX_LIMIT = 500
 
@@ -74,7 +72,7 @@ def _select(f: AuditFilter, tenant_scope: str | None) -> Any:
 
 def record_row(rec: dict[str, Any]) -> dict[str, Any]:
     """One record for the API: the export columns, ``detail`` parsed."""
-    row = _export_row(rec)
+    row = export_row(rec)
     if isinstance(row.get("detail"), str):
         with contextlib.suppress(ValueError):
             row["detail"] = json.loads(row["detail"])
@@ -117,7 +115,7 @@ def export(
         AdminForbidden: a tenant-admin asked for another tenant.
         UsageError: ``fmt`` is not csv or jsonl.
     """
-    if fmt not in ("csv", "jsonl"):
+    if fmt not in EXPORT_FORMATS:
         raise UsageError(f"format {fmt!r}: use csv or jsonl")
     scope = who.tenant_filter(f.tenant)
     audit(ctx.engine, admin_record("audit.export", actor=who.username, role=who.role, client=client,
@@ -127,25 +125,8 @@ def export(
 
 
 def _lines(ctx: ConsoleContext, q: Any, fmt: str) -> Iterator[str]:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=EXPORT_FIELDS, lineterminator="\r\n")
-    if fmt == "csv":
-        writer.writeheader()
-        yield buf.getvalue()
-        buf.seek(0)
-        buf.truncate()
     with ctx.engine.connect() as conn:
-        for r in conn.execute(q).yield_per(1000):
-            row = _export_row(dict(r._mapping))
-            if fmt == "jsonl":
-                yield json.dumps(row, ensure_ascii=False) + "\n"
-                continue
-            if row["guard"] is not None:
-                row["guard"] = json.dumps(row["guard"], ensure_ascii=False)
-            writer.writerow({k: _csv_cell(v) for k, v in row.items()})
-            yield buf.getvalue()
-            buf.seek(0)
-            buf.truncate()
+        yield from export_text((dict(r._mapping) for r in conn.execute(q).yield_per(1000)), fmt)
 
 
 def chain_status(ctx: ConsoleContext, who: Principal) -> dict[str, Any]:

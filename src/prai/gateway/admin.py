@@ -6,9 +6,6 @@ SQLite file under PRAI_CACHE_DIR when no config is given).
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import os
 import re
 import tempfile
@@ -20,10 +17,10 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from prai.db.audit_export import EXPORT_FORMATS, export_text, iso_time
 from prai.db.audit_log import VerifyResult, iter_audit, verify_audit
 from prai.db.engine import open_engine
 from prai.db.keys import list_keys, revoke_key
-from prai.db.schema import AUDIT_FIELDS
 from prai.errors import AuditTampered, ConfigError, KeyNotFound, UsageError
 from prai.gateway import auth
 from prai.gateway.audit import replay_orphans
@@ -84,8 +81,8 @@ def key_rows(engine: Engine, tenant: str | None = None) -> list[dict[str, Any]]:
             "project": k.project,
             "name": k.name,
             "state": k.state(now),
-            "created": _iso(k.created_at),
-            "expires": _iso(k.expires_at) if k.expires_at else None,
+            "created": iso_time(k.created_at),
+            "expires": iso_time(k.expires_at) if k.expires_at else None,
         }
         for k in list_keys(engine, tenant=tenant)
     ]
@@ -149,69 +146,18 @@ def parse_since(text: str, now: float | None = None) -> int:
     return int(dt.timestamp() * 1e6)
 
 
-#: Export columns: the audit fields with times in ms and ISO time, plus seq and hash.
-EXPORT_FIELDS: tuple[str, ...] = (
-    "seq",
-    "time",
-    *(f.replace("_us", "_ms") for f in AUDIT_FIELDS if f not in ("rid", "ts_us")),
-    "hash",
-)
-
-
-def _export_row(rec: dict[str, Any]) -> dict[str, Any]:
-    def ms(us: Any) -> float | None:
-        return None if us is None else round(us / 1000, 3)
-
-    out = {
-        "seq": rec["seq"],
-        "time": _iso(rec["ts_us"] / 1e6, micro=True),
-        "ttft_ms": ms(rec["ttft_us"]),
-        "latency_ms": ms(rec["latency_us"]),
-        "gateway_ms": ms(rec["gateway_us"]),
-    }
-    for k in EXPORT_FIELDS:
-        if k not in out:
-            v = rec.get(k)
-            out[k] = json.loads(v) if k == "guard" and v else v
-    out["stream"] = bool(out["stream"])
-    return {k: out[k] for k in EXPORT_FIELDS}
-
-
-#: First characters that make a spreadsheet read a cell as a formula (OWASP CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _csv_cell(v: Any) -> Any:
-    """A CSV cell that spreadsheets show as text: ``'`` before a formula-like string."""
-    if isinstance(v, str) and v.startswith(_FORMULA_START):
-        return "'" + v
-    return v
-
-
 def export_lines(
     engine: Engine, *, fmt: str, tenant: str | None, project: str | None, since_us: int | None
 ) -> Iterator[str]:
-    """Audit records as JSON Lines or CSV text (header first), one string per line."""
-    if fmt not in ("jsonl", "csv"):
+    """Audit records as JSON Lines or CSV text (header first), one string per record
+    (columns and formats: :mod:`prai.db.audit_export`).
+
+    Raises:
+        UsageError: ``fmt`` is not jsonl or csv.
+    """
+    if fmt not in EXPORT_FORMATS:
         raise UsageError(f"--format {fmt!r}: use jsonl or csv")
-    rows = (_export_row(r) for r in iter_audit(engine, tenant=tenant, project=project, since_us=since_us))
-    if fmt == "jsonl":
-        for row in rows:
-            yield json.dumps(row, ensure_ascii=False) + "\n"
-        return
-    buf = io.StringIO()
-    # RFC 4180 line ends: a CR or LF inside a cell is then quoted by the writer.
-    w = csv.DictWriter(buf, fieldnames=EXPORT_FIELDS, lineterminator="\r\n")
-    w.writeheader()
-    for row in rows:
-        if row["guard"] is not None:
-            row["guard"] = json.dumps(row["guard"], ensure_ascii=False)
-        w.writerow({k: _csv_cell(v) for k, v in row.items()})
-        yield buf.getvalue()
-        buf.seek(0)
-        buf.truncate()
-    if buf.getvalue():
-        yield buf.getvalue()
+    return export_text(iter_audit(engine, tenant=tenant, project=project, since_us=since_us), fmt)
 
 
 def write_atomic(path: Path, lines: Iterator[str]) -> int:
@@ -229,12 +175,6 @@ def write_atomic(path: Path, lines: Iterator[str]) -> int:
         Path(tmp).unlink(missing_ok=True)
         raise
     return n
-
-
-def _iso(ts: float | None, micro: bool = False) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="microseconds" if micro else "seconds")
 
 
 __all__ = [
