@@ -7,14 +7,13 @@ JSON ``{"actor", "role", ...}``, as the model lifecycle writes its own (``model.
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from prai.db.audit_log import append_audit_in
+from prai.db.audit_log import append_audit_in, event_record
 
 
 def admin_record(
@@ -33,29 +32,11 @@ def admin_record(
 ) -> dict[str, Any]:
     """One audit record for ``admin.<action>`` (no prompt, no tokens, no secret)."""
     info = {"actor": actor, "role": role, **(detail or {})}
-    return {
-        "rid": "ad" + secrets.token_hex(15),
-        "ts_us": time.time_ns() // 1000,
-        "tenant": tenant,
-        "project": project,
-        "key_id": key_id,
-        "model": model,
-        "adapter": None,
-        "endpoint": f"admin.{action}",
-        "stream": False,
-        "status": status,
-        "error_type": error_type,
-        "prompt_tokens": None,
-        "completion_tokens": None,
-        "ttft_us": None,
-        "latency_us": 0,
-        "gateway_us": None,
-        "upstream": None,
-        "client": client,
-        "guard": None,
-        "prompt": None,
-        "detail": json.dumps(info, ensure_ascii=False, sort_keys=True),
-    }
+    return event_record(
+        "ad" + secrets.token_hex(15), time.time_ns() // 1000, f"admin.{action}", info,
+        tenant=tenant, project=project, key_id=key_id, model=model, status=status,
+        error_type=error_type, client=client,
+    )
 
 
 def audit_in(conn: Any, record: dict[str, Any]) -> None:

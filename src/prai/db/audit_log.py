@@ -30,6 +30,26 @@ def record_hash(prev_hash: str, seq: int, record: dict[str, Any]) -> str:
     return hashlib.sha256(f"{prev_hash}:{seq}:{data}".encode()).hexdigest()
 
 
+def event_record(rid: str, ts_us: int, endpoint: str, detail: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """An audit record for an event that is not a model request (an admin action, a
+    registry change, a budget threshold): every :data:`AUDIT_FIELDS` key, no prompt, no
+    tokens, ``status`` 200 and ``latency_us`` 0 unless ``fields`` set them; ``detail``
+    stored as canonical JSON text.
+
+    Raises:
+        TypeError: a key in ``fields`` is not an audit field.
+    """
+    unknown = set(fields) - set(AUDIT_FIELDS)
+    if unknown:
+        raise TypeError(f"not audit fields: {sorted(unknown)}")
+    rec: dict[str, Any] = dict.fromkeys(AUDIT_FIELDS)
+    rec.update(stream=False, status=200, latency_us=0)
+    rec.update(fields)
+    rec.update(rid=rid, ts_us=ts_us, endpoint=endpoint,
+               detail=json.dumps(detail, ensure_ascii=False, sort_keys=True))
+    return rec
+
+
 def append_audit(engine: Engine, records: Sequence[dict[str, Any]], *, dedupe: bool = True) -> int:
     """Append records in one transaction, extending the hash chain; returns rows written.
 

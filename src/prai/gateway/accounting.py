@@ -20,6 +20,7 @@ import time
 from collections.abc import Mapping
 
 from prai.config.gateway import ModelPrice
+from prai.db.audit_log import event_record
 from prai.gateway._state import RequestState
 from prai.gateway.audit import AuditWriter
 from prai.gateway.budgets import cost_micro_yen, price_for
@@ -108,29 +109,10 @@ class Accounting:
                 "limit": s.limit,
                 "resets_at": s.period.end_iso,
             }
-            rec = {
-                "rid": f"{r.rid}b{n}",
-                "ts_us": r.ts_us,
-                "tenant": r.tenant,
-                "project": r.project,
-                "key_id": r.key_id,
-                "model": r.model,
-                "adapter": r.adapter,
-                "endpoint": "budget.soft_threshold",
-                "stream": False,
-                "status": 200,
-                "error_type": None,
-                "prompt_tokens": None,
-                "completion_tokens": None,
-                "ttft_us": None,
-                "latency_us": 0,
-                "gateway_us": None,
-                "upstream": None,
-                "client": r.client,
-                "guard": None,
-                "prompt": None,
-                "detail": json.dumps(detail, ensure_ascii=False, sort_keys=True),
-            }
+            rec = event_record(
+                f"{r.rid}b{n}", r.ts_us, "budget.soft_threshold", detail, tenant=r.tenant,
+                project=r.project, key_id=r.key_id, model=r.model, adapter=r.adapter, client=r.client,
+            )
             try:
                 self.audit.write(rec)
             except OSError as exc:

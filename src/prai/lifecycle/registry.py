@@ -29,7 +29,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from prai.db.audit_log import append_audit_in
+from prai.db.audit_log import append_audit_in, event_record
 from prai.db.engine import bump_version
 from prai.db.routes import Route, Target, canary_bucket, models_version, routing_table
 from prai.db.schema import aliases_table, model_events_table, model_versions_table
@@ -339,29 +339,10 @@ def _event(
     append_audit_in(
         conn,
         [
-            {
-                "rid": rid,
-                "ts_us": int(now * 1e6),
-                "tenant": None,
-                "project": None,
-                "key_id": None,
-                "model": name,
-                "adapter": served_name(name, to_v) if to_v else None,
-                "endpoint": f"model.{action}",
-                "stream": False,
-                "status": 200,
-                "error_type": None,
-                "prompt_tokens": None,
-                "completion_tokens": None,
-                "ttft_us": None,
-                "latency_us": 0,
-                "gateway_us": None,
-                "upstream": None,
-                "client": actor,
-                "guard": None,
-                "prompt": None,
-                "detail": json.dumps(info, ensure_ascii=False, sort_keys=True),
-            }
+            event_record(
+                rid, int(now * 1e6), f"model.{action}", info, model=name,
+                adapter=served_name(name, to_v) if to_v else None, client=actor,
+            )
         ],
         dedupe=False,
     )
