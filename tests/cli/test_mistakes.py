@@ -307,6 +307,29 @@ def _model_dir_cases(model: str, adapter: str, absolute: str, out: Path) -> list
     ]
 
 
+def test_model_dir_commands_agree_on_a_hub_shaped_name(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """``org/name`` where neither exists here: every command gives the same first line
+    ("no such directory; org does not exist either") and a hint that a hub repo id is
+    never downloaded; `prai serve` keeps its model-preflight exit 4, the others exit 2."""
+    from tests._support.model_dirs import write_tiny_model
+
+    model_dir = cli.work / "abs" / "model"
+    write_tiny_model(model_dir)
+    (cli.work / "there").mkdir()
+    monkeypatch.chdir(cli.work / "there")
+    for argv, flag in _model_dir_cases("someorg/model", "someorg/lora", str(model_dir), cli.work / "out"):
+        code, out, err, _ = cli(*argv)
+        what = " ".join(argv)
+        lines = _one_line_and_hint(code, out, err, what)
+        rel = "someorg/lora" if flag.endswith("=") else "someorg/model"
+        sep = "" if flag.endswith("=") else " "
+        assert (f"{flag}{sep}{rel} (relative to {cli.work / 'there'}): no such directory; "
+                "someorg does not exist either") in lines[0], (what, lines)
+        assert f"if {rel} is a hub repo id: nothing is downloaded in a closed network" in lines[1], (what, lines)
+        assert code == (4 if argv[0] == "serve" else 2), (what, code)
+        assert not (cli.work / "out").exists(), what
+
+
 def test_model_dir_commands_agree_on_a_relative_path(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     """The same relative path, run from a directory that is neither the test's nor the
     model's parent: where it exists every command takes it as the local directory (never a

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import openai
 
 HERE = Path(__file__).resolve().parent
 
@@ -215,6 +216,17 @@ def start_kitchen(tmp: Path, *, console: dict[str, Any] | None = None) -> Consol
         kitchen.stop()  # no stray processes when the kitchen cannot start
         raise
     return kitchen
+
+
+def sdk(kitchen: ConsoleKitchen, key: str) -> openai.OpenAI:
+    """The official OpenAI client on the kitchen's gateway, no retries."""
+    return openai.OpenAI(base_url=kitchen.url + "/v1", api_key=key, max_retries=0, timeout=30)
+
+
+def chat(kitchen: ConsoleKitchen, key: str, model: str = "fake") -> str:
+    """One chat completion with ``key``; returns the answer's text."""
+    r = sdk(kitchen, key).chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}])
+    return r.choices[0].message.content or ""
 
 
 def wait_until(check: Any, timeout_s: float = 10.0, every_s: float = 0.1) -> Any:

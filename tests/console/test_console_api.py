@@ -13,26 +13,9 @@ from typing import Any
 import openai
 import pytest
 
-from tests.console._console import USERS, AdminClient, ConsoleKitchen, password_of, wait_until
+from tests.console._console import AdminClient, ConsoleKitchen, chat, password_of, sdk, wait_until
 
 ROLES = ("root", "alice", "audrey", None)  # platform-admin, tenant-admin of acme, auditor, not logged in
-
-
-@pytest.fixture(scope="module")
-def as_user(kitchen: ConsoleKitchen) -> dict[str | None, AdminClient]:
-    """One logged-in client per user (logins cost a scrypt each), and one not logged in."""
-    clients: dict[str | None, AdminClient] = {u: kitchen.client(u) for u in USERS}
-    clients[None] = kitchen.client()
-    return clients
-
-
-def sdk(kitchen: ConsoleKitchen, key: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=kitchen.url + "/v1", api_key=key, max_retries=0, timeout=30)
-
-
-def chat(kitchen: ConsoleKitchen, key: str, model: str = "fake") -> str:
-    r = sdk(kitchen, key).chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}])
-    return r.choices[0].message.content or ""
 
 
 def audit_records(c: AdminClient, **params: Any) -> list[dict[str, Any]]:

@@ -17,26 +17,12 @@ from tests.console._console import (
     ACME_BUDGET,
     METERED_BUDGET,
     METERED_KEY_BUDGET,
-    USERS,
     AdminClient,
     ConsoleKitchen,
+    chat,
+    sdk,
     wait_until,
 )
-
-
-@pytest.fixture(scope="module")
-def as_user(kitchen: ConsoleKitchen) -> dict[str | None, AdminClient]:
-    clients: dict[str | None, AdminClient] = {u: kitchen.client(u) for u in USERS}
-    clients[None] = kitchen.client()
-    return clients
-
-
-def sdk(kitchen: ConsoleKitchen, key: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=kitchen.url + "/v1", api_key=key, max_retries=0, timeout=30)
-
-
-def chat(kitchen: ConsoleKitchen, key: str, model: str = "fake") -> None:
-    sdk(kitchen, key).chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}])
 
 
 def requests_in(c: AdminClient, since: str, until: str) -> int:

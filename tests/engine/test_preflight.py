@@ -77,7 +77,7 @@ def test_preflight_never_imports_the_engine(tiny_model: Path, make_adapter) -> N
 @pytest.mark.parametrize(
     ("args", "message", "code"),
     [
-        (["--model", "tsuzumi/tsuzumi-7b"], "is a hub repo id or URL", 4),
+        (["--model", "tsuzumi/tsuzumi-7b"], "no such directory; tsuzumi does not exist either", 4),
         (["--model", "/nonexistent/model"], "no such directory", 4),
         ([], "no model given", 2),
     ],
@@ -128,7 +128,7 @@ def test_context_longer_than_the_model_is_an_error(tiny_model: Path) -> None:
         (["--max-loras", "0"], "at least 1"),
         (["--max-model-len", "0"], "at least 1"),
         (["--runner", "bogus"], "invalid choice"),
-        (["--tokenizer", "meta-llama/Llama-2-7b-hf"], "hub repo id"),
+        (["--tokenizer", "meta-llama/Llama-2-7b-hf"], "no such directory; meta-llama does not exist either"),
     ],
 )
 def test_bad_engine_flags_are_refused(tiny_model: Path, argv: list[str], message: str) -> None:

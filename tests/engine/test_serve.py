@@ -128,11 +128,13 @@ def test_runtime_load_rejections_are_4xx_with_reason(
     elif case == "misfit":
         path, expect = str(make_adapter("other-size", rank=8, in_features=256)), "the base model needs"
     else:
-        path, expect = "someorg/some-adapter", "hub repo id"
+        path, expect = "someorg/some-adapter", "no such directory; someorg does not exist either"
     r = httpx.post(server[0] + "/v1/load_lora_adapter", json={"lora_name": "bad", "lora_path": path}, trust_env=False)
     assert r.status_code == 400, r.text
     err = r.json()["error"]
     assert expect in err["message"] and err["type"] == "adapter_error"
+    if case == "hub id":
+        assert "is a hub repo id: nothing is downloaded" in err["message"]
 
 
 def test_engine_environment_is_closed_network_safe(server) -> None:  # type: ignore[no-untyped-def]

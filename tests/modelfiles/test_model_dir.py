@@ -28,8 +28,14 @@ def test_complete_model_passes(tiny_model: Path) -> None:
 
 
 def test_repo_id_is_refused() -> None:
-    with pytest.raises(ModelNotLocal, match="hub repo id"):
+    """A hub repo id gets the answer every command gives a missing directory, with a hint
+    that nothing is downloaded (issue 18: one answer for `org/name`, whatever the command)."""
+    with pytest.raises(ModelNotLocal, match=r"tsuzumi/tsuzumi-7b \(relative to .*\): no such directory; "
+                                            r"tsuzumi does not exist either") as exc:
         inspect_model_dir("tsuzumi/tsuzumi-7b")
+    assert "is a hub repo id: nothing is downloaded in a closed network" in exc.value.hint
+    with pytest.raises(ModelNotLocal, match=r"https://hf.co/x/y: is a URL, not a local directory"):
+        inspect_model_dir("https://hf.co/x/y")
 
 
 def test_relative_paths_follow_the_serve_rule(tiny_model: Path, tmp_path: Path,
@@ -62,8 +68,9 @@ def test_relative_paths_follow_the_serve_rule(tiny_model: Path, tmp_path: Path,
         inspect_adapter("a", "store/lroa", facts)
 
     assert looks_like_remote("tsuzumi/tsuzumi-7b")
-    with pytest.raises(ModelNotLocal, match="hub repo id"):
+    with pytest.raises(ModelNotLocal, match="no such directory; tsuzumi does not exist either") as exc:
         resolve_model_dir("tsuzumi/tsuzumi-7b")
+    assert "hub repo id" in exc.value.hint
     with pytest.raises(ModelError, match=r"/nowhere/model: no such directory"):
         resolve_model_dir("/nowhere/model")
 

@@ -70,15 +70,14 @@ def check_input(flag: str, path: Path, kind: str, hint: str | None = None, *, mo
     if not exists and kind == "bundle" and p.with_name(p.name + ".parts.json").is_file():
         return path  # a split bundle named by its tar (prai.bundle opens the parts)
     if not exists:
+        if model_dir:
+            from prai.modelfiles.model_dir import MISSING_DIR_HINT, missing_dir
+
+            message, model_hint = missing_dir(flag, str(path))  # the hub-id hint wins over the command's
+            raise PathNotFound(message, hint=model_hint if hint is None or model_hint != MISSING_DIR_HINT else hint)
         what = {"file": "no such file", "dir": "no such directory"}.get(kind, "no such file or directory")
         parent = p.parent
         extra = "" if parent == Path(".") or parent.is_dir() else f"; {parent} does not exist either"
-        if model_dir:
-            from prai.modelfiles.model_dir import looks_like_remote
-
-            if looks_like_remote(str(path)):
-                hint = (f"if {path} is a hub repo id: nothing is downloaded in a closed network; bring the "
-                        "model in as a directory (prai bundle load) and pass its path")
         raise PathNotFound(f"{flag}{_where(path)}: {what}{extra}", hint=hint)
     if kind == "file" and p.is_dir():
         raise PathNotFound(f"{flag}{path}: is a directory, a file is needed")

@@ -10,9 +10,9 @@ and nothing sits between clients and the engine except PrAI's ASGI middleware, w
 looks at ``POST /v1/load_lora_adapter``.
 
 Before the preflight, the mistakes that need no file reading are refused in one line: a
-port another process holds, and a relative model/tokenizer/adapter path that does not
-exist (called a path, not a hub repo id, by :func:`prai.modelfiles.model_dir.names_local_path`,
-the rule every command that takes a model directory follows).
+port another process holds, and a model/tokenizer/adapter path that does not exist, in the
+words every command that takes a model directory uses
+(:func:`prai.modelfiles.model_dir.missing_dir`: "no such directory", with a hub-id hint).
 """
 
 from __future__ import annotations
@@ -30,12 +30,10 @@ from prai.engine.environment import engine_environment
 from prai.errors import AdapterError, EngineNotInstalled, ModelError, UsageError
 from prai.modelfiles.adapter import AdapterFacts, inspect_adapter, round_up_lora_rank
 from prai.modelfiles.model_dir import (
-    MISSING_DIR_HINT,
     ModelFacts,
     inspect_model_dir,
     inspect_tokenizer_dir,
-    names_local_path,
-    where,
+    missing_dir,
 )
 from prai.settings import Settings, get_settings
 
@@ -196,8 +194,9 @@ def refuse_missing_paths(args: ServeArgs) -> None:
         ("--model ", args.model, ModelError), ("--tokenizer ", args.tokenizer or "", ModelError)]
     refs += [(f"--lora-modules {m.name}=", m.path, AdapterError) for m in args.lora_modules]
     for flag, ref, error in refs:
-        if ref and names_local_path(ref) and not Path(ref).expanduser().exists():
-            raise error(f"{flag}{where(ref)}: no such directory", hint=MISSING_DIR_HINT)
+        if ref and not Path(ref).expanduser().exists():
+            message, hint = missing_dir(flag, ref)
+            raise error(message, hint=hint)
 
 
 def serve_main(argv: list[str], *, settings: Settings | None = None) -> int:

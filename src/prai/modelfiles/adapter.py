@@ -20,12 +20,10 @@ from typing import Any
 
 from prai.errors import AdapterError, ModelFactsError
 from prai.modelfiles.model_dir import (
-    MISSING_DIR_HINT,
     ModelFacts,
-    looks_like_remote,
+    missing_dir,
     read_json_object,
     tree_bytes,
-    where,
 )
 from prai.modelfiles.safetensors_header import SafetensorsHeaderError, read_header
 
@@ -139,12 +137,8 @@ def inspect_adapter(
     if path.exists() and not path.is_dir():
         raise AdapterError(f"adapter {name!r}: {ref} is a file; pass the adapter's directory")
     if not path.is_dir():
-        if looks_like_remote(ref):
-            raise AdapterError(
-                f"adapter {name!r}: {ref!r} is a hub repo id or URL, not a local directory",
-                hint="bring the adapter in as a directory and pass its path (seed §13)",
-            )
-        raise AdapterError(f"adapter {name!r}: {where(ref)}: no such directory", hint=MISSING_DIR_HINT)
+        message, hint = missing_dir(f"adapter {name!r}: ", ref)
+        raise AdapterError(message, hint=hint)
     path = path.resolve()
     cfg = _adapter_config(name, path)
     try:

@@ -213,6 +213,29 @@ MISSING_DIR_HINT = (
 )
 
 
+def missing_dir(flag: str, ref: str) -> tuple[str, str]:
+    """(message, hint) for a model, tokenizer or adapter directory that does not exist.
+
+    One answer for every command: ``{flag}{ref} (relative to CWD): no such directory``,
+    ``; FIRST does not exist either`` when its parent is missing too, and, for a ref shaped
+    like a hub repo id (``org/name``), a hint that nothing is downloaded in a closed
+    network; a URL is called a URL. ``flag`` is the option as typed, with its trailing
+    space or ``=`` (``"--model "``, ``"--adapter a="``).
+    """
+    if "://" in ref:
+        return (f"{flag}{ref}: is a URL, not a local directory",
+                "bring it in as a directory (prai bundle load) and pass its path; in a closed "
+                "network nothing is downloaded (seed §8)")
+    path = Path(ref).expanduser()
+    parent = path.parent
+    extra = "" if parent == Path(".") or parent.is_dir() else f"; {parent} does not exist either"
+    hint = MISSING_DIR_HINT
+    if looks_like_remote(ref):
+        hint = (f"if {ref} is a hub repo id: nothing is downloaded in a closed network; bring it "
+                "in as a directory (prai bundle load) and pass its path")
+    return f"{flag}{where(ref)}: no such directory{extra}", hint
+
+
 def _inside(root: Path, name: object) -> bool:
     """True when ``name`` is a plain relative path that stays inside ``root``."""
     if not isinstance(name, str) or not name or Path(name).is_absolute():
@@ -443,9 +466,8 @@ def resolve_model_dir(ref: str) -> Path:
     """
     path = Path(ref).expanduser()
     if not path.exists():
-        if looks_like_remote(ref):
-            raise ModelNotLocal(f"--model {ref!r} is a hub repo id or URL, not a local directory")
-        raise ModelError(f"--model {where(ref)}: no such directory", hint=MISSING_DIR_HINT)
+        message, hint = missing_dir("--model ", ref)
+        raise (ModelNotLocal if looks_like_remote(ref) else ModelError)(message, hint=hint)
     if not path.is_dir():
         raise ModelError(f"--model {ref}: not a directory (pass the directory that holds config.json)")
     return path.resolve()
@@ -491,11 +513,10 @@ def inspect_tokenizer_dir(ref: str) -> Path:
     """
     path = Path(ref).expanduser()
     if not path.is_dir():
-        if looks_like_remote(ref):
-            raise ModelNotLocal(f"--tokenizer {ref!r} is a hub repo id or URL, not a local directory")
         if path.exists():
             raise ModelError(f"--tokenizer {ref}: not a directory (pass the directory that holds the tokenizer files)")
-        raise ModelError(f"--tokenizer {where(ref)}: no such directory", hint=MISSING_DIR_HINT)
+        message, hint = missing_dir("--tokenizer ", ref)
+        raise (ModelNotLocal if looks_like_remote(ref) else ModelError)(message, hint=hint)
     problem = _tokenizer_problem(path)
     if problem:
         raise ModelError(f"--tokenizer {ref}: {problem}")
@@ -570,6 +591,7 @@ __all__ = [
     "inspect_model_dir",
     "inspect_tokenizer_dir",
     "looks_like_remote",
+    "missing_dir",
     "names_local_path",
     "read_json_object",
     "read_model_facts",
