@@ -408,3 +408,126 @@ auth:
         log.close()
         tokens.shutdown()
         tokens.server_close()
+
+
+# --- nested indexes (an index of indexes, attestation manifests) --------------------------
+
+
+@dataclass
+class NestedLayout:
+    """``nested-1``: an index of two indexes, three levels deep, in an OCI layout.
+
+    ``top`` -> [``inner`` (amd64, arm64 and an attestation manifest for amd64, as
+    ``docker buildx --attest`` writes them), ``second`` (ppc64le and ``deep``)];
+    ``deep`` -> [s390x]. Every manifest and index is written with its own spacing."""
+
+    path: Path
+    top: bytes
+    inner: bytes
+    second: bytes
+    deep: bytes
+    images: dict[str, Image]  # platform -> image; "attestation" -> the attestation manifest
+
+    def docs(self) -> dict[str, bytes]:
+        """digest -> bytes of every manifest and index below (and with) the top."""
+        out = {sha(d): d for d in (self.top, self.inner, self.second, self.deep)}
+        out |= {i.digest: i.manifest for i in self.images.values()}
+        return out
+
+
+def _entry(mt: str, data: bytes, platform: str | None = None,
+           annotations: dict[str, str] | None = None) -> dict[str, Any]:
+    e: dict[str, Any] = {"mediaType": mt, "digest": sha(data), "size": len(data)}
+    if platform:
+        os_, arch = platform.split("/")[:2]
+        e["platform"] = {"os": os_, "architecture": arch}
+    if annotations:
+        e["annotations"] = annotations
+    return e
+
+
+def _index(entries: list[dict[str, Any]], indent: int | None) -> bytes:
+    return json.dumps({"schemaVersion": 2, "mediaType": MT_INDEX, "manifests": entries},
+                      indent=indent).encode()
+
+
+def make_attestation(subject: Image) -> Image:
+    """An in-toto attestation manifest for ``subject`` (platform unknown/unknown)."""
+    statement = json.dumps({"_type": "https://in-toto.io/Statement/v0.1",
+                            "subject": [{"name": "app", "digest": {"sha256": subject.digest[7:]}}],
+                            "predicateType": "https://slsa.dev/provenance/v0.2",
+                            "predicate": {"builder": {"id": "prai-test"}}}).encode()
+    config = json.dumps({"architecture": "unknown", "os": "unknown", "config": {},
+                         "rootfs": {"type": "layers", "diff_ids": [sha(statement)]}}).encode()
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": MT_MANIFEST,
+        "config": {"mediaType": MT_CONFIG, "digest": sha(config), "size": len(config)},
+        "layers": [{"mediaType": "application/vnd.in-toto+json", "digest": sha(statement),
+                    "size": len(statement),
+                    "annotations": {"in-toto.io/predicate-type": "https://slsa.dev/provenance/v0.2"}}],
+    }).encode()
+    return Image(manifest, config, [statement], [sha(statement)], "unknown/unknown")
+
+
+def build_nested_layout(path: Path) -> NestedLayout:
+    """Write :class:`NestedLayout` to ``path`` (a new OCI layout directory)."""
+    imgs = {p: make_image(p, [BASE_FILES, {"bin/nested": f"{p}\n".encode() * 300}])
+            for p in ("linux/amd64", "linux/arm64", "linux/ppc64le", "linux/s390x")}
+    att = make_attestation(imgs["linux/amd64"])
+    imgs["attestation"] = att
+    deep = _index([_entry(MT_MANIFEST, imgs["linux/s390x"].manifest, "linux/s390x")], 1)
+    inner = _index([
+        _entry(MT_MANIFEST, imgs["linux/amd64"].manifest, "linux/amd64"),
+        _entry(MT_MANIFEST, imgs["linux/arm64"].manifest, "linux/arm64"),
+        _entry(MT_MANIFEST, att.manifest, "unknown/unknown", {
+            "vnd.docker.reference.digest": imgs["linux/amd64"].digest,
+            "vnd.docker.reference.type": "attestation-manifest"}),
+    ], 2)
+    second = _index([_entry(MT_MANIFEST, imgs["linux/ppc64le"].manifest, "linux/ppc64le"),
+                     _entry(MT_INDEX, deep)], None)
+    top = _index([_entry(MT_INDEX, inner), _entry(MT_INDEX, second)], 4)
+    blobs: dict[str, bytes] = {}
+    for img in imgs.values():
+        blobs |= img.blobs()
+    for doc in (top, inner, second, deep):
+        blobs[sha(doc)] = doc
+    (path / "blobs/sha256").mkdir(parents=True)
+    for d, b in blobs.items():
+        (path / "blobs/sha256" / d.removeprefix("sha256:")).write_bytes(b)
+    (path / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    ref = "org.opencontainers.image.ref.name"
+    (path / "index.json").write_text(json.dumps({
+        "schemaVersion": 2, "mediaType": MT_INDEX,
+        "manifests": [_entry(MT_INDEX, top, None, {ref: "nested-1"}),
+                      _entry(MT_INDEX, inner, None, {ref: "nested-inner"}),
+                      _entry(MT_INDEX, deep, None, {ref: "nested-deep"}),
+                      _entry(MT_MANIFEST, imgs["linux/ppc64le"].manifest, None,
+                             {ref: "nested-ppc64le"})]}))
+    return NestedLayout(path, top, inner, second, deep, imgs)
+
+
+def put_nested(lay: NestedLayout, host: str, repo: str, tag: str) -> None:
+    """Put ``lay`` into the plain registry ``host`` as ``repo:tag``, digests preserved.
+
+    skopeo 1.9 copies every image and flat index (``--all --preserve-digests``) but refuses
+    an index inside an index ("Unexpectedly received a manifest list"), so the two indexes
+    of indexes go up with a plain ``PUT /v2/REPO/manifests/DIGEST`` (distribution spec),
+    children first, as the registry requires."""
+    import httpx
+
+    for name in ("nested-deep", "nested-inner", "nested-ppc64le"):
+        skopeo("copy", "--all", "--preserve-digests", "--dest-tls-verify=false",
+               f"oci:{lay.path}:{name}", f"docker://{host}/{repo}:{name}")
+    for doc, ref in ((lay.second, sha(lay.second)), (lay.top, sha(lay.top)), (lay.top, tag)):
+        r = httpx.put(f"http://{host}/v2/{repo}/manifests/{ref}", content=doc,
+                      headers={"Content-Type": MT_INDEX}, timeout=30)
+        assert r.status_code == 201, r.text
+        assert r.headers["docker-content-digest"] == sha(doc)
+
+
+@pytest.fixture(scope="session")
+def nested(tmp_path_factory: pytest.TempPathFactory, connected: PlainRegistry) -> NestedLayout:
+    """The nested layout, also in the connected registry as ``team/nested:1``."""
+    lay = build_nested_layout(tmp_path_factory.mktemp("nested") / "oci")
+    put_nested(lay, connected.host, "team/nested", "1")
+    return lay
