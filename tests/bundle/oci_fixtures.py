@@ -306,13 +306,19 @@ class TokenRegistry:
     user: str
     password: str
     tokens_issued: list[str]
+    refresh_token: str = ""  # the identity token `docker login` would have stored
+    grants: list[str] = field(default_factory=list)  # "POST refresh_token", "GET basic", …
+    post_status: list[int] = field(default_factory=list)  # [404]: the POST is not served
 
 
 def start_token_registry(d: Path, pki_dir: Path, server_cert: Path, server_key: Path,
                          ) -> Iterator[TokenRegistry]:
     """docker-registry with ``auth: token`` (TLS from the test PKI) and a small token service
-    on 127.0.0.1 that checks Basic credentials and signs ES256 JWTs with an ``x5c`` header
-    (the Docker registry token spec); the registry trusts that signing certificate."""
+    on 127.0.0.1 that signs ES256 JWTs with an ``x5c`` header (the Docker registry token
+    spec); the registry trusts that signing certificate. The service answers ``GET`` with
+    Basic credentials (the user and password, or an empty user and the refresh token, as
+    GCR takes identity tokens) and the OAuth2 ``POST`` of distribution's ``oauth.md``
+    (``grant_type=refresh_token`` or ``password``)."""
     import threading
     import time as _time
     from datetime import UTC, datetime, timedelta
@@ -336,7 +342,10 @@ def start_token_registry(d: Path, pki_dir: Path, server_cert: Path, server_key: 
     (d / "token-root.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     x5c = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
     user, password = "token-user", "token-pw"
+    refresh = "prai-refresh-" + os.urandom(12).hex()
     issued: list[str] = []
+    grants: list[str] = []
+    post_status: list[int] = []
 
     def sign(claims: dict[str, object]) -> str:
         header = {"typ": "JWT", "alg": "ES256", "x5c": [x5c]}
@@ -348,30 +357,57 @@ def start_token_registry(d: Path, pki_dir: Path, server_cert: Path, server_key: 
         def log_message(self, *args: object) -> None:
             return None
 
-        def do_GET(self) -> None:
-            want = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-            if self.headers.get("authorization") != want:
-                self.send_response(401)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            q = parse_qs(urlsplit(self.path).query)
+        def _answer(self, status: int, body: dict[str, object]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _issue(self, service: str, scopes: list[str], key: str) -> None:
             access = []
-            for scope in q.get("scope", []):
+            for scope in scopes:
                 kind, _, rest = scope.partition(":")
                 repo, _, actions = rest.rpartition(":")
                 access.append({"type": kind, "name": repo, "actions": actions.split(",")})
             t = int(_time.time())
-            token = sign({"iss": "prai-test-issuer", "sub": user, "aud": q["service"][0],
+            token = sign({"iss": "prai-test-issuer", "sub": user, "aud": service,
                           "exp": t + 300, "nbf": t - 10, "iat": t, "jti": os.urandom(8).hex(),
                           "access": access})
-            issued.append(",".join(q.get("scope", [])))
-            body = json.dumps({"token": token, "expires_in": 300}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            issued.append(",".join(scopes))
+            body: dict[str, object] = {key: token, "expires_in": 300}
+            if key == "access_token":
+                body |= {"scope": " ".join(scopes), "refresh_token": refresh}
+            self._answer(200, body)
+
+        def do_GET(self) -> None:
+            basic = {"Basic " + base64.b64encode(f"{u}:{p}".encode()).decode(): kind
+                     for u, p, kind in ((user, password, "basic"), ("", refresh, "refresh"))}
+            kind = basic.get(self.headers.get("authorization", ""))
+            grants.append(f"GET {kind or 'refused'}")
+            if kind is None:
+                self._answer(401, {"errors": [{"code": "UNAUTHORIZED"}]})
+                return
+            q = parse_qs(urlsplit(self.path).query)
+            self._issue(q["service"][0], q.get("scope", []), "token")
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("content-length", 0))
+            form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+            if post_status:  # a token service that takes no POST (GCR: 404)
+                grants.append(f"POST {post_status[0]}")
+                self._answer(post_status[0], {})
+                return
+            grant = form.get("grant_type", "")
+            ok = (grant == "refresh_token" and form.get("refresh_token") == refresh) or (
+                grant == "password" and (form.get("username"), form.get("password")) == (
+                    user, password))
+            grants.append(f"POST {grant}" + ("" if ok else " refused"))
+            if not ok or not form.get("client_id"):
+                self._answer(400, {"error": "invalid_grant"})
+                return
+            self._issue(form["service"], form.get("scope", "").split(), "access_token")
 
     tokens = ThreadingHTTPServer(("127.0.0.1", 0), TokenService)
     threading.Thread(target=tokens.serve_forever, daemon=True).start()
@@ -401,7 +437,8 @@ auth:
                             stderr=subprocess.STDOUT)
     try:
         wait_port(port, proc=proc, what="docker-registry (token auth)")
-        yield TokenRegistry(f"127.0.0.1:{port}", user, password, issued)
+        yield TokenRegistry(f"127.0.0.1:{port}", user, password, issued, refresh, grants,
+                            post_status)
     finally:
         proc.terminate()
         proc.wait(10)
