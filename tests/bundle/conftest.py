@@ -10,4 +10,4 @@ from tests.bundle.bundle_fixtures import (  # noqa: F401
     s3_https,
     tiny_llama,
 )
-from tests.bundle.oci_fixtures import authfile, connected, layout  # noqa: F401
+from tests.bundle.oci_fixtures import authfile, connected, layout, nested  # noqa: F401

@@ -306,13 +306,19 @@ class TokenRegistry:
     user: str
     password: str
     tokens_issued: list[str]
+    refresh_token: str = ""  # the identity token `docker login` would have stored
+    grants: list[str] = field(default_factory=list)  # "POST refresh_token", "GET basic", …
+    post_status: list[int] = field(default_factory=list)  # [404]: the POST is not served
 
 
 def start_token_registry(d: Path, pki_dir: Path, server_cert: Path, server_key: Path,
                          ) -> Iterator[TokenRegistry]:
     """docker-registry with ``auth: token`` (TLS from the test PKI) and a small token service
-    on 127.0.0.1 that checks Basic credentials and signs ES256 JWTs with an ``x5c`` header
-    (the Docker registry token spec); the registry trusts that signing certificate."""
+    on 127.0.0.1 that signs ES256 JWTs with an ``x5c`` header (the Docker registry token
+    spec); the registry trusts that signing certificate. The service answers ``GET`` with
+    Basic credentials (the user and password, or an empty user and the refresh token, as
+    GCR takes identity tokens) and the OAuth2 ``POST`` of distribution's ``oauth.md``
+    (``grant_type=refresh_token`` or ``password``)."""
     import threading
     import time as _time
     from datetime import UTC, datetime, timedelta
@@ -336,7 +342,10 @@ def start_token_registry(d: Path, pki_dir: Path, server_cert: Path, server_key: 
     (d / "token-root.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     x5c = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
     user, password = "token-user", "token-pw"
+    refresh = "prai-refresh-" + os.urandom(12).hex()
     issued: list[str] = []
+    grants: list[str] = []
+    post_status: list[int] = []
 
     def sign(claims: dict[str, object]) -> str:
         header = {"typ": "JWT", "alg": "ES256", "x5c": [x5c]}
@@ -348,30 +357,57 @@ def start_token_registry(d: Path, pki_dir: Path, server_cert: Path, server_key: 
         def log_message(self, *args: object) -> None:
             return None
 
-        def do_GET(self) -> None:
-            want = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-            if self.headers.get("authorization") != want:
-                self.send_response(401)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            q = parse_qs(urlsplit(self.path).query)
+        def _answer(self, status: int, body: dict[str, object]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _issue(self, service: str, scopes: list[str], key: str) -> None:
             access = []
-            for scope in q.get("scope", []):
+            for scope in scopes:
                 kind, _, rest = scope.partition(":")
                 repo, _, actions = rest.rpartition(":")
                 access.append({"type": kind, "name": repo, "actions": actions.split(",")})
             t = int(_time.time())
-            token = sign({"iss": "prai-test-issuer", "sub": user, "aud": q["service"][0],
+            token = sign({"iss": "prai-test-issuer", "sub": user, "aud": service,
                           "exp": t + 300, "nbf": t - 10, "iat": t, "jti": os.urandom(8).hex(),
                           "access": access})
-            issued.append(",".join(q.get("scope", [])))
-            body = json.dumps({"token": token, "expires_in": 300}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            issued.append(",".join(scopes))
+            body: dict[str, object] = {key: token, "expires_in": 300}
+            if key == "access_token":
+                body |= {"scope": " ".join(scopes), "refresh_token": refresh}
+            self._answer(200, body)
+
+        def do_GET(self) -> None:
+            basic = {"Basic " + base64.b64encode(f"{u}:{p}".encode()).decode(): kind
+                     for u, p, kind in ((user, password, "basic"), ("", refresh, "refresh"))}
+            kind = basic.get(self.headers.get("authorization", ""))
+            grants.append(f"GET {kind or 'refused'}")
+            if kind is None:
+                self._answer(401, {"errors": [{"code": "UNAUTHORIZED"}]})
+                return
+            q = parse_qs(urlsplit(self.path).query)
+            self._issue(q["service"][0], q.get("scope", []), "token")
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("content-length", 0))
+            form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+            if post_status:  # a token service that takes no POST (GCR: 404)
+                grants.append(f"POST {post_status[0]}")
+                self._answer(post_status[0], {})
+                return
+            grant = form.get("grant_type", "")
+            ok = (grant == "refresh_token" and form.get("refresh_token") == refresh) or (
+                grant == "password" and (form.get("username"), form.get("password")) == (
+                    user, password))
+            grants.append(f"POST {grant}" + ("" if ok else " refused"))
+            if not ok or not form.get("client_id"):
+                self._answer(400, {"error": "invalid_grant"})
+                return
+            self._issue(form["service"], form.get("scope", "").split(), "access_token")
 
     tokens = ThreadingHTTPServer(("127.0.0.1", 0), TokenService)
     threading.Thread(target=tokens.serve_forever, daemon=True).start()
@@ -401,10 +437,134 @@ auth:
                             stderr=subprocess.STDOUT)
     try:
         wait_port(port, proc=proc, what="docker-registry (token auth)")
-        yield TokenRegistry(f"127.0.0.1:{port}", user, password, issued)
+        yield TokenRegistry(f"127.0.0.1:{port}", user, password, issued, refresh, grants,
+                            post_status)
     finally:
         proc.terminate()
         proc.wait(10)
         log.close()
         tokens.shutdown()
         tokens.server_close()
+
+
+# --- nested indexes (an index of indexes, attestation manifests) --------------------------
+
+
+@dataclass
+class NestedLayout:
+    """``nested-1``: an index of two indexes, three levels deep, in an OCI layout.
+
+    ``top`` -> [``inner`` (amd64, arm64 and an attestation manifest for amd64, as
+    ``docker buildx --attest`` writes them), ``second`` (ppc64le and ``deep``)];
+    ``deep`` -> [s390x]. Every manifest and index is written with its own spacing."""
+
+    path: Path
+    top: bytes
+    inner: bytes
+    second: bytes
+    deep: bytes
+    images: dict[str, Image]  # platform -> image; "attestation" -> the attestation manifest
+
+    def docs(self) -> dict[str, bytes]:
+        """digest -> bytes of every manifest and index below (and with) the top."""
+        out = {sha(d): d for d in (self.top, self.inner, self.second, self.deep)}
+        out |= {i.digest: i.manifest for i in self.images.values()}
+        return out
+
+
+def _entry(mt: str, data: bytes, platform: str | None = None,
+           annotations: dict[str, str] | None = None) -> dict[str, Any]:
+    e: dict[str, Any] = {"mediaType": mt, "digest": sha(data), "size": len(data)}
+    if platform:
+        os_, arch = platform.split("/")[:2]
+        e["platform"] = {"os": os_, "architecture": arch}
+    if annotations:
+        e["annotations"] = annotations
+    return e
+
+
+def _index(entries: list[dict[str, Any]], indent: int | None) -> bytes:
+    return json.dumps({"schemaVersion": 2, "mediaType": MT_INDEX, "manifests": entries},
+                      indent=indent).encode()
+
+
+def make_attestation(subject: Image) -> Image:
+    """An in-toto attestation manifest for ``subject`` (platform unknown/unknown)."""
+    statement = json.dumps({"_type": "https://in-toto.io/Statement/v0.1",
+                            "subject": [{"name": "app", "digest": {"sha256": subject.digest[7:]}}],
+                            "predicateType": "https://slsa.dev/provenance/v0.2",
+                            "predicate": {"builder": {"id": "prai-test"}}}).encode()
+    config = json.dumps({"architecture": "unknown", "os": "unknown", "config": {},
+                         "rootfs": {"type": "layers", "diff_ids": [sha(statement)]}}).encode()
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": MT_MANIFEST,
+        "config": {"mediaType": MT_CONFIG, "digest": sha(config), "size": len(config)},
+        "layers": [{"mediaType": "application/vnd.in-toto+json", "digest": sha(statement),
+                    "size": len(statement),
+                    "annotations": {"in-toto.io/predicate-type": "https://slsa.dev/provenance/v0.2"}}],
+    }).encode()
+    return Image(manifest, config, [statement], [sha(statement)], "unknown/unknown")
+
+
+def build_nested_layout(path: Path) -> NestedLayout:
+    """Write :class:`NestedLayout` to ``path`` (a new OCI layout directory)."""
+    imgs = {p: make_image(p, [BASE_FILES, {"bin/nested": f"{p}\n".encode() * 300}])
+            for p in ("linux/amd64", "linux/arm64", "linux/ppc64le", "linux/s390x")}
+    att = make_attestation(imgs["linux/amd64"])
+    imgs["attestation"] = att
+    deep = _index([_entry(MT_MANIFEST, imgs["linux/s390x"].manifest, "linux/s390x")], 1)
+    inner = _index([
+        _entry(MT_MANIFEST, imgs["linux/amd64"].manifest, "linux/amd64"),
+        _entry(MT_MANIFEST, imgs["linux/arm64"].manifest, "linux/arm64"),
+        _entry(MT_MANIFEST, att.manifest, "unknown/unknown", {
+            "vnd.docker.reference.digest": imgs["linux/amd64"].digest,
+            "vnd.docker.reference.type": "attestation-manifest"}),
+    ], 2)
+    second = _index([_entry(MT_MANIFEST, imgs["linux/ppc64le"].manifest, "linux/ppc64le"),
+                     _entry(MT_INDEX, deep)], None)
+    top = _index([_entry(MT_INDEX, inner), _entry(MT_INDEX, second)], 4)
+    blobs: dict[str, bytes] = {}
+    for img in imgs.values():
+        blobs |= img.blobs()
+    for doc in (top, inner, second, deep):
+        blobs[sha(doc)] = doc
+    (path / "blobs/sha256").mkdir(parents=True)
+    for d, b in blobs.items():
+        (path / "blobs/sha256" / d.removeprefix("sha256:")).write_bytes(b)
+    (path / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    ref = "org.opencontainers.image.ref.name"
+    (path / "index.json").write_text(json.dumps({
+        "schemaVersion": 2, "mediaType": MT_INDEX,
+        "manifests": [_entry(MT_INDEX, top, None, {ref: "nested-1"}),
+                      _entry(MT_INDEX, inner, None, {ref: "nested-inner"}),
+                      _entry(MT_INDEX, deep, None, {ref: "nested-deep"}),
+                      _entry(MT_MANIFEST, imgs["linux/ppc64le"].manifest, None,
+                             {ref: "nested-ppc64le"})]}))
+    return NestedLayout(path, top, inner, second, deep, imgs)
+
+
+def put_nested(lay: NestedLayout, host: str, repo: str, tag: str) -> None:
+    """Put ``lay`` into the plain registry ``host`` as ``repo:tag``, digests preserved.
+
+    skopeo 1.9 copies every image and flat index (``--all --preserve-digests``) but refuses
+    an index inside an index ("Unexpectedly received a manifest list"), so the two indexes
+    of indexes go up with a plain ``PUT /v2/REPO/manifests/DIGEST`` (distribution spec),
+    children first, as the registry requires."""
+    import httpx
+
+    for name in ("nested-deep", "nested-inner", "nested-ppc64le"):
+        skopeo("copy", "--all", "--preserve-digests", "--dest-tls-verify=false",
+               f"oci:{lay.path}:{name}", f"docker://{host}/{repo}:{name}")
+    for doc, ref in ((lay.second, sha(lay.second)), (lay.top, sha(lay.top)), (lay.top, tag)):
+        r = httpx.put(f"http://{host}/v2/{repo}/manifests/{ref}", content=doc,
+                      headers={"Content-Type": MT_INDEX}, timeout=30)
+        assert r.status_code == 201, r.text
+        assert r.headers["docker-content-digest"] == sha(doc)
+
+
+@pytest.fixture(scope="session")
+def nested(tmp_path_factory: pytest.TempPathFactory, connected: PlainRegistry) -> NestedLayout:
+    """The nested layout, also in the connected registry as ``team/nested:1``."""
+    lay = build_nested_layout(tmp_path_factory.mktemp("nested") / "oci")
+    put_nested(lay, connected.host, "team/nested", "1")
+    return lay

@@ -187,3 +187,94 @@ def test_docker_credential_helpers(
     assert "docker-credential-desktop is not installed" in lines[0]
     assert lines[1].startswith("hint: install docker-credential-desktop")
     assert not (tmp_path / "pvc").exists() and not (tmp_path / "map.json").exists()
+
+
+def test_credential_helper_runs_once_per_registry(
+    tmp_path: Path, minilm: Path, layout: Layout, registry: Registry, pki: PKI
+) -> None:
+    """`--to oci://REGISTRY/…` and `--images-to REGISTRY/…` in one load: the modelcar push,
+    the login check before any write, the image push and the receipt all need the same
+    registry's login; the helper runs once."""
+    from prai.bundle import create_bundle
+    from prai.bundle.images_carry import ImageCarryRequest
+
+    bundle = tmp_path / "b"
+    create_bundle(bundle, model=minilm,
+                  carry=ImageCarryRequest([f"oci:{layout.path}:app-1=quay.io/corp/once:1"]))
+    env = _helper_env(tmp_path, registry, {"credHelpers": {registry.host: "praitest"}})
+    out = _run(env, "bundle", "load", bundle, "--to", f"oci://{registry.host}/once/model:1",
+               "--images-to", f"{registry.host}/once", "--ca-bundle", pki.ca_cert,
+               "--image-map-out", tmp_path / "map.json")
+    assert out.returncode == 0, out.stderr
+    assert "pushed 1 images" in out.stdout
+    assert (tmp_path / "helper.log").read_text().split() == [registry.host]
+    # --to DIR and --images-to: once as well
+    (tmp_path / "helper.log").unlink()
+    out = _run(env, "bundle", "load", bundle, "--to", tmp_path / "pvc", "--images-to",
+               f"{registry.host}/once2", "--ca-bundle", pki.ca_cert,
+               "--image-map-out", tmp_path / "map2.json")
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "helper.log").read_text().split() == [registry.host]
+
+
+def test_identity_token_from_credential_helper(
+    tmp_path: Path, layout: Layout, registry: Registry, pki: PKI
+) -> None:
+    """A helper answering `Username: <token>` holds an OAuth2 refresh token: it is traded at
+    the registry's token service (POST grant_type=refresh_token), with the GET fallback for
+    services that take no POST; a refused token is one line and nothing is written."""
+    from prai.bundle import create_bundle
+    from prai.bundle.images_carry import ImageCarryRequest
+    from tests.bundle.oci_fixtures import start_token_registry
+
+    d = tmp_path / "token-registry"
+    d.mkdir()
+    gen = start_token_registry(d, d, pki.server_cert, pki.server_key)
+    reg = next(gen)
+    try:
+        bundle = tmp_path / "b"
+        create_bundle(bundle, model=None, carry=ImageCarryRequest(
+            [f"oci:{layout.path}:multi-1=quay.io/corp/multi:1"]))
+        env = _helper_env(tmp_path, registry, {"credHelpers": {reg.host: "praitest"}}) | {
+            "HELPER_HOST": reg.host, "HELPER_USER": "<token>", "HELPER_SECRET": reg.refresh_token}
+
+        def push(prefix: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+            return _run(env, "bundle", "load", bundle, "--images-to", f"{reg.host}/{prefix}",
+                        "--ca-bundle", pki.ca_cert, "--image-map-out", tmp_path / f"{prefix}.json")
+
+        out = push("m", env)
+        assert out.returncode == 0, out.stderr
+        assert set(reg.grants) == {"POST refresh_token"}, reg.grants
+        certs = tmp_path / "certs"
+        certs.mkdir()
+        (certs / "ca.crt").write_bytes(pki.ca_cert.read_bytes())
+        raw = skopeo("inspect", "--raw", "--cert-dir", str(certs), "--creds",
+                     f"{reg.user}:{reg.password}", f"docker://{reg.host}/m/corp/multi:1").stdout
+        assert "sha256:" + hashlib.sha256(raw.encode()).hexdigest() == layout.index_digest
+
+        # a token service that takes no POST (GCR answers 404): GET with the token as password
+        reg.grants.clear()
+        reg.post_status.append(404)
+        out = push("n", env)
+        assert out.returncode == 0, out.stderr
+        assert reg.grants[:2] == ["POST 404", "GET refresh"] and "GET basic" not in reg.grants
+        reg.post_status.clear()
+
+        # Docker's config.json `identitytoken` (docker login to an OAuth registry): the same
+        env2 = env | {"DOCKER_CONFIG": str(tmp_path / "docker2")}
+        (tmp_path / "docker2").mkdir()
+        (tmp_path / "docker2/config.json").write_text(json.dumps(
+            {"auths": {reg.host: {"auth": "eDp5", "identitytoken": reg.refresh_token}}}))
+        out = push("o", env2)
+        assert out.returncode == 0, out.stderr
+
+        # a revoked token: one line and its fix, no map written
+        out = push("p", env | {"HELPER_SECRET": "revoked"})
+        assert out.returncode == 19, out.stderr
+        lines = out.stderr.splitlines()
+        assert len(lines) == 2 and "Traceback" not in out.stderr, out.stderr
+        assert "refused the identity token" in lines[0] and "log in again" in lines[1]
+        assert not (tmp_path / "p.json").exists()
+    finally:
+        for _ in gen:
+            pass

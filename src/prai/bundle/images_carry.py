@@ -15,8 +15,11 @@ The images land in ``images/`` as one OCI image layout: ``images/oci-layout``,
 ``images/index.json`` (one entry per image, ``org.opencontainers.image.ref.name`` = the
 name, ``io.prai.image.ref`` = the recorded reference) and ``images/blobs/sha256/<hex>``.
 Manifests and indexes are stored byte for byte; a blob used by several images is stored
-once. ``platform`` narrows multi-platform indexes to one image manifest (its own digest,
-byte for byte as the source has it; the index digest is kept in ``index_digest``).
+once. Indexes inside indexes (an index of indexes; buildx attestation manifests) are
+carried whole, every level byte for byte. ``platform`` narrows multi-platform indexes to
+one image manifest (its own digest, byte for byte as the source has it; the top index
+digest is kept in ``index_digest``), searched depth first through nested indexes; a
+warning names what was kept and what was left behind.
 
 Everything is fetched into a work directory and checked against its digest before the
 bundle is written; a mismatch names the image and the blob.
@@ -30,7 +33,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from prai.errors import UsageError
 
@@ -310,44 +313,106 @@ def _local_name(spec: _Spec, img: LocalImage, warnings: list[str]) -> tuple[str,
     return f"localhost/{stem}", tag
 
 
-def _walk(r: _Resolved, top_data: bytes, platform: str | None) -> None:
-    """Fill manifests, configs, layers and platforms from the top manifest down."""
+MAX_DEPTH = 8  # indexes inside indexes (verify refuses deeper layouts too)
+
+
+def _walk(r: _Resolved, top_data: bytes, platform: str | None, warnings: list[str]) -> None:
+    """Fill manifests, configs, layers and platforms from the top manifest down.
+
+    Indexes inside indexes are walked whole, to any depth up to :data:`MAX_DEPTH`.
+    With ``platform``, the image becomes the first image manifest for that platform,
+    searched depth first through nested indexes (the index that lists it holds the
+    platform entries); the top index's digest is kept in ``index_digest`` and a warning
+    says what was kept and what was left behind.
+    """
     doc, mt = parse_doc(top_data, r.name)
-    if mt in INDEX_TYPES:
-        children = index_entries(doc, r.name)
-        if platform is not None:
-            chosen = [c for c in children if _matches(c.platform, platform)]
-            if not chosen:
-                have = sorted({c.platform for c in children if c.platform})
-                raise UsageError(
-                    f"image {r.name} has no {platform} image (it has: {', '.join(have)})",
-                    hint="choose one of those with --platform, or drop --platform to keep all",
-                )
-            r.index_digest = r.top.digest
-            child = chosen[0]
-            data = r.source.manifest(child)
-            r.top = Descriptor(child.media_type or parse_doc(data, r.name)[1], child.digest,
-                               child.size)
-            r.manifests = {}
-            _walk(r, data, None)
-            return
-        r.manifests[r.top.digest] = top_data
-        for child in children:
-            data = r.source.manifest(child)
-            cdoc, cmt = parse_doc(data, f"{r.name}@{child.digest}")
-            if cmt in INDEX_TYPES:
-                raise UsageError(f"image {r.name}: an index inside an index is not supported")
-            r.manifests[child.digest] = data
-            blobs = image_blobs(cdoc, f"{r.name}@{child.digest}")
-            r.configs.append(blobs[0])
-            r.layers += blobs[1:]
-            if child.platform and child.platform != "unknown/unknown":
-                r.platforms.append(child.platform)
+    if mt in INDEX_TYPES and platform is not None:
+        _narrow(r, doc, platform, warnings)
         return
-    r.manifests[r.top.digest] = top_data
-    blobs = image_blobs(doc, r.name)
-    r.configs.append(blobs[0])
-    r.layers += blobs[1:]
+    _walk_whole(r, r.top.digest, top_data, doc, mt, 0)
+
+
+def _walk_whole(r: _Resolved, digest: str, data: bytes, doc: dict[str, Any], mt: str,
+                depth: int) -> None:
+    r.manifests[digest] = data
+    where = f"{r.name}@{digest}" if digest != r.top.digest else r.name
+    if mt not in INDEX_TYPES:
+        blobs = image_blobs(doc, where)
+        r.configs.append(blobs[0])
+        r.layers += blobs[1:]
+        return
+    if depth >= MAX_DEPTH:
+        raise UsageError(
+            f"image {r.name}: indexes nested deeper than {MAX_DEPTH} levels",
+            hint="no registry tool builds such images; check the source",
+        )
+    for child in index_entries(doc, where):
+        if child.digest in r.manifests:
+            continue
+        cdata = r.source.manifest(child)
+        cdoc, cmt = parse_doc(cdata, f"{r.name}@{child.digest}")
+        plat = child.platform
+        if cmt not in INDEX_TYPES and plat and plat != "unknown/unknown" and plat not in r.platforms:
+            r.platforms.append(plat)
+        _walk_whole(r, child.digest, cdata, cdoc, cmt, depth + 1)
+
+
+def _narrow(r: _Resolved, doc: dict[str, Any], platform: str, warnings: list[str]) -> None:
+    """``--platform``: make the first image manifest for ``platform`` the image."""
+    have: list[str] = []
+    dropped = 0
+    found: tuple[Descriptor, bytes, str] | None = None  # (child, bytes, digest of its index)
+
+    def search(index_digest: str, idoc: dict[str, Any], depth: int) -> None:
+        nonlocal found, dropped
+        if depth >= MAX_DEPTH:
+            raise UsageError(
+                f"image {r.name}: indexes nested deeper than {MAX_DEPTH} levels",
+                hint="no registry tool builds such images; check the source",
+            )
+        for child in index_entries(idoc, f"{r.name}@{index_digest}"):
+            if found is not None:
+                dropped += 1
+                continue
+            cdata: bytes | None = None
+            cmt = child.media_type
+            if not cmt:  # an OCI descriptor may omit it: the document says
+                cdata = r.source.manifest(child)
+                cmt = parse_doc(cdata, f"{r.name}@{child.digest}")[1]
+            if cmt in INDEX_TYPES:  # the level holding platform entries is further down
+                cdata = cdata if cdata is not None else r.source.manifest(child)
+                search(child.digest, parse_doc(cdata, f"{r.name}@{child.digest}")[0], depth + 1)
+            elif child.platform and child.platform != "unknown/unknown" and _matches(
+                child.platform, platform
+            ):
+                found = (child, cdata if cdata is not None else r.source.manifest(child),
+                         index_digest)
+            else:
+                if child.platform and child.platform != "unknown/unknown":
+                    have.append(child.platform)
+                dropped += 1
+
+    search(r.top.digest, doc, 0)
+    if found is None:
+        listed = sorted(set(have))
+        raise UsageError(
+            f"image {r.name} has no {platform} image (it has: {', '.join(listed) or 'none'})",
+            hint="choose one of those with --platform, or drop --platform to keep all",
+        )
+    child, data, parent = found
+    r.index_digest = r.top.digest
+    r.top = Descriptor(child.media_type or parse_doc(data, r.name)[1], child.digest, child.size)
+    r.manifests = {}
+    cdoc, cmt = parse_doc(data, f"{r.name}@{child.digest}")
+    _walk_whole(r, child.digest, data, cdoc, cmt, 0)
+    r.platforms = [child.platform] if child.platform else []
+    via = "" if parent == r.index_digest else f", listed by the nested index {parent}"
+    warnings.append(
+        f"image {r.name}: --platform {platform} keeps only the {child.platform} manifest "
+        f"{child.digest}{via}; the index {r.index_digest} and its other entries ({dropped} "
+        "other platforms, attestations or indexes) are not carried; drop --platform to carry "
+        "the index whole"
+    )
 
 
 def collect_images(
@@ -380,7 +445,7 @@ def collect_images(
         if dupes:
             raise UsageError(f"--image names {', '.join(dupes)} more than once")
         for r in resolved:
-            _walk(r, r.manifests.pop(r.top.digest), req.platform)
+            _walk(r, r.manifests.pop(r.top.digest), req.platform, warnings)
         blobs: dict[str, tuple[_Resolved, Descriptor]] = {}
         for r in resolved:
             for d in r.configs + r.layers:

@@ -8,7 +8,10 @@ Used by ``prai bundle create --image`` (pull manifests and blobs), ``prai bundle
   Podman do for ``localhost``; any other host must speak TLS.
 * Auth: HTTP Basic, or Bearer tokens from the realm the registry names in its
   ``WWW-Authenticate`` challenge (Docker token spec), one token per repository scope,
-  fetched again when it expires. Credentials: :mod:`prai.bundle.registry_auth`.
+  fetched again when it expires. An identity token (a credential helper's ``<token>``
+  login, Docker's ``identitytoken``) is an OAuth2 refresh token: it is traded at the realm
+  with ``POST grant_type=refresh_token`` (distribution ``oauth.md``), falling back to a
+  ``GET`` as containerd does. Credentials: :mod:`prai.bundle.registry_auth`.
 * Requests other than a PATCH are retried on connection errors and 429/502/503/504
   (3 tries, backoff 0.5 s, 1 s).
 * Blob uploads: monolithic ``POST`` + ``PUT`` up to ``chunk_bytes``, larger blobs in
@@ -253,6 +256,13 @@ class RegistryClient:
                     hint="set PRAI_REGISTRY_USERNAME/PRAI_REGISTRY_PASSWORD, pass --authfile, "
                     "or log in with podman/docker login (REGISTRY_AUTH_FILE)",
                 )
+            if self.creds.identity_token:
+                raise ImageRegistryError(
+                    f"{self.host} asks for a user and password (Basic auth), but the login "
+                    "found for it is an identity token (OAuth), which only a token service takes",
+                    hint="log in with a user and password (podman login --authfile FILE, then "
+                    "--authfile FILE), or set PRAI_REGISTRY_USERNAME and PRAI_REGISTRY_PASSWORD",
+                )
             with self._lock:
                 self._basic = True
             return
@@ -262,14 +272,25 @@ class RegistryClient:
         realm = fields.get("realm", "")
         if not realm.startswith(("https://", "http://")):
             raise ImageRegistryError(f"{self.host}: token realm {realm!r} is not an URL")
-        query: list[tuple[str, str | int | float | bool | None]] = []
-        if fields.get("service"):
-            query.append(("service", fields["service"]))
-        for scope in fields.get("scope", "").split():
-            query.append(("scope", scope))
-        headers = {"Authorization": self.creds.basic()} if self.creds else {}
-        resp = self.http.get(realm, params=query, headers=headers)
+        scopes = fields.get("scope", "").split()
+        if self.creds is not None and self.creds.identity_token:
+            resp = self._oauth_token(realm, fields.get("service", ""), scopes)
+        else:
+            query: list[tuple[str, str | int | float | bool | None]] = []
+            if fields.get("service"):
+                query.append(("service", fields["service"]))
+            for scope in scopes:
+                query.append(("scope", scope))
+            headers = {"Authorization": self.creds.basic()} if self.creds else {}
+            resp = self.http.get(realm, params=query, headers=headers)
         if resp.status_code != 200:
+            if self.creds is not None and self.creds.identity_token:
+                raise ImageRegistryError(
+                    f"the token service of {self.host} refused the identity token "
+                    f"({resp.status_code})",
+                    hint="the refresh token has expired or was revoked: log in again (docker "
+                    "login) so the credential helper holds a fresh one",
+                )
             raise ImageRegistryError(
                 f"the token service of {self.host} refused the login ({resp.status_code})",
                 hint="check the registry user and password",
@@ -277,12 +298,40 @@ class RegistryClient:
         try:
             body = resp.json()
             token = body.get("token") or body.get("access_token")
-        except ValueError:
-            token = None
+            refreshed = body.get("refresh_token")
+        except (ValueError, AttributeError):
+            token = refreshed = None
         if not token:
             raise ImageRegistryError(f"the token service of {self.host} answered no token")
         with self._lock:
             self._tokens[repo or ""] = str(token)
+            if refreshed and self.creds is not None and self.creds.identity_token:
+                self.creds = Credentials("", "", identity_token=str(refreshed))  # rotated
+
+    def _oauth_token(self, realm: str, service: str, scopes: list[str]) -> Any:
+        """Trade the identity token for an access token (distribution ``oauth.md``).
+
+        ``POST realm`` with the form ``grant_type=refresh_token``, ``refresh_token``,
+        ``service``, ``scope`` (space separated) and ``client_id``. A token service that
+        does not take the POST (400, 401, 404 or 405: GCR, Artifactory and ACR answer so)
+        is asked with ``GET realm?service=&scope=`` and the identity token as the Basic
+        password of an empty user, as containerd does.
+        """
+        assert self.creds is not None and self.creds.identity_token
+        form = {"grant_type": "refresh_token", "refresh_token": self.creds.identity_token,
+                "service": service, "client_id": "prai", "access_type": "offline"}
+        if scopes:
+            form["scope"] = " ".join(scopes)
+        resp = self.http.post(realm, data=form)
+        if resp.status_code not in (400, 401, 404, 405):
+            return resp
+        query: list[tuple[str, str | int | float | bool | None]] = []
+        if service:
+            query.append(("service", service))
+        for scope in scopes:
+            query.append(("scope", scope))
+        fallback = Credentials("", self.creds.identity_token)
+        return self.http.get(realm, params=query, headers={"Authorization": fallback.basic()})
 
     # --- requests ---------------------------------------------------------------------
 

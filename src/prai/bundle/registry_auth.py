@@ -9,7 +9,16 @@ Within one file, as Docker does: a ``credHelpers`` entry for the registry, else 
 ``credsStore``, runs the credential helper ``docker-credential-NAME get`` (the server
 address on stdin, ``{"ServerURL", "Username", "Secret"}`` JSON on stdout; the protocol
 of github.com/docker/docker-credential-helpers); a helper that has nothing for the
-registry ("credentials not found") falls back to the file's ``auths``.
+registry ("credentials not found") falls back to the file's ``auths``. A helper is run
+once per (helper, registry) in a process: its answer is kept in memory for the run
+(:func:`clear_credential_cache` forgets it), so a load that pushes and checks the same
+registry twice asks once.
+
+Identity tokens: a helper answering ``Username: "<token>"`` (or an ``auths`` entry with
+``identitytoken``, as ``docker login`` writes for OAuth registries) holds an OAuth2 refresh
+token, not a password. :class:`Credentials` then carries it in ``identity_token`` and
+:class:`~prai.bundle.registry.RegistryClient` trades it for access tokens at the
+registry's token endpoint, as Docker and containerd do.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ import json
 import re
 import shutil
 import subprocess
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,21 +37,38 @@ from prai.errors import ConfigError
 HELPER_TIMEOUT_S = 30.0  # seconds a credential helper may take (it may unlock a keychain)
 _HELPER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _NOT_FOUND = "credentials not found"  # docker-credential-helpers' ErrCredentialsNotFound
+IDENTITY_TOKEN_USER = "<token>"  # docker-credential-helpers: the Secret is an identity token
+_cache: dict[tuple[str, str], Credentials | None] = {}
+_cache_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
 class Credentials:
-    """A registry user and password (or token used as password). Never printed."""
+    """A registry user and password (or token used as password), or an identity token.
+
+    ``identity_token``: an OAuth2 refresh token (Docker's ``identitytoken``; a credential
+    helper's ``Secret`` when its ``Username`` is ``<token>``); it is traded for access
+    tokens at the registry's token endpoint and never sent to the registry itself. Never
+    printed.
+    """
 
     username: str
     password: str
+    identity_token: str | None = None
 
     def __repr__(self) -> str:
-        return f"Credentials(username={self.username!r}, password=***)"
+        kind = ", identity_token=***" if self.identity_token else ""
+        return f"Credentials(username={self.username!r}, password=***{kind})"
 
     def basic(self) -> str:
         raw = f"{self.username}:{self.password}".encode()
         return "Basic " + base64.b64encode(raw).decode()
+
+
+def clear_credential_cache() -> None:
+    """Forget the credential helpers' answers kept for this process run."""
+    with _cache_lock:
+        _cache.clear()
 
 
 def _auth_keys(key: str) -> str:
@@ -65,13 +92,16 @@ def run_credential_helper(helper: str, host: str, path: Path) -> Credentials | N
     reads ``{"Username": …, "Secret": …}`` from stdout. ``path`` (the auth file naming
     the helper) is only for messages; the secret is never printed.
 
+    The answer (found or not) is kept for the process run, per helper program and server:
+    a second lookup does not run the helper again (:func:`clear_credential_cache`).
+
     Returns:
-        The credentials, or None when the helper has none for ``host``.
+        The credentials (``identity_token`` set when the helper answers ``Username:
+        <token>``), or None when the helper has none for ``host``.
 
     Raises:
         ConfigError: the helper is not installed (not on PATH), fails, takes longer than
-            HELPER_TIMEOUT_S, answers something that is not its JSON, or answers an
-            identity token (``Username: <token>``, an OAuth refresh token PrAI cannot use).
+            HELPER_TIMEOUT_S, or answers something that is not its JSON.
     """
     if not _HELPER_NAME.match(helper):
         raise _helper_error(path, f"credential helper name {helper[:64]!r} is not a program name")
@@ -87,6 +117,13 @@ def run_credential_helper(helper: str, host: str, path: Path) -> Credentials | N
             "FILE (then --authfile FILE), or set PRAI_REGISTRY_USERNAME and PRAI_REGISTRY_PASSWORD",
         )
     server = "https://index.docker.io/v1/" if _auth_keys(host) == "docker.io" else host
+    with _cache_lock:  # held while the helper runs: concurrent lookups wait for its answer
+        if (exe, server) not in _cache:
+            _cache[(exe, server)] = _ask_helper(exe, exe_name, server, path)
+        return _cache[(exe, server)]
+
+
+def _ask_helper(exe: str, exe_name: str, server: str, path: Path) -> Credentials | None:
     try:
         proc = subprocess.run(
             [exe, "get"], input=server.encode(), capture_output=True, timeout=HELPER_TIMEOUT_S,
@@ -109,13 +146,10 @@ def run_credential_helper(helper: str, host: str, path: Path) -> Credentials | N
             raise TypeError
     except (ValueError, KeyError, TypeError):
         raise _helper_error(path, f"{exe_name} get answered something other than its JSON for {server}") from None
-    if user == "<token>":
-        raise _helper_error(
-            path,
-            f"{exe_name} holds an identity token for {server}, not a user and password",
-            hint="log in with a user and password or a registry token (podman login / docker "
-            "login -u USER), or set PRAI_REGISTRY_USERNAME and PRAI_REGISTRY_PASSWORD",
-        )
+    if user == IDENTITY_TOKEN_USER:
+        if not secret:
+            raise _helper_error(path, f"{exe_name} get answered an empty identity token for {server}")
+        return Credentials("", "", identity_token=secret)
     return Credentials(user, secret)
 
 
@@ -140,7 +174,8 @@ def _creds_from_file(path: Path, host: str, repo: str | None) -> Credentials | N
     A credential helper for ``host`` (``credHelpers``, else ``credsStore``) is asked first
     (:func:`run_credential_helper`). Then ``auths``: the most specific key wins
     (``host/ns/repo``, then ``host/ns``, then ``host``), as containers-auth.json(5)
-    describes; entries hold ``auth`` (base64 ``user:password``) or ``username``/``password``.
+    describes; entries hold ``auth`` (base64 ``user:password``), ``username``/``password``,
+    or ``identitytoken`` (an OAuth2 refresh token; it wins over ``auth``, as in Docker).
     """
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -170,6 +205,8 @@ def _creds_from_file(path: Path, host: str, repo: str | None) -> Credentials | N
         entry = table.get(key)
         if not entry:
             continue
+        if entry.get("identitytoken"):
+            return Credentials("", "", identity_token=str(entry["identitytoken"]))
         if entry.get("auth"):
             try:
                 user, _, pw = base64.b64decode(entry["auth"]).decode().partition(":")
@@ -218,4 +255,10 @@ def resolve_credentials(
     return None
 
 
-__all__ = ["Credentials", "resolve_credentials", "run_credential_helper"]
+__all__ = [
+    "IDENTITY_TOKEN_USER",
+    "Credentials",
+    "clear_credential_cache",
+    "resolve_credentials",
+    "run_credential_helper",
+]
