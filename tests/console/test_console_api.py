@@ -258,6 +258,41 @@ def test_bad_key_requests_are_400(as_user: dict[str | None, AdminClient]) -> Non
     assert root.get("/admin/keys?state=lost").status_code == 400
 
 
+def test_refused_admin_actions_are_audited_with_their_actor(as_user: dict[str | None, AdminClient]) -> None:
+    """Input of the wrong type (API body and page form), a forbidden action and a missing
+    CSRF token of a logged-in user land in the audit chain as ``admin.refused`` with the
+    actor, method, path and status (issue 17: every admin action audited); an anonymous
+    refusal writes nothing, and a refusal audited where it happened is not written twice."""
+    root, alice, anon = as_user["root"], as_user["alice"], as_user[None]
+    seen = {r["seq"] for r in audit_records(root, endpoint="admin.refused")}
+    assert root.post("/admin/models/kansai/promote", {"version": "v2", "canary_percent": "lots"}).status_code == 400
+    assert root.post("/admin/keys", {"tenant": "acme", "project": "chat", "expires_in": "soon"}).status_code == 400
+    page = root.http.post("/console/models/kansai/promote",
+                          data={"csrf": root.csrf or "", "version": "v2", "canary_percent": "abc"})
+    assert page.status_code == 400 and "not a percentage" in page.text
+    assert alice.post("/admin/keys", {"tenant": "globex", "project": "search"}).status_code == 403
+    assert root.post("/admin/keys", {"tenant": "acme", "project": "chat"}, csrf=False).status_code == 403
+    assert anon.post("/admin/keys", {"tenant": "acme", "project": "chat", "expires_in": "soon"}).status_code == 401
+    assert root.post("/admin/session/password", {"current_password": "x", "new_password": "y"}).status_code == 401
+
+    new = [r for r in audit_records(root, endpoint="admin.refused") if r["seq"] not in seen]
+    got = sorted((r["detail"]["actor"], r["detail"]["method"], r["detail"]["path"], r["status"]) for r in new)
+    assert got == sorted([
+        ("root", "POST", "/admin/models/kansai/promote", 400),
+        ("root", "POST", "/admin/keys", 400),
+        ("root", "POST", "/console/models/kansai/promote", 400),
+        ("alice", "POST", "/admin/keys", 403),
+        ("root", "POST", "/admin/keys", 403),
+    ]), got
+    by_path = {(r["detail"]["actor"], r["detail"]["path"], r["status"]): r for r in new}
+    assert "canary_percent" in by_path[("root", "/admin/models/kansai/promote", 400)]["detail"]["error"]
+    assert "expires_in" in by_path[("root", "/admin/keys", 400)]["detail"]["error"]
+    assert by_path[("alice", "/admin/keys", 403)]["tenant"] == "acme"
+    assert "CSRF" in by_path[("root", "/admin/keys", 403)]["detail"]["error"]
+    assert all(r["error_type"] for r in new)
+    assert root.get("/admin/audit/verify").json()["ok"] is True
+
+
 # --- tenants, usage -----------------------------------------------------------------------
 
 

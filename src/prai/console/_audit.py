@@ -50,4 +50,15 @@ def audit(engine: Engine, record: dict[str, Any]) -> None:
         audit_in(conn, record)
 
 
-__all__ = ["admin_record", "audit", "audit_in"]
+def mark_audited(exc: BaseException) -> None:
+    """Note on ``exc`` that its refusal has been audited already (by the code that refused),
+    so :func:`prai.console._deps.audit_refusal` does not write a second record."""
+    exc._prai_audited = True  # type: ignore[attr-defined]
+
+
+def is_audited(exc: BaseException | None) -> bool:
+    """True after :func:`mark_audited`."""
+    return bool(getattr(exc, "_prai_audited", False))
+
+
+__all__ = ["admin_record", "audit", "audit_in", "is_audited", "mark_audited"]

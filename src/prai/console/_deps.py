@@ -9,9 +9,10 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyCookie, APIKeyHeader
 
 from prai.console import sessions
+from prai.console._audit import admin_record, audit, is_audited
 from prai.console.context import ConsoleContext
 from prai.console.roles import Principal
-from prai.errors import CsrfRejected, PasswordChangeRequired
+from prai.errors import CsrfRejected, PasswordChangeRequired, PraiError
 
 CSRF_HEADER = "X-CSRF-Token"
 
@@ -52,6 +53,38 @@ def principal_of(request: Request, *, allow_pending: bool = False) -> Principal:
     if who.must_change_password and not allow_pending:
         raise PasswordChangeRequired(f"{who.username} logged in with a one-time password: set a new one first")
     return who
+
+
+#: Methods that change nothing: their refusals are not admin actions.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def audit_refusal(request: Request, exc: PraiError | None = None, *, status: int | None = None,
+                  error_type: str | None = None, message: str | None = None) -> None:
+    """Audit a refused state-changing request of a logged-in user as ``admin.refused``
+    (method, path, status, error type and message in ``detail``; no form values, so no
+    secret): input of the wrong type, a forbidden action, a CSRF or origin refusal.
+
+    Nothing is written for a safe method, for an error already audited where it was raised
+    (:func:`prai.console._audit.mark_audited`: failed logins, gated promotions), or when no
+    session resolves (an anonymous request is not an operator action; failed logins are
+    audited by :mod:`prai.console.sessions`). Synchronous (a database write): call it in a
+    thread from async code.
+    """
+    if request.method in SAFE_METHODS or is_audited(exc):
+        return
+    try:
+        who = principal_of(request, allow_pending=True)
+    except PraiError:
+        return
+    status = status if status is not None else (exc.http_status if exc is not None else 400)
+    error_type = error_type or (exc.error_type if exc is not None else "invalid_request_error")
+    text = message if message is not None else (exc.message if exc is not None else "")
+    audit(ctx_of(request).engine, admin_record(
+        "refused", actor=who.username, role=who.role, status=status, error_type=error_type,
+        client=client_of(request), tenant=who.tenant,
+        detail={"method": request.method, "path": request.url.path, "error": text[:500]},
+    ))
 
 
 def check_same_origin(request: Request) -> None:

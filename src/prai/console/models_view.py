@@ -11,7 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from prai.console._audit import admin_record, audit
+from prai.console._audit import admin_record, audit, mark_audited
 from prai.console.context import ConsoleContext
 from prai.console.roles import Principal
 from prai.errors import PraiError, UsageError
@@ -106,6 +106,7 @@ def promote(
         audit(ctx.engine, admin_record(f"model.{action}", actor=who.username, role=who.role, client=client,
                                        model=name, status=exc.http_status, error_type=exc.error_type,
                                        detail={**detail, "error": exc.message[:500]}))
+        mark_audited(exc)
         raise
     out = _report(report)
     audit(ctx.engine, admin_record(f"model.{action}", actor=who.username, role=who.role, client=client, model=name,
@@ -136,6 +137,7 @@ def rollback(
         audit(ctx.engine, admin_record("model.rollback", actor=who.username, role=who.role, client=client,
                                        model=name, status=exc.http_status, error_type=exc.error_type,
                                        detail={"error": exc.message[:500]}))
+        mark_audited(exc)
         raise
     audit(ctx.engine, admin_record("model.rollback", actor=who.username, role=who.role, client=client, model=name,
                                    detail={"from": report.from_version, "to": report.to_version}))

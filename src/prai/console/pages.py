@@ -34,7 +34,7 @@ from prai.console import (
     usage,
     users,
 )
-from prai.console._deps import check_csrf, check_same_origin, client_of, ctx_of, principal_of
+from prai.console._deps import audit_refusal, check_csrf, check_same_origin, client_of, ctx_of, principal_of
 from prai.console.api import report_response, set_session_cookie, time_us
 from prai.console.i18n import LANG_COOKIE, LANGS, pick_lang, translator
 from prai.console.roles import AUDITOR, PLATFORM_ADMIN, Principal
@@ -150,6 +150,11 @@ async def _posted(request: Request, *, allow_pending: bool = False) -> tuple[Pri
     return who, form
 
 
+async def _refused(request: Request, exc: PraiError) -> None:
+    """Audit a refusal this page shows itself (the app's error handler audits the rest)."""
+    await run_in_threadpool(audit_refusal, request, exc)
+
+
 def _opt(form: dict[str, str], name: str) -> str | None:
     v = form.get(name, "").strip()
     return v or None
@@ -201,13 +206,15 @@ async def account_page(request: Request) -> Response:
 async def account_submit(request: Request) -> Response:
     who, form = await _posted(request, allow_pending=True)
     if form.get("new_password", "") != form.get("new_password2", ""):
-        return render(request, "account.jinja", who=who, status=400, notice=None,
-                      error=ConsoleError(translator(pick_lang(request))("account.mismatch")))
+        mismatch = ConsoleError(translator(pick_lang(request))("account.mismatch"))
+        await _refused(request, mismatch)
+        return render(request, "account.jinja", who=who, status=400, notice=None, error=mismatch)
     try:
         await run_in_threadpool(users.change_own_password, ctx_of(request).engine, who,
                                 current=form.get("current_password", ""), new=form.get("new_password", ""),
                                 client=client_of(request))
     except PraiError as exc:
+        await _refused(request, exc)
         return render(request, "account.jinja", who=who, status=exc.http_status, error=exc, notice=None)
     who = await _who(request)
     return render(request, "account.jinja", who=who, error=None, notice="account.changed")
@@ -262,6 +269,7 @@ async def _keys_after(request: Request, who: Principal, do: Callable[[], Any], n
         result = await run_in_threadpool(do)
     except PraiError as exc:
         error = exc
+        await _refused(request, exc)
     values = await run_in_threadpool(_keys_values, request, who, None)
     return render(request, "keys.jinja", who=who, status=error.http_status if error else 200, error=error,
                   created=result if created and error is None else None, notice=None if error else notice, **values)
@@ -459,6 +467,7 @@ async def models_promote(request: Request, name: str) -> Response:
                 max_regression=_opt(form, "max_regression"), tokenizer=_opt(form, "tokenizer"),
                 drain_timeout_s=drain_timeout_s, client=client_of(request)))
     except PraiError as exc:
+        await _refused(request, exc)
         return await _models_render(request, who, error=exc)
     return await _models_render(request, who, result=result)
 
@@ -470,6 +479,7 @@ async def models_rollback(request: Request, name: str) -> Response:
         result = await run_in_threadpool(
             lambda: models_view.rollback(ctx_of(request), who, name, client=client_of(request)))
     except PraiError as exc:
+        await _refused(request, exc)
         return await _models_render(request, who, error=exc)
     return await _models_render(request, who, result=result)
 
@@ -499,6 +509,7 @@ async def checks_doctor(request: Request) -> Response:
         doctor = await run_in_threadpool(checks.run_doctor_areas, ctx_of(request), who, chosen,
                                          client=client_of(request))
     except PraiError as exc:
+        await _refused(request, exc)
         return await _checks_render(request, who, error=exc)
     return await _checks_render(request, who, doctor=doctor)
 

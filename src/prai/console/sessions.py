@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 
 from prai.config.console import ConsoleConfig
-from prai.console._audit import admin_record, audit, audit_in
+from prai.console._audit import admin_record, audit, audit_in, mark_audited
 from prai.console.passwords import DUMMY_HASH, verify_password
 from prai.console.roles import Principal
 from prai.db.admins import (
@@ -99,7 +99,9 @@ def login(engine: Engine, cfg: ConsoleConfig, username: str, password: str, *, c
         wait = max(blocked)
         audit(engine, admin_record("session.login", actor=name, role=None, status=429, client=client,
                                    error_type="rate_limit_error", detail={"username": name, "throttled": True}))
-        raise LoginThrottled(f"too many failed logins; try again in {wait:.0f} s", retry_after_s=wait)
+        throttled = LoginThrottled(f"too many failed logins; try again in {wait:.0f} s", retry_after_s=wait)
+        mark_audited(throttled)
+        raise throttled
     user = get_user(engine, name)
     ok = verify_password(password, user.password_hash if user is not None else DUMMY_HASH)
     if user is None or not ok or user.disabled:
@@ -107,7 +109,9 @@ def login(engine: Engine, cfg: ConsoleConfig, username: str, password: str, *, c
             record_login_failure_in(conn, name, client, now)
             audit_in(conn, admin_record("session.login", actor=name, role=None, status=401, client=client,
                                         error_type="authentication_error", detail={"username": name}))
-        raise AdminLoginFailed("wrong user name or password")
+        failed = AdminLoginFailed("wrong user name or password")
+        mark_audited(failed)
+        raise failed
     token = secrets.token_urlsafe(32)
     now = time.time()  # after the (slow) password check: the session starts now
     expires = now + cfg.session_max_s

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from prai.console._audit import admin_record, audit_in
+from prai.console._audit import admin_record, audit_in, mark_audited
 from prai.console.passwords import check_new_password, generate_password, hash_password, verify_password
 from prai.console.roles import Principal, check_role
 from prai.db.admins import (
@@ -159,7 +159,9 @@ def change_own_password(
         with engine.begin() as conn:
             audit_in(conn, admin_record("session.password", actor=who.username, role=who.role, status=401,
                                         error_type="authentication_error", client=client, tenant=who.tenant))
-        raise AdminLoginFailed("the current password is wrong")
+        failed = AdminLoginFailed("the current password is wrong")
+        mark_audited(failed)
+        raise failed
     check_new_password(new, username=who.username)
     if new == current:
         raise AdminUserError("the new password equals the current one", hint="choose a different password")

@@ -17,11 +17,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
 
 from prai import __version__
 from prai.console import api, pages
+from prai.console._deps import audit_refusal
 from prai.console.context import ConsoleContext
 from prai.errors import AdminAuthRequired, PasswordChangeRequired, PraiError
 from prai.openai_api import error_body
@@ -76,6 +78,7 @@ def _is_page(request: Request) -> bool:
 
 async def _prai_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, PraiError)
+    await run_in_threadpool(audit_refusal, request, exc)
     if _is_page(request):
         if isinstance(exc, AdminAuthRequired):
             return RedirectResponse(pages.login_url(request), status_code=303)
@@ -99,6 +102,7 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     message, param = _validation_message(exc)
+    await run_in_threadpool(audit_refusal, request, status=400, error_type="invalid_request_error", message=message)
     if _is_page(request):
         return pages.error_page(request, PraiError(message), status=400)
     body = error_body(f"{message} (hint: see /admin/openapi.json or /console/api)", type="invalid_request_error",
