@@ -62,7 +62,7 @@ def bench_out(server, demo_models, dead_env, tmp_path_factory: pytest.TempPathFa
     out = tmp_path_factory.mktemp("bench-real") / "out"
     r = _cli(dead_env, "bench", "--target", server, "--model", "prai-demo", "--adapters", "kansai,samurai",
              "--adapter-mix", "kansai=0.5,samurai=0.5", "--profile", "concurrent", "--rate", "2",
-             "--tokenizer", str(demo_models.base), "--max-requests", "4", "--max-seconds", "120",
+             "--tokenizer", str(demo_models.base), "--max-requests", "4", "--max-seconds", "300",
              "--data", "synthetic:prompt_tokens=16,output_tokens=16", "--slo", "ttft=10s", "-o", str(out))
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     return out
