@@ -8,7 +8,8 @@ load from this machine with ``wrk`` (Debian package) and ``../shared/tools/chat.
 - ``prai-1w-mem``: ``prai gateway``, 1 worker, limits and budgets in memory, SQLite audit;
 - ``prai-1w-redis``: 1 worker, limits and budgets in Redis, SQLite audit;
 - ``prai-1w-redis-pg``: 1 worker, Redis + PostgreSQL (the reference for scaling out);
-- ``prai-2w-redis-pg``: 2 workers on one port, Redis + PostgreSQL;
+- ``prai-2w-redis-pg``: 2 workers on one port, Redis + PostgreSQL (``--workers 2,4`` adds
+  ``prai-4w-redis-pg``, and so on);
 - ``prai-baseline-redis`` (with ``--baseline-src``): another checkout's gateway, 1 worker,
   Redis, limits only (to compare limit-store designs in the same run);
 - ``litellm-2w``: LiteLLM proxy with 2 workers from its own venv (``--litellm-venv`` or
@@ -38,6 +39,13 @@ the whole machine was (``busy_pct``, all cores, other jobs included). wrk runs w
 timeouts (counted in ``wrk_socket_errors``).
 
 Run: ``PYTHONPATH=src .venv/bin/python bench/gateway_overhead.py [--duration 4] [--rounds 3]``
+
+A shorter run, or one on another host: ``--targets`` keeps some targets (``direct``, the
+reference for added latency, always runs), ``--workers`` sets the worker counts of the
+Redis + PostgreSQL scaling targets, ``--ttft-probes 0`` and ``--stream-requests 0`` skip the
+TTFT and RSS parts, ``--tools`` points at a copy of ``../shared/tools`` and ``--wrk-threads``
+gives wrk more threads (never more than connections). Every wrk result is also printed to
+stderr as one JSON line when it is measured, so a run cut short still leaves its figures.
 """
 
 from __future__ import annotations
@@ -67,6 +75,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ROOT.parent / "shared" / "tools"
 FAST = TOOLS / "fake_upstream.py"
 LUA = TOOLS / "chat.lua"
+WRK_THREADS = 1  # --wrk-threads
 SLOWFAKE = ROOT / "tests" / "_support" / "fake_openai.py"
 PASS = ROOT / "bench" / "_passthrough.py"
 HIGH_LIMITS = {"requests_per_minute": 10_000_000, "tokens_per_minute": 1_000_000_000, "concurrent_requests": 100_000}
@@ -135,8 +144,8 @@ def wrk(url: str, key: str, conns: int, duration_s: float,
     busy0, t0 = machine_busy_s(), time.monotonic()
     out = subprocess.run(
         # --timeout 10s: a slow target's latencies are measured, not dropped as timeouts (wrk's default is 2 s)
-        ["wrk", "-t1", f"-c{conns}", f"-d{max(1, round(duration_s))}s", "--timeout", "10s", "--latency",
-         "-s", str(LUA), url + "/v1/chat/completions"],
+        ["wrk", f"-t{max(1, min(WRK_THREADS, conns))}", f"-c{conns}", f"-d{max(1, round(duration_s))}s",
+         "--timeout", "10s", "--latency", "-s", str(LUA), url + "/v1/chat/completions"],
         env={**os.environ, "KEY": key, "MODEL": "fake"},
         capture_output=True,
         text=True,
@@ -238,6 +247,11 @@ class Stack:
         self.redis_url: str | None = None
         self.stores: dict[str, tuple[bool, bool]] = {}  # prai target -> (uses Redis, uses PostgreSQL)
         self.tenant = "bench" + uuid.uuid4().hex[:6]
+        self.pg_targets = [f"prai-{n}w-redis-pg" for n in sorted({1, *args.workers})]
+
+    def wanted(self, name: str) -> bool:
+        """Whether ``--targets`` keeps this target (all when it is not given)."""
+        return self.args.targets is None or name in self.args.targets
 
     # --- processes ------------------------------------------------------------------
 
@@ -258,24 +272,33 @@ class Stack:
         wait(self.stream_upstream + "/health")
         self.urls["direct"] = self.upstream
         self.pids["direct"] = self.pids["upstream"]
-        pt = free_port()
-        self.pids["passthrough"] = self._start([sys.executable, str(PASS), str(pt), self.upstream, "1"]).pid
-        self.urls["passthrough"] = f"http://127.0.0.1:{pt}"
-        self._start_redis()
-        self._create_pg()
+        if self.wanted("passthrough"):
+            pt = free_port()
+            self.pids["passthrough"] = self._start([sys.executable, str(PASS), str(pt), self.upstream, "1"]).pid
+            self.urls["passthrough"] = f"http://127.0.0.1:{pt}"
+        if any(self.wanted(n) for n in ("prai-1w-redis", "prai-baseline-redis", *self.pg_targets)):
+            self._start_redis()
+        if any(self.wanted(n) for n in self.pg_targets):
+            self._create_pg()
         sqlite = lambda name: f"sqlite:///{self.workdir / name / 'gw.db'}"  # noqa: E731
-        self._prai("prai-1w-mem", 1, "memory://", sqlite("mem"))
+        want = self.wanted
+        if want("prai-1w-mem"):
+            self._prai("prai-1w-mem", 1, "memory://", sqlite("mem"))
         if self.redis_url:
-            self._prai("prai-1w-redis", 1, self.redis_url, sqlite("redis"))
+            if want("prai-1w-redis"):
+                self._prai("prai-1w-redis", 1, self.redis_url, sqlite("redis"))
             if self.pg_url:
-                self._prai("prai-1w-redis-pg", 1, self.redis_url, self.pg_url)
-                self._prai("prai-2w-redis-pg", 2, self.redis_url, self.pg_url)
-            if a.baseline_src is not None:
+                for n in sorted({1, *a.workers}):
+                    if want(f"prai-{n}w-redis-pg"):
+                        self._prai(f"prai-{n}w-redis-pg", n, self.redis_url, self.pg_url)
+            if a.baseline_src is not None and want("prai-baseline-redis"):
                 self._prai(
                     "prai-baseline-redis", 1, self.redis_url, sqlite("baseline"), src=a.baseline_src, budgets=False
                 )
         venv = a.litellm_venv
-        if (venv / "bin" / "litellm").exists():
+        if not want("litellm-2w"):
+            pass
+        elif (venv / "bin" / "litellm").exists():
             self._start_litellm(venv, 2)
         else:
             self.notes.append(f"LiteLLM not measured: {venv}/bin/litellm is missing (pip install 'litellm[proxy]')")
@@ -434,6 +457,30 @@ def _round_ratio(res: dict[str, dict[str, list[float]]], a: str, b: str, k: str 
     return round(statistics.median(pairs), 3) if pairs else None
 
 
+TARGETS = ("direct", "passthrough", "prai-1w-mem", "prai-1w-redis", "prai-1w-redis-pg", "prai-2w-redis-pg",
+           "prai-baseline-redis", "litellm-2w")
+
+
+def _counts(text: str) -> list[int]:
+    """``--workers``: ``"2,4"`` -> ``[2, 4]`` (each at least 2; 1 worker always runs as the reference)."""
+    try:
+        counts = sorted({int(x) for x in text.split(",") if x.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of worker counts: write e.g. 2,4") from None
+    if not counts or counts[0] < 2:
+        raise argparse.ArgumentTypeError(f"{text!r}: worker counts start at 2 (1 worker is always the reference)")
+    return counts
+
+
+def _names(text: str) -> set[str]:
+    """``--targets``: comma-separated names from TARGETS or ``prai-<n>w-redis-pg``; direct is added."""
+    names = {x.strip() for x in text.split(",") if x.strip()}
+    bad = sorted(n for n in names if n not in TARGETS and not re.fullmatch(r"prai-\d+w-redis-pg", n))
+    if bad:
+        raise argparse.ArgumentTypeError(f"unknown target(s) {', '.join(bad)}: choose from {', '.join(TARGETS)}")
+    return names | {"direct"}
+
+
 def goals(out: dict[str, Any]) -> dict[str, bool | None]:
     """Issue 16's goals, met or not (None: not measured in this run)."""
     r, p50, ttft = out["ratios"], out["added_p50_ms_1conn"], out["added_ttft_ms_64_streams"]
@@ -464,13 +511,21 @@ def main() -> int:
     ap.add_argument("--stream-requests", type=int, default=5000, help="streamed requests for the RSS check")
     ap.add_argument("--ttft-probes", type=int, default=100)
     ap.add_argument("--json", type=Path, help="write the results here")
+    ap.add_argument("--targets", type=_names, help="comma-separated targets to run (default: all); direct always runs")
+    ap.add_argument("--workers", type=_counts, default=[2],
+                    help="worker counts of the Redis + PostgreSQL scaling targets, e.g. 2,4 (default: 2)")
+    ap.add_argument("--tools", type=Path, default=TOOLS, help="folder with fake_upstream.py and chat.lua")
+    ap.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (at most the connections of a run)")
     args = ap.parse_args()
+    global FAST, LUA, WRK_THREADS
+    FAST, LUA, WRK_THREADS = args.tools / "fake_upstream.py", args.tools / "chat.lua", max(1, args.wrk_threads)
     if shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install -y wrk)", file=sys.stderr)
         return 2
-    if not FAST.exists():
-        print(f"{FAST} is missing (../shared/tools)", file=sys.stderr)
+    if not FAST.exists() or not LUA.exists():
+        print(f"{FAST} or {LUA} is missing: pass --tools with a copy of ../shared/tools", file=sys.stderr)
         return 2
+    t_start = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="prai-bench-"))
     stack = Stack(args, workdir)
     res: dict[str, dict[str, list[float]]] = {}
@@ -479,6 +534,7 @@ def main() -> int:
     try:
         stack.start()
         names = list(stack.urls)
+        print(f"[{time.monotonic() - t_start:.0f} s] started: {', '.join(names)}", file=sys.stderr, flush=True)
         res = {n: {"rps32": [], "p50_1": [], "rps256": [], "p99_256": [], "non2xx": [], "socket_errors": []}
                for n in names}
         for n in names:  # warm-up
@@ -487,10 +543,13 @@ def main() -> int:
         for rnd in range(args.rounds):
             for n in names if rnd % 2 == 0 else names[::-1]:
                 url, key = stack.urls[n], stack.key(n)
-                print(f"round {rnd + 1}: {n}", file=sys.stderr)
+                print(f"[{time.monotonic() - t_start:.0f} s] round {rnd + 1}: {n}", file=sys.stderr, flush=True)
                 w32 = wrk(url, key, 32, args.duration, stack.watch(n))
                 w1 = wrk(url, key, 1, max(2.0, args.duration / 2))
                 w = wrk(url, key, 256, args.duration)
+                for conns, r in ((32, w32), (1, w1), (256, w)):
+                    print(json.dumps({"round": rnd + 1, "target": n, "conns": conns,
+                                      **{k: round(v, 3) for k, v in r.items()}}), file=sys.stderr, flush=True)
                 res[n]["rps32"].append(w32["rps"])
                 res[n]["p50_1"].append(w1["p50_ms"])
                 res[n]["rps256"].append(w["rps"])
@@ -508,18 +567,21 @@ def main() -> int:
             if n in stack.urls:
                 probe[n] = (stack.urls[n], stack.key(n))
         ttft = {n: [] for n in probe}
-        for rnd in range(args.rounds):
+        for rnd in range(args.rounds if args.ttft_probes > 0 else 0):
             order = list(probe) if rnd % 2 == 0 else list(probe)[::-1]
             for n in order:
                 url, key = probe[n]
                 ttft[n].append(ttft_under_load(url, key, "stream", probes=args.ttft_probes))
-        rss = [stack.rss_mib("prai-1w-mem")]
-        for _ in range(2):
-            asyncio.run(_closed_loop(stack.urls["prai-1w-mem"], stack.key("prai-1w-mem"), "stream",
-                                     args.stream_requests, 64))
-            rss.append(stack.rss_mib("prai-1w-mem"))
-        out["rss_mib_prai_1w_mem"] = {"start": rss[0], f"after_{args.stream_requests}": rss[1],
-                                      f"after_{2 * args.stream_requests}": rss[2]}
+                print(json.dumps({"round": rnd + 1, "target": n, "ttft_ms_64_streams": round(ttft[n][-1], 3)}),
+                      file=sys.stderr, flush=True)
+        if args.stream_requests > 0 and "prai-1w-mem" in stack.urls:
+            rss = [stack.rss_mib("prai-1w-mem")]
+            for _ in range(2):
+                asyncio.run(_closed_loop(stack.urls["prai-1w-mem"], stack.key("prai-1w-mem"), "stream",
+                                         args.stream_requests, 64))
+                rss.append(stack.rss_mib("prai-1w-mem"))
+            out["rss_mib_prai_1w_mem"] = {"start": rss[0], f"after_{args.stream_requests}": rss[1],
+                                          f"after_{2 * args.stream_requests}": rss[2]}
     finally:
         stack.stop()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -536,6 +598,7 @@ def main() -> int:
             "duration_s": args.duration,
             "rounds": args.rounds,
             "cpus": os.cpu_count(),
+            "wrk_threads": WRK_THREADS,
             "loadavg_end": os.getloadavg(),
             "median": med,
             "per_round": {n: {k: [round(x, 3) for x in v] for k, v in d.items() if k in ("rps32", "p50_1", "rps256",
@@ -545,11 +608,13 @@ def main() -> int:
             "ttft_ms_64_streams": ttft_med,
             "ttft_ms_64_streams_per_round": {n: [round(x, 3) for x in v] for n, v in ttft.items()},
             "added_ttft_ms_64_streams": {n: round(v - ttft_med["direct"], 3) for n, v in ttft_med.items()
-                                         if n != "direct"},
+                                         if n != "direct" and "direct" in ttft_med},
             "ratios": {
                 "redis_vs_mem (goal >= 0.8)": _ratio(med, "prai-1w-redis", "prai-1w-mem"),
                 "2w_vs_1w_redis_pg (goal >= 1.6)": _ratio(med, "prai-2w-redis-pg", "prai-1w-redis-pg"),
                 "2w_vs_1w_redis_pg_at_256": _ratio(med, "prai-2w-redis-pg", "prai-1w-redis-pg", "rps256"),
+                **{f"{w}w_vs_1w_redis_pg{at}": _ratio(med, f"prai-{w}w-redis-pg", "prai-1w-redis-pg", k)
+                   for w in args.workers if w > 2 for at, k in (("", "rps32"), ("_at_256", "rps256"))},
                 "prai_2w_vs_litellm_2w (goal >= 25)": _ratio(med, "prai-2w-redis-pg", "litellm-2w"),
                 "prai_1w_mem_vs_passthrough": _ratio(med, "prai-1w-mem", "passthrough"),
                 "prai_1w_redis_vs_baseline_redis": _ratio(med, "prai-1w-redis", "prai-baseline-redis"),
@@ -561,6 +626,8 @@ def main() -> int:
                 "redis_vs_mem": _round_ratio(res, "prai-1w-redis", "prai-1w-mem"),
                 "2w_vs_1w_redis_pg": _round_ratio(res, "prai-2w-redis-pg", "prai-1w-redis-pg"),
                 "2w_vs_1w_redis_pg_at_256": _round_ratio(res, "prai-2w-redis-pg", "prai-1w-redis-pg", "rps256"),
+                **{f"{w}w_vs_1w_redis_pg{at}": _round_ratio(res, f"prai-{w}w-redis-pg", "prai-1w-redis-pg", k)
+                   for w in args.workers if w > 2 for at, k in (("", "rps32"), ("_at_256", "rps256"))},
                 "prai_2w_vs_litellm_2w": _round_ratio(res, "prai-2w-redis-pg", "litellm-2w"),
                 "prai_2w_vs_litellm_2w_at_256": _round_ratio(res, "prai-2w-redis-pg", "litellm-2w", "rps256"),
                 "prai_1w_mem_vs_passthrough": _round_ratio(res, "prai-1w-mem", "passthrough"),
