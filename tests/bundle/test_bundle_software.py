@@ -211,6 +211,31 @@ def test_check_target_refuses_another_python_or_platform(tmp_path: Path) -> None
         assert proc.returncode == 9 and "is for CPython 3.12" in proc.stderr, proc.stderr
 
 
+@pytest.mark.parametrize("version", [(3, 11), (3, 12)])
+def test_wheel_fits_agrees_with_packaging_tags(version: tuple[int, int]) -> None:
+    """``install.sh``'s standard-library check accepts exactly the wheels pip would (the
+    `packaging` library's tag sets are the oracle): ``py37-none-any`` (interegular, a vLLM
+    dependency) installs on 3.11, ``py312`` does not."""
+    from packaging.tags import compatible_tags, cpython_tags
+    from packaging.utils import parse_wheel_filename
+
+    platforms = [f"manylinux_2_{n}_x86_64" for n in range(36, 16, -1)] + ["manylinux2014_x86_64", "linux_x86_64"]
+    interpreter = f"cp{version[0]}{version[1]}"  # as pip passes it
+    supported = set(cpython_tags(version, platforms=platforms)) | set(
+        compatible_tags(version, interpreter=interpreter, platforms=platforms))
+    names = [
+        "interegular-0.3.3-py37-none-any.whl", "six-1.17.0-py2.py3-none-any.whl", "x-1-py3-none-any.whl",
+        "x-1-py312-none-any.whl", "x-1-py311-none-any.whl", "x-1-py30-none-any.whl", "x-1-py2-none-any.whl",
+        "x-1-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl", "x-1-cp312-cp312-manylinux_2_28_x86_64.whl",
+        "x-1-cp39-abi3-manylinux_2_31_x86_64.whl", "x-1-cp313-abi3-manylinux_2_28_x86_64.whl",
+        "x-1-cp311-none-any.whl", "x-1-py3-none-manylinux_2_40_x86_64.whl", "x-1-cp311-cp311-musllinux_1_2_x86_64.whl",
+        "x-1-py3-none-manylinux_2_28_aarch64.whl", "x-1-pp310-pypy310_pp73-manylinux_2_28_x86_64.whl",
+    ]
+    for name in names:
+        expected = any(t in supported for t in parse_wheel_filename(name)[3])
+        assert wheel_fits(name, impl="cpython", version=version, machine="x86_64", glibc=(2, 36)) == expected, name
+
+
 def test_expand_platform() -> None:
     tags = expand_platform("manylinux_2_28_x86_64")
     assert tags[0] == "manylinux_2_28_x86_64" and "manylinux2014_x86_64" in tags and "manylinux_2_17_x86_64" in tags

@@ -61,8 +61,12 @@ def _platform_fits(tag: str, machine: str, glibc: tuple[int, int] | None) -> boo
 def _python_fits(py_tag: str, abi_tag: str, impl: str, version: tuple[int, int]) -> bool:
     major, minor = version
     if py_tag.startswith("py"):
+        # pip's compatible tags: py3 and py30 … py3N for this 3.N (packaging.tags.compatible_tags)
         digits = py_tag[2:]
-        return digits in (str(major), f"{major}{minor}") and abi_tag == "none"
+        if abi_tag != "none" or not digits.startswith(str(major)):
+            return False
+        rest = digits[len(str(major)):]
+        return rest == "" or (rest.isdigit() and int(rest) <= minor)
     if py_tag.startswith("cp") and impl == "cpython":
         digits = py_tag[2:]
         if abi_tag == "abi3":
