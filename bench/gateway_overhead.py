@@ -7,6 +7,8 @@ load from this machine with ``wrk`` (Debian package) and ``../shared/tools/chat.
 - ``passthrough``: a bare raw-ASGI + aiohttp proxy (``bench/_passthrough.py``), the ceiling;
 - ``prai-1w-mem``: ``prai gateway``, 1 worker, limits and budgets in memory, SQLite audit;
 - ``prai-1w-redis``: 1 worker, limits and budgets in Redis, SQLite audit;
+- ``prai-1w-redis-lease`` (``--lease-s``, default 1; 0 leaves it out): the same with local
+  leases (``ratelimit.lease_s``: most requests admitted without a Redis round trip);
 - ``prai-1w-redis-pg``: 1 worker, Redis + PostgreSQL (the reference for scaling out);
 - ``prai-2w-redis-pg``: 2 workers on one port, Redis + PostgreSQL;
 - ``prai-baseline-redis`` (with ``--baseline-src``): another checkout's gateway, 1 worker,
@@ -267,6 +269,8 @@ class Stack:
         self._prai("prai-1w-mem", 1, "memory://", sqlite("mem"))
         if self.redis_url:
             self._prai("prai-1w-redis", 1, self.redis_url, sqlite("redis"))
+            if a.lease_s > 0:
+                self._prai("prai-1w-redis-lease", 1, self.redis_url, sqlite("lease"), lease_s=a.lease_s)
             if self.pg_url:
                 self._prai("prai-1w-redis-pg", 1, self.redis_url, self.pg_url)
                 self._prai("prai-2w-redis-pg", 2, self.redis_url, self.pg_url)
@@ -317,7 +321,15 @@ class Stack:
             self.notes.append(f"PostgreSQL not measured ({type(exc).__name__}: {exc})")
 
     def _prai(
-        self, name: str, workers: int, limits_url: str, db_url: str, *, src: Path | None = None, budgets: bool = True
+        self,
+        name: str,
+        workers: int,
+        limits_url: str,
+        db_url: str,
+        *,
+        src: Path | None = None,
+        budgets: bool = True,
+        lease_s: float = 0.0,
     ) -> None:
         port = free_port()
         d = self.workdir / name
@@ -337,7 +349,7 @@ class Stack:
                 ],
                 "tenants": [tenant],
                 "storage": {"url": db_url, "journal_dir": str(d / "journal")},
-                "ratelimit": {"url": limits_url},
+                "ratelimit": {"url": limits_url, **({"lease_s": lease_s} if lease_s else {})},
             }
         }
         path = d / "kitchen.yaml"
@@ -444,6 +456,7 @@ def goals(out: dict[str, Any]) -> dict[str, bool | None]:
     prai = [n for n in p50 if n.startswith("prai")]
     return {
         "redis_vs_mem >= 0.8": at_least(r["redis_vs_mem (goal >= 0.8)"], 0.8),
+        "redis_lease_vs_mem >= 0.8": at_least(r["redis_lease_vs_mem (goal >= 0.8)"], 0.8),
         "2w_vs_1w_redis_pg >= 1.6": at_least(r["2w_vs_1w_redis_pg (goal >= 1.6)"], 1.6),
         "prai_2w_vs_litellm_2w >= 25": at_least(r["prai_2w_vs_litellm_2w (goal >= 25)"], 25),
         **{f"added_p50_1conn <= 0.5 ms: {n}": p50[n] <= 0.5 for n in prai},
@@ -464,6 +477,8 @@ def main() -> int:
     ap.add_argument("--stream-requests", type=int, default=5000, help="streamed requests for the RSS check")
     ap.add_argument("--ttft-probes", type=int, default=100)
     ap.add_argument("--json", type=Path, help="write the results here")
+    ap.add_argument("--lease-s", type=float, default=1.0,
+                    help="ratelimit.lease_s of the prai-1w-redis-lease target (0: no such target)")
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install -y wrk)", file=sys.stderr)
@@ -504,7 +519,7 @@ def main() -> int:
                         res[n].setdefault(k + "_32", []).append(v)
                 res[n].setdefault("wrk_cpu_pct_256", []).append(w["wrk_cpu_pct"])
         probe = {"direct": (stack.stream_upstream, "sk-none")}
-        for n in ("prai-1w-mem", "prai-1w-redis", "prai-2w-redis-pg"):
+        for n in ("prai-1w-mem", "prai-1w-redis", "prai-1w-redis-lease", "prai-2w-redis-pg"):
             if n in stack.urls:
                 probe[n] = (stack.urls[n], stack.key(n))
         ttft = {n: [] for n in probe}
@@ -548,6 +563,7 @@ def main() -> int:
                                          if n != "direct"},
             "ratios": {
                 "redis_vs_mem (goal >= 0.8)": _ratio(med, "prai-1w-redis", "prai-1w-mem"),
+                "redis_lease_vs_mem (goal >= 0.8)": _ratio(med, "prai-1w-redis-lease", "prai-1w-mem"),
                 "2w_vs_1w_redis_pg (goal >= 1.6)": _ratio(med, "prai-2w-redis-pg", "prai-1w-redis-pg"),
                 "2w_vs_1w_redis_pg_at_256": _ratio(med, "prai-2w-redis-pg", "prai-1w-redis-pg", "rps256"),
                 "prai_2w_vs_litellm_2w (goal >= 25)": _ratio(med, "prai-2w-redis-pg", "litellm-2w"),
@@ -559,6 +575,7 @@ def main() -> int:
             },
             "ratios_median_of_rounds": {
                 "redis_vs_mem": _round_ratio(res, "prai-1w-redis", "prai-1w-mem"),
+                "redis_lease_vs_mem": _round_ratio(res, "prai-1w-redis-lease", "prai-1w-mem"),
                 "2w_vs_1w_redis_pg": _round_ratio(res, "prai-2w-redis-pg", "prai-1w-redis-pg"),
                 "2w_vs_1w_redis_pg_at_256": _round_ratio(res, "prai-2w-redis-pg", "prai-1w-redis-pg", "rps256"),
                 "prai_2w_vs_litellm_2w": _round_ratio(res, "prai-2w-redis-pg", "litellm-2w"),
