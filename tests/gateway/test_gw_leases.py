@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
+import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +19,9 @@ import redis as syncredis
 
 from prai.config.gateway import GatewayConfig
 from prai.errors import BudgetExceeded, RateLimited
+from prai.gateway.budgets import BudgetClock
 from prai.gateway.ratelimit import Charge, Limiter
+from tests.gateway._gwutil import FakeUpstream, Gateway, RedisServer, http_json
 
 
 def _utc(iso: str) -> float:
@@ -205,3 +211,104 @@ def test_lease_given_back_when_its_minute_ends(redis_url: str) -> None:
         await lim.close()
 
     asyncio.run(run())
+
+
+# --- through real gateway processes ------------------------------------------------------
+
+CHAT = {"model": "fake", "messages": [{"role": "user", "content": "hi"}]}
+
+
+def _lease_cfg(tenant: str, upstream: str, redis: str, db: Path, i: int, budget: int) -> dict[str, Any]:
+    return {
+        "upstreams": [{"name": "main", "base_urls": [upstream]}],
+        "tenants": [{"name": tenant, "projects": [{
+            "name": "p",
+            "limits": {"max_tokens_per_request": 16, "requests_per_minute": 100_000, "concurrent_requests": 640},
+            "budget": {"tokens_per_day": budget, "soft_percent": 100},
+        }]}],
+        "ratelimit": {"url": redis, "lease_s": 0.5, "timeout_s": 0.3},
+        "storage": {"url": f"sqlite:///{db}", "journal_dir": str(db.parent / f"journal{i}"), "flush_interval_s": 0.05},
+    }
+
+
+def test_budget_shared_by_two_gateways_with_leases(
+    make_gateway: Callable[..., Gateway], fake_upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    """Two gateway processes with leases share a day budget: never overshot by more than
+    one request's tokens, far fewer Redis script calls than requests, and once both
+    processes stop, Redis holds exactly the tokens the clients were answered with."""
+    redis = RedisServer(tmp_path / "redis").start()
+    tenant = "e" + uuid.uuid4().hex[:8]
+    limit = 64 * 150  # budget leases of 150 tokens: about 4 requests each
+    try:
+        gws = [make_gateway(_lease_cfg(tenant, fake_upstream.url, redis.url, tmp_path / "gw.db", i, limit),
+                            sub=f"g{i}").start() for i in range(2)]
+        key = gws[0].key(tenant, "p")
+        r = syncredis.Redis.from_url(redis.url)
+        calls0 = _script_calls(r)
+        lock = threading.Lock()
+        tokens_ok, answered = [0], [0]
+
+        def client(n: int) -> None:
+            i = n
+            while True:
+                i += 1
+                st, _, body = http_json(gws[i % 2].v1("/chat/completions"), CHAT, key=key)
+                with lock:
+                    if st == 200:
+                        tokens_ok[0] += body["usage"]["total_tokens"]
+                        answered[0] += 1
+                        continue
+                    assert st == 429 and body["error"]["type"] == "budget_exceeded", (st, body)
+                    if "budget exceeded" in body["error"]["message"]:
+                        return
+
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(180)
+        calls = _script_calls(r) - calls0
+        one_request = 15  # the fake upstream's usage per answer
+        assert limit <= tokens_ok[0] <= limit + one_request, tokens_ok[0]
+        # without leases every answered request costs two script calls (admit, settle)
+        assert calls < answered[0], (calls, answered[0])
+        for g in gws:
+            g.stop()  # gives the leases back
+        day = BudgetClock().periods()[0].label
+        assert int(r.hget(f"prai:{{{tenant}}}:b:p:p:d:{day}", "t") or 0) == tokens_ok[0]
+        assert r.zcard(f"prai:{{{tenant}}}:cc:{tenant}/p") == 0
+    finally:
+        redis.stop()
+
+
+def test_redis_stopped_with_leases_held(
+    make_gateway: Callable[..., Gateway], fake_upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    """With leases, Redis stopping is noticed within ``lease_s``: then 503s, then recovery."""
+    redis = RedisServer(tmp_path / "redis").start()
+    tenant = "s" + uuid.uuid4().hex[:8]
+    try:
+        gw = make_gateway(_lease_cfg(tenant, fake_upstream.url, redis.url, tmp_path / "gw.db", 0, 10**9)).start()
+        key = gw.key(tenant, "p")
+        for _ in range(20):
+            assert http_json(gw.v1("/chat/completions"), CHAT, key=key)[0] == 200
+        redis.stop()
+        t0 = time.monotonic()
+        while http_json(gw.v1("/chat/completions"), CHAT, key=key)[0] == 200:
+            assert time.monotonic() - t0 < 0.5 + 1.0, "admitted from a lease after lease_s"
+        assert [http_json(gw.v1("/chat/completions"), CHAT, key=key)[0] for _ in range(3)] == [503] * 3
+        redis.start()
+        deadline = time.monotonic() + 15
+        while http_json(gw.v1("/chat/completions"), CHAT, key=key)[0] != 200:
+            assert time.monotonic() < deadline, "no recovery"
+            time.sleep(0.1)
+    finally:
+        redis.stop()
+    gw.stop()
+    assert "Traceback" not in gw.output()
+
+
+def _script_calls(r: syncredis.Redis) -> int:
+    stats = r.info("commandstats")
+    return sum(int(v["calls"]) for k, v in stats.items() if k in ("cmdstat_evalsha", "cmdstat_eval"))
