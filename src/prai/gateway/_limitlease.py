@@ -7,7 +7,8 @@ limit (at most :data:`MAX_SLOTS` slots) and a reservation of a sixty-fourth of e
 budget (:data:`BUDGET_SHARE`). Requests are then admitted in this process while the lease
 covers them: their cost in every window, one slot, their budget reservation. A lease
 retires when it cannot cover a request a fresh lease would, when its minute window, day
-or month ends, or ``lease_s`` seconds after it was taken; once its last request has
+or month ends, or ``lease_s`` seconds after it was taken (the next one is taken at three
+quarters of that, so requests rarely wait for Redis at the switch); once its last request has
 finished it is given back in one ``SETTLE`` call: unused window units are returned, its
 slots freed, its reservation replaced by the real usage of its requests.
 
@@ -94,6 +95,7 @@ class Lease:
         "idx",
         "inflight",
         "left",
+        "renew_at",
         "retired",
         "size",
         "tok_delta",
@@ -105,6 +107,8 @@ class Lease:
         self.call = call
         self.size = size
         self.expires = expires
+        # the next lease is taken ahead, so requests need not wait for Redis at the switch
+        self.renew_at = call.now + (expires - call.now) * 0.75
         rates = call.plan.rates
         self.idx = int(call.now // rates[0].period_s) if rates else 0
         self.left = list(size.costs)
@@ -185,6 +189,8 @@ class LeaseBook:
                 lease.inflight += 1
                 lease.held_t += rt
                 lease.held_y += ry
+                if now >= lease.renew_at and now >= self._busy.get(pid, 0.0):
+                    self._start(plan, lease.size, now, day, month)
                 return lease
             if not self._fits_fresh(lease.size, costs, rt, ry):
                 return None  # too large for any lease: this one stays for the next requests
@@ -194,11 +200,15 @@ class LeaseBook:
             self._sizes[pid] = lease_size(plan)
         size = self._sizes[pid]
         if size is not None and now >= self._busy.get(pid, 0.0) and self._fits_fresh(size, costs, rt, ry):
-            self._busy[pid] = float("inf")
-            task = asyncio.get_running_loop().create_task(self._take_new(plan, size, now, day, month))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._start(plan, size, now, day, month)
         return None
+
+    def _start(self, plan: Plan, size: LeaseSize, now: float, day: Period, month: Period) -> None:
+        """Take a new lease in the background (one at a time per plan)."""
+        self._busy[id(plan)] = float("inf")
+        task = asyncio.get_running_loop().create_task(self._take_new(plan, size, now, day, month))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     @staticmethod
     def _fits_fresh(size: LeaseSize, costs: list[int], rt: int, ry: int) -> bool:
