@@ -302,6 +302,8 @@ class LeaseBook:
     async def close(self, timeout_s: float) -> None:
         """Give every lease back (also those with requests still running) and wait for the
         calls to be sent, at most ``timeout_s``."""
+        if self._tasks:  # a lease being taken is given back too once it arrives
+            await asyncio.wait(set(self._tasks), timeout=timeout_s)
         for t in list(self._tasks):
             t.cancel()
         for pid, lease in list(self._current.items()):
