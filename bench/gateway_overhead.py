@@ -7,6 +7,8 @@ load from this machine with ``wrk`` (Debian package) and ``../shared/tools/chat.
 - ``passthrough``: a bare raw-ASGI + aiohttp proxy (``bench/_passthrough.py``), the ceiling;
 - ``prai-1w-mem``: ``prai gateway``, 1 worker, limits and budgets in memory, SQLite audit;
 - ``prai-1w-redis``: 1 worker, limits and budgets in Redis, SQLite audit;
+- ``prai-1w-redis-lease`` (``--lease-s``, default 1; 0 leaves it out): the same with local
+  leases (``ratelimit.lease_s``: most requests admitted without a Redis round trip);
 - ``prai-1w-redis-pg``: 1 worker, Redis + PostgreSQL (the reference for scaling out);
 - ``prai-2w-redis-pg``: 2 workers on one port, Redis + PostgreSQL (``--workers 2,4`` adds
   ``prai-4w-redis-pg``, and so on);
@@ -276,7 +278,8 @@ class Stack:
             pt = free_port()
             self.pids["passthrough"] = self._start([sys.executable, str(PASS), str(pt), self.upstream, "1"]).pid
             self.urls["passthrough"] = f"http://127.0.0.1:{pt}"
-        if any(self.wanted(n) for n in ("prai-1w-redis", "prai-baseline-redis", *self.pg_targets)):
+        redis_targets = ("prai-1w-redis", "prai-1w-redis-lease", "prai-baseline-redis", *self.pg_targets)
+        if any(self.wanted(n) for n in redis_targets):
             self._start_redis()
         if any(self.wanted(n) for n in self.pg_targets):
             self._create_pg()
@@ -287,6 +290,8 @@ class Stack:
         if self.redis_url:
             if want("prai-1w-redis"):
                 self._prai("prai-1w-redis", 1, self.redis_url, sqlite("redis"))
+            if a.lease_s > 0 and want("prai-1w-redis-lease"):
+                self._prai("prai-1w-redis-lease", 1, self.redis_url, sqlite("lease"), lease_s=a.lease_s)
             if self.pg_url:
                 for n in sorted({1, *a.workers}):
                     if want(f"prai-{n}w-redis-pg"):
@@ -340,7 +345,15 @@ class Stack:
             self.notes.append(f"PostgreSQL not measured ({type(exc).__name__}: {exc})")
 
     def _prai(
-        self, name: str, workers: int, limits_url: str, db_url: str, *, src: Path | None = None, budgets: bool = True
+        self,
+        name: str,
+        workers: int,
+        limits_url: str,
+        db_url: str,
+        *,
+        src: Path | None = None,
+        budgets: bool = True,
+        lease_s: float = 0.0,
     ) -> None:
         port = free_port()
         d = self.workdir / name
@@ -360,7 +373,7 @@ class Stack:
                 ],
                 "tenants": [tenant],
                 "storage": {"url": db_url, "journal_dir": str(d / "journal")},
-                "ratelimit": {"url": limits_url},
+                "ratelimit": {"url": limits_url, **({"lease_s": lease_s} if lease_s else {})},
             }
         }
         path = d / "kitchen.yaml"
@@ -457,8 +470,8 @@ def _round_ratio(res: dict[str, dict[str, list[float]]], a: str, b: str, k: str 
     return round(statistics.median(pairs), 3) if pairs else None
 
 
-TARGETS = ("direct", "passthrough", "prai-1w-mem", "prai-1w-redis", "prai-1w-redis-pg", "prai-2w-redis-pg",
-           "prai-baseline-redis", "litellm-2w")
+TARGETS = ("direct", "passthrough", "prai-1w-mem", "prai-1w-redis", "prai-1w-redis-lease", "prai-1w-redis-pg",
+           "prai-2w-redis-pg", "prai-baseline-redis", "litellm-2w")
 
 
 def _counts(text: str) -> list[int]:
@@ -491,6 +504,7 @@ def goals(out: dict[str, Any]) -> dict[str, bool | None]:
     prai = [n for n in p50 if n.startswith("prai")]
     return {
         "redis_vs_mem >= 0.8": at_least(r["redis_vs_mem (goal >= 0.8)"], 0.8),
+        "redis_lease_vs_mem >= 0.8": at_least(r["redis_lease_vs_mem (goal >= 0.8)"], 0.8),
         "2w_vs_1w_redis_pg >= 1.6": at_least(r["2w_vs_1w_redis_pg (goal >= 1.6)"], 1.6),
         "prai_2w_vs_litellm_2w >= 25": at_least(r["prai_2w_vs_litellm_2w (goal >= 25)"], 25),
         **{f"added_p50_1conn <= 0.5 ms: {n}": p50[n] <= 0.5 for n in prai},
@@ -516,6 +530,8 @@ def main() -> int:
                     help="worker counts of the Redis + PostgreSQL scaling targets, e.g. 2,4 (default: 2)")
     ap.add_argument("--tools", type=Path, default=TOOLS, help="folder with fake_upstream.py and chat.lua")
     ap.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (at most the connections of a run)")
+    ap.add_argument("--lease-s", type=float, default=1.0,
+                    help="ratelimit.lease_s of the prai-1w-redis-lease target (0: no such target)")
     args = ap.parse_args()
     global FAST, LUA, WRK_THREADS
     FAST, LUA, WRK_THREADS = args.tools / "fake_upstream.py", args.tools / "chat.lua", max(1, args.wrk_threads)
@@ -563,7 +579,7 @@ def main() -> int:
                         res[n].setdefault(k + "_32", []).append(v)
                 res[n].setdefault("wrk_cpu_pct_256", []).append(w["wrk_cpu_pct"])
         probe = {"direct": (stack.stream_upstream, "sk-none")}
-        for n in ("prai-1w-mem", "prai-1w-redis", "prai-2w-redis-pg"):
+        for n in ("prai-1w-mem", "prai-1w-redis", "prai-1w-redis-lease", "prai-2w-redis-pg"):
             if n in stack.urls:
                 probe[n] = (stack.urls[n], stack.key(n))
         ttft = {n: [] for n in probe}
@@ -611,6 +627,7 @@ def main() -> int:
                                          if n != "direct" and "direct" in ttft_med},
             "ratios": {
                 "redis_vs_mem (goal >= 0.8)": _ratio(med, "prai-1w-redis", "prai-1w-mem"),
+                "redis_lease_vs_mem (goal >= 0.8)": _ratio(med, "prai-1w-redis-lease", "prai-1w-mem"),
                 "2w_vs_1w_redis_pg (goal >= 1.6)": _ratio(med, "prai-2w-redis-pg", "prai-1w-redis-pg"),
                 "2w_vs_1w_redis_pg_at_256": _ratio(med, "prai-2w-redis-pg", "prai-1w-redis-pg", "rps256"),
                 **{f"{w}w_vs_1w_redis_pg{at}": _ratio(med, f"prai-{w}w-redis-pg", "prai-1w-redis-pg", k)
@@ -624,6 +641,7 @@ def main() -> int:
             },
             "ratios_median_of_rounds": {
                 "redis_vs_mem": _round_ratio(res, "prai-1w-redis", "prai-1w-mem"),
+                "redis_lease_vs_mem": _round_ratio(res, "prai-1w-redis-lease", "prai-1w-mem"),
                 "2w_vs_1w_redis_pg": _round_ratio(res, "prai-2w-redis-pg", "prai-1w-redis-pg"),
                 "2w_vs_1w_redis_pg_at_256": _round_ratio(res, "prai-2w-redis-pg", "prai-1w-redis-pg", "rps256"),
                 **{f"{w}w_vs_1w_redis_pg{at}": _round_ratio(res, f"prai-{w}w-redis-pg", "prai-1w-redis-pg", k)

@@ -242,11 +242,22 @@ class RateLimitStoreConfig(StrictModel):
         timeout_s: seconds a store call may take before the store counts as unreachable
             (connection refused fails at once; this bounds a store that does not answer;
             an overloaded gateway can be late by more than half a second).
+        lease_s: 0 (default): every request is admitted by one Redis round trip. Above
+            0: each gateway process takes *leases* — a sixteenth of each per-minute and
+            concurrency limit, a sixty-fourth of each budget below its soft threshold —
+            in one round trip and admits requests from them locally, giving each lease
+            back (its unused part and the usage) after at most ``lease_s`` seconds. Limits
+            and budgets stay exact (a lease is charged before anything is admitted from
+            it; only what is left near a limit, or past a soft threshold, goes request by
+            request); the price: a process can hold allowance another one is refused,
+            and when Redis becomes unreachable, or a process dies, for up to ``lease_s``
+            seconds (see :mod:`prai.gateway._limitlease`). Redis stores only.
     """
 
     url: str = "memory://"
     fail_open: bool = False
     timeout_s: float = Field(default=3.0, gt=0, le=30)
+    lease_s: float = Field(default=0.0, ge=0, le=60)
 
     @field_validator("url")
     @classmethod

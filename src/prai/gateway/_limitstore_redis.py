@@ -37,7 +37,8 @@ local now = tonumber(ARGV[1])
 local rid = ARGV[2]
 local stale = tonumber(ARGV[3])
 local nr, nc, nb = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local a, k = 7, 1
+local slots, lease = tonumber(ARGV[7]), ARGV[8] == '1'
+local a, k = 9, 1
 local rate_keys, rate_cost, rate_ttl = {}, {}, {}
 for i = 1, nr do
   local limit, period, cost, start = tonumber(ARGV[a]), tonumber(ARGV[a+1]), tonumber(ARGV[a+2]), tonumber(ARGV[a+3])
@@ -55,7 +56,7 @@ local conc_keys = {}
 for i = 1, nc do
   local limit = tonumber(ARGV[a]); a = a + 1
   redis.call('ZREMRANGEBYSCORE', KEYS[k], '-inf', now - stale)
-  if redis.call('ZCARD', KEYS[k]) >= limit then
+  if redis.call('ZCARD', KEYS[k]) + slots > limit then
     return {0, 'conc', i}
   end
   conc_keys[i] = KEYS[k]
@@ -113,6 +114,14 @@ for i = 1, nb do
       if ly > 0 and used_y + res_y >= ly then
         return {0, 'budget', i, p, 'y', tostring(used_y), tostring(res_y)}
       end
+      -- a lease never takes a budget past its soft threshold: requests admitted from it
+      -- would not see the threshold (near it, every request is admitted here)
+      if lease and lt > 0 and (used_t + res_t + rt) * 100 >= lt * soft_pct then
+        return {0, 'budget', i, p, 't', tostring(used_t), tostring(res_t)}
+      end
+      if lease and ly > 0 and (used_y + res_y + ry) * 100 >= ly * soft_pct then
+        return {0, 'budget', i, p, 'y', tostring(used_y), tostring(res_y)}
+      end
       if lt > 0 then
         local r = lt - used_t - res_t
         if rem_t < 0 or r < rem_t then rem_t = r end
@@ -133,8 +142,14 @@ for i = 1, nr do
   redis.call('INCRBY', rate_keys[i], rate_cost[i])
   redis.call('EXPIRE', rate_keys[i], rate_ttl[i])
 end
+local members = {}
+if slots == 1 then
+  members = {now, rid}
+else
+  for j = 1, slots do members[#members + 1] = now; members[#members + 1] = rid .. '#' .. j end
+end
 for i = 1, nc do
-  redis.call('ZADD', conc_keys[i], now, rid)
+  redis.call('ZADD', conc_keys[i], unpack(members))
   redis.call('EXPIRE', conc_keys[i], math.ceil(stale))
 end
 for i = 1, nb do
@@ -159,7 +174,8 @@ return out
 SETTLE = _SPLIT + r"""
 local rid = ARGV[1]
 local nr, nc, nb = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local a, k = 5, 1
+local slots, nref = tonumber(ARGV[5]), tonumber(ARGV[6])
+local a, k = 7, 1
 for i = 1, nr do
   local delta, ttl = tonumber(ARGV[a]), tonumber(ARGV[a+1])
   a = a + 2
@@ -169,8 +185,20 @@ for i = 1, nr do
   end
   k = k + 1
 end
+-- a lease's unused units go back to the window it was charged to (if still kept)
+for i = 1, nref do
+  local n = tonumber(ARGV[a]); a = a + 1
+  local left = tonumber(redis.call('GET', KEYS[k]) or '0')
+  if left > 0 then redis.call('DECRBY', KEYS[k], math.min(n, left)) end
+  k = k + 1
+end
+local members = {rid}
+if slots > 1 then
+  members = {}
+  for j = 1, slots do members[j] = rid .. '#' .. j end
+end
 for i = 1, nc do
-  redis.call('ZREM', KEYS[k], rid)
+  redis.call('ZREM', KEYS[k], unpack(members))
   k = k + 1
 end
 for i = 1, nb do

@@ -116,6 +116,10 @@ class AdmitCall:
             for counters the store does not have yet.
         stale_after_s: seconds after which a concurrency slot or reservation of a dead
             gateway is dropped.
+        slots: concurrency slots taken (1 for a request; a lease takes several, held as
+            members ``rid#1`` … ``rid#N``).
+        lease: a lease (:mod:`._limitlease`): budgets also refuse it when it would take
+            their usage past the soft threshold.
     """
 
     plan: Plan
@@ -128,6 +132,8 @@ class AdmitCall:
     month: Period
     seeds: dict[tuple[int, int], tuple[int, int]]
     stale_after_s: float
+    slots: int = 1
+    lease: bool = False
 
     def budget_keys(self, b: BudgetItem) -> tuple[str, str, str, str]:
         """(day hash, month hash, reservation hash, reservation expiry zset)."""
@@ -148,6 +154,8 @@ class AdmitCall:
             len(p.rates),
             len(p.concs),
             len(p.budgets),
+            self.slots,
+            1 if self.lease else 0,
         ]
         for item, cost in zip(p.rates, self.costs, strict=True):
             idx = int(self.now // item.period_s)
@@ -243,23 +251,38 @@ class AdmitResult:
 class SettleCall:
     """After the answer: token corrections for the tokens-per-minute windows (``deltas``,
     one per ``plan.token_rates`` item, charged to the window of ``now``), concurrency
-    slots to free, and the real usage (tokens, micro-yen) for every budget."""
+    slots to free, and the real usage (tokens, micro-yen) for every budget.
+
+    A lease given back also returns its unused units (``refunds``, one per
+    ``plan.rates`` item, taken back from the window the lease was charged to)."""
 
     admit: AdmitCall
     now: float
     deltas: list[int]
     used_t: int
     used_y: int
+    refunds: list[int] = field(default_factory=list)
 
     def redis_args(self) -> tuple[list[str], list[Any]]:
         """KEYS and ARGV of the ``SETTLE`` script."""
         p = self.admit.plan
         toks = p.token_rates
         keys: list[str] = []
-        args: list[Any] = [self.admit.rid, len(toks), len(p.concs), len(p.budgets)]
+        refunds = [(r, n) for r, n in zip(p.rates, self.refunds, strict=False) if n > 0]
+        args: list[Any] = [
+            self.admit.rid,
+            len(toks),
+            len(p.concs),
+            len(p.budgets),
+            self.admit.slots,
+            len(refunds),
+        ]
         for item, delta in zip(toks, self.deltas, strict=True):
             keys.append(window_key(item, int(self.now // item.period_s)))
             args += [delta, item.period_s * 2 + 1]
+        for item, n in refunds:
+            keys.append(window_key(item, int(self.admit.now // item.period_s)))
+            args.append(n)
         keys += [c.key for c in p.concs]
         ttl_d, ttl_m = self.admit.period_ttls()
         for b in p.budgets:

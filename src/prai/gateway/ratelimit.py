@@ -19,6 +19,10 @@ by at most the last admitted request's tokens (exactly so when requests carry
 ``max_tokens`` or the project caps it; otherwise in-flight completions are not reserved).
 Counters missing in the store are seeded from the audit log (:mod:`.budgets`).
 
+Leases (``ratelimit.lease_s`` > 0, Redis only): each process takes a share of every limit
+and budget in one round trip and admits requests from it locally; exact within the
+bounds above, see :mod:`._limitlease`.
+
 Store faults: a store that cannot be reached answers 503 (:class:`LimitStoreUnavailable`)
 or, with ``ratelimit.fail_open``, lets requests through unlimited; both are counted in
 ``prai_gateway_limit_store_errors_total``. Settlements that fail are retried in the
@@ -39,6 +43,7 @@ from typing import Any
 
 from prai.config.gateway import GatewayConfig
 from prai.errors import BudgetExceeded, LimitStoreUnavailable, RateLimited
+from prai.gateway._limitlease import Lease, LeaseBook
 from prai.gateway._limitstore_memory import MemoryStore
 from prai.gateway._limittypes import (
     AdmitCall,
@@ -118,6 +123,10 @@ class Charge:
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     soft: list[SoftState] = field(default_factory=list)
     settled: bool = False
+    #: admitted from this process's lease (``call`` is then the lease's), with the
+    #: reservation (tokens, micro-yen) it holds in the lease
+    lease: Lease | None = None
+    reserved: tuple[int, int] = (0, 0)
 
 
 class Limiter:
@@ -153,6 +162,7 @@ class Limiter:
             self.store = RedisStore(url, timeout_s=cfg.ratelimit.timeout_s)
         self.shared = not url.startswith("memory://")
         self.fail_open = cfg.ratelimit.fail_open
+        self.cfg_timeout_s = cfg.ratelimit.timeout_s
         self.clock = clock or BudgetClock(cfg.budget_timezone)
         self.usage_source = usage_source
         self.on_store_error = on_store_error
@@ -162,6 +172,15 @@ class Limiter:
         self._retry: collections.deque[SettleCall] = collections.deque(maxlen=100_000)
         self._retry_task: asyncio.Task[None] | None = None
         self._last_warning = 0.0
+        self.leases: LeaseBook | None = None
+        if self.shared and cfg.ratelimit.lease_s > 0:
+            self.leases = LeaseBook(
+                cfg.ratelimit.lease_s,
+                lambda: self.clock.now(),
+                self._store_admit,
+                self._send_settle,
+                stale_after_s,
+            )
 
     # --- plans ----------------------------------------------------------------------
 
@@ -240,25 +259,27 @@ class Limiter:
         now = self.clock.now()
         day, month = self.clock.periods(now)
         cost_t = max(prompt_tokens, 1)
+        costs = [1 if r.kind == "requests" else cost_t for r in plan.rates]
+        reserve_t = reserve_tokens if plan.budgets else 0
+        reserve_y = reserve_micro_yen if plan.budgets else 0
+        if self.leases is not None:
+            lease = self.leases.take(plan, costs, reserve_t, reserve_y, now, day, month)
+            if lease is not None:
+                return Charge(call=lease.call, charged_tokens=cost_t, lease=lease, reserved=(reserve_t, reserve_y))
         call = AdmitCall(
             plan=plan,
             rid=rid,
             now=now,
-            costs=[1 if r.kind == "requests" else cost_t for r in plan.rates],
-            reserve_t=reserve_tokens if plan.budgets else 0,
-            reserve_y=reserve_micro_yen if plan.budgets else 0,
+            costs=costs,
+            reserve_t=reserve_t,
+            reserve_y=reserve_y,
             day=day,
             month=month,
             seeds={},
             stale_after_s=self.stale_after_s,
         )
         try:
-            res = await self.store.admit(call)
-            for _ in range(2):
-                if not res.need_seed:
-                    break
-                call.seeds.update(await self._seeds(plan, res.need_seed, day, month))
-                res = await self.store.admit(call)
+            res = await self._store_admit(call)
         except Exception as exc:  # redis errors, OSError, timeouts: the store is unreachable
             # A call that timed out may still have been applied: give its slots back later.
             self._retry_later(SettleCall(call, now, [0] * len(plan.token_rates), 0, 0))
@@ -270,6 +291,17 @@ class Limiter:
         charge = Charge(call=call, charged_tokens=cost_t)
         self._budget_state(charge, res)
         return charge
+
+    async def _store_admit(self, call: AdmitCall) -> AdmitResult:
+        """Run ``call`` in the store, seeding missing budget counters from the audit log
+        (at most two more round trips). Raises what the store raises."""
+        res = await self.store.admit(call)
+        for _ in range(2):
+            if not res.need_seed:
+                break
+            call.seeds.update(await self._seeds(call.plan, res.need_seed, call.day, call.month))
+            res = await self.store.admit(call)
+        return res
 
     async def _seeds(
         self, plan: Plan, need: list[tuple[int, int]], day: Period, month: Period
@@ -403,6 +435,17 @@ class Limiter:
         if charge.settled:
             return
         charge.settled = True
+        if charge.lease is not None:
+            assert self.leases is not None
+            self.leases.settle(
+                charge.lease,
+                charged_tokens=charge.charged_tokens,
+                real_tokens=real_tokens,
+                micro_yen=micro_yen,
+                rt=charge.reserved[0],
+                ry=charge.reserved[1],
+            )
+            return
         plan = charge.call.plan
         real = real_tokens if real_tokens is not None else 0
         delta = real - charge.charged_tokens if real_tokens is not None else 0
@@ -413,15 +456,20 @@ class Limiter:
             used_t=real if plan.budgets else 0,
             used_y=micro_yen if plan.budgets else 0,
         )
+        fut = self._send_settle(call)
+        if fut is not None and wait:
+            await asyncio.wait([fut])
+
+    def _send_settle(self, call: SettleCall) -> asyncio.Future[Any] | None:
+        """Queue ``call`` for the store; a failure is retried in the background."""
         try:
             fut = self.store.settle_soon(call)
         except Exception as exc:
             self._settle_failed(call, exc)
-            return
+            return None
         if fut is not None:
             fut.add_done_callback(lambda f: self._settle_done(f, call))
-            if wait:
-                await asyncio.wait([fut])
+        return fut
 
     def _settle_done(self, fut: asyncio.Future[Any], call: SettleCall) -> None:
         exc = fut.exception() if not fut.cancelled() else asyncio.CancelledError()
@@ -454,7 +502,11 @@ class Limiter:
         return len(self._retry)
 
     async def close(self) -> None:
-        """Send what is queued (bounded by the store's timeout), stop retrying, close."""
+        """Give leases back, send what is queued (bounded by the store's timeout), stop
+        retrying, close."""
+        if self.leases is not None:
+            with contextlib.suppress(Exception):
+                await self.leases.close(self.cfg_timeout_s)
         if self._retry_task is not None:
             self._retry_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
