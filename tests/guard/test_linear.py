@@ -35,8 +35,8 @@ from guard_scan import ADVERSARIAL, NUMBERS, corpus
 LINEAR_MARGIN = 3.0  # per-KB cost at 200 KB over that at 20 KB (quadratic: ~10)
 TYPICAL_MARGIN = 15.0  # per-KB cost of a pattern over typical text's (the goal: 10)
 #: ... and of numbers where nothing repeats: each is validated, so the cost follows the
-#: candidates (10-19x measured on the shared 2-core VM; 15-45x before; the old deep path
-#: for 4-4-4-4 cards, 45x, fails it)
+#: candidates (6-17x on the shared 2-core VM, up to 21x under load; before: 9-45x, and the
+#: old path for 4-4-4-4 cards, 45x, fails it)
 NUMBERS_MARGIN = 30.0
 
 STRUCTURED = Scanner(

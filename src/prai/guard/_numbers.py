@@ -237,24 +237,40 @@ _DIGIT_CHARS = "0123456789"
 
 def _few_digits_none(judge: _Judge, run: str, a: int) -> bool:
     """True when a short ASCII run at ``a`` outside tables holds at most nine digits and
-    :func:`_run_numbers` certainly finds nothing in it (without splitting it into groups).
-    Five and nine digits make no number; six to eight are a bank account only after a
-    label, log key or ``+`` right before them (which a stretch that starts inside the run
-    cannot have: digits lie between), seven also a postal code (〒 or a postal word
-    before it, 3-4 before an address: not judged here, the run is then read)."""
+    :func:`_run_numbers` certainly finds nothing in it. Five and nine digits make no
+    number; six to eight are a bank account only after a label, log key or ``+`` right
+    before them (which a stretch that starts inside the run cannot have: digits lie
+    between); seven also a postal code, but only as 7 or 3-4 (the run is then read)."""
     total = len(run) - run.count(" ") - run.count("-")  # (ASCII separators: space, -)
     if total > 9:
         return False
-    if total > 6:  # a stretch of seven digits: all, or all but one or two at the ends
+    if total >= 7:  # a stretch of seven digits (all, or all but one or two at the ends)
         head = len(run) - len(run.lstrip(_DIGIT_CHARS))
         tail = len(run) - len(run.rstrip(_DIGIT_CHARS))
-        if total == 7 or (total == 8 and 1 in (head, tail)) or (
-            total == 9 and (2 in (head, tail) or head == tail == 1)
-        ):
-            return False
+        if (total == 7 or (total == 8 and 1 in (head, tail))
+                or (total == 9 and (2 in (head, tail) or head == tail == 1))):
+            lens = list(map(len, _SEP_SPLIT.split(run)[0::2]))  # ... shaped like a postal code?
+        else:
+            lens = []
+        for i in range(len(lens)):
+            k = 0
+            for j in range(i, len(lens)):
+                k += lens[j]
+                if k >= 7:
+                    if k == 7 and j == i + 1 and lens[i] == 3:
+                        return False
+                    if k == 7 and j == i and (i > 0 or _postal_word_before(judge, a)):
+                        return False  # (7 digits alone: after 〒 or a postal word)
+                    break
     if a == 0:
         return True
     return _no_label_before(judge, a)
+
+
+def _postal_word_before(judge: _Judge, a: int) -> bool:
+    """〒 or a postal word before ``a`` where :func:`_classify` looks for them."""
+    return "〒" in judge.t[max(0, a - 3) : a] or _CTX_POSTAL.search(
+        judge.low, max(0, a - judge.low_ctx), a) is not None
 
 
 def _no_label_before(judge: _Judge, a: int) -> bool:
