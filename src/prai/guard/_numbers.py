@@ -304,18 +304,16 @@ def _run_numbers(judge: _Judge, run: str, a: int, deadline: Deadline) -> list[Hi
     n = len(digits)
     if not run.isascii():
         digits = list(map(ascii_digits, digits))
-    whole = n <= 4  # the whole run was judged as one number (and is none)
+    lined_up = True  # the digit groups are the text's
     if n == 5 and digits[0] == "81" and digits[1] == "0" and a > 0 and t[a - 1] in "+＋":
         digits, n = [digits[0], *digits[2:]], 4  # +81 (0)3 …: drop the bracketed trunk 0
-        whole = False  # (its groups no longer line up with the text's)
+        lined_up = False
     lens = list(map(len, digits))
     total = sum(lens)
     if n <= 4 and 5 <= total <= 19:  # the common case: the whole run is one number
         hit = _classify(t, judge.low, "".join(digits), a, b, lens, judge.low_ctx, judge.cells)
         if hit:
             return [hit]
-    else:
-        whole = False
     if n == 1:
         return []
     longest = max(lens)
@@ -327,7 +325,9 @@ def _run_numbers(judge: _Judge, run: str, a: int, deadline: Deadline) -> list[Hi
         return []
     if longest <= 2:  # at most two short groups per number: < 5 digits
         return []
-    if whole and (
+    # Below, every candidate but the whole run: judged above when it is one (four groups
+    # at most, 5-19 digits), as _numbers_in_groups would take it.
+    if lined_up and (
         _SPACE.search(run) is None
         or max(total - lens[0], total - lens[-1]) < 5
         or (
@@ -347,8 +347,10 @@ def _inner_may_hold(
     tables) other than the whole run: False when every shorter stretch of its groups is
     ruled out by what :func:`_classify` reads first. Six to eight digits are a bank
     account only after a label, log key or ``+`` right before them, which a stretch that
-    starts inside the run cannot have; seven a postal code only as 3-4 or after a postal
-    word or 〒; ten or eleven a phone only from a 0 (or after ``+``) grouped as a phone,
+    starts inside the run cannot have; seven a postal code only as 7 or 3-4 after a postal
+    word or 〒, or as 3-4 at an end of the run (an address or a romaji prefecture beside
+    it: inside the run only digits and separators are, with which no municipality
+    starts); ten or eleven a phone only from a 0 (or after ``+``) grouped as a phone,
     valid or after a phone word; twelve a My Number only with its check digit, or a
     driver's licence after its word; thirteen to nineteen a card only with an issuer and
     a Luhn check (thirteen: or a Corporate Number's check digit, a 5-8 bank account).
@@ -379,10 +381,11 @@ def _inner_may_hold(
                         label = plus or _log_key(t, a) is not None or _bank_near(low, a, None)
                     if label:
                         return True
-                if k == 7 and (
-                    (j == i + 1 and lens[i] == 3)
-                    or (j == i and ("〒" in t[max(0, reach[0] - 2) : reach[1]]
-                                    or near(_CTX_POSTAL)))
+                if k == 7 and (j == i or (j == i + 1 and lens[i] == 3)) and (
+                    # 3-4 at an end of the run: an address or romaji prefecture beside it
+                    (j == i + 1 and (i == 0 or j == n - 1))
+                    or "〒" in t[max(0, reach[0] - 2) : reach[1]]
+                    or near(_CTX_POSTAL)  # (else only after 〒 or a postal word)
                 ):
                     return True
                 if k <= 8:
