@@ -525,6 +525,18 @@ def _numbers_in_run(judge: _Judge, a: int, b: int, deadline: Deadline) -> Iterat
             nxt = e
 
 
+class _Spaced(dict[str, bool]):
+    """Whether a separator (1-3 separator characters: a bounded set) holds whitespace,
+    remembered: a dict lookup per separator instead of a regex search."""
+
+    def __missing__(self, sep: str) -> bool:
+        got = self[sep] = _SPACE.search(sep) is not None
+        return got
+
+
+_SPACED = _Spaced()
+
+
 def _deep_numbers(judge: _Judge, p: int, b: int, deadline: Deadline) -> Iterator[Hit]:
     """The numbers deep inside a run from the group at ``p`` (a start: after a separator
     holding whitespace, shaped like a number without context) to the run's end ``b``, as
@@ -538,7 +550,7 @@ def _deep_numbers(judge: _Judge, p: int, b: int, deadline: Deadline) -> Iterator
     n = len(digits)
     offsets = list(accumulate(map(len, pieces), initial=p))
     starts, ends = offsets[0::2], offsets[1::2]
-    spaced = list(map(bool, map(_SPACE.search, pieces[1::2])))
+    spaced = list(map(_SPACED.__getitem__, pieces[1::2]))
     short = list(map((3).__gt__, lens))
     # the groups a number may start at: the first, and those after whitespace shaped like
     # a number found without context (C-level passes; the loop visits only these)
@@ -679,12 +691,12 @@ def _deep_classify(
     t: str, low: str, d: str, s: int, e: int, lens: list[int], low_ctx: int
 ) -> Hit | None:
     """:func:`_classify` of a candidate deep inside a run of digit groups, outside any
-    table: ``t[s - 1]`` is a separator and the ``low_ctx`` (>= 3) characters before ``s``
-    lie inside the run (digits and separators). There no context word, bank label, log
-    key, ``+``, bracket or 〒 can be in reach, so only the digits, their grouping and the
-    characters right beside the number (:func:`_left_ok`, :func:`_right_ok`) decide; the
-    branches of :func:`_classify` that read more are taken by calling it (7 digits as
-    3-4: a postal code before an address)."""
+    table, not at its end: the separators before ``s`` and after ``e`` hold whitespace and
+    the ``low_ctx`` (>= 3) characters before ``s`` lie inside the run (digits and
+    separators). There no context word, bank label, log key, ``+``, bracket or 〒 can be
+    in reach, and :func:`_left_ok` and :func:`_right_ok` hold, so only the digits and
+    their grouping decide; the branch of :func:`_classify` that reads more is taken by
+    calling it (7 digits as 3-4: a postal code before an address)."""
     n = len(d)
     if n in (5, 9):
         return None
@@ -701,8 +713,8 @@ def _deep_classify(
         return None
     elif n != 12 and d[0] != "0":  # 10-11 digits: a phone, 0…
         return None
-    if not _left_ok(t, s) or not _right_ok(t, low, e):
-        return None
+    # (_left_ok and _right_ok hold: a separator holding whitespace lies on each side, so
+    # neither a word character, a "-" joined to one nor a currency sign touches the digits)
     if n >= 13:
         if issuer and not (n == 13 and ean13_valid(d)):
             return ("pii.payment_card", s, e, 0.99)
