@@ -152,9 +152,20 @@ def test_numbers_fast_paths_change_no_finding(monkeypatch: pytest.MonkeyPatch) -
                  " ".join("".join(r.choice("0123456789") for _ in range(4)) for _ in range(4))
                  for _ in range(r.randint(5, 60))]
         texts.append(r.choice([" ", "  ", " - ", "\u3000"]).join(items))
+    # numbers right after +, a bracket, 〒, a key or a label, inside short runs of groups
+    for _ in range(1500):
+        groups = ["81" if k == 0 and r.random() < 0.3 else "".join(
+            r.choice("0123456789") for _ in range(r.choice([1, 2, 3, 4, 4, 5, 7, 8, 10, 12])))
+            for k in range(r.randint(1, 6))]
+        run = groups[0] + "".join(r.choice([" ", "-", "  ", "\u3000"]) + g for g in groups[1:])
+        texts.append(r.choice(["+", "(", "〒", "=", '"tel":"', "口座番号：", "電話 ", "Tokyo ", ""])
+                     + run + r.choice(["", " ", "東京都港区", ")", "円", " Tokyo"]))
     scanner = Scanner()
     scanner.load()
     fast = [scanner.scan(t) for t in texts]
+    # +81 and ten digits inside a longer run: a phone (found by the stretches inside it)
+    assert [(f.detector, f.start, f.end) for f in scanner.scan("+81 9012345678 5")] == [
+        ("pii.phone_jp", 0, 14)]
     monkeypatch.setattr(_numbers, "_deep_number_from", _general_deep_number_from)
     monkeypatch.setattr(_numbers, "_no_number_in_quads", lambda d, lens: [False] * len(d))
     monkeypatch.setattr(_numbers, "_inner_may_hold", lambda *args: True)

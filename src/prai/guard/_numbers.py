@@ -351,8 +351,8 @@ def _inner_may_hold(
     word or 〒, or as 3-4 at an end of the run (an address or a romaji prefecture beside
     it: inside the run only digits and separators are, with which no municipality
     starts); ten or eleven a phone only from a 0 (or after ``+``) grouped as a phone,
-    valid or after a phone word; twelve a My Number only with its check digit, or a
-    driver's licence after its word; thirteen to nineteen a card only with an issuer and
+    valid or after a phone word; twelve a My Number only with its check digit, a
+    driver's licence after its word, or a phone after ``+``; thirteen to nineteen a card only with an issuer and
     a Luhn check (thirteen: or a Corporate Number's check digit, a 5-8 bank account).
     The words are looked for once, in the run and the ``low_ctx`` characters before it
     (more than any stretch's context reads)."""
@@ -398,8 +398,8 @@ def _inner_may_hold(
                     and (jp_phone_valid(d, False) or near(_CTX_PHONE))
                 ):
                     return True
-            elif k == 12:
-                if my_number_valid(d) or near(_CTX_LICENSE):
+            elif k == 12:  # (after +: +81 and ten digits, a phone)
+                if (i == 0 and plus) or my_number_valid(d) or near(_CTX_LICENSE):
                     return True
             elif card_issuer(d) or (k == 13 and corporate_number_valid(d)):
                 return True
