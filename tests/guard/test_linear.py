@@ -160,12 +160,25 @@ def test_numbers_fast_paths_change_no_finding(monkeypatch: pytest.MonkeyPatch) -
         run = groups[0] + "".join(r.choice([" ", "-", "  ", "\u3000"]) + g for g in groups[1:])
         texts.append(r.choice(["+", "(", "〒", "=", '"tel":"', "口座番号：", "電話 ", "Tokyo ", ""])
                      + run + r.choice(["", " ", "東京都港区", ")", "円", " Tokyo"]))
+    # ... and in table cells (a quoted cell's end skips the next character: a cell may
+    # start inside a run of digits, and its header then is the context there)
+    for _ in range(300):
+        rows = ["name,account no,tel,zip"]
+        for _ in range(r.randint(1, 5)):
+            cells = [r.choice(["", '"a,b"', "口座 ", "+"]) + " ".join(
+                "".join(r.choice("0123456789") for _ in range(r.choice([2, 4, 6, 7, 10])))
+                for _ in range(r.randint(1, 4))) for _ in range(r.choice([3, 4, 4]))]
+            rows.append(",".join(cells))
+        texts.append("\n".join(rows))
     scanner = Scanner()
     scanner.load()
     fast = [scanner.scan(t) for t in texts]
     # +81 and ten digits inside a longer run: a phone (found by the stretches inside it)
     assert [(f.detector, f.start, f.end) for f in scanner.scan("+81 9012345678 5")] == [
         ("pii.phone_jp", 0, 14)]
+    # six digits in a cell under "account no" that starts inside the run
+    found = scanner.scan('name,account no,tel,zip\n"a,b"0523  535392  0244,x,y\n')
+    assert ("pii.bank_account_jp", 35, 41) in [(f.detector, f.start, f.end) for f in found]
     monkeypatch.setattr(_numbers, "_deep_number_from", _general_deep_number_from)
     monkeypatch.setattr(_numbers, "_no_number_in_quads", lambda d, lens: [False] * len(d))
     monkeypatch.setattr(_numbers, "_inner_may_hold", lambda *args: True)

@@ -243,6 +243,15 @@ class CellIndex:
     def __bool__(self) -> bool:
         return bool(self.cells)
 
+    def starts_within(self, lo: int, hi: int) -> bool:
+        """Whether a cell holds offset ``lo`` or starts in ``lo + 1 … hi - 1`` (a quoted
+        cell's end skips the character after it, so a cell may start inside a run of
+        digits)."""
+        if self.at(lo) is not None:  # (finds the cells on first use)
+            return True
+        k = bisect_right(self._starts, lo)
+        return k < len(self._starts) and self._starts[k] < hi
+
     def at(self, pos: int) -> RawCell | None:
         """The cell holding offset ``pos`` (None when it lies in no cell)."""
         cells = self.cells

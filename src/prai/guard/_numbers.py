@@ -331,7 +331,7 @@ def _run_numbers(judge: _Judge, run: str, a: int, deadline: Deadline) -> list[Hi
         _SPACE.search(run) is None
         or max(total - lens[0], total - lens[-1]) < 5
         or (
-            (judge.cells is None or judge.cells.at(a) is None)  # (no cell starts inside it)
+            (judge.cells is None or not judge.cells.starts_within(a, b))  # (in no cell)
             and not _inner_may_hold(judge, a, pieces, digits, lens)
         )
     ):  # a number inside the run is set off by whitespace, and has five digits or more:
