@@ -170,9 +170,20 @@ def test_numbers_fast_paths_change_no_finding(monkeypatch: pytest.MonkeyPatch) -
                 for _ in range(r.randint(1, 4))) for _ in range(r.choice([3, 4, 4]))]
             rows.append(",".join(cells))
         texts.append("\n".join(rows))
+    # ... and seven digits shaped like a postal code (7, 3-4) among short groups, after 〒,
+    # a postal word or a romaji prefecture, before an address
+    for _ in range(1500):
+        shape = r.choice([[3, 4], [7], [1, 3, 4], [3, 4, 1], [1, 1, 7], [7, 1, 1], [2, 7], [1, 7]])
+        run = r.choice([" ", "-", " - ", "\u3000"]).join(
+            "".join(r.choice("0123456789") for _ in range(k)) for k in shape)
+        texts.append(r.choice(["〒 ", "〒", "郵便番号：", "zip ", "Tokyo ", "口座番号 ", "+", "x ", ""])
+                     + run + r.choice([" 東京都港区", " 港区", ", 大阪市北区", "\t福岡県", " Tokyo", ""]))
     scanner = Scanner()
     scanner.load()
     fast = [scanner.scan(t) for t in texts]
+    # seven digits after two one-digit groups and 〒: a postal code
+    assert [(f.detector, f.start, f.end) for f in scanner.scan("〒 6 6 - 9860824\u3000千代田区")] == [
+        ("pii.postal_code_jp", 8, 15)]
     # +81 and ten digits inside a longer run: a phone (found by the stretches inside it)
     assert [(f.detector, f.start, f.end) for f in scanner.scan("+81 9012345678 5")] == [
         ("pii.phone_jp", 0, 14)]

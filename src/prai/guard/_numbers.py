@@ -244,14 +244,13 @@ def _few_digits_none(judge: _Judge, run: str, a: int) -> bool:
     total = len(run) - run.count(" ") - run.count("-")  # (ASCII separators: space, -)
     if total > 9:
         return False
-    if total >= 7:  # a stretch of seven digits (all, or all but one or two at the ends)
+    if total >= 7:  # a stretch of seven digits: all, or all but one or two digits taken
+        # from the ends in whole groups (so the first or the last group is that short)
         head = len(run) - len(run.lstrip(_DIGIT_CHARS))
         tail = len(run) - len(run.rstrip(_DIGIT_CHARS))
-        if (total == 7 or (total == 8 and 1 in (head, tail))
-                or (total == 9 and (2 in (head, tail) or head == tail == 1))):
-            lens = list(map(len, _SEP_SPLIT.split(run)[0::2]))  # ... shaped like a postal code?
-        else:
-            lens = []
+        ends_short = total == 7 or min(head, tail) <= total - 7
+        # ... then shaped like a postal code?
+        lens = list(map(len, _SEP_SPLIT.split(run)[0::2])) if ends_short else []
         for i in range(len(lens)):
             k = 0
             for j in range(i, len(lens)):
