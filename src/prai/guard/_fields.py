@@ -121,8 +121,8 @@ def _header(t: str, ls: int, line: str) -> list[tuple[int, int]] | None:
     """The cells of ``line`` when it reads as a header line (see the module docstring)."""
     if len(line) > 400 or line.lstrip().startswith(("{", "[", "#", "//")):
         return None
-    if _DIGITS3.search(line):  # (three digits lie in one cell: no cell of a header has them)
-        return None
+    if '"' not in line and _DIGITS3.search(line):  # (unquoted, three digits lie in one
+        return None  # cell, and no cell of a header has them)
     tab = "\t" in line
     cells = _cells(line, ls, tab)
     if len(cells) < 2:
