@@ -203,13 +203,13 @@ def scan_numbers(
         if b - a > short_run or tabled:
             yield from _run_numbers(judge, run, a, deadline)
             continue
-        if b - a < 14 and run.isascii() and _few_digits_none(judge, run, a):
-            continue
         # a short run's numbers depend on the run and its surroundings alone: a text that
         # repeats one line of numbers judges each distinct line once
         if run not in judge.runs_seen:
             if len(judge.runs_seen) < MEMO_SIZE:
                 judge.runs_seen.add(run)
+            if b - a < 14 and run.isascii() and _few_digits_none(judge, run, a):
+                continue  # (a run seen before: the memo below is cheaper)
             yield from _run_numbers(judge, run, a, deadline)
             continue
         lo = a - judge.behind if a > judge.behind else 0
