@@ -21,9 +21,15 @@ in-process (one line, no traceback). Outcomes:
 * wrong acceptance (goal 0): verify passed, but (tars) GNU tar, GNU tar --ignore-zeros,
   bsdtar or tarfile (plain or ignore_zeros) extract other files or other bytes than the
   manifest lists; or (all kinds) `load` into a fresh directory does not produce exactly
-  the manifest's files; or a seed recipe that must be refused was accepted.
+  the manifest's files; or a seed recipe that must be refused was accepted;
+* written outside (goal 0): after `verify` anything in the case's folder, the run's work
+  folder, the working directory or at the places a hostile path names (``/x``, ``/etc/x``,
+  ``/tmp/x`` …) differs from before; after `load`, anything but its destination does.
 
-    .venv/bin/python bench/bundle_fuzz.py --inputs 20000 [--seed 1] [--keep-failures DIR]
+    .venv/bin/python bench/bundle_fuzz.py --inputs 20000 [--minutes M] [--seed 1] \
+        [--keep-failures DIR]
+
+Stops after ``--inputs`` inputs or ``--minutes`` minutes, whichever comes first.
 
 Prints one JSON line per 1000 inputs and a summary (JSON) at the end.
 """
@@ -40,6 +46,7 @@ import os
 import random
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tarfile
@@ -55,7 +62,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "bundle")
 import hostile_corpus as hc
 
 from prai.bundle import load_bundle, verify_bundle
+from prai.bundle.load_dir import RECEIPT as LOADED_RECORD
 from prai.bundle.manifest import CONTROL_FILES
+from prai.bundle.receipt import RECEIPT_NAME
 from prai.errors import PraiError
 
 EVIL_MEMBERS = [
@@ -269,6 +278,42 @@ def _disagreements(tar: Path, want: dict[str, bytes], work: Path) -> list[str]:
     return bad
 
 
+#: Places a hostile path could name outside a case's folder (absolute paths, "../x" from
+#: the work folder under /tmp): none may appear or change.
+PLACES = [Path(p) for p in ("/x", "/etc/x", "/etc/passwd", "/tmp/x", "/tmp/new", "/README",
+                            "/model", "/-rf", "/other", "/tmp/other", "/tmp/model")]
+
+State = dict[str, tuple[int, int, int]]
+
+
+def _state(work: Path, skip: Path | None = None) -> State:
+    """Every entry under ``work`` but ``skip`` (type, size, mtime), and the :data:`PLACES`."""
+    out: State = {}
+    for dp, dirs, files in os.walk(work):
+        if skip is not None:
+            dirs[:] = [x for x in dirs if Path(dp) / x != skip]
+        for name in dirs + files:
+            full = Path(dp) / name
+            try:
+                st = full.lstat()
+            except OSError:
+                continue
+            kind = stat.S_IFMT(st.st_mode)  # (a folder's size and time change with entries)
+            out[full.relative_to(work).as_posix()] = (
+                (kind, 0, 0) if kind == stat.S_IFDIR else (kind, st.st_size, st.st_mtime_ns))
+    for place in PLACES:
+        try:
+            st = place.lstat()
+        except OSError:
+            continue
+        out[str(place)] = (stat.S_IFMT(st.st_mode), st.st_size, st.st_mtime_ns)
+    return out
+
+
+def _changed(before: State, after: State) -> list[str]:
+    return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+
+
 def _cli_check(path: Path) -> str | None:
     """Run `prai bundle verify` in-process; a problem description or None."""
     from prai.cli.main import main
@@ -297,7 +342,9 @@ class Run:
         self.codes: Counter[int] = Counter()
         self.failures: list[dict[str, Any]] = []
         self.slowest = 0.0
+        self.slowest_family = ""
         self.n = 0
+        self.refused_loads = 0
 
     def case(self, family: str, make: Callable[[Path], tuple[Path, int | None]]) -> None:
         self.n += 1
@@ -312,7 +359,9 @@ class Run:
             return
         t0 = time.perf_counter()
         outcome = self._verify(family, path, expected, d)
-        self.slowest = max(self.slowest, time.perf_counter() - t0)
+        took = time.perf_counter() - t0
+        if took > self.slowest:
+            self.slowest, self.slowest_family = took, family
         if self.n % 10 == 0 and outcome != "crash":
             problem = _cli_check(path)
             if problem:
@@ -322,10 +371,16 @@ class Run:
 
     def _verify(self, family: str, path: Path, expected: int | None, d: Path) -> str:
         self.stats[f"tried {family}"] += 1
+        before = _state(self.work)
         try:
-            report = verify_bundle(path)
-            if not report.ok:
-                report.raise_for_problems()
+            try:
+                report = verify_bundle(path)
+                if not report.ok:
+                    report.raise_for_problems()
+            finally:
+                moved = _changed(before, _state(self.work))
+                if moved:
+                    self._fail("written outside", family, path, f"verify changed {moved[:3]}")
         except PraiError as exc:
             self.stats["refused"] += 1
             self.codes[exc.exit_code] += 1
@@ -334,6 +389,9 @@ class Run:
                 return "crash"
             if expected is not None and expected != exc.exit_code:
                 self.stats["seed: other exit code"] += 1
+            self.refused_loads += 1
+            if self.refused_loads % 5 == 1:  # load must refuse it too, before any write
+                return self._load_refused(family, path, d)
             return "refused"
         except Exception as exc:
             self._fail("crash", family, path, f"{type(exc).__name__}: {exc}"[:300])
@@ -345,10 +403,16 @@ class Run:
             return "wrong"
         assert report.manifest is not None
         want: dict[str, bytes] = {}
+        dest = d / "loaded"
+        before = _state(self.work)
         try:
             src_files = {f.path: f for f in report.manifest.files}
-            dest = d / "loaded"
-            load_bundle(path, str(dest))
+            try:
+                load_bundle(path, str(dest))
+            finally:
+                moved = _changed(before, _state(self.work, skip=dest))
+                if moved:
+                    self._fail("written outside", family, path, f"load changed {moved[:3]}")
             for p, f in src_files.items():
                 data = (dest / p).read_bytes()
                 if hashlib.sha256(data).hexdigest() != f.sha256:
@@ -357,7 +421,7 @@ class Run:
             loaded = {
                 (Path(dp) / fn).relative_to(dest).as_posix()
                 for dp, _ds, fns in os.walk(dest) for fn in fns
-            } - {".prai-loaded.json"}
+            } - {LOADED_RECORD, RECEIPT_NAME}
             if loaded != set(src_files):
                 raise AssertionError(f"load wrote {sorted(loaded ^ set(src_files))[:3]}")
         except PraiError as exc:
@@ -380,6 +444,29 @@ class Run:
                 return "wrong"
         return "ok"
 
+    def _load_refused(self, family: str, path: Path, d: Path) -> str:
+        """`load` of a bundle verify refused: a PraiError, nothing written anywhere (its
+        destination included)."""
+        self.stats["refused inputs also loaded"] += 1
+        dest = d / "loaded"
+        before = _state(self.work)
+        try:
+            load_bundle(path, str(dest))
+        except PraiError:
+            pass
+        except Exception as exc:
+            self._fail("crash", family, path, f"load: {type(exc).__name__}: {exc}"[:300])
+            return "crash"
+        else:
+            self._fail("wrong acceptance", family, path, "verify refused, load accepted")
+            return "wrong"
+        finally:
+            moved = _changed(before, _state(self.work))
+            if moved:
+                self._fail("written outside", family, path,
+                           f"refused load changed {moved[:3]}")
+        return "refused"
+
     def _fail(self, kind: str, family: str, path: Path, why: str) -> None:
         self.stats[kind + "s"] += 1
         entry = {"kind": kind, "family": family, "why": why, "dir": str(path.parent)}
@@ -394,13 +481,19 @@ class Run:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--inputs", type=int, default=2000)
+    ap.add_argument("--minutes", type=float, default=None,
+                    help="also stop after this many minutes")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--keep-failures", type=Path, default=None)
     args = ap.parse_args()
     rng = random.Random(args.seed)
     t0 = time.monotonic()
+    deadline = t0 + args.minutes * 60 if args.minutes else float("inf")
+    home = Path.cwd()
     with tempfile.TemporaryDirectory(prefix="prai-fuzz-") as tmp:
         work = Path(tmp)
+        (work / "cwd").mkdir()
+        os.chdir(work / "cwd")  # a relative path a reader wrongly uses lands here
         bases = _base_tars(work)
         base_manifest = hc.manifest_dict(hc.payload())
         run = Run(work, args.keep_failures)
@@ -462,7 +555,7 @@ def main() -> None:
             return index, None
 
         families = [("tar", tar_case), ("manifest", manifest_case), ("parts", parts_case)]
-        while run.n < args.inputs:
+        while run.n < args.inputs and time.monotonic() < deadline:
             family, make = families[run.n % 3] if rng.random() < 0.5 else rng.choice(families)
             run.case(family, make)
             if run.n % 1000 == 0:
@@ -477,8 +570,11 @@ def main() -> None:
             "refusals_by_exit_code": dict(sorted(run.codes.items())),
             "crashes": run.stats["crashs"],
             "wrong_acceptances": run.stats["wrong acceptances"],
+            "written_outside": run.stats["written outsides"],
+            "refused_inputs_also_loaded": run.stats["refused inputs also loaded"],
             "seed_recipes_with_other_exit_code": run.stats["seed: other exit code"],
             "slowest_input_seconds": round(run.slowest, 3),
+            "slowest_input_family": run.slowest_family,
             "tried_by_family": {k.removeprefix("tried "): v for k, v in run.stats.items()
                                 if k.startswith("tried ")},
             "accepted_by_family": {k.removeprefix("accepted "): v for k, v in run.stats.items()
@@ -487,6 +583,7 @@ def main() -> None:
             "generator_errors": run.stats["generator errors"],
             "failures": run.failures[:20],
         }
+        os.chdir(home)
         print(json.dumps(summary, indent=2, ensure_ascii=False))
 
 

@@ -121,6 +121,8 @@ def _header(t: str, ls: int, line: str) -> list[tuple[int, int]] | None:
     """The cells of ``line`` when it reads as a header line (see the module docstring)."""
     if len(line) > 400 or line.lstrip().startswith(("{", "[", "#", "//")):
         return None
+    if '"' not in line and _DIGITS3.search(line):  # (unquoted, three digits lie in one
+        return None  # cell, and no cell of a header has them)
     tab = "\t" in line
     cells = _cells(line, ls, tab)
     if len(cells) < 2:
@@ -240,6 +242,15 @@ class CellIndex:
 
     def __bool__(self) -> bool:
         return bool(self.cells)
+
+    def starts_within(self, lo: int, hi: int) -> bool:
+        """Whether a cell holds offset ``lo`` or starts in ``lo + 1 … hi - 1`` (a quoted
+        cell's end skips the character after it, so a cell may start inside a run of
+        digits)."""
+        if self.at(lo) is not None:  # (finds the cells on first use)
+            return True
+        k = bisect_right(self._starts, lo)
+        return k < len(self._starts) and self._starts[k] < hi
 
     def at(self, pos: int) -> RawCell | None:
         """The cell holding offset ``pos`` (None when it lies in no cell)."""

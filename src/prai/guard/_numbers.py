@@ -12,9 +12,9 @@ from __future__ import annotations
 import ipaddress
 import re
 from bisect import bisect_left
-from collections.abc import Iterator
-from itertools import accumulate, chain, repeat
-from operator import or_
+from collections.abc import Iterator, Mapping
+from itertools import accumulate, chain, compress, repeat
+from operator import add, and_, not_, or_, rshift, sub
 
 from prai.guard._checks import (
     card_issuer,
@@ -208,6 +208,8 @@ def scan_numbers(
         if run not in judge.runs_seen:
             if len(judge.runs_seen) < MEMO_SIZE:
                 judge.runs_seen.add(run)
+            if b - a < 14 and run.isascii() and _few_digits_none(judge, run, a):
+                continue  # (a run seen before: the memo below is cheaper)
             yield from _run_numbers(judge, run, a, deadline)
             continue
         lo = a - judge.behind if a > judge.behind else 0
@@ -228,6 +230,51 @@ def scan_numbers(
     yield from scan_kanji_phones(t, low, low_ctx)
     yield from scan_dotted_phones(t, low, low_ctx, cells)
     yield from scan_invoice(t)
+
+
+_DIGIT_CHARS = "0123456789"
+
+
+def _few_digits_none(judge: _Judge, run: str, a: int) -> bool:
+    """True when a short ASCII run at ``a`` outside tables holds at most nine digits and
+    :func:`_run_numbers` certainly finds nothing in it. Five and nine digits make no
+    number; six to eight are a bank account only after a label, log key or ``+`` right
+    before them (which a stretch that starts inside the run cannot have: digits lie
+    between); seven also a postal code, but only as 7 or 3-4 (the run is then read)."""
+    total = len(run) - run.count(" ") - run.count("-")  # (ASCII separators: space, -)
+    if total > 9:
+        return False
+    if total >= 7:  # a stretch of seven digits: all, or all but one or two digits taken
+        # from the ends in whole groups (so the first or the last group is that short)
+        head = len(run) - len(run.lstrip(_DIGIT_CHARS))
+        tail = len(run) - len(run.rstrip(_DIGIT_CHARS))
+        ends_short = total == 7 or min(head, tail) <= total - 7
+        # ... then shaped like a postal code?
+        lens = list(map(len, _SEP_SPLIT.split(run)[0::2])) if ends_short else []
+        for i in range(len(lens)):
+            k = 0
+            for j in range(i, len(lens)):
+                k += lens[j]
+                if k >= 7:
+                    if k == 7 and j == i + 1 and lens[i] == 3:
+                        return False
+                    if k == 7 and j == i and (i > 0 or _postal_word_before(judge, a)):
+                        return False  # (7 digits alone: after 〒 or a postal word)
+                    break
+    if a == 0:
+        return True
+    return _no_label_before(judge, a)
+
+
+def _postal_word_before(judge: _Judge, a: int) -> bool:
+    """〒 or a postal word before ``a`` where :func:`_classify` looks for them."""
+    return "〒" in judge.t[max(0, a - 3) : a] or _CTX_POSTAL.search(
+        judge.low, max(0, a - judge.low_ctx), a) is not None
+
+
+def _no_label_before(judge: _Judge, a: int) -> bool:
+    """No ``+``, log key or bank label right before ``a`` (see :func:`_classify`)."""
+    return judge.t[a - 1] not in "+＋\":=" and not _bank_label(judge.low, a)
 
 
 #: A run longer than this is no single number (four groups of up to 19 digits with three
@@ -256,10 +303,13 @@ def _run_numbers(judge: _Judge, run: str, a: int, deadline: Deadline) -> list[Hi
     n = len(digits)
     if not run.isascii():
         digits = list(map(ascii_digits, digits))
+    lined_up = True  # the digit groups are the text's
     if n == 5 and digits[0] == "81" and digits[1] == "0" and a > 0 and t[a - 1] in "+＋":
         digits, n = [digits[0], *digits[2:]], 4  # +81 (0)3 …: drop the bracketed trunk 0
+        lined_up = False
     lens = list(map(len, digits))
-    if n <= 4 and 5 <= sum(lens) <= 19:  # the common case: the whole run is one number
+    total = sum(lens)
+    if n <= 4 and 5 <= total <= 19:  # the common case: the whole run is one number
         hit = _classify(t, judge.low, "".join(digits), a, b, lens, judge.low_ctx, judge.cells)
         if hit:
             return [hit]
@@ -274,8 +324,85 @@ def _run_numbers(judge: _Judge, run: str, a: int, deadline: Deadline) -> list[Hi
         return []
     if longest <= 2:  # at most two short groups per number: < 5 digits
         return []
+    # Below, every candidate but the whole run: judged above when it is one (four groups
+    # at most, 5-19 digits), as _numbers_in_groups would take it.
+    if lined_up and (
+        _SPACE.search(run) is None
+        or max(total - lens[0], total - lens[-1]) < 5
+        or (
+            (judge.cells is None or not judge.cells.starts_within(a, b))  # (in no cell)
+            and not _inner_may_hold(judge, a, pieces, digits, lens)
+        )
+    ):  # a number inside the run is set off by whitespace, and has five digits or more:
+        return []  # without either, the whole run was the one candidate (judged above)
     # a run this short: lists of its few groups (also for +81 (0)…, the trunk 0 dropped)
     return list(_numbers_in_groups(judge, a, pieces, digits, lens, deadline))
+
+
+def _inner_may_hold(
+    judge: _Judge, a: int, pieces: list[str], digits: list[str], lens: list[int]
+) -> bool:
+    """Whether :func:`_numbers_in_groups` may find a number in a short run at ``a`` (outside
+    tables) other than the whole run: False when every shorter stretch of its groups is
+    ruled out by what :func:`_classify` reads first. Six to eight digits are a bank
+    account only after a label, log key or ``+`` right before them, which a stretch that
+    starts inside the run cannot have; seven a postal code only as 7 or 3-4 after a postal
+    word or 〒, or as 3-4 at an end of the run (an address or a romaji prefecture beside
+    it: inside the run only digits and separators are, with which no municipality
+    starts); ten or eleven a phone only from a 0 (or after ``+``) grouped as a phone,
+    valid or after a phone word; twelve a My Number only with its check digit, a
+    driver's licence after its word, or a phone after ``+``; thirteen to nineteen a card only with an issuer and
+    a Luhn check (thirteen: or a Corporate Number's check digit, a 5-8 bank account).
+    The words are looked for once, in the run and the ``low_ctx`` characters before it
+    (more than any stretch's context reads)."""
+    t, low = judge.t, judge.low
+    n = len(digits)
+    cum = list(accumulate(lens, initial=0))
+    plus = a > 0 and t[a - 1] in "+＋"
+    reach = (max(0, a - judge.low_ctx - 1), a + cum[-1] + len(pieces) // 2 * 3 + 1)
+    label: bool | None = None  # a bank label, log key or + before the run (asked once)
+    words: dict[re.Pattern[str], bool] = {}  # context words in reach (each asked once)
+
+    def near(pattern: re.Pattern[str]) -> bool:
+        got = words.get(pattern)
+        if got is None:
+            got = words[pattern] = pattern.search(low, *reach) is not None
+        return got
+
+    for i in range(n):
+        for j in range(i, n - 1 if i == 0 else n):
+            k = cum[j + 1] - cum[i]
+            if k < 6 or k == 9 or k > 19:
+                continue
+            if k <= 8 or (k == 13 and j == i + 1 and lens[i] == 5):
+                if i == 0:
+                    if label is None:
+                        label = plus or _log_key(t, a) is not None or _bank_near(low, a, None)
+                    if label:
+                        return True
+                if k == 7 and (j == i or (j == i + 1 and lens[i] == 3)) and (
+                    # 3-4 at an end of the run: an address or romaji prefecture beside it
+                    (j == i + 1 and (i == 0 or j == n - 1))
+                    or "〒" in t[max(0, reach[0] - 2) : reach[1]]
+                    or near(_CTX_POSTAL)  # (else only after 〒 or a postal word)
+                ):
+                    return True
+                if k <= 8:
+                    continue
+            d = "".join(digits[i : j + 1])
+            if k == 10 or k == 11:
+                if (i == 0 and plus) or (
+                    d[0] == "0"
+                    and _phone_grouping_ok(lens[i : j + 1], d)
+                    and (jp_phone_valid(d, False) or near(_CTX_PHONE))
+                ):
+                    return True
+            elif k == 12:  # (after +: +81 and ten digits, a phone)
+                if (i == 0 and plus) or my_number_valid(d) or near(_CTX_LICENSE):
+                    return True
+            elif card_issuer(d) or (k == 13 and corporate_number_valid(d)):
+                return True
+    return False
 
 
 #: Judgements remembered per scan by each memo of :class:`_Judge` (0: none; the findings
@@ -397,6 +524,18 @@ def _numbers_in_run(judge: _Judge, a: int, b: int, deadline: Deadline) -> Iterat
             nxt = e
 
 
+class _Spaced(dict[str, bool]):
+    """Whether a separator (1-3 separator characters: a bounded set) holds whitespace,
+    remembered: a dict lookup per separator instead of a regex search."""
+
+    def __missing__(self, sep: str) -> bool:
+        got = self[sep] = _SPACE.search(sep) is not None
+        return got
+
+
+_SPACED = _Spaced()
+
+
 def _deep_numbers(judge: _Judge, p: int, b: int, deadline: Deadline) -> Iterator[Hit]:
     """The numbers deep inside a run from the group at ``p`` (a start: after a separator
     holding whitespace, shaped like a number without context) to the run's end ``b``, as
@@ -410,22 +549,189 @@ def _deep_numbers(judge: _Judge, p: int, b: int, deadline: Deadline) -> Iterator
     n = len(digits)
     offsets = list(accumulate(map(len, pieces), initial=p))
     starts, ends = offsets[0::2], offsets[1::2]
-    spaced = list(map(bool, map(_SPACE.search, pieces[1::2])))
+    spaced = list(map(_SPACED.__getitem__, pieces[1::2]))
     short = list(map((3).__gt__, lens))
-    free = list(_context_free_starts(digits, lens))
-    i = 0
-    while i < n:
-        if i > 0 and not (spaced[i - 1] and free[i]):
-            i += 1
+    # the groups a number may start at: the first, and those after whitespace shaped like
+    # a number found without context (C-level passes; the loop visits only these)
+    free = _context_free_starts(digits[1:], lens[1:])
+    fast = judge.cells is None and judge.low_ctx >= 3  # see _deep_number_from
+    cum = list(accumulate(lens, initial=0)) if fast else []
+    if fast and n > 8 and lens.count(4) * 10 >= n * 9:  # mostly groups of four digits:
+        # not those where four such groups make no number (see there)
+        free = map(and_, free, map(not_, _no_number_in_quads(digits, lens)[1:]))
+    heads = chain((0,), compress(range(1, n), map(and_, spaced, free)))
+    nxt = 0  # the first group after the last number found
+    for i in heads:
+        if i < nxt:
             continue
         deadline.check()
-        j, hit, _ = _number_from(judge, i, starts, ends, spaced, short, digits, lens,
-                                 deep=True)
+        if fast:
+            j, hit = _deep_number_from(judge, i, starts, ends, spaced, short, digits, lens,
+                                       cum)
+        else:
+            j, hit, _ = _number_from(judge, i, starts, ends, spaced, short, digits, lens,
+                                     deep=True)
         if hit:
             yield hit
-            i = j + 1
+            nxt = j + 1
+
+
+def _no_number_in_quads(digits: list[str], lens: list[int]) -> list[bool]:
+    """For each group of a deep region outside tables, True where :func:`_deep_number_from`
+    certainly finds no number from it: the group and the next three have four digits each
+    (and a fifth group follows), the twelve digits of the first three fail the My Number
+    check and the sixteen of all four the Luhn check. From such a group the candidates are
+    4-4-4-4 (a card: Luhn), 4-4-4 (a My Number: its check digit), 4-4 and 4 (no number
+    deep inside a run). Computed for all groups at once by C-level passes over per-group
+    tables (:func:`_quad_tables`), so lists of random numbers cost no Python step for most
+    groups."""
+    n = len(digits)
+    m = n - 4  # groups 0 … n - 5: their four groups end before the region's last
+    luhn, mn_a, mn_b, mn_check, luhn_maybe = _quad_tables()
+    # the Luhn shares of four groups summed (a group of another length counts 1,000: the
+    # sum then says "not four groups of four", see luhn_maybe)
+    cum = list(accumulate(map(luhn.get, digits, repeat(1000)), initial=0))
+    maybe_card = map(luhn_maybe.__getitem__, map(sub, cum[4 : m + 4], cum[:m]))
+    # the third group's check digit against the first two groups' weighted sum (mod 11)
+    my_ok = map(and_, map(rshift, map(mn_check.get, digits[2 : m + 2], repeat(0)),
+                          map(add, map(mn_a.get, digits[:m], repeat(0)),
+                              map(mn_b.get, digits[1 : m + 1], repeat(0)))), repeat(1))
+    out = list(map(not_, map(or_, maybe_card, my_ok)))
+    return out + [False] * (n - len(out))
+
+
+_Tables = tuple[dict[str, int], dict[str, int], dict[str, int], dict[str, int], list[int]]
+_QUAD_TABLES: _Tables | None = None
+
+
+def _quad_tables() -> _Tables:
+    """Per four-digit group: its share of a 16-digit Luhn sum (digits 1 and 3 doubled: the
+    same in every group of 4-4-4-4); its share of a My Number's weighted sum (mod 11) as
+    the first and as the second group (weights Q_11 … Q_8 and Q_7 … Q_4, see
+    :func:`prai.guard._checks.my_number_valid`); as the third group, a bit for each sum
+    of the first two shares (0 … 20) with which its last digit is the check digit. And by
+    the sum of four Luhn shares, 1 where it may be a card (a multiple of 10) or is no sum
+    of four 4-digit groups (1,000 and more). Built once (10,000 entries each; plain
+    strings and ints, which the garbage collector does not track)."""
+    global _QUAD_TABLES
+    if _QUAD_TABLES is None:
+        luhn, mn_a, mn_b, mn_check = {}, {}, {}, {}
+        dbl = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
+        for k in range(10_000):
+            g = f"{k:04d}"
+            d0, d1, d2, d3 = (ord(c) - 48 for c in g)
+            luhn[g] = dbl[d0] + d1 + dbl[d2] + d3
+            mn_a[g] = (6 * d0 + 5 * d1 + 4 * d2 + 3 * d3) % 11
+            mn_b[g] = (2 * d0 + 7 * d1 + 6 * d2 + 5 * d3) % 11
+            part = 4 * d0 + 3 * d1 + 2 * d2
+            mask = 0
+            for r in range(21):
+                left = (r + part) % 11
+                if (0 if left <= 1 else 11 - left) == d3:
+                    mask |= 1 << r
+            mn_check[g] = mask
+        luhn_maybe = [int(v % 10 == 0 or v >= 1000) for v in range(4001)]
+        _QUAD_TABLES = (luhn, mn_a, mn_b, mn_check, luhn_maybe)
+    return _QUAD_TABLES
+
+
+def _deep_number_from(
+    judge: _Judge,
+    i: int,
+    starts: list[int],
+    ends: list[int],
+    spaced: list[bool],
+    short: list[bool],
+    digits: list[str],
+    lens: list[int],
+    cum: list[int],
+) -> tuple[int, Hit | None]:
+    """:func:`_number_from` (``deep=True``) outside any table: the same candidates in the
+    same order, each judged by :func:`_deep_classify` (what the digits alone rule out is
+    skipped here without a call; ``cum``: the digits before each group). Deep inside a run
+    a verdict depends on the digits alone (see :func:`_deep_classify`), so
+    ``judge.verdicts``, which remembers them for :func:`_number_from`, is neither read
+    nor filled: the answers are the same."""
+    last = len(digits) - 1
+    first = digits[i][0]
+    for j in range(min(last, i + 3), i - 1, -1):
+        if j < last and not spaced[j]:
+            continue
+        if j - i >= 2 and sum(short[i : j + 1]) > 2:
+            continue  # "12 34 56 78": a table of small numbers, not one number
+        k = cum[j + 1] - cum[i]
+        if k > 19:
+            continue
+        if k < 5:
+            break
+        if j == last:  # the run's last group: what follows the run is read too
+            hit = judge.classify("".join(digits[i : j + 1]), starts[i], ends[j],
+                                 lens[i : j + 1])
         else:
-            i += 1
+            if k < 10:  # only 3-4 (a postal code before an address) may be found
+                if k != 7 or j != i + 1 or lens[i] != 3:
+                    continue
+            elif k < 12:  # a phone starts with 0
+                if first != "0":
+                    continue
+            elif k == 12:  # a My Number as on the card: 12 or 4-4-4
+                if lens[i] != 12 and not (j == i + 2 and lens[i] == 4 == lens[i + 1]):
+                    continue
+            elif k > 13 and first not in "23456":  # no card network starts otherwise
+                continue
+            hit = _deep_classify(judge.t, judge.low, "".join(digits[i : j + 1]), starts[i],
+                                 ends[j], lens[i : j + 1], judge.low_ctx)
+        if hit:
+            return j, hit
+    return i, None
+
+
+def _deep_classify(
+    t: str, low: str, d: str, s: int, e: int, lens: list[int], low_ctx: int
+) -> Hit | None:
+    """:func:`_classify` of a candidate deep inside a run of digit groups, outside any
+    table, not at its end: the separators before ``s`` and after ``e`` hold whitespace and
+    the ``low_ctx`` (>= 3) characters before ``s`` lie inside the run (digits and
+    separators). There no context word, bank label, log key, ``+``, bracket or 〒 can be
+    in reach, and :func:`_left_ok` and :func:`_right_ok` hold, so only the digits and
+    their grouping decide; the branch of :func:`_classify` that reads more is taken by
+    calling it (7 digits as 3-4: a postal code before an address)."""
+    n = len(d)
+    if n in (5, 9):
+        return None
+    issuer = None
+    if n >= 13:
+        issuer = card_issuer(d)
+        if n >= 14 and not issuer:
+            return None
+        if n == 13 and lens != [5, 8] and not issuer and not corporate_number_valid(d):
+            return None
+    elif n <= 8:  # only a postal code (3-4) may be found here without a label
+        if n == 7 and lens == [3, 4]:
+            return _classify(t, low, d, s, e, lens, low_ctx)
+        return None
+    elif n != 12 and d[0] != "0":  # 10-11 digits: a phone, 0…
+        return None
+    # (_left_ok and _right_ok hold: a separator holding whitespace lies on each side, so
+    # neither a word character, a "-" joined to one nor a currency sign touches the digits)
+    if n >= 13:
+        if issuer and not (n == 13 and ean13_valid(d)):
+            return ("pii.payment_card", s, e, 0.99)
+        if (
+            n == 13
+            and corporate_number_valid(d)
+            and lens in ([13], [1, 4, 4, 4], [1, 12])
+            and not (ean13_valid(d) and d.startswith(("978", "979", "45", "49")))
+        ):
+            return ("pii.corporate_number", s, e, 0.9)
+        return None
+    if n == 12:
+        if lens in ([12], [4, 4, 4]) and my_number_valid(d):
+            return ("pii.my_number", s, e, 0.99)
+        return None
+    if _phone_grouping_ok(lens, d) and jp_phone_valid(d, False):
+        return ("pii.phone_jp", s, e, 0.95)
+    return None
 
 
 def _number_at(judge: _Judge, w: str, s: int, *, deep: bool) -> tuple[int, Hit | None, bool]:
@@ -585,9 +891,31 @@ def _context(
     return ctx, _bank_label(low, start), False
 
 
+#: The last character a match of _BANK_LABEL can have before its trailing spaces: a
+#: label's last (口座番号, savings, ordinary, account no., acct, a/c …), a closing bracket,
+#: or the mark after them (:, #, no.).
+_BANK_LABEL_LAST = frozenset("号座金通蓄sgyo.r#tc）):：＃")
+
+
+def _bank_near(low: str, start: int, cells: CellIndex | None) -> bool:
+    """The bank label of :func:`_context` alone (its column header, or the label before)."""
+    cell = cells.at(start) if cells is not None else None
+    if cell is not None:
+        head = cell[2]
+        return _BANK_HEADER.search(head) is not None and _BANK_HEADER_NOT.search(head) is None
+    return _bank_label(low, start)
+
+
 def _bank_label(low: str, start: int) -> bool:
     """A bank-account label right before ``start`` (see _BANK_LABEL)."""
-    m = _BANK_LABEL.search(low, max(0, start - 40), start)
+    lo = max(0, start - 40)
+    before = low[lo:start]
+    if before.endswith("\n"):  # ($ also matches before a last newline)
+        before = before[:-1]
+    before = before.rstrip(" \u3000")
+    if not before or before[-1] not in _BANK_LABEL_LAST:
+        return False  # (no match can end here: the regex need not try 40 places)
+    m = _BANK_LABEL.search(low, lo, start)
     if m is None:
         return False
     if m.group().startswith("番号"):
@@ -615,6 +943,16 @@ def _classify(
         return None
     open_paren = s > 0 and t[s - 1] in "(（" and any(c in ")）" for c in t[s:e])
     start = s - 1 if plus or open_paren else s
+    if n in (6, 8):  # personal data only as a bank account: after its label (see below)
+        key = _log_key(t, start)
+        if not (_bank_near(low, start, cells) if key is None else _key_says(key, _BANK_KEY)):
+            return None
+    elif n == 12 and not plus and not my_number_valid(d):  # a driver's licence: after its word
+        cell = cells.at(start) if cells is not None else None
+        words = (cell[2] + " " + low[cell[0] : start] if cell is not None
+                 else low[max(0, start - low_ctx) : start])  # (the context of _context)
+        if not _has(words, _CTX_LICENSE):
+            return None
     ctx, bank, postal_head = _context(t, low, start, low_ctx, cells)
     near = t[max(0, start - 3) : start]
     key = _log_key(t, start)
@@ -770,8 +1108,20 @@ def _postal_by_address(t: str, s: int, e: int) -> bool:
         j += 1
     if _PREF_AFTER.match(t, j):
         return True
+    if j >= len(t) or t[j] not in _city_initials(data.cities):
+        return False  # (no municipality starts with this character: none to look up)
     reach = min(data.max_city_chars, _CITY_REACH, len(t) - j)
     return any(t[j : j + k] in data.cities for k in range(2, reach + 1))
+
+
+_CITY_INITIALS: list[tuple[Mapping[str, object], frozenset[str]]] = []
+
+
+def _city_initials(cities: Mapping[str, object]) -> frozenset[str]:
+    """The first characters of the municipality names (once per loaded data set)."""
+    if not _CITY_INITIALS or _CITY_INITIALS[0][0] is not cities:
+        _CITY_INITIALS[:] = [(cities, frozenset(c[0] for c in cities if c))]
+    return _CITY_INITIALS[0][1]
 
 
 def _postal_code_exists(d: str) -> bool:
@@ -822,7 +1172,7 @@ def _phone_grouping_ok(lens: list[int], d: str = "") -> bool:
     in 3 (0120-123-456). ``0205-2273-941`` or ``6073-7199-21`` are part numbers."""
     if len(lens) == 1:
         return True
-    if not (2 <= lens[0] <= 5 and all(1 <= n <= 4 for n in lens[1:])):
+    if not (2 <= lens[0] <= 5 and min(lens[1:]) >= 1 and max(lens[1:]) <= 4):
         return False
     return lens[-1] == 4 or d.startswith(_NON_GEOGRAPHIC)
 
