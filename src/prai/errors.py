@@ -756,6 +756,13 @@ class BenchRunFailed(BenchError):
     )
 
 
+class BenchTargetError(BenchRunFailed):
+    """The target of `prai bench`/`prai eval` is down, refuses the key or does not serve
+    the model: found before any request is sent (exit 51)."""
+
+    hint = "check --target, --model and the API key (`curl TARGET/v1/models`)"
+
+
 class BenchResultError(BenchError):
     """A results file is missing, not JSON, or not a PrAI/GuideLLM benchmark result."""
 
@@ -787,6 +794,7 @@ __all__ += [
     "BenchRegression",
     "BenchResultError",
     "BenchRunFailed",
+    "BenchTargetError",
     "BenchTokenizerMissing",
     "EvalSuiteError",
 ]

@@ -104,6 +104,7 @@ class FakeOpenAI:
     echo: bool = False
     pooling: bool = False
     api_key: str | None = None
+    models_need_key: bool = False  # GET /v1/models answers 401 without the key too (vLLM --api-key)
     block_words: tuple[str, ...] = ()
     lora_base: str | None = None
     adapters: dict[str, str] = field(default_factory=dict)
@@ -220,6 +221,10 @@ class FakeOpenAI:
         s = self.state
         if path == "/health":
             writer.write(_resp(200 if s["healthy"] else 503, JSON, b"{}"))
+        elif path == "/v1/models" and self.models_need_key and self.api_key is not None \
+                and headers.get("authorization") != f"Bearer {self.api_key}":
+            writer.write(_json(401, {"error": {"message": "missing API key", "type": "authentication_error",
+                                               "code": 401}}))
         elif path == "/v1/models":
             owner = "vllm" if self.lora_base is not None else self.name
             data = [{"id": m, "object": "model", "owned_by": owner, "parent": p} for m, p in self.model_list()]

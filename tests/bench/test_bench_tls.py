@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from prai.bench import BenchOptions, run_bench
-from prai.errors import BenchRunFailed
+from prai.errors import BenchRunFailed, BenchTargetError
 from prai.evals import run_eval
 from tests._support.fake_openai import FakeOpenAI, Persona
 from tests.bench.bench_tls import make_tls
@@ -35,9 +35,10 @@ def test_eval_over_https_with_the_internal_ca(tls_upstream, tmp_path: Path) -> N
     suite.write_text('{"id": "hi", "prompt": "こんにちは", "assert": [{"contains": "こんにちは"}]}\n', encoding="utf-8")
     ok = run_eval(suite, up.url, tmp_path / "ok", models=["prai-demo"], ca_bundle=ca)
     assert ok.failed == 0
-    # Without the CA the certificate is not trusted: the item fails with a connection error.
-    bad = run_eval(suite, up.url, tmp_path / "bad", models=["prai-demo"])
-    assert bad.failed == 1 and bad.result["results"][0]["error"]["type"] == "connection_error"
+    # Without the CA the certificate is not trusted: refused before any item, nothing written.
+    with pytest.raises(BenchTargetError, match="TLS certificate not trusted") as e:
+        run_eval(suite, up.url, tmp_path / "bad", models=["prai-demo"])
+    assert "--ca-bundle" in e.value.hint and not (tmp_path / "bad").exists()
 
 
 @pytest.mark.slow
@@ -50,5 +51,5 @@ def test_bench_over_https_verifies_with_the_ca(tls_upstream, tiny_tokenizer, tmp
     res = run_bench(opts, env=_env(), cache_dir=tmp_path / "cache", run_timeout_s=240)
     assert [r["benchmarks"][0]["requests_successful"] for r in res.summary["runs"]] == [3, 3]
     opts.ca_bundle, opts.out_dir, opts.mix = None, tmp_path / "bad", {}
-    with pytest.raises(BenchRunFailed, match="validation"):
+    with pytest.raises(BenchRunFailed, match="TLS certificate not trusted"):
         run_bench(opts, env=_env(), cache_dir=tmp_path / "cache", run_timeout_s=240)

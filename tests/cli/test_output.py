@@ -31,3 +31,33 @@ def test_tables_and_digests_are_whole_without_a_terminal(tmp_path: Path) -> None
     assert max(len(line) for line in r.stdout.splitlines()) > 80  # lines are as long as they need
     r = _prai("bundle", "verify", deep, "--files")  # every path (the default is a summary per role)
     assert r.returncode == 0 and "adapters/kansai-with-a-long-name/adapter_config.json" in r.stdout, r.stdout
+
+
+def test_key_table_is_whole_in_a_pipe(tmp_path: Path) -> None:
+    """`prai keys list | cat`: long names and both dates on one line each, nothing cut with "…"."""
+    import yaml
+
+    tenant, project = "tenant-with-a-rather-long-name", "project-with-a-rather-long-name-too"
+    kitchen = tmp_path / "kitchen.yaml"
+    kitchen.write_text(yaml.safe_dump({"gateway": {
+        "tenants": [{"name": tenant, "projects": [{"name": project, "models": ["*"]}]}],
+        "storage": {"url": f"sqlite:///{tmp_path / 'gw.db'}"},
+    }}))
+    r = _prai("keys", "create", "-c", kitchen, "--tenant", tenant, "--project", project,
+              "--name", "nightly-evaluation-pipeline-key", "--expires", "30d")
+    assert r.returncode == 0, r.stderr
+    r = _prai("keys", "list", "-c", kitchen)
+    assert r.returncode == 0, r.stderr
+    assert "…" not in r.stdout, r.stdout
+    row = next(line for line in r.stdout.splitlines() if tenant in line)
+    assert project in row and "nightly-evaluation-pipeline-key" in row , r.stdout
+    assert len(re.findall(r"\d{4}-\d\d-\d\d", row)) == 2, r.stdout  # created and expires, whole
+
+
+def test_every_cli_table_prints_through_the_shared_console() -> None:
+    """No command builds its own stdout Console (rich's default cuts tables at 80 columns)."""
+    cli = Path(__file__).resolve().parents[2] / "src" / "prai" / "cli"
+    offenders = [p.name for p in cli.glob("*.py")
+                 if p.name not in ("_console.py", "_errors.py", "_progress.py")
+                 and re.search(r"\bConsole\((?!stderr=True)", p.read_text(encoding="utf-8"))]
+    assert offenders == []

@@ -77,6 +77,11 @@ def test_usage_report_groups_days_in_tokyo_and_costs(tmp_path: Path) -> None:
     assert models[0].cost_yen is None
     projects = usage_report(engine, by="project")
     assert [r.group for r in projects] == ["acme/chat", "globex/ops"]
+    # each column once: the project group (tenant/project) and its tenant, not `project` twice
+    assert format_usage(projects, "table", "project").splitlines()[0].split()[:3] == ["project", "tenant", "requests"]
+    assert format_usage(projects, "csv", "project").splitlines()[0].startswith("project,tenant,requests,")
+    assert format_usage(usage_report(engine, by="tenant"), "table", "tenant").splitlines()[0].split()[:2] == [
+        "tenant", "requests"]
     table = format_usage(days, "table", "day")
     assert table.splitlines()[0].split()[:3] == ["day", "requests", "errors"]
     assert table.splitlines()[-1].split()[0] == "total"

@@ -37,7 +37,15 @@ from typing import Any
 
 from prai import __version__
 from prai.bench.plan import BenchOptions, RunSpec, plan_runs, scenario_for
-from prai.bench.summary import benchmark_row, flat_rows, load_guidellm_report, split_by_adapter, to_csv
+from prai.bench.summary import (
+    benchmark_row,
+    first_request_error,
+    flat_rows,
+    load_guidellm_report,
+    split_by_adapter,
+    to_csv,
+)
+from prai.bench.target import check_target
 from prai.errors import BenchEngineMissing, BenchRunFailed
 
 _PROGRESS = re.compile(
@@ -201,6 +209,20 @@ def _stop(proc: subprocess.Popen[str]) -> None:
         proc.wait(10)
 
 
+def _fail_if_all_errored(run: RunSpec, rows: list[dict[str, Any]], report: Mapping[str, Any],
+                         run_dir: Path) -> None:
+    """Raise BenchRunFailed when a run had errors and not one successful request."""
+    ok = sum(r.get("requests_successful") or 0 for r in rows)
+    bad = sum(r.get("requests_errored") or 0 for r in rows)
+    if ok or not bad:
+        return
+    first = next((e for e in (first_request_error(b) for b in report["benchmarks"]) if e), "")
+    raise BenchRunFailed(
+        f"every request of run {run.name!r} failed ({bad} errors, 0 ok); first error: {first or 'not recorded'}",
+        hint="check --model against GET TARGET/v1/models, and the API key; GuideLLM's records: "
+        f"{run_dir / 'benchmarks.json'}")
+
+
 def run_bench(opts: BenchOptions, *, progress: Progress | None = None, env: Mapping[str, str] | None = None,
               cache_dir: Path | None = None, run_timeout_s: float | None = None) -> BenchResult:
     """Run every planned benchmark and write the summary, CSV and HTML report.
@@ -217,8 +239,12 @@ def run_bench(opts: BenchOptions, *, progress: Progress | None = None, env: Mapp
 
     Raises:
         UsageError: bad options. BenchEngineMissing: no GuideLLM.
-        BenchRunFailed: a GuideLLM run failed (earlier runs stay under ``OUT/runs``;
-        no summary is written).
+        BenchTargetError: before any run: the target does not answer ``GET /v1/models``,
+        refuses the key, or does not serve a model or adapter of the runs
+        (:func:`prai.bench.target.check_target`); nothing is written.
+        BenchRunFailed: a GuideLLM run failed, or every request of a run failed (the
+        message names the first request's error); earlier runs stay under ``OUT/runs``;
+        no summary is written.
     """
     from prai.bench.mixproxy import MixRouter
     from prai.bench.report import render_report
@@ -227,6 +253,8 @@ def run_bench(opts: BenchOptions, *, progress: Progress | None = None, env: Mapp
     opts.validate()
     runs = plan_runs(opts)
     version = guidellm_version()
+    names = ([opts.model] if any(r.kind != "adapter" for r in runs) else []) + list(opts.adapters) + list(opts.mix)
+    check_target(opts.target, list(dict.fromkeys(names)), api_key=opts.api_key, ca_bundle=opts.ca_bundle)
     settings = get_settings()
     child_env = guidellm_environment(env if env is not None else settings.environ,
                                      cache_dir or settings.cache_dir, api_key=opts.api_key,
@@ -260,6 +288,7 @@ def run_bench(opts: BenchOptions, *, progress: Progress | None = None, env: Mapp
                                  f"{_tail(run_dir / 'guidellm.log')}")
         report = load_guidellm_report(json_path)
         rows = [benchmark_row(b) for b in report["benchmarks"]]
+        _fail_if_all_errored(run, rows, report, run_dir)
         entry: dict[str, Any] = {"name": run.name, "kind": run.kind, "model": run.model,
                                  "wall_s": round(wall_s, 3), "guidellm_json": f"runs/{run.name}/benchmarks.json",
                                  "benchmarks": rows}

@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -153,6 +154,21 @@ def split_by_adapter(bench: Mapping[str, Any], by_response_id: Mapping[str, str]
                 row[f"{prefix}_{q}_ms"] = percentile(vals, float(q[1:]))
         out[adapter] = row
     return out
+
+
+def first_request_error(bench: Mapping[str, Any]) -> str:
+    """The first errored request's error of one GuideLLM benchmark, as one line, or ''.
+
+    GuideLLM keeps it as ``requests.errored[].info.error`` (``repr`` of the exception, e.g.
+    ``HTTPStatusError("Client error '404 Not Found' for url ...")``).
+    """
+    for rec in (bench.get("requests") or {}).get("errored") or []:
+        info = rec.get("info") if isinstance(rec, Mapping) else None
+        err = (info.get("error") if isinstance(info, Mapping) else None) or (
+            rec.get("error") if isinstance(rec, Mapping) else None)
+        if err:
+            return " ".join(re.split(r"(?:\\n|\n)For more information", str(err))[0].split())[:300]
+    return ""
 
 
 def request_latencies(bench: Mapping[str, Any], prefix: str) -> list[float]:

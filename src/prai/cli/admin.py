@@ -10,6 +10,7 @@ from typing import Any
 
 import typer
 
+from prai.cli._console import make_console
 from prai.cli._params import input_file
 from prai.errors import UsageError
 
@@ -88,7 +89,6 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """Console users, their roles and state (never passwords or hashes)."""
-        from rich.console import Console
         from rich.table import Table
 
         from prai.console.users import user_rows
@@ -105,7 +105,7 @@ def register(app: typer.Typer) -> None:
         for r in rows:
             state = "disabled" if r["disabled"] else "must change password" if r["must_change_password"] else "active"
             table.add_row(str(r["username"]), str(r["role"]), str(r["tenant"] or "-"), state, str(r["created_by"]))
-        Console(highlight=False).print(table)
+        make_console().print(table)
 
     @admin.command("reset-password")
     def reset_password(

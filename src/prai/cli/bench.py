@@ -2,7 +2,8 @@
 `prai bench report` (re-render the HTML).
 
 Thin: parse flags, call :mod:`prai.bench`, print. Exit codes: 0 done / no regression;
-2 usage; 5 GuideLLM missing; 50 bench error; 51 a GuideLLM run failed; 52 regression.
+2 usage; 5 GuideLLM missing; 50 bench error; 51 target refused (down, key, --model not served),
+a GuideLLM run failed, or every request of a run failed; 52 regression.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Thin: parse, call :func:`prai.evals.run_eval`, print. Exit codes: 0 all pass (or, with
 --baseline, nothing newly failing); 52 newly failing items against the baseline; 53 failures
-without a baseline; 2 bad suite or options.
+without a baseline; 51 target refused before any item (down, key, model not served);
+2 bad suite or options.
 """
 
 from __future__ import annotations
@@ -78,10 +79,11 @@ def register(app: typer.Typer) -> None:
                     console.print(f"[green]fixed:[/] {e['model']} {e['id']}")
             for f in run.files:
                 console.print(f"wrote {f}")
+        first = f"; first error: {run.first_error}" if run.first_error else ""
         if baseline is not None:
             if run.newly_failing:
                 raise BenchRegression(
                     f"{len(run.newly_failing)} item(s) newly failing against {baseline}: "
-                    + ", ".join(f"{e['model']}/{e['id']}" for e in run.newly_failing[:10]))
+                    + ", ".join(f"{e['model']}/{e['id']}" for e in run.newly_failing[:10]) + first)
         elif run.failed:
-            raise EvalFailed(f"{run.failed} item(s) failed; see {out / 'report.html'}")
+            raise EvalFailed(f"{run.failed} item(s) failed{first}; see {out / 'report.html'}")

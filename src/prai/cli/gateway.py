@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 
+from prai.cli._console import make_console
 from prai.cli._output import print_json
 from prai.cli._params import input_file, output_path
 
@@ -122,7 +123,6 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """List keys (ids and metadata; never the keys)."""
-        from rich.console import Console
         from rich.table import Table
 
         from prai.gateway import admin
@@ -140,7 +140,7 @@ def register(app: typer.Typer) -> None:
                     for c in ("id", "tenant", "project", "name", "state", "created", "expires")
                 )
             )
-        Console(highlight=False, soft_wrap=True).print(table)
+        make_console().print(table)
 
     @keys.command("revoke")
     def keys_revoke(

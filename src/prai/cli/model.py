@@ -10,6 +10,7 @@ from typing import Any
 
 import typer
 
+from prai.cli._console import make_console
 from prai.cli._output import print_json
 from prai.cli._params import input_bundle, input_file, input_model_dir, output_path
 from prai.errors import UsageError
@@ -105,7 +106,6 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """Aliases and where they route."""
-        from rich.console import Console
         from rich.table import Table
 
         from prai.lifecycle import registry
@@ -126,7 +126,7 @@ def register(app: typer.Typer) -> None:
             canary = f"{a.canary} ({a.canary_percent:g}%)" if a.canary else "-"
             t.add_row(a.name, a.kind, a.current or "-", canary, a.previous or "-", str(counts.get(a.name, 0)),
                       _ts(a.updated_at), a.updated_by or "-")
-        Console(highlight=False).print(t)
+        make_console().print(t)
 
     @model.command("show")
     def show_cmd(
@@ -135,7 +135,6 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """One alias: its routing and every registered version."""
-        from rich.console import Console
         from rich.table import Table
 
         from prai.lifecycle import registry
@@ -156,7 +155,7 @@ def register(app: typer.Typer) -> None:
                     else "previous" if v.version == a.previous else "")
             t.add_row(v.version, role, v.digest[:12] + "…", v.base or "-",
                       str(v.rank) if v.rank else "-", _ts(v.registered_at), _ts(v.loaded_at))
-        Console(highlight=False).print(t)
+        make_console().print(t)
         print("served names NAME@VERSION; paths, source bundles and who verified them: --json")
 
     @model.command("history")
@@ -166,7 +165,6 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """Every registration, promotion, canary and rollback of an alias (who, when, from, to)."""
-        from rich.console import Console
         from rich.table import Table
 
         from prai.lifecycle import registry
@@ -180,7 +178,7 @@ def register(app: typer.Typer) -> None:
         for e in events:
             t.add_row(_ts(e.ts), e.action, e.from_version or "-", e.to_version or "-",
                       f"{e.canary_percent:g}%" if e.canary_percent else "-", e.actor or "-", e.audit_rid or "-")
-        Console(highlight=False).print(t)
+        make_console().print(t)
 
     @model.command("promote")
     def promote_cmd(

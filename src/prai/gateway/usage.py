@@ -207,7 +207,10 @@ def format_usage(rows: list[UsageRow], fmt: str, by: str) -> str:
     """
     if fmt == "json":
         return json.dumps([asdict(r) for r in rows], ensure_ascii=False, indent=2) + "\n"
-    cols = [c for c in _COLUMNS if c not in ("tenant", "project") or by in ("key", "project", "tenant")]
+    # The owner columns a group has besides itself: a key's tenant and project, a
+    # project's tenant (its group is ``tenant/project``); never the grouped column twice.
+    owners = {"key": ("tenant", "project"), "project": ("tenant",)}.get(by, ())
+    cols = [c for c in _COLUMNS if c not in ("tenant", "project") or c in owners]
     if rows and rows[0].cost_yen is None:
         cols.remove("cost_yen")
     if fmt == "csv":
