@@ -61,3 +61,19 @@ def test_every_cli_table_prints_through_the_shared_console() -> None:
                  if p.name not in ("_console.py", "_errors.py", "_progress.py")
                  and re.search(r"\bConsole\((?!stderr=True)", p.read_text(encoding="utf-8"))]
     assert offenders == []
+
+
+def test_help_summaries_read_whole() -> None:
+    """`prai --help` lists each command on one line when there is room: summaries do not
+    break where the docstring's source lines do ("…(味見), doctor," / "the gateway…")."""
+    env = {**os.environ, "COLUMNS": "300"}
+    for args in ([], ["bundle"]):
+        r = subprocess.run([sys.executable, "-m", "prai.cli.main", *args, "--help"], capture_output=True,
+                           text=True, timeout=60, env=env)
+        assert r.returncode == 0, r.stderr
+        panel = r.stdout.split("Commands")[1].splitlines()[1:]
+        rows = [line.strip("│ ") for line in panel if line.startswith("│")]
+        assert rows and all(re.match(r"^[a-z][\w-]* {2,}\S", row) for row in rows), rows  # no continuation lines
+    assert "taste test (味見), doctor, the gateway with guardrails" in subprocess.run(
+        [sys.executable, "-m", "prai.cli.main", "--help"], capture_output=True, text=True, timeout=60,
+        env=env).stdout

@@ -126,7 +126,7 @@ def test_without_the_ja_extra_the_scan_says_what_to_install() -> None:
     assert p.stdout.decode() == "担当：佐藤花子 TEL ［電話番号］"
     err = p.stderr.decode()
     assert "pii.address_jp, pii.person_name not checked" in err
-    assert "pip install 'prai[ja]'" in err and "Traceback" not in err
+    assert "bash scripts/install.sh cpu,ja" in err and "pip install" not in err and "Traceback" not in err
 
 
 def test_analyser_and_postal_data_load_once() -> None:

