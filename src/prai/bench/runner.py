@@ -219,7 +219,7 @@ def _fail_if_all_errored(run: RunSpec, rows: list[dict[str, Any]], report: Mappi
     first = next((e for e in (first_request_error(b) for b in report["benchmarks"]) if e), "")
     raise BenchRunFailed(
         f"every request of run {run.name!r} failed ({bad} errors, 0 ok); first error: {first or 'not recorded'}",
-        hint="check --model against GET TARGET/v1/models, and the API key; GuideLLM's records: "
+        hint="check --model against GET TARGET/v1/models, the API key and the server's log; GuideLLM's records: "
         f"{run_dir / 'benchmarks.json'}")
 
 

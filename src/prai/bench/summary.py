@@ -160,14 +160,17 @@ def first_request_error(bench: Mapping[str, Any]) -> str:
     """The first errored request's error of one GuideLLM benchmark, as one line, or ''.
 
     GuideLLM keeps it as ``requests.errored[].info.error`` (``repr`` of the exception, e.g.
-    ``HTTPStatusError("Client error '404 Not Found' for url ...")``).
+    ``HTTPStatusError("Client error '404 Not Found' for url ...")``), given as
+    ``HTTPStatusError: Client error '404 Not Found' for url ...``.
     """
     for rec in (bench.get("requests") or {}).get("errored") or []:
         info = rec.get("info") if isinstance(rec, Mapping) else None
         err = (info.get("error") if isinstance(info, Mapping) else None) or (
             rec.get("error") if isinstance(rec, Mapping) else None)
         if err:
-            return " ".join(re.split(r"(?:\\n|\n)For more information", str(err))[0].split())[:300]
+            text = re.split(r"(?:\\n|\n)For more information", str(err))[0]
+            m = re.match(r"^(\w+)\((['\"])(.*?)(?:\2\))?$", text, re.S)  # HTTPStatusError("...") -> a: ...
+            return " ".join((f"{m.group(1)}: {m.group(3)}" if m else text).split())[:300]
     return ""
 
 
