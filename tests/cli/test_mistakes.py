@@ -505,3 +505,24 @@ def test_up_with_a_serve_model_typo_gets_the_preflight_answer(cli) -> None:  # t
     assert code == 4 and "upstream e (serve:)" in lines[0] and "no such directory" in lines[0], lines
     assert "vLLM log" not in err and "starting engine" not in out + err, lines
     assert took < 5
+
+
+@pytest.mark.parametrize(("host", "cause"), [
+    (f"127.0.0.1:{free_port()}", "connection refused"),
+    ("no-such-host.invalid", "name not resolved"),
+])
+def test_unreachable_registry_is_named_in_words(cli, host: str, cause: str) -> None:  # type: ignore[no-untyped-def]
+    code, out, err, _ = cli("bundle", "create", "-o", "b", "--image", f"{host}/x@sha256:{'0' * 64}")
+    lines = _one_line_and_hint(code, out, err, f"create --image {host}")
+    assert code == 19 and f"cannot talk to the registry {host}: {cause}" in lines[0], lines
+    assert "ConnectError" not in err and "--image-ref-only" in lines[1], lines
+
+
+def test_transport_causes_in_words() -> None:
+    import httpx
+
+    from prai.bundle.registry import _transport_cause
+
+    assert _transport_cause(httpx.ConnectTimeout("")).startswith("timed out")
+    assert _transport_cause(httpx.ReadTimeout("timed out")).startswith("timed out")
+    assert _transport_cause(httpx.ConnectError("[Errno 101] Network is unreachable")).startswith("network unreachable")
