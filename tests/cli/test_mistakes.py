@@ -371,3 +371,158 @@ def test_model_dir_commands_agree_on_a_relative_path(cli, monkeypatch: pytest.Mo
             what, lines)
         assert "hub" not in lines[0].replace(str(there), "THERE"), (what, lines)
         assert code == (4 if argv[0] == "serve" else 2), (what, code)
+
+
+# --- messages a fresh user met that named the wrong problem or leaked internal names -------
+
+
+def test_bundle_verify_of_a_file_that_is_not_a_tar(cli) -> None:  # type: ignore[no-untyped-def]
+    key = cli.work / "sign.pub"
+    key.write_text("-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n"
+                   "-----END PUBLIC KEY-----\n")
+    code, out, err, _ = cli("bundle", "verify", str(key))
+    lines = _one_line_and_hint(code, out, err, "bundle verify sign.pub")
+    assert code == 2 and "not a PrAI bundle (not a tar archive or bundle directory)" in lines[0], lines
+    assert "truncated" not in err and "prai bundle create" in lines[1], lines
+
+
+def test_bundle_verify_of_a_directory_without_a_manifest(cli) -> None:  # type: ignore[no-untyped-def]
+    model = cli.work / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    code, out, err, _ = cli("bundle", "verify", str(model))
+    lines = _one_line_and_hint(code, out, err, "bundle verify model")
+    assert code == 14 and "no prai-bundle.json" in lines[0], lines
+    assert "not a bundle directory" in lines[1] and "prai bundle create" in lines[1], lines
+    assert "changed or damaged" not in lines[1], lines
+
+
+@pytest.mark.parametrize("value", ["1c21e86f", "sha256:1c21e86f", "md5:" + "0" * 64, "sha256:" + "g" * 64])
+def test_a_short_root_digest_is_a_usage_error(cli, value: str) -> None:  # type: ignore[no-untyped-def]
+    empty = cli.work / "b"
+    empty.mkdir()  # without the check, this would be answered "no prai-bundle.json"
+    for words in (("bundle", "verify", str(empty)), ("bundle", "load", str(empty), "--to", str(cli.work / "d"))):
+        code, out, err, _ = cli(*words, "--root-digest", value)
+        lines = _one_line_and_hint(code, out, err, f"{words[1]} --root-digest {value}")
+        assert code == 2 and f"--root-digest {value}" in lines[0] and "sha256: and 64 hex" in lines[0], lines
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "70000"])
+def test_serve_port_names_the_flag_not_argparse_internals(cli, value: str) -> None:  # type: ignore[no-untyped-def]
+    code, out, err, _ = cli("serve", "./store/model", "--port", value)
+    lines = _one_line_and_hint(code, out, err, f"serve --port {value}")
+    assert code == 2 and f"--port {value}: not a TCP port (1-65535)" in lines[0], lines
+    assert "_port" not in err, lines
+
+
+def test_postgresql_database_that_does_not_exist(cli, postgres_url: str) -> None:  # type: ignore[no-untyped-def]
+    kitchen = _gateway_kitchen(cli.work / "kitchen.yaml")
+    data = yaml.safe_load(kitchen.read_text())
+    host = postgres_url.split("@", 1)[1].rsplit("/", 1)[0]  # 127.0.0.1:5432
+    data["gateway"]["storage"]["url"] = f"postgresql://postgres:s3cr3t-pw@{host}/prai_no_such_db"
+    kitchen.write_text(yaml.safe_dump(data))
+    code, out, err, _ = cli("keys", "list", "-c", str(kitchen))
+    lines = _one_line_and_hint(code, out, err, "keys list with a missing database")
+    assert code == 5 and 'database "prai_no_such_db" does not exist' in lines[0], lines
+    assert "OperationalError" not in err and "s3cr3t-pw" not in err, lines
+    assert "createdb prai_no_such_db" in lines[1], lines
+
+
+def _keys(work: Path) -> tuple[Path, Path]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    key = ed25519.Ed25519PrivateKey.generate()
+    priv, pub = work / "sign.key", work / "sign.pub"
+    priv.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+    pub.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                  serialization.PublicFormat.SubjectPublicKeyInfo))
+    return priv, pub
+
+
+def test_sign_key_given_the_public_key(cli) -> None:  # type: ignore[no-untyped-def]
+    _, pub = _keys(cli.work)
+    model = cli.work / "model"
+    model.mkdir()  # refused before the model is looked at
+    code, out, err, took = cli("bundle", "create", "-o", str(cli.work / "b"), "--model", str(model),
+                               "--sign-key", str(pub))
+    lines = _one_line_and_hint(code, out, err, "create --sign-key sign.pub")
+    assert code == 2 and "sign.pub is a public key; --sign-key needs the private key" in lines[0], lines
+    assert "verify --key" in lines[1] and "ValueError" not in err, lines
+    assert not (cli.work / "b").exists() and took < 2
+
+
+def test_create_prints_the_verify_command_with_the_key(cli) -> None:  # type: ignore[no-untyped-def]
+    from tests._support.model_dirs import write_tiny_model
+
+    priv, pub = _keys(cli.work)
+    model = write_tiny_model(cli.work / "tiny")
+    code, out, err, _ = cli("bundle", "create", "-o", str(cli.work / "b"), "--model", str(model),
+                            "--sign-key", str(priv))
+    assert code == 0, err
+    line = next(ln for ln in out.splitlines() if "the receiver runs" in ln)
+    assert f"--key {pub}`" in line and "--root-digest sha256:" in line, line
+
+
+def test_adapter_typo_hint_says_adapter(cli) -> None:  # type: ignore[no-untyped-def]
+    model = cli.work / "model"
+    model.mkdir()
+    code, out, err, _ = cli("bundle", "create", "-o", "out", "--model", str(model), "--adapter", "faq=lora-fqa")
+    lines = _one_line_and_hint(code, out, err, "create --adapter typo")
+    assert code == 2 and "no such directory" in lines[0], lines
+    assert "the adapter must be a local directory" in lines[1] and "the model" not in lines[1], lines
+
+
+@pytest.mark.parametrize("section", ["gateway", "cluster", "guard", "doctor"])
+def test_a_kitchen_section_that_is_a_list(cli, section: str) -> None:  # type: ignore[no-untyped-def]
+    kitchen = cli.work / "kitchen.yaml"
+    kitchen.write_text(f"{section}:\n  - name: x\n")
+    code, out, err, _ = cli("doctor", str(kitchen))
+    lines = _one_line_and_hint(code, out, err, f"{section}: as a list")
+    assert code == 2 and f"{section}: must be a mapping (key: value), not a list" in lines[0], lines
+    assert "dictionary" not in err and "instance of" not in err, lines
+
+
+@pytest.mark.parametrize("value", ["127.0.0.1:8000", "localhost:8000", "ftp://h:1", "http://"])
+def test_doctor_endpoint_without_a_scheme(cli, value: str) -> None:  # type: ignore[no-untyped-def]
+    code, out, err, took = cli("doctor", "--endpoint", value)
+    lines = _one_line_and_hint(code, out, err, f"doctor --endpoint {value}")
+    assert code == 2 and f"--endpoint {value}: not a URL" in lines[0], lines
+    assert took < 2 and "checking" not in err
+    if value == "127.0.0.1:8000":
+        assert "http://127.0.0.1:8000" in lines[1], lines
+
+
+def test_up_with_a_serve_model_typo_gets_the_preflight_answer(cli) -> None:  # type: ignore[no-untyped-def]
+    kitchen = _gateway_kitchen(cli.work / "kitchen.yaml")
+    data = yaml.safe_load(kitchen.read_text())
+    data["gateway"]["port"] = free_port()
+    data["gateway"]["upstreams"][0]["serve"] = {"model": str(cli.work / "stroe" / "modle")}
+    kitchen.write_text(yaml.safe_dump(data))
+    code, out, err, took = cli("up", str(kitchen))
+    lines = _one_line_and_hint(code, out, err, "up with a serve.model typo")
+    assert code == 4 and "upstream e (serve:)" in lines[0] and "no such directory" in lines[0], lines
+    assert "vLLM log" not in err and "starting engine" not in out + err, lines
+    assert took < 5
+
+
+@pytest.mark.parametrize(("host", "cause"), [
+    (f"127.0.0.1:{free_port()}", "connection refused"),
+    ("no-such-host.invalid", "name not resolved"),
+])
+def test_unreachable_registry_is_named_in_words(cli, host: str, cause: str) -> None:  # type: ignore[no-untyped-def]
+    code, out, err, _ = cli("bundle", "create", "-o", "b", "--image", f"{host}/x@sha256:{'0' * 64}")
+    lines = _one_line_and_hint(code, out, err, f"create --image {host}")
+    assert code == 19 and f"cannot talk to the registry {host}: {cause}" in lines[0], lines
+    assert "ConnectError" not in err and "--image-ref-only" in lines[1], lines
+
+
+def test_transport_causes_in_words() -> None:
+    import httpx
+
+    from prai.bundle.registry import _transport_cause
+
+    assert _transport_cause(httpx.ConnectTimeout("")).startswith("timed out")
+    assert _transport_cause(httpx.ReadTimeout("timed out")).startswith("timed out")
+    assert _transport_cause(httpx.ConnectError("[Errno 101] Network is unreachable")).startswith("network unreachable")

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from prai.errors import BundleError, BundleManifestError, BundlePartError, BundleUnsafePath
+from prai.errors import BundleError, BundleManifestError, BundlePartError, BundleUnsafePath, UsageError
 
-from ._tar import scan_tar
+from ._tar import BLOCK, looks_like_tar, scan_tar
 from .manifest import (
     CONTROL_FILES,
     MANIFEST_NAME,
@@ -236,7 +236,13 @@ class BundleSource:
         if data is None:
             raise BundleManifestError(
                 f"{self.location}: no {MANIFEST_NAME}; this is not a PrAI bundle (or the "
-                "manifest was lost in transfer)"
+                "manifest was lost in transfer)",
+                hint=(
+                    f"{self.location} is not a bundle directory (a bundle holds {MANIFEST_NAME} "
+                    "at its top): create one with `prai bundle create --model DIR -o OUT`, or "
+                    "pass the folder a bundle was copied into"
+                    if self.kind == "dir" else None
+                ),
             )
         return data
 
@@ -348,11 +354,18 @@ def _raise_damaged_part(parts: list[Part]) -> None:
             ) from None
 
 
+_NOT_A_BUNDLE_HINT = (
+    "pass the bundle directory, the .tar, or the .parts.json of a split bundle (made by "
+    "`prai bundle create`)"
+)
+
+
 def open_bundle(path: str | Path) -> BundleSource:
     """Open a bundle directory, a ``.tar``, or split parts (the index, a part, or the tar name).
 
     Raises:
         BundleError: nothing usable at ``path`` (message says what was looked for).
+        UsageError: ``path`` is a file that is not a tar at all (no ustar header first).
         BundlePartError: a part is missing or has the wrong size.
         BundleUnsafePath: symlinks, special files, absolute or ``..`` paths.
     """
@@ -385,10 +398,15 @@ def open_bundle(path: str | Path) -> BundleSource:
     if p.is_file():
         size = p.stat().st_size
         with open(p, "rb") as f:
+            if not looks_like_tar(f.read(BLOCK)):
+                raise UsageError(
+                    f"{p}: not a PrAI bundle (not a tar archive or bundle directory)",
+                    hint=_NOT_A_BUNDLE_HINT,
+                )
             entries, dirs = _scan_tar(f, size, str(p))
         return BundleSource(p, "tar", p.parent, [(p, size)], [], entries, None, dirs)
     raise BundleError(
         f"{p}: no bundle here (looked for a directory with {MANIFEST_NAME}, a .tar, or "
         f"{p.name}{PARTS_SUFFIX})",
-        hint="pass the bundle directory, the .tar, or the .parts.json of a split bundle",
+        hint=_NOT_A_BUNDLE_HINT,
     )

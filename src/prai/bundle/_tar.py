@@ -246,6 +246,13 @@ def _pax(data: bytes, where: str, offset: int) -> dict[str, str]:
     return records
 
 
+def looks_like_tar(head: bytes) -> bool:
+    """Whether ``head`` (a file's first 512 bytes, or all of a shorter file) starts with a
+    ustar header: the POSIX or GNU magic at byte 257. A file without it is not a tar at all
+    (a key, a model folder's file), as opposed to a tar damaged or cut short."""
+    return head[257:262] == b"ustar"
+
+
 def _read(stream: BinaryIO, offset: int, n: int, where: str) -> bytes:
     stream.seek(offset)
     data = stream.read(n)

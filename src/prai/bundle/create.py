@@ -59,7 +59,7 @@ from .manifest import (
 )
 from .receipt import read_base
 from .sbom import SBOM_PATH, build_sbom
-from .sign import sign_manifest
+from .sign import load_sign_key, sign_manifest
 from .wheelhouse import SoftwareSpec, prepare_wheelhouse
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -418,6 +418,9 @@ def create_bundle(
         raise UsageError(
             f"{out.parent} does not exist", hint="create the output's parent directory"
         )
+    if sign_key:
+        password = get_settings().sign_key_password
+        load_sign_key(sign_key, password.encode() if password else None)  # a wrong key costs no packing
     adapter_dirs = {k: Path(v) for k, v in (adapters or {}).items()}
     model_dir = Path(model) if model is not None else None
     report: ModelDirReport | None = None

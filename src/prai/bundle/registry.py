@@ -99,6 +99,25 @@ def sha256_digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+def _transport_cause(exc: Exception) -> str:
+    """A transport error in words: connection refused, name not resolved, timed out, …"""
+    text = str(exc).lower()
+    name = type(exc).__name__
+    if "timeout" in name.lower() or "timed out" in text:
+        return "timed out (no answer; a firewall may drop the packets)"
+    if "refused" in text:
+        return "connection refused (nothing listens on that host and port)"
+    if any(s in text for s in ("name or service not known", "name resolution", "nodename nor servname",
+                               "no address associated", "getaddrinfo")):
+        return "name not resolved (DNS does not know the host)"
+    if "unreachable" in text:
+        return "network unreachable (no route to the host)"
+    if "reset" in text or "disconnected" in text or "closed" in text:
+        return f"the connection was closed by the other side ({name})"
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{first} ({name})" if first else name
+
+
 @dataclass(frozen=True)
 class FetchedManifest:
     """A manifest or index exactly as the registry stored it (bytes never re-serialised)."""
@@ -417,8 +436,10 @@ class RegistryClient:
                 "stays on",
             )
         return ImageRegistryUnreachable(
-            f"cannot talk to the registry {self.host}: {exc.__class__.__name__}",
-            hint="check the host, port, DNS and proxy settings",
+            f"cannot talk to the registry {self.host}: {_transport_cause(exc)}",
+            hint="check the host, port, DNS and proxy settings; `bundle create --image` must run "
+            "where the registry is reachable (the connected side), or record the image without "
+            "its bytes with --image-ref-only",
         )
 
     def _fail(self, what: str, resp: Any) -> ImageRegistryError:

@@ -26,32 +26,69 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from prai.errors import BundleSignatureError, ConfigError
 
 
+def _is_public_key(data: bytes) -> bool:
+    """True for PEM or OpenSSH public key bytes (given where the private key belongs)."""
+    if b"PUBLIC KEY-----" in data or data.startswith((b"ssh-ed25519 ", b"ecdsa-sha2-")):
+        return True
+    try:
+        serialization.load_pem_public_key(data)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
 def sign_manifest(
     manifest_bytes: bytes, key_path: str | Path, password: bytes | None = None
 ) -> bytes:
     """Sign manifest bytes with a PEM private key (Ed25519 or ECDSA).
 
     Raises:
-        ConfigError: unreadable key, encrypted without password, unsupported key type.
+        ConfigError: see :func:`load_sign_key`.
+    """
+    key = load_sign_key(key_path, password)
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return key.sign(manifest_bytes)
+    return key.sign(manifest_bytes, ec.ECDSA(hashes.SHA256()))
+
+
+def load_sign_key(
+    key_path: str | Path, password: bytes | None = None
+) -> ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey:
+    """Read the PEM private key ``--sign-key`` names (Ed25519 or ECDSA); `bundle create`
+    calls it before any work, so a wrong key costs no packing.
+
+    Raises:
+        ConfigError: unreadable key, a public key given instead, encrypted without
+            password, unsupported key type.
     """
     p = Path(key_path)
+    data = b""
     try:
-        key = serialization.load_pem_private_key(p.read_bytes(), password=password)
+        data = p.read_bytes()
+        key = serialization.load_pem_private_key(data, password=password)
     except (OSError, ValueError, TypeError) as exc:
         if "encrypted" in str(exc).lower() or "password" in str(exc).lower():
             raise ConfigError(
                 f"--sign-key {p}: the key is encrypted and the passphrase is missing or wrong",
                 hint="export PRAI_SIGN_KEY_PASSWORD=… (never on the command line)",
             ) from None
+        if _is_public_key(data):
+            raise ConfigError(
+                f"--sign-key {p}: {p.name} is a public key; --sign-key needs the private key",
+                hint=f"pass the private key (e.g. sign.key) to --sign-key; the public one goes to "
+                f"`prai bundle verify --key {p}`",
+            ) from None
+        what = (
+            exc.strerror or exc.__class__.__name__ if isinstance(exc, OSError)
+            else "no readable -----BEGIN … PRIVATE KEY----- block"
+        )
         raise ConfigError(
-            f"--sign-key {p}: cannot read a PEM private key ({exc.__class__.__name__})",
+            f"--sign-key {p}: not a PEM private key ({what})",
             hint="create one with `openssl genpkey -algorithm ed25519 -out sign.key` "
             "and give its public half (`openssl pkey -in sign.key -pubout`) to the receiver",
         ) from None
-    if isinstance(key, ed25519.Ed25519PrivateKey):
-        return key.sign(manifest_bytes)
-    if isinstance(key, ec.EllipticCurvePrivateKey):
-        return key.sign(manifest_bytes, ec.ECDSA(hashes.SHA256()))
+    if isinstance(key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey):
+        return key
     raise ConfigError(
         f"--sign-key {p}: {type(key).__name__} keys are not supported",
         hint="use an Ed25519 or ECDSA (P-256) key",

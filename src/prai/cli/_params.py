@@ -71,10 +71,11 @@ def check_input(flag: str, path: Path, kind: str, hint: str | None = None, *, mo
         return path  # a split bundle named by its tar (prai.bundle opens the parts)
     if not exists:
         if model_dir:
-            from prai.modelfiles.model_dir import MISSING_DIR_HINT, missing_dir
+            from prai.modelfiles.model_dir import MISSING_ADAPTER_DIR_HINT, MISSING_DIR_HINT, missing_dir
 
             message, model_hint = missing_dir(flag, str(path))  # the hub-id hint wins over the command's
-            raise PathNotFound(message, hint=model_hint if hint is None or model_hint != MISSING_DIR_HINT else hint)
+            plain = model_hint in (MISSING_DIR_HINT, MISSING_ADAPTER_DIR_HINT)
+            raise PathNotFound(message, hint=model_hint if hint is None or not plain else hint)
         what = {"file": "no such file", "dir": "no such directory"}.get(kind, "no such file or directory")
         parent = p.parent
         extra = "" if parent == Path(".") or parent.is_dir() else f"; {parent} does not exist either"

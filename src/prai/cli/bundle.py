@@ -1,13 +1,15 @@
 """`prai bundle create / inspect / verify / load`: bring-in bundles (持ち込み).
 
 Thin: parse flags, call :mod:`prai.bundle`, print rich tables or ``--json``.
-Exit codes: 0 all good; 3/10–18 integrity and load failures (see docs/bundle-format.md).
+Exit codes: 0 all good; 2 usage (not a bundle, a malformed --root-digest); 3/10–18 integrity
+and load failures, 9 wheelhouse, 19 container registry (see docs/bundle-format.md).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import re
 import signal
 import sys
 from collections.abc import Iterator
@@ -117,10 +119,35 @@ def _parse_adapters(values: list[str]) -> dict[str, Path]:
     return out
 
 
+def _public_key_name(sign_key: Path) -> str:
+    """The public key file beside ``sign_key`` (``sign.key`` -> ``sign.pub``) when it exists,
+    else the name the README's openssl commands give it."""
+    for cand in (sign_key.with_suffix(".pub"), sign_key.with_name(sign_key.name + ".pub")):
+        if cand.is_file():
+            return str(cand)
+    return str(sign_key.with_suffix(".pub")) if sign_key.suffix in (".key", ".pem") else "PUBLIC.pem"
+
+
+def _root_digest(ctx: Any, param: Any, value: str | None) -> str | None:
+    """``--root-digest``: ``sha256:`` and 64 hex digits, refused before any work (exit 2)."""
+    if value is None or getattr(ctx, "resilient_parsing", False):
+        return value
+    if not _ROOT_FORM.fullmatch(value.strip()):
+        raise UsageError(
+            f"--root-digest {value}: not a root digest (expected sha256: and 64 hex digits)",
+            hint="copy the whole line `root digest: sha256:…` that `prai bundle create` printed "
+            "(it is on the transfer form); a short prefix is not enough",
+        )
+    return value.strip().lower()
+
+
+_ROOT_FORM = re.compile(r"sha256:[0-9a-fA-F]{64}")
 _KEY = typer.Option(
     None, "--key", callback=input_file, help="Creator's PEM public key; a valid signature is required."
 )
-_ROOT = typer.Option(None, "--root-digest", help="Expected root digest (sha256:…).")
+_ROOT = typer.Option(
+    None, "--root-digest", callback=_root_digest, help="Expected root digest (sha256: and 64 hex digits)."
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -266,11 +293,17 @@ def register(app: typer.Typer) -> None:
             if i.carried:
                 console.print(f"image {i.ref} ({', '.join(i.platforms) or '?'})", markup=False)
         console.print(f"root digest: {res.root_digest}", markup=False)
+        key = f" --key {_public_key_name(sign_key)}" if sign_key is not None else ""
         console.print(
             "write the root digest on the transfer form; the receiver runs "
-            f"`prai bundle verify {res.out} --root-digest {res.root_digest}`",
+            f"`prai bundle verify {res.out} --root-digest {res.root_digest}{key}`",
             markup=False,
         )
+        if sign_key is not None and not key.endswith(".pub"):
+            console.print(
+                f"(--key is the public half of {sign_key}: `openssl pkey -in {sign_key} -pubout`)",
+                markup=False,
+            )
 
     @group.command("inspect")
     def inspect(

@@ -11,6 +11,30 @@ from prai.cli._output import print_json
 from prai.cli._params import input_dir, input_file, input_model_dir_hint
 
 
+def _check_endpoint(url: str) -> None:
+    """Refuse an ``--endpoint`` that is not an http(s) URL with a host, before any area runs.
+
+    Raises:
+        UsageError: exit 2, with the URL as it was probably meant (``http://HOST:PORT``).
+    """
+    from urllib.parse import urlsplit
+
+    from prai.errors import UsageError
+
+    try:
+        parts = urlsplit(url)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        _ = parts.port  # a port that is not a number raises ValueError
+    except ValueError:
+        ok = False
+    if not ok:
+        bare = url.split("://", 1)[-1].strip("/") or "127.0.0.1:8000"
+        raise UsageError(
+            f"--endpoint {url}: not a URL (expected http:// or https://, a host and an optional port)",
+            hint=f"e.g. --endpoint http://{bare}",
+        )
+
+
 def register(app: typer.Typer) -> None:
     @app.command("doctor")
     def doctor_cmd(
@@ -69,6 +93,8 @@ def register(app: typer.Typer) -> None:
             if sep and name and path:
                 check_input(f"--adapter {name}=", Path(path), "dir", model_dir=True)
         areas = parse_only(only)
+        if endpoint is not None:
+            _check_endpoint(endpoint)
         if kitchen is None and model is None and endpoint is None and not ca and registry is None:
             raise UsageError("nothing to check",
                              hint="pass kitchen.yaml, or --model DIR / --endpoint URL / --ca FILE "

@@ -44,6 +44,21 @@ def _expand_env(value: Any, env: Mapping[str, str], path: str) -> Any:
     return value
 
 
+def _yaml_kind(value: Any) -> str:
+    """What a YAML value is, in a user's words (for "must be a mapping, not …")."""
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        return f"a string ({value[:40]!r})"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
+
+
 def format_validation_error(exc: ValidationError, source: str) -> str:
     """One line per invalid field: ``source: a.b[0].c: message`` (never ``str(exc)``)."""
     lines = []
@@ -54,6 +69,8 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling against examples/kitchen.yaml)"
+        elif err["type"] in ("model_type", "model_attributes_type", "dict_type"):
+            msg = f"must be a mapping (key: value), not {_yaml_kind(err.get('input'))}"
         lines.append(f"{source}: {loc or '(top level)'}: {msg}")
     return "\n".join(lines)
 

@@ -61,10 +61,34 @@ def open_engine(url: str) -> Engine:
     try:
         migrate(engine)
     except SQLAlchemyError as exc:
+        cause, hint = _cause(exc, engine)
         raise StorageError(
-            f"cannot open the gateway database ({engine.dialect.name}): {type(exc).__name__}",
+            f"cannot open the gateway database ({engine.dialect.name}): {cause}", hint=hint
         ) from None
     return engine
+
+
+def _cause(exc: SQLAlchemyError, engine: Engine) -> tuple[str, str | None]:
+    """The driver's first line (the password never in it) and a hint for the common causes."""
+    orig = getattr(exc, "orig", None) or exc
+    lines = [ln.strip() for ln in str(orig).splitlines() if ln.strip()]
+    line = " ".join(lines[0].split()) if lines else type(exc).__name__
+    password = engine.url.password
+    if password:
+        line = line.replace(str(password), "***")
+    if len(line) > 300:
+        line = line[:300] + "…"
+    db = engine.url.database or ""
+    if "does not exist" in line and db and f'"{db}"' in line:
+        return line, (
+            f"create it (`createdb {db}`, as a PostgreSQL user who may) or fix the database "
+            "name in gateway.storage.url"
+        )
+    if "password authentication failed" in line or ("role" in line and "does not exist" in line):
+        return line, "fix the user or password in gateway.storage.url"
+    if "Connection refused" in line or "could not translate host name" in line or "timeout" in line:
+        return line, "start the database, or fix the host and port in gateway.storage.url"
+    return line, None
 
 
 def bump_version(conn: Any, name: str) -> None:

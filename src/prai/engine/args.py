@@ -78,21 +78,25 @@ def _parse_lora(item: str) -> LoraModule:
 
 
 def _port(value: str) -> int:
-    port = int(value)
+    port = int(value) if value.strip().isdigit() else 0
     if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{value} is not a TCP port (1-65535)")
+        raise argparse.ArgumentTypeError(f"--port {value}: not a TCP port (1-65535)")
     return port
 
 
 def _positive(value: str) -> int:
-    n = int(value)
+    n = int(value) if value.strip().isdigit() else 0
     if n < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+        raise argparse.ArgumentTypeError(f"{value}: not a whole number of at least 1")
     return n
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
+        # argparse writes "argument --port: --port abc: …"; the value's own message names the flag
+        head, sep, rest = message.partition(": ")
+        if sep and head.startswith("argument ") and rest.startswith(head.removeprefix("argument ") + " "):
+            message = rest
         raise UsageError(f"prai serve: {message}", hint="see `prai serve --help`")
 
 

@@ -25,7 +25,7 @@ import yaml
 
 from prai._http import get_ok, http_client
 from prai._wait import wait_until
-from prai.errors import ConfigError, EngineStartError, TasteTestFailed
+from prai.errors import ConfigError, EngineStartError, PraiError, TasteTestFailed
 from prai.gateway.server import die_with_parent, load_gateway_config
 
 DEMO_MODEL_NAME = "demo"
@@ -105,6 +105,28 @@ def engine_command(upstream: Any) -> list[str]:
     if spec.lora_modules:
         cmd += ["--lora-modules", *(f"{k}={v}" for k, v in spec.lora_modules.items())]
     return cmd + list(spec.args)
+
+
+def preflight_upstream(upstream: Any) -> None:
+    """Run `prai serve`'s preflight for an upstream's ``serve:`` block in this process, before
+    any engine starts: a typo in ``serve.model`` gets the preflight's own exit code and hint
+    (as `prai serve` gives them), not an engine start failure.
+
+    Raises:
+        PraiError: the preflight's error (ModelError, AdapterError, UsageError, …), its
+            message prefixed with the upstream's name.
+    """
+    from prai.engine.args import parse_serve_args
+    from prai.engine.serve import refuse_missing_paths, run_preflight
+
+    try:
+        args = parse_serve_args(engine_command(upstream)[4:])  # after `python -m prai.cli.main serve`
+        refuse_missing_paths(args)
+        run_preflight(args)
+    except PraiError as exc:
+        exc.message = f"upstream {upstream.name} (serve:): {exc.message}"
+        exc.args = (exc.message,)
+        raise
 
 
 def wait_engines(
@@ -198,7 +220,9 @@ def run_up(
         Exit code (0 = ok).
 
     Raises:
-        ConfigError, EngineStartError, EngineNotInstalled, TasteTestFailed, PortInUse.
+        ConfigError, EngineStartError, EngineNotInstalled, TasteTestFailed, PortInUse;
+        a ``serve:`` block's preflight failure with `prai serve`'s own error (before any
+        engine starts).
     """
     from prai.gateway import admin
     from prai.gateway.server import serve
@@ -221,6 +245,8 @@ def run_up(
     for up in to_start:
         ensure_port_free("127.0.0.1", int(up.base_urls[0].rsplit(":", 1)[1]), f"upstream {up.name} port")
     ensure_port_free(gw.host, gw.port, "gateway port")
+    for up in to_start:
+        preflight_upstream(up)
     engines: list[tuple[Any, subprocess.Popen[bytes]]] = []
     log_dir = cache_dir / "up" / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)

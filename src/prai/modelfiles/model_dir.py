@@ -211,6 +211,10 @@ MISSING_DIR_HINT = (
     "check the path for typos (ls -lah); in a closed network the model must be a local "
     "directory (prai bundle load)"
 )
+MISSING_ADAPTER_DIR_HINT = (
+    "check the path for typos (ls -lah); in a closed network the adapter must be a local "
+    "directory (prai bundle load)"
+)
 
 
 def missing_dir(flag: str, ref: str) -> tuple[str, str]:
@@ -219,8 +223,8 @@ def missing_dir(flag: str, ref: str) -> tuple[str, str]:
     One answer for every command: ``{flag}{ref} (relative to CWD): no such directory``,
     ``; FIRST does not exist either`` when its parent is missing too, and, for a ref shaped
     like a hub repo id (``org/name``), a hint that nothing is downloaded in a closed
-    network; a URL is called a URL. ``flag`` is the option as typed, with its trailing
-    space or ``=`` (``"--model "``, ``"--adapter a="``).
+    network; a URL is called a URL; an adapter's hint says adapter. ``flag`` is the option
+    as typed, with its trailing space or ``=`` (``"--model "``, ``"--adapter a="``).
     """
     if "://" in ref:
         return (f"{flag}{ref}: is a URL, not a local directory",
@@ -229,7 +233,7 @@ def missing_dir(flag: str, ref: str) -> tuple[str, str]:
     path = Path(ref).expanduser()
     parent = path.parent
     extra = "" if parent == Path(".") or parent.is_dir() else f"; {parent} does not exist either"
-    hint = MISSING_DIR_HINT
+    hint = MISSING_ADAPTER_DIR_HINT if "adapter" in flag or "lora" in flag else MISSING_DIR_HINT
     if looks_like_remote(ref):
         hint = (f"if {ref} is a hub repo id: nothing is downloaded in a closed network; bring it "
                 "in as a directory (prai bundle load) and pass its path")
@@ -582,6 +586,7 @@ def read_model_facts(model_dir: Path) -> ModelFacts:
 
 
 __all__ = [
+    "MISSING_ADAPTER_DIR_HINT",
     "MISSING_DIR_HINT",
     "TOKENIZER_SETS",
     "ModelDirReport",
