@@ -230,7 +230,7 @@ def _client(url: str, timeout_s: float) -> Any:
     """A redis-py asyncio client for ``redis://``, ``rediss://``, ``redis+sentinel://`` or
     ``redis+cluster://``. Only the connect timeout is a socket option (redis-py's read
     timeout doubled the cost of a call here); calls are bounded with ``asyncio.timeout``."""
-    opts = {"socket_connect_timeout": timeout_s}
+    opts: dict[str, Any] = {"socket_connect_timeout": timeout_s}
     if url.startswith("redis+cluster://"):
         from redis.asyncio.cluster import RedisCluster
 
