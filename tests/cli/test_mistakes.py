@@ -13,6 +13,7 @@ processes.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -269,7 +270,9 @@ def test_relative_path_typo_is_a_path_not_a_hub_id(cli) -> None:  # type: ignore
 
 def test_gateway_store_commands_without_a_kitchen_refuse_with_the_fix(cli) -> None:  # type: ignore[no-untyped-def]
     for args in (["keys", "create", "--tenant", "t", "--project", "p"], ["keys", "list"], ["audit", "verify"],
-                 ["model", "list"], ["gateway"]):
+                 ["model", "list"], ["gateway"], ["usage"], ["admin", "list-users"],
+                 ["admin", "create-user", "ops", "--role", "platform-admin"], ["admin", "reset-password", "admin"],
+                 ["admin", "disable-user", "ops"], ["admin", "enable-user", "ops"]):
         code, out, err, _ = cli(*args)
         lines = _one_line_and_hint(code, out, err, " ".join(args))
         assert code == 2 and "no kitchen.yaml" in lines[0], lines
@@ -287,6 +290,44 @@ def test_kitchen_from_prai_kitchen(cli, monkeypatch: pytest.MonkeyPatch) -> None
     code, out, err, _ = cli("keys", "create", "--tenant", "t", "--project", "nope")
     lines = _one_line_and_hint(code, out, err, "keys create unknown project")
     assert "t/nope is not in gateway.tenants" in lines[0]
+    # usage and admin read the same store as keys (not a stray $PRAI_CACHE_DIR/gateway.db)
+    code, out, err, _ = cli("usage", "--by", "key", "--format", "json")
+    assert code == 0, err
+    code, out, err, _ = cli("admin", "create-user", "ops", "--role", "platform-admin", "--json")
+    assert code == 0, err
+    code, out, err, _ = cli("admin", "list-users", "--json")
+    assert code == 0 and [r["username"] for r in json.loads(out)] == ["ops"], (out, err)
+    assert not (cli.work / "cache" / "gateway.db").exists()
+    from prai.db.admins import get_user
+    from prai.db.engine import open_engine
+
+    engine = open_engine(f"sqlite:///{cli.work / 'gw.db'}")
+    assert get_user(engine, "ops") is not None
+    engine.dispose()
+
+
+def test_store_commands_refuse_a_missing_prai_kitchen(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("PRAI_KITCHEN", str(cli.work / "nonexistent.yaml"))
+    get_settings.cache_clear()
+    for args in (["keys", "list"], ["usage"], ["admin", "list-users"],
+                 ["admin", "create-user", "ops", "--role", "platform-admin"]):
+        code, out, err, _ = cli(*args)
+        lines = _one_line_and_hint(code, out, err, " ".join(args))
+        assert code == 2 and "PRAI_KITCHEN=" in lines[0] and "no such file" in lines[0], lines
+        assert not out and not list((cli.work / "cache").glob("*.db")), "a store was created anyway"
+
+
+def test_store_commands_use_the_kitchen_prai_up_wrote(cli) -> None:  # type: ignore[no-untyped-def]
+    from prai.kitchen.up import demo_kitchen_path
+
+    up = demo_kitchen_path(cli.work / "cache")
+    up.parent.mkdir(parents=True)
+    _gateway_kitchen(up)
+    for args in (["usage"], ["admin", "create-user", "admin", "--role", "platform-admin"],
+                 ["admin", "reset-password", "admin"]):
+        code, _out, err, _ = cli(*args)
+        assert code == 0 and f"kitchen: {up} (written by `prai up`" in err, (args, err)
+    assert (up.parent / "gw.db").is_file() and not (cli.work / "cache" / "gateway.db").exists()
 
 
 def _model_dir_cases(model: str, adapter: str, absolute: str, out: Path) -> list[tuple[tuple[str, ...], str]]:
