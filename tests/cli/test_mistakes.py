@@ -243,7 +243,28 @@ def test_busy_ports_are_refused_at_once(busy_port: int, tmp_path: Path) -> None:
         took = time.monotonic() - start
         lines = _one_line_and_hint(r.returncode, r.stdout, r.stderr, " ".join(args))
         assert r.returncode == 5 and str(busy_port) in lines[0] and "in use" in lines[0], lines
+        flag = lines[0].split()[1]
+        if flag.startswith("--"):  # the hint names the option the error names (not always --port)
+            assert f"choose another {flag} " in lines[1], lines
         assert took < 30, f"{args}: {took:.1f} s (interpreter start included)"
+
+
+def test_up_with_a_kitchen_refuses_the_demo_port_options(tmp_path: Path) -> None:
+    """--port / --engine-port choose the demo kitchen's ports: with a kitchen.yaml (argument or
+    PRAI_KITCHEN) they are refused in one line, not ignored (the gateway would come up on the
+    kitchen's port). Run as processes: an ignored option would start a gateway (timeout)."""
+    kitchen = _gateway_kitchen(tmp_path / "kitchen.yaml")
+    env = {k: v for k, v in os.environ.items() if k != "PRAI_KITCHEN"}
+    env["PRAI_CACHE_DIR"] = str(tmp_path / "cache")
+    cases = [(["up", str(kitchen), "--port", "4300"], env, "--port 4300"),
+             (["up", str(kitchen), "--engine-port", "8300"], env, "--engine-port 8300"),
+             (["up", "--port", "4300"], {**env, "PRAI_KITCHEN": str(kitchen)}, "--port 4300")]
+    for args, e, flag in cases:
+        r = subprocess.run([sys.executable, "-m", "prai.cli.main", *args], capture_output=True, text=True,
+                           timeout=30, env=e)
+        lines = _one_line_and_hint(r.returncode, r.stdout, r.stderr, " ".join(args))
+        assert r.returncode == 2 and lines[0].startswith(f"error: {flag}: ") and str(kitchen) in lines[0], lines
+        assert str(kitchen) in lines[1] and "drop " + flag.split()[0] in lines[1], lines
 
 
 def test_serve_refuses_a_busy_port_in_under_two_seconds(busy_port: int, tmp_path: Path) -> None:
