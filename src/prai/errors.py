@@ -902,7 +902,8 @@ class LoginThrottled(ConsoleError):
 
     http_status = 429
     error_type = "rate_limit_error"
-    hint = "wait for the Retry-After seconds; failed logins are in the audit log"
+    hint = ("wait for the Retry-After seconds, or have an operator run `prai admin reset-password NAME` "
+            "(it clears the user's failed logins); failed logins are in the audit log")
 
     def __init__(self, message: str, *, retry_after_s: float = 60.0, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)

@@ -55,7 +55,7 @@ class Settings(BaseModel):
         actor: PRAI_ACTOR, who `prai model` records as having made a change (default:
             ``USER@HOST``; CI pipelines set e.g. ``gitops-bot``).
         kitchen: PRAI_KITCHEN, the kitchen.yaml that `prai gateway`, `prai keys`,
-            `prai audit` and `prai model` use when no ``-c`` is given (see
+            `prai audit`, `prai usage`, `prai model` and `prai admin` use when no ``-c`` is given (see
             :func:`prai.cli._kitchen.resolve_kitchen`).
         doctor_timeout_s: PRAI_DOCTOR_TIMEOUT_S, seconds an endpoint may stay silent before
             its `prai doctor` check FAILs (default 5).

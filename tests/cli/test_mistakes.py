@@ -13,6 +13,7 @@ processes.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -242,7 +243,28 @@ def test_busy_ports_are_refused_at_once(busy_port: int, tmp_path: Path) -> None:
         took = time.monotonic() - start
         lines = _one_line_and_hint(r.returncode, r.stdout, r.stderr, " ".join(args))
         assert r.returncode == 5 and str(busy_port) in lines[0] and "in use" in lines[0], lines
+        flag = lines[0].split()[1]
+        if flag.startswith("--"):  # the hint names the option the error names (not always --port)
+            assert f"choose another {flag} " in lines[1], lines
         assert took < 30, f"{args}: {took:.1f} s (interpreter start included)"
+
+
+def test_up_with_a_kitchen_refuses_the_demo_port_options(tmp_path: Path) -> None:
+    """--port / --engine-port choose the demo kitchen's ports: with a kitchen.yaml (argument or
+    PRAI_KITCHEN) they are refused in one line, not ignored (the gateway would come up on the
+    kitchen's port). Run as processes: an ignored option would start a gateway (timeout)."""
+    kitchen = _gateway_kitchen(tmp_path / "kitchen.yaml")
+    env = {k: v for k, v in os.environ.items() if k != "PRAI_KITCHEN"}
+    env["PRAI_CACHE_DIR"] = str(tmp_path / "cache")
+    cases = [(["up", str(kitchen), "--port", "4300"], env, "--port 4300"),
+             (["up", str(kitchen), "--engine-port", "8300"], env, "--engine-port 8300"),
+             (["up", "--port", "4300"], {**env, "PRAI_KITCHEN": str(kitchen)}, "--port 4300")]
+    for args, e, flag in cases:
+        r = subprocess.run([sys.executable, "-m", "prai.cli.main", *args], capture_output=True, text=True,
+                           timeout=30, env=e)
+        lines = _one_line_and_hint(r.returncode, r.stdout, r.stderr, " ".join(args))
+        assert r.returncode == 2 and lines[0].startswith(f"error: {flag}: ") and str(kitchen) in lines[0], lines
+        assert str(kitchen) in lines[1] and "drop " + flag.split()[0] in lines[1], lines
 
 
 def test_serve_refuses_a_busy_port_in_under_two_seconds(busy_port: int, tmp_path: Path) -> None:
@@ -269,7 +291,9 @@ def test_relative_path_typo_is_a_path_not_a_hub_id(cli) -> None:  # type: ignore
 
 def test_gateway_store_commands_without_a_kitchen_refuse_with_the_fix(cli) -> None:  # type: ignore[no-untyped-def]
     for args in (["keys", "create", "--tenant", "t", "--project", "p"], ["keys", "list"], ["audit", "verify"],
-                 ["model", "list"], ["gateway"]):
+                 ["model", "list"], ["gateway"], ["usage"], ["admin", "list-users"],
+                 ["admin", "create-user", "ops", "--role", "platform-admin"], ["admin", "reset-password", "admin"],
+                 ["admin", "disable-user", "ops"], ["admin", "enable-user", "ops"]):
         code, out, err, _ = cli(*args)
         lines = _one_line_and_hint(code, out, err, " ".join(args))
         assert code == 2 and "no kitchen.yaml" in lines[0], lines
@@ -287,6 +311,44 @@ def test_kitchen_from_prai_kitchen(cli, monkeypatch: pytest.MonkeyPatch) -> None
     code, out, err, _ = cli("keys", "create", "--tenant", "t", "--project", "nope")
     lines = _one_line_and_hint(code, out, err, "keys create unknown project")
     assert "t/nope is not in gateway.tenants" in lines[0]
+    # usage and admin read the same store as keys (not a stray $PRAI_CACHE_DIR/gateway.db)
+    code, out, err, _ = cli("usage", "--by", "key", "--format", "json")
+    assert code == 0, err
+    code, out, err, _ = cli("admin", "create-user", "ops", "--role", "platform-admin", "--json")
+    assert code == 0, err
+    code, out, err, _ = cli("admin", "list-users", "--json")
+    assert code == 0 and [r["username"] for r in json.loads(out)] == ["ops"], (out, err)
+    assert not (cli.work / "cache" / "gateway.db").exists()
+    from prai.db.admins import get_user
+    from prai.db.engine import open_engine
+
+    engine = open_engine(f"sqlite:///{cli.work / 'gw.db'}")
+    assert get_user(engine, "ops") is not None
+    engine.dispose()
+
+
+def test_store_commands_refuse_a_missing_prai_kitchen(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("PRAI_KITCHEN", str(cli.work / "nonexistent.yaml"))
+    get_settings.cache_clear()
+    for args in (["keys", "list"], ["usage"], ["admin", "list-users"],
+                 ["admin", "create-user", "ops", "--role", "platform-admin"]):
+        code, out, err, _ = cli(*args)
+        lines = _one_line_and_hint(code, out, err, " ".join(args))
+        assert code == 2 and "PRAI_KITCHEN=" in lines[0] and "no such file" in lines[0], lines
+        assert not out and not list((cli.work / "cache").glob("*.db")), "a store was created anyway"
+
+
+def test_store_commands_use_the_kitchen_prai_up_wrote(cli) -> None:  # type: ignore[no-untyped-def]
+    from prai.kitchen.up import demo_kitchen_path
+
+    up = demo_kitchen_path(cli.work / "cache")
+    up.parent.mkdir(parents=True)
+    _gateway_kitchen(up)
+    for args in (["usage"], ["admin", "create-user", "admin", "--role", "platform-admin"],
+                 ["admin", "reset-password", "admin"]):
+        code, _out, err, _ = cli(*args)
+        assert code == 0 and f"kitchen: {up} (written by `prai up`" in err, (args, err)
+    assert (up.parent / "gw.db").is_file() and not (cli.work / "cache" / "gateway.db").exists()
 
 
 def _model_dir_cases(model: str, adapter: str, absolute: str, out: Path) -> list[tuple[tuple[str, ...], str]]:

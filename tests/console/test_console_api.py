@@ -132,6 +132,32 @@ def test_failed_logins_are_audited_and_throttled(kitchen: ConsoleKitchen, as_use
     assert c.login("bob").status_code == 200
 
 
+def test_reset_password_and_enable_lift_a_login_lockout(kitchen: ConsoleKitchen,
+                                                       as_user: dict[str | None, AdminClient]) -> None:
+    """The 401 hint names `prai admin reset-password`: after it the user logs in at once, and
+    the 429 hint says so (enable-user does the same)."""
+    first = password_of("frank")
+    kitchen.admin_cli("create-user", "frank", "--role", "auditor", "--password-stdin", stdin=first + "\n")
+    c = kitchen.client()
+    for _ in range(3):  # login_max_failures: 3 in this kitchen
+        assert c.login("frank", "wrong password").status_code == 401
+    r = c.login("frank", first)
+    assert r.status_code == 429 and "prai admin reset-password" in r.json()["error"]["message"], r.text
+    second = first + " v2"
+    kitchen.admin_cli("reset-password", "frank", "--password-stdin", stdin=second + "\n")
+    assert c.login("frank", second).status_code == 200
+    resets = [r for r in audit_records(as_user["root"], endpoint="admin.user.reset_password")
+              if r["detail"].get("username") == "frank"]
+    assert [r["detail"]["login_failures_cleared"] for r in resets] == [3]
+    # disable + enable (e.g. after an incident) lifts it too
+    for _ in range(3):
+        assert kitchen.client().login("frank", "wrong password").status_code == 401
+    assert kitchen.client().login("frank", second).status_code == 429
+    kitchen.admin_cli("disable-user", "frank")
+    kitchen.admin_cli("enable-user", "frank")
+    assert kitchen.client().login("frank", second).status_code == 200
+
+
 def test_state_changes_need_the_csrf_token_and_our_origin(as_user: dict[str | None, AdminClient]) -> None:
     c = as_user["alice"]
     body = {"tenant": "acme", "project": "chat", "name": "csrf"}

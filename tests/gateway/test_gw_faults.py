@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from prai.db.engine import open_engine
 from prai.db.migrations import MIGRATIONS, schema_version
 from prai.db.schema import audit_table
-from tests.gateway._gwutil import FakeUpstream, Gateway, RedisServer, TcpProxy, http_json
+from tests.gateway._gwutil import FakeUpstream, Gateway, RedisServer, TcpProxy, free_port, http_json
 
 CHAT = {"model": "fake", "messages": [{"role": "user", "content": "hi"}]}
 
@@ -36,6 +36,30 @@ def _until_200(gw: Gateway, key: str, timeout_s: float = 15.0) -> float:
 def _limited(tenant: str) -> list[dict[str, Any]]:
     return [{"name": tenant, "projects": [{"name": "p", "limits": {"requests_per_minute": 100000},
                                             "budget": {"tokens_per_day": 10**9}}]}]
+
+
+def test_unreachable_redis_at_start_is_one_warning_line(
+    make_gateway: Callable[..., Gateway], fake_upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    """The gateway starts (it recovers when Redis comes back) but says at once that requests
+    get 503 meanwhile, naming the URL (never its password)."""
+    closed = free_port()
+    url = f"redis://:s3cret@127.0.0.1:{closed}/0"
+    tenant = "w" + uuid.uuid4().hex[:8]
+    gw = make_gateway({
+        "upstreams": [{"name": "main", "base_urls": [fake_upstream.url]}],
+        "tenants": _limited(tenant),
+        "ratelimit": {"url": url, "timeout_s": 0.3},
+    }).start()
+    key = gw.key(tenant, "p")
+    assert _chat(gw, key)[0] == 503
+    gw.stop()
+    out = gw.output()
+    warnings = [line for line in out.splitlines() if line.startswith("warning: gateway.ratelimit.url")]
+    assert len(warnings) == 1, out[-2000:]
+    assert f"redis://:***@127.0.0.1:{closed}/0 is unreachable" in warnings[0], warnings
+    assert "requests get 503 until it is reachable (fail_closed" in warnings[0], warnings
+    assert "s3cret" not in out and "Traceback" not in out
 
 
 def test_redis_stopped_and_started_two_gateways(

@@ -1,7 +1,8 @@
 """Which kitchen.yaml a command means when no ``-c`` is given.
 
-`prai gateway`, `prai keys`, `prai audit` and `prai model` read and write the gateway's
-store (keys, audit log, model registry), which kitchen.yaml's ``gateway.storage`` names.
+`prai gateway`, `prai keys`, `prai audit`, `prai usage`, `prai model` and `prai admin` read
+and write the gateway's store (keys, audit log, model registry, console users), which
+kitchen.yaml's ``gateway.storage`` names.
 A key made in another store than the one the gateway reads is useless (the gateway answers
 401), so these commands never guess a store; they use, in this order:
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 from prai.errors import KitchenNotFound
 
@@ -52,4 +54,17 @@ def resolve_kitchen(config: Path | None, *, announce: bool = True) -> Path:
     return chosen
 
 
-__all__ = ["resolve_kitchen"]
+def open_kitchen_store(config: Path | None) -> tuple[Any, Any]:
+    """(database engine, GatewayConfig) of the kitchen meant (:func:`resolve_kitchen`).
+
+    Raises:
+        KitchenNotFound: as :func:`resolve_kitchen`.
+        ConfigError: the kitchen.yaml is invalid or has no ``gateway:`` section.
+    """
+    from prai.gateway import admin
+    from prai.settings import get_settings
+
+    return admin.open_store(resolve_kitchen(config), get_settings().cache_dir)
+
+
+__all__ = ["open_kitchen_store", "resolve_kitchen"]

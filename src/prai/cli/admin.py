@@ -11,17 +11,12 @@ from typing import Any
 import typer
 
 from prai.cli._console import make_console
+from prai.cli._kitchen import open_kitchen_store
 from prai.cli._params import input_file
 from prai.errors import UsageError
 
-_CONFIG_HELP = "kitchen.yaml with a `gateway:` section (its storage holds the users)."
-
-
-def _open(config: Path | None) -> tuple[Any, Any]:
-    from prai.gateway import admin
-    from prai.settings import get_settings
-
-    return admin.open_store(config, get_settings().cache_dir)
+_CONFIG_HELP = ("kitchen.yaml with a `gateway:` section; its storage holds the users (default: "
+                "PRAI_KITCHEN, else the kitchen of `prai up`).")
 
 
 def _actor() -> str:
@@ -76,7 +71,7 @@ def register(app: typer.Typer) -> None:
         from prai.console.users import create_user as do_create
 
         password = _stdin_password(password_stdin)
-        engine, gw = _open(config)
+        engine, gw = open_kitchen_store(config)
         known = [t.name for t in gw.tenants] if gw is not None else None
         new = do_create(engine, username, role=role, tenant=tenant, password=password, actor=_actor(),
                         known_tenants=known)
@@ -93,7 +88,7 @@ def register(app: typer.Typer) -> None:
 
         from prai.console.users import user_rows
 
-        engine, _gw = _open(config)
+        engine, _gw = open_kitchen_store(config)
         rows = user_rows(engine)
         if as_json:
             print(json.dumps(rows, ensure_ascii=False, indent=2))
@@ -118,7 +113,7 @@ def register(app: typer.Typer) -> None:
         from prai.console.users import reset_password as do_reset
 
         password = _stdin_password(password_stdin)
-        engine, _gw = _open(config)
+        engine, _gw = open_kitchen_store(config)
         new = do_reset(engine, username, actor=_actor(), password=password)
         _show_password(new, as_json, f"password of {username} reset; their sessions ended")
 
@@ -130,7 +125,7 @@ def register(app: typer.Typer) -> None:
         """Disable a user: logins refused, sessions ended."""
         from prai.console.users import set_disabled
 
-        engine, _gw = _open(config)
+        engine, _gw = open_kitchen_store(config)
         set_disabled(engine, username, True, actor=_actor())
         print(f"disabled {username}; their sessions ended")
 
@@ -142,6 +137,6 @@ def register(app: typer.Typer) -> None:
         """Enable a disabled user again."""
         from prai.console.users import set_disabled
 
-        engine, _gw = _open(config)
+        engine, _gw = open_kitchen_store(config)
         set_disabled(engine, username, False, actor=_actor())
         print(f"enabled {username}")

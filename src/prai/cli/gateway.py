@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import typer
 
 from prai.cli._console import make_console
+from prai.cli._kitchen import open_kitchen_store
 from prai.cli._output import print_json
 from prai.cli._params import input_file, output_path
 
@@ -16,15 +16,6 @@ _CONFIG_HELP = (
     "kitchen.yaml with a `gateway:` section, the one `prai gateway` runs with (default: "
     "PRAI_KITCHEN, else the kitchen of `prai up`)."
 )
-
-
-def _store(config: Path | None) -> tuple[Any, Any]:
-    """(database engine, GatewayConfig) of the kitchen meant (``-c``, PRAI_KITCHEN, `prai up`'s)."""
-    from prai.cli._kitchen import resolve_kitchen
-    from prai.gateway import admin
-    from prai.settings import get_settings
-
-    return admin.open_store(resolve_kitchen(config), get_settings().cache_dir)
 
 
 def register(app: typer.Typer) -> None:
@@ -96,7 +87,7 @@ def register(app: typer.Typer) -> None:
         """Create a key; it is printed once and only its hash is stored."""
         from prai.gateway import admin
 
-        engine, gw = _store(config)
+        engine, gw = open_kitchen_store(config)
         created = admin.create_key(
             engine, gw, tenant=tenant, project=project, name=name, expires=expires
         )
@@ -127,7 +118,7 @@ def register(app: typer.Typer) -> None:
 
         from prai.gateway import admin
 
-        engine, _ = _store(config)
+        engine, _ = open_kitchen_store(config)
         rows = admin.key_rows(engine, tenant)
         if as_json:
             print_json(rows)
@@ -150,7 +141,7 @@ def register(app: typer.Typer) -> None:
         """Revoke a key; running gateways refuse it within gateway.key_cache_refresh_s."""
         from prai.gateway import admin
 
-        engine, _ = _store(config)
+        engine, _ = open_kitchen_store(config)
         admin.revoke(engine, key_id)
         print(f"revoked {key_id}")
 
@@ -169,7 +160,7 @@ def register(app: typer.Typer) -> None:
         from prai.gateway import admin
 
         expected = admin.parse_expect_head(expect_head) if expect_head else None
-        engine, _ = _store(config)
+        engine, _ = open_kitchen_store(config)
         res = admin.verify(engine, expected)
         if as_json:
             print_json({"ok": True, "records": res.records, "head_seq": res.records, "head_hash": res.head_hash})
@@ -191,7 +182,7 @@ def register(app: typer.Typer) -> None:
         from prai.gateway import admin
 
         since_us = admin.parse_since(since) if since else None
-        engine, _ = _store(config)
+        engine, _ = open_kitchen_store(config)
         lines = admin.export_lines(
             engine, fmt=fmt, tenant=tenant, project=project, since_us=since_us
         )
@@ -227,7 +218,6 @@ def register(app: typer.Typer) -> None:
         from prai.errors import UsageError
         from prai.gateway import admin
         from prai.gateway.usage import GROUP_BY, format_usage, usage_report
-        from prai.settings import get_settings
 
         if by not in GROUP_BY:
             raise UsageError(f"--by {by!r}: use one of {', '.join(GROUP_BY)}")
@@ -235,8 +225,8 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"--format {fmt!r}: use table, json or csv")
         since_us = admin.parse_since(since) if since else None
         until_us = admin.parse_since(until) if until else None
-        engine, gw = admin.open_store(config, get_settings().cache_dir)
-        zone = timezone or (gw.budget_timezone if gw else "Asia/Tokyo")
+        engine, gw = open_kitchen_store(config)
+        zone = timezone or gw.budget_timezone
         try:
             ZoneInfo(zone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -251,6 +241,6 @@ def register(app: typer.Typer) -> None:
             since_us=since_us,
             until_us=until_us,
             timezone=zone,
-            prices=gw.prices if gw else None,
+            prices=gw.prices,
         )
         sys.stdout.write(format_usage(rows, fmt, by))

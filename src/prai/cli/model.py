@@ -11,6 +11,7 @@ from typing import Any
 import typer
 
 from prai.cli._console import make_console
+from prai.cli._kitchen import open_kitchen_store
 from prai.cli._output import print_json
 from prai.cli._params import input_bundle, input_file, input_model_dir, output_path
 from prai.errors import UsageError
@@ -35,14 +36,6 @@ def parse_percent(text: str) -> float:
     if not m or not 0 < float(m.group(1)) < 100:
         raise UsageError(f"--canary {text!r}: not a percentage above 0 and below 100", hint="use e.g. --canary 10%")
     return float(m.group(1))
-
-
-def _open(config: Path | None) -> tuple[Any, Any]:
-    from prai.cli._kitchen import resolve_kitchen
-    from prai.gateway import admin
-    from prai.settings import get_settings
-
-    return admin.open_store(resolve_kitchen(config), get_settings().cache_dir)
 
 
 def _needs_gateway(gw: Any, what: str) -> Any:
@@ -87,7 +80,7 @@ def register(app: typer.Typer) -> None:
         """Verify a bundle and register its model/adapters as VERSION (keyed by its root digest)."""
         from prai.lifecycle.register import register_bundle
 
-        engine, _gw = _open(config)
+        engine, _gw = open_kitchen_store(config)
         versions = register_bundle(
             engine, bundle, version=version, actor=actor_of(actor), only=only, name=name,
             base=base, engine_path=path, key=key,
@@ -110,7 +103,7 @@ def register(app: typer.Typer) -> None:
 
         from prai.lifecycle import registry
 
-        engine, _gw = _open(config)
+        engine, _gw = open_kitchen_store(config)
         aliases = registry.list_aliases(engine)
         counts: dict[str, int] = {}
         for v in registry.list_versions(engine):
@@ -139,7 +132,7 @@ def register(app: typer.Typer) -> None:
 
         from prai.lifecycle import registry
 
-        engine, _gw = _open(config)
+        engine, _gw = open_kitchen_store(config)
         a = registry.get_alias(engine, name)
         versions = registry.list_versions(engine, name)
         if as_json:
@@ -169,7 +162,7 @@ def register(app: typer.Typer) -> None:
 
         from prai.lifecycle import registry
 
-        engine, _gw = _open(config)
+        engine, _gw = open_kitchen_store(config)
         events = registry.history(engine, name)
         if as_json:
             print_json([asdict(e) for e in events])
@@ -212,7 +205,7 @@ def register(app: typer.Typer) -> None:
 
         pct = parse_percent(canary) if canary is not None else None
         gates = _gate_spec(gate_eval, gate_bench, max_regression, tokenizer)
-        engine, gw = _open(config)
+        engine, gw = open_kitchen_store(config)
         _needs_gateway(gw, "prai model promote")
         steps: list[str] = []
 
@@ -247,7 +240,7 @@ def register(app: typer.Typer) -> None:
         """Undo the last change: drop the canary, else restore the previous version."""
         from prai.lifecycle.promote import PromoteOptions, rollback
 
-        engine, gw = _open(config)
+        engine, gw = open_kitchen_store(config)
         _needs_gateway(gw, "prai model rollback")
         say = (lambda m: None) if as_json else (lambda m: print(f"· {m}", flush=True))
         report = rollback(gw, engine, name, actor=actor_of(actor), progress=say,

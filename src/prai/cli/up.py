@@ -8,6 +8,27 @@ import typer
 
 from prai.cli._params import input_file
 
+DEMO_ENGINE_PORT = 8000
+DEMO_GATEWAY_PORT = 4000
+
+
+def refuse_demo_ports(config: Path, *, engine_port: int | None, gateway_port: int | None) -> None:
+    """``--port`` / ``--engine-port`` choose the demo kitchen's ports; a kitchen.yaml sets its own.
+
+    Raises:
+        UsageError: either was given with a kitchen.yaml (exit 2), rather than ignored.
+    """
+    from prai.errors import UsageError
+
+    if gateway_port is not None:
+        raise UsageError(f"--port {gateway_port}: the gateway port of {config} is its gateway.port "
+                         "(--port is for the demo kitchen only)",
+                         hint=f"set gateway.port in {config}, or drop --port")
+    if engine_port is not None:
+        raise UsageError(f"--engine-port {engine_port}: the engine ports of {config} are in its "
+                         "gateway.upstreams base_urls (--engine-port is for the demo kitchen only)",
+                         hint=f"change the port in the upstream's base_urls in {config}, or drop --engine-port")
+
 
 def register(app: typer.Typer) -> None:
     @app.command("up")
@@ -17,11 +38,14 @@ def register(app: typer.Typer) -> None:
             help="kitchen.yaml (default: PRAI_KITCHEN, else the demo model with one tenant, written to "
             "$PRAI_CACHE_DIR/up/kitchen.yaml, which `prai keys` / `prai audit` / `prai model` then use).",
         ),
-        engine_port: int = typer.Option(
-            8000, "--engine-port", min=1, max=65535, help="Demo engine port (no kitchen.yaml)."
-        ),
-        gateway_port: int = typer.Option(
-            4000, "--port", min=1, max=65535, help="Gateway port (no kitchen.yaml)."),
+        engine_port: int | None = typer.Option(
+            None, "--engine-port", min=1, max=65535,
+            help=f"Demo engine port (default {DEMO_ENGINE_PORT}); only without a kitchen.yaml, whose "
+            "upstreams name their ports."),
+        gateway_port: int | None = typer.Option(
+            None, "--port", min=1, max=65535,
+            help=f"Demo gateway port (default {DEMO_GATEWAY_PORT}); only without a kitchen.yaml, which "
+            "sets gateway.port."),
         smoke: bool = typer.Option(
             False, "--smoke", help="Run the taste test through the gateway, then exit."
         ),
@@ -39,6 +63,10 @@ def register(app: typer.Typer) -> None:
             from prai.cli._kitchen import resolve_kitchen
 
             config = resolve_kitchen(None)
+        if config is not None:
+            refuse_demo_ports(config, engine_port=engine_port, gateway_port=gateway_port)
+        engine_port = DEMO_ENGINE_PORT if engine_port is None else engine_port
+        gateway_port = DEMO_GATEWAY_PORT if gateway_port is None else gateway_port
         if config is None:  # the demo kitchen: both ports are ours to check before building anything
             ensure_port_free("127.0.0.1", engine_port, "--engine-port")
             ensure_port_free("127.0.0.1", gateway_port, "--port")

@@ -12,6 +12,7 @@ import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -21,6 +22,7 @@ from prai.console.passwords import check_new_password, generate_password, hash_p
 from prai.console.roles import Principal, check_role
 from prai.db.admins import (
     AdminUser,
+    clear_login_failures_in,
     delete_user_sessions_in,
     get_user_in,
     insert_user_in,
@@ -103,7 +105,8 @@ def create_user(
 
 
 def reset_password(engine: Engine, username: str, *, actor: str, password: str | None = None) -> NewPassword:
-    """Set a new password (generated when None: one-time) and end the user's sessions.
+    """Set a new password (generated when None: one-time), end the user's sessions and clear
+    their failed logins (so a throttled user can log in at once; the audit record counts them).
 
     Raises:
         AdminUserNotFound: no such user.
@@ -119,15 +122,18 @@ def reset_password(engine: Engine, username: str, *, actor: str, password: str |
                               must_change_password=generated, password_changed_at=time.time()):
             raise AdminUserNotFound(f"no console user named {username!r}")
         delete_user_sessions_in(conn, username)
+        cleared = clear_login_failures_in(conn, username)
         user = get_user_in(conn, username)
         assert user is not None
         audit_in(conn, admin_record("user.reset_password", actor=actor, role=None, tenant=user.tenant,
-                                    detail={"username": username, "generated_password": generated}))
+                                    detail={"username": username, "generated_password": generated,
+                                            "login_failures_cleared": cleared}))
     return NewPassword(user, password, generated)
 
 
 def set_disabled(engine: Engine, username: str, disabled: bool, *, actor: str) -> AdminUser:
-    """Disable (ending every session) or enable a user.
+    """Disable (ending every session) or enable a user (clearing their failed logins, counted in
+    the audit record, so the user can log in at once).
 
     Raises:
         AdminUserNotFound: no such user.
@@ -135,12 +141,15 @@ def set_disabled(engine: Engine, username: str, disabled: bool, *, actor: str) -
     with engine.begin() as conn:
         if not update_user_in(conn, username, disabled=disabled):
             raise AdminUserNotFound(f"no console user named {username!r}")
+        detail: dict[str, Any] = {"username": username}
         if disabled:
             delete_user_sessions_in(conn, username)
+        else:
+            detail["login_failures_cleared"] = clear_login_failures_in(conn, username)
         user = get_user_in(conn, username)
         assert user is not None
         audit_in(conn, admin_record("user.disable" if disabled else "user.enable", actor=actor, role=None,
-                                    tenant=user.tenant, detail={"username": username}))
+                                    tenant=user.tenant, detail=detail))
     return user
 
 

@@ -140,9 +140,11 @@ def record_login_failure_in(conn: Any, username: str, client: str | None, ts: fl
     conn.execute(insert(admin_login_failures_table).values(ts=ts, username=username, client=client))
 
 
-def clear_login_failures_in(conn: Any, username: str) -> None:
-    """Forget a user's failed logins (after a successful one)."""
-    conn.execute(delete(admin_login_failures_table).where(admin_login_failures_table.c.username == username))
+def clear_login_failures_in(conn: Any, username: str) -> int:
+    """Forget a user's failed logins (after a successful one, a password reset or an enable);
+    returns how many were forgotten."""
+    res = conn.execute(delete(admin_login_failures_table).where(admin_login_failures_table.c.username == username))
+    return int(res.rowcount or 0)
 
 
 def login_failures(engine: Engine, *, username: str, client: str | None, since: float) -> tuple[

@@ -23,7 +23,9 @@ def ensure_port_free(host: str, port: int, flag: str | None = None) -> None:
     """Refuse a port another process already listens on, before any work starts.
 
     Args:
-        flag: the option that named the port (``--port``), put in front of the message.
+        flag: the option that named the port (``--port``, ``--gateway-port``), put in front of
+            the message and named in the hint; or where a file set it (``gateway port``: the
+            hint then says to change it in kitchen.yaml).
 
     Raises:
         PortInUse: ``host:port`` cannot be bound (exit 5).
@@ -36,7 +38,17 @@ def ensure_port_free(host: str, port: int, flag: str | None = None) -> None:
         except OSError as exc:
             why = "already in use" if exc.errno in (48, 98) else (exc.strerror or "cannot be bound")
             where = f"{flag} {port}: " if flag else ""
-            raise PortInUse(f"{where}port {port} on {host} is {why}") from None
+            raise PortInUse(f"{where}port {port} on {host} is {why}", hint=port_hint(flag)) from None
+
+
+def port_hint(flag: str | None) -> str:
+    """The hint of a :class:`PortInUse` for a port named by ``flag`` (see :func:`ensure_port_free`)."""
+    holder = "stop the process that holds it (ss -ltnp)"
+    if flag is None:
+        return PortInUse.hint
+    if flag.startswith("-"):
+        return f"choose another {flag} or {holder}"
+    return f"change the {flag} in kitchen.yaml or {holder}"
 
 
 class EngineProcess:

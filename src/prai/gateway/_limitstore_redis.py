@@ -18,6 +18,7 @@ minute weighted by the part of it still inside the window, plus the current minu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 from typing import Any
 from urllib.parse import urlsplit
@@ -376,4 +377,24 @@ class RedisStore:
         await self.redis.aclose()
 
 
-__all__ = ["ADMIT", "SETTLE", "RedisStore"]
+async def probe(url: str, timeout_s: float) -> str | None:
+    """None when the store at ``url`` answers PING within ``timeout_s`` seconds, else why not
+    (one line; the URL's password is never in it)."""
+    try:
+        client = _client(url, timeout_s)
+    except Exception as exc:  # a malformed sentinel URL: say why, the gateway refuses later
+        return " ".join(str(exc).split()) or type(exc).__name__
+    try:
+        async with asyncio.timeout(timeout_s):
+            await client.ping()
+    except TimeoutError:
+        return f"no answer within {timeout_s:g} s"
+    except Exception as exc:
+        return " ".join(str(exc).split()) or type(exc).__name__
+    finally:
+        with contextlib.suppress(Exception):
+            await client.aclose()
+    return None
+
+
+__all__ = ["ADMIT", "SETTLE", "RedisStore", "probe"]

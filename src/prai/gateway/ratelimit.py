@@ -515,6 +515,45 @@ class Limiter:
             await self.store.close()
 
 
+def redacted_url(url: str) -> str:
+    """``url`` with its password replaced by ``***`` (for log lines)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def store_warning(cfg: GatewayConfig) -> str | None:
+    """The line to print at start when ``gateway.ratelimit.url`` (Redis) does not answer.
+
+    The gateway starts anyway and recovers by itself once the store answers; until then
+    every request gets 503 (``fail_open: false``, the default) or passes without limits
+    and budgets (``fail_open: true``). Blocks up to ``ratelimit.timeout_s`` seconds; call it
+    outside a running event loop.
+
+    Returns:
+        None for ``memory://`` or a store that answers PING; else one ``warning: ...`` line
+        naming the URL (password masked), the reason and what requests get meanwhile.
+    """
+    url = cfg.ratelimit.url
+    if url.startswith("memory://"):
+        return None
+    from prai.gateway._limitstore_redis import probe
+
+    why = asyncio.run(probe(url, cfg.ratelimit.timeout_s))
+    if why is None:
+        return None
+    meanwhile = (
+        "requests pass without limits or budgets until it is reachable (fail_open)"
+        if cfg.ratelimit.fail_open
+        else "requests get 503 until it is reachable (fail_closed; the gateway recovers by itself)"
+    )
+    return f"warning: gateway.ratelimit.url {redacted_url(url)} is unreachable ({why}); {meanwhile}"
+
+
 __all__ = [
     "Charge",
     "Limiter",
@@ -522,5 +561,7 @@ __all__ = [
     "UsageSource",
     "estimate_tokens",
     "estimate_tokens_upper",
+    "redacted_url",
+    "store_warning",
     "window_wait",
 ]

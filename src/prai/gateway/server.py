@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import logging
 import signal
 import socket
 import subprocess
@@ -24,6 +25,8 @@ from prai.errors import ConfigError, PortInUse
 
 if TYPE_CHECKING:
     from prai.gateway.app import ConsoleFactory
+
+log = logging.getLogger("prai.gateway")
 
 
 def load_gateway_config(path: str | Path, env: dict[str, str] | None = None) -> Any:
@@ -100,6 +103,10 @@ def serve(
             gateway` and `prai up` pass it); None: no ``/admin`` or ``/console``. Extra workers
             are `prai gateway` processes, which always pass it.
 
+    A Redis ``gateway.ratelimit.url`` that does not answer at start is logged as one warning
+    (:func:`prai.gateway.ratelimit.store_warning`); the gateway starts anyway and recovers
+    when Redis comes back.
+
     Raises:
         ConfigError: invalid config, or ``workers > 1`` with in-memory rate limits.
         PortInUse: the port is taken.
@@ -126,6 +133,12 @@ def serve(
             raise ConfigError(f"{flag} {path}: no such file", hint="mount the serving certificate secret there")
     tls_args = ["--tls-cert", str(tls_cert), "--tls-key", str(tls_key)] if tls_cert and tls_key else []
     sock = bind_socket(host, port, reuse_port=reuse_port or workers > 1)
+    if not (reuse_port and workers == 1):  # once, not in every extra worker process
+        from prai.gateway.ratelimit import store_warning
+
+        warning = store_warning(cfg)  # Redis down: start anyway (recovers), but say so
+        if warning is not None:
+            log.warning("%s", warning)
     app = GatewayApp(kitchen, cache_dir=cache_dir, config_path=Path(config_path), console=console)
     children: list[subprocess.Popen[bytes]] = []
     for _ in range(workers - 1):

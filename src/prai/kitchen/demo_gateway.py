@@ -52,7 +52,7 @@ class DemoGateway:
     """
 
     def __init__(self, engine_url: str, model_names: list[str], work_dir: Path, port: int) -> None:
-        ensure_port_free("127.0.0.1", port)
+        ensure_port_free("127.0.0.1", port, "--gateway-port")  # `prai demo --gateway-port`
         self.url = f"http://127.0.0.1:{port}"
         self.work_dir = work_dir
         work_dir.mkdir(parents=True, exist_ok=True)

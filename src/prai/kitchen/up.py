@@ -40,7 +40,8 @@ def demo_model_name(models: Any) -> str:
 
 def demo_kitchen_path(cache_dir: Path) -> Path:
     """Where `prai up` without a kitchen.yaml writes its demo kitchen (``CACHE/up/kitchen.yaml``);
-    `prai keys`, `prai audit` and `prai model` use it when no ``-c`` / PRAI_KITCHEN is given."""
+    `prai keys`, `prai audit`, `prai usage`, `prai model` and `prai admin` use it when no ``-c`` /
+    PRAI_KITCHEN is given."""
     return cache_dir / "up" / "kitchen.yaml"
 
 
