@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from prai.bench.plan import RunSpec
-from prai.bench.runner import _fail_if_all_errored
+from prai.bench.runner import _all_errored
 from prai.bench.target import check_target, http_failure
 from prai.errors import BenchRunFailed, BenchTargetError
 from tests._support.fake_openai import FakeOpenAI, Persona
@@ -58,14 +58,16 @@ def test_a_run_with_only_errors_fails_naming_the_first_error(tmp_path: Path) -> 
         {"info": {"error": "HTTPStatusError(\"Client error '404 Not Found' for url 'http://x/v1/chat/completions'"
                            "\\nFor more information check: https://...\")"}}]}}]}
     rows = [{"requests_successful": 0, "requests_errored": 303}]
+    err = _all_errored(RunSpec("base", "prai-dmeo", "base"), rows, report, tmp_path)
+    assert isinstance(err, BenchRunFailed)
     with pytest.raises(BenchRunFailed) as e:
-        _fail_if_all_errored(RunSpec("base", "prai-dmeo", "base"), rows, report, tmp_path)
+        raise err
     assert "every request of run 'base' failed (303 errors, 0 ok)" in str(e.value)
     assert "first error: HTTPStatusError: Client error '404 Not Found' for url 'http://x/v1/chat/completions'" \
         in str(e.value) and "For more information" not in str(e.value)
     assert e.value.exit_code == 51 and "/v1/models" in e.value.hint
-    _fail_if_all_errored(RunSpec("base", "m", "base"), [{"requests_successful": 1, "requests_errored": 5}],
-                         report, tmp_path)  # some succeeded: the table shows the errors, no failure
+    assert _all_errored(RunSpec("base", "m", "base"), [{"requests_successful": 1, "requests_errored": 5}],
+                        report, tmp_path) is None  # some succeeded: the table shows the errors, no failure
 
 
 def test_cli_bench_refuses_a_mistyped_model_before_guidellm(keyed: FakeOpenAI, tiny_tokenizer: Path,

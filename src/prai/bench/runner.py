@@ -209,15 +209,15 @@ def _stop(proc: subprocess.Popen[str]) -> None:
         proc.wait(10)
 
 
-def _fail_if_all_errored(run: RunSpec, rows: list[dict[str, Any]], report: Mapping[str, Any],
-                         run_dir: Path) -> None:
-    """Raise BenchRunFailed when a run had errors and not one successful request."""
+def _all_errored(run: RunSpec, rows: list[dict[str, Any]], report: Mapping[str, Any],
+                 run_dir: Path) -> BenchRunFailed | None:
+    """The error to raise when a run had errors and not one successful request, else None."""
     ok = sum(r.get("requests_successful") or 0 for r in rows)
     bad = sum(r.get("requests_errored") or 0 for r in rows)
     if ok or not bad:
-        return
+        return None
     first = next((e for e in (first_request_error(b) for b in report["benchmarks"]) if e), "")
-    raise BenchRunFailed(
+    return BenchRunFailed(
         f"every request of run {run.name!r} failed ({bad} errors, 0 ok); first error: {first or 'not recorded'}",
         hint="check --model against GET TARGET/v1/models, the API key and the server's log; GuideLLM's records: "
         f"{run_dir / 'benchmarks.json'}")
@@ -242,9 +242,10 @@ def run_bench(opts: BenchOptions, *, progress: Progress | None = None, env: Mapp
         BenchTargetError: before any run: the target does not answer ``GET /v1/models``,
         refuses the key, or does not serve a model or adapter of the runs
         (:func:`prai.bench.target.check_target`); nothing is written.
-        BenchRunFailed: a GuideLLM run failed, or every request of a run failed (the
-        message names the first request's error); earlier runs stay under ``OUT/runs``;
-        no summary is written.
+        BenchRunFailed: a GuideLLM run failed, or every request of every run failed
+        (nothing measured; the message names the first request's error); earlier runs
+        stay under ``OUT/runs``; no summary is written. A run in which every request
+        failed among runs that measured something is counted, not fatal.
     """
     from prai.bench.mixproxy import MixRouter
     from prai.bench.report import render_report
@@ -263,6 +264,8 @@ def run_bench(opts: BenchOptions, *, progress: Progress | None = None, env: Mapp
     out.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC)
     run_summaries: list[dict[str, Any]] = []
+    all_failed: BenchRunFailed | None = None  # the first run in which every request failed
+    any_ok = False
     for i, run in enumerate(runs, 1):
         if progress and progress.on_run:
             progress.on_run(run, i, len(runs))
@@ -288,7 +291,9 @@ def run_bench(opts: BenchOptions, *, progress: Progress | None = None, env: Mapp
                                  f"{_tail(run_dir / 'guidellm.log')}")
         report = load_guidellm_report(json_path)
         rows = [benchmark_row(b) for b in report["benchmarks"]]
-        _fail_if_all_errored(run, rows, report, run_dir)
+        failed = _all_errored(run, rows, report, run_dir)
+        all_failed = all_failed or failed
+        any_ok = any_ok or failed is None
         entry: dict[str, Any] = {"name": run.name, "kind": run.kind, "model": run.model,
                                  "wall_s": round(wall_s, 3), "guidellm_json": f"runs/{run.name}/benchmarks.json",
                                  "benchmarks": rows}
@@ -299,6 +304,8 @@ def run_bench(opts: BenchOptions, *, progress: Progress | None = None, env: Mapp
         run_summaries.append(entry)
         if progress and progress.on_done:
             progress.on_done(run, rows)
+    if all_failed is not None and not any_ok:
+        raise all_failed  # nothing was measured: no summary (a run that failed among others is counted)
     summary: dict[str, Any] = {
         "format": "prai-bench-summary",
         "format_version": 1,
