@@ -133,3 +133,12 @@ def demo_engine(demo_models, demo_cache_dir: Path, tmp_path_factory: pytest.Temp
         yield url, engine
     finally:
         engine.stop()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`-n N --dist loadgroup`, as pyproject's addopts ask), every test
+    marked ``engine`` runs on one worker, so the session's one `demo_engine` is started once
+    and two vLLM CPU engines never compete for the cores."""
+    for item in items:
+        if item.get_closest_marker("engine") is not None:
+            item.add_marker(pytest.mark.xdist_group("engine"))

@@ -17,7 +17,6 @@ from sqlalchemy import text
 
 from prai.db.audit_log import append_audit, verify_audit
 from prai.db.engine import open_engine
-from prai.db.schema import metadata
 from tests.gateway._gwutil import FakeUpstream, Gateway, audit_record, http_json, tenants
 
 CHAT = {"model": "fake", "messages": [{"role": "user", "content": "秘密のプロンプト"}]}
@@ -146,12 +145,10 @@ def test_export_filters_and_formats(
 def test_postgresql_audit_from_two_gateways(
     make_gateway: Callable[..., Gateway],
     fake_upstream: FakeUpstream,
-    postgres_url: str,
+    pg_database: str,
     tmp_path: Path,
 ) -> None:
-    engine = open_engine(postgres_url)
-    metadata.drop_all(engine)  # a fresh chain in the test database
-    engine.dispose()
+    postgres_url = pg_database  # a database of this test only: a fresh chain
     cfg = _cfg(fake_upstream, tmp_path, url=postgres_url, flush_interval_s=0.05)
     a = make_gateway(cfg, sub="a").start()
     b = make_gateway(cfg, sub="b").start()
