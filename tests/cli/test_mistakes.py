@@ -570,10 +570,11 @@ def test_up_with_a_serve_model_typo_gets_the_preflight_answer(cli) -> None:  # t
 
 
 @pytest.mark.parametrize(("host", "cause"), [
-    (f"127.0.0.1:{free_port()}", "connection refused"),
+    ("127.0.0.1:{closed_port}", "connection refused"),
     ("no-such-host.invalid", "name not resolved"),
 ])
 def test_unreachable_registry_is_named_in_words(cli, host: str, cause: str) -> None:  # type: ignore[no-untyped-def]
+    host = host.format(closed_port=free_port())  # a port taken at run time (ids stay the same in every worker)
     code, out, err, _ = cli("bundle", "create", "-o", "b", "--image", f"{host}/x@sha256:{'0' * 64}")
     lines = _one_line_and_hint(code, out, err, f"create --image {host}")
     assert code == 19 and f"cannot talk to the registry {host}: {cause}" in lines[0], lines
