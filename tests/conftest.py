@@ -135,10 +135,43 @@ def demo_engine(demo_models, demo_cache_dir: Path, tmp_path_factory: pytest.Temp
         engine.stop()
 
 
+# The test files with tests marked ``engine`` (checked at collection: a file missing here is a
+# usage error). Under pytest-xdist they all run on one worker (see pytest_xdist_make_scheduler).
+ENGINE_TEST_FILES = frozenset({
+    "tests/bench/test_bench_engine.py",
+    "tests/bundle/test_bundle_demo_model.py",
+    "tests/deploy/test_deploy_vllm_args.py",
+    "tests/deploy/test_render_registry.py",
+    "tests/doctor/test_doctor_engine.py",
+    "tests/engine/test_demo_model.py",
+    "tests/engine/test_embeddings.py",
+    "tests/engine/test_serve.py",
+    "tests/gateway/test_gw_engine.py",
+    "tests/kitchen/test_demo.py",
+    "tests/test_first_hour.py",
+})
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (`-n N --dist loadgroup`, as pyproject's addopts ask), every test
-    marked ``engine`` runs on one worker, so the session's one `demo_engine` is started once
-    and two vLLM CPU engines never compete for the cores."""
-    for item in items:
-        if item.get_closest_marker("engine") is not None:
-            item.add_marker(pytest.mark.xdist_group("engine"))
+    """Every file with a test marked ``engine`` must be listed in ENGINE_TEST_FILES."""
+    missing = sorted({item.nodeid.split("::", 1)[0] for item in items if item.get_closest_marker("engine")}
+                     - ENGINE_TEST_FILES)
+    if missing:
+        raise pytest.UsageError(f"tests marked `engine` in {', '.join(missing)}: add the file to "
+                                "ENGINE_TEST_FILES in tests/conftest.py")
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """pytest-xdist (`-n auto` in pyproject's addopts): each test file runs whole on one worker
+    (its module fixtures are made once; tests that build on the state an earlier test of the
+    file left keep their order), and every file of ENGINE_TEST_FILES runs on one worker, so the
+    session's one `demo_engine` is started once and two vLLM CPU engines never compete for the
+    cores. (pytest-xdist's own `--dist loadgroup` does not group under pytest 9.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class _OneEngineWorker(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = nodeid.split("::", 1)[0]
+            return "engine tests" if file in ENGINE_TEST_FILES else file
+
+    return _OneEngineWorker(config, log)

@@ -252,6 +252,15 @@ class LimitStoreUnavailable(GatewayError):
     hint = "retry in a moment; the operator checks gateway.ratelimit.url (Redis) is reachable"
 
 
+class KeyStoreUnavailable(GatewayError):
+    """A key the gateway has not seen yet cannot be checked: its key database does not answer
+    (HTTP 503; keys already known keep working)."""
+
+    http_status = 503
+    error_type = "service_unavailable"
+    hint = "retry in a moment; the operator checks gateway.storage.url (the key database) is reachable"
+
+
 class AuditBacklogFull(GatewayError):
     """The audit database is unreachable and the journal's bound is reached (HTTP 503)."""
 
@@ -315,6 +324,7 @@ class StorageError(PraiError):
 __all__ = [
     "AdapterError",
     "AuditBacklogFull",
+    "KeyStoreUnavailable",
     "AuditTampered",
     "AuthenticationFailed",
     "BadRequest",

@@ -143,7 +143,7 @@ class Browser:
         return str(self.find(css).text)
 
     def accept_confirm(self) -> str:
-        alert = WebDriverWait(self.driver, 5).until(ec.alert_is_present())
+        alert = WebDriverWait(self.driver, 15).until(ec.alert_is_present())
         text = str(alert.text)
         alert.accept()
         return text

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from prai.db.engine import open_engine
 from prai.db.migrations import MIGRATIONS, schema_version
 from prai.db.schema import audit_table
+from prai.gateway.auth import create_key
 from tests.gateway._gwutil import FakeUpstream, Gateway, RedisServer, TcpProxy, free_port, http_json
 
 CHAT = {"model": "fake", "messages": [{"role": "user", "content": "hi"}]}
@@ -183,6 +184,11 @@ def test_journal_bound_answers_503_until_the_database_is_back(
         }
     ).start()
     key = gw.key("acme", "chat")
+    _until_200(gw, key)  # the gateway knows the key before its database goes away
+    deadline = time.monotonic() + 10
+    while not _audit_rows(pg_database) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    before = len(_audit_rows(pg_database))
     proxy.down()
     codes = [_chat(gw, key)[0] for _ in range(3)]
     st, _, body = _chat(gw, key)
@@ -191,9 +197,38 @@ def test_journal_bound_answers_503_until_the_database_is_back(
     proxy.up()
     _until_200(gw, key)
     deadline = time.monotonic() + 10
-    while len(_audit_rows(pg_database)) < 4 and time.monotonic() < deadline:
+    while len(_audit_rows(pg_database)) < before + 4 and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert len(_audit_rows(pg_database)) >= 4  # the 3 held records and the one after recovery
+    assert len(_audit_rows(pg_database)) >= before + 4  # the 3 held records and the one after recovery
+
+
+def test_a_new_key_while_the_key_database_is_down_is_503_not_401(
+    make_gateway: Callable[..., Gateway], fake_upstream: FakeUpstream, pg_database: str, tmp_path: Path
+) -> None:
+    """A key created a moment before the database went away cannot be judged: the gateway says
+    its key database does not answer (503, retry) instead of calling the key invalid."""
+    host_port = pg_database.split("@", 1)[1].split("/", 1)[0]
+    proxy = TcpProxy("127.0.0.1", int(host_port.rsplit(":", 1)[1]))
+    gw = make_gateway(
+        {
+            "upstreams": [{"name": "main", "base_urls": [fake_upstream.url]}],
+            "tenants": [{"name": "acme", "projects": [{"name": "chat"}]}],
+            "storage": {"url": pg_database.replace(host_port, f"127.0.0.1:{proxy.port}"),
+                        "journal_dir": str(tmp_path / "j"), "flush_interval_s": 0.05},
+        }
+    ).start()
+    known = gw.key("acme", "chat")
+    _until_200(gw, known)
+    proxy.down()
+    db = open_engine(pg_database)  # the database itself answers; the gateway's way to it is cut
+    fresh = create_key(db, tenant="acme", project="chat").key
+    db.dispose()
+    st, _, body = _chat(gw, fresh)
+    assert st == 503 and body["error"]["type"] == "service_unavailable", body
+    assert "key database" in body["error"]["message"] and "gateway.storage.url" in body["error"]["message"]
+    assert _chat(gw, known)[0] == 200  # keys already known keep working
+    proxy.up()
+    _until_200(gw, fresh)
 
 
 def test_three_replicas_start_at_once_on_an_empty_database(

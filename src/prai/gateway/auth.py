@@ -14,7 +14,6 @@ process within ``refresh_s`` (default 1 s); expiry is checked on each request.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import re
 import secrets
@@ -24,7 +23,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 
 from prai.db.keys import KeyRecord, insert_key, keys_version, list_keys
-from prai.errors import AuthenticationFailed, UsageError
+from prai.errors import AuthenticationFailed, KeyStoreUnavailable, UsageError
 from prai.gateway._polling import PolledTable
 
 KEY_PREFIX = "sk-prai-"
@@ -99,6 +98,7 @@ class KeyCache(PolledTable):
         self._miss_lock = asyncio.Lock()
         self._last_miss_reload = 0.0
         self.miss_reload_interval_s = 0.5
+        self._reload_failed = False
 
     def load(self) -> bool:
         """Reload all keys when the version counter moved (blocking; runs in a thread)."""
@@ -115,6 +115,11 @@ class KeyCache(PolledTable):
 
         A key created a moment ago works at once; unknown keys cannot make the gateway hit
         the database more than twice a second.
+
+        Raises:
+            AuthenticationFailed: as :meth:`authenticate` (HTTP 401).
+            KeyStoreUnavailable: the key is unknown and the reload failed: the key database does
+                not answer, so the key cannot be judged (HTTP 503, not a false 401).
         """
         try:
             return self.authenticate(authorization)
@@ -128,9 +133,18 @@ class KeyCache(PolledTable):
                     if wait > 0:
                         await asyncio.sleep(wait)
                     self._last_miss_reload = time.monotonic()
-                    with contextlib.suppress(Exception):
+                    try:
                         await asyncio.to_thread(self.load)
-            return self.authenticate(authorization)
+                        self._reload_failed = False
+                    except Exception:  # the database is down: judged below
+                        self._reload_failed = True
+            try:
+                return self.authenticate(authorization)
+            except _KeyMiss:
+                if self._reload_failed:
+                    raise KeyStoreUnavailable("the gateway's key database cannot be reached to check "
+                                              "a key it has not seen yet") from None
+                raise
 
     def authenticate(self, authorization: bytes | None) -> KeyRecord:
         """The key record for an ``Authorization`` header value.
