@@ -324,7 +324,6 @@ class StorageError(PraiError):
 __all__ = [
     "AdapterError",
     "AuditBacklogFull",
-    "KeyStoreUnavailable",
     "AuditTampered",
     "AuthenticationFailed",
     "BadRequest",
@@ -335,6 +334,7 @@ __all__ = [
     "EngineStartError",
     "GatewayError",
     "KeyNotFound",
+    "KeyStoreUnavailable",
     "LimitStoreUnavailable",
     "ModelError",
     "ModelNotAllowed",
