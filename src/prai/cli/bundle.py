@@ -203,7 +203,8 @@ def register(app: typer.Typer) -> None:
             None, "--wheels-from", callback=input_dir, help="Take wheels from this folder only (no index)."
         ),
         constraints: Path | None = typer.Option(
-            None, "--constraints", callback=input_file, help="Pins for the wheelhouse (default: constraints/cpu.txt)."
+            None, "--constraints", callback=input_file,
+            help="Pins for the wheelhouse (default: constraints/gpu.txt for gpu, else cpu.txt).",
         ),
         since: Path | None = typer.Option(
             None, "--since", callback=input_path, help="Delta: carry only what this import receipt or manifest lacks."
@@ -213,7 +214,7 @@ def register(app: typer.Typer) -> None:
         """Validate the inputs and pack them with a manifest, SHA256SUMS, an SBOM and a root digest."""
         from prai.bundle import create_bundle, parse_size
         from prai.bundle.images_carry import ImageCarryRequest, read_images_file
-        from prai.bundle.wheelhouse import SoftwareSpec
+        from prai.bundle.wheelhouse import SoftwareSpec, install_command
 
         split = parse_size(split_size) if split_size else None
         specs = list(image) + (read_images_file(images_from) if images_from else [])
@@ -263,6 +264,8 @@ def register(app: typer.Typer) -> None:
                     "parts": [str(p) for p in res.parts],
                     "images": [i.model_dump(mode="json") for i in res.manifest.images],
                     "warnings": res.warnings,
+                    "install": (install_command(res.out, res.kind, res.manifest.software.install_script)
+                                if res.manifest.software is not None else None),
                     "seconds": round(res.seconds, 3),
                 }
             )
@@ -284,7 +287,8 @@ def register(app: typer.Typer) -> None:
             sw = res.manifest.software
             console.print(
                 f"software: {sw.requirement}, {len(sw.wheels)} wheels for CPython {sw.python} "
-                f"({sw.platforms[0]}); install with `sh {res.out}/{sw.install_script}`",
+                f"({sw.platforms[0]}); install on the closed side, before PrAI is there, with "
+                f"`{install_command(res.out, res.kind, sw.install_script)}`",
                 markup=False,
             )
         if res.kind == "parts":
@@ -612,7 +616,8 @@ def register(app: typer.Typer) -> None:
         wheels_from: Path | None = typer.Option(
             None, "--wheels-from", callback=input_dir, help="Take wheels from this folder only."),
         constraints: Path | None = typer.Option(
-            None, "--constraints", callback=input_file, help="Pins (default: constraints/cpu.txt)."),
+            None, "--constraints", callback=input_file,
+            help="Pins (default: constraints/gpu.txt for gpu, else cpu.txt)."),
     ) -> None:
         """Download a software profile's wheels once (connected side), for later --wheels-from."""
         from prai.bundle.wheelhouse import SoftwareSpec, download_profile
