@@ -543,23 +543,44 @@ def build_nested_layout(path: Path) -> NestedLayout:
     return NestedLayout(path, top, inner, second, deep, imgs)
 
 
-def put_nested(lay: NestedLayout, host: str, repo: str, tag: str) -> None:
-    """Put ``lay`` into the plain registry ``host`` as ``repo:tag``, digests preserved.
+def put_nested(lay: NestedLayout, host: str, repo: str, tag: str, *, ca: Path | None = None,
+               creds: tuple[str, str] | None = None) -> None:
+    """Put ``lay`` into the registry ``host`` as ``repo:tag``, digests preserved (plain HTTP,
+    or TLS trusting ``ca`` with basic-auth ``creds``).
 
     skopeo 1.9 copies every image and flat index (``--all --preserve-digests``) but refuses
     an index inside an index ("Unexpectedly received a manifest list"), so the two indexes
     of indexes go up with a plain ``PUT /v2/REPO/manifests/DIGEST`` (distribution spec),
     children first, as the registry requires."""
+    tls = ["--dest-tls-verify=false"]
+    if ca is not None:
+        certs = lay.path.parent / f"certs-{host.replace(':', '_')}"
+        certs.mkdir(exist_ok=True)
+        (certs / "ca.crt").write_bytes(ca.read_bytes())
+        tls = ["--dest-cert-dir", str(certs)]
+    if creds is not None:
+        tls += ["--dest-creds", f"{creds[0]}:{creds[1]}"]
+    for name in ("nested-deep", "nested-inner", "nested-ppc64le"):
+        skopeo("copy", "--all", "--preserve-digests", *tls,
+               f"oci:{lay.path}:{name}", f"docker://{host}/{repo}:{name}")
+    put_index(host, repo, sha(lay.second), lay.second, ca=ca, creds=creds)
+    put_index(host, repo, sha(lay.top), lay.top, ca=ca, creds=creds)
+    put_index(host, repo, tag, lay.top, ca=ca, creds=creds)
+
+
+def put_index(host: str, repo: str, ref: str, doc: bytes, *, ca: Path | None = None,
+              creds: tuple[str, str] | None = None) -> str:
+    """``PUT /v2/REPO/manifests/REF`` of an image index (its children must be there);
+    returns its digest."""
     import httpx
 
-    for name in ("nested-deep", "nested-inner", "nested-ppc64le"):
-        skopeo("copy", "--all", "--preserve-digests", "--dest-tls-verify=false",
-               f"oci:{lay.path}:{name}", f"docker://{host}/{repo}:{name}")
-    for doc, ref in ((lay.second, sha(lay.second)), (lay.top, sha(lay.top)), (lay.top, tag)):
-        r = httpx.put(f"http://{host}/v2/{repo}/manifests/{ref}", content=doc,
-                      headers={"Content-Type": MT_INDEX}, timeout=30)
-        assert r.status_code == 201, r.text
-        assert r.headers["docker-content-digest"] == sha(doc)
+    scheme = "https" if ca is not None else "http"
+    r = httpx.put(f"{scheme}://{host}/v2/{repo}/manifests/{ref}", content=doc,
+                  headers={"Content-Type": MT_INDEX}, timeout=30,
+                  verify=str(ca) if ca is not None else True, auth=creds)
+    assert r.status_code == 201, r.text
+    assert r.headers["docker-content-digest"] == sha(doc)
+    return sha(doc)
 
 
 @pytest.fixture(scope="session")

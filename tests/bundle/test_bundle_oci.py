@@ -231,3 +231,93 @@ def test_modelcar_on_base_image(tmp_path, tiny_llama, registry, pki, creds) -> N
             ca_bundle=pki.ca_cert,
             base_image="base/none:1",
         )
+
+
+# --- a base image behind nested indexes (issue 14) ----------------------------------------
+
+
+def test_modelcar_on_a_base_image_behind_nested_indexes(  # type: ignore[no-untyped-def]
+    tmp_path, tiny_llama, registry, pki, creds, nested
+) -> None:
+    """``--base-image`` names an index of indexes (buildx attestations inside, as ``--image``
+    carries them): the linux/amd64 image is found depth first, here four levels down."""
+    from tests.bundle.oci_fixtures import MT_INDEX, _entry, _index, put_index, put_nested, sha
+
+    auth = (registry.user, registry.password)
+    put_nested(nested, registry.host, "base/nested", "1", ca=pki.ca_cert, creds=auth)
+    doc = nested.top
+    for _ in range(2):  # two more indexes around it: amd64 sits at depth 4
+        doc = _index([_entry(MT_INDEX, doc)], None)
+        put_index(registry.host, "base/nested", sha(doc), doc, ca=pki.ca_cert, creds=auth)
+    put_index(registry.host, "base/nested", "wrapped", doc, ca=pki.ca_cert, creds=auth)
+    amd64 = nested.images["linux/amd64"]
+    create_bundle(tmp_path / "b", model=tiny_llama)
+    for base in ("base/nested:wrapped", f"base/nested@{sha(nested.top)}"):
+        res = load_bundle(tmp_path / "b", f"oci://{registry.host}/models/on-nested:1",
+                          ca_bundle=pki.ca_cert, base_image=base)
+        assert res.details["base_image"] == base
+    pulled = _skopeo_pull(tmp_path, registry, pki, "models/on-nested:1")
+    manifest = json.loads((pulled / "manifest.json").read_text())
+    base_layers = json.loads(amd64.manifest)["layers"]
+    assert [ly["digest"] for ly in manifest["layers"][: len(base_layers)]] == [ly["digest"] for ly in base_layers]
+    config = json.loads((pulled / manifest["config"]["digest"].removeprefix("sha256:")).read_text())
+    assert config["config"]["Cmd"] == ["/bin/app"] and config["architecture"] == "amd64"
+    assert config["rootfs"]["diff_ids"][: len(amd64.diff_ids)] == amd64.diff_ids
+    root = _unpack(pulled)
+    assert (root / "bin/nested").read_bytes() == b"linux/amd64\n" * 300
+    assert (root / "models/config.json").is_file()
+
+
+def _load_cli(bundle: Path, to: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    import os
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "prai.cli.main", "bundle", "load", str(bundle), "--to", to, *args],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200", **env},
+    )
+
+
+def test_a_base_image_without_linux_amd64_is_refused_before_any_upload(  # type: ignore[no-untyped-def]
+    tmp_path, tiny_llama, registry, pki, nested
+) -> None:
+    """No platform fits: exit 18, one line listing the platforms the nested indexes hold,
+    and nothing pushed. Nested deeper than 8 levels: one line too."""
+    from tests.bundle.oci_fixtures import MT_INDEX, _entry, _index, put_index, put_nested, sha
+
+    auth = (registry.user, registry.password)
+    put_nested(nested, registry.host, "base/nested", "1", ca=pki.ca_cert, creds=auth)
+    create_bundle(tmp_path / "b", model=tiny_llama)
+    env = {"PRAI_REGISTRY_USERNAME": registry.user, "PRAI_REGISTRY_PASSWORD": registry.password}
+    target = f"oci://{registry.host}/models/no-amd64:1"
+    # `second` -> [ppc64le, `deep` -> [s390x]]: no linux/amd64 anywhere
+    out = _load_cli(tmp_path / "b", target, "--ca-bundle", str(pki.ca_cert),
+                    "--base-image", f"base/nested@{sha(nested.second)}", env=env)
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 18, out.stderr
+    assert lines[0] == (f"error: --base-image base/nested@{sha(nested.second)}: no linux/amd64 image in "
+                        "the index (it has: linux/ppc64le, linux/s390x)"), lines
+    assert len(lines) == 2 and lines[1].startswith("hint: ") and "Traceback" not in out.stderr
+    assert not (registry.storage / "docker/registry/v2/repositories/models/no-amd64").exists()  # no blob, no tag
+
+    doc = nested.top
+    for _ in range(8):  # the amd64 image 10 levels down: deeper than the 8 allowed
+        doc = _index([_entry(MT_INDEX, doc)], None)
+        put_index(registry.host, "base/nested", sha(doc), doc, ca=pki.ca_cert, creds=auth)
+    out = _load_cli(tmp_path / "b", target, "--ca-bundle", str(pki.ca_cert),
+                    "--base-image", f"base/nested@{sha(doc)}", env=env)
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 18 and "indexes nested deeper than 8 levels" in lines[0], out.stderr
+    assert len(lines) == 2 and "Traceback" not in out.stderr
+
+
+def test_an_unreachable_registry_at_load_says_so_for_load(tmp_path, tiny_llama) -> None:  # type: ignore[no-untyped-def]
+    """The hint fits the command: `load` has no --image-ref-only (that is `create`'s)."""
+    from tests._support.net import free_port
+
+    create_bundle(tmp_path / "b", model=tiny_llama)
+    host = f"127.0.0.1:{free_port()}"
+    out = _load_cli(tmp_path / "b", f"oci://{host}/models/x:1", env={})
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 19 and f"cannot talk to the registry {host}" in lines[0], out.stderr
+    assert len(lines) == 2 and "--image-ref-only" not in lines[1] and "bundle load" in lines[1], lines

@@ -486,6 +486,7 @@ def _resolve(
                 ca_bundle=req.ca_bundle,
                 creds=resolve_credentials(host, path, authfile=req.authfile),
                 max_connections=max(2, req.parallel),  # >= fetch threads (httpcore#1110)
+                side="source",
             )
         client = clients[host]
         name = f"{spec.location}:{spec.ref.tag}" if spec.ref.tag else spec.location

@@ -36,7 +36,8 @@ from ._hashing import CHUNK_BYTES, NullProgress, ProgressSink
 from ._loaded import LoadResult
 from ._source import BundleSource
 from .manifest import FileEntry, Manifest
-from .registry import RegistryClient, resolve_credentials
+from .oci_layout import index_entries, parse_doc
+from .registry import FetchedManifest, RegistryClient, resolve_credentials
 
 MT_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MT_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -147,9 +148,6 @@ _MT_INDEXES = (
     "application/vnd.oci.image.index.v1+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
 )
-_ACCEPT = ", ".join(
-    (MT_MANIFEST, "application/vnd.docker.distribution.manifest.v2+json", *_MT_INDEXES)
-)
 # Docker schema-2 layer types and their OCI equivalents (image-spec, "media-types.md")
 _DOCKER_TO_OCI = {
     "application/vnd.docker.image.rootfs.diff.tar.gzip": MT_LAYER + "+gzip",
@@ -166,43 +164,87 @@ class _Base:
     config: dict[str, Any]
 
 
-def _fetch_base(reg: RegistryClient, ref: str) -> _Base:
-    """Read ``repo[:tag|@digest]`` (linux/amd64 when it is an index) from ``reg``.
+#: The modelcar's platform: the model layers are platform-neutral files, and KServe's nodes run
+#: linux/amd64 (the config says so), so the base image must be that platform's shell.
+BASE_PLATFORM = "linux/amd64"
+#: Indexes inside indexes a base image may have (as ``--image``: images_carry.MAX_DEPTH).
+BASE_MAX_DEPTH = 8
+
+
+def _base_error(ref: str, message: str, hint: str | None = None) -> BundleLoadError:
+    return BundleLoadError(f"--base-image {ref}: {message}", **({"hint": hint} if hint else {}))
+
+
+def _find_platform(
+    reg: RegistryClient, repo: str, ref: str, index: FetchedManifest
+) -> tuple[str | None, list[str]]:
+    """The first ``linux/amd64`` image manifest under ``index``, searched depth first
+    through nested indexes (an index of indexes, as ``docker buildx`` and ``oc-mirror``
+    write them; attestation manifests, platform ``unknown/unknown``, are passed over);
+    returns (its digest or None, the platforms seen on the way).
 
     Raises:
-        BundleLoadError: not found, or not a linux/amd64 image.
+        BundleLoadError: indexes nested deeper than :data:`BASE_MAX_DEPTH`.
     """
-    repo, at, digest = ref.partition("@")
+    seen: list[str] = []
+
+    def search(doc: dict[str, Any], where: str, depth: int) -> str | None:
+        if depth >= BASE_MAX_DEPTH:
+            raise _base_error(ref, f"indexes nested deeper than {BASE_MAX_DEPTH} levels",
+                              "use a plain image (one platform) or an index of images as the base")
+        for entry in index_entries(doc, where):
+            if entry.media_type in _MT_INDEXES or not entry.media_type:  # OCI may omit it: the document says
+                child = reg.get_manifest(repo, entry.digest)
+                cdoc, cmt = parse_doc(child.data, f"{repo}@{entry.digest}")
+                if cmt in _MT_INDEXES:
+                    found = search(cdoc, f"{repo}@{entry.digest}", depth + 1)
+                    if found is not None:
+                        return found
+                    continue
+            if entry.platform and entry.platform.split("/")[:2] == BASE_PLATFORM.split("/"):
+                return entry.digest
+            if entry.platform and entry.platform != "unknown/unknown" and entry.platform not in seen:
+                seen.append(entry.platform)
+        return None
+
+    top, _mt = parse_doc(index.data, f"{repo}@{index.digest}")
+    return search(top, f"{repo}@{index.digest}", 0), seen
+
+
+def _fetch_base(reg: RegistryClient, ref: str) -> _Base:
+    """Read ``repo[:tag|@digest]`` from ``reg``: an image manifest, or the ``linux/amd64``
+    image of an image index (nested indexes searched depth first, :func:`_find_platform`).
+
+    Raises:
+        BundleLoadError (exit 18): not found, no linux/amd64 image (the message lists the
+        platforms the index has), indexes nested too deep, or its config blob missing.
+    """
+    repo, at, reference = ref.partition("@")
     if not at:
         repo, _, tag = ref.rpartition(":") if ":" in ref.split("/")[-1] else (ref, "", "latest")
-        digest = tag
-    for _ in range(2):
-        r = reg.request(
-            "GET", f"/v2/{repo}/manifests/{digest}", repo=repo, headers={"Accept": _ACCEPT}
+        reference = tag
+    got = reg.find_manifest(repo, reference)
+    if got is None:
+        raise _base_error(
+            ref, f"not found in {reg.host}",
+            "mirror a small image with a shell (ubi-micro, busybox) into the same "
+            "registry first (oc image mirror / skopeo copy)",
         )
-        if r.status_code != 200:
-            raise BundleLoadError(
-                f"--base-image {ref}: not found in {reg.host} ({r.status_code})",
-                hint="mirror a small image with a shell (ubi-micro, busybox) into the same "
-                "registry first (oc image mirror / skopeo copy)",
+    if got.media_type in _MT_INDEXES:
+        digest, seen = _find_platform(reg, repo, ref, got)
+        if digest is None:
+            raise _base_error(
+                ref, f"no {BASE_PLATFORM} image in the index (it has: {', '.join(seen) or 'none'})",
+                f"mirror the {BASE_PLATFORM} image of a shell image (skopeo copy --all, or "
+                f"--override-arch amd64) and name it with --base-image",
             )
-        doc = r.json()
-        if doc.get("mediaType") in _MT_INDEXES or "manifests" in doc:
-            amd64 = [
-                d
-                for d in doc.get("manifests", [])
-                if d.get("platform", {}).get("architecture") == "amd64"
-                and d.get("platform", {}).get("os") == "linux"
-            ]
-            if not amd64:
-                raise BundleLoadError(f"--base-image {ref}: no linux/amd64 image in the index")
-            digest = amd64[0]["digest"]
-            continue
-        cfg = reg.request("GET", f"/v2/{repo}/blobs/{doc['config']['digest']}", repo=repo)
-        if cfg.status_code != 200:
-            raise BundleLoadError(f"--base-image {ref}: its config blob is missing")
-        return _Base(repo, list(doc.get("layers", [])), cfg.json())
-    raise BundleLoadError(f"--base-image {ref}: nested image indexes are not supported")
+        got = reg.get_manifest(repo, digest)
+    doc, _mt = parse_doc(got.data, f"{repo}@{got.digest}")
+    config = doc.get("config") or {}
+    cfg = reg.request("GET", f"/v2/{repo}/blobs/{config.get('digest')}", repo=repo)
+    if cfg.status_code != 200:
+        raise _base_error(ref, f"its config blob {config.get('digest')} is missing ({cfg.status_code})")
+    return _Base(repo, list(doc.get("layers", [])), cfg.json())
 
 
 def _mount_base_layers(reg: RegistryClient, repo: str, base: _Base) -> None:
@@ -265,6 +307,7 @@ def load_to_oci(
         layers.insert(0, _Layer(src, small, mtime))
     result = LoadResult(destination=to, root_digest=root, files=len(files))
     with reg:
+        base = _fetch_base(reg, base_image) if base_image else None  # refused before any upload
         sink.start("preparing layers", sum(f.size for f in files))
         for layer in layers:
             layer.measure(sink)
@@ -276,7 +319,6 @@ def load_to_oci(
         result.written = sum(len(ly.entries) for ly in todo)
         result.skipped = len(files) - result.written
         result.bytes_written = sum(ly.size for ly in todo)
-        base = _fetch_base(reg, base_image) if base_image else None
         if base is not None:
             _mount_base_layers(reg, repo, base)
         labels = {"io.prai.bundle.root-digest": root}

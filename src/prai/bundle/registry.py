@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Literal
 
 from prai._http import http_client
 from prai.errors import (
@@ -216,6 +216,9 @@ class RegistryClient:
         max_connections: connection pool size; use at least as many as threads sharing
             the client (httpcore's pool can strand a queued request otherwise,
             encode/httpcore#1110).
+        side: ``"source"`` when ``bundle create --image`` reads from it (connected side),
+            ``"destination"`` when ``bundle load`` writes to it (closed side); only the
+            hints of an unreachable registry differ.
     """
 
     def __init__(
@@ -226,9 +229,11 @@ class RegistryClient:
         creds: Credentials | None = None,
         timeout_s: float = 60.0,
         max_connections: int = 8,
+        side: Literal["source", "destination"] = "destination",
     ) -> None:
 
         self.host = host
+        self.side = side
         self.creds = creds
         self._ctx = _ssl_context(ca_bundle)
         self.scheme = "https"
@@ -435,12 +440,16 @@ class RegistryClient:
                 hint="pass the internal CA with --ca-bundle ca.pem (seed §10); verification "
                 "stays on",
             )
+        if self.side == "source":
+            hint = ("check the host, port, DNS and proxy settings; `bundle create --image` must run "
+                    "where the registry is reachable (the connected side), or record the image without "
+                    "its bytes with --image-ref-only")
+        else:
+            hint = ("check the host, port, DNS and proxy settings (NO_PROXY for internal hosts); "
+                    "`bundle load` must run where the internal registry is reachable; run the same "
+                    "command again when it is (it resumes)")
         return ImageRegistryUnreachable(
-            f"cannot talk to the registry {self.host}: {_transport_cause(exc)}",
-            hint="check the host, port, DNS and proxy settings; `bundle create --image` must run "
-            "where the registry is reachable (the connected side), or record the image without "
-            "its bytes with --image-ref-only",
-        )
+            f"cannot talk to the registry {self.host}: {_transport_cause(exc)}", hint=hint)
 
     def _fail(self, what: str, resp: Any) -> ImageRegistryError:
         body = ""
