@@ -120,7 +120,7 @@ class FakeOpenAI:
     _thread: threading.Thread | None = None
 
     def __post_init__(self) -> None:
-        self.state.update(requests=0, cancelled=0, completed_streams=0, last_body=None, healthy=True,
+        self.state.update(requests=0, cancelled=0, completed_streams=0, last_body=None, healthy=True, health_checks=0,
                           served={}, events=[], violations=[], running={}, lora_info={})
 
     # --- what is listed and answered --------------------------------------------------
@@ -220,6 +220,7 @@ class FakeOpenAI:
         """Answer one request; False when the connection must be dropped."""
         s = self.state
         if path == "/health":
+            s["health_checks"] += 1
             writer.write(_resp(200 if s["healthy"] else 503, JSON, b"{}"))
         elif path == "/v1/models" and self.models_need_key and self.api_key is not None \
                 and headers.get("authorization") != f"Bearer {self.api_key}":

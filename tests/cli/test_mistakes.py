@@ -338,6 +338,44 @@ def test_store_commands_refuse_a_missing_prai_kitchen(cli, monkeypatch: pytest.M
         assert not out and not list((cli.work / "cache").glob("*.db")), "a store was created anyway"
 
 
+@pytest.mark.parametrize(
+    ("args", "expect"),
+    [
+        (["keys", "list", "--tenant", "tt"], "--tenant tt: no such tenant in the kitchen (known: t)"),
+        (["usage", "--tenant", "tt"], "--tenant tt: no such tenant in the kitchen (known: t)"),
+        (["audit", "export", "--tenant", "tt"], "--tenant tt: no such tenant in the kitchen (known: t)"),
+        (["audit", "export", "--tenant", "tt", "-o", "out.jsonl"], "no such tenant in the kitchen (known: t)"),
+        (["keys", "list", "--project", "pp"], "--project pp: no tenant has such a project (known: t/p)"),
+        (["usage", "--project", "pp", "--by", "project"], "no tenant has such a project (known: t/p)"),
+        (["audit", "export", "--tenant", "t", "--project", "pp"], "tenant t has no such project (its projects: p)"),
+    ],
+)
+def test_unknown_tenant_or_project_filter_is_refused(cli, args: list[str], expect: str) -> None:  # type: ignore[no-untyped-def]
+    """A typo in --tenant/--project is refused with the known names, not answered with an
+    empty export, table or key list (exit 0 looked like "no records")."""
+    kitchen = _gateway_kitchen(cli.work / "kitchen.yaml")
+    code, out, err, _ = cli(*args, "-c", str(kitchen))
+    lines = _one_line_and_hint(code, out, err, " ".join(args))
+    assert code == 2 and expect in lines[0], lines
+    assert not out and not (cli.work / "out.jsonl").exists()
+
+
+def test_a_tenant_known_only_to_the_store_can_still_be_filtered(cli) -> None:  # type: ignore[no-untyped-def]
+    """A tenant removed from kitchen.yaml keeps its keys and records: its filters still work."""
+    kitchen = _gateway_kitchen(cli.work / "kitchen.yaml")
+    assert cli("keys", "create", "--tenant", "t", "--project", "p", "-c", str(kitchen))[0] == 0
+    text = kitchen.read_text().replace("name: t\n", "name: u\n")
+    kitchen.write_text(text)
+    for args in (["keys", "list", "--tenant", "t", "--project", "p", "--json"], ["audit", "export", "--tenant", "t"],
+                 ["usage", "--tenant", "t", "--project", "p"], ["keys", "list", "--tenant", "u"]):
+        code, out, err, _ = cli(*args, "-c", str(kitchen))
+        assert code == 0, (args, err)
+    code, out, err, _ = cli("keys", "list", "--tenant", "t", "--json", "-c", str(kitchen))
+    assert [r["tenant"] for r in json.loads(out)] == ["t"]
+    code, _, err, _ = cli("keys", "list", "--tenant", "v", "-c", str(kitchen))
+    assert code == 2 and "(known: t, u)" in err, err
+
+
 def test_store_commands_use_the_kitchen_prai_up_wrote(cli) -> None:  # type: ignore[no-untyped-def]
     from prai.kitchen.up import demo_kitchen_path
 

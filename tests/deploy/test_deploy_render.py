@@ -279,3 +279,16 @@ def test_builtin_dashboard_is_valid_grafana_json(crd_dir: Path) -> None:
         assert metric in exprs
     ids = [p["id"] for p in dash["panels"]]
     assert len(ids) == len(set(ids))
+
+
+def test_gateway_probes_use_its_liveness_and_readiness_paths(crd_dir: Path) -> None:
+    """Readiness is the gateway's upstream-aware probe (503 while no upstream answers: the pod
+    leaves the Service), liveness the plain one (a restart cures no upstream outage)."""
+    from prai.gateway.app import LIVENESS_PATHS, READINESS_PATHS
+
+    result = render(EXAMPLES / "kitchen-cluster.yaml", entrance="prai", crd_dir=crd_dir, env={})
+    dep = yaml.safe_load(result.files["prai-gateway/deployment-prai-gateway.yaml"])
+    (container,) = dep["spec"]["template"]["spec"]["containers"]
+    assert container["readinessProbe"]["httpGet"]["path"] in READINESS_PATHS
+    assert container["livenessProbe"]["httpGet"]["path"] in LIVENESS_PATHS
+    assert container["readinessProbe"]["httpGet"]["path"] != container["livenessProbe"]["httpGet"]["path"]

@@ -59,6 +59,37 @@ def test_lora_modules_json_form_and_passthrough(tiny_model: Path, make_adapter) 
         parse_serve_args(["--model", str(tiny_model), "--lora-modules", "just-a-name"])
 
 
+@pytest.mark.parametrize(
+    ("argv", "passthrough"),
+    [
+        (["--model", "M", "--gpu-memory-utilization", "0.9"], ["--gpu-memory-utilization", "0.9"]),
+        (["M", "--gpu-memory-utilization", "0.9", "--enforce-eager"],
+         ["--gpu-memory-utilization", "0.9", "--enforce-eager"]),
+        (["--dtype", "half", "--model", "M", "--seed", "-1"], ["--dtype", "half", "--seed", "-1"]),
+        (["--model", "M", "--api-key", "k1", "k2", "--port", "8100"], ["--api-key", "k1", "k2"]),
+        (["--model=M", "--max-num-seqs=4", "--served-model-name", "a", "b"], ["--max-num-seqs=4"]),
+    ],
+)
+def test_vllm_flags_with_separate_values_pass_through(tiny_model: Path, argv: list[str],
+                                                      passthrough: list[str]) -> None:
+    """A vLLM flag's separate value is that flag's, never the positional model ("given twice")."""
+    args = parse_serve_args([a.replace("M", str(tiny_model)) if a in ("M", "--model=M") else a for a in argv])
+    assert args.model == str(tiny_model) and args.passthrough == passthrough
+    assert vllm_command(run_preflight(args))[-len(passthrough):] == passthrough
+
+
+def test_cli_passes_a_vllm_flag_value_through(tiny_model: Path) -> None:
+    r = prai("serve", "--model", str(tiny_model), "--gpu-memory-utilization", "0.9", "--preflight-only")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.rstrip().endswith("--gpu-memory-utilization 0.9")
+
+
+def test_a_model_after_a_vllm_flag_is_named_in_the_hint(tiny_model: Path) -> None:
+    with pytest.raises(UsageError, match="follows a vLLM flag") as exc:
+        parse_serve_args(["--enforce-eager", str(tiny_model)])
+    assert f"--model {tiny_model}" in exc.value.hint
+
+
 def test_invalid_max_lora_rank_value(tiny_model: Path) -> None:
     with pytest.raises(UsageError, match="vLLM accepts 1, 8, 16"):
         run_preflight(parse_serve_args(["--model", str(tiny_model), "--enable-lora", "--max-lora-rank", "12"]))

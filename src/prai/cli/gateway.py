@@ -110,16 +110,21 @@ def register(app: typer.Typer) -> None:
     @keys.command("list")
     def keys_list(
         tenant: str | None = typer.Option(None, "--tenant", help="Only this tenant's keys."),
+        project: str | None = typer.Option(None, "--project", help="Only this project's keys."),
         config: Path | None = typer.Option(None, "--config", "-c", callback=input_file, help=_CONFIG_HELP),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
-        """List keys (ids and metadata; never the keys)."""
+        """List keys (ids and metadata; never the keys).
+
+        An unknown --tenant/--project is refused (exit 2) with the known ones.
+        """
         from rich.table import Table
 
         from prai.gateway import admin
 
-        engine, _ = open_kitchen_store(config)
-        rows = admin.key_rows(engine, tenant)
+        engine, gw = open_kitchen_store(config)
+        admin.check_scope(engine, gw, tenant=tenant, project=project)
+        rows = admin.key_rows(engine, tenant, project)
         if as_json:
             print_json(rows)
             return
@@ -178,11 +183,16 @@ def register(app: typer.Typer) -> None:
             None, "--output", "-o", callback=output_path, help="File (default: stdout)."),
         config: Path | None = typer.Option(None, "--config", "-c", callback=input_file, help=_CONFIG_HELP),
     ) -> None:
-        """Export audit records (no keys; prompts only when stored masked)."""
+        """Export audit records (no keys; prompts only when stored masked).
+
+        An unknown --tenant/--project is refused (exit 2) with the known ones, not exported
+        as an empty file.
+        """
         from prai.gateway import admin
 
         since_us = admin.parse_since(since) if since else None
-        engine, _ = open_kitchen_store(config)
+        engine, gw = open_kitchen_store(config)
+        admin.check_scope(engine, gw, tenant=tenant, project=project)
         lines = admin.export_lines(
             engine, fmt=fmt, tenant=tenant, project=project, since_us=since_us
         )
@@ -212,7 +222,10 @@ def register(app: typer.Typer) -> None:
         ),
         config: Path | None = typer.Option(None, "--config", "-c", callback=input_file, help=_CONFIG_HELP),
     ) -> None:
-        """Requests, tokens and cost per tenant, project, model, key, day or month (audit log)."""
+        """Requests, tokens and cost per tenant, project, model, key, day or month (audit log).
+
+        An unknown --tenant/--project is refused (exit 2) with the known ones.
+        """
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
         from prai.errors import UsageError
@@ -226,6 +239,7 @@ def register(app: typer.Typer) -> None:
         since_us = admin.parse_since(since) if since else None
         until_us = admin.parse_since(until) if until else None
         engine, gw = open_kitchen_store(config)
+        admin.check_scope(engine, gw, tenant=tenant, project=project)
         zone = timezone or gw.budget_timezone
         try:
             ZoneInfo(zone)

@@ -90,13 +90,22 @@ def keys_version(engine: Engine) -> int:
     return meta_version(engine, "keys_version")
 
 
-def list_keys(engine: Engine, *, tenant: str | None = None) -> list[KeyRecord]:
-    """Every key row (optionally one tenant's), oldest first."""
+def list_keys(engine: Engine, *, tenant: str | None = None, project: str | None = None) -> list[KeyRecord]:
+    """Every key row (optionally one tenant's, one project's), oldest first."""
     q = select(keys_table).order_by(keys_table.c.created_at)
     if tenant:
         q = q.where(keys_table.c.tenant == tenant)
+    if project:
+        q = q.where(keys_table.c.project == project)
     with engine.connect() as conn:
         return [KeyRecord(**dict(r._mapping)) for r in conn.execute(q)]
+
+
+def key_scopes(engine: Engine) -> set[tuple[str, str]]:
+    """Every (tenant, project) that holds a key in the store, revoked or expired ones included."""
+    q = select(keys_table.c.tenant, keys_table.c.project).distinct()
+    with engine.connect() as conn:
+        return {(str(r.tenant), str(r.project)) for r in conn.execute(q)}
 
 
 __all__ = [
@@ -104,6 +113,7 @@ __all__ = [
     "get_key_in",
     "insert_key",
     "insert_key_in",
+    "key_scopes",
     "keys_version",
     "list_keys",
     "revoke_key",

@@ -141,8 +141,13 @@ def gateway_objects(plan: Plan) -> list[Obj]:
         mounts.append({"name": "tls", "mountPath": "/etc/prai/tls", "readOnly": True})
         args += ["--tls-cert", "/etc/prai/tls/tls.crt", "--tls-key", "/etc/prai/tls/tls.key"]
         scheme = "HTTPS"
-    probe = {"httpGet": {"path": "/health", "port": "http", "scheme": scheme},
-             "periodSeconds": 10, "timeoutSeconds": 3}
+    # Liveness: the process answers (a restart cures nothing else). Readiness: an upstream
+    # answers the gateway's background health checks, else the pod leaves the Service's
+    # endpoints (prai.gateway.app.READINESS_PATHS).
+    def probe(path: str) -> Obj:
+        return {"httpGet": {"path": path, "port": "http", "scheme": scheme},
+                "periodSeconds": 10, "timeoutSeconds": 3}
+
     container: Obj = {
         "name": "gateway",
         "image": c.images.prai.ref,
@@ -150,8 +155,8 @@ def gateway_objects(plan: Plan) -> list[Obj]:
         "env": env,
         "envFrom": [{"secretRef": {"name": GATEWAY_ENV_SECRET, "optional": True}}],
         "ports": [{"name": "http", "containerPort": GATEWAY_PORT, "protocol": "TCP"}],
-        "readinessProbe": probe,
-        "livenessProbe": {**probe, "failureThreshold": 6},
+        "readinessProbe": probe("/readyz"),
+        "livenessProbe": {**probe("/livez"), "failureThreshold": 6},
         "resources": {"requests": {"cpu": "500m", "memory": "512Mi"},
                       "limits": {"memory": "2Gi"}},
         "securityContext": {

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from prai.errors import UsageError
 
@@ -128,15 +129,68 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _flag_like(token: str) -> bool:
+    """``--x`` / ``-x``, but not a negative number (``--seed -1`` passes its value)."""
+    if not token.startswith("-") or token == "-":
+        return False
+    try:
+        float(token)
+    except ValueError:
+        return True
+    return False
+
+
+def split_argv(parser: argparse.ArgumentParser, argv: list[str]) -> tuple[list[str], list[str]]:
+    """(what ``parser`` parses, what goes to vLLM unchanged).
+
+    A flag the parser does not know is vLLM's: it goes to vLLM with every value that follows
+    it up to the next flag (``--gpu-memory-utilization 0.9``, ``--api-key a b``), so such a
+    value is never taken for the positional MODEL_DIR. The positional model therefore comes
+    before vLLM's own flags (as in ``vllm serve MODEL [flags]``), or is given as ``--model``.
+    Known flags keep their own arity (``--served-model-name a b``, ``--enable-lora``).
+    """
+    actions = parser._option_string_actions  # the flags PrAI inspects and their arity
+    ours: list[str] = []
+    theirs: list[str] = []
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        i += 1
+        if not _flag_like(token):
+            ours.append(token)  # the positional model (argparse refuses a second one)
+            continue
+        name, has_value, _ = token.partition("=")
+        action = actions.get(name)
+        target = theirs if action is None else ours
+        target.append(token)
+        if has_value or (action is not None and action.nargs == 0):
+            continue
+        many = action is None or action.nargs in ("+", "*")
+        while i < len(argv) and not _flag_like(argv[i]):
+            target.append(argv[i])
+            i += 1
+            if not many:
+                break
+    return ours, theirs
+
+
 def parse_serve_args(argv: list[str]) -> ServeArgs:
-    """Parse `prai serve` arguments.
+    """Parse `prai serve` arguments (flags PrAI does not inspect go to vLLM: :func:`split_argv`).
 
     Raises:
-        UsageError: no model given, or a malformed ``--lora-modules`` item.
+        UsageError: no model given, a model given twice, or a malformed ``--lora-modules`` item.
     """
-    ns, rest = build_parser().parse_known_args(argv)
+    parser = build_parser()
+    ours, rest = split_argv(parser, argv)
+    ns = parser.parse_args(ours)
     model = ns.model or ns.model_pos
     if not model:
+        stray = [t for t in rest if not _flag_like(t) and Path(t).expanduser().is_dir()]
+        if stray:
+            raise UsageError(
+                f"prai serve: no model given ({stray[0]} follows a vLLM flag, so it was read as that flag's value)",
+                hint=f"put the model first (prai serve {stray[0]} …) or pass --model {stray[0]}",
+            )
         raise UsageError("prai serve: no model given", hint="pass --model /path/to/model-directory")
     if ns.model and ns.model_pos:
         raise UsageError(

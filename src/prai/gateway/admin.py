@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from prai.db.audit_export import EXPORT_FORMATS, export_text, iso_time
 from prai.db.audit_log import VerifyResult, iter_audit, verify_audit
 from prai.db.engine import open_engine
-from prai.db.keys import list_keys, revoke_key
+from prai.db.keys import key_scopes, list_keys, revoke_key
 from prai.errors import AuditTampered, ConfigError, KeyNotFound, UsageError
 from prai.gateway import auth
 from prai.gateway.audit import replay_orphans
@@ -71,7 +71,43 @@ def create_key(
     return auth.create_key(engine, tenant=tenant, project=project, name=name, expires_in_s=expires_s)
 
 
-def key_rows(engine: Engine, tenant: str | None = None) -> list[dict[str, Any]]:
+def check_scope(engine: Engine, gw: Any, *, tenant: str | None, project: str | None) -> None:
+    """Refuse a ``--tenant`` / ``--project`` filter that names no tenant or project of the
+    kitchen: a typo would otherwise select nothing and look like "no records".
+
+    Known are the tenants and projects of kitchen.yaml's ``gateway.tenants`` and every
+    (tenant, project) that holds a key in the store, revoked ones included (a tenant removed
+    from kitchen.yaml keeps its records, which can still be exported). Without a config
+    (``gw`` None) nothing is checked.
+
+    Raises:
+        UsageError: exit 2; the message lists the known tenants (or projects).
+    """
+    if gw is None or (tenant is None and project is None):
+        return
+    scopes = {(t.name, p.name) for t in gw.tenants for p in t.projects} | key_scopes(engine)
+    hint = "use one of the names listed (gateway.tenants in kitchen.yaml; tenants that hold keys count too)"
+    tenants = sorted({t for t, _ in scopes})
+    if tenant is not None and tenant not in tenants:
+        raise UsageError(
+            f"--tenant {tenant}: no such tenant in the kitchen (known: {', '.join(tenants) or 'none'})",
+            hint=hint,
+        )
+    if project is None:
+        return
+    if tenant is not None:
+        mine = sorted(p for t, p in scopes if t == tenant)
+        if project not in mine:
+            raise UsageError(
+                f"--project {project}: tenant {tenant} has no such project (its projects: {', '.join(mine)})",
+                hint=hint,
+            )
+    elif project not in {p for _, p in scopes}:
+        known = ", ".join(f"{t}/{p}" for t, p in sorted(scopes)) or "none"
+        raise UsageError(f"--project {project}: no tenant has such a project (known: {known})", hint=hint)
+
+
+def key_rows(engine: Engine, tenant: str | None = None, project: str | None = None) -> list[dict[str, Any]]:
     """Key metadata for listing (never hashes)."""
     now = time.time()
     return [
@@ -84,7 +120,7 @@ def key_rows(engine: Engine, tenant: str | None = None) -> list[dict[str, Any]]:
             "created": iso_time(k.created_at),
             "expires": iso_time(k.expires_at) if k.expires_at else None,
         }
-        for k in list_keys(engine, tenant=tenant)
+        for k in list_keys(engine, tenant=tenant, project=project)
     ]
 
 
@@ -178,6 +214,7 @@ def write_atomic(path: Path, lines: Iterator[str]) -> int:
 
 
 __all__ = [
+    "check_scope",
     "create_key",
     "export_lines",
     "key_rows",

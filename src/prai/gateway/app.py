@@ -9,7 +9,11 @@
 3. accounting (:mod:`prai.gateway.accounting`): usage, token-limit correction, audit
    record (journaled before the last byte), metrics.
 
-``GET /v1/models`` is :mod:`prai.gateway.models`. ``/admin`` and ``/console`` go to the
+``GET /v1/models`` is :mod:`prai.gateway.models`. Probes: liveness (:data:`LIVENESS_PATHS`)
+answers 200 while the process answers at all; readiness (:data:`READINESS_PATHS`) answers 200
+while at least one upstream replica passed its last background health check
+(:meth:`prai.gateway.upstreams.Router.healthy_replicas`; a probe never triggers an upstream
+request) and 503 with the OpenAI error envelope when none does. ``/admin`` and ``/console`` go to the
 operator console when the caller passes one (``console=``; :mod:`prai.console` sits above the
 gateway, so the gateway never imports it). Every error is the OpenAI envelope
 (:mod:`prai.gateway._asgi`); after an SSE stream has started, an error goes out as one
@@ -30,7 +34,7 @@ import aiohttp
 from prai._http import aiohttp_session
 from prai.config.gateway import GatewayConfig
 from prai.db.engine import open_engine
-from prai.errors import AuditBacklogFull, PraiError
+from prai.errors import AuditBacklogFull, PraiError, UpstreamUnavailable
 from prai.gateway._asgi import send_bytes, send_error, send_json
 from prai.gateway._state import RequestState
 from prai.gateway.accounting import Accounting, count_relayed
@@ -59,6 +63,10 @@ ENDPOINTS = {
     "/v1/completions": "completions",
     "/v1/embeddings": "embeddings",
 }
+#: Liveness probes (Kubernetes livenessProbe, LiteLLM's and vLLM's names): 200 while the process works.
+LIVENESS_PATHS = frozenset({"/health", "/healthz", "/livez", "/health/liveliness", "/health/liveness"})
+#: Readiness probes: 200 while an upstream answers its health check, else 503.
+READINESS_PATHS = frozenset({"/health/readiness", "/readyz"})
 
 
 class ConsoleFactory(Protocol):
@@ -211,8 +219,10 @@ class GatewayApp:
             await self._proxy(scope, receive, send, endpoint)
         elif path == "/v1/models" and method == "GET":
             await list_models(self.admission, scope, send)
-        elif path in ("/health", "/healthz"):
+        elif path in LIVENESS_PATHS:
             await send_json(send, 200, {"status": "ok"})
+        elif path in READINESS_PATHS:
+            await self._readiness(send)
         elif path == "/metrics" and method == "GET":
             body = self.metrics.render()
             await send_bytes(
@@ -226,6 +236,22 @@ class GatewayApp:
             await send_json(
                 send, 404, error_body(f"no route {path}", type="not_found_error", code=404)
             )
+
+    async def _readiness(self, send: Any) -> None:
+        """200 ``{"status": "ready", ...}`` while a replica passed its last health check; else
+        503 (UpstreamUnavailable's envelope). Reads the health loop's state only."""
+        healthy, total = self.router.healthy_replicas()
+        if healthy:
+            await send_json(send, 200, {"status": "ready", "healthy_replicas": healthy, "replicas": total})
+            return
+        why = (f"no upstream answers its health check (0 of {total} replicas healthy)" if total
+               else "gateway.upstreams is empty")
+        interval = min((u.health_interval_s for u in self.cfg.upstreams), default=5.0)
+        await send_error(send, UpstreamUnavailable(
+            f"not ready: {why}",
+            hint=f"the gateway checks each upstream every {interval:g} s (GET its health_path) and is "
+            "ready again as soon as one answers; the operator checks the model servers",
+        ))
 
     # --- the proxy pipeline ------------------------------------------------------------
 
@@ -299,4 +325,4 @@ class GatewayApp:
             task.cancel()
 
 
-__all__ = ["ENDPOINTS", "GatewayApp"]
+__all__ = ["ENDPOINTS", "LIVENESS_PATHS", "READINESS_PATHS", "GatewayApp"]

@@ -111,6 +111,12 @@ class Router:
         """True while an upstream that lists no models has not answered ``/v1/models`` yet."""
         return any(not up.cfg.models and not up.models for up in self.upstreams)
 
+    def healthy_replicas(self) -> tuple[int, int]:
+        """(replicas whose last health check passed, all replicas), from the background
+        health loop's state: no request is sent (the gateway's readiness probe asks this)."""
+        reps = [r for up in self.upstreams for r in up.replicas]
+        return sum(1 for r in reps if r.healthy), len(reps)
+
     def knows(self, model: str) -> bool:
         return model in self._by_model
 

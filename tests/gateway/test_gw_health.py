@@ -1,0 +1,83 @@
+"""Gateway probes with real processes: liveness stays 200 while the process works; readiness
+follows the background upstream health checks (200 while one answers, else 503 in the
+OpenAI envelope) and never sends a request upstream itself."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from prai.gateway.app import LIVENESS_PATHS, READINESS_PATHS
+from tests._support.net import free_port
+from tests.gateway._gwutil import FakeUpstream, Gateway, http_json, tenants
+
+
+@pytest.fixture
+def upstream() -> Iterator[FakeUpstream]:
+    up = FakeUpstream("probe", "fake")
+    yield up
+    up.stop()
+
+
+def _until(check: Callable[[], bool], timeout_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _ready(gw: Gateway, path: str = "/readyz") -> int:
+    return http_json(gw.url + path)[0]
+
+
+def test_readiness_follows_the_upstream_and_liveness_stays_up(
+    make_gateway: Callable[..., Gateway], upstream: FakeUpstream
+) -> None:
+    gw = make_gateway({"upstreams": [{"name": "main", "base_urls": [upstream.url], "models": ["fake"],
+                                      "health_interval_s": 0.2}], "tenants": tenants()}).start()
+    assert {"/health", "/healthz", "/livez", "/health/liveliness", "/health/liveness"} == LIVENESS_PATHS
+    assert {"/health/readiness", "/readyz"} == READINESS_PATHS
+    for path in sorted(READINESS_PATHS):
+        status, _, body = http_json(gw.url + path)
+        assert status == 200 and body == {"status": "ready", "healthy_replicas": 1, "replicas": 1}, (path, body)
+
+    upstream.set_health(False)
+    assert _until(lambda: _ready(gw) == 503), "readiness stayed 200 with no upstream answering"
+    for path in sorted(READINESS_PATHS):
+        status, headers, body = http_json(gw.url + path)
+        assert status == 503 and headers["content-type"] == "application/json", path
+        err = body["error"]
+        assert set(err) == {"message", "type", "param", "code"} and err["code"] == 503
+        assert err["message"].startswith("not ready: no upstream answers its health check (0 of 1")
+        assert "hint:" in err["message"]
+    for path in sorted(LIVENESS_PATHS):
+        assert http_json(gw.url + path)[:3:2] == (200, {"status": "ok"}), path
+
+    upstream.set_health(True)
+    assert _until(lambda: _ready(gw) == 200), "readiness did not come back with the upstream"
+
+
+def test_readiness_reads_the_health_loop_and_sends_nothing_upstream(
+    make_gateway: Callable[..., Gateway], upstream: FakeUpstream
+) -> None:
+    gw = make_gateway({"upstreams": [{"name": "main", "base_urls": [upstream.url], "models": ["fake"],
+                                      "health_interval_s": 60}], "tenants": tenants()}).start()
+    before = upstream.stats()["health_checks"]
+    for _ in range(20):
+        assert _ready(gw) == 200
+        assert _ready(gw, "/health/readiness") == 200
+    assert upstream.stats()["health_checks"] == before
+
+
+def test_not_ready_from_the_start_when_no_upstream_answers(make_gateway: Callable[..., Gateway]) -> None:
+    dead = [f"http://127.0.0.1:{free_port()}" for _ in range(2)]  # nothing listens there
+    gw = make_gateway({"upstreams": [{"name": "a", "base_urls": [dead[0]], "models": ["fake"]},
+                                     {"name": "b", "base_urls": [dead[1]], "models": ["other"]}],
+                       "tenants": tenants()}).start()
+    status, _, body = http_json(gw.url + "/health/readiness")
+    assert status == 503 and "0 of 2 replicas healthy" in body["error"]["message"], body
+    assert http_json(gw.url + "/health")[0] == 200 and http_json(gw.url + "/livez")[0] == 200
