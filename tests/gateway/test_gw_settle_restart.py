@@ -292,3 +292,192 @@ def test_leases_returned_after_the_restart_count_once(
     assert _usage_total(gws[0], tenant, 32) == total
     for g in gws:
         assert "Traceback" not in g.output()
+
+
+def _calls(r: syncredis.Redis, *names: str) -> int:
+    stats = r.info("commandstats")
+    return sum(int(stats.get(f"cmdstat_{n}", {}).get("calls", 0)) for n in names)
+
+
+def test_without_restarts_a_request_still_costs_two_script_calls(
+    make_gateway: Callable[..., Gateway], echo_upstream: FakeOpenAIProcess, redis_server: RedisServer,
+    tmp_path: Path,
+) -> None:
+    """The bookkeeping adds no round trip: one script call admits, one settles; the
+    generation is read once a second while settled usage waits for the audit log."""
+    tenant = _tenant()
+    (gw,) = _gateways(make_gateway, 1, tenant, echo_upstream.url, redis_server.url,
+                      f"sqlite:///{tmp_path / 'gw.db'}", tmp_path)
+    key = gw.key(tenant, "p")
+    total = sum(_chat(gw, key)[0] for _ in range(3))  # counters seeded
+    _assert_counters(redis_server.url, tenant, total)
+    r = syncredis.Redis.from_url(redis_server.url)
+    scripts0, gets0 = _calls(r, "evalsha", "eval"), _calls(r, "get")
+    t0 = time.monotonic()
+    n = 60
+    total += sum(_chat(gw, key)[0] for _ in range(n))
+    _assert_counters(redis_server.url, tenant, total)
+    elapsed = time.monotonic() - t0
+    assert _calls(r, "evalsha", "eval") - scripts0 == 2 * n
+    # the scripts read the generation (one GET each); the settled log's check once a second
+    assert 2 * n <= _calls(r, "get") - gets0 <= 2 * n + elapsed + 2
+    _no_tracebacks([gw])
+
+
+# --- the limiter on a private Redis, with an audit log of its own ----------------------
+
+
+class FakeAudit:
+    """An audit log in memory: ``store(rid, tokens)`` gives the next sequence number;
+    seeds and lookups answer like :func:`seed_usage` and :func:`audit_seqs`."""
+
+    def __init__(self) -> None:
+        self.head = 0
+        self.records: dict[str, tuple[int, int]] = {}  # rid → (seq, tokens)
+        self.journaled = self.stored = 0
+
+    def journal(self) -> None:
+        self.journaled += 1
+
+    def store(self, rid: str, tokens: int) -> None:
+        self.head += 1
+        self.records[rid] = (self.head, tokens)
+        self.stored += 1
+
+    def seed(self, budget: Any, period: Any) -> tuple[int, int, int]:
+        return sum(t for s, t in self.records.values() if s <= self.head), 0, self.head
+
+    def seqs(self, rids: list[str]) -> tuple[int, dict[str, int]]:
+        return self.head, {r: self.records[r][0] for r in rids if r in self.records}
+
+
+def _limiter(url: str, tenant: str, audit: FakeAudit, now: list[float], **kw: Any) -> Any:
+    from prai.config.gateway import GatewayConfig
+    from prai.gateway.ratelimit import Limiter
+
+    cfg = GatewayConfig.model_validate({
+        "tenants": [{"name": tenant, "projects": [{"name": "p", "budget": {"tokens_per_day": LIMIT}}]}],
+        "ratelimit": {"url": url},
+    })
+    lim = Limiter(cfg, usage_source=audit.seed, seq_source=audit.seqs,
+                  audit_marks=lambda: (audit.journaled, audit.stored), **kw)
+    lim.clock.now = lambda: now[0]
+    lim.watch_interval_s = 0.05
+    return lim
+
+
+def _day_tokens(url: str, tenant: str, now: float) -> int:
+    day = BudgetClock().periods(now)[0].label
+    return int(syncredis.Redis.from_url(url).hget(f"prai:{{{tenant}}}:b:p:p:d:{day}", "t") or 0)
+
+
+def _settle_call(charge: Any, tokens: int) -> Any:
+    from prai.gateway._limittypes import SettleCall
+
+    return SettleCall(charge.call, charge.call.now, [], tokens, 0)
+
+
+def test_limiter_each_settlement_applies_once(redis_server: RedisServer) -> None:
+    """A settlement sent twice (a retry after a lost answer) counts once, in the same
+    generation (its reservation entry is gone) and across a flush (its marker)."""
+    import asyncio
+
+    t, audit, now = _tenant(), FakeAudit(), [1_773_000_000.0]
+    r = syncredis.Redis.from_url(redis_server.url)
+
+    async def run() -> None:
+        lim = _limiter(redis_server.url, t, audit, now)
+        a = await lim.admit(tenant=t, project="p", key_id="k", rid="r-a", prompt_tokens=1, reserve_tokens=50)
+        call = _settle_call(a, 10)
+        for _ in range(2):
+            await lim._settle_call(call)
+        assert _day_tokens(redis_server.url, t, now[0]) == 10
+        b = await lim.admit(tenant=t, project="p", key_id="k", rid="r-b", prompt_tokens=1, reserve_tokens=50)
+        audit.store("r-a", 10)  # a's record is stored, b's is not
+        r.flushall()  # Redis restarts empty: b's reservation is gone
+        c = await lim.admit(tenant=t, project="p", key_id="k", rid="r-c", prompt_tokens=1)  # seeds: 10, cut 1
+        assert _day_tokens(redis_server.url, t, now[0]) == 10
+        call_b = _settle_call(b, 7)
+        for _ in range(3):
+            await lim._settle_call(call_b)  # after the cut: applied once, then its marker
+        await lim._settle_call(_settle_call(c, 5))
+        await asyncio.sleep(0.2)  # the settled log sends a's usage again: in the seed, adds nothing
+        assert _day_tokens(redis_server.url, t, now[0]) == 22
+        await lim.close()
+
+    asyncio.run(run())
+
+
+def test_limiter_settlement_of_a_request_in_the_seed_is_skipped(redis_server: RedisServer) -> None:
+    """Admitted before the flush, its record stored before the counter is seeded again:
+    the seed holds it, the settlement adds nothing (also when it seeds the counter itself)."""
+    import asyncio
+
+    t, audit, now = _tenant(), FakeAudit(), [1_773_000_000.0]
+    r = syncredis.Redis.from_url(redis_server.url)
+
+    async def run() -> None:
+        lim = _limiter(redis_server.url, t, audit, now)
+        a = await lim.admit(tenant=t, project="p", key_id="k", rid="r-a", prompt_tokens=1)
+        b = await lim.admit(tenant=t, project="p", key_id="k", rid="r-b", prompt_tokens=1)
+        r.flushall()
+        audit.store("r-a", 10)
+        await lim._settle_call(_settle_call(a, 10))  # the counter is missing: seeded here (10, cut 1)
+        assert _day_tokens(redis_server.url, t, now[0]) == 10
+        audit.store("r-b", 4)
+        await lim._settle_call(_settle_call(b, 4))  # record after the cut: added
+        assert _day_tokens(redis_server.url, t, now[0]) == 14
+        await lim.close()
+
+    asyncio.run(run())
+
+
+def test_limiter_stale_reservation_still_settles_once(redis_server: RedisServer) -> None:
+    """A reservation dropped as stale (its gateway looked dead) leaves a tombstone: the late
+    settlement is charged once, a repeat of it not again."""
+    import asyncio
+
+    t, audit, now = _tenant(), FakeAudit(), [1_773_000_000.0]
+
+    async def run() -> None:
+        lim = _limiter(redis_server.url, t, audit, now, stale_after_s=5.0)
+        a = await lim.admit(tenant=t, project="p", key_id="k", rid="r-a", prompt_tokens=1, reserve_tokens=50)
+        now[0] += 10
+        await lim.admit(tenant=t, project="p", key_id="k", rid="r-b", prompt_tokens=1)  # drops a's
+        call = _settle_call(a, 9)
+        for _ in range(2):
+            await lim._settle_call(call)
+        assert _day_tokens(redis_server.url, t, now[0]) == 9
+        await lim.close()
+
+    asyncio.run(run())
+
+
+def test_limiter_usage_settled_before_the_flush_is_sent_again(redis_server: RedisServer) -> None:
+    """Settled in Redis, its record not stored yet, then Redis restarts empty and the
+    counter is seeded without it: the settled log sends it again (once)."""
+    import asyncio
+
+    t, audit, now = _tenant(), FakeAudit(), [1_773_000_000.0]
+    r = syncredis.Redis.from_url(redis_server.url)
+
+    async def run() -> None:
+        lim = _limiter(redis_server.url, t, audit, now)
+        a = await lim.admit(tenant=t, project="p", key_id="k", rid="r-a", prompt_tokens=1)
+        audit.journal()
+        await lim.settle(a, real_tokens=12, wait=True)
+        assert lim.settled_log is not None and len(lim.settled_log) == 1
+        r.flushall()
+        await lim.admit(tenant=t, project="p", key_id="k", rid="r-b", prompt_tokens=1)  # seeds 0
+        for _ in range(50):
+            await asyncio.sleep(0.05)
+            if _day_tokens(redis_server.url, t, now[0]) == 12:
+                break
+        assert _day_tokens(redis_server.url, t, now[0]) == 12 and lim.resolved == 1
+        audit.store("r-a", 12)  # stored now, after the cut: the resend's marker keeps it once
+        await asyncio.sleep(0.3)
+        assert _day_tokens(redis_server.url, t, now[0]) == 12
+        assert len(lim.settled_log) == 0  # stored while the generation held: forgotten
+        await lim.close()
+
+    asyncio.run(run())
