@@ -169,9 +169,11 @@ def test_postgres_unreachable_and_back_loses_no_audit_record(
         assert "Traceback" not in g.output()
 
 
-def test_journal_bound_answers_503_until_the_database_is_back(
-    make_gateway: Callable[..., Gateway], fake_upstream: FakeUpstream, pg_database: str, tmp_path: Path
-) -> None:
+def _gateway_behind_a_db_proxy(
+    make_gateway: Callable[..., Gateway], fake_upstream: FakeUpstream, pg_database: str, tmp_path: Path,
+    **storage: Any,
+) -> tuple[Gateway, TcpProxy]:
+    """A started gateway whose PostgreSQL is reached through a TcpProxy the test can cut."""
     host_port = pg_database.split("@", 1)[1].split("/", 1)[0]
     proxy = TcpProxy("127.0.0.1", int(host_port.rsplit(":", 1)[1]))
     gw = make_gateway(
@@ -179,10 +181,17 @@ def test_journal_bound_answers_503_until_the_database_is_back(
             "upstreams": [{"name": "main", "base_urls": [fake_upstream.url]}],
             "tenants": [{"name": "acme", "projects": [{"name": "chat"}]}],
             "storage": {"url": pg_database.replace(host_port, f"127.0.0.1:{proxy.port}"),
-                        "journal_dir": str(tmp_path / "j"), "flush_interval_s": 0.05,
-                        "journal_max_records": 3},
+                        "journal_dir": str(tmp_path / "j"), "flush_interval_s": 0.05, **storage},
         }
     ).start()
+    return gw, proxy
+
+
+def test_journal_bound_answers_503_until_the_database_is_back(
+    make_gateway: Callable[..., Gateway], fake_upstream: FakeUpstream, pg_database: str, tmp_path: Path
+) -> None:
+    gw, proxy = _gateway_behind_a_db_proxy(make_gateway, fake_upstream, pg_database, tmp_path,
+                                           journal_max_records=3)
     key = gw.key("acme", "chat")
     _until_200(gw, key)  # the gateway knows the key before its database goes away
     deadline = time.monotonic() + 10
@@ -207,16 +216,7 @@ def test_a_new_key_while_the_key_database_is_down_is_503_not_401(
 ) -> None:
     """A key created a moment before the database went away cannot be judged: the gateway says
     its key database does not answer (503, retry) instead of calling the key invalid."""
-    host_port = pg_database.split("@", 1)[1].split("/", 1)[0]
-    proxy = TcpProxy("127.0.0.1", int(host_port.rsplit(":", 1)[1]))
-    gw = make_gateway(
-        {
-            "upstreams": [{"name": "main", "base_urls": [fake_upstream.url]}],
-            "tenants": [{"name": "acme", "projects": [{"name": "chat"}]}],
-            "storage": {"url": pg_database.replace(host_port, f"127.0.0.1:{proxy.port}"),
-                        "journal_dir": str(tmp_path / "j"), "flush_interval_s": 0.05},
-        }
-    ).start()
+    gw, proxy = _gateway_behind_a_db_proxy(make_gateway, fake_upstream, pg_database, tmp_path)
     known = gw.key("acme", "chat")
     _until_200(gw, known)
     proxy.down()
