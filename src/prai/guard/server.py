@@ -72,6 +72,7 @@ def build_app(guardrails: Guardrails | None = None) -> Starlette:
     """
     rails = guardrails or Guardrails()
     base = Scanner()
+    base.load()  # the first request waits for no lazy table (as the gateway's guard)
     selectors: dict[str, _Selector] = {"all": _Selector(base, lambda f: True)}
     for group in DETECTOR_GROUPS:
         selectors[group] = _Selector(base, lambda f, g=group: f.detector.startswith(g + "."))
