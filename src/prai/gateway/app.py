@@ -42,7 +42,7 @@ from prai.gateway.admission import AdmissionStage, too_deep
 from prai.gateway.aliases import AliasCache
 from prai.gateway.audit import AuditWriter
 from prai.gateway.auth import KeyCache
-from prai.gateway.budgets import usage_since
+from prai.gateway.budgets import audit_seqs, seed_usage
 from prai.gateway.guard_hook import Guard, load_guard
 from prai.gateway.metrics import GatewayMetrics
 from prai.gateway.models import list_models
@@ -140,6 +140,8 @@ class GatewayApp:
         self.limiter = Limiter(
             self.cfg,
             usage_source=self._budget_usage,
+            seq_source=lambda rids: audit_seqs(self.engine, rids),
+            audit_marks=lambda: self.audit.marks() if self.audit is not None else (0, 0),
             on_store_error=lambda action: self.metrics.child(
                 self.metrics.limit_store_errors, action
             ).inc(),
@@ -163,10 +165,10 @@ class GatewayApp:
         await self.router.start(self.session)
         self.started = True
 
-    def _budget_usage(self, budget: Any, period: Any) -> tuple[int, int]:
-        """(tokens, micro-yen) the audit log holds for a budget's scope in a period (seeds
-        the limit store's counters after a restart)."""
-        return usage_since(
+    def _budget_usage(self, budget: Any, period: Any) -> tuple[int, int, int]:
+        """(tokens, micro-yen, cut) the audit log holds for a budget's scope in a period
+        (seeds the limit store's counters after a restart)."""
+        return seed_usage(
             self.engine,
             tenant=budget.tenant,
             project=budget.project,
@@ -306,6 +308,8 @@ class GatewayApp:
             if r.watcher is not None:
                 r.watcher.cancel()
             count_relayed(r)
+            if not r.recorded:  # the record goes first: the settlement relies on it (_limitsettle)
+                self.accounting.record(r)
             await self.accounting.settle(charge, r)
             self.metrics.in_flight.dec()
             self.accounting.finish(r)
