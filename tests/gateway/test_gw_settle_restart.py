@@ -24,7 +24,7 @@ import redis as syncredis
 
 from prai.gateway.budgets import BudgetClock
 from tests._support.fake_openai import FakeOpenAIProcess
-from tests.gateway._gwutil import Gateway, RedisServer, http_json
+from tests.gateway._gwutil import Gateway, RedisServer, TcpProxy, http_json
 
 LIMIT = 1_000_000
 
@@ -44,16 +44,18 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 def _cfg(tenant: str, upstream: str, redis_url: str, storage_url: str, journal: Path, *,
-         flush_s: float = 0.05, lease_s: float = 0.0, soft_percent: float = 0.001) -> dict[str, Any]:
+         flush_s: float = 0.05, lease_s: float = 0.0, soft_percent: float = 0.001,
+         limits: dict[str, Any] | None = None, timeout_s: float = 0.3) -> dict[str, Any]:
     """A tenant budget and a project budget of LIMIT tokens a day; with a tiny soft threshold
     every answer after the first carries ``x-prai-budget-remaining``."""
     budget = {"tokens_per_day": LIMIT, "soft_percent": soft_percent}
-    limits = {"requests_per_minute": 100_000, "concurrent_requests": 640} if lease_s else {}
+    if limits is None:
+        limits = {"requests_per_minute": 100_000, "concurrent_requests": 640} if lease_s else {}
     return {
         "upstreams": [{"name": "main", "base_urls": [upstream]}],
         "tenants": [{"name": tenant, "budget": budget,
                      "projects": [{"name": "p", "budget": budget, "limits": limits}]}],
-        "ratelimit": {"url": redis_url, "timeout_s": 0.3, "lease_s": lease_s},
+        "ratelimit": {"url": redis_url, "timeout_s": timeout_s, "lease_s": lease_s},
         "storage": {"url": storage_url, "journal_dir": str(journal), "flush_interval_s": flush_s},
     }
 
@@ -266,6 +268,42 @@ def test_two_gateways_restart_with_streams_and_pending_audit(
         extra += tokens
     assert _usage_total(fast, tenant, 14) == total + extra
     _no_tracebacks([fast, slow])
+
+
+def test_an_answer_that_ended_is_settled_for_every_gateway(
+    make_gateway: Callable[..., Gateway], echo_upstream: FakeOpenAIProcess, redis_server: RedisServer,
+    tmp_path: Path,
+) -> None:
+    """A client's next request may go to another gateway as soon as its answer ended: that
+    gateway counts the answer's usage (not its reservation: 33 tokens held, 15 used) and
+    finds its concurrency slot free. Gateway ``slow`` reaches Redis over a link 0.4 s slow,
+    so a settlement sent after the answer's last byte would arrive long after the next
+    admission (the race that made the two-gateway test above see 18 tokens too many)."""
+    tenant = _tenant()
+    proxy = TcpProxy("127.0.0.1", redis_server.port, delay_s=0.4)
+    db = f"sqlite:///{tmp_path / 'gw.db'}"
+    one_at_a_time = {"concurrent_requests": 1}
+    try:
+        slow = make_gateway(_cfg(tenant, echo_upstream.url, f"redis://127.0.0.1:{proxy.port}/0", db,
+                                 tmp_path / "j0", limits=one_at_a_time, timeout_s=3.0), sub="g0").start()
+        fast = make_gateway(_cfg(tenant, echo_upstream.url, redis_server.url, db, tmp_path / "j1",
+                                 limits=one_at_a_time, timeout_s=3.0), sub="g1").start()
+        key = fast.key(tenant, "p")
+        total = _chat(fast, key)[0]  # seeds the counters
+        for i in range(4):
+            if i < 3:
+                total += _chat(slow, key)[0]
+            else:
+                stream = Stream(slow, key, events=4, delay_ms=10)
+                stream.start()
+                total += stream.result()
+            remaining, tokens = _remaining(fast, key)  # at once, on the other gateway
+            assert remaining == LIMIT - total, (i, remaining, LIMIT - total)
+            total += tokens
+        _assert_counters(redis_server.url, tenant, total)
+        _no_tracebacks([slow, fast])
+    finally:
+        proxy.down()
 
 
 def test_leases_returned_after_the_restart_count_once(

@@ -107,7 +107,7 @@ class SettledLog:
 
     def add(self, call: SettleCall, gen: str | None) -> None:
         """Keep ``call`` (applied in generation ``gen``) until its records are stored; the
-        records are journaled before the settlement (see ``GatewayApp._proxy``)."""
+        records are journaled before the settlement (see ``Accounting.answer_ends``)."""
         if not has_usage(call) or self._n >= self.max_entries:
             return  # past the bound: no longer protected against a restart
         key = (call.admit.plan.tenant, gen)

@@ -4,7 +4,7 @@ Admission (``ADMIT``) checks every limit of a request atomically — requests an
 per sliding minute (project and key), concurrency (project and key), and the day and
 month budgets of tenant, project and key — and charges them only when all pass: one
 round trip. Settlement (``SETTLE``) charges the real token usage, frees the concurrency
-slots and turns the budget reservation into usage: one more round trip, after the answer.
+slots and turns the budget reservation into usage: one more round trip, at the answer's end.
 Both keep each request charged to budgets exactly once across a Redis that restarted empty
 (tenant generations, seed cuts, reservation entries, markers: :mod:`._limitsettle`).
 

@@ -118,7 +118,7 @@ class GatewayApp:
         )
         self.accounting = Accounting(self.metrics, cfg.prices)
         self.relay = RelayStage(
-            router=self.router, aliases=self.aliases, guard=self.guard, on_done=self.accounting.record
+            router=self.router, aliases=self.aliases, guard=self.guard, on_done=self.accounting.answer_ends
         )
         self.audit: AuditWriter | None = None
         self.limiter: Limiter | None = None
@@ -266,7 +266,7 @@ class GatewayApp:
         arm: asyncio.TimerHandle | None = None
         try:
             admitted = await self.admission.admit(scope, receive, r)
-            charge = admitted.charge
+            charge = r.charge = admitted.charge
             if charge is not None:
                 if charge.headers:
                     r.extra_headers = charge.headers
@@ -284,7 +284,7 @@ class GatewayApp:
             exc = too_deep()
             r.status, r.error_type = exc.http_status, exc.error_type
             if not r.response_done:
-                self.accounting.record(r)
+                await self.accounting.answer_ends(r)
                 await send_error(send, exc)
         except PraiError as exc:
             r.status = exc.http_status
@@ -292,8 +292,7 @@ class GatewayApp:
             if isinstance(exc, AuditBacklogFull):
                 r.recorded = True  # the journal is full: refused requests are counted, not logged
             if not r.response_done:
-                if not r.recorded:
-                    self.accounting.record(r)
+                await self.accounting.answer_ends(r)  # recorded and settled before the error leaves
                 await send_error(send, exc)
         except asyncio.CancelledError:
             if not r.disconnected or task is None:
