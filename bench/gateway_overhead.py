@@ -13,7 +13,8 @@ load from this machine with ``wrk`` (Debian package) and ``../shared/tools/chat.
 - ``prai-2w-redis-pg``: 2 workers on one port, Redis + PostgreSQL (``--workers 2,4`` adds
   ``prai-4w-redis-pg``, and so on);
 - ``prai-baseline-redis`` (with ``--baseline-src``): another checkout's gateway, 1 worker,
-  Redis, limits only (to compare limit-store designs in the same run);
+  Redis, limits only (to compare limit-store designs in the same run; with
+  ``--baseline-budgets`` budgets too, as every prai target);
 - ``litellm-2w``: LiteLLM proxy with 2 workers from its own venv (``--litellm-venv`` or
   ``PRAI_BENCH_LITELLM_VENV``, default /work/venv-litellm); skipped with a note when absent.
   It listens on 127.0.0.1 and is kept offline with ``LITELLM_LOCAL_MODEL_COST_MAP=True``
@@ -298,7 +299,8 @@ class Stack:
                         self._prai(f"prai-{n}w-redis-pg", n, self.redis_url, self.pg_url)
             if a.baseline_src is not None and want("prai-baseline-redis"):
                 self._prai(
-                    "prai-baseline-redis", 1, self.redis_url, sqlite("baseline"), src=a.baseline_src, budgets=False
+                    "prai-baseline-redis", 1, self.redis_url, sqlite("baseline"), src=a.baseline_src,
+                    budgets=a.baseline_budgets,
                 )
         venv = a.litellm_venv
         if not want("litellm-2w"):
@@ -522,6 +524,8 @@ def main() -> int:
     ap.add_argument("--litellm-venv", type=Path,
                     default=Path(os.environ.get("PRAI_BENCH_LITELLM_VENV", "/work/venv-litellm")))
     ap.add_argument("--baseline-src", type=Path, help="a `src` directory of another PrAI checkout")
+    ap.add_argument("--baseline-budgets", action="store_true",
+                    help="the baseline target gets the same budgets as the others (both trees must support them)")
     ap.add_argument("--stream-requests", type=int, default=5000, help="streamed requests for the RSS check")
     ap.add_argument("--ttft-probes", type=int, default=100)
     ap.add_argument("--json", type=Path, help="write the results here")

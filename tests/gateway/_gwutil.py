@@ -319,11 +319,14 @@ class RedisServer:
 
 class TcpProxy:
     """A TCP proxy in a thread: ``url`` reaches ``target`` while up; ``down()`` closes every
-    connection and refuses new ones (the database is "unreachable"), ``up()`` restores."""
+    connection and refuses new ones (the database is "unreachable"), ``up()`` restores.
+    ``delay_s``: what the client sends reaches the target that much later (a slow link;
+    the order is kept)."""
 
-    def __init__(self, target_host: str, target_port: int) -> None:
+    def __init__(self, target_host: str, target_port: int, *, delay_s: float = 0.0) -> None:
         import threading
 
+        self.delay_s = delay_s
         self.target = (target_host, target_port)
         self.port = free_port()
         self._lock = threading.Lock()
@@ -368,16 +371,18 @@ class TcpProxy:
                 continue
             with self._lock:
                 self._conns += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                self._threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+            for a, b, delay in ((client, upstream, self.delay_s), (upstream, client, 0.0)):
+                self._threading.Thread(target=self._pipe, args=(a, b, delay), daemon=True).start()
 
     @staticmethod
-    def _pipe(a: socket.socket, b: socket.socket) -> None:
+    def _pipe(a: socket.socket, b: socket.socket, delay_s: float = 0.0) -> None:
         try:
             while True:
                 data = a.recv(65536)
                 if not data:
                     break
+                if delay_s:
+                    time.sleep(delay_s)
                 b.sendall(data)
         except OSError:
             pass

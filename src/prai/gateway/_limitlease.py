@@ -28,7 +28,10 @@ The price, all bounded by one lease per process and ``lease_s``:
   (at most ``lease_s`` seconds) before the 503s (or ``fail_open``) start;
 - a process that dies without giving its lease back leaves its reservation, which expires
   after ``stale_after_s``; the usage of the lease's finished requests is then missing from
-  the Redis counters (the audit log has it, and seeds a counter that is missing).
+  the Redis counters (the audit log has it, and seeds a counter that is missing);
+- when Redis restarts empty, a lease taken before keeps admitting until the process sees
+  the new generation (its next Redis call; at most ``lease_s``), without a reservation in
+  the new Redis; its requests are still charged exactly once (it lists them per request).
 """
 
 from __future__ import annotations
@@ -96,6 +99,7 @@ class Lease:
         "inflight",
         "left",
         "renew_at",
+        "requests",
         "retired",
         "size",
         "tok_delta",
@@ -116,6 +120,9 @@ class Lease:
         self.held_t = self.held_y = 0  # reservations of its requests in flight
         self.used_t = self.used_y = 0  # real usage of its finished requests
         self.tok_delta = 0  # tokens-per-minute corrections of its finished requests
+        # (rid, tokens, micro-yen) of its finished requests: given back after Redis lost its
+        # state, only those not in the counters' seeds are charged (see _limitsettle)
+        self.requests: list[tuple[str, int, int]] = []
         self.retired = False
         self.gone = False  # given back
 
@@ -264,8 +271,15 @@ class LeaseBook:
         else:
             self._draining.add(lease)
 
+    def retire_tenant(self, tenant: str) -> None:
+        """Retire the leases of ``tenant`` (its generation changed: Redis lost what they
+        hold); they go back once their requests have finished."""
+        for pid, lease in list(self._current.items()):
+            if lease.call.plan.tenant == tenant:
+                self._retire(pid, lease)
+
     def settle(self, lease: Lease, *, charged_tokens: int, real_tokens: int | None, micro_yen: int,
-               rt: int, ry: int) -> None:
+               rt: int, ry: int, rid: str = "") -> None:
         """A request admitted from ``lease`` has finished: its real usage stays here until
         the lease is given back."""
         lease.inflight -= 1
@@ -276,6 +290,8 @@ class LeaseBook:
         if lease.call.plan.budgets:
             lease.used_t += real_tokens or 0
             lease.used_y += micro_yen
+            if real_tokens or micro_yen:
+                lease.requests.append((rid, real_tokens or 0, micro_yen))
         if lease.retired and lease.inflight == 0:
             self._draining.discard(lease)
             self._send(lease)
@@ -292,6 +308,7 @@ class LeaseBook:
             used_t=lease.used_t,
             used_y=lease.used_y,
             refunds=list(lease.left),
+            requests=lease.requests,
         )
         self.given_back += 1
         sent = self._give_back(call)

@@ -4,7 +4,9 @@ Admission (``ADMIT``) checks every limit of a request atomically — requests an
 per sliding minute (project and key), concurrency (project and key), and the day and
 month budgets of tenant, project and key — and charges them only when all pass: one
 round trip. Settlement (``SETTLE``) charges the real token usage, frees the concurrency
-slots and turns the budget reservation into usage: one more round trip, after the answer.
+slots and turns the budget reservation into usage: one more round trip, at the answer's end.
+Both keep each request charged to budgets exactly once across a Redis that restarted empty
+(tenant generations, seed cuts, reservation entries, markers: :mod:`._limitsettle`).
 
 Keys: ``prai:{TENANT}:...``. The ``{TENANT}`` hash tag puts every key a request touches
 into one Redis Cluster slot (a script may only touch keys of one slot). Sentinel and
@@ -39,7 +41,25 @@ local rid = ARGV[2]
 local stale = tonumber(ARGV[3])
 local nr, nc, nb = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local slots, lease = tonumber(ARGV[7]), ARGV[8] == '1'
-local a, k = 9, 1
+-- the tenant's generation: none means Redis lost its state (or never had any)
+local gen = '-'
+if nb > 0 then
+  gen = redis.call('GET', KEYS[#KEYS])
+  if not gen then
+    local t = redis.call('TIME')
+    gen = t[1] .. '.' .. t[2] .. '.' .. string.sub(rid, -4)
+    redis.call('SET', KEYS[#KEYS], gen)
+  end
+end
+-- the generation is sent back (code + 10, last element) only when the caller's differs
+local function reply(t)
+  if gen ~= ARGV[9] then
+    t[1] = t[1] + 10
+    t[#t + 1] = gen
+  end
+  return t
+end
+local a, k = 10, 1
 local rate_keys, rate_cost, rate_ttl = {}, {}, {}
 for i = 1, nr do
   local limit, period, cost, start = tonumber(ARGV[a]), tonumber(ARGV[a+1]), tonumber(ARGV[a+2]), tonumber(ARGV[a+3])
@@ -48,7 +68,7 @@ for i = 1, nr do
   local prev = tonumber(redis.call('GET', KEYS[k+1]) or '0')
   local used = prev * (period - (now - start)) / period + cur
   if used + cost > limit then
-    return {0, 'rate', i, tostring(prev), tostring(cur)}
+    return reply({0, 'rate', i, tostring(prev), tostring(cur)})
   end
   rate_keys[i], rate_cost[i], rate_ttl[i] = KEYS[k], cost, period * 2 + 1
   k = k + 2
@@ -58,7 +78,7 @@ for i = 1, nc do
   local limit = tonumber(ARGV[a]); a = a + 1
   redis.call('ZREMRANGEBYSCORE', KEYS[k], '-inf', now - stale)
   if redis.call('ZCARD', KEYS[k]) + slots > limit then
-    return {0, 'conc', i}
+    return reply({0, 'conc', i})
   end
   conc_keys[i] = KEYS[k]
   k = k + 1
@@ -67,39 +87,44 @@ local need = {}
 local budgets = {}
 local soft = {}
 local rem_t, rem_y = -1, -1
+local keep = math.ceil(stale) + 86400
 for i = 1, nb do
   local kd, km, kr, kz = KEYS[k], KEYS[k+1], KEYS[k+2], KEYS[k+3]
   k = k + 4
   local lim = {tonumber(ARGV[a]), tonumber(ARGV[a+1]), tonumber(ARGV[a+2]), tonumber(ARGV[a+3])}
   local soft_pct = tonumber(ARGV[a+4])
   local rt, ry = tonumber(ARGV[a+5]), tonumber(ARGV[a+6])
-  local seeds = {{ARGV[a+7], ARGV[a+8]}, {ARGV[a+9], ARGV[a+10]}}
-  local ttls = {tonumber(ARGV[a+11]), tonumber(ARGV[a+12])}
-  a = a + 13
+  local seeds = {{ARGV[a+7], ARGV[a+8], ARGV[a+9]}, {ARGV[a+10], ARGV[a+11], ARGV[a+12]}}
+  local ttls = {tonumber(ARGV[a+13]), tonumber(ARGV[a+14])}
+  a = a + 15
   local hk = {kd, km}
   for p = 1, 2 do
     if redis.call('HEXISTS', hk[p], 's') == 0 then
       if seeds[p][1] ~= '-' then
         redis.call('HINCRBY', hk[p], 't', seeds[p][1])
         redis.call('HINCRBY', hk[p], 'y', seeds[p][2])
-        redis.call('HSET', hk[p], 's', 1)
+        redis.call('HSET', hk[p], 's', 1, 'c', seeds[p][3])
         redis.call('EXPIRE', hk[p], ttls[p])
       else
         need[#need + 1] = i .. ':' .. p
       end
     end
   end
-  -- reservations of requests whose gateway died are dropped after `stale` seconds
+  -- reservations of requests whose gateway died are dropped after `stale` seconds; a
+  -- tombstone ('x', kept a day) still lets their settlement charge the usage once
   local gone = redis.call('ZRANGEBYSCORE', kz, '-inf', now)
   for _, m in ipairs(gone) do
     local v = redis.call('HGET', kr, m)
-    if v then
+    if v and v ~= 'x' then
       local t, y = string.match(v, '(%-?%d+):(%-?%d+)')
       redis.call('HINCRBY', kr, 't', 0 - tonumber(t))
       redis.call('HINCRBY', kr, 'y', 0 - tonumber(y))
+      redis.call('HSET', kr, m, 'x')
+      redis.call('ZADD', kz, now + 86400, m)
+    else
       redis.call('HDEL', kr, m)
+      redis.call('ZREM', kz, m)
     end
-    redis.call('ZREM', kz, m)
   end
   budgets[i] = {kr, kz, rt, ry}
   if #need == 0 then
@@ -110,18 +135,18 @@ for i = 1, nb do
       local used_y = tonumber(redis.call('HGET', hk[p], 'y') or '0')
       local lt, ly = lim[p], lim[p + 2]
       if lt > 0 and used_t + res_t >= lt then
-        return {0, 'budget', i, p, 't', tostring(used_t), tostring(res_t)}
+        return reply({0, 'budget', i, p, 't', tostring(used_t), tostring(res_t)})
       end
       if ly > 0 and used_y + res_y >= ly then
-        return {0, 'budget', i, p, 'y', tostring(used_y), tostring(res_y)}
+        return reply({0, 'budget', i, p, 'y', tostring(used_y), tostring(res_y)})
       end
       -- a lease never takes a budget past its soft threshold: requests admitted from it
       -- would not see the threshold (near it, every request is admitted here)
       if lease and lt > 0 and (used_t + res_t + rt) * 100 >= lt * soft_pct then
-        return {0, 'budget', i, p, 't', tostring(used_t), tostring(res_t)}
+        return reply({0, 'budget', i, p, 't', tostring(used_t), tostring(res_t)})
       end
       if lease and ly > 0 and (used_y + res_y + ry) * 100 >= ly * soft_pct then
-        return {0, 'budget', i, p, 'y', tostring(used_y), tostring(res_y)}
+        return reply({0, 'budget', i, p, 'y', tostring(used_y), tostring(res_y)})
       end
       if lt > 0 then
         local r = lt - used_t - res_t
@@ -137,7 +162,7 @@ for i = 1, nb do
   end
 end
 if #need > 0 then
-  return {2, unpack(need)}
+  return reply({2, unpack(need)})
 end
 for i = 1, nr do
   redis.call('INCRBY', rate_keys[i], rate_cost[i])
@@ -153,45 +178,120 @@ for i = 1, nc do
   redis.call('ZADD', conc_keys[i], unpack(members))
   redis.call('EXPIRE', conc_keys[i], math.ceil(stale))
 end
+-- every admission leaves a reservation entry (also of 0): its presence tells the
+-- settlement that it has not been applied yet
 for i = 1, nb do
   local b = budgets[i]
-  if b[3] > 0 or b[4] > 0 then
-    redis.call('HINCRBY', b[1], 't', b[3])
-    redis.call('HINCRBY', b[1], 'y', b[4])
-    redis.call('HSET', b[1], rid, b[3] .. ':' .. b[4])
-    redis.call('ZADD', b[2], now + stale, rid)
-    redis.call('EXPIRE', b[1], math.ceil(stale) * 2)
-    redis.call('EXPIRE', b[2], math.ceil(stale) * 2)
-  end
+  redis.call('HINCRBY', b[1], 't', b[3])
+  redis.call('HINCRBY', b[1], 'y', b[4])
+  redis.call('HSET', b[1], rid, b[3] .. ':' .. b[4])
+  redis.call('ZADD', b[2], now + stale, rid)
+  redis.call('EXPIRE', b[1], keep)
+  redis.call('EXPIRE', b[2], keep)
 end
 local out = {1, tostring(rem_t), tostring(rem_y)}
 for _, s in ipairs(soft) do
   local crossed = redis.call('HSETNX', s[1], s[2], 1)
   out[#out + 1] = s[3] .. ':' .. s[4] .. ':' .. s[5] .. ':' .. crossed
 end
-return out
+return reply(out)
 """
 
 SETTLE = _SPLIT + r"""
-local rid = ARGV[1]
-local nr, nc, nb = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local slots, nref = tonumber(ARGV[5]), tonumber(ARGV[6])
-local a, k = 7, 1
-for i = 1, nr do
-  local delta, ttl = tonumber(ARGV[a]), tonumber(ARGV[a+1])
-  a = a + 2
-  if delta > 0 then
-    redis.call('INCRBY', KEYS[k], delta)
-    redis.call('EXPIRE', KEYS[k], ttl)
+local rid, gen, fixes_gen = ARGV[1], ARGV[2], ARGV[3]
+local nr, nc, nb = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local slots, nref = tonumber(ARGV[7]), tonumber(ARGV[8])
+local kb = nr + nref + nc + 1      -- first budget key
+local ab = 9 + 2 * nr + nref       -- first budget argument
+local af = ab + 4 * nb             -- first counter fix (when fixes_gen is not '-')
+local cur = '-'
+local dup, slow = false, false
+local held = {}
+if nb > 0 then
+  local gk, xk = KEYS[kb + 4 * nb], KEYS[kb + 4 * nb + 1]
+  cur = redis.call('GET', gk)
+  if not cur then
+    local t = redis.call('TIME')
+    cur = t[1] .. '.' .. t[2] .. '.' .. string.sub(rid, -4)
+    redis.call('SET', gk, cur)
   end
-  k = k + 1
+  if redis.call('EXISTS', xk) == 1 then
+    dup = true  -- applied across a generation change already: a retry
+  elseif fixes_gen == '-' and cur == gen then
+    -- same generation as the charge: the reservation entry is there until settled
+    dup = true
+    for i = 1, nb do
+      held[i] = redis.call('HGET', KEYS[kb + 4 * (i - 1) + 2], rid)
+      if held[i] then dup = false end
+    end
+  else
+    slow = true
+  end
 end
--- a lease's unused units go back to the window it was charged to (if still kept)
-for i = 1, nref do
-  local n = tonumber(ARGV[a]); a = a + 1
-  local left = tonumber(redis.call('GET', KEYS[k]) or '0')
-  if left > 0 then redis.call('DECRBY', KEYS[k], math.min(n, left)) end
-  k = k + 1
+if slow then
+  -- Redis lost its state since the charge: a counter seeded from the audit log after
+  -- that holds the request's usage when its record is at or before the counter's cut
+  local any = false
+  local cuts = {}
+  for i = 1, nb do
+    local a = ab + 4 * (i - 1)
+    if tonumber(ARGV[a]) > 0 or tonumber(ARGV[a + 1]) > 0 then any = true end
+    for p = 1, 2 do
+      local hk = KEYS[kb + 4 * (i - 1) + p - 1]
+      if redis.call('HEXISTS', hk, 's') == 1 then
+        cuts[#cuts + 1] = redis.call('HGET', hk, 'c') or '0'
+      else
+        cuts[#cuts + 1] = '-'
+      end
+    end
+  end
+  if any then
+    if fixes_gen ~= cur then
+      return {2, cur, unpack(cuts)}
+    end
+    for j = 1, 2 * nb do
+      local f = af + 5 * (j - 1)
+      if (cuts[j] == '-' and ARGV[f + 1] == '-') or (cuts[j] ~= '-' and cuts[j] ~= ARGV[f]) then
+        return {2, cur, unpack(cuts)}
+      end
+    end
+    for i = 1, nb do
+      local ttls = {tonumber(ARGV[ab + 4 * (i - 1) + 2]), tonumber(ARGV[ab + 4 * (i - 1) + 3])}
+      for p = 1, 2 do
+        local j = 2 * (i - 1) + p
+        local f = af + 5 * (j - 1)
+        local hk = KEYS[kb + 4 * (i - 1) + p - 1]
+        if cuts[j] == '-' then
+          redis.call('HINCRBY', hk, 't', ARGV[f + 1])
+          redis.call('HINCRBY', hk, 'y', ARGV[f + 2])
+          redis.call('HSET', hk, 's', 1, 'c', ARGV[f])
+        end
+        redis.call('HINCRBY', hk, 't', ARGV[f + 3])
+        redis.call('HINCRBY', hk, 'y', ARGV[f + 4])
+        redis.call('EXPIRE', hk, ttls[p])
+      end
+    end
+    redis.call('SET', KEYS[kb + 4 * nb + 1], 1, 'EX', 86400)
+  end
+end
+if not dup then
+  local a, k = 9, 1
+  for i = 1, nr do
+    local delta, ttl = tonumber(ARGV[a]), tonumber(ARGV[a+1])
+    a = a + 2
+    if delta > 0 then
+      redis.call('INCRBY', KEYS[k], delta)
+      redis.call('EXPIRE', KEYS[k], ttl)
+    end
+    k = k + 1
+  end
+  -- a lease's unused units go back to the window it was charged to (if still kept)
+  for i = 1, nref do
+    local n = tonumber(ARGV[a]); a = a + 1
+    local left = tonumber(redis.call('GET', KEYS[k]) or '0')
+    if left > 0 then redis.call('DECRBY', KEYS[k], math.min(n, left)) end
+    k = k + 1
+  end
 end
 local members = {rid}
 if slots > 1 then
@@ -199,31 +299,38 @@ if slots > 1 then
   for j = 1, slots do members[j] = rid .. '#' .. j end
 end
 for i = 1, nc do
-  redis.call('ZREM', KEYS[k], unpack(members))
-  k = k + 1
+  redis.call('ZREM', KEYS[nr + nref + i], unpack(members))
 end
 for i = 1, nb do
-  local kd, km, kr, kz = KEYS[k], KEYS[k+1], KEYS[k+2], KEYS[k+3]
-  k = k + 4
-  local t, y = tonumber(ARGV[a]), tonumber(ARGV[a+1])
-  local ttls = {tonumber(ARGV[a+2]), tonumber(ARGV[a+3])}
-  a = a + 4
-  local hk = {kd, km}
-  for p = 1, 2 do
-    if t > 0 then redis.call('HINCRBY', hk[p], 't', t) end
-    if y > 0 then redis.call('HINCRBY', hk[p], 'y', y) end
-    if t > 0 or y > 0 then redis.call('EXPIRE', hk[p], ttls[p]) end
+  local k, a = kb + 4 * (i - 1), ab + 4 * (i - 1)
+  local kr, kz = KEYS[k + 2], KEYS[k + 3]
+  local v = held[i]
+  if slow then v = redis.call('HGET', kr, rid) end
+  if v and not slow then
+    local t, y = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+    local ttls = {tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])}
+    local hk = {KEYS[k], KEYS[k + 1]}
+    for p = 1, 2 do
+      if t > 0 then redis.call('HINCRBY', hk[p], 't', t) end
+      if y > 0 then redis.call('HINCRBY', hk[p], 'y', y) end
+      if t > 0 or y > 0 then redis.call('EXPIRE', hk[p], ttls[p]) end
+    end
   end
-  local v = redis.call('HGET', kr, rid)
   if v then
-    local rt, ry = string.match(v, '(%-?%d+):(%-?%d+)')
-    redis.call('HINCRBY', kr, 't', 0 - tonumber(rt))
-    redis.call('HINCRBY', kr, 'y', 0 - tonumber(ry))
+    if v ~= 'x' then
+      local rt, ry = string.match(v, '(%-?%d+):(%-?%d+)')
+      redis.call('HINCRBY', kr, 't', 0 - tonumber(rt))
+      redis.call('HINCRBY', kr, 'y', 0 - tonumber(ry))
+    end
     redis.call('HDEL', kr, rid)
     redis.call('ZREM', kz, rid)
   end
 end
-return 1
+-- in the charge's own generation the answer is a number; else {code, generation}
+local code = 1
+if dup then code = 3 end
+if cur == gen then return code end
+return {code, cur}
 """
 
 
@@ -358,11 +465,20 @@ class RedisStore:
 
     async def admit(self, call: AdmitCall) -> AdmitResult:
         keys, args = _packed(call.redis_args())
-        return AdmitResult.from_redis(await self._run(self._admit_sha, ADMIT, keys, args))
+        return AdmitResult.from_redis(await self._run(self._admit_sha, ADMIT, keys, args), call.known_gen)
 
-    async def settle(self, call: SettleCall) -> None:
+    async def settle(self, call: SettleCall) -> Any:
+        """Run ``SETTLE``; returns its raw answer (see :class:`SettleReply`)."""
         keys, args = _packed(call.redis_args())
-        await self._run(self._settle_sha, SETTLE, keys, args)
+        return await self._run(self._settle_sha, SETTLE, keys, args)
+
+    async def get_many(self, keys: list[str]) -> list[Any]:
+        """GET each of ``keys`` in one pipeline (keys of any slots; bounded by ``timeout_s``)."""
+        async with asyncio.timeout(self.timeout_s):
+            pipe = self.redis.pipeline(transaction=False)
+            for k in keys:
+                pipe.get(k)
+            return list(await pipe.execute())
 
     def settle_soon(self, call: SettleCall) -> asyncio.Future[Any]:
         """Queue the settlement for the next pipeline; the caller does not wait for it."""

@@ -4,6 +4,10 @@ One :class:`Plan` per (tenant, project, key) lists the limits that apply; one
 :class:`AdmitCall` per request adds the costs, the window and period keys and the budget
 reservation; :class:`SettleCall` carries the real usage after the answer. Both stores
 (:mod:`._limitstore_memory`, :mod:`._limitstore_redis`) read the same calls and key names.
+
+Budget keys of a tenant also include its *generation* (``prai:{T}:gen``, a token set when
+Redis has none: its absence means Redis lost its state) and, per settled request that
+crossed a generation, a marker ``prai:{T}:x:RID`` (see :mod:`._limitsettle`).
 """
 
 from __future__ import annotations
@@ -102,6 +106,16 @@ def window_key(item: RateItem, index: int) -> str:
     return f"{item.prefix}{index}"
 
 
+def gen_key(tenant: str) -> str:
+    """The tenant's generation: set when Redis has none (it lost its state or is new)."""
+    return f"prai:{{{tenant}}}:gen"
+
+
+def marker_key(tenant: str, rid: str) -> str:
+    """Set when a settlement that crossed a generation was applied (kept a day)."""
+    return f"prai:{{{tenant}}}:x:{rid}"
+
+
 @dataclass
 class AdmitCall:
     """One admission: every check of ``plan`` with this request's costs.
@@ -112,14 +126,19 @@ class AdmitCall:
         reserve_t / reserve_y: the request's worst case in tokens / micro-yen, held
             against budgets while it runs.
         day / month: the budget periods now.
-        seeds: (budget index, 0 = day / 1 = month) → (tokens, micro-yen) used before,
-            for counters the store does not have yet.
+        seeds: (budget index, 0 = day / 1 = month) → (tokens, micro-yen, cut) used
+            before, for counters the store does not have yet; ``cut``: the audit log's
+            sequence number the seed was read at (records up to it are in the seed).
         stale_after_s: seconds after which a concurrency slot or reservation of a dead
             gateway is dropped.
         slots: concurrency slots taken (1 for a request; a lease takes several, held as
             members ``rid#1`` … ``rid#N``).
         lease: a lease (:mod:`._limitlease`): budgets also refuse it when it would take
             their usage past the soft threshold.
+        gen: the tenant's generation in the store when admitted (set from the answer;
+            None until then, or with no budget).
+        known_gen: the generation the caller saw last (the store names it only when it
+            differs).
     """
 
     plan: Plan
@@ -130,10 +149,12 @@ class AdmitCall:
     reserve_y: int
     day: Period
     month: Period
-    seeds: dict[tuple[int, int], tuple[int, int]]
+    seeds: dict[tuple[int, int], tuple[int, int, int]]
     stale_after_s: float
     slots: int = 1
     lease: bool = False
+    gen: str | None = None
+    known_gen: str = "-"
 
     def budget_keys(self, b: BudgetItem) -> tuple[str, str, str, str]:
         """(day hash, month hash, reservation hash, reservation expiry zset)."""
@@ -156,6 +177,7 @@ class AdmitCall:
             len(p.budgets),
             self.slots,
             1 if self.lease else 0,
+            self.known_gen,
         ]
         for item, cost in zip(p.rates, self.costs, strict=True):
             idx = int(self.now // item.period_s)
@@ -170,8 +192,10 @@ class AdmitCall:
             args += [*b.limits, b.cfg.soft_percent, self.reserve_t, self.reserve_y]
             for per in (0, 1):
                 seed = self.seeds.get((i, per))
-                args += [seed[0], seed[1]] if seed is not None else ["-", "-"]
+                args += [seed[0], seed[1], seed[2]] if seed is not None else ["-", "-", "-"]
             args += [ttl_d, ttl_m]
+        if p.budgets:
+            keys.append(gen_key(p.tenant))
         return keys, args
 
 
@@ -194,7 +218,8 @@ class Rejection:
 @dataclass
 class AdmitResult:
     """A store's answer: admitted (with remaining budget and soft-threshold states),
-    refused (``rejection``), or counters to seed first (``need_seed``)."""
+    refused (``rejection``), or counters to seed first (``need_seed``); ``gen``: the
+    tenant's generation in the store (None without budgets, or in memory)."""
 
     ok: bool
     rejection: Rejection | None = None
@@ -203,12 +228,25 @@ class AdmitResult:
     remaining_y: int | None = None
     #: (budget index, period, unit, crossed by this request)
     soft: list[tuple[int, int, str, bool]] = field(default_factory=list)
+    gen: str | None = None
 
     @classmethod
-    def from_redis(cls, raw: list[Any]) -> AdmitResult:
-        def s(v: Any) -> str:
-            return v.decode() if isinstance(v, bytes) else str(v)
+    def from_redis(cls, raw: list[Any], known_gen: str = "-") -> AdmitResult:
+        """Parse the ``ADMIT`` script's answer: ``{code, ...}``, or ``{code + 10, ...,
+        generation}`` when the generation is not ``known_gen``."""
+        code = int(raw[0])
+        if code >= 10:
+            gen = _s(raw[-1])
+            res = cls._parse([code - 10, *raw[1:-1]])
+        else:
+            gen = known_gen
+            res = cls._parse(raw)
+        res.gen = None if gen == "-" else gen
+        return res
 
+    @classmethod
+    def _parse(cls, raw: list[Any]) -> AdmitResult:
+        s = _s
         code = int(raw[0])
         if code == 2:
             need = []
@@ -247,6 +285,15 @@ class AdmitResult:
         )
 
 
+def _s(v: Any) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+#: per budget counter (day, month of each budget): (cut, seed tokens, seed micro-yen,
+#: tokens to add, micro-yen to add); seed None when the counter was there
+CounterFix = tuple[int, int | None, int, int, int]
+
+
 @dataclass
 class SettleCall:
     """After the answer: token corrections for the tokens-per-minute windows (``deltas``,
@@ -254,7 +301,12 @@ class SettleCall:
     slots to free, and the real usage (tokens, micro-yen) for every budget.
 
     A lease given back also returns its unused units (``refunds``, one per
-    ``plan.rates`` item, taken back from the window the lease was charged to)."""
+    ``plan.rates`` item, taken back from the window the lease was charged to) and lists
+    the usage of each of its requests (``requests``: rid, tokens, micro-yen).
+
+    ``gen`` is the generation the usage was charged in (default: the admission's);
+    ``fixes`` / ``fixes_gen``: what to add to each budget counter when the store's
+    generation is another one (worked out by :mod:`._limitsettle`)."""
 
     admit: AdmitCall
     now: float
@@ -262,6 +314,20 @@ class SettleCall:
     used_t: int
     used_y: int
     refunds: list[int] = field(default_factory=list)
+    requests: list[tuple[str, int, int]] | None = None
+    gen: str | None = None
+    fixes: list[CounterFix] | None = None
+    fixes_gen: str = ""
+
+    def usage_by_request(self) -> list[tuple[str, int, int]]:
+        """(rid, tokens, micro-yen) of every request this settlement charges."""
+        if self.requests is not None:
+            return self.requests
+        return [(self.admit.rid, self.used_t, self.used_y)]
+
+    @property
+    def charged_gen(self) -> str:
+        return self.gen or self.admit.gen or "-"
 
     def redis_args(self) -> tuple[list[str], list[Any]]:
         """KEYS and ARGV of the ``SETTLE`` script."""
@@ -271,6 +337,8 @@ class SettleCall:
         refunds = [(r, n) for r, n in zip(p.rates, self.refunds, strict=False) if n > 0]
         args: list[Any] = [
             self.admit.rid,
+            self.charged_gen,
+            (self.fixes_gen or "-") if self.fixes is not None else "-",
             len(toks),
             len(p.concs),
             len(p.budgets),
@@ -288,7 +356,36 @@ class SettleCall:
         for b in p.budgets:
             keys += list(self.admit.budget_keys(b))
             args += [self.used_t, self.used_y, ttl_d, ttl_m]
+        if p.budgets:
+            keys += [gen_key(p.tenant), marker_key(p.tenant, self.admit.rid)]
+            for cut, seed_t, seed_y, add_t, add_y in self.fixes or ():
+                args += [cut, "-" if seed_t is None else seed_t, seed_y, add_t, add_y]
         return keys, args
+
+
+@dataclass
+class SettleReply:
+    """The ``SETTLE`` script's answer: ``code`` 1 applied, 3 already applied before (a
+    retry), 2 the store's generation differs from the settlement's and the counters'
+    cuts are needed (``cuts``: per budget counter, None where not seeded); ``gen``: the
+    tenant's generation in the store."""
+
+    code: int
+    gen: str | None
+    cuts: list[int | None] = field(default_factory=list)
+
+    @classmethod
+    def from_redis(cls, raw: Any, gen_now: str | None = None) -> SettleReply | None:
+        """Parse the ``SETTLE`` script's answer: a number when the store is in the
+        settlement's generation (``gen_now``), else ``{code, generation, cuts...}``; None
+        from the memory store."""
+        if isinstance(raw, int):
+            return cls(raw, None if gen_now == "-" else gen_now)
+        if not isinstance(raw, list):
+            return None
+        gen = _s(raw[1])
+        cuts = [None if _s(c) == "-" else int(_s(c)) for c in raw[2:]]
+        return cls(int(raw[0]), None if gen == "-" else gen, cuts)
 
 
 __all__ = [
@@ -296,9 +393,13 @@ __all__ = [
     "AdmitResult",
     "BudgetItem",
     "ConcItem",
+    "CounterFix",
     "Plan",
     "RateItem",
     "Rejection",
     "SettleCall",
+    "SettleReply",
+    "gen_key",
+    "marker_key",
     "window_key",
 ]

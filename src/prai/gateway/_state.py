@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from prai.db.routes import Target
     from prai.gateway._sse import StreamRelay
+    from prai.gateway.ratelimit import Charge
     from prai.guard.hook import GuardContext
 
 # Request ids: a random per-process prefix and a counter (uuid4 costs a urandom call).
@@ -28,6 +29,7 @@ class RequestState:
     __slots__ = (
         "adapter",
         "alias",
+        "charge",
         "client",
         "completion_tokens",
         "disconnected",
@@ -90,6 +92,9 @@ class RequestState:
         self.latency_s = 0.0
         #: response headers from admission (``x-prai-budget-remaining``)
         self.extra_headers: list[tuple[bytes, bytes]] | None = None
+        #: what admission charged to limits and budgets; settled just before the last
+        #: byte of the answer is handed to the server (``Accounting.answer_ends``)
+        self.charge: Charge | None = None
 
 
 __all__ = ["RequestState"]

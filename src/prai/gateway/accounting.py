@@ -3,7 +3,8 @@
 - usage: a stream's token counts from what was relayed (:func:`count_relayed`);
 - limits and budgets: the token-per-minute correction and the budget usage (tokens and
   yen) with the real usage, concurrency slots and budget reservations given back
-  (:meth:`Accounting.settle`, one limit-store round trip after the answer);
+  (:meth:`Accounting.settle`, one limit-store round trip that the answer's last byte
+  waits for: :meth:`Accounting.answer_ends`);
 - budget events: a ``budget.soft_threshold`` audit record and metric the first time a
   budget passes its soft threshold in a period (:meth:`Accounting.budget_events`);
 - audit: one record per request, journaled before the answer's last byte
@@ -66,10 +67,25 @@ class Accounting:
         self.audit: AuditWriter | None = None
         self.limiter: Limiter | None = None
 
-    async def settle(self, charge: Charge | None, r: RequestState) -> None:
+    async def answer_ends(self, r: RequestState) -> None:
+        """Just before the last byte of an answer (or error) is handed to the server:
+        journal its audit record, then settle ``r.charge`` and wait for the limit store's
+        answer (with Redis one pipelined round trip, at most ``ratelimit.timeout_s``).
+
+        So a client that saw the end of its answer finds, on every replica, its usage
+        counted (not its reservation) and its concurrency slot free: its next request may
+        go to another gateway at once. The settlement follows the record
+        (:mod:`._limitsettle` relies on that order). Never raises but ``CancelledError``.
+        """
+        if not r.recorded:
+            self.record(r)
+        await self.settle(r.charge, r, wait=True)
+
+    async def settle(self, charge: Charge | None, r: RequestState, *, wait: bool = False) -> None:
         """Charge the real usage to limits and budgets and give back concurrency slots
         and the budget reservation (one store call; a stream that ended early is charged
-        for what was relayed, see :func:`count_relayed`).
+        for what was relayed, see :func:`count_relayed`). Idempotent; with ``wait`` the
+        store's answer is awaited (a failed call does not wait for its retries).
 
         Never raises: a limit-store hiccup must not fail an answered request; failed
         settlements are retried by the limiter.
@@ -87,7 +103,7 @@ class Accounting:
                 upstream_s = r.latency_s - (r.gw_s or 0.0)
                 micro_yen = cost_micro_yen(price, prompt, completion, upstream_s)
         with contextlib.suppress(Exception):
-            await self.limiter.settle(charge, real_tokens=real, micro_yen=micro_yen)
+            await self.limiter.settle(charge, real_tokens=real, micro_yen=micro_yen, wait=wait)
 
     def budget_events(self, charge: Charge, r: RequestState) -> None:
         """For budgets this request found past their soft threshold for the first time in

@@ -42,7 +42,7 @@ from prai.gateway.admission import AdmissionStage, too_deep
 from prai.gateway.aliases import AliasCache
 from prai.gateway.audit import AuditWriter
 from prai.gateway.auth import KeyCache
-from prai.gateway.budgets import usage_since
+from prai.gateway.budgets import audit_seqs, seed_usage
 from prai.gateway.guard_hook import Guard, load_guard
 from prai.gateway.metrics import GatewayMetrics
 from prai.gateway.models import list_models
@@ -118,7 +118,7 @@ class GatewayApp:
         )
         self.accounting = Accounting(self.metrics, cfg.prices)
         self.relay = RelayStage(
-            router=self.router, aliases=self.aliases, guard=self.guard, on_done=self.accounting.record
+            router=self.router, aliases=self.aliases, guard=self.guard, on_done=self.accounting.answer_ends
         )
         self.audit: AuditWriter | None = None
         self.limiter: Limiter | None = None
@@ -140,6 +140,8 @@ class GatewayApp:
         self.limiter = Limiter(
             self.cfg,
             usage_source=self._budget_usage,
+            seq_source=lambda rids: audit_seqs(self.engine, rids),
+            audit_marks=lambda: self.audit.marks() if self.audit is not None else (0, 0),
             on_store_error=lambda action: self.metrics.child(
                 self.metrics.limit_store_errors, action
             ).inc(),
@@ -163,10 +165,10 @@ class GatewayApp:
         await self.router.start(self.session)
         self.started = True
 
-    def _budget_usage(self, budget: Any, period: Any) -> tuple[int, int]:
-        """(tokens, micro-yen) the audit log holds for a budget's scope in a period (seeds
-        the limit store's counters after a restart)."""
-        return usage_since(
+    def _budget_usage(self, budget: Any, period: Any) -> tuple[int, int, int]:
+        """(tokens, micro-yen, cut) the audit log holds for a budget's scope in a period
+        (seeds the limit store's counters after a restart)."""
+        return seed_usage(
             self.engine,
             tenant=budget.tenant,
             project=budget.project,
@@ -264,7 +266,7 @@ class GatewayApp:
         arm: asyncio.TimerHandle | None = None
         try:
             admitted = await self.admission.admit(scope, receive, r)
-            charge = admitted.charge
+            charge = r.charge = admitted.charge
             if charge is not None:
                 if charge.headers:
                     r.extra_headers = charge.headers
@@ -282,7 +284,7 @@ class GatewayApp:
             exc = too_deep()
             r.status, r.error_type = exc.http_status, exc.error_type
             if not r.response_done:
-                self.accounting.record(r)
+                await self.accounting.answer_ends(r)
                 await send_error(send, exc)
         except PraiError as exc:
             r.status = exc.http_status
@@ -290,8 +292,7 @@ class GatewayApp:
             if isinstance(exc, AuditBacklogFull):
                 r.recorded = True  # the journal is full: refused requests are counted, not logged
             if not r.response_done:
-                if not r.recorded:
-                    self.accounting.record(r)
+                await self.accounting.answer_ends(r)  # recorded and settled before the error leaves
                 await send_error(send, exc)
         except asyncio.CancelledError:
             if not r.disconnected or task is None:
@@ -306,6 +307,8 @@ class GatewayApp:
             if r.watcher is not None:
                 r.watcher.cancel()
             count_relayed(r)
+            if not r.recorded:  # the record goes first: the settlement relies on it (_limitsettle)
+                self.accounting.record(r)
             await self.accounting.settle(charge, r)
             self.metrics.in_flight.dec()
             self.accounting.finish(r)

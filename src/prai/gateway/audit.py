@@ -114,7 +114,8 @@ class AuditWriter:
         self._stop = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
-        self.written = 0
+        self.written = 0  # records stored, in the order they were journaled
+        self.journaled = 0
         self.failures = 0
         self._outage = 0
         self._thread = threading.Thread(target=self._run, name="prai-audit", daemon=True)
@@ -126,9 +127,15 @@ class AuditWriter:
         line = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
         with self._lock:
             os.write(self._fd, line)
+            self.journaled += 1
             self._size += len(line)
             self._pending.append(record)
             self._idle.clear()
+
+    def marks(self) -> tuple[int, int]:
+        """(records journaled, records stored) by this writer so far: the record that was
+        the N-th journaled is in the database once the second number reaches N."""
+        return self.journaled, self.written
 
     @property
     def pending(self) -> int:

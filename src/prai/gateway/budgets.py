@@ -6,7 +6,10 @@ calendar day and per calendar month in ``gateway.budget_timezone`` (default Asia
 a day starts at 00:00 JST = 15:00 UTC the day before). The counters live in the limit
 store (:mod:`prai.gateway.ratelimit`); when a period's counter is missing there (a fresh
 ``memory://`` process, a Redis restarted empty, the first request of a period) it is
-seeded from the audit log with :func:`usage_since`, so budgets survive restarts.
+seeded from the audit log with :func:`seed_usage`, so budgets survive restarts. The seed
+carries its *cut*, the audit log's last sequence number when it was read: records up to it
+are in the seed, later ones are not (:func:`audit_seqs` tells a settlement which side of a
+cut its request is on; see :mod:`prai.gateway._limitsettle`).
 
 Cost: ``prompt × prompt_yen_per_million / 1e6 + completion × completion_yen_per_million /
 1e6 + upstream_s × gpus × yen_per_gpu_second``, kept as integer micro-yen (1e-6 yen) in
@@ -16,7 +19,7 @@ counters so sums are exact.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,7 +29,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Engine
 
 from prai.config.gateway import ModelPrice
-from prai.db.schema import audit_table
+from prai.db.schema import audit_table, head_table
 
 #: audit ``endpoint`` values of proxied requests (events such as budget thresholds are not usage)
 REQUEST_ENDPOINTS = ("chat.completions", "completions", "embeddings")
@@ -113,11 +116,13 @@ def usage_since(
     start_s: float,
     end_s: float,
     prices: Mapping[str, ModelPrice],
+    max_seq: int | None = None,
 ) -> tuple[int, int]:
     """(tokens, micro-yen) the audit log records for a scope in ``[start_s, end_s)``.
 
     The scope is a tenant, a tenant's project, or one key (``key_id``). Only proxied
-    requests count (``endpoint`` in :data:`REQUEST_ENDPOINTS`).
+    requests count (``endpoint`` in :data:`REQUEST_ENDPOINTS`); with ``max_seq`` only
+    records up to that sequence number.
 
     Raises:
         sqlalchemy.exc.SQLAlchemyError: the database is unreachable.
@@ -133,6 +138,8 @@ def usage_since(
         cond.append(a.project == project)
     if key_id is not None:
         cond.append(a.key_id == key_id)
+    if max_seq is not None:
+        cond.append(a.seq <= max_seq)
     q = (
         select(
             a.model,
@@ -155,12 +162,65 @@ def usage_since(
     return tokens, micro_yen
 
 
+def _head_seq(engine: Engine) -> int:
+    with engine.connect() as conn:
+        seq = conn.execute(select(head_table.c.seq).where(head_table.c.id == 1)).scalar()
+    return int(seq or 0)
+
+
+def seed_usage(
+    engine: Engine,
+    *,
+    tenant: str,
+    project: str | None,
+    key_id: str | None,
+    start_s: float,
+    end_s: float,
+    prices: Mapping[str, ModelPrice],
+) -> tuple[int, int, int]:
+    """(tokens, micro-yen, cut): :func:`usage_since` of the records up to ``cut``, the audit
+    log's last sequence number, read first (every record up to it is committed then:
+    sequence numbers are given under the head row's lock).
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: the database is unreachable.
+    """
+    cut = _head_seq(engine)
+    tokens, micro_yen = usage_since(
+        engine, tenant=tenant, project=project, key_id=key_id, start_s=start_s, end_s=end_s,
+        prices=prices, max_seq=cut,
+    )
+    return tokens, micro_yen, cut
+
+
+def audit_seqs(engine: Engine, rids: Sequence[str], *, chunk: int = 500) -> tuple[int, dict[str, int]]:
+    """(head, {rid: sequence number}) of the audit records of ``rids`` that are stored.
+
+    ``head`` is the last sequence number, read first: a record not found gets a number
+    above ``head`` when it is written.
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: the database is unreachable.
+    """
+    head = _head_seq(engine)
+    found: dict[str, int] = {}
+    a = audit_table.c
+    with engine.connect() as conn:
+        for i in range(0, len(rids), chunk):
+            part = list(rids[i : i + chunk])
+            for rid, seq in conn.execute(select(a.rid, a.seq).where(a.rid.in_(part))):
+                found[str(rid)] = int(seq)
+    return head, found
+
+
 __all__ = [
     "MICRO",
     "REQUEST_ENDPOINTS",
     "BudgetClock",
     "Period",
+    "audit_seqs",
     "cost_micro_yen",
     "price_for",
+    "seed_usage",
     "usage_since",
 ]

@@ -17,7 +17,9 @@ requests in flight (their *reservations*: :func:`estimate_tokens_upper` of the p
 the real usage. So with concurrent requests on any number of replicas a quota is overshot
 by at most the last admitted request's tokens (exactly so when requests carry
 ``max_tokens`` or the project caps it; otherwise in-flight completions are not reserved).
-Counters missing in the store are seeded from the audit log (:mod:`.budgets`).
+Counters missing in the store are seeded from the audit log (:mod:`.budgets`); every
+request is charged to a budget exactly once even when Redis restarts empty
+(:mod:`._limitsettle`).
 
 Leases (``ratelimit.lease_s`` > 0, Redis only): each process takes a share of every limit
 and budget in one round trip and admits requests from it locally; exact within the
@@ -44,6 +46,7 @@ from typing import Any
 from prai.config.gateway import GatewayConfig
 from prai.errors import BudgetExceeded, LimitStoreUnavailable, RateLimited
 from prai.gateway._limitlease import Lease, LeaseBook
+from prai.gateway._limitsettle import AuditMarks, SeqSource, SettledLog, resolve
 from prai.gateway._limitstore_memory import MemoryStore
 from prai.gateway._limittypes import (
     AdmitCall,
@@ -54,13 +57,17 @@ from prai.gateway._limittypes import (
     RateItem,
     Rejection,
     SettleCall,
+    SettleReply,
+    gen_key,
 )
 from prai.gateway.budgets import MICRO, BudgetClock, Period
 
 log = logging.getLogger("prai.gateway.limits")
 
-#: a function (budget item, period) → (tokens, micro-yen) already used (the audit log)
-UsageSource = Callable[[BudgetItem, Period], tuple[int, int]]
+#: a function (budget item, period) → (tokens, micro-yen, cut) already used (the audit
+#: log; ``cut``: its sequence number when read, see :func:`.budgets.seed_usage`); a
+#: (tokens, micro-yen) pair counts as cut 0
+UsageSource = Callable[[BudgetItem, Period], tuple[int, ...]]
 
 
 def estimate_tokens(text: str) -> int:
@@ -127,6 +134,7 @@ class Charge:
     #: reservation (tokens, micro-yen) it holds in the lease
     lease: Lease | None = None
     reserved: tuple[int, int] = (0, 0)
+    rid: str = ""
 
 
 class Limiter:
@@ -135,6 +143,10 @@ class Limiter:
     Args:
         cfg: the gateway config (projects, budgets, prices, ``ratelimit`` store).
         usage_source: seeds budget counters the store lacks (default: none → 0).
+        seq_source: looks requests up in the audit log (:func:`.budgets.audit_seqs`) for
+            settlements across a Redis that lost its state.
+        audit_marks: (records journaled, records stored) of this process's audit writer:
+            settled usage is kept until stored (:class:`._limitsettle.SettledLog`).
         clock: budget periods and the time of windows (injectable for tests).
         on_store_error: called with ``"refused"`` or ``"admitted"`` when the store
             cannot be reached (metrics).
@@ -147,6 +159,8 @@ class Limiter:
         cfg: GatewayConfig,
         *,
         usage_source: UsageSource | None = None,
+        seq_source: SeqSource | None = None,
+        audit_marks: AuditMarks | None = None,
         clock: BudgetClock | None = None,
         on_store_error: Callable[[str], None] | None = None,
         stale_after_s: float = 900.0,
@@ -165,6 +179,7 @@ class Limiter:
         self.cfg_timeout_s = cfg.ratelimit.timeout_s
         self.clock = clock or BudgetClock(cfg.budget_timezone)
         self.usage_source = usage_source
+        self.seq_source = seq_source
         self.on_store_error = on_store_error
         self.stale_after_s = stale_after_s
         self._tenants = {t.name: t for t in cfg.tenants}
@@ -172,6 +187,17 @@ class Limiter:
         self._retry: collections.deque[SettleCall] = collections.deque(maxlen=100_000)
         self._retry_task: asyncio.Task[None] | None = None
         self._last_warning = 0.0
+        self._tasks: set[asyncio.Task[None]] = set()
+        #: each tenant's generation as last seen in the store
+        self._gens: dict[str, str] = {}
+        self.settled_log: SettledLog | None = None
+        if self.shared and audit_marks is not None:
+            self.settled_log = SettledLog(audit_marks)
+        self._watch_task: asyncio.Task[None] | None = None
+        self._watch_wake: asyncio.Event | None = None
+        self.watch_interval_s = 1.0
+        #: settlements applied across a generation change (tests, metrics)
+        self.resolved = 0
         self.leases: LeaseBook | None = None
         if self.shared and cfg.ratelimit.lease_s > 0:
             self.leases = LeaseBook(
@@ -265,7 +291,8 @@ class Limiter:
         if self.leases is not None:
             lease = self.leases.take(plan, costs, reserve_t, reserve_y, now, day, month)
             if lease is not None:
-                return Charge(call=lease.call, charged_tokens=cost_t, lease=lease, reserved=(reserve_t, reserve_y))
+                return Charge(call=lease.call, charged_tokens=cost_t, lease=lease, reserved=(reserve_t, reserve_y),
+                              rid=rid)
         call = AdmitCall(
             plan=plan,
             rid=rid,
@@ -288,32 +315,45 @@ class Limiter:
         if not res.ok:
             assert res.rejection is not None
             raise self._rejection(call, res.rejection)
-        charge = Charge(call=call, charged_tokens=cost_t)
+        charge = Charge(call=call, charged_tokens=cost_t, rid=rid)
         self._budget_state(charge, res)
         return charge
 
     async def _store_admit(self, call: AdmitCall) -> AdmitResult:
         """Run ``call`` in the store, seeding missing budget counters from the audit log
         (at most two more round trips). Raises what the store raises."""
+        tenant = call.plan.tenant
+        if call.plan.budgets:
+            call.known_gen = self._gens.get(tenant, "-")
         res = await self.store.admit(call)
         for _ in range(2):
             if not res.need_seed:
                 break
             call.seeds.update(await self._seeds(call.plan, res.need_seed, call.day, call.month))
             res = await self.store.admit(call)
+        if res.gen is not None:
+            call.gen = res.gen
+            if res.gen != call.known_gen:
+                self._saw_gen(tenant, res.gen)
         return res
+
+    def _seed_of(self, b: BudgetItem, period: Period) -> tuple[int, int, int]:
+        """(tokens, micro-yen, cut) from the usage source (blocking)."""
+        assert self.usage_source is not None
+        got = self.usage_source(b, period)
+        return (int(got[0]), int(got[1]), int(got[2]) if len(got) > 2 else 0)
 
     async def _seeds(
         self, plan: Plan, need: list[tuple[int, int]], day: Period, month: Period
-    ) -> dict[tuple[int, int], tuple[int, int]]:
-        out: dict[tuple[int, int], tuple[int, int]] = {}
+    ) -> dict[tuple[int, int], tuple[int, int, int]]:
+        out: dict[tuple[int, int], tuple[int, int, int]] = {}
         for i, p in need:
             period = day if p == 0 else month
             if self.usage_source is None:
-                out[(i, p)] = (0, 0)
+                out[(i, p)] = (0, 0, 0)
                 continue
             try:
-                out[(i, p)] = await asyncio.to_thread(self.usage_source, plan.budgets[i], period)
+                out[(i, p)] = await asyncio.to_thread(self._seed_of, plan.budgets[i], period)
             except Exception as exc:  # the audit store is down: count from zero, say so
                 log.warning(
                     "budget of %s for %s %s: the audit store is unreachable (%s); counting "
@@ -323,7 +363,7 @@ class Limiter:
                     period.label,
                     type(exc).__name__,
                 )
-                out[(i, p)] = (0, 0)
+                out[(i, p)] = (0, 0, 0)  # a seed of no record: cut 0
         return out
 
     def _store_failed(self, exc: BaseException) -> None:
@@ -444,6 +484,7 @@ class Limiter:
                 micro_yen=micro_yen,
                 rt=charge.reserved[0],
                 ry=charge.reserved[1],
+                rid=charge.rid,
             )
             return
         plan = charge.call.plan
@@ -475,6 +516,44 @@ class Limiter:
         exc = fut.exception() if not fut.cancelled() else asyncio.CancelledError()
         if exc is not None:
             self._settle_failed(call, exc)
+            return
+        reply = SettleReply.from_redis(fut.result(), call.charged_gen)
+        if reply is not None and reply.code == 2:  # across a generation change: resolve
+            self._spawn(self._settle_across(call, reply))
+        elif reply is not None:
+            self._applied(call, reply)
+
+    def _applied(self, call: SettleCall, reply: SettleReply) -> None:
+        if call.fixes is not None and reply.code == 1:
+            self.resolved += 1
+        if reply.gen is not None and call.admit.plan.budgets:
+            self._saw_gen(call.admit.plan.tenant, reply.gen)
+        if self.settled_log is not None:
+            self.settled_log.add(call, reply.gen)
+            if self._watch_task is None or self._watch_task.done():
+                self._watch()
+
+    async def _settle_across(self, call: SettleCall, reply: SettleReply | None) -> None:
+        try:
+            await self._settle_call(call, reply)
+        except Exception as exc:
+            self._settle_failed(call, exc)
+
+    async def _settle_call(self, call: SettleCall, reply: SettleReply | None = None) -> None:
+        """Apply ``call`` (resolving it against the audit log when the store's generation
+        is another one). Raises what the store or the audit database raise."""
+        for _ in range(4):
+            if reply is None:
+                raw = await self.store.settle(call)
+                reply = SettleReply.from_redis(raw, call.charged_gen)
+                if reply is None:
+                    return  # the memory store
+            if reply.code != 2:
+                self._applied(call, reply)
+                return
+            await resolve(call, reply, self._seed_of if self.usage_source else None, self.seq_source)
+            reply = None
+        raise RuntimeError("budget counters kept changing while settling")
 
     def _settle_failed(self, call: SettleCall, exc: BaseException) -> None:
         self._warn(f"settling a request failed ({type(exc).__name__}: {exc}); retrying in the background")
@@ -491,10 +570,63 @@ class Limiter:
             while self._retry:
                 call = self._retry[0]
                 try:
-                    await self.store.settle(call)
+                    await self._settle_call(call)
                 except Exception:
                     break
                 self._retry.popleft()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- generations ------------------------------------------------------------------
+
+    def _saw_gen(self, tenant: str, gen: str) -> None:
+        """The store answered with ``tenant``'s generation: when it changed, Redis lost its
+        state — leases taken before are given back, settled usage is checked at once."""
+        old = self._gens.get(tenant)
+        if old == gen:
+            return
+        self._gens[tenant] = gen
+        if old is not None:
+            if self.leases is not None:
+                self.leases.retire_tenant(tenant)
+            self._watch(now=True)
+
+    def _watch(self, now: bool = False) -> None:
+        """Run the settled log's watcher while it holds entries."""
+        if self.settled_log is None:
+            return
+        if self._watch_wake is None:
+            self._watch_wake = asyncio.Event()
+        if now:
+            self._watch_wake.set()
+        if self._watch_task is None or self._watch_task.done():
+            self._watch_task = asyncio.get_running_loop().create_task(self._watch_loop())
+
+    async def _watch_loop(self) -> None:
+        assert self.settled_log is not None and self._watch_wake is not None
+        while len(self.settled_log):
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.watch_interval_s):
+                    await self._watch_wake.wait()
+            self._watch_wake.clear()
+            with contextlib.suppress(Exception):  # the store is away: try again later
+                await self._sweep()
+
+    async def _sweep(self) -> None:
+        """Read each tenant's generation (after the audit writer's stored count): send
+        again what was settled in a generation Redis no longer has, forget what is stored."""
+        log_ = self.settled_log
+        if log_ is None or not len(log_):
+            return
+        stored = log_.marks()[1]
+        tenants = log_.tenants()
+        got = await self.store.get_many([gen_key(t) for t in tenants])
+        gens = {t: g.decode() if isinstance(g, bytes) else g for t, g in zip(tenants, got, strict=True)}
+        for call in log_.sweep(stored, gens):
+            self._spawn(self._settle_across(call, None))
 
     @property
     def unsettled(self) -> int:
@@ -502,11 +634,21 @@ class Limiter:
         return len(self._retry)
 
     async def close(self) -> None:
-        """Give leases back, send what is queued (bounded by the store's timeout), stop
-        retrying, close."""
+        """Give leases back, send what is queued (bounded by the store's timeout), check the
+        settled log once more, stop retrying, close."""
         if self.leases is not None:
             with contextlib.suppress(Exception):
                 await self.leases.close(self.cfg_timeout_s)
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(self.cfg_timeout_s):
+                if self._tasks:
+                    await asyncio.wait(set(self._tasks))
+                await self._sweep()
+                if self._tasks:
+                    await asyncio.wait(set(self._tasks))
+        for task in [self._watch_task, *self._tasks]:
+            if task is not None:
+                task.cancel()
         if self._retry_task is not None:
             self._retry_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -3,8 +3,9 @@
 Route to a replica (failover on connection errors, circuit breakers: :mod:`.upstreams`),
 follow a promotion that unloaded the version (one retry after a 404), then relay the
 answer: a non-stream body whole (guard output filter on every choice), a stream event by
-event (:class:`~prai.gateway._sse.StreamRelay`). The audit record is journaled just before
-the last byte leaves (``on_done``). Upstream names and URLs never reach the client.
+event (:class:`~prai.gateway._sse.StreamRelay`). The audit record is journaled and the
+request settled in the limit store just before the last byte leaves (``on_done``).
+Upstream names and URLs never reach the client.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -94,8 +95,8 @@ class RelayStage:
     """Routing and relaying for one gateway process.
 
     Args:
-        on_done: called with the request state just before the last byte of the answer
-            is sent (journals the audit record).
+        on_done: awaited with the request state just before the last byte of the answer
+            is sent (journals the audit record, then settles limits and budgets).
 
     ``session`` (the upstream connection pool) is set by the app at start-up.
     """
@@ -106,7 +107,7 @@ class RelayStage:
         router: Router,
         aliases: AliasCache,
         guard: Guard,
-        on_done: Callable[[RequestState], None],
+        on_done: Callable[[RequestState], Awaitable[None]],
     ) -> None:
         self.router = router
         self.aliases = aliases
@@ -255,7 +256,7 @@ class RelayStage:
             ctype = b"application/json"
         r.gw_s = (time.perf_counter() - r.t0) - upstream_s
         r.response_done = True
-        self.on_done(r)  # journaled before the answer leaves
+        await self.on_done(r)  # journaled and settled before the answer leaves
         await send(
             {
                 "type": "http.response.start",
@@ -317,7 +318,9 @@ class RelayStage:
             tail = sse_error(err("the model server stopped in the middle of the answer"))
         count_relayed(r)
         r.response_done = True
-        self.on_done(r)  # journaled before the last byte: a client that saw the end has a record
+        # journaled and settled before the last byte: a client that saw the end has a
+        # record, and every replica counts its usage (not its reservation)
+        await self.on_done(r)
         await send({"type": "http.response.body", "body": tail, "more_body": False})
 
 
