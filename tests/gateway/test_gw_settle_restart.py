@@ -148,6 +148,17 @@ def _remaining(gw: Gateway, key: str) -> tuple[int, int]:
     return int(headers["x-prai-budget-remaining"]), tokens
 
 
+def _assert_charged_once(gw: Gateway, key: str, redis_url: str, tenant: str, total: int,
+                         requests: int) -> None:
+    """Redis's counters hold ``total``; one more answer reports the rest of the budget, and
+    `prai usage` the same total once ``requests`` records (that one included) are stored."""
+    _assert_counters(redis_url, tenant, total)
+    remaining, tokens = _remaining(gw, key)
+    assert remaining == LIMIT - total
+    assert _usage_total(gw, tenant, requests) == total + tokens
+    _no_tracebacks([gw])
+
+
 def _gateways(make_gateway: Callable[..., Gateway], n: int, tenant: str, upstream: str, redis_url: str,
               storage_url: str, tmp: Path, **kw: Any) -> list[Gateway]:
     return [make_gateway(_cfg(tenant, upstream, redis_url, storage_url, tmp / f"journal{i}", **kw),
@@ -179,11 +190,24 @@ def test_restart_between_requests_loses_nothing(
     time.sleep(0.3)  # settled in Redis; the audit records wait for the next flush
     _restart_empty(redis_server)
     total += sum(_chat(gw, key)[0] for _ in range(3))  # the first one seeds from the audit log
-    _assert_counters(redis_server.url, tenant, total)
-    remaining, tokens = _remaining(gw, key)
-    assert remaining == LIMIT - total
-    assert _usage_total(gw, tenant, 7) == total + tokens
-    _no_tracebacks([gw])
+    _assert_charged_once(gw, key, redis_server.url, tenant, total, 7)
+
+
+def _one_answer_then_a_stream(
+    make_gateway: Callable[..., Gateway], echo_upstream: FakeOpenAIProcess, redis_server: RedisServer,
+    tmp_path: Path, events: int,
+) -> tuple[Gateway, str, str, int, Stream]:
+    """One gateway (SQLite audit) for a new tenant: one answer, then a stream of ``events``
+    events 100 ms apart that has started. (gateway, tenant, key, tokens so far, stream)"""
+    tenant = _tenant()
+    (gw,) = _gateways(make_gateway, 1, tenant, echo_upstream.url, redis_server.url,
+                      f"sqlite:///{tmp_path / 'gw.db'}", tmp_path)
+    key = gw.key(tenant, "p")
+    total = _chat(gw, key)[0]
+    s = Stream(gw, key, events=events, delay_ms=100)
+    s.start()
+    assert s.started.wait(10)
+    return gw, tenant, key, total, s
 
 
 def test_restart_during_a_stream_charges_it_once(
@@ -192,23 +216,14 @@ def test_restart_during_a_stream_charges_it_once(
 ) -> None:
     """A stream admitted before the restart ends after it; its audit record is in the
     database before anything seeds the counters: charged once, not by both."""
-    tenant = _tenant()
-    (gw,) = _gateways(make_gateway, 1, tenant, echo_upstream.url, redis_server.url,
-                      f"sqlite:///{tmp_path / 'gw.db'}", tmp_path)
-    key = gw.key(tenant, "p")
-    total = _chat(gw, key)[0]
-    s = Stream(gw, key, events=15, delay_ms=100)
-    s.start()
-    assert s.started.wait(10)
+    gw, tenant, key, total, s = _one_answer_then_a_stream(
+        make_gateway, echo_upstream, redis_server, tmp_path, events=15
+    )
     _restart_empty(redis_server)
     total += s.result()
     time.sleep(1.0)  # settled into the empty Redis; its audit record reaches the database
     total += _chat(gw, key)[0]  # seeds the counters from the audit log
-    _assert_counters(redis_server.url, tenant, total)
-    remaining, tokens = _remaining(gw, key)
-    assert remaining == LIMIT - total
-    assert _usage_total(gw, tenant, 4) == total + tokens
-    _no_tracebacks([gw])
+    _assert_charged_once(gw, key, redis_server.url, tenant, total, 4)
 
 
 def test_settlement_retried_after_the_restart_is_not_double_counted(
@@ -217,25 +232,16 @@ def test_settlement_retried_after_the_restart_is_not_double_counted(
 ) -> None:
     """A stream ends while Redis is down: its settlement waits and is retried once Redis is
     back empty — after its audit record reached the database and seeds the counter."""
-    tenant = _tenant()
-    (gw,) = _gateways(make_gateway, 1, tenant, echo_upstream.url, redis_server.url,
-                      f"sqlite:///{tmp_path / 'gw.db'}", tmp_path)
-    key = gw.key(tenant, "p")
-    total = _chat(gw, key)[0]
-    s = Stream(gw, key, events=8, delay_ms=100)
-    s.start()
-    assert s.started.wait(10)
+    gw, tenant, key, total, s = _one_answer_then_a_stream(
+        make_gateway, echo_upstream, redis_server, tmp_path, events=8
+    )
     redis_server.stop()
     total += s.result()  # the settlement fails: retried in the background
     time.sleep(0.5)  # the stream's audit record is in the database
     redis_server.start()  # empty
     time.sleep(1.5)  # the retried settlement reaches Redis
     total += _chat(gw, key)[0]
-    _assert_counters(redis_server.url, tenant, total)
-    remaining, tokens = _remaining(gw, key)
-    assert remaining == LIMIT - total
-    assert _usage_total(gw, tenant, 4) == total + tokens
-    _no_tracebacks([gw])
+    _assert_charged_once(gw, key, redis_server.url, tenant, total, 4)
 
 
 def test_two_gateways_restart_with_streams_and_pending_audit(

@@ -168,28 +168,19 @@ def _head_seq(engine: Engine) -> int:
     return int(seq or 0)
 
 
-def seed_usage(
-    engine: Engine,
-    *,
-    tenant: str,
-    project: str | None,
-    key_id: str | None,
-    start_s: float,
-    end_s: float,
-    prices: Mapping[str, ModelPrice],
-) -> tuple[int, int, int]:
+def seed_usage(engine: Engine, **scope: Any) -> tuple[int, int, int]:
     """(tokens, micro-yen, cut): :func:`usage_since` of the records up to ``cut``, the audit
     log's last sequence number, read first (every record up to it is committed then:
     sequence numbers are given under the head row's lock).
 
+    Args:
+        scope: :func:`usage_since`'s keyword arguments but ``max_seq`` (tenant, project,
+            key_id, start_s, end_s, prices).
     Raises:
         sqlalchemy.exc.SQLAlchemyError: the database is unreachable.
     """
     cut = _head_seq(engine)
-    tokens, micro_yen = usage_since(
-        engine, tenant=tenant, project=project, key_id=key_id, start_s=start_s, end_s=end_s,
-        prices=prices, max_seq=cut,
-    )
+    tokens, micro_yen = usage_since(engine, **scope, max_seq=cut)
     return tokens, micro_yen, cut
 
 
