@@ -90,8 +90,8 @@ class Accounting:
         Never raises: a limit-store hiccup must not fail an answered request; failed
         settlements are retried by the limiter.
         """
-        if charge is None or self.limiter is None:
-            return
+        if charge is None or charge.settled or self.limiter is None:
+            return  # settled already at the answer's end (answer_ends): nothing to price again
         real: int | None = None
         micro_yen = 0
         if r.prompt_tokens is not None or r.completion_tokens:
