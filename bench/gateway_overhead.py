@@ -12,6 +12,8 @@ load from this machine with ``wrk`` (Debian package) and ``../shared/tools/chat.
 - ``prai-1w-redis-pg``: 1 worker, Redis + PostgreSQL (the reference for scaling out);
 - ``prai-2w-redis-pg``: 2 workers on one port, Redis + PostgreSQL (``--workers 2,4`` adds
   ``prai-4w-redis-pg``, and so on);
+- ``prai-2w-redis-pg-lease``: the same 2 workers with local leases (``--lease-s``), the
+  configuration for a site that needs throughput;
 - ``prai-baseline-redis`` (with ``--baseline-src``): another checkout's gateway, 1 worker,
   Redis, limits only (to compare limit-store designs in the same run; with
   ``--baseline-budgets`` budgets too, as every prai target);
@@ -279,10 +281,11 @@ class Stack:
             pt = free_port()
             self.pids["passthrough"] = self._start([sys.executable, str(PASS), str(pt), self.upstream, "1"]).pid
             self.urls["passthrough"] = f"http://127.0.0.1:{pt}"
-        redis_targets = ("prai-1w-redis", "prai-1w-redis-lease", "prai-baseline-redis", *self.pg_targets)
+        redis_targets = ("prai-1w-redis", "prai-1w-redis-lease", "prai-baseline-redis", "prai-2w-redis-pg-lease",
+                         *self.pg_targets)
         if any(self.wanted(n) for n in redis_targets):
             self._start_redis()
-        if any(self.wanted(n) for n in self.pg_targets):
+        if any(self.wanted(n) for n in (*self.pg_targets, "prai-2w-redis-pg-lease")):
             self._create_pg()
         sqlite = lambda name: f"sqlite:///{self.workdir / name / 'gw.db'}"  # noqa: E731
         want = self.wanted
@@ -297,6 +300,8 @@ class Stack:
                 for n in sorted({1, *a.workers}):
                     if want(f"prai-{n}w-redis-pg"):
                         self._prai(f"prai-{n}w-redis-pg", n, self.redis_url, self.pg_url)
+                if a.lease_s > 0 and want("prai-2w-redis-pg-lease"):
+                    self._prai("prai-2w-redis-pg-lease", 2, self.redis_url, self.pg_url, lease_s=a.lease_s)
             if a.baseline_src is not None and want("prai-baseline-redis"):
                 self._prai(
                     "prai-baseline-redis", 1, self.redis_url, sqlite("baseline"), src=a.baseline_src,
@@ -473,7 +478,7 @@ def _round_ratio(res: dict[str, dict[str, list[float]]], a: str, b: str, k: str 
 
 
 TARGETS = ("direct", "passthrough", "prai-1w-mem", "prai-1w-redis", "prai-1w-redis-lease", "prai-1w-redis-pg",
-           "prai-2w-redis-pg", "prai-baseline-redis", "litellm-2w")
+           "prai-2w-redis-pg", "prai-2w-redis-pg-lease", "prai-baseline-redis", "litellm-2w")
 
 
 def _counts(text: str) -> list[int]:
@@ -583,7 +588,7 @@ def main() -> int:
                         res[n].setdefault(k + "_32", []).append(v)
                 res[n].setdefault("wrk_cpu_pct_256", []).append(w["wrk_cpu_pct"])
         probe = {"direct": (stack.stream_upstream, "sk-none")}
-        for n in ("prai-1w-mem", "prai-1w-redis", "prai-1w-redis-lease", "prai-2w-redis-pg"):
+        for n in ("prai-1w-mem", "prai-1w-redis", "prai-1w-redis-lease", "prai-2w-redis-pg", "prai-2w-redis-pg-lease"):
             if n in stack.urls:
                 probe[n] = (stack.urls[n], stack.key(n))
         ttft = {n: [] for n in probe}
@@ -637,11 +642,14 @@ def main() -> int:
                 **{f"{w}w_vs_1w_redis_pg{at}": _ratio(med, f"prai-{w}w-redis-pg", "prai-1w-redis-pg", k)
                    for w in args.workers if w > 2 for at, k in (("", "rps32"), ("_at_256", "rps256"))},
                 "prai_2w_vs_litellm_2w (goal >= 25)": _ratio(med, "prai-2w-redis-pg", "litellm-2w"),
+                "prai_2w_lease_vs_litellm_2w (goal >= 25)": _ratio(med, "prai-2w-redis-pg-lease", "litellm-2w"),
                 "prai_1w_mem_vs_passthrough": _ratio(med, "prai-1w-mem", "passthrough"),
                 "prai_1w_redis_vs_baseline_redis": _ratio(med, "prai-1w-redis", "prai-baseline-redis"),
                 # CPU per answered request of the gateway processes alone (less sensitive to other jobs)
                 "litellm_2w_cpu_per_req_over_prai_2w": _ratio(med, "litellm-2w", "prai-2w-redis-pg",
                                                               "cpu_ms_per_req_target_32"),
+                "litellm_2w_cpu_per_req_over_prai_2w_lease": _ratio(med, "litellm-2w", "prai-2w-redis-pg-lease",
+                                                                    "cpu_ms_per_req_target_32"),
             },
             "ratios_median_of_rounds": {
                 "redis_vs_mem": _round_ratio(res, "prai-1w-redis", "prai-1w-mem"),
@@ -652,6 +660,7 @@ def main() -> int:
                    for w in args.workers if w > 2 for at, k in (("", "rps32"), ("_at_256", "rps256"))},
                 "prai_2w_vs_litellm_2w": _round_ratio(res, "prai-2w-redis-pg", "litellm-2w"),
                 "prai_2w_vs_litellm_2w_at_256": _round_ratio(res, "prai-2w-redis-pg", "litellm-2w", "rps256"),
+                "prai_2w_lease_vs_litellm_2w": _round_ratio(res, "prai-2w-redis-pg-lease", "litellm-2w"),
                 "prai_1w_mem_vs_passthrough": _round_ratio(res, "prai-1w-mem", "passthrough"),
             },
             "non_2xx_answers": non2xx,

@@ -172,3 +172,24 @@ def test_postgresql_audit_from_two_gateways(
         assert conn.execute(text("select count(*) from prai_keys")).scalar() == 1
     engine.dispose()
     time.sleep(0)
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("n", [1, 40, 95])
+def test_a_large_batch_is_stored_whole_in_order(store: str, n: int, tmp_path: Path,
+                                                request: pytest.FixtureRequest) -> None:
+    """Batches are written as multi-row INSERTs (40 rows a statement, then the rest): every
+    record arrives once, in order, with its fields, and the chain verifies."""
+    url = f"sqlite:///{tmp_path / 'a.db'}" if store == "sqlite" else request.getfixturevalue("pg_database")
+    engine = open_engine(url)
+    recs = [audit_record(ts_us=1000 + i, status=200 + i % 3, prompt_tokens=i) for i in range(n)]
+    assert append_audit(engine, recs[:1]) == 1
+    assert append_audit(engine, recs[1:] + recs[:1]) == n - 1  # the repeated first one is skipped
+    with engine.connect() as conn:
+        rows = conn.execute(text("select seq, rid, ts_us, status, prompt_tokens from prai_audit order by seq")).all()
+    engine_ok = verify_audit(engine)
+    engine.dispose()
+    assert [tuple(r) for r in rows] == [
+        (i + 1, r["rid"], r["ts_us"], r["status"], r["prompt_tokens"]) for i, r in enumerate(recs)
+    ]
+    assert engine_ok.ok and engine_ok.records == n

@@ -87,16 +87,37 @@ def append_audit_in(conn: Any, records: Sequence[dict[str, Any]], *, dedupe: boo
         rows.append({**{k: r.get(k) for k in AUDIT_FIELDS}, "seq": seq, "prev_hash": prev, "hash": h})
         prev = h
     if rows:
-        # Plain DBAPI executemany: SQLAlchemy's per-row parameter processing cost ~25 µs
-        # per record here, on the audit thread that shares the GIL with the event loop.
-        ph = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        conn.exec_driver_sql(
-            f"INSERT INTO prai_audit ({', '.join(_INSERT_COLS)}) VALUES ({', '.join([ph] * len(_INSERT_COLS))})",
-            [tuple(row[c] for c in _INSERT_COLS) for row in rows],
-        )
+        _insert_rows(conn, rows)
         conn.execute(update(head_table).where(head_table.c.id == 1).values(seq=seq, hash=prev))
         written = len(rows)
     return written
+
+
+#: rows per INSERT statement: one statement of 40 rows costs PostgreSQL and the driver far less
+#: than 40 statements (bench/README.md, "Gateway CPU per request"); 40 x 22 parameters stay under every driver's limit.
+_ROWS_PER_INSERT = 40
+
+
+def _insert_rows(conn: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """INSERT ``rows`` with multi-row VALUES statements of :data:`_ROWS_PER_INSERT` rows.
+
+    Plain DBAPI (``exec_driver_sql``): SQLAlchemy's per-row parameter processing cost ~25 µs
+    per record, on the audit thread that shares the GIL with the event loop.
+    """
+    ph = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    one = f"({', '.join([ph] * len(_INSERT_COLS))})"
+    head = f"INSERT INTO prai_audit ({', '.join(_INSERT_COLS)}) VALUES "
+    params = [row[c] for row in rows for c in _INSERT_COLS]
+    width = len(_INSERT_COLS) * _ROWS_PER_INSERT
+    full = len(rows) // _ROWS_PER_INSERT
+    if full:
+        conn.exec_driver_sql(
+            head + ", ".join([one] * _ROWS_PER_INSERT),
+            [tuple(params[i * width:(i + 1) * width]) for i in range(full)],
+        )
+    rest = len(rows) - full * _ROWS_PER_INSERT
+    if rest:
+        conn.exec_driver_sql(head + ", ".join([one] * rest), tuple(params[full * width:]))
 
 
 @dataclass

@@ -25,6 +25,7 @@ record's ``rid``).
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -124,6 +125,9 @@ class GatewayApp:
         self.limiter: Limiter | None = None
         self.session: aiohttp.ClientSession | None = None
         self.started = False
+        #: move start-up objects out of the garbage collector's reach once started (set by
+        #: :func:`prai.gateway.server.serve` for the serving process, not for in-process use)
+        self.freeze_gc = False
         # --- console hook (issue 17): /admin and /console go to the console's own app ---
         self.console: Any = None
         if cfg.console.enabled and console is not None:
@@ -164,6 +168,12 @@ class GatewayApp:
         self.relay.session = self.session
         await self.router.start(self.session)
         self.started = True
+        if self.freeze_gc:
+            # Everything built so far (modules, config, tables, pools) lives as long as the
+            # process: frozen, it is no longer walked by every full collection, which cost
+            # a busy worker pauses of several ms (bench/README.md, "Gateway CPU per request").
+            gc.collect()
+            gc.freeze()
 
     def _budget_usage(self, budget: Any, period: Any) -> tuple[int, int, int]:
         """(tokens, micro-yen, cut) the audit log holds for a budget's scope in a period

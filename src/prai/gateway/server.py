@@ -140,6 +140,7 @@ def serve(
         if warning is not None:
             log.warning("%s", warning)
     app = GatewayApp(kitchen, cache_dir=cache_dir, config_path=Path(config_path), console=console)
+    app.freeze_gc = True
     children: list[subprocess.Popen[bytes]] = []
     for _ in range(workers - 1):
         children.append(
