@@ -130,7 +130,8 @@ class AuditWriter:
             self.journaled += 1
             self._size += len(line)
             self._pending.append(record)
-            self._idle.clear()
+            if self._idle.is_set():  # clear() takes the event's condition lock: only when needed
+                self._idle.clear()
 
     def marks(self) -> tuple[int, int]:
         """(records journaled, records stored) by this writer so far: the record that was
@@ -152,9 +153,9 @@ class AuditWriter:
         with self._lock:
             batch = self._pending[: min(at_most, self.batch_max)]
             fd = self._fd
-        if not batch:
-            self._idle.set()
-            return 0
+            if not batch:  # under the lock: a record journaled now clears it after this
+                self._idle.set()
+                return 0
         os.fsync(fd)
         try:
             try:
