@@ -171,7 +171,7 @@ class GatewayApp:
         if self.freeze_gc:
             # Everything built so far (modules, config, tables, pools) lives as long as the
             # process: frozen, it is no longer walked by every full collection, which cost
-            # a busy worker pauses of several ms (bench/README.md, "Gateway CPU per request").
+            # a busy worker pauses of several ms (bench/README.md, issue 16).
             gc.collect()
             gc.freeze()
 

@@ -37,6 +37,9 @@ from prai.db.audit_log import append_audit
 log = logging.getLogger("prai.gateway.audit")
 
 _ROTATE_BYTES = 8 * 1024 * 1024
+#: one journal line per record: compact JSON, UTF-8 (built once: ``json.dumps`` with options
+#: builds a new encoder on every call)
+_LINE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def _open_journal(directory: Path) -> tuple[Path, int]:
@@ -124,7 +127,7 @@ class AuditWriter:
     def write(self, record: dict[str, Any]) -> None:
         """Journal one record now (one ``write`` system call); the database gets it within
         ``flush_interval_s``."""
-        line = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+        line = (_LINE.encode(record) + "\n").encode()
         with self._lock:
             os.write(self._fd, line)
             self.journaled += 1
@@ -192,7 +195,7 @@ class AuditWriter:
         old_path, old_fd = self._path, self._fd
         self._path, self._fd = _open_journal(self.journal_dir)
         data = b"".join(
-            (json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n").encode() for r in self._pending
+            (_LINE.encode(r) + "\n").encode() for r in self._pending
         )
         os.write(self._fd, data)
         os.fsync(self._fd)
