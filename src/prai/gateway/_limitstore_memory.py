@@ -7,7 +7,7 @@ request). Expired window and period entries are swept once a minute.
 
 from __future__ import annotations
 
-from prai.gateway._limittypes import AdmitCall, AdmitResult, Rejection, SettleCall, window_key
+from prai.gateway._limittypes import AdmitCall, AdmitResult, RateItem, Rejection, SettleCall, window_key
 
 
 class MemoryStore:
@@ -21,6 +21,7 @@ class MemoryStore:
         self._res: dict[str, dict[str, tuple[int, int]]] = {}  # reservations by rid
         self._res_sum: dict[str, list[int]] = {}
         self._next_sweep = 0.0
+        self._wkeys: dict[int, tuple[RateItem, int, str, str, float]] = {}  # id(item) -> its window keys
 
     def _sweep(self, now: float) -> None:
         self._next_sweep = now + 60.0
@@ -32,6 +33,18 @@ class MemoryStore:
     async def admit(self, call: AdmitCall) -> AdmitResult:
         return self.admit_now(call)
 
+    def _windows(self, item: RateItem, now: float) -> tuple[str, str, float]:
+        """(current window key, previous window key, current window start) of ``item`` at
+        ``now``; the keys are built once per window, not on every request."""
+        idx = int(now // item.period_s)
+        w = self._wkeys.get(id(item))
+        if w is None or w[0] is not item or w[1] != idx:
+            if len(self._wkeys) > 4096:
+                self._wkeys.clear()
+            w = self._wkeys[id(item)] = (item, idx, window_key(item, idx), window_key(item, idx - 1),
+                                         float(idx * item.period_s))
+        return w[2], w[3], w[4]
+
     def admit_now(self, call: AdmitCall) -> AdmitResult:
         now, plan = call.now, call.plan
         if now >= self._next_sweep:
@@ -39,35 +52,38 @@ class MemoryStore:
         n = self._n
         rate_keys = []
         for i, (item, cost) in enumerate(zip(plan.rates, call.costs, strict=True)):
-            idx = int(now // item.period_s)
-            cur_k = window_key(item, idx)
-            cur, prev = n.get(cur_k, 0.0), n.get(window_key(item, idx - 1), 0.0)
-            start = idx * item.period_s
-            used = prev * (item.period_s - (now - start)) / item.period_s + cur
+            cur_k, prev_k, start = self._windows(item, now)
+            cur, prev = n.get(cur_k, 0.0), n.get(prev_k, 0.0)
+            period = item.period_s
+            used = prev * (period - (now - start)) / period + cur
             if used + cost > item.limit:
                 return AdmitResult(False, Rejection("rate", i, prev=prev, cur=cur))
-            rate_keys.append((cur_k, cost, now + item.period_s * 2 + 1))
+            rate_keys.append((cur_k, cost, start + period * 2 + 1))
+        conc = self._conc
         for i, c in enumerate(plan.concs):
-            if len(self._conc.get(c.key, ())) >= c.limit:
+            slots = conc.get(c.key)
+            if slots is not None and len(slots) >= c.limit:
                 return AdmitResult(False, Rejection("conc", i))
         need: list[tuple[int, int]] = []
         soft: list[tuple[dict[str, int], str, int, int, str]] = []
         rem_t = rem_y = -1
-        ttls = call.period_ttls()
+        per = self._per
         for i, b in enumerate(plan.budgets):
             hashes = []
-            for p, key in enumerate(call.budget_keys(b)[:2]):
-                h = self._per.get(key)
+            keys = call.budget_keys(b)
+            for p in (0, 1):
+                key = keys[p]
+                h = per.get(key)
                 if h is None or "s" not in h:
                     seed = call.seeds.get((i, p))
                     if seed is None:
                         need.append((i, p))
                         continue
-                    h = self._per.setdefault(key, {"t": 0, "y": 0})
+                    h = per.setdefault(key, {"t": 0, "y": 0})
                     h["t"] += seed[0]
                     h["y"] += seed[1]
                     h["s"] = 1
-                    self._exp[key] = now + ttls[p]
+                    self._exp[key] = now + call.period_ttls()[p]
                 hashes.append(h)
             if need:
                 continue
@@ -93,10 +109,18 @@ class MemoryStore:
         if need:
             return AdmitResult(False, need_seed=need)
         for key, cost, exp in rate_keys:
-            n[key] = n.get(key, 0.0) + cost
-            self._exp[key] = exp
+            v = n.get(key)
+            if v is None:  # a new window: it is kept until it is no longer the previous one
+                n[key] = cost
+                self._exp[key] = exp
+            else:
+                n[key] = v + cost
         for c in plan.concs:
-            self._conc.setdefault(c.key, set()).add(call.rid)
+            slots = conc.get(c.key)
+            if slots is None:
+                conc[c.key] = {call.rid}
+            else:
+                slots.add(call.rid)
         if call.reserve_t or call.reserve_y:
             for b in plan.budgets:
                 self._res.setdefault(b.prefix, {})[call.rid] = (call.reserve_t, call.reserve_y)
@@ -130,21 +154,26 @@ class MemoryStore:
                 key = window_key(item, int(call.now // item.period_s))
                 self._n[key] = self._n.get(key, 0.0) + delta
                 self._exp[key] = call.now + item.period_s * 2 + 1
+        conc = self._conc
         for c in plan.concs:
-            slots = self._conc.get(c.key)
+            slots = conc.get(c.key)
             if slots is not None:
                 slots.discard(adm.rid)
                 if not slots:
-                    del self._conc[c.key]
-        ttls = adm.period_ttls()
+                    del conc[c.key]
+        used = call.used_t > 0 or call.used_y > 0
+        per, held_by = self._per, self._res
         for b in plan.budgets:
-            for p, key in enumerate(adm.budget_keys(b)[:2]):
-                if call.used_t > 0 or call.used_y > 0:
-                    h = self._per.setdefault(key, {"t": 0, "y": 0})
+            if used:
+                keys = adm.budget_keys(b)
+                for p in (0, 1):
+                    h = per.get(keys[p])
+                    if h is None:
+                        h = per[keys[p]] = {"t": 0, "y": 0}
+                        self._exp.setdefault(keys[p], adm.now + adm.period_ttls()[p])
                     h["t"] += call.used_t
                     h["y"] += call.used_y
-                    self._exp.setdefault(key, adm.now + ttls[p])
-            held = self._res.get(b.prefix)
+            held = held_by.get(b.prefix)
             if held is not None:
                 r = held.pop(adm.rid, None)
                 if r is not None:

@@ -99,7 +99,13 @@ class Plan:
 
     @property
     def token_rates(self) -> list[RateItem]:
-        return [r for r in self.rates if r.kind == "tokens"]
+        """The tokens-per-minute items of ``rates`` (built once per length of ``rates``)."""
+        cached = self.__dict__.get("_token_rates")
+        if cached is None or cached[0] != len(self.rates):
+            cached = self.__dict__["_token_rates"] = (
+                len(self.rates), [r for r in self.rates if r.kind == "tokens"]
+            )
+        return cached[1]
 
 
 def window_key(item: RateItem, index: int) -> str:
