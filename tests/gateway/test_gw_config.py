@@ -17,8 +17,15 @@ from tests.gateway._gwutil import REPO_ROOT, FakeUpstream, Gateway, http_json
 
 def test_example_kitchen_loads() -> None:
     k = load_kitchen(REPO_ROOT / "examples" / "kitchen.yaml", env={"LLAMA_UPSTREAM_KEY": "k"})
-    assert k.gateway.upstreams[0].api_key == "k"
-    assert k.gateway.project("sales", "faq-bot").limits.tokens_per_minute == 200000
+    gw = k.gateway
+    assert gw is not None
+    assert gw.upstreams[0].api_key == "k"
+    faq = gw.project("sales", "faq-bot")
+    assert faq is not None and faq.limits.tokens_per_minute == 200000
+    # the budget, price and time-zone settings it shows are valid and mean what its comments say
+    assert faq.budget.yen_per_month == 150000 and faq.key_budget.tokens_per_day == 200000
+    assert next(t for t in gw.tenants if t.name == "sales").budget.tokens_per_month == 100_000_000
+    assert gw.budget_timezone == "Asia/Tokyo" and gw.prices["faq-bot"].completion_yen_per_million == 180
 
 
 @pytest.mark.parametrize(
@@ -132,3 +139,12 @@ def test_guard_hook_masks_blocks_and_is_audited(
     assert rows[3]["status"] == 400 and rows[3]["guard"][0]["action"] == "block"
     assert rows[4]["guard"] is None and rows[4]["prompt"] is None
     assert http_json(gw.url + "/health")[0] == 200
+
+
+def test_invalid_yaml_names_the_place_and_the_problem(tmp_path: Path) -> None:
+    path = tmp_path / "kitchen.yaml"
+    path.write_text("gateway:\n  port: 4000\n  storage: url: sqlite:///x.db\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_kitchen(path)
+    assert str(err.value) == f"{path}: invalid YAML at line 3, column 15: mapping values are not allowed here"
+    assert "a space after every ':'" in (err.value.hint or "")

@@ -106,7 +106,12 @@ def load_yaml_model(
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{p}: invalid YAML{where}") from None
+        problem = getattr(exc, "problem", None)  # e.g. "mapping values are not allowed here"
+        raise ConfigError(
+            f"{p}: invalid YAML{where}" + (f": {problem}" if problem else ""),
+            hint="fix the YAML there (indent with spaces, a space after every ':', quote values "
+            "that contain ': ' or start with '*', '&', '!', '{' or '[') and run the command again",
+        ) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

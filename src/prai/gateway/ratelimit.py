@@ -225,9 +225,9 @@ class Limiter:
         proj = next(p for p in tcfg.projects if p.name == project)
         base = f"prai:{{{tenant}}}:"  # the hash tag: one Cluster slot per tenant
         plan = Plan(tenant)
-        scopes = (
-            (f"{tenant}/{project}", "project", proj.limits),
-            (f"key:{key_id}", "key", proj.key_limits),
+        scopes = (  # (key scope, what messages name, limits)
+            (f"{tenant}/{project}", f"project {tenant}/{project}", proj.limits),
+            (f"key:{key_id}", f"key {key_id}", proj.key_limits),
         )
         for kind in ("requests", "tokens"):
             for scope, what, lim in scopes:
@@ -235,7 +235,7 @@ class Limiter:
                 if n:
                     plan.rates.append(RateItem(scope, what, kind, n, f"{base}rl:{scope}:{kind}:{n}:"))
         # requests before tokens, project before key: the same order of checks as before
-        plan.rates.sort(key=lambda r: (r.what != "project", r.kind != "requests"))
+        plan.rates.sort(key=lambda r: (r.scope.startswith("key:"), r.kind != "requests"))
         for scope, what, lim in scopes:
             if lim.concurrent_requests:
                 plan.concs.append(ConcItem(scope, what, lim.concurrent_requests, f"{base}cc:{scope}"))
