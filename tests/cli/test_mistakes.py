@@ -627,3 +627,18 @@ def test_transport_causes_in_words() -> None:
     assert _transport_cause(httpx.ConnectTimeout("")).startswith("timed out")
     assert _transport_cause(httpx.ReadTimeout("timed out")).startswith("timed out")
     assert _transport_cause(httpx.ConnectError("[Errno 101] Network is unreachable")).startswith("network unreachable")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["usage", "--by"], ["usage", "--since"], ["keys", "list", "--tenant"], ["audit", "export", "--since"],
+     ["model", "list", "--config"]],
+    ids=lambda a: " ".join(a),
+)
+def test_an_option_without_its_value_points_at_its_commands_help(cli, args: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """Click raises this before the command's context exists: the hint still names the
+    command's --help (as for an unknown option), not `prai --help`."""
+    code, out, err, _ = cli(*args)
+    lines = _one_line_and_hint(code, out, err, " ".join(args))
+    assert code == 2 and f"'{args[-1]}' requires an argument" in lines[0]
+    assert lines[1] == f"hint: see `prai {' '.join(args[:-1])} --help`"

@@ -132,3 +132,112 @@ def test_prai_usage_cli(tmp_path: Path) -> None:
     assert rc == 0 and "2026-02-02" in out and "2026-01-31" not in out
     rc, _, err = run("--by", "week")
     assert rc == 2 and "--by 'week'" in err and "Traceback" not in err
+
+
+def _seed_no_key(db: Path) -> None:
+    """Two requests of acme/chat (key k1) and one refused without a valid key (HTTP 401)."""
+    engine = open_engine(f"sqlite:///{db}")
+    append_audit(
+        engine,
+        [
+            audit_record(ts_us=_us("2026-12-02T00:00:00"), model="m1", key_id="k1",
+                         prompt_tokens=1200, completion_tokens=300),
+            audit_record(ts_us=_us("2026-12-02T01:00:00"), model="m1", key_id="k1",
+                         prompt_tokens=10, completion_tokens=5),
+            audit_record(ts_us=_us("2026-12-02T02:00:00"), tenant=None, project=None, key_id=None,
+                         model=None, status=401, error_type="authentication_error",
+                         prompt_tokens=None, completion_tokens=None, upstream=None),
+        ],
+    )
+    engine.dispose()
+
+
+def _kitchen(tmp_path: Path) -> Path:
+    cfg = tmp_path / "kitchen.yaml"
+    cfg.write_text(yaml.safe_dump({"gateway": {
+        "tenants": [{"name": "acme", "projects": [{"name": "chat"}]}],
+        "storage": {"url": f"sqlite:///{tmp_path / 'gw.db'}", "journal_dir": str(tmp_path / "journal")},
+    }}))
+    return cfg
+
+
+def _run_usage(tmp_path: Path, cfg: Path, *args: str) -> tuple[int, str, str]:
+    import subprocess
+
+    res = subprocess.run([*PRAI, "usage", "-c", str(cfg), *args], env=gateway_env(tmp_path), cwd=REPO_ROOT,
+                         capture_output=True, text=True, timeout=60)
+    return res.returncode, res.stdout, res.stderr
+
+
+def test_requests_without_a_key_are_grouped_as_no_key(tmp_path: Path) -> None:
+    _seed_no_key(tmp_path / "gw.db")
+    engine = open_engine(f"sqlite:///{tmp_path / 'gw.db'}")
+    for by, first in (("tenant", "acme"), ("project", "acme/chat"), ("key", "k1"), ("model", "m1")):
+        rows = usage_report(engine, by=by)
+        # the 401 is its own group, labelled, last: never `None/None` nor an empty label
+        assert [(r.group, r.requests, r.errors) for r in rows] == [(first, 2, 0), ("(no key)", 1, 1)], by
+        assert (rows[-1].tenant, rows[-1].project) == (None, None)
+        table = format_usage(rows, "table", by)
+        assert "None" not in table and table.splitlines()[2].split()[:3] == ["(no", "key)", "1"], table
+        csv_rows = list(csv.reader(io.StringIO(format_usage(rows, "csv", by))))
+        assert csv_rows[-1][0] == "(no key)" and "None" not in csv_rows[-1]
+        data = json.loads(format_usage(rows, "json", by))
+        assert data[-1]["group"] == "(no key)" and data[-1]["tenant"] is None and data[-1]["project"] is None
+    engine.dispose()
+
+
+def test_usage_table_right_aligns_numbers_in_every_grouping(tmp_path: Path) -> None:
+    _seed_no_key(tmp_path / "gw.db")
+    engine = open_engine(f"sqlite:///{tmp_path / 'gw.db'}")
+    for by in ("tenant", "project", "model", "key", "day", "month"):
+        lines = format_usage(usage_report(engine, by=by), "table", by).splitlines()
+        header = lines[0]
+        for line in lines[1:]:
+            # every number ends where its column's header ends: `requests` counts 2 and 1
+            # (and 3 in total), prompt_tokens 1,210 and 0
+            for col in ("requests", "prompt_tokens", "total_tokens"):
+                end = header.index(col) + len(col)
+                assert line[end - 1].isdigit() and (end == len(line) or line[end] == " "), (by, col, lines)
+    engine.dispose()
+
+
+def test_usage_refuses_since_after_until_and_takes_durations_for_both(tmp_path: Path) -> None:
+    _seed_no_key(tmp_path / "gw.db")
+    cfg = _kitchen(tmp_path)
+    rc, out, err = _run_usage(tmp_path, cfg, "--since", "2026-12-06", "--until", "2026-12-01")
+    lines = err.splitlines()
+    assert rc == 2 and out == "" and len(lines) == 2, err
+    assert lines[0].startswith("error: ") and "2026-12-06" in lines[0] and "2026-12-01" in lines[0]
+    assert lines[1].startswith("hint: ") and "swap" in lines[1]
+    # --until takes what --since takes, and says so in --help
+    rc, out, err = _run_usage(tmp_path, cfg, "--until", "7d", "--format", "json")
+    assert rc == 0 and isinstance(json.loads(out), list), err
+    rc, _, err = _run_usage(tmp_path, cfg, "--since", "1d", "--until", "7d")  # a day ago is after a week ago
+    assert rc == 2 and err.startswith("error: --since 1d is not before --until 7d"), err
+    rc, _, err = _run_usage(tmp_path, cfg, "--until", "yesterday")
+    assert rc == 2 and err.startswith("error: --until 'yesterday': not a time"), err
+    from prai.gateway.usage import parse_window
+
+    assert parse_window("2026-12-01", "2026-12-06") == (_us("2026-12-01T00:00:00"), _us("2026-12-06T00:00:00"))
+    assert parse_window("2d", "1d", now=10 * 86400.0) == (8 * 86400 * 10**6, 9 * 86400 * 10**6)
+
+
+def test_usage_help_names_the_time_forms_of_since_and_until() -> None:
+    from typer.main import get_command
+
+    from prai.cli.main import app
+
+    usage = get_command(app).commands["usage"]  # type: ignore[attr-defined]
+    helps = {p.name: p.help for p in usage.params}
+    for name in ("since", "until"):
+        assert "ISO date" in helps[name] and "7d" in helps[name] and "2026-12-01" in helps[name], helps[name]
+    assert "(no key)" in (usage.help or "")
+
+
+def test_usage_format_and_by_in_any_case(tmp_path: Path) -> None:
+    _seed_no_key(tmp_path / "gw.db")
+    cfg = _kitchen(tmp_path)
+    rc, out, err = _run_usage(tmp_path, cfg, "--format", "CSV", "--by", "Project")
+    assert rc == 0, err
+    assert [r[:3] for r in csv.reader(io.StringIO(out))] == [
+        ["project", "tenant", "requests"], ["acme/chat", "acme", "2"], ["(no key)", "", "1"]]

@@ -46,15 +46,21 @@ def report_os_error(exc: OSError) -> NoReturn:
     sys.exit(5)
 
 
-def report_usage_error(exc: BaseException) -> NoReturn:
+def report_usage_error(exc: BaseException, command_path: str = "prai") -> NoReturn:
     """A command-line usage error (click/typer): one ``error:`` line with click's message
-    and a ``hint:`` naming the command's --help; exit 2 (click's own code)."""
+    and a ``hint:`` naming the command's --help; exit 2 (click's own code).
+
+    ``command_path``: the command the arguments name (``prai usage``). Click raises some
+    errors (an option missing its value) before the command's context exists and then
+    attaches its parent's (``prai``): the deeper of the two is named."""
     fmt = getattr(exc, "format_message", None)
     if not callable(fmt):
         err_console.print("error: aborted", markup=False, style="bold red")
         sys.exit(1)
     ctx = getattr(exc, "ctx", None)
     command = getattr(ctx, "command_path", None) or "prai"
+    if len(command_path.split()) > len(command.split()):
+        command = command_path
     message = " ".join(str(fmt()).split())  # one line
     if message:  # empty when the help was printed (a group called without a command)
         err_console.print(f"error: {message}", markup=False, style="bold red")

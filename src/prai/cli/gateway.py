@@ -12,6 +12,11 @@ from prai.cli._kitchen import open_kitchen_store
 from prai.cli._output import print_json
 from prai.cli._params import input_file, output_path
 
+# what --since/--until of `prai usage` accept (prai.gateway.admin.parse_since)
+_TIME_FORMS = (
+    "an ISO date or date/time (UTC unless it has an offset: 2026-12-01, 2026-12-01T09:00, "
+    "2026-12-01T09:00+09:00) or a duration back from now (30m, 24h, 7d, 2w)"
+)
 _CONFIG_HELP = (
     "kitchen.yaml with a `gateway:` section, the one `prai gateway` runs with (default: "
     "PRAI_KITCHEN, else the kitchen of `prai up`)."
@@ -208,13 +213,15 @@ def register(app: typer.Typer) -> None:
         tenant: str | None = typer.Option(None, "--tenant", help="Only this tenant."),
         project: str | None = typer.Option(None, "--project", help="Only this project."),
         by: str = typer.Option(
-            "model", "--by", help="Group by tenant, project, model, key, day or month."
+            "model", "--by", help="Group by tenant, project, model, key, day or month (any case)."
         ),
         since: str | None = typer.Option(
-            None, "--since", help="ISO date/time (UTC) or 24h, 7d (default: everything)."
+            None, "--since", help="Start, inclusive (default: everything): " + _TIME_FORMS + "."
         ),
-        until: str | None = typer.Option(None, "--until", help="ISO date/time (UTC), exclusive."),
-        fmt: str = typer.Option("table", "--format", help="table, json or csv."),
+        until: str | None = typer.Option(
+            None, "--until", help="End, exclusive (default: now): " + _TIME_FORMS + "."
+        ),
+        fmt: str = typer.Option("table", "--format", help="table, json or csv (any case)."),
         timezone: str | None = typer.Option(
             None,
             "--timezone",
@@ -224,20 +231,21 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Requests, tokens and cost per tenant, project, model, key, day or month (audit log).
 
-        An unknown --tenant/--project is refused (exit 2) with the known ones.
+        An unknown --tenant/--project is refused (exit 2) with the known ones, and so is a --since not before --until.
+
+        Requests refused without a valid API key (HTTP 401) have no tenant, project or key.
+
+        Every grouping but day and month shows them as `(no key)` (json: null tenant and project).
         """
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
         from prai.errors import UsageError
         from prai.gateway import admin
-        from prai.gateway.usage import GROUP_BY, format_usage, usage_report
+        from prai.gateway.usage import check_format, check_group_by, format_usage, parse_window, usage_report
 
-        if by not in GROUP_BY:
-            raise UsageError(f"--by {by!r}: use one of {', '.join(GROUP_BY)}")
-        if fmt not in ("table", "json", "csv"):
-            raise UsageError(f"--format {fmt!r}: use table, json or csv")
-        since_us = admin.parse_since(since) if since else None
-        until_us = admin.parse_since(until) if until else None
+        by = check_group_by(by)
+        fmt = check_format(fmt)
+        since_us, until_us = parse_window(since, until)
         engine, gw = open_kitchen_store(config)
         admin.check_scope(engine, gw, tenant=tenant, project=project)
         zone = timezone or gw.budget_timezone

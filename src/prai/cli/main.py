@@ -76,6 +76,23 @@ _register()
 _whole_summaries(app)
 
 
+def _command_path(args: list[str]) -> str:
+    """``prai`` and the (sub)command words that ``args`` start with (``prai keys list``):
+    the command a usage error belongs to when click names only its parent (``--by``
+    without its value)."""
+    cmd: object = typer.main.get_command(app)  # typer's own click (>= 0.26) or click's
+    words = ["prai"]
+    for arg in args:
+        if arg.startswith("-"):  # the groups' own options are flags (--version, --help)
+            continue
+        sub = (getattr(cmd, "commands", None) or {}).get(arg)
+        if sub is None:
+            break
+        words.append(arg)
+        cmd = sub
+    return " ".join(words)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; user errors print one message and a hint, never a traceback.
 
@@ -99,7 +116,7 @@ def main(argv: list[str] | None = None) -> None:
         # Usage errors come from click or from typer's vendored copy of it (typer >= 0.26):
         # both carry `show()` and `exit_code`.
         if (hasattr(exc, "show") and hasattr(exc, "exit_code")) or isinstance(exc, click.exceptions.Abort):
-            report_usage_error(exc)
+            report_usage_error(exc, _command_path(args))
         raise
     if rv == 130:  # typer turns Ctrl-C outside `on_interrupt` into a silent 130
         report_interrupt(command_words(args))

@@ -161,8 +161,11 @@ def verify(engine: Engine, expect_head: tuple[int, str] | None = None) -> Verify
     return res
 
 
-def parse_since(text: str, now: float | None = None) -> int:
+def parse_since(text: str, now: float | None = None, *, flag: str = "--since") -> int:
     """``24h``/``7d``/``30m`` ago, or an ISO date/time (UTC if no zone) → epoch microseconds.
+
+    Durations: a number and ``s``, ``m``, ``h``, ``d`` or ``w`` (seconds to weeks), counted
+    back from now. ``flag`` names the option in the error (``--since``, ``--until``).
 
     Raises:
         UsageError: neither form.
@@ -174,7 +177,7 @@ def parse_since(text: str, now: float | None = None) -> int:
         dt = datetime.fromisoformat(text.strip())
     except ValueError:
         raise UsageError(
-            f"--since {text!r}: not a time",
+            f"{flag} {text!r}: not a time",
             hint="use an ISO date (2026-11-01) or a duration (24h, 7d)",
         ) from None
     if dt.tzinfo is None:

@@ -14,7 +14,7 @@ import io
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -24,10 +24,18 @@ from sqlalchemy.engine import Engine
 from prai.config.gateway import ModelPrice
 from prai.db.schema import audit_table
 from prai.errors import UsageError
+from prai.gateway.admin import parse_since
 from prai.gateway.budgets import MICRO, REQUEST_ENDPOINTS, cost_micro_yen, price_for
 
 GroupBy = Literal["tenant", "project", "model", "key", "day", "month"]
 GROUP_BY: tuple[str, ...] = ("tenant", "project", "model", "key", "day", "month")
+FORMATS: tuple[str, ...] = ("table", "json", "csv")
+#: the group of requests refused without a valid key (HTTP 401): they have no tenant,
+#: project or key (their ``tenant`` and ``project`` stay None), in every grouping but
+#: day and month (and ``model`` when the request named none)
+NO_KEY = "(no key)"
+#: the ``model`` group of requests with a key that named no model (e.g. a malformed body)
+NO_MODEL = "(no model)"
 #: the audit log is summed in SQL per 15-minute bucket, then buckets are put into local
 #: days/months in Python (zones with half- and quarter-hour offsets stay exact)
 _BUCKET_US = 900_000_000
@@ -39,7 +47,8 @@ class UsageRow:
 
     Attributes:
         group: the tenant, ``tenant/project``, model (the adapter for LoRA requests), key
-            id, day (``2026-01-31``) or month (``2026-01``), local to the budget zone.
+            id, day (``2026-01-31``) or month (``2026-01``), local to the budget zone;
+            :data:`NO_KEY` for requests refused without a valid key (HTTP 401).
         tenant / project: set when the group belongs to one (``key``, ``project``,
             ``tenant``), else None.
         requests: proxied requests; errors: those answered with HTTP status >= 400.
@@ -88,6 +97,76 @@ def request_conditions(
     return cond
 
 
+def check_group_by(by: str) -> str:
+    """``by`` in any case (``Project``) → its name in :data:`GROUP_BY`.
+
+    Raises:
+        UsageError: not a grouping.
+    """
+    name = by.strip().lower()
+    if name not in GROUP_BY:
+        raise UsageError(f"--by {by!r}: use one of {', '.join(GROUP_BY)}")
+    return name
+
+
+def check_format(fmt: str) -> str:
+    """``fmt`` in any case (``CSV``) → its name in :data:`FORMATS`.
+
+    Raises:
+        UsageError: not a format.
+    """
+    name = fmt.strip().lower()
+    if name not in FORMATS:
+        raise UsageError(f"--format {fmt!r}: use {', '.join(FORMATS[:-1])} or {FORMATS[-1]}")
+    return name
+
+
+def parse_window(
+    since: str | None, until: str | None, now: float | None = None
+) -> tuple[int | None, int | None]:
+    """``--since`` and ``--until`` as typed (None: unbounded) → epoch microseconds
+    ``(since_us, until_us)`` of the window ``[since, until)``.
+
+    Each is an ISO date or date/time (UTC unless it has an offset) or a duration back from
+    now (``30m``, ``24h``, ``7d``, ``2w``): :func:`prai.gateway.admin.parse_since`.
+
+    Raises:
+        UsageError: either is not a time, or ``since`` is not before ``until``.
+    """
+    since_us = parse_since(since, now, flag="--since") if since else None
+    until_us = parse_since(until, now, flag="--until") if until else None
+    check_range(since_us, until_us, since_text=since, until_text=until)
+    return since_us, until_us
+
+
+def check_range(
+    since_us: int | None,
+    until_us: int | None,
+    *,
+    since_text: str | None = None,
+    until_text: str | None = None,
+) -> None:
+    """Refuse an empty window: ``since_us`` not before ``until_us`` (both given).
+
+    ``since_text`` / ``until_text``: the values as the user typed them, for the message
+    (default: the times in ISO form, UTC).
+
+    Raises:
+        UsageError: the window ``[since, until)`` holds no time.
+    """
+    if since_us is not None and until_us is not None and since_us >= until_us:
+        s = since_text or _iso_us(since_us)
+        u = until_text or _iso_us(until_us)
+        raise UsageError(
+            f"--since {s} is not before --until {u}: the range holds no time",
+            hint="--since is the start (inclusive) and --until the end (exclusive); swap them",
+        )
+
+
+def _iso_us(us: int) -> str:
+    return datetime.fromtimestamp(us / 1e6, UTC).isoformat().replace("+00:00", "Z")
+
+
 def usage_report(
     engine: Engine,
     *,
@@ -105,17 +184,19 @@ def usage_report(
         engine: the gateway database (:func:`prai.gateway.admin.open_store`).
         tenant / project: only this tenant / project (project names are per tenant: pass
             both to mean one project).
-        by: ``tenant``, ``project``, ``model``, ``key``, ``day`` or ``month``.
+        by: ``tenant``, ``project``, ``model``, ``key``, ``day`` or ``month`` (any case).
         since_us / until_us: epoch microseconds, ``[since, until)``.
         timezone: IANA zone of days and months.
         prices: model → price (``gateway.prices``) for ``cost_yen``.
 
+    Requests refused without a valid key (HTTP 401) are grouped as :data:`NO_KEY`.
+
     Raises:
-        UsageError: unknown ``by``.
+        UsageError: unknown ``by``; ``since_us`` not before ``until_us``.
         sqlalchemy.exc.SQLAlchemyError: the database is unreachable.
     """
-    if by not in GROUP_BY:
-        raise UsageError(f"--by {by!r}: use one of {', '.join(GROUP_BY)}")
+    by = check_group_by(by)
+    check_range(since_us, until_us)
     zone = ZoneInfo(timezone)
     a = audit_table.c
     bucket = (a.ts_us // _BUCKET_US).label("bucket")
@@ -149,13 +230,15 @@ def usage_report(
                 g = labels[b][0 if by == "day" else 1]
                 gk: tuple[str, str | None, str | None] = (g, None, None)
             elif by == "model":
-                gk = (adapter or model or "", None, None)
+                gk = (adapter or model or (NO_MODEL if key_id else NO_KEY), None, None)
+            elif not key_id and not t:  # refused before a key was known (401)
+                gk = (NO_KEY, None, None)
             elif by == "key":
-                gk = (key_id or "", t, p)
+                gk = (key_id or NO_KEY, t, p)
             elif by == "project":
                 gk = (f"{t}/{p}", t, p)
             else:
-                gk = (t or "", t, None)
+                gk = (t or NO_KEY, t, None)
             acc = rows.setdefault(gk, [0, 0, 0, 0, 0.0, 0])
             up_s = int(up_us) / 1e6
             acc[0] += int(n)
@@ -180,7 +263,8 @@ def usage_report(
         )
         for (g, t, p), v in rows.items()
     ]
-    out.sort(key=lambda r: (r.group, r.tenant or "", r.project or ""))
+    # the no-key group last: it is not one of the configured tenants, projects or keys
+    out.sort(key=lambda r: (r.group == NO_KEY, r.group, r.tenant or "", r.project or ""))
     return out
 
 
@@ -200,11 +284,14 @@ _COLUMNS = (
 
 def format_usage(rows: list[UsageRow], fmt: str, by: str) -> str:
     """``json`` (a list of objects), ``csv`` (header first; RFC 4180 line ends) or
-    ``table`` (plain text, one line per row, never wrapped).
+    ``table`` (plain text, one line per row, never wrapped; numbers right-aligned).
+    ``fmt`` and ``by`` may be in any case.
 
     Raises:
-        UsageError: unknown format.
+        UsageError: unknown format or grouping.
     """
+    fmt = check_format(fmt)
+    by = check_group_by(by)
     if fmt == "json":
         return json.dumps([asdict(r) for r in rows], ensure_ascii=False, indent=2) + "\n"
     # The owner columns a group has besides itself: a key's tenant and project, a
@@ -221,8 +308,6 @@ def format_usage(rows: list[UsageRow], fmt: str, by: str) -> str:
             d = asdict(r)
             w.writerow([_csv_text(d[c]) for c in cols])
         return buf.getvalue()
-    if fmt != "table":
-        raise UsageError(f"--format {fmt!r}: use table, json or csv")
     header = [by if c == "group" else c for c in cols]
     body = [[_cell(asdict(r)[c]) for c in cols] for r in rows]
     if rows:
@@ -235,17 +320,25 @@ def format_usage(rows: list[UsageRow], fmt: str, by: str) -> str:
         ]
         body.append(totals)
     widths = [max(len(h), *(len(row[i]) for row in body)) if body else len(h) for i, h in enumerate(header)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
+    lines = [
+        "  ".join(
+            (h.rjust(w) if col in _NUMERIC else h.ljust(w))
+            for col, h, w in zip(cols, header, widths, strict=True)
+        ).rstrip()
+    ]
     for row in body:
         lines.append(
             "  ".join(
-                (c.rjust(w) if i >= (3 if "tenant" in cols else 1) else c.ljust(w))
-                for i, (c, w) in enumerate(zip(row, widths, strict=True))
+                (c.rjust(w) if col in _NUMERIC else c.ljust(w))
+                for col, c, w in zip(cols, row, widths, strict=True)
             ).rstrip()
         )
     if not rows:
         lines.append("(no requests in this range)")
     return "\n".join(lines) + "\n"
+
+
+_NUMERIC = frozenset(_COLUMNS) - {"group", "tenant", "project"}
 
 
 def _cell(v: Any) -> str:
@@ -265,4 +358,17 @@ def _csv_text(v: Any) -> Any:
     return v
 
 
-__all__ = ["GROUP_BY", "UsageRow", "format_usage", "request_conditions", "usage_report"]
+__all__ = [
+    "FORMATS",
+    "GROUP_BY",
+    "NO_KEY",
+    "NO_MODEL",
+    "UsageRow",
+    "check_format",
+    "check_group_by",
+    "check_range",
+    "format_usage",
+    "parse_window",
+    "request_conditions",
+    "usage_report",
+]
