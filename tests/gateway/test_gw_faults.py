@@ -114,6 +114,7 @@ def test_redis_down_with_fail_open(
     redis.stop()
     assert [_chat(gw, key)[0] for _ in range(3)] == [200, 200, 200]
     assert gw.metric('prai_gateway_limit_store_errors_total{action="admitted"}') == 3
+    assert http_json(gw.url + "/readyz")[:3:2] == (200, {"status": "ready", "healthy_replicas": 1, "replicas": 1})
 
 
 def _audit_rows(url: str) -> set[str]:

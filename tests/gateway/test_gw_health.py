@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from prai.gateway.app import LIVENESS_PATHS, READINESS_PATHS
 from tests._support.net import free_port
-from tests.gateway._gwutil import FakeUpstream, Gateway, http_json, tenants
+from tests.gateway._gwutil import FakeUpstream, Gateway, RedisServer, http_json, tenants
 
 
 @pytest.fixture
@@ -81,3 +82,61 @@ def test_not_ready_from_the_start_when_no_upstream_answers(make_gateway: Callabl
     status, _, body = http_json(gw.url + "/health/readiness")
     assert status == 503 and "0 of 2 replicas healthy" in body["error"]["message"], body
     assert http_json(gw.url + "/health")[0] == 200 and http_json(gw.url + "/livez")[0] == 200
+
+
+def test_readiness_follows_the_limit_store_when_failing_closed(
+    make_gateway: Callable[..., Gateway], upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    """Redis down with fail_open false: every limited request gets 503, so readiness says
+    503 naming the store; Redis back: ready again without a request or a restart."""
+    redis = RedisServer(tmp_path / "redis").start()
+    try:
+        gw = make_gateway({
+            "upstreams": [{"name": "main", "base_urls": [upstream.url], "models": ["fake"]}],
+            "tenants": tenants(limits={"requests_per_minute": 10000}),
+            "ratelimit": {"url": redis.url, "timeout_s": 0.3},
+        }).start()
+        key = gw.key("acme", "chat")
+        chat = {"model": "fake", "messages": [{"role": "user", "content": "hi"}]}
+        assert http_json(gw.v1("/chat/completions"), chat, key=key)[0] == 200
+        assert _ready(gw) == 200
+        redis.stop()
+        assert http_json(gw.v1("/chat/completions"), chat, key=key)[0] == 503
+        for path in sorted(READINESS_PATHS):
+            status, _, body = http_json(gw.url + path)
+            assert status == 503, (path, body)
+            err = body["error"]
+            assert err["code"] == 503 and err["type"] == "service_unavailable", err
+            assert err["message"].startswith(
+                f"not ready: the limit store {redis.url} (gateway.ratelimit.url) cannot be reached"), err
+            assert "hint:" in err["message"]
+        assert http_json(gw.url + "/livez")[0] == 200
+        redis.start()  # no request meanwhile: the gateway notices by itself
+        assert _until(lambda: _ready(gw) == 200), "readiness stayed 503 with Redis back"
+        assert http_json(gw.v1("/chat/completions"), chat, key=key)[0] == 200
+    finally:
+        redis.stop()
+
+
+def test_upstream_down_and_back_is_one_warning_and_one_info_line(
+    make_gateway: Callable[..., Gateway], upstream: FakeUpstream
+) -> None:
+    base = upstream.url.replace("http://", "http://probe:pr0bepass@")
+    gw = make_gateway({"upstreams": [{"name": "main", "base_urls": [base], "models": ["fake"],
+                                      "health_interval_s": 0.1}], "tenants": tenants()},
+                      extra_args=["--log-level", "info"]).start()
+    assert _ready(gw) == 200
+    upstream.set_health(False)
+    assert _until(lambda: _ready(gw) == 503)
+    time.sleep(0.5)  # several failed checks: still one line
+    upstream.set_health(True)
+    assert _until(lambda: _ready(gw) == 200)
+    time.sleep(0.5)
+    gw.stop()
+    out = gw.output()
+    down = [ln for ln in out.splitlines() if "failed its health check" in ln]
+    back = [ln for ln in out.splitlines() if "is healthy again" in ln]
+    assert down == [f"warning: upstream main: {upstream.url} failed its health check (GET /health); "
+                    "out of rotation until it answers"], out[-2000:]
+    assert back == [f"upstream main: {upstream.url} is healthy again"], out[-2000:]
+    assert "pr0bepass" not in out and "probe:" not in out

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -163,8 +164,23 @@ def ensure_port_free(host: str, port: int, flag: str = "--port") -> None:
 output_path: Callback = _make("output")
 
 
+class LogLevel(StrEnum):
+    """The values of every ``--log-level`` option (uvicorn's and :mod:`logging`'s names).
+
+    Declared as ``typer.Option(LogLevel.warning, "--log-level", case_sensitive=False)``:
+    any case is accepted, another value is a usage error (exit 2) naming the choices.
+    """
+
+    critical = "critical"
+    error = "error"
+    warning = "warning"
+    info = "info"
+    debug = "debug"
+
+
 __all__ = [
     "KIND_ATTR",
+    "LogLevel",
     "check_input",
     "check_output",
     "ensure_port_free",

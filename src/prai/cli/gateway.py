@@ -10,7 +10,7 @@ import typer
 from prai.cli._console import make_console
 from prai.cli._kitchen import open_kitchen_store
 from prai.cli._output import print_json
-from prai.cli._params import input_file, output_path
+from prai.cli._params import LogLevel, input_file, output_path
 
 # what --since/--until of `prai usage` accept (prai.gateway.admin.parse_since)
 _TIME_FORMS = (
@@ -44,7 +44,9 @@ def register(app: typer.Typer) -> None:
             1, "--workers", min=1, help="Processes sharing the port (needs Redis limits)."
         ),
         reuse_port: bool = typer.Option(False, "--reuse-port", hidden=True),
-        log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
+        log_level: LogLevel = typer.Option(
+            LogLevel.warning, "--log-level", case_sensitive=False, help="Log level (any case)."
+        ),
         tls_cert: Path | None = typer.Option(
             None, "--tls-cert", callback=input_file, help="PEM certificate (chain): serve HTTPS."),
         tls_key: Path | None = typer.Option(
@@ -73,7 +75,7 @@ def register(app: typer.Typer) -> None:
             port=port,
             workers=workers,
             reuse_port=reuse_port,
-            log_level=log_level,
+            log_level=log_level.value,
             on_ready=ready,
             tls_cert=tls_cert,
             tls_key=tls_key,

@@ -203,7 +203,8 @@ class StorageConfig(StrictModel):
 
     Attributes:
         url: SQLAlchemy URL; ``sqlite:///path.db`` (WAL mode; one host) or
-            ``postgresql://user@host/db`` (several gateway processes). Default: a SQLite
+            ``postgresql://user@host/db`` (several gateway processes; ``postgres://`` is
+            read as ``postgresql://``). Default: a SQLite
             file ``gateway.db`` under PRAI_CACHE_DIR.
         journal_dir: directory of the per-process audit journal (records are appended there
             before the response ends and copied to the database in batches); default:
@@ -224,8 +225,10 @@ class StorageConfig(StrictModel):
     @field_validator("url")
     @classmethod
     def _scheme(cls, url: str | None) -> str | None:
+        if url is not None and re.match(r"^postgres(\+\w+)?://", url):
+            url = "postgresql" + url[len("postgres"):]  # the scheme Heroku and libpq tools write
         if url is not None and not re.match(r"^(sqlite|postgresql)(\+\w+)?://", url):
-            raise ValueError("must start with sqlite:/// or postgresql://")
+            raise ValueError("must start with sqlite:/// or postgresql:// (postgres:// is read as postgresql://)")
         return url
 
 
@@ -268,6 +271,16 @@ class RateLimitStoreConfig(StrictModel):
                 "or redis+cluster://HOST:PORT"
             )
         return url
+
+    @model_validator(mode="after")
+    def _lease_needs_redis(self) -> RateLimitStoreConfig:
+        if self.lease_s > 0 and self.url.startswith("memory://"):
+            raise ValueError(
+                f"lease_s: {self.lease_s:g} needs a Redis store (leases share limits between "
+                "processes; memory:// admits every request in this process anyway); hint: set "
+                "lease_s: 0, or url: redis://HOST:6379/0"
+            )
+        return self
 
 
 class GatewayConfig(StrictModel):

@@ -16,7 +16,10 @@ from prai.errors import StorageError
 
 
 def normalize_url(url: str) -> str:
-    """``postgresql://`` → ``postgresql+psycopg://`` (psycopg 3); others unchanged."""
+    """``postgresql://`` (and ``postgres://``) → ``postgresql+psycopg://`` (psycopg 3);
+    others unchanged."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
         return "postgresql+psycopg://" + url[len("postgresql://") :]
     return url

@@ -130,6 +130,8 @@ def resolve_registry_url(spec: str, *, gateway: GatewayConfig | None, env: Mappi
         from prai.settings import Settings
 
         return f"sqlite:///{Settings.from_env(env).cache_dir / 'gateway.db'}"
+    if re.match(r"^postgres(\+\w+)?://", spec):
+        spec = "postgresql" + spec[len("postgres"):]  # as gateway.storage.url reads it
     if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", spec):
         raise RegistryStateError(
             f"--registry {display_url(spec)!r} is not a database URL",

@@ -493,9 +493,25 @@ class RedisStore:
         await self.redis.aclose()
 
 
+class StoreMisconfigured(Exception):
+    """The store answered, and refused the URL itself (waiting will not help): its message
+    says why, in one line without the URL's password."""
+
+
+#: server answers to the connection's setup that no retry fixes (message part → meaning)
+PERMANENT_ANSWERS = ("DB index is out of range",)
+
+
 async def probe(url: str, timeout_s: float) -> str | None:
     """None when the store at ``url`` answers PING within ``timeout_s`` seconds, else why not
-    (one line; the URL's password is never in it)."""
+    (one line; the URL's password is never in it).
+
+    Raises:
+        StoreMisconfigured: the server answered with an error no retry fixes (the URL's
+            database index is beyond the server's ``databases``).
+    """
+    from redis.exceptions import ResponseError
+
     try:
         client = _client(url, timeout_s)
     except Exception as exc:  # a malformed sentinel URL: say why, the gateway refuses later
@@ -505,6 +521,11 @@ async def probe(url: str, timeout_s: float) -> str | None:
             await client.ping()
     except TimeoutError:
         return f"no answer within {timeout_s:g} s"
+    except ResponseError as exc:
+        why = " ".join(str(exc).split()) or type(exc).__name__
+        if any(p in why for p in PERMANENT_ANSWERS):
+            raise StoreMisconfigured(why) from None
+        return why
     except Exception as exc:
         return " ".join(str(exc).split()) or type(exc).__name__
     finally:
@@ -513,4 +534,4 @@ async def probe(url: str, timeout_s: float) -> str | None:
     return None
 
 
-__all__ = ["ADMIT", "SETTLE", "RedisStore", "probe"]
+__all__ = ["ADMIT", "PERMANENT_ANSWERS", "SETTLE", "RedisStore", "StoreMisconfigured", "probe"]

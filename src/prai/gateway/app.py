@@ -35,7 +35,7 @@ import aiohttp
 from prai._http import aiohttp_session
 from prai.config.gateway import GatewayConfig
 from prai.db.engine import open_engine
-from prai.errors import AuditBacklogFull, PraiError, UpstreamUnavailable
+from prai.errors import AuditBacklogFull, LimitStoreUnavailable, PraiError, UpstreamUnavailable
 from prai.gateway._asgi import send_bytes, send_error, send_json
 from prai.gateway._state import RequestState
 from prai.gateway.accounting import Accounting, count_relayed
@@ -250,8 +250,17 @@ class GatewayApp:
             )
 
     async def _readiness(self, send: Any) -> None:
-        """200 ``{"status": "ready", ...}`` while a replica passed its last health check; else
-        503 (UpstreamUnavailable's envelope). Reads the health loop's state only."""
+        """200 ``{"status": "ready", ...}`` while a replica passed its last health check and
+        the limit store answered its most recent call (or ``fail_open``); else 503
+        (UpstreamUnavailable's or LimitStoreUnavailable's envelope). Reads state only."""
+        store = self.limiter.not_ready if self.limiter is not None else None
+        if store is not None:
+            await send_error(send, LimitStoreUnavailable(
+                f"not ready: {store}; requests get 503 meanwhile (fail closed)",
+                hint="the gateway checks the store every second and is ready again as soon as it "
+                "answers; the operator checks Redis (or sets gateway.ratelimit.fail_open: true)",
+            ))
+            return
         healthy, total = self.router.healthy_replicas()
         if healthy:
             await send_json(send, 200, {"status": "ready", "healthy_replicas": healthy, "replicas": total})

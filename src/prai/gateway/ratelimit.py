@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prai.config.gateway import GatewayConfig
-from prai.errors import BudgetExceeded, LimitStoreUnavailable, RateLimited
+from prai.errors import BudgetExceeded, ConfigError, LimitStoreUnavailable, RateLimited
 from prai.gateway._limitlease import Lease, LeaseBook
 from prai.gateway._limitsettle import AuditMarks, SeqSource, SettledLog, resolve
 from prai.gateway._limitstore_memory import MemoryStore
@@ -200,6 +200,11 @@ class Limiter:
         self.watch_interval_s = 1.0
         #: settlements applied across a generation change (tests, metrics)
         self.resolved = 0
+        #: the store failed this process's most recent call to it (readiness says so while
+        #: requests get 503); a success clears it, and so does a background check
+        self.store_down = False
+        self._recheck_task: asyncio.Task[None] | None = None
+        self.recheck_interval_s = 1.0
         self.leases: LeaseBook | None = None
         if self.shared and cfg.ratelimit.lease_s > 0:
             self.leases = LeaseBook(
@@ -312,8 +317,10 @@ class Limiter:
         except Exception as exc:  # redis errors, OSError, timeouts: the store is unreachable
             # A call that timed out may still have been applied: give its slots back later.
             self._retry_later(SettleCall(call, now, [0] * len(plan.token_rates), 0, 0))
+            self._mark_down()
             self._store_failed(exc)
             return None
+        self.store_down = False
         if not res.ok:
             assert res.rejection is not None
             raise self._rejection(call, res.rejection)
@@ -378,6 +385,29 @@ class Limiter:
         )
         if not self.fail_open:
             raise LimitStoreUnavailable("the gateway's limit store cannot be reached") from None
+
+    def _mark_down(self) -> None:
+        """The store failed a call: not ready (fail closed) until a call succeeds again. A
+        background check reads the store every second meanwhile, so readiness comes back
+        even when no request arrives (a not-ready pod gets no traffic)."""
+        self.store_down = True
+        if self._recheck_task is None or self._recheck_task.done():
+            self._recheck_task = asyncio.get_running_loop().create_task(self._recheck_loop())
+
+    async def _recheck_loop(self) -> None:
+        while self.store_down:
+            await asyncio.sleep(self.recheck_interval_s)
+            with contextlib.suppress(Exception):  # still away: try again
+                await self.store.get_many([gen_key("-")])
+                self.store_down = False
+
+    @property
+    def not_ready(self) -> str | None:
+        """Why the gateway is not ready because of its limit store (the store failed the most
+        recent call and requests get 503), else None (also with ``fail_open``)."""
+        if not self.store_down or self.fail_open:
+            return None
+        return f"the limit store {redacted_url(self.url)} (gateway.ratelimit.url) cannot be reached"
 
     def _warn(self, message: str) -> None:
         """One warning line at most every 10 s (an outage must not flood the log)."""
@@ -519,6 +549,7 @@ class Limiter:
         if exc is not None:
             self._settle_failed(call, exc)
             return
+        self.store_down = False
         reply = SettleReply.from_redis(fut.result(), call.charged_gen)
         if reply is not None and reply.code == 2:  # across a generation change: resolve
             self._spawn(self._settle_across(call, reply))
@@ -558,6 +589,7 @@ class Limiter:
         raise RuntimeError("budget counters kept changing while settling")
 
     def _settle_failed(self, call: SettleCall, exc: BaseException) -> None:
+        self._mark_down()
         self._warn(f"settling a request failed ({type(exc).__name__}: {exc}); retrying in the background")
         self._retry_later(call)
 
@@ -575,6 +607,7 @@ class Limiter:
                     await self._settle_call(call)
                 except Exception:
                     break
+                self.store_down = False
                 self._retry.popleft()
 
     def _spawn(self, coro: Any) -> None:
@@ -648,7 +681,7 @@ class Limiter:
                 await self._sweep()
                 if self._tasks:
                     await asyncio.wait(set(self._tasks))
-        for task in [self._watch_task, *self._tasks]:
+        for task in [self._watch_task, self._recheck_task, *self._tasks]:
             if task is not None:
                 task.cancel()
         if self._retry_task is not None:
@@ -681,13 +714,25 @@ def store_warning(cfg: GatewayConfig) -> str | None:
     Returns:
         None for ``memory://`` or a store that answers PING; else one ``warning: ...`` line
         naming the URL (password masked), the reason and what requests get meanwhile.
+
+    Raises:
+        ConfigError: the store answered and refused the URL itself (a database index
+            beyond the server's ``databases``): waiting would not help, so the gateway
+            does not start.
     """
     url = cfg.ratelimit.url
     if url.startswith("memory://"):
         return None
-    from prai.gateway._limitstore_redis import probe
+    from prai.gateway._limitstore_redis import StoreMisconfigured, probe
 
-    why = asyncio.run(probe(url, cfg.ratelimit.timeout_s))
+    try:
+        why = asyncio.run(probe(url, cfg.ratelimit.timeout_s))
+    except StoreMisconfigured as exc:
+        raise ConfigError(
+            f"gateway.ratelimit.url {redacted_url(url)}: the Redis server refuses it ({exc})",
+            hint="Redis has 16 databases by default, 0-15 (`databases` in redis.conf): use one "
+            "of those as the URL's last part, e.g. redis://HOST:6379/0",
+        ) from None
     if why is None:
         return None
     meanwhile = (

@@ -72,6 +72,18 @@ def die_with_parent() -> None:  # runs in the child before exec
         ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+def _log_to_stderr(level: str) -> None:
+    """The gateway's own log lines (logger ``prai``) at ``level`` and above go to stderr as
+    they are (``warning: ...`` lines carry their level; info lines do not). Once per process."""
+    logger = logging.getLogger("prai")
+    logger.setLevel(level.upper())
+    if not any(getattr(h, "_prai_gateway", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler._prai_gateway = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+
+
 def serve(
     config_path: str | Path,
     *,
@@ -105,10 +117,12 @@ def serve(
 
     A Redis ``gateway.ratelimit.url`` that does not answer at start is logged as one warning
     (:func:`prai.gateway.ratelimit.store_warning`); the gateway starts anyway and recovers
-    when Redis comes back.
+    when Redis comes back. One that answers and refuses the URL (a database index out of
+    range) is a ConfigError: the gateway does not start.
 
     Raises:
-        ConfigError: invalid config, or ``workers > 1`` with in-memory rate limits.
+        ConfigError: invalid config, ``workers > 1`` with in-memory rate limits, a Redis
+            that refuses ``gateway.ratelimit.url``, or an unknown ``log_level``.
         PortInUse: the port is taken.
         StorageError: the database cannot be opened.
     """
@@ -116,6 +130,10 @@ def serve(
 
     from prai.gateway.app import GatewayApp
 
+    log_level = log_level.lower()
+    if log_level not in ("critical", "error", "warning", "info", "debug"):
+        raise ConfigError(f"log level {log_level!r}: use critical, error, warning, info or debug")
+    _log_to_stderr(log_level)
     kitchen = load_gateway_config(config_path)
     cfg: GatewayConfig = kitchen.gateway
     if workers > 1 and cfg.ratelimit.url.startswith("memory://"):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import ssl
 import time
 from dataclasses import dataclass, field
@@ -25,6 +26,17 @@ import aiohttp
 from prai._http import tls_verify
 from prai.config.gateway import UpstreamConfig
 from prai.gateway.metrics import GatewayMetrics
+
+log = logging.getLogger("prai.gateway.upstreams")
+
+
+def display_url(url: str) -> str:
+    """``url`` without user info (``user:password@``), query or fragment: safe to log."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 @dataclass
@@ -173,6 +185,13 @@ class Router:
                             self._rebuild()
         if ok and not rep.healthy:
             rep.record_success()
+            log.info("upstream %s: %s is healthy again", up.name, display_url(rep.base_url))
+        elif rep.healthy and not ok:
+            log.warning(
+                "warning: upstream %s: %s failed its health check (GET %s); out of rotation until it "
+                "answers",
+                up.name, display_url(rep.base_url), up.cfg.health_path,
+            )
         rep.healthy = ok
         if self.metrics is not None:
             self.metrics.child(self.metrics.upstream_up, up.name, rep.base_url).set(1 if ok else 0)
