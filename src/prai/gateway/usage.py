@@ -97,16 +97,21 @@ def request_conditions(
     return cond
 
 
+def _choice(value: str, flag: str, names: tuple[str, ...], choices: str) -> str:
+    """``value`` in any case → its name in ``names``; UsageError naming ``flag`` otherwise."""
+    name = value.strip().lower()
+    if name not in names:
+        raise UsageError(f"{flag} {value!r}: use {choices}")
+    return name
+
+
 def check_group_by(by: str) -> str:
     """``by`` in any case (``Project``) → its name in :data:`GROUP_BY`.
 
     Raises:
         UsageError: not a grouping.
     """
-    name = by.strip().lower()
-    if name not in GROUP_BY:
-        raise UsageError(f"--by {by!r}: use one of {', '.join(GROUP_BY)}")
-    return name
+    return _choice(by, "--by", GROUP_BY, "one of " + ", ".join(GROUP_BY))
 
 
 def check_format(fmt: str) -> str:
@@ -115,10 +120,7 @@ def check_format(fmt: str) -> str:
     Raises:
         UsageError: not a format.
     """
-    name = fmt.strip().lower()
-    if name not in FORMATS:
-        raise UsageError(f"--format {fmt!r}: use {', '.join(FORMATS[:-1])} or {FORMATS[-1]}")
-    return name
+    return _choice(fmt, "--format", FORMATS, f"{', '.join(FORMATS[:-1])} or {FORMATS[-1]}")
 
 
 def parse_window(
