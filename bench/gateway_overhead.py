@@ -6,14 +6,17 @@ load from this machine with ``wrk`` (Debian package) and ``../shared/tools/chat.
 - ``direct``: the fake upstream itself (the reference for added latency);
 - ``passthrough``: a bare raw-ASGI + aiohttp proxy (``bench/_passthrough.py``), the ceiling;
 - ``prai-1w-mem``: ``prai gateway``, 1 worker, limits and budgets in memory, SQLite audit;
-- ``prai-1w-redis``: 1 worker, limits and budgets in Redis, SQLite audit;
+- ``prai-1w-redis``: 1 worker, limits and budgets in Redis request by request
+  (``ratelimit.lease_s: 0``), SQLite audit;
 - ``prai-1w-redis-lease`` (``--lease-s``, default 1; 0 leaves it out): the same with local
-  leases (``ratelimit.lease_s``: most requests admitted without a Redis round trip);
-- ``prai-1w-redis-pg``: 1 worker, Redis + PostgreSQL (the reference for scaling out);
-- ``prai-2w-redis-pg``: 2 workers on one port, Redis + PostgreSQL (``--workers 2,4`` adds
-  ``prai-4w-redis-pg``, and so on);
-- ``prai-2w-redis-pg-lease``: the same 2 workers with local leases (``--lease-s``), the
-  configuration for a site that needs throughput;
+  leases (``ratelimit.lease_s``: most requests admitted without a Redis round trip) — the
+  default with Redis;
+- ``prai-1w-redis-pg``: 1 worker, Redis + PostgreSQL request by request (the reference
+  for scaling out);
+- ``prai-2w-redis-pg``: 2 workers on one port, Redis + PostgreSQL request by request
+  (``--workers 2,4`` adds ``prai-4w-redis-pg``, and so on);
+- ``prai-1w-redis-pg-lease`` / ``prai-2w-redis-pg-lease``: 1 and 2 workers with local leases (``--lease-s``), the
+  default configuration of a site with several replicas;
 - ``prai-baseline-redis`` (with ``--baseline-src``): another checkout's gateway, 1 worker,
   Redis, limits only (to compare limit-store designs in the same run; with
   ``--baseline-budgets`` budgets too, as every prai target);
@@ -281,11 +284,11 @@ class Stack:
             pt = free_port()
             self.pids["passthrough"] = self._start([sys.executable, str(PASS), str(pt), self.upstream, "1"]).pid
             self.urls["passthrough"] = f"http://127.0.0.1:{pt}"
-        redis_targets = ("prai-1w-redis", "prai-1w-redis-lease", "prai-baseline-redis", "prai-2w-redis-pg-lease",
-                         *self.pg_targets)
+        lease_pg = ("prai-1w-redis-pg-lease", "prai-2w-redis-pg-lease")
+        redis_targets = ("prai-1w-redis", "prai-1w-redis-lease", "prai-baseline-redis", *lease_pg, *self.pg_targets)
         if any(self.wanted(n) for n in redis_targets):
             self._start_redis()
-        if any(self.wanted(n) for n in (*self.pg_targets, "prai-2w-redis-pg-lease")):
+        if any(self.wanted(n) for n in (*self.pg_targets, *lease_pg)):
             self._create_pg()
         sqlite = lambda name: f"sqlite:///{self.workdir / name / 'gw.db'}"  # noqa: E731
         want = self.wanted
@@ -300,8 +303,9 @@ class Stack:
                 for n in sorted({1, *a.workers}):
                     if want(f"prai-{n}w-redis-pg"):
                         self._prai(f"prai-{n}w-redis-pg", n, self.redis_url, self.pg_url)
-                if a.lease_s > 0 and want("prai-2w-redis-pg-lease"):
-                    self._prai("prai-2w-redis-pg-lease", 2, self.redis_url, self.pg_url, lease_s=a.lease_s)
+                for n in (1, 2):
+                    if a.lease_s > 0 and want(f"prai-{n}w-redis-pg-lease"):
+                        self._prai(f"prai-{n}w-redis-pg-lease", n, self.redis_url, self.pg_url, lease_s=a.lease_s)
             if a.baseline_src is not None and want("prai-baseline-redis"):
                 self._prai(
                     "prai-baseline-redis", 1, self.redis_url, sqlite("baseline"), src=a.baseline_src,
@@ -380,7 +384,10 @@ class Stack:
                 ],
                 "tenants": [tenant],
                 "storage": {"url": db_url, "journal_dir": str(d / "journal")},
-                "ratelimit": {"url": limits_url, **({"lease_s": lease_s} if lease_s else {})},
+                # request by request is lease_s: 0 (Redis defaults to leases since 2026-12-05);
+                # a baseline checkout gets its own default
+                "ratelimit": {"url": limits_url,
+                              **({"lease_s": lease_s} if src is None and limits_url != "memory://" else {})},
             }
         }
         path = d / "kitchen.yaml"
@@ -478,7 +485,7 @@ def _round_ratio(res: dict[str, dict[str, list[float]]], a: str, b: str, k: str 
 
 
 TARGETS = ("direct", "passthrough", "prai-1w-mem", "prai-1w-redis", "prai-1w-redis-lease", "prai-1w-redis-pg",
-           "prai-2w-redis-pg", "prai-2w-redis-pg-lease", "prai-baseline-redis", "litellm-2w")
+           "prai-2w-redis-pg", "prai-1w-redis-pg-lease", "prai-2w-redis-pg-lease", "prai-baseline-redis", "litellm-2w")
 
 
 def _counts(text: str) -> list[int]:
@@ -513,7 +520,9 @@ def goals(out: dict[str, Any]) -> dict[str, bool | None]:
         "redis_vs_mem >= 0.8": at_least(r["redis_vs_mem (goal >= 0.8)"], 0.8),
         "redis_lease_vs_mem >= 0.8": at_least(r["redis_lease_vs_mem (goal >= 0.8)"], 0.8),
         "2w_vs_1w_redis_pg >= 1.6": at_least(r["2w_vs_1w_redis_pg (goal >= 1.6)"], 1.6),
+        "2w_vs_1w_redis_pg_lease >= 1.6": at_least(r["2w_vs_1w_redis_pg_lease (goal >= 1.6)"], 1.6),
         "prai_2w_vs_litellm_2w >= 25": at_least(r["prai_2w_vs_litellm_2w (goal >= 25)"], 25),
+        "prai_2w_lease_vs_litellm_2w >= 25": at_least(r["prai_2w_lease_vs_litellm_2w (goal >= 25)"], 25),
         **{f"added_p50_1conn <= 0.5 ms: {n}": p50[n] <= 0.5 for n in prai},
         **{f"added_ttft_64_streams <= 2 ms: {n}": v <= 2.0 for n, v in ttft.items()},
     }
@@ -639,6 +648,8 @@ def main() -> int:
                 "redis_lease_vs_mem (goal >= 0.8)": _ratio(med, "prai-1w-redis-lease", "prai-1w-mem"),
                 "2w_vs_1w_redis_pg (goal >= 1.6)": _ratio(med, "prai-2w-redis-pg", "prai-1w-redis-pg"),
                 "2w_vs_1w_redis_pg_at_256": _ratio(med, "prai-2w-redis-pg", "prai-1w-redis-pg", "rps256"),
+                "2w_vs_1w_redis_pg_lease (goal >= 1.6)": _ratio(med, "prai-2w-redis-pg-lease",
+                                                                "prai-1w-redis-pg-lease"),
                 **{f"{w}w_vs_1w_redis_pg{at}": _ratio(med, f"prai-{w}w-redis-pg", "prai-1w-redis-pg", k)
                    for w in args.workers if w > 2 for at, k in (("", "rps32"), ("_at_256", "rps256"))},
                 "prai_2w_vs_litellm_2w (goal >= 25)": _ratio(med, "prai-2w-redis-pg", "litellm-2w"),
@@ -656,6 +667,7 @@ def main() -> int:
                 "redis_lease_vs_mem": _round_ratio(res, "prai-1w-redis-lease", "prai-1w-mem"),
                 "2w_vs_1w_redis_pg": _round_ratio(res, "prai-2w-redis-pg", "prai-1w-redis-pg"),
                 "2w_vs_1w_redis_pg_at_256": _round_ratio(res, "prai-2w-redis-pg", "prai-1w-redis-pg", "rps256"),
+                "2w_vs_1w_redis_pg_lease": _round_ratio(res, "prai-2w-redis-pg-lease", "prai-1w-redis-pg-lease"),
                 **{f"{w}w_vs_1w_redis_pg{at}": _round_ratio(res, f"prai-{w}w-redis-pg", "prai-1w-redis-pg", k)
                    for w in args.workers if w > 2 for at, k in (("", "rps32"), ("_at_256", "rps256"))},
                 "prai_2w_vs_litellm_2w": _round_ratio(res, "prai-2w-redis-pg", "litellm-2w"),

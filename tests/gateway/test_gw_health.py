@@ -84,24 +84,32 @@ def test_not_ready_from_the_start_when_no_upstream_answers(make_gateway: Callabl
     assert http_json(gw.url + "/health")[0] == 200 and http_json(gw.url + "/livez")[0] == 200
 
 
+@pytest.mark.parametrize("lease_s", [0, None], ids=["request_by_request", "default_leases"])
 def test_readiness_follows_the_limit_store_when_failing_closed(
-    make_gateway: Callable[..., Gateway], upstream: FakeUpstream, tmp_path: Path
+    make_gateway: Callable[..., Gateway], upstream: FakeUpstream, tmp_path: Path, lease_s: float | None
 ) -> None:
-    """Redis down with fail_open false: every limited request gets 503, so readiness says
-    503 naming the store; Redis back: ready again without a request or a restart."""
+    """Redis down with fail_open false: every limited request gets 503 (with leases, once
+    the held lease has expired: 1 s by default), so readiness says 503 naming the store;
+    Redis back: ready again without a request or a restart."""
     redis = RedisServer(tmp_path / "redis").start()
+    ratelimit: dict[str, object] = {"url": redis.url, "timeout_s": 0.3}
+    if lease_s is not None:
+        ratelimit["lease_s"] = lease_s
     try:
         gw = make_gateway({
             "upstreams": [{"name": "main", "base_urls": [upstream.url], "models": ["fake"]}],
             "tenants": tenants(limits={"requests_per_minute": 10000}),
-            "ratelimit": {"url": redis.url, "timeout_s": 0.3},
+            "ratelimit": ratelimit,
         }).start()
         key = gw.key("acme", "chat")
         chat = {"model": "fake", "messages": [{"role": "user", "content": "hi"}]}
         assert http_json(gw.v1("/chat/completions"), chat, key=key)[0] == 200
         assert _ready(gw) == 200
         redis.stop()
-        assert http_json(gw.v1("/chat/completions"), chat, key=key)[0] == 503
+        if lease_s == 0:
+            assert http_json(gw.v1("/chat/completions"), chat, key=key)[0] == 503
+        else:
+            assert _until(lambda: http_json(gw.v1("/chat/completions"), chat, key=key)[0] == 503, 3.0)
         for path in sorted(READINESS_PATHS):
             status, _, body = http_json(gw.url + path)
             assert status == 503, (path, body)

@@ -401,7 +401,7 @@ def _limiter(url: str, tenant: str, audit: FakeAudit, now: list[float], **kw: An
 
     cfg = GatewayConfig.model_validate({
         "tenants": [{"name": tenant, "projects": [{"name": "p", "budget": {"tokens_per_day": LIMIT}}]}],
-        "ratelimit": {"url": url},
+        "ratelimit": {"url": url, "lease_s": 0},  # request by request: the settlement calls
     })
     lim = Limiter(cfg, usage_source=audit.seed, seq_source=audit.seqs,
                   audit_marks=lambda: (audit.journaled, audit.stored), **kw)

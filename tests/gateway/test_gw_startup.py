@@ -72,6 +72,18 @@ def test_lease_on_memory_store_is_refused(tmp_path: Path) -> None:
     assert load_kitchen(path).gateway.ratelimit.lease_s == 2
 
 
+@pytest.mark.parametrize(("ratelimit", "lease_s"), [
+    ("{url: 'memory://'}", 0.0),
+    ("{url: 'redis://127.0.0.1:6379/0'}", 1.0),  # leases by default with Redis
+    ("{url: 'redis+cluster://127.0.0.1:7000'}", 1.0),
+    ("{url: 'redis://127.0.0.1:6379/0', lease_s: 0}", 0.0),  # request by request, asked for
+])
+def test_leases_are_the_default_with_redis(tmp_path: Path, ratelimit: str, lease_s: float) -> None:
+    path = tmp_path / "kitchen.yaml"
+    path.write_text(f"gateway:\n  ratelimit: {ratelimit}\n")
+    assert load_kitchen(path).gateway.ratelimit.lease_s == lease_s
+
+
 def test_postgres_scheme_is_read_as_postgresql(
     make_gateway: Callable[..., Gateway], fake_upstream: FakeUpstream, pg_database: str, tmp_path: Path
 ) -> None:

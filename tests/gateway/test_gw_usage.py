@@ -13,7 +13,7 @@ import yaml
 from prai.config.gateway import ModelPrice
 from prai.db.audit_log import append_audit
 from prai.db.engine import open_engine
-from prai.gateway.usage import format_usage, usage_report
+from prai.gateway.usage import UsageRow, format_usage, usage_report
 from tests.gateway._gwutil import PRAI, REPO_ROOT, audit_record, gateway_env
 
 
@@ -85,6 +85,14 @@ def test_usage_report_groups_days_in_tokyo_and_costs(tmp_path: Path) -> None:
     table = format_usage(days, "table", "day")
     assert table.splitlines()[0].split()[:3] == ["day", "requests", "errors"]
     assert table.splitlines()[-1].split()[0] == "total"
+
+
+def test_usage_totals_print_like_their_rows() -> None:
+    """A seconds column of zeros totals ``0.00``, not ``0``; counts stay integers."""
+    rows = [UsageRow("2026-12-01", None, None, 2, 0, 3, 4, 7, 0.0, None),
+            UsageRow("2026-12-02", None, None, 1, 1, 1, 1, 2, 0.0, None)]
+    total = format_usage(rows, "table", "day").splitlines()[-1].split()
+    assert total == ["total", "3", "1", "4", "5", "9", "0.00"], total
 
 
 def test_prai_usage_cli(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ Counters missing in the store are seeded from the audit log (:mod:`.budgets`); e
 request is charged to a budget exactly once even when Redis restarts empty
 (:mod:`._limitsettle`).
 
-Leases (``ratelimit.lease_s`` > 0, Redis only): each process takes a share of every limit
+Leases (``ratelimit.lease_s`` > 0; 1 s by default with Redis): each process takes a share of every limit
 and budget in one round trip and admits requests from it locally; exact within the
 bounds above, see :mod:`._limitlease`.
 
@@ -379,10 +379,7 @@ class Limiter:
         action = "admitted" if self.fail_open else "refused"
         if self.on_store_error is not None:
             self.on_store_error(action)
-        self._warn(
-            f"limit store {self.url.split('@')[-1]} unreachable ({type(exc).__name__}: {exc}): requests "
-            + ("pass without limits (fail_open)" if self.fail_open else "get 503")
-        )
+        self._warn(self._unreachable_line(exc))
         if not self.fail_open:
             raise LimitStoreUnavailable("the gateway's limit store cannot be reached") from None
 
@@ -408,6 +405,14 @@ class Limiter:
         if not self.store_down or self.fail_open:
             return None
         return f"the limit store {redacted_url(self.url)} (gateway.ratelimit.url) cannot be reached"
+
+    def _unreachable_line(self, exc: BaseException, also: str = "") -> str:
+        """The warning for a failed store call: which store (never its password), why, and
+        what requests get meanwhile."""
+        return (
+            f"limit store {self.url.split('@')[-1]} unreachable ({type(exc).__name__}: {exc}): {also}requests "
+            + ("pass without limits (fail_open)" if self.fail_open else "get 503")
+        )
 
     def _warn(self, message: str) -> None:
         """One warning line at most every 10 s (an outage must not flood the log)."""
@@ -590,7 +595,7 @@ class Limiter:
 
     def _settle_failed(self, call: SettleCall, exc: BaseException) -> None:
         self._mark_down()
-        self._warn(f"settling a request failed ({type(exc).__name__}: {exc}); retrying in the background")
+        self._warn(self._unreachable_line(exc, "settlements are retried in the background; "))
         self._retry_later(call)
 
     def _retry_later(self, call: SettleCall) -> None:

@@ -316,7 +316,7 @@ def format_usage(rows: list[UsageRow], fmt: str, by: str) -> str:
         totals = [
             "total",
             *(
-                _cell(sum(getattr(r, c) or 0 for r in rows)) if c not in ("tenant", "project") else ""
+                _cell(_total(rows, c)) if c not in ("tenant", "project") else ""
                 for c in cols[1:]
             ),
         ]
@@ -341,6 +341,14 @@ def format_usage(rows: list[UsageRow], fmt: str, by: str) -> str:
 
 
 _NUMERIC = frozenset(_COLUMNS) - {"group", "tenant", "project"}
+
+
+def _total(rows: list[UsageRow], column: str) -> float | int:
+    """The sum of a numeric column, a float for a float column even when every value is
+    0.0 (so the total prints ``0.00`` like the rows)."""
+    values = [getattr(r, column) for r in rows]
+    start = 0.0 if any(isinstance(v, float) for v in values) else 0
+    return sum((v for v in values if v is not None), start)
 
 
 def _cell(v: Any) -> str:
