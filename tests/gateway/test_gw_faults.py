@@ -4,6 +4,7 @@ journal's bound, and three replicas starting at once on an empty PostgreSQL data
 
 from __future__ import annotations
 
+import signal
 import time
 import uuid
 from collections.abc import Callable
@@ -113,6 +114,45 @@ def test_redis_stopped_and_started_two_gateways(
         g.stop()
         out = g.output()
         assert "Traceback" not in out and "limit store" in out, out[-2000:]
+
+
+def test_hung_redis_is_refused_at_once_after_the_first_timeout(
+    make_gateway: Callable[..., Gateway], fake_upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    """A Redis that accepts but never answers (SIGSTOP): the first request waits
+    ``timeout_s``, then requests get 503 at once (not another timeout each) and readiness
+    says so; Redis answering again: admitted again, with one log line each way."""
+    redis = RedisServer(tmp_path / "redis").start()
+    tenant = "h" + uuid.uuid4().hex[:8]
+    gw = make_gateway({
+        "upstreams": [{"name": "main", "base_urls": [fake_upstream.url]}],
+        "tenants": _limited(tenant),
+        "ratelimit": {"url": redis.url, "timeout_s": 1.5, "lease_s": 0},
+    }).start()
+    try:
+        key = gw.key(tenant, "p")
+        assert _chat(gw, key)[0] == 200
+        assert redis.proc is not None
+        redis.proc.send_signal(signal.SIGSTOP)
+        t0 = time.monotonic()
+        st, _, body = _chat(gw, key)
+        assert st == 503 and time.monotonic() - t0 >= 1.4, body  # the first one waits timeout_s
+        for _ in range(5):
+            t0 = time.monotonic()
+            st, _, body = _chat(gw, key)
+            assert st == 503 and "limit store cannot be reached" in body["error"]["message"], body
+            assert time.monotonic() - t0 < 0.5, "a request waited for a store known to be down"
+        assert http_json(gw.url + "/readyz")[0] == 503
+        redis.proc.send_signal(signal.SIGCONT)
+        _until_200(gw, key)
+    finally:
+        if redis.proc is not None:
+            redis.proc.send_signal(signal.SIGCONT)
+        redis.stop()
+    gw.stop()
+    out = gw.output()
+    assert "unreachable (TimeoutError: no answer within timeout_s 1.5 s)" in out, out[-2000:]
+    assert "reachable again: requests are admitted" in out and "Traceback" not in out, out[-2000:]
 
 
 def test_redis_down_with_fail_open(

@@ -312,6 +312,11 @@ class Limiter:
             seeds={},
             stale_after_s=self.stale_after_s,
         )
+        if self.store_down:  # known down (a hung store would hold every request timeout_s):
+            # refused at once until the background check (every recheck_interval_s) sees it back
+            self._mark_down()
+            self._store_failed(ConnectionError("a recent call failed; checked again every second"))
+            return None
         try:
             res = await self._store_admit(call)
         except Exception as exc:  # redis errors, OSError, timeouts: the store is unreachable
@@ -320,7 +325,8 @@ class Limiter:
             self._mark_down()
             self._store_failed(exc)
             return None
-        self.store_down = False
+        if self.store_down:
+            self._store_back()
         if not res.ok:
             assert res.rejection is not None
             raise self._rejection(call, res.rejection)
@@ -396,7 +402,13 @@ class Limiter:
             await asyncio.sleep(self.recheck_interval_s)
             with contextlib.suppress(Exception):  # still away: try again
                 await self.store.get_many([gen_key("-")])
-                self.store_down = False
+                self._store_back()
+
+    def _store_back(self) -> None:
+        """A store call succeeded: ready again, requests admitted again (one log line)."""
+        if self.store_down:
+            self.store_down = False
+            log.warning("limit store %s reachable again: requests are admitted", self.url.split("@")[-1])
 
     @property
     def not_ready(self) -> str | None:
@@ -409,8 +421,9 @@ class Limiter:
     def _unreachable_line(self, exc: BaseException, also: str = "") -> str:
         """The warning for a failed store call: which store (never its password), why, and
         what requests get meanwhile."""
+        why = str(exc) or f"no answer within timeout_s {self.cfg_timeout_s:g} s"
         return (
-            f"limit store {self.url.split('@')[-1]} unreachable ({type(exc).__name__}: {exc}): {also}requests "
+            f"limit store {self.url.split('@')[-1]} unreachable ({type(exc).__name__}: {why}): {also}requests "
             + ("pass without limits (fail_open)" if self.fail_open else "get 503")
         )
 
@@ -554,7 +567,7 @@ class Limiter:
         if exc is not None:
             self._settle_failed(call, exc)
             return
-        self.store_down = False
+        self._store_back()
         reply = SettleReply.from_redis(fut.result(), call.charged_gen)
         if reply is not None and reply.code == 2:  # across a generation change: resolve
             self._spawn(self._settle_across(call, reply))
@@ -612,7 +625,7 @@ class Limiter:
                     await self._settle_call(call)
                 except Exception:
                     break
-                self.store_down = False
+                self._store_back()
                 self._retry.popleft()
 
     def _spawn(self, coro: Any) -> None:
