@@ -87,6 +87,31 @@ def test_usage_report_groups_days_in_tokyo_and_costs(tmp_path: Path) -> None:
     assert table.splitlines()[-1].split()[0] == "total"
 
 
+def test_refused_requests_spend_no_gpu_seconds(tmp_path: Path) -> None:
+    """Requests answered without an upstream (401 before a key, 503 while a store is down:
+    ``upstream`` NULL) count as requests and errors but spend no upstream time, so a
+    GPU-second price charges nothing for them — in `prai usage` and in budgets alike."""
+    from prai.gateway.budgets import usage_since
+
+    engine = open_engine(f"sqlite:///{tmp_path / 'gw.db'}")
+    append_audit(engine, [
+        audit_record(ts_us=_us("2026-02-02T00:00:00"), key_id="", tenant="", project="", model=None,
+                     status=401, upstream=None, gateway_us=None, latency_us=7_000_000,
+                     prompt_tokens=None, completion_tokens=None),
+        audit_record(ts_us=_us("2026-02-02T00:00:01"), status=503, upstream=None, gateway_us=None,
+                     latency_us=9_000_000, prompt_tokens=None, completion_tokens=None),
+        audit_record(ts_us=_us("2026-02-02T00:00:02"), latency_us=2_500_000, gateway_us=500_000),
+    ])
+    prices = {"*": ModelPrice(yen_per_gpu_second=10)}
+    rows = {r.group: r for r in usage_report(engine, by="tenant", prices=prices)}
+    assert rows["acme"].requests == 2 and rows["acme"].errors == 1
+    assert rows["acme"].upstream_seconds == 2.0 and rows["acme"].cost_yen == 20.0
+    assert rows["(no key)"].upstream_seconds == 0.0 and rows["(no key)"].cost_yen == 0.0
+    used = usage_since(engine, tenant="acme", project=None, key_id=None, start_s=0, end_s=2e9, prices=prices)
+    assert used[1] == 20_000_000, used  # micro-yen: 2 s x 10 yen
+    engine.dispose()
+
+
 def test_usage_totals_print_like_their_rows() -> None:
     """A seconds column of zeros totals ``0.00``, not ``0``; counts stay integers."""
     rows = [UsageRow("2026-12-01", None, None, 2, 0, 3, 4, 7, 0.0, None),

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.engine import Engine
 
 from prai.config.gateway import ModelPrice
@@ -95,6 +95,16 @@ def price_for(prices: Mapping[str, ModelPrice], *names: str | None) -> ModelPric
     return prices.get("*")
 
 
+def upstream_us_sum() -> ColumnElement[Any]:
+    """SQL: the microseconds audit records spent on upstreams (end-to-end latency less the
+    gateway's own time), summed; 0 for requests that never reached an upstream (refused
+    with 401/403/429/503 before routing: ``upstream`` is NULL), so GPU-second prices
+    charge only time on the GPUs."""
+    a = audit_table.c
+    spent = a.latency_us - func.coalesce(a.gateway_us, 0)
+    return func.coalesce(func.sum(case((a.upstream.is_not(None), spent), else_=0)), 0)
+
+
 def cost_micro_yen(price: ModelPrice | None, prompt: int, completion: int, upstream_s: float) -> int:
     """Cost of one request in micro-yen (see the module docstring); 0 without a price."""
     if price is None:
@@ -146,7 +156,7 @@ def usage_since(
             a.adapter,
             func.coalesce(func.sum(a.prompt_tokens), 0),
             func.coalesce(func.sum(a.completion_tokens), 0),
-            func.coalesce(func.sum(a.latency_us - func.coalesce(a.gateway_us, 0)), 0),
+            upstream_us_sum(),
         )
         .where(and_(*cond))
         .group_by(a.model, a.adapter)
@@ -213,5 +223,6 @@ __all__ = [
     "cost_micro_yen",
     "price_for",
     "seed_usage",
+    "upstream_us_sum",
     "usage_since",
 ]

@@ -25,7 +25,7 @@ from prai.config.gateway import ModelPrice
 from prai.db.schema import audit_table
 from prai.errors import UsageError
 from prai.gateway.admin import parse_since
-from prai.gateway.budgets import MICRO, REQUEST_ENDPOINTS, cost_micro_yen, price_for
+from prai.gateway.budgets import MICRO, REQUEST_ENDPOINTS, cost_micro_yen, price_for, upstream_us_sum
 
 GroupBy = Literal["tenant", "project", "model", "key", "day", "month"]
 GROUP_BY: tuple[str, ...] = ("tenant", "project", "model", "key", "day", "month")
@@ -215,7 +215,7 @@ def usage_report(
             func.sum(case((a.status >= 400, 1), else_=0)),
             func.coalesce(func.sum(a.prompt_tokens), 0),
             func.coalesce(func.sum(a.completion_tokens), 0),
-            func.coalesce(func.sum(a.latency_us - func.coalesce(a.gateway_us, 0)), 0),
+            upstream_us_sum(),
         )
         .where(and_(*cond))
         .group_by(a.tenant, a.project, a.key_id, a.model, a.adapter, bucket)
