@@ -360,6 +360,14 @@ def test_unknown_tenant_or_project_filter_is_refused(cli, args: list[str], expec
     assert not out and not (cli.work / "out.jsonl").exists()
 
 
+def test_project_filter_in_tenant_slash_project_form_gets_the_flags_to_type(cli) -> None:  # type: ignore[no-untyped-def]
+    """`--project t/p` (the form `prai usage --by project` prints) names the two flags."""
+    kitchen = _gateway_kitchen(cli.work / "kitchen.yaml")
+    code, out, err, _ = cli("usage", "--project", "t/p", "-c", str(kitchen))
+    lines = _one_line_and_hint(code, out, err, "usage --project t/p")
+    assert code == 2 and lines[1] == "hint: --project takes a project's name: --tenant t --project p", lines
+
+
 def test_a_tenant_known_only_to_the_store_can_still_be_filtered(cli) -> None:  # type: ignore[no-untyped-def]
     """A tenant removed from kitchen.yaml keeps its keys and records: its filters still work."""
     kitchen = _gateway_kitchen(cli.work / "kitchen.yaml")

@@ -104,6 +104,9 @@ def check_scope(engine: Engine, gw: Any, *, tenant: str | None, project: str | N
             )
     elif project not in {p for _, p in scopes}:
         known = ", ".join(f"{t}/{p}" for t, p in sorted(scopes)) or "none"
+        t_name, _, p_name = project.partition("/")
+        if (t_name, p_name) in scopes:  # the tenant/project form of the listings
+            hint = f"--project takes a project's name: --tenant {t_name} --project {p_name}"
         raise UsageError(f"--project {project}: no tenant has such a project (known: {known})", hint=hint)
 
 
