@@ -1,5 +1,5 @@
 """Starting the gateway with a wrong setting: a bad --log-level is a usage error, a Redis
-database index out of range and leases on memory:// are refused with error + hint (an
+database index out of range, an unusable journal_dir and leases on memory:// are refused with error + hint (an
 unreachable Redis still only warns: test_gw_faults.py), and postgres:// is read as
 postgresql://."""
 
@@ -58,6 +58,23 @@ def test_redis_db_index_out_of_range_refuses_to_start(
     assert lines[0].startswith(f"error: gateway.ratelimit.url redis://:***@127.0.0.1:{redis.port}/99"), lines
     assert "DB index is out of range" in lines[0], lines
     assert lines[1].startswith("hint: Redis has 16 databases by default, 0-15") and "redis.conf" in lines[1]
+
+
+def test_unusable_journal_dir_refuses_to_start_in_one_line(
+    make_gateway: Callable[..., Gateway], fake_upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    """A journal_dir below a file: one error line naming the field, a hint, exit 2 — not
+    "listening", uvicorn's ERROR lines and an unclosed-session warning."""
+    (tmp_path / "a-file").write_text("")
+    journal = tmp_path / "a-file" / "journal"
+    gw = make_gateway(_cfg(fake_upstream, storage={"url": f"sqlite:///{tmp_path / 'gw.db'}",
+                                                   "journal_dir": str(journal)}))
+    res = gw.cli("gateway", "-c", str(gw.config), check=False)
+    lines = res.stderr.strip().splitlines()
+    assert res.returncode == 2 and len(lines) == 2, res.stderr
+    assert lines[0] == f"error: gateway.storage.journal_dir {journal}: cannot be used (Not a directory)", lines
+    assert lines[1].startswith("hint: point it at a folder this user can write"), lines
+    assert not res.stdout, res.stdout
 
 
 def test_lease_on_memory_store_is_refused(tmp_path: Path) -> None:

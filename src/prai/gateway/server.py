@@ -12,6 +12,7 @@ import contextlib
 import ctypes
 import errno
 import logging
+import os
 import signal
 import socket
 import subprocess
@@ -42,6 +43,26 @@ def load_gateway_config(path: str | Path, env: dict[str, str] | None = None) -> 
             hint="add one (see examples/kitchen.yaml), or run `prai up` for a one-machine kitchen",
         )
     return kitchen
+
+
+def check_journal_dir(path: Path) -> None:
+    """Create the audit journal's folder if needed and prove a file can be written there,
+    before the port is taken (the gateway would otherwise start, then fail at start-up).
+
+    Raises:
+        ConfigError: the folder cannot be created or written (names the path and why).
+    """
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".prai-write-check-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(
+            f"gateway.storage.journal_dir {path}: cannot be used ({exc.strerror or exc})",
+            hint="point it at a folder this user can write on local disk, shared by the gateway "
+            "processes of this host (audit records wait there until the database has them)",
+        ) from None
 
 
 def bind_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket:
@@ -142,6 +163,7 @@ def serve(
             "(each process would allow the full limit)",
             hint="set gateway.ratelimit.url: redis://127.0.0.1:6379/0, or use --workers 1",
         )
+    check_journal_dir(cfg.storage.journal_dir or cache_dir / "gateway-journal")
     host = host or cfg.host
     port = port or cfg.port
     if (tls_cert is None) != (tls_key is None):
@@ -216,4 +238,4 @@ def serve(
         )
 
 
-__all__ = ["bind_socket", "load_gateway_config", "serve"]
+__all__ = ["bind_socket", "check_journal_dir", "load_gateway_config", "serve"]
