@@ -88,6 +88,8 @@ class GatewayApp:
         config_path: kitchen.yaml, for the console (doctor runs with it).
         console: builds the operator console (:func:`prai.console.build_console`), called when
             ``gateway.console.enabled``; None: ``/admin`` and ``/console`` answer 404.
+        metrics_dir: the multiprocess metrics directory shared by several workers
+            (:func:`prai.gateway.server.serve`); None: ``/metrics`` is this process's.
 
     Raises:
         ConfigError: no ``gateway`` section, or a guard policy that is not defined.
@@ -96,11 +98,12 @@ class GatewayApp:
 
     def __init__(
         self, kitchen: Any, *, cache_dir: Path, guard: Guard | None = None, config_path: Path | None = None,
-        console: ConsoleFactory | None = None,
+        console: ConsoleFactory | None = None, metrics_dir: Path | None = None,
     ) -> None:
         cfg: GatewayConfig = kitchen.gateway
         self.cfg = cfg
-        self.metrics = GatewayMetrics()
+        self.metrics = GatewayMetrics(metrics_dir)
+        self._metrics_task: asyncio.Task[None] | None = None
         self.router = Router(cfg.upstreams, self.metrics)
         self.guard: Guard = guard if guard is not None else load_guard(kitchen)
         url = cfg.storage.url or f"sqlite:///{cache_dir / 'gateway.db'}"
@@ -161,8 +164,10 @@ class GatewayApp:
             max_pending=self.cfg.storage.journal_max_records,
         )
         audit = self.audit
-        self.metrics.audit_pending.set_function(lambda: audit.pending)
-        self.metrics.audit_failures.set_function(lambda: audit.failures)
+        self.metrics.set_function(self.metrics.audit_pending, lambda: audit.pending)
+        self.metrics.set_function(self.metrics.audit_failures, lambda: audit.failures)
+        if self.metrics.multiproc_dir is not None:
+            self._metrics_task = asyncio.create_task(self._refresh_metrics())
         self.admission.limiter = self.accounting.limiter = self.limiter
         self.accounting.audit = self.audit
         self.relay.session = self.session
@@ -188,7 +193,15 @@ class GatewayApp:
             prices=self.cfg.prices,
         )
 
+    async def _refresh_metrics(self) -> None:
+        """Several workers: copy this process's function gauges to the shared files."""
+        while True:
+            await asyncio.sleep(1.0)
+            self.metrics.refresh()
+
     async def shutdown(self) -> None:
+        if self._metrics_task is not None:
+            self._metrics_task.cancel()
         await self.router.stop()
         await self.keys.stop()
         await self.aliases.stop()

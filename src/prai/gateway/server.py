@@ -3,7 +3,9 @@
 ``workers > 1`` starts that many processes bound to the same port with ``SO_REUSEPORT``
 (the kernel spreads connections). Their rate limits must be shared, so several workers
 require ``gateway.ratelimit.url: redis://...``; with SQLite all processes share one WAL
-database on this host (PostgreSQL for several hosts). ``/metrics`` is per process.
+database on this host (PostgreSQL for several hosts). Their metrics go to one private
+directory (prometheus_client's multiprocess mode, :mod:`prai.gateway.metrics`), so
+``/metrics`` in any worker answers for all of them.
 """
 
 from __future__ import annotations
@@ -13,10 +15,13 @@ import ctypes
 import errno
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -91,6 +96,24 @@ def bind_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket:
 def die_with_parent() -> None:  # runs in the child before exec
     with contextlib.suppress(Exception):
         ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class _Terminated(Exception):
+    """SIGTERM in the first of several workers (unwinds :func:`serve` to its clean-up)."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise _Terminated
+
+
+def _mark_dead_on_exit(child: subprocess.Popen[bytes], metrics_dir: Path) -> None:
+    """Wait for a worker to exit, then drop its ``live*`` gauges from the merged metrics
+    (its counters and histograms stay: totals never go down)."""
+    from prometheus_client.multiprocess import mark_process_dead
+
+    child.wait()
+    with contextlib.suppress(OSError):
+        mark_process_dead(child.pid, str(metrics_dir))
 
 
 def _log_to_stderr(level: str) -> None:
@@ -179,58 +202,91 @@ def serve(
         warning = store_warning(cfg)  # Redis down: start anyway (recovers), but say so
         if warning is not None:
             log.warning("%s", warning)
-    app = GatewayApp(kitchen, cache_dir=cache_dir, config_path=Path(config_path), console=console)
-    app.freeze_gc = True
-    children: list[subprocess.Popen[bytes]] = []
-    for _ in range(workers - 1):
-        children.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "prai.cli.main",
-                    "gateway",
-                    "--config",
-                    str(config_path),
-                    "--host",
-                    host,
-                    "--port",
-                    str(port),
-                    "--reuse-port",
-                    "--log-level",
-                    log_level,
-                    *tls_args,
-                ],
-                preexec_fn=die_with_parent,
-            )
-        )
-    config = uvicorn.Config(
-        app,
-        loop="uvloop",
-        http="httptools",
-        lifespan="on",
-        log_level=log_level,
-        access_log=False,
-        proxy_headers=False,  # the client address is the socket peer (X-Forwarded-For ignored)
-        timeout_keep_alive=30,
-        server_header=False,
-        date_header=False,
-        ssl_certfile=str(tls_cert) if tls_cert else None,
-        ssl_keyfile=str(tls_key) if tls_key else None,
-    )
-    server = uvicorn.Server(config)
-    if on_server is not None:
-        on_server(server)
-    if on_ready is not None:
-        on_ready(host, port)
+    from prai.gateway.metrics import MULTIPROC_ENV
+
+    metrics_dir: Path | None = None  # one worker: in-memory metrics, no files
+    child_env: dict[str, str] | None = None
+    if workers > 1:  # a private directory (0700) for all workers' metric files
+        Path(cache_dir).mkdir(parents=True, exist_ok=True)
+        metrics_dir = Path(tempfile.mkdtemp(prefix="gateway-metrics-", dir=cache_dir))
+        # in the workers' environment before they start Python (see metrics._use_multiprocess_values)
+        child_env = {**os.environ, MULTIPROC_ENV: str(metrics_dir)}
+    elif reuse_port and os.environ.get(MULTIPROC_ENV):  # an extra worker of a first process
+        metrics_dir = Path(os.environ[MULTIPROC_ENV])
+    owner = workers > 1 and threading.current_thread() is threading.main_thread()
+    # uvicorn ends its run on SIGTERM by raising the signal again with the handler it found:
+    # the default one would kill this process before the clean-up below. Ours unwinds it,
+    # and the signal is raised again once the workers are stopped and the directory is gone.
+    prev = signal.signal(signal.SIGTERM, _raise_terminated) if owner else None
     try:
-        server.run(sockets=[sock])
-    finally:
-        for c in children:
-            c.terminate()
-        for c in children:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                c.wait(10)
+        try:
+            app = GatewayApp(
+                kitchen, cache_dir=cache_dir, config_path=Path(config_path), console=console,
+                metrics_dir=metrics_dir,
+            )
+            app.freeze_gc = True
+            children: list[subprocess.Popen[bytes]] = []
+            for _ in range(workers - 1):
+                child = subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "prai.cli.main",
+                        "gateway",
+                        "--config",
+                        str(config_path),
+                        "--host",
+                        host,
+                        "--port",
+                        str(port),
+                        "--reuse-port",
+                        "--log-level",
+                        log_level,
+                        *tls_args,
+                    ],
+                    preexec_fn=die_with_parent,
+                    env=child_env,
+                )
+                children.append(child)
+                assert metrics_dir is not None
+                threading.Thread(
+                    target=_mark_dead_on_exit, args=(child, metrics_dir), daemon=True, name="worker-reaper"
+                ).start()
+            config = uvicorn.Config(
+                app,
+                loop="uvloop",
+                http="httptools",
+                lifespan="on",
+                log_level=log_level,
+                access_log=False,
+                proxy_headers=False,  # the client address is the socket peer (X-Forwarded-For ignored)
+                timeout_keep_alive=30,
+                server_header=False,
+                date_header=False,
+                ssl_certfile=str(tls_cert) if tls_cert else None,
+                ssl_keyfile=str(tls_key) if tls_key else None,
+            )
+            server = uvicorn.Server(config)
+            if on_server is not None:
+                on_server(server)
+            if on_ready is not None:
+                on_ready(host, port)
+            try:
+                server.run(sockets=[sock])
+            finally:
+                for c in children:
+                    c.terminate()
+                for c in children:
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        c.wait(10)
+        finally:
+            if owner:
+                signal.signal(signal.SIGTERM, prev if prev is not None else signal.SIG_DFL)
+            if workers > 1 and metrics_dir is not None:
+                shutil.rmtree(metrics_dir, ignore_errors=True)
+    except _Terminated:
+        signal.raise_signal(signal.SIGTERM)  # the handler found before: by default, exit
+        return
     if not server.started:
         raise ConfigError(
             "the gateway did not start (see the log line above)",
