@@ -67,6 +67,8 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
         for part in err["loc"]:
             loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
         msg = err["msg"]
+        if err["type"] in ("value_error", "assertion_error"):  # our validators' own words
+            msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling against examples/kitchen.yaml)"
         elif err["type"] in ("model_type", "model_attributes_type", "dict_type"):
