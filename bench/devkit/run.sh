@@ -15,9 +15,10 @@ OUT=${OUT:-/tmp/devkit-out}
 PY=${PY:-python3}
 PG_PORT=${PG_PORT:-$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-260}
-# about 200 s on 16 cores: 6 targets x 3 rounds x (3 s + 2 s + 3 s), TTFT 3 x 30 probes, no RSS part
-BENCH_ARGS=${BENCH_ARGS:---targets passthrough,prai-1w-mem,prai-1w-redis-pg,prai-2w-redis-pg,prai-4w-redis-pg \
---workers 2,4 --rounds 3 --duration 3 --ttft-probes 30 --stream-requests 0 --wrk-threads 2}
+# about 200 s on 16 cores: 6 targets x 3 rounds x (3 s + 2 s + 3 s), TTFT 3 x 30 probes, no RSS part;
+# the default configuration with Redis (leases): 1 and 2 workers on Redis + PostgreSQL
+BENCH_ARGS=${BENCH_ARGS:---targets passthrough,prai-1w-mem,prai-1w-redis-pg-lease,prai-2w-redis-pg-lease,prai-1w-redis-pg,prai-2w-redis-pg \
+--workers 2 --rounds 3 --duration 3 --ttft-probes 30 --stream-requests 0 --wrk-threads 2}
 scratch=$(mktemp -d /tmp/prai-devkit.XXXXXX)
 chmod 755 "$scratch"
 mkdir -p "$OUT"
