@@ -1,6 +1,7 @@
 """Every error a client gets from the gateway is the OpenAI envelope with a hint: upstream
-4xx answers (an embeddings-only server asked for a chat completion, a refused parameter)
-and a key this gateway has never seen (issue 18, items 2 and 5)."""
+4xx answers (an embeddings-only server asked for a chat completion, a refused parameter),
+a key this gateway has never seen (issue 18, items 2 and 5), and a wrong path or method
+(the right one named)."""
 
 from __future__ import annotations
 
@@ -68,3 +69,23 @@ def test_unknown_key_hints_at_another_store(
     st, _, body = http_json(gw.v1("/models"), key="sk-prai-0123456789_" + "x" * 43)
     assert st == 401 and body["error"]["type"] == "authentication_error"
     assert "never seen" in body["error"]["message"] and "made for another store?" in body["error"]["message"]
+
+
+@pytest.mark.parametrize(("method", "path", "status", "message"), [
+    ("POST", "/chat/completions", 404,
+     "no route /chat/completions (hint: the OpenAI API is under /v1: /v1/chat/completions)"),
+    ("POST", "/v1/chat/completion", 404, "no route /v1/chat/completion (hint: did you mean /v1/chat/completions?)"),
+    ("POST", "/v2/things", 404, "no route /v2/things (hint: the API paths are /v1/chat/completions, "),
+    ("GET", "/v1/chat/completions", 405, "GET is not allowed on /v1/chat/completions (hint: use POST)"),
+    ("POST", "/v1/models", 405, "POST is not allowed on /v1/models (hint: use GET)"),
+])
+def test_wrong_path_or_method_names_the_right_one(
+    make_gateway: Callable[..., Gateway], fake_upstream: FakeUpstream, method: str, path: str, status: int,
+    message: str,
+) -> None:
+    gw = make_gateway({"upstreams": [{"name": "main", "base_urls": [fake_upstream.url]}],
+                       "tenants": [{"name": "acme", "projects": [{"name": "rag"}]}]}).start()
+    st, _, body = http_json(gw.url + path, {} if method == "POST" else None, method=method)
+    err = body["error"]
+    assert st == status and err["code"] == status, err
+    assert err["message"].startswith(message), err

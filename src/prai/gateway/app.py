@@ -70,6 +70,20 @@ LIVENESS_PATHS = frozenset({"/health", "/healthz", "/livez", "/health/liveliness
 READINESS_PATHS = frozenset({"/health/readiness", "/readyz"})
 
 
+def route_hint(path: str) -> str:
+    """What to call instead of an unknown path: the OpenAI path it most resembles (a
+    missing ``/v1`` prefix, a typo), else the list of the gateway's API paths."""
+    import difflib
+
+    api = [*ENDPOINTS, "/v1/models"]
+    if "/v1" + path in api:
+        return f"the OpenAI API is under /v1: {'/v1' + path}"
+    close = difflib.get_close_matches(path, api, n=1, cutoff=0.75)
+    if close:
+        return f"did you mean {close[0]}?"
+    return "the API paths are " + ", ".join(api) + "; probes /livez and /readyz; /metrics"
+
+
 class ConsoleFactory(Protocol):
     """Builds the ASGI app that answers ``/admin`` and ``/console`` over the gateway's config
     and database engine (:func:`prai.console.build_console`)."""
@@ -256,10 +270,12 @@ class GatewayApp:
         elif self.console is not None and path.startswith(("/admin", "/console")):
             await self.console(scope, receive, send)  # console hook (issue 17)
         elif endpoint is not None or path == "/v1/models":
-            await send_json(send, 405, error_body(f"{method} is not allowed on {path}", code=405))
+            allowed = "POST" if endpoint is not None else "GET"
+            await send_json(send, 405, error_body(
+                f"{method} is not allowed on {path} (hint: use {allowed})", code=405))
         else:
             await send_json(
-                send, 404, error_body(f"no route {path}", type="not_found_error", code=404)
+                send, 404, error_body(f"no route {path} (hint: {route_hint(path)})", type="not_found_error", code=404)
             )
 
     async def _readiness(self, send: Any) -> None:
