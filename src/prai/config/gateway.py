@@ -222,6 +222,10 @@ class StorageConfig(StrictModel):
     flush_interval_s: float = Field(default=0.2, gt=0)
     journal_max_records: int = Field(default=100_000, ge=1)
 
+    def journal_path(self, cache_dir: Path) -> Path:
+        """``journal_dir``, or its default ``gateway-journal`` under ``cache_dir``."""
+        return self.journal_dir or cache_dir / "gateway-journal"
+
     @field_validator("url")
     @classmethod
     def _scheme(cls, url: str | None) -> str | None:

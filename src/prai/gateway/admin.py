@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from prai.config.gateway import StorageConfig
 from prai.db.audit_export import EXPORT_FORMATS, export_text, iso_time
 from prai.db.audit_log import VerifyResult, iter_audit, verify_audit
 from prai.db.engine import open_engine
@@ -39,7 +40,7 @@ def open_store(config: Path | None, cache_dir: Path) -> tuple[Engine, Any]:
         gw = load_gateway_config(config).gateway
     url = (gw.storage.url if gw else None) or f"sqlite:///{cache_dir / 'gateway.db'}"
     engine = open_engine(url)
-    journal_dir = (gw.storage.journal_dir if gw else None) or cache_dir / "gateway-journal"
+    journal_dir = (gw.storage if gw else StorageConfig()).journal_path(cache_dir)
     if journal_dir.is_dir():
         # Records of gateways that were killed are still in their journals: copy them in now.
         replay_orphans(engine, journal_dir)

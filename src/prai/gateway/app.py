@@ -122,7 +122,7 @@ class GatewayApp:
         self.guard: Guard = guard if guard is not None else load_guard(kitchen)
         url = cfg.storage.url or f"sqlite:///{cache_dir / 'gateway.db'}"
         self.engine = open_engine(url)
-        self.journal_dir = cfg.storage.journal_dir or (cache_dir / "gateway-journal")
+        self.journal_dir = cfg.storage.journal_path(cache_dir)
         self.keys = KeyCache(self.engine, refresh_s=cfg.key_cache_refresh_s)
         self.aliases = AliasCache(self.engine, refresh_s=cfg.routing_refresh_s)
         self.admission = AdmissionStage(

@@ -186,7 +186,7 @@ def serve(
             "(each process would allow the full limit)",
             hint="set gateway.ratelimit.url: redis://127.0.0.1:6379/0, or use --workers 1",
         )
-    check_journal_dir(cfg.storage.journal_dir or cache_dir / "gateway-journal")
+    check_journal_dir(cfg.storage.journal_path(cache_dir))
     host = host or cfg.host
     port = port or cfg.port
     if (tls_cert is None) != (tls_key is None):
